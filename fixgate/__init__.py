@@ -1,0 +1,1 @@
+"""fixgate: FIX gateway and order management server. This package wires the parts together."""

@@ -1,0 +1,98 @@
+"""Start-up and shutdown of one fixgate: book of record, OMS, risk, FIX engines, REST."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from api.app import create_app
+from book.database import resolve_database_url, upgrade
+from book.writer import BookWriter, load_state
+from fixgate.config import Settings, load_instruments
+from fixgate.rest import RestServer
+from gateway.server import FixGateway
+from oms.manager import OrderManager
+from oms.router import Router
+from risk import PreTradeRisk, load_risk_config
+
+log = logging.getLogger(__name__)
+
+
+class Fixgate:
+    """One running gateway. ``start`` brings the parts up in dependency order; ``stop`` reverses it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.database_url = ""
+        self.oms: OrderManager | None = None
+        self.router: Router | None = None
+        self.writer: BookWriter | None = None
+        self.gateway: FixGateway | None = None
+        self.rest: RestServer | None = None
+        self._embedded: Any = None
+
+    def start(self) -> None:
+        started = time.monotonic()
+        s = self.settings
+        data_dir = s.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if s.database_url:
+            self.database_url = s.database_url
+        else:
+            self.database_url, self._embedded = resolve_database_url(data_dir)
+        upgrade(self.database_url)
+        state = load_state(self.database_url)
+
+        instruments = load_instruments(s.config_dir / "instruments.toml")
+        risk = PreTradeRisk(instruments, load_risk_config(s.config_dir / "risk.toml"))
+        self.router = Router(instruments)
+        self.writer = BookWriter(self.database_url)
+        self.writer.start()
+        self.oms = OrderManager(
+            instruments=instruments,
+            risk=risk,
+            router=self.router,
+            sink=self.writer.submit,
+            next_order_id=state.max_order_id + 1,
+        )
+        self.oms.restore(state.open_orders, state.positions, state.applied_exec_ids)
+
+        self.gateway = FixGateway(
+            self.oms,
+            self.router,
+            sessions_dir=s.config_dir / "fix_sessions",
+            data_dir=data_dir,
+            client_port=s.client_port,
+            sim_host=s.sim_host,
+            sim_port=s.sim_port,
+        )
+        self.gateway.start()
+        self.rest = RestServer(create_app(self.database_url), s.rest_host, s.rest_port)
+        self.rest.start()
+        log.info(
+            "fixgate ready in %.2fs: FIX clients on port %d, REST on %s, %d open orders restored",
+            time.monotonic() - started, s.client_port, self.rest.url, len(state.open_orders),
+        )
+
+    def wait_for_venues(self, venues: set[str], timeout: float = 20.0) -> bool:
+        """Block until every named venue session is logged on; False on timeout."""
+        assert self.router is not None
+        deadline = time.monotonic() + timeout
+        while not venues <= self.router.venues_up:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def stop(self) -> None:
+        """Stop taking FIX traffic first, then drain the book writer, then the database."""
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.rest is not None:
+            self.rest.stop()
+        if self.writer is not None:
+            self.writer.stop()
+        if self._embedded is not None:
+            self._embedded.stop()
+

@@ -1,0 +1,130 @@
+"""The ``fixgate`` command: serve, simulator, demo, db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from fixgate.config import ConfigError, Settings
+
+
+def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-dir", type=Path, help="folder with instruments.toml, risk.toml, fix_sessions/")
+    parser.add_argument("--data-dir", type=Path, help="FIX stores, logs and the embedded PostgreSQL (.fixgate)")
+    parser.add_argument("--client-port", type=int, help="FIX port for clients (9876, FIXGATE_CLIENT_PORT)")
+    parser.add_argument("--venue-host", help="simulator venue host (127.0.0.1, FIXGATE_SIM_HOST)")
+    parser.add_argument("--venue-port", type=int, help="simulator venue port (9880, FIXGATE_SIM_PORT)")
+    parser.add_argument("--rest-host", help="REST bind address (127.0.0.1, FIXGATE_REST_HOST)")
+    parser.add_argument("--rest-port", type=int, help="REST port (8080, FIXGATE_REST_PORT)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Flags over FIXGATE_* environment variables over defaults."""
+    s = Settings.from_env()
+    overrides = {
+        "config_dir": args.config_dir,
+        "data_dir": args.data_dir,
+        "client_port": args.client_port,
+        "sim_host": args.venue_host,
+        "sim_port": args.venue_port,
+        "rest_host": args.rest_host,
+        "rest_port": args.rest_port,
+    }
+    return replace(s, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def wait_for_ctrl_c() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from fixgate.app import Fixgate
+
+    gateway = Fixgate(settings_from(args))
+    gateway.start()
+    print(f"fixgate serving: FIX clients on port {gateway.settings.client_port}, REST on {gateway.rest.url if gateway.rest else ''}")
+    try:
+        wait_for_ctrl_c()
+    finally:
+        gateway.stop()
+    return 0
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from simulator.cli import main as simulator_main
+
+    return simulator_main(args.rest)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from fixgate.demo import run_demo
+
+    return run_demo(settings_from(args), stay_up=not args.exit)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from book.database import resolve_database_url, upgrade
+
+    settings = settings_from(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url, embedded = (settings.database_url, None) if settings.database_url \
+        else resolve_database_url(settings.data_dir.resolve())
+    try:
+        upgrade(url)
+        print("database schema is at head")
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway and its REST API")
+    _add_gateway_flags(serve)
+    serve.set_defaults(func=_serve)
+
+    sim = sub.add_parser("simulator", help="run the venue simulator (see `fixgate simulator --help`)",
+                         add_help=False)
+    sim.add_argument("rest", nargs=argparse.REMAINDER)
+    sim.set_defaults(func=_simulator)
+
+    demo = sub.add_parser("demo", help="simulator + gateway + REST + a scripted order flow")
+    _add_gateway_flags(demo)
+    demo.add_argument("--exit", action="store_true", help="exit after the scripted flow instead of staying up")
+    demo.set_defaults(func=_demo)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_upgrade = db_sub.add_parser("upgrade", help="apply migrations up to head")
+    _add_gateway_flags(db_upgrade)
+    db_upgrade.set_defaults(func=_db_upgrade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"fixgate: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""fixgate's settings: command-line flags over ``FIXGATE_*`` environment variables over defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from oms.model import Instrument
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_DIR = REPO_DIR / "config"
+
+
+class ConfigError(ValueError):
+    """A config file or setting is wrong: the message names the file, the key and the value."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where fixgate listens, where it keeps its data, and where its config files are."""
+
+    config_dir: Path = DEFAULT_CONFIG_DIR
+    data_dir: Path = Path(".fixgate")
+    client_port: int = 9876
+    sim_host: str = "127.0.0.1"
+    sim_port: int = 9880
+    rest_host: str = "127.0.0.1"
+    rest_port: int = 8080
+    database_url: str | None = None  # None: DATABASE_URL, else an embedded PostgreSQL
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            config_dir=Path(os.environ.get("FIXGATE_CONFIG_DIR", DEFAULT_CONFIG_DIR)),
+            data_dir=Path(os.environ.get("FIXGATE_DATA_DIR", ".fixgate")),
+            client_port=_env_int("FIXGATE_CLIENT_PORT", 9876),
+            sim_host=os.environ.get("FIXGATE_SIM_HOST", "127.0.0.1"),
+            sim_port=_env_int("FIXGATE_SIM_PORT", 9880),
+            rest_host=os.environ.get("FIXGATE_REST_HOST", "127.0.0.1"),
+            rest_port=_env_int("FIXGATE_REST_PORT", 8080),
+            database_url=os.environ.get("DATABASE_URL") or None,
+        )
+
+
+_INSTRUMENT_KEYS = {"venue", "tick_size", "lot_size", "reference_price"}
+
+
+def _positive_decimal(where: str, raw: object) -> Decimal:
+    if isinstance(raw, float):
+        raise ConfigError(f"{where} = {raw!r}: write it as a string, not a float")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise ConfigError(f"{where} = {raw!r} is not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise ConfigError(f"{where} = {raw!r} must be positive")
+    return value
+
+
+def load_instruments(path: Path) -> dict[str, Instrument]:
+    """Read ``[SYMBOL]`` tables with venue, tick_size, lot_size and reference_price."""
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    instruments: dict[str, Instrument] = {}
+    for symbol, table in data.items():
+        where = f"{path}: {symbol}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table [{symbol}]")
+        missing = _INSTRUMENT_KEYS - set(table)
+        unknown = set(table) - _INSTRUMENT_KEYS
+        if missing or unknown:
+            raise ConfigError(f"{where}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+        instruments[symbol] = Instrument(
+            symbol=symbol,
+            venue=str(table["venue"]),
+            tick_size=_positive_decimal(f"{where}.tick_size", table["tick_size"]),
+            lot_size=_positive_decimal(f"{where}.lot_size", table["lot_size"]),
+            reference_price=_positive_decimal(f"{where}.reference_price", table["reference_price"]),
+        )
+    return instruments

@@ -1,0 +1,116 @@
+"""FIX tag numbers and the value maps between FIX codes and domain enums (FIX 4.2 and 4.4)."""
+
+from __future__ import annotations
+
+from oms.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
+
+# Integer tags: getField(int) costs about 1 µs, a typed field object about 32 µs (design notes).
+ACCOUNT = 1
+AVG_PX = 6
+BEGIN_STRING = 8
+CL_ORD_ID = 11
+CUM_QTY = 14
+EXEC_ID = 17
+EXEC_TRANS_TYPE = 20
+HANDL_INST = 21
+LAST_PX = 31
+LAST_QTY = 32
+MSG_SEQ_NUM = 34
+MSG_TYPE = 35
+ORDER_ID = 37
+ORDER_QTY = 38
+ORD_STATUS = 39
+ORD_TYPE = 40
+ORIG_CL_ORD_ID = 41
+POSS_DUP_FLAG = 43
+REF_SEQ_NUM = 45
+PRICE = 44
+SENDER_COMP_ID = 49
+SIDE = 54
+SYMBOL = 55
+TARGET_COMP_ID = 56
+TEXT = 58
+TIME_IN_FORCE = 59
+TRANSACT_TIME = 60
+EXEC_TYPE = 150
+LEAVES_QTY = 151
+REF_MSG_TYPE = 372
+BUSINESS_REJECT_REF_ID = 379
+BUSINESS_REJECT_REASON = 380
+
+FIX42 = "FIX.4.2"
+FIX44 = "FIX.4.4"
+
+MSG_NEW_ORDER_SINGLE = "D"
+MSG_EXECUTION_REPORT = "8"
+MSG_BUSINESS_MESSAGE_REJECT = "j"
+ORDER_MSG_TYPES = frozenset({"D", "F", "G"})
+
+# BusinessRejectReason (380)
+BRR_OTHER = "0"
+BRR_UNSUPPORTED_MESSAGE_TYPE = "3"
+BRR_CONDITIONALLY_REQUIRED_FIELD_MISSING = "5"
+
+SIDE_FROM_FIX = {"1": Side.BUY, "2": Side.SELL}
+SIDE_TO_FIX = {v: k for k, v in SIDE_FROM_FIX.items()}
+
+ORD_TYPE_FROM_FIX = {"1": OrdType.MARKET, "2": OrdType.LIMIT}
+ORD_TYPE_TO_FIX = {v: k for k, v in ORD_TYPE_FROM_FIX.items()}
+
+TIF_FROM_FIX = {"0": TimeInForce.DAY, "1": TimeInForce.GTC, "3": TimeInForce.IOC, "4": TimeInForce.FOK}
+TIF_TO_FIX = {v: k for k, v in TIF_FROM_FIX.items()}
+
+ORD_STATUS_FROM_FIX = {
+    "0": OrderStatus.NEW,
+    "1": OrderStatus.PARTIALLY_FILLED,
+    "2": OrderStatus.FILLED,
+    "3": OrderStatus.DONE_FOR_DAY,
+    "4": OrderStatus.CANCELED,
+    "5": OrderStatus.REPLACED,
+    "6": OrderStatus.PENDING_CANCEL,
+    "8": OrderStatus.REJECTED,
+    "A": OrderStatus.PENDING_NEW,
+    "C": OrderStatus.EXPIRED,
+    "E": OrderStatus.PENDING_REPLACE,
+}
+ORD_STATUS_TO_FIX = {v: k for k, v in ORD_STATUS_FROM_FIX.items()}
+
+# ExecType (150). FIX 4.2 reports a fill as 1 (partial) or 2 (fill); FIX 4.4 as F (trade).
+EXEC_TYPE_FROM_FIX = {
+    "0": ExecKind.NEW,
+    "1": ExecKind.TRADE,
+    "2": ExecKind.TRADE,
+    "F": ExecKind.TRADE,
+    "3": ExecKind.DONE_FOR_DAY,
+    "4": ExecKind.CANCELED,
+    "5": ExecKind.REPLACED,
+    "6": ExecKind.PENDING_CANCEL,
+    "8": ExecKind.REJECTED,
+    "A": ExecKind.PENDING_NEW,
+    "C": ExecKind.EXPIRED,
+    "E": ExecKind.PENDING_REPLACE,
+    "I": ExecKind.ORDER_STATUS,
+}
+EXEC_TYPE_TO_FIX = {
+    ExecKind.NEW: "0",
+    ExecKind.DONE_FOR_DAY: "3",
+    ExecKind.CANCELED: "4",
+    ExecKind.REPLACED: "5",
+    ExecKind.PENDING_CANCEL: "6",
+    ExecKind.REJECTED: "8",
+    ExecKind.PENDING_NEW: "A",
+    ExecKind.EXPIRED: "C",
+    ExecKind.PENDING_REPLACE: "E",
+    ExecKind.ORDER_STATUS: "I",
+}
+
+
+def exec_type_to_fix(kind: ExecKind, status: OrderStatus, begin_string: str) -> str:
+    """The ExecType a ``kind`` is written as in ``begin_string``."""
+    if kind is ExecKind.TRADE:
+        if begin_string == FIX42:
+            return "2" if status is OrderStatus.FILLED else "1"
+        return "F"
+    if kind is ExecKind.ORDER_STATUS and begin_string == FIX42:
+        return ORD_STATUS_TO_FIX[status]  # FIX 4.2 status reports carry ExecTransType=3 instead
+    return EXEC_TYPE_TO_FIX[kind]

@@ -1,0 +1,71 @@
+"""The gateway's two QuickFIX engines: the client acceptor and the venue initiator."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import quickfix as fix
+
+from gateway.clients import ClientApplication
+from gateway.settings import render
+from gateway.venues import VenueApplication
+from oms.manager import OrderManager
+from oms.model import ClientReport
+from oms.router import Router
+
+log = logging.getLogger(__name__)
+
+
+class FixGateway:
+    """Client sessions in, venue sessions out; one thread per connection (QuickFIX threaded engines)."""
+
+    def __init__(
+        self,
+        oms: OrderManager,
+        router: Router,
+        *,
+        sessions_dir: Path,
+        data_dir: Path,
+        client_port: int,
+        sim_host: str,
+        sim_port: int,
+    ) -> None:
+        variables = {
+            "DATA_DIR": data_dir,
+            "CLIENT_PORT": client_port,
+            "SIM_HOST": sim_host,
+            "SIM_PORT": sim_port,
+        }
+        rendered = data_dir / "fix_sessions"
+        self.venues = VenueApplication(oms, router, to_client=self._send_report)
+        self.clients = ClientApplication(oms, self.venues)
+        self._initiator, self._venue_parts = _engine(
+            fix.ThreadedSocketInitiator, self.venues, render(sessions_dir / "venues.cfg", rendered, variables)
+        )
+        self._acceptor, self._client_parts = _engine(
+            fix.ThreadedSocketAcceptor, self.clients, render(sessions_dir / "clients.cfg", rendered, variables)
+        )
+
+    def _send_report(self, report: ClientReport) -> None:
+        self.clients.send_report(report)
+
+    def start(self) -> None:
+        """Connect to the venues and open the client port (both return at once; engines run on threads)."""
+        self._initiator.start()
+        self._acceptor.start()
+        log.info("FIX engines started")
+
+    def stop(self) -> None:
+        """Log out and stop; ``force`` so a dead counterparty cannot hold shutdown for 10 s."""
+        self._acceptor.stop(True)
+        self._initiator.stop(True)
+
+
+def _engine(kind: Any, app: fix.Application, settings: fix.SessionSettings) -> tuple[Any, tuple[Any, ...]]:
+    """Build a QuickFIX engine with file stores and logs. The engine holds raw pointers to the
+    settings and factories, so the caller must keep the returned parts alive as long as the engine."""
+    store = fix.FileStoreFactory(settings)
+    logs = fix.FileLogFactory(settings)
+    return kind(app, store, settings, logs), (store, logs, settings)

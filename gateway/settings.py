@@ -1,0 +1,50 @@
+"""QuickFIX session settings: the shipped ``.cfg`` templates, rendered with paths and ports at start."""
+
+from __future__ import annotations
+
+import string
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import quickfix as fix
+
+
+class SessionConfigError(ValueError):
+    """A session template names a variable nobody supplied, or the spec folder is missing."""
+
+
+def spec_dir() -> Path:
+    """Where pip installed QuickFIX's FIX data dictionaries (resolved at start, never hard-coded)."""
+    path = Path(sys.prefix) / "share" / "quickfix"
+    if not (path / "FIX44.xml").is_file():
+        raise SessionConfigError(f"FIX data dictionaries not found in {path}: is quickfix installed here?")
+    return path
+
+
+def render(template: Path, out_dir: Path, variables: Mapping[str, object]) -> fix.SessionSettings:
+    """Fill ``${NAME}`` in ``template`` from ``variables`` (plus SPEC_DIR), write the result under
+    ``out_dir`` for the record, and load it as QuickFIX ``SessionSettings``."""
+    values = {"SPEC_DIR": str(spec_dir()), **{k: str(v) for k, v in variables.items()}}
+    try:
+        text = string.Template(template.read_text()).substitute(values)
+    except KeyError as exc:
+        raise SessionConfigError(f"{template}: no value for ${{{exc.args[0]}}}") from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rendered = out_dir / template.name
+    rendered.write_text(text)
+    return fix.SessionSettings(str(rendered))
+
+
+def session_key(session_id: fix.SessionID) -> str:
+    """The string a session is known by in the domain, e.g. ``FIX.4.4:FIXGATE->CLIENT1``."""
+    return str(session_id.toString())
+
+
+def copy_session_id(session_id: fix.SessionID) -> fix.SessionID:
+    """An owned copy: the SessionID passed into a callback belongs to the engine."""
+    return fix.SessionID(
+        session_id.getBeginString().getValue(),
+        session_id.getSenderCompID().getValue(),
+        session_id.getTargetCompID().getValue(),
+    )

@@ -1,0 +1,122 @@
+"""Venue side: the QuickFIX initiator application that sends orders to venues and takes their reports."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import quickfix as fix
+
+from gateway import fixspec as t
+from gateway.settings import copy_session_id
+from gateway.translate import Invalid, parse_venue_report
+from oms.manager import OrderManager
+from oms.model import ClientReport
+from oms.router import Router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueSession:
+    """One venue's FIX session: its name is the session's TargetCompID."""
+
+    venue: str
+    session_id: fix.SessionID
+    begin_string: str
+
+
+class VenueApplication(fix.Application):  # type: ignore[misc]
+    """Forwards routed orders to venues; applies venue ExecutionReports to the OMS.
+
+    Callbacks run on QuickFIX threads; no exception but QuickFIX's own may leave one."""
+
+    def __init__(self, oms: OrderManager, router: Router, to_client: Callable[[ClientReport], None]) -> None:
+        super().__init__()
+        self._oms = oms
+        self._router = router
+        self._to_client = to_client
+        self._sessions: dict[str, VenueSession] = {}
+
+    def send(self, venue: str, msg: fix.Message) -> str | None:
+        """Hand an order message to a venue's session; ``None`` when sent, else why not."""
+        session = self._sessions.get(venue)
+        if session is None:
+            return f"no FIX session configured for venue {venue}"
+        try:
+            if fix.Session.sendToTarget(msg, session.session_id):
+                return None
+        except fix.SessionNotFound:
+            return f"no FIX session configured for venue {venue}"
+        # QuickFIX stores a message it could not send while logged out and would resend it on the
+        # next logon; toApp drops such resends (DoNotSend), so a refused order stays refused.
+        return f"venue {venue} session is not logged on"
+
+    # -- QuickFIX callbacks --------------------------------------------------------------------------
+
+    def onCreate(self, session_id: fix.SessionID) -> None:
+        try:
+            sid = copy_session_id(session_id)
+            venue = sid.getTargetCompID().getValue()
+            self._sessions[venue] = VenueSession(venue, sid, sid.getBeginString().getValue())
+        except Exception:
+            log.exception("venue onCreate failed")
+
+    def onLogon(self, session_id: fix.SessionID) -> None:
+        try:
+            venue = session_id.getTargetCompID().getValue()
+            self._router.set_venue_up(venue, True)
+            log.info("venue %s logged on (%s)", venue, session_id.toString())
+        except Exception:
+            log.exception("venue onLogon failed")
+
+    def onLogout(self, session_id: fix.SessionID) -> None:
+        try:
+            venue = session_id.getTargetCompID().getValue()
+            self._router.set_venue_up(venue, False)
+            log.warning("venue %s logged out (%s)", venue, session_id.toString())
+        except Exception:
+            log.exception("venue onLogout failed")
+
+    def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        try:
+            header = message.getHeader()
+            resend = header.isSetField(t.POSS_DUP_FLAG) and header.getField(t.POSS_DUP_FLAG) == "Y"
+            drop = resend and header.getField(t.MSG_TYPE) in t.ORDER_MSG_TYPES
+        except Exception:
+            log.exception("venue toApp failed")
+            return
+        if drop:
+            # An order resent on a sequence gap is stale: the client was told it failed, or it is
+            # already live. The engine sends a gap fill instead.
+            raise fix.DoNotSend()
+
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        try:
+            now = time.time_ns()
+            msg_type = message.getHeader().getField(t.MSG_TYPE)
+            venue = session_id.getTargetCompID().getValue()
+            if msg_type == t.MSG_EXECUTION_REPORT:
+                self._on_execution_report(message, venue, session_id.getBeginString().getValue(), now)
+            else:
+                log.warning("venue %s sent unhandled message type %s: %s", venue, msg_type,
+                            message.toString().replace("\x01", "|"))
+        except Exception:
+            log.exception("venue fromApp failed on %s", message.toString().replace("\x01", "|"))
+
+    def _on_execution_report(self, message: fix.Message, venue: str, begin_string: str, now: int) -> None:
+        report = parse_venue_report(message, venue, begin_string, now)
+        if isinstance(report, Invalid):
+            log.error("venue %s report not applied: %s", venue, report.text)
+            return
+        client_report = self._oms.apply(report)
+        if client_report is not None:
+            self._to_client(client_report)

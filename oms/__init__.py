@@ -1,0 +1,1 @@
+"""Order management: the order lifecycle, id maps, positions. Never imports quickfix."""

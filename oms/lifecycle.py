@@ -1,0 +1,40 @@
+"""The order lifecycle as one transition table over FIX OrdStatus."""
+
+from __future__ import annotations
+
+from oms.model import OrderStatus as S
+
+
+class IllegalTransition(Exception):
+    """A report would move an order between two states the lifecycle does not connect."""
+
+    def __init__(self, order_id: int, current: S, reported: S) -> None:
+        super().__init__(f"order {order_id}: illegal transition {current} -> {reported}")
+        self.order_id = order_id
+        self.current = current
+        self.reported = reported
+
+
+_WORKING = {S.NEW, S.PARTIALLY_FILLED}
+_FILLING = {S.PARTIALLY_FILLED, S.FILLED}
+_ENDING = {S.CANCELED, S.EXPIRED, S.DONE_FOR_DAY}
+
+# from status -> the statuses a venue report may move it to. A status missing as a key is final.
+TRANSITIONS: dict[S, frozenset[S]] = {
+    S.PENDING_NEW: frozenset({S.PENDING_NEW, S.NEW, S.REJECTED} | _FILLING | _ENDING),
+    S.NEW: frozenset({S.NEW, S.PENDING_CANCEL, S.PENDING_REPLACE, S.REPLACED} | _FILLING | _ENDING),
+    S.PARTIALLY_FILLED: frozenset(
+        {S.PENDING_CANCEL, S.PENDING_REPLACE, S.REPLACED} | _FILLING | _ENDING
+    ),
+    # A cancel or replace may be refused (back to working), overtaken by fills, or succeed.
+    S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.CANCELED} | _WORKING | _FILLING | _ENDING),
+    S.PENDING_REPLACE: frozenset({S.PENDING_REPLACE, S.REPLACED} | _WORKING | _FILLING | _ENDING),
+    # DoneForDay: a GTC order can come back the next day, or end.
+    S.DONE_FOR_DAY: frozenset({S.DONE_FOR_DAY, S.NEW, S.PARTIALLY_FILLED, S.CANCELED, S.EXPIRED}),
+}
+
+
+def check_transition(order_id: int, current: S, reported: S) -> None:
+    """Raise ``IllegalTransition`` unless the table allows ``current -> reported``."""
+    if reported not in TRANSITIONS.get(current, frozenset()):
+        raise IllegalTransition(order_id, current, reported)

@@ -1,0 +1,209 @@
+"""Domain values of fixgate: commands from clients, reports from venues, and book records.
+
+Nothing here knows FIX. The gateway translates FIX messages into these values at the edge and back.
+Money and quantities are ``Decimal``; timestamps are integer nanoseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class OrdType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+
+
+class TimeInForce(StrEnum):
+    DAY = "DAY"
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class OrderStatus(StrEnum):
+    """FIX OrdStatus, by name."""
+
+    PENDING_NEW = "PENDING_NEW"
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    CANCELED = "CANCELED"
+    PENDING_REPLACE = "PENDING_REPLACE"
+    REPLACED = "REPLACED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    DONE_FOR_DAY = "DONE_FOR_DAY"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.REPLACED}
+)
+
+
+class ExecKind(StrEnum):
+    """FIX ExecType, by name. A fill is TRADE whatever the FIX version says on the wire."""
+
+    PENDING_NEW = "PENDING_NEW"
+    NEW = "NEW"
+    TRADE = "TRADE"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    CANCELED = "CANCELED"
+    PENDING_REPLACE = "PENDING_REPLACE"
+    REPLACED = "REPLACED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    DONE_FOR_DAY = "DONE_FOR_DAY"
+    ORDER_STATUS = "ORDER_STATUS"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """Reference data of one tradable symbol and the venue it is routed to."""
+
+    symbol: str
+    venue: str
+    tick_size: Decimal
+    lot_size: Decimal
+    reference_price: Decimal
+
+
+# -- COMMANDS ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A client's NewOrderSingle, translated."""
+
+    session: str  # the client session it came from (QuickFIX SessionID string)
+    cl_ord_id: str
+    account: str
+    symbol: str
+    side: Side
+    ord_type: OrdType
+    quantity: Decimal
+    price: Decimal | None
+    time_in_force: TimeInForce
+    received_ns: int
+
+
+# -- EVENTS ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VenueReport:
+    """A venue's ExecutionReport, translated. ``venue_cl_ord_id`` is the id fixgate gave the venue."""
+
+    venue: str
+    venue_cl_ord_id: str
+    venue_order_id: str
+    exec_id: str
+    kind: ExecKind
+    status: OrderStatus
+    last_qty: Decimal
+    last_px: Decimal
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    text: str
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientReport:
+    """An ExecutionReport owed to a client: what the gateway sends back on the client's session."""
+
+    session: str
+    order_id: int
+    cl_ord_id: str
+    account: str
+    symbol: str
+    side: Side
+    ord_type: OrdType
+    quantity: Decimal
+    price: Decimal | None
+    exec_id: str
+    kind: ExecKind
+    status: OrderStatus
+    last_qty: Decimal
+    last_px: Decimal
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    avg_px: Decimal
+    text: str
+
+
+# -- BOOK RECORDS ------------------------------------------------------------------------------------
+# What the OMS hands to the book-of-record writer. Each is the full new state of one row, so the
+# writer can upsert them in any batch size and the last one for a key wins.
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    order_id: int
+    session: str
+    cl_ord_id: str
+    account: str
+    symbol: str
+    side: Side
+    ord_type: OrdType
+    time_in_force: TimeInForce
+    quantity: Decimal
+    price: Decimal | None
+    venue: str
+    venue_cl_ord_id: str
+    venue_order_id: str | None
+    status: OrderStatus
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    avg_px: Decimal
+    text: str
+    created_ns: int
+    updated_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    """One execution report applied to an order (unique per venue + venue exec id)."""
+
+    exec_id: str
+    order_id: int
+    venue: str
+    venue_exec_id: str
+    kind: ExecKind
+    status: OrderStatus
+    last_qty: Decimal
+    last_px: Decimal
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    avg_px: Decimal
+    text: str
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRecord:
+    account: str
+    symbol: str
+    quantity: Decimal
+    avg_price: Decimal
+    realized_pnl: Decimal
+    updated_ns: int
+
+
+BookRecord = OrderRecord | ExecutionRecord | PositionRecord

@@ -1,0 +1,140 @@
+from collections.abc import Sequence
+from decimal import Decimal as D
+
+from oms.manager import OrderManager, Rejected, Routed
+from oms.model import (
+    BookRecord,
+    ExecKind,
+    ExecutionRecord,
+    Instrument,
+    NewOrder,
+    OrderRecord,
+    OrderStatus,
+    OrdType,
+    PositionRecord,
+    Side,
+    TimeInForce,
+    VenueReport,
+)
+from oms.router import Router
+from risk import InstrumentLimits, PreTradeRisk, RiskConfig
+
+INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D("190"))}
+
+
+class Book:
+    """A hand-written sink that keeps what the OMS hands to the book writer."""
+
+    def __init__(self) -> None:
+        self.records: list[BookRecord] = []
+
+    def __call__(self, records: Sequence[BookRecord]) -> None:
+        self.records.extend(records)
+
+    def of(self, kind: type) -> list:  # type: ignore[type-arg]
+        return [r for r in self.records if isinstance(r, kind)]
+
+
+def make(venue_up: bool = True) -> tuple[OrderManager, Book]:
+    router = Router(INSTRUMENTS)
+    router.set_venue_up("SIM", venue_up)
+    book = Book()
+    risk = PreTradeRisk(INSTRUMENTS, RiskConfig(default=InstrumentLimits(max_order_qty=D(1000))))
+    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=book, clock_ns=lambda: 42)
+    return oms, book
+
+
+def new(cl: str = "c1", qty: str = "100", side: Side = Side.BUY) -> NewOrder:
+    return NewOrder("S1", cl, "ACC", "AAPL", side, OrdType.LIMIT, D(qty), D("190.05"), TimeInForce.DAY, 1)
+
+
+def report(routed: Routed, exec_id: str, kind: ExecKind, status: OrderStatus, last_qty: str = "0",
+           last_px: str = "0", cum: str = "0", leaves: str = "100") -> VenueReport:
+    return VenueReport("SIM", routed.venue_cl_ord_id, "V1", exec_id, kind, status, D(last_qty), D(last_px),
+                       D(cum), D(leaves), "", 5)
+
+
+def test_routed_order_is_pending_new_in_the_book_with_a_venue_id() -> None:
+    oms, book = make()
+    routed = oms.submit(new())
+    assert isinstance(routed, Routed)
+    assert routed.venue == "SIM" and routed.venue_cl_ord_id == f"FG{routed.order_id}"
+    [record] = book.of(OrderRecord)
+    assert record.status is OrderStatus.PENDING_NEW and record.leaves_qty == D(100)
+
+
+def test_risk_denial_is_a_rejected_order_with_the_reason() -> None:
+    oms, book = make()
+    outcome = oms.submit(new(qty="1001"))
+    assert isinstance(outcome, Rejected)
+    assert outcome.report.status is OrderStatus.REJECTED
+    assert outcome.report.text == "order qty 1001 > max 1000 for AAPL"
+    assert outcome.report.cl_ord_id == "c1"
+    assert book.of(OrderRecord)[-1].status is OrderStatus.REJECTED
+    assert book.of(ExecutionRecord)[-1].kind is ExecKind.REJECTED
+
+
+def test_order_for_a_venue_that_is_down_is_rejected_not_queued() -> None:
+    oms, _ = make(venue_up=False)
+    outcome = oms.submit(new())
+    assert isinstance(outcome, Rejected)
+    assert outcome.report.text == "venue SIM for AAPL is not connected"
+
+
+def test_fills_update_order_and_position_and_a_repeat_counts_once() -> None:
+    oms, book = make()
+    routed = oms.submit(new())
+    assert isinstance(routed, Routed)
+    oms.apply(report(routed, "e1", ExecKind.NEW, OrderStatus.NEW))
+    fill = report(routed, "e2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "40", "60")
+    client = oms.apply(fill)
+    assert client is not None
+    assert (client.cum_qty, client.leaves_qty, client.avg_px) == (D(40), D(60), D("190.01"))
+    assert oms.apply(fill) is None  # at-least-once delivery: the resend is not applied again
+    assert oms.counters.duplicate_reports == 1
+    client = oms.apply(report(routed, "e3", ExecKind.TRADE, OrderStatus.FILLED, "60", "190.02", "100", "0"))
+    assert client is not None and client.status is OrderStatus.FILLED
+    assert client.avg_px == D("190.016")
+    [position] = oms.positions()
+    assert position.quantity == D(100)
+    assert book.of(PositionRecord)[-1].quantity == D(100)
+    assert [e.venue_exec_id for e in book.of(ExecutionRecord)] == ["e1", "e2", "e3"]
+
+
+def test_illegal_transition_is_counted_and_not_applied() -> None:
+    oms, _ = make()
+    routed = oms.submit(new())
+    assert isinstance(routed, Routed)
+    oms.apply(report(routed, "e1", ExecKind.CANCELED, OrderStatus.CANCELED, leaves="0"))
+    assert oms.apply(report(routed, "e2", ExecKind.NEW, OrderStatus.NEW)) is None
+    assert oms.counters.illegal_transitions == 1
+    record = oms.order(routed.order_id)
+    assert record is not None and record.status is OrderStatus.CANCELED
+
+
+def test_a_fill_after_cancel_is_still_applied_to_the_position() -> None:
+    oms, _ = make()
+    routed = oms.submit(new())
+    assert isinstance(routed, Routed)
+    oms.apply(report(routed, "e1", ExecKind.CANCELED, OrderStatus.CANCELED, leaves="0"))
+    oms.apply(report(routed, "e2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190", "100", "0"))
+    assert oms.counters.illegal_transitions == 1
+    assert oms.positions()[0].quantity == D(100)
+
+
+def test_duplicate_live_cl_ord_id_is_rejected_and_reusable_once_done() -> None:
+    oms, _ = make()
+    first = oms.submit(new("dup"))
+    assert isinstance(first, Routed)
+    second = oms.submit(new("dup"))
+    assert isinstance(second, Rejected)
+    assert second.report.text == f"duplicate ClOrdID dup: order {first.order_id} is live"
+    oms.apply(report(first, "e1", ExecKind.TRADE, OrderStatus.FILLED, "100", "190", "100", "0"))
+    assert isinstance(oms.submit(new("dup")), Routed)
+
+
+def test_unknown_venue_order_is_counted_not_applied() -> None:
+    oms, _ = make()
+    stray = VenueReport("SIM", "FG999", "V", "x", ExecKind.NEW, OrderStatus.NEW, D(0), D(0), D(0), D(1), "", 0)
+    assert oms.apply(stray) is None
+    assert oms.counters.unknown_reports == 1
