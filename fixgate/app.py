@@ -56,7 +56,7 @@ class Fixgate:
             sink=self.writer.submit,
             next_order_id=state.max_order_id + 1,
         )
-        self.oms.restore(state.open_orders, state.positions, state.applied_exec_ids)
+        self.oms.restore(state.open_orders, state.positions, state.applied_executions)
 
         self.gateway = FixGateway(
             self.oms,

@@ -91,6 +91,11 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
                 self._on_new_order(message, session_id)
             else:
                 unsupported = True
+        except fix.FieldNotFound:
+            # A tag the dictionary leaves optional but fixgate needs (FIX 4.4 Symbol is optional in
+            # the Instrument block): QuickFIX answers with a session Reject naming the tag. Safe to
+            # raise: parsing reads every field before anything changes state.
+            raise
         except Exception:
             log.exception("client fromApp failed on %s", message.toString().replace("\x01", "|"))
             self._reply(message, session_id, Invalid(0, "internal error: message not processed"), t.CL_ORD_ID)

@@ -59,9 +59,15 @@ class FixGateway:
 
     def stop(self) -> None:
         """Log out and stop; ``force`` so a dead counterparty cannot hold shutdown for 10 s."""
+        if self._acceptor is None:
+            return
         self._acceptor.stop(True)
         self._initiator.stop(True)
-
+        # QuickFIX registers sessions process-wide by SessionID until the engine is destroyed: drop
+        # the engines (before the settings and factories they point to) so that a later gateway in
+        # this process gets sessions of its own, not these stopped ones.
+        self._acceptor = self._initiator = None
+        self._client_parts = self._venue_parts = ()
 
 def _engine(kind: Any, app: fix.Application, settings: fix.SessionSettings) -> tuple[Any, tuple[Any, ...]]:
     """Build a QuickFIX engine with file stores and logs. The engine holds raw pointers to the

@@ -26,10 +26,17 @@ def render(template: Path, out_dir: Path, variables: Mapping[str, object]) -> fi
     """Fill ``${NAME}`` in ``template`` from ``variables`` (plus SPEC_DIR), write the result under
     ``out_dir`` for the record, and load it as QuickFIX ``SessionSettings``."""
     values = {"SPEC_DIR": str(spec_dir()), **{k: str(v) for k, v in variables.items()}}
-    try:
-        text = string.Template(template.read_text()).substitute(values)
-    except KeyError as exc:
-        raise SessionConfigError(f"{template}: no value for ${{{exc.args[0]}}}") from None
+    lines = []
+    for number, line in enumerate(template.read_text().splitlines(), 1):
+        if line.lstrip().startswith("#"):
+            continue  # comments may mention ${NAME} too; they are not settings
+        try:
+            lines.append(string.Template(line).substitute(values))
+        except KeyError as exc:
+            raise SessionConfigError(f"{template}:{number}: no value for ${{{exc.args[0]}}}") from None
+        except ValueError as exc:
+            raise SessionConfigError(f"{template}:{number}: {exc}") from None
+    text = "\n".join(lines) + "\n"
     out_dir.mkdir(parents=True, exist_ok=True)
     rendered = out_dir / template.name
     rendered.write_text(text)

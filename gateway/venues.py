@@ -109,6 +109,8 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             else:
                 log.warning("venue %s sent unhandled message type %s: %s", venue, msg_type,
                             message.toString().replace("\x01", "|"))
+        except fix.FieldNotFound:
+            raise  # QuickFIX rejects the report naming the tag; nothing was applied yet
         except Exception:
             log.exception("venue fromApp failed on %s", message.toString().replace("\x01", "|"))
 

@@ -1,0 +1,90 @@
+"""All SQL of the API: read-only queries on the book of record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import RowMapping, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from book.tables import executions, orders, positions
+
+
+class BookRepository:
+    """Queries on one connection (the request's read-only snapshot)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def ping(self) -> None:
+        """Round trip to the database."""
+        await self._conn.execute(text("SELECT 1"))
+
+    async def list_orders(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        symbol: str | None = None,
+        account: str | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> Sequence[RowMapping]:
+        """Orders matching every given filter, by order id; ``after`` pages past an order id."""
+        query = select(orders)
+        if statuses:
+            query = query.where(orders.c.status.in_(statuses))
+        if symbol is not None:
+            query = query.where(orders.c.symbol == symbol)
+        if account is not None:
+            query = query.where(orders.c.account == account)
+        if after is not None:
+            query = query.where(orders.c.order_id > after)
+        result = await self._conn.execute(query.order_by(orders.c.order_id).limit(limit))
+        return result.mappings().all()
+
+    async def get_order(self, order_id: int) -> RowMapping | None:
+        """One order, or None."""
+        result = await self._conn.execute(select(orders).where(orders.c.order_id == order_id))
+        return result.mappings().one_or_none()
+
+    async def executions_of_order(self, order_id: int) -> Sequence[RowMapping]:
+        """Every execution of one order, oldest first."""
+        query = (
+            select(executions)
+            .where(executions.c.order_id == order_id)
+            .order_by(executions.c.received_ns, executions.c.exec_id)
+        )
+        return (await self._conn.execute(query)).mappings().all()
+
+    async def list_executions(
+        self,
+        *,
+        order_id: int | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[RowMapping]:
+        """Executions matching every given filter, oldest first (account and symbol are the order's)."""
+        query = select(executions)
+        if account is not None or symbol is not None:
+            query = query.join(orders, orders.c.order_id == executions.c.order_id)
+            if account is not None:
+                query = query.where(orders.c.account == account)
+            if symbol is not None:
+                query = query.where(orders.c.symbol == symbol)
+        if order_id is not None:
+            query = query.where(executions.c.order_id == order_id)
+        query = query.order_by(executions.c.received_ns, executions.c.exec_id).limit(limit)
+        return (await self._conn.execute(query)).mappings().all()
+
+    async def list_positions(
+        self, *, account: str | None = None, symbol: str | None = None
+    ) -> Sequence[RowMapping]:
+        """Positions matching every given filter, by account then symbol."""
+        query = select(positions)
+        if account is not None:
+            query = query.where(positions.c.account == account)
+        if symbol is not None:
+            query = query.where(positions.c.symbol == symbol)
+        query = query.order_by(positions.c.account, positions.c.symbol)
+        return (await self._conn.execute(query)).mappings().all()

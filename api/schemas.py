@@ -1,0 +1,106 @@
+"""Response bodies. Prices and quantities are JSON strings of exact decimals, never floats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+
+from oms.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
+
+
+def format_decimal(value: Decimal) -> str:
+    """Plain decimal text without exponent or trailing fractional zeros: ``190.0500`` -> ``"190.05"``.
+
+    ``Decimal.normalize`` alone would turn ``100`` into ``1E+2``; formatting with ``"f"`` afterwards
+    spells it out again. No float is involved at any step.
+    """
+    if not value.is_finite():
+        return str(value)
+    if value.is_zero():
+        return "0"  # also folds -0 and 0E-10
+    return format(value.normalize(), "f")
+
+
+DecimalString = Annotated[
+    Decimal,
+    PlainSerializer(format_decimal, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "decimal", "examples": ["190.05"]}, mode="serialization"),
+]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Order(_Schema):
+    """An order as the book last recorded it."""
+
+    order_id: int
+    session: str
+    cl_ord_id: str
+    account: str
+    symbol: str
+    side: Side
+    ord_type: OrdType
+    time_in_force: TimeInForce
+    quantity: DecimalString
+    price: DecimalString | None
+    venue: str
+    venue_cl_ord_id: str
+    venue_order_id: str | None
+    status: OrderStatus
+    cum_qty: DecimalString
+    leaves_qty: DecimalString
+    avg_px: DecimalString
+    text: str
+    created_ns: int
+    updated_ns: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class Execution(_Schema):
+    """One execution report applied to an order."""
+
+    exec_id: str
+    order_id: int
+    venue: str
+    venue_exec_id: str
+    kind: ExecKind
+    status: OrderStatus
+    last_qty: DecimalString
+    last_px: DecimalString
+    cum_qty: DecimalString
+    leaves_qty: DecimalString
+    avg_px: DecimalString
+    text: str
+    received_ns: int
+    received_at: datetime
+
+
+class OrderDetail(Order):
+    """An order with the executions applied to it, oldest first."""
+
+    executions: list[Execution]
+
+
+class Position(_Schema):
+    """An account's position in one symbol."""
+
+    account: str
+    symbol: str
+    quantity: DecimalString
+    avg_price: DecimalString
+    realized_pnl: DecimalString
+    updated_ns: int
+    updated_at: datetime
+
+
+class Health(_Schema):
+    """Liveness of the API and its database."""
+
+    status: str
+    database: str

@@ -1,0 +1,144 @@
+"""Table definitions of the book of record (SQLAlchemy Core).
+
+Money and quantities are unconstrained ``NUMERIC``: exact, and it keeps every digit the OMS hands in,
+so no value can be rounded silently or overflow a declared precision and wedge the writer on a batch
+it can never commit. Timestamps are integer nanoseconds (the domain's unit) with a generated
+``timestamptz`` beside each one for people and SQL tools.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Computed,
+    ForeignKey,
+    Index,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TIMESTAMP
+
+from oms.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
+
+# Set before the first revision so every constraint has a predictable name that later migrations
+# can alter or drop by name.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# Numeric with asdecimal: values come back as Decimal, never float.
+Money = Numeric(asdecimal=True)
+
+
+def _in(column: str, values: list[str]) -> str:
+    """SQL text of a CHECK that ``column`` holds one of ``values`` (enum names stored as text)."""
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _epoch_ns_to_timestamptz(column: str) -> str:
+    # to_timestamp(double precision) is IMMUTABLE, which a generated column requires; a double holds
+    # today's epoch seconds to well under a microsecond, the resolution of timestamptz anyway.
+    return f"to_timestamp({column}::double precision / 1e9)"
+
+
+ORDER_STATUSES = [s.value for s in OrderStatus]
+EXEC_KINDS = [k.value for k in ExecKind]
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("session", Text, nullable=False),
+    Column("cl_ord_id", Text, nullable=False),
+    Column("account", Text, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("ord_type", Text, nullable=False),
+    Column("time_in_force", Text, nullable=False),
+    Column("quantity", Money, nullable=False),
+    Column("price", Money, nullable=True),
+    Column("venue", Text, nullable=False),
+    Column("venue_cl_ord_id", Text, nullable=False),
+    Column("venue_order_id", Text, nullable=True),
+    Column("status", Text, nullable=False),
+    Column("cum_qty", Money, nullable=False),
+    Column("leaves_qty", Money, nullable=False),
+    Column("avg_px", Money, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+    Column(
+        "created_at",
+        TIMESTAMP(timezone=True),
+        Computed(_epoch_ns_to_timestamptz("created_ns"), persisted=True),
+    ),
+    Column(
+        "updated_at",
+        TIMESTAMP(timezone=True),
+        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
+    ),
+    CheckConstraint(_in("side", [s.value for s in Side]), name="side"),
+    CheckConstraint(_in("ord_type", [t.value for t in OrdType]), name="ord_type"),
+    CheckConstraint(_in("time_in_force", [t.value for t in TimeInForce]), name="time_in_force"),
+    CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+    Index(None, "account"),
+    Index(None, "symbol"),
+    Index(None, "status"),
+    Index(None, "venue", "venue_cl_ord_id"),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("exec_id", Text, primary_key=True),
+    Column("order_id", BigInteger, ForeignKey("orders.order_id"), nullable=False),
+    Column("venue", Text, nullable=False),
+    Column("venue_exec_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("last_qty", Money, nullable=False),
+    Column("last_px", Money, nullable=False),
+    Column("cum_qty", Money, nullable=False),
+    Column("leaves_qty", Money, nullable=False),
+    Column("avg_px", Money, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("received_ns", BigInteger, nullable=False),
+    Column(
+        "received_at",
+        TIMESTAMP(timezone=True),
+        Computed(_epoch_ns_to_timestamptz("received_ns"), persisted=True),
+    ),
+    # A venue may resend an ExecutionReport (at-least-once delivery): it must count once.
+    UniqueConstraint("venue", "venue_exec_id"),
+    CheckConstraint(_in("kind", EXEC_KINDS), name="kind"),
+    CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+    Index(None, "order_id"),
+)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("account", Text, primary_key=True),
+    Column("symbol", Text, primary_key=True),
+    Column("quantity", Money, nullable=False),
+    Column("avg_price", Money, nullable=False),
+    Column("realized_pnl", Money, nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+    Column(
+        "updated_at",
+        TIMESTAMP(timezone=True),
+        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
+    ),
+)

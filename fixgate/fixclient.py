@@ -1,0 +1,482 @@
+"""A small FIX initiator for tests, the demo and benchmarks: a plain TCP socket, simplefix to encode and parse, no QuickFIX.
+
+Being independent of QuickFIX is the point: tests drive the simulator and the gateway the way an
+outside client would, and can also misbehave on purpose (wrong sequence numbers, PossDup, raw bytes).
+
+Typical use::
+
+    with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="SIM") as client:
+        client.logon()
+        client.send("D", {11: "o1", 55: "AAPL", 54: "1", 38: 100, 40: "2", 44: "190.02",
+                          59: "0", 60: utc_timestamp()})
+        new = client.expect("8", where={150: "0"})
+        assert new[39] == "0"
+        client.logout()
+
+A background thread reads the socket. It answers TestRequests with Heartbeats, sends Heartbeats when
+the client has been quiet for a heartbeat interval, answers ResendRequests with a gap fill (this client
+never resends application messages), and asks for a resend when the counterparty's MsgSeqNum jumps
+ahead. Every other message goes into an inbox that ``expect``/``receive`` take from, in arrival order.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Self
+
+import simplefix
+
+__all__ = ["FieldValue", "Fields", "FixClient", "FixSessionError", "Message", "utc_timestamp"]
+
+FieldValue = str | int | Decimal | bool
+"""What ``send`` accepts as a field value: str as is, int and Decimal in plain notation, bool as Y/N."""
+
+Fields = Mapping[int, FieldValue] | list[tuple[int, FieldValue]]
+"""Body fields: a mapping, or a list of (tag, value) pairs in wire order when a tag repeats (groups)."""
+
+_ADMIN_AUTO = {"0", "1", "2", "4"}  # handled by the reader thread, never put into the inbox
+
+
+def utc_timestamp(when: datetime | None = None) -> str:
+    """A FIX UTCTimestamp with milliseconds, now unless ``when`` is given."""
+    when = when or datetime.now(UTC)
+    return when.strftime("%Y%m%d-%H:%M:%S.") + f"{when.microsecond // 1000:03d}"
+
+
+def _encode_value(value: FieldValue) -> str:
+    if isinstance(value, bool):  # before int: bool is an int
+        return "Y" if value else "N"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (str, int)):
+        return str(value)
+    raise TypeError(f"unsupported FIX field value {value!r} ({type(value).__name__}); floats are not allowed")
+
+
+class FixSessionError(Exception):
+    """The counterparty refused the session (Logout instead of Logon) or broke the protocol."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A received FIX message: its fields as (tag, value) strings in wire order, and the raw bytes."""
+
+    fields: tuple[tuple[int, str], ...]
+    raw: bytes
+    received_at: float
+
+    @property
+    def msg_type(self) -> str:
+        return self[35]
+
+    @property
+    def seq_num(self) -> int:
+        return int(self[34])
+
+    @property
+    def poss_dup(self) -> bool:
+        return self.get(43) == "Y"
+
+    def __getitem__(self, tag: int) -> str:
+        """The first value of ``tag``; ``KeyError`` naming the tag and the message if absent."""
+        for t, v in self.fields:
+            if t == tag:
+                return v
+        raise KeyError(f"tag {tag} not in {self}")
+
+    def __contains__(self, tag: object) -> bool:
+        return any(t == tag for t, _ in self.fields)
+
+    def get(self, tag: int, default: str | None = None) -> str | None:
+        """The first value of ``tag``, or ``default``."""
+        for t, v in self.fields:
+            if t == tag:
+                return v
+        return default
+
+    def get_all(self, tag: int) -> list[str]:
+        """Every value of ``tag`` (repeating groups), in wire order."""
+        return [v for t, v in self.fields if t == tag]
+
+    def decimal(self, tag: int) -> Decimal:
+        """The value of ``tag`` as a Decimal."""
+        return Decimal(self[tag])
+
+    def matches(self, msg_type: str | None, where: Mapping[int, FieldValue] | None) -> bool:
+        """Whether this is a ``msg_type`` message whose fields equal every value in ``where``."""
+        if msg_type is not None and self.get(35) != msg_type:
+            return False
+        return all(self.get(tag) == _encode_value(value) for tag, value in (where or {}).items())
+
+    def __str__(self) -> str:
+        return "|".join(f"{t}={v}" for t, v in self.fields)
+
+
+class FixClient:
+    """One FIX session over one TCP connection, for tests. Thread-safe ``send``; one reader thread.
+
+    Make one with ``FixClient.connect(host, port, sender_comp_id=..., target_comp_id=...)`` (or hand a
+    connected socket to the constructor). ``timeout`` is the default wait of ``expect``, ``logon`` and
+    ``logout``. ``next_seq_out`` is the MsgSeqNum of the next message sent and ``next_seq_in`` the one
+    expected next; both advance as the session runs, so pass them to a new client to continue a
+    session after a reconnect. With ``auto_resend_request`` the reader asks for a resend when the
+    peer's MsgSeqNum jumps ahead (the resent messages arrive with PossDupFlag=Y).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        sender_comp_id: str,
+        target_comp_id: str,
+        begin_string: str = "FIX.4.4",
+        heartbeat_interval: int = 30,
+        timeout: float = 5.0,
+        next_seq_out: int = 1,
+        next_seq_in: int = 1,
+        auto_resend_request: bool = True,
+    ) -> None:
+        self.sender_comp_id = sender_comp_id
+        self.target_comp_id = target_comp_id
+        self.begin_string = begin_string
+        self.heartbeat_interval = heartbeat_interval
+        self.timeout = timeout
+        self.next_seq_out = next_seq_out
+        self.next_seq_in = next_seq_in
+        self.auto_resend_request = auto_resend_request
+        self.received: list[Message] = []
+        """Every message received, admin ones included, in arrival order (a transcript for asserts)."""
+        self.sent: list[bytes] = []
+        """Every message sent, as encoded."""
+        self.protocol_errors: list[str] = []
+        """What the reader noticed that a FIX engine would object to (sequence too low, ...)."""
+        self._sock = sock
+        self._send_lock = threading.Lock()
+        self._inbox: list[Message] = []
+        self._inbox_changed = threading.Condition()
+        self._closed = threading.Event()  # set when the connection ends, either side
+        self._stop = threading.Event()
+        self._last_sent = time.monotonic()
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"fixclient-{sender_comp_id}->{target_comp_id}", daemon=True
+        )
+        self._reader.start()
+
+    @classmethod
+    def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        sender_comp_id: str,
+        target_comp_id: str,
+        begin_string: str = "FIX.4.4",
+        heartbeat_interval: int = 30,
+        timeout: float = 5.0,
+        next_seq_out: int = 1,
+        next_seq_in: int = 1,
+        auto_resend_request: bool = True,
+        connect_timeout: float = 5.0,
+    ) -> FixClient:
+        """Open a TCP connection (retrying until ``connect_timeout`` while the server comes up).
+
+        ``timeout`` is the default wait of ``expect``/``logon``/``logout``; the other arguments are
+        those of the constructor.
+        """
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            try:
+                sock = socket.create_connection((host, port), timeout=connect_timeout)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(
+            sock,
+            sender_comp_id=sender_comp_id,
+            target_comp_id=target_comp_id,
+            begin_string=begin_string,
+            heartbeat_interval=heartbeat_interval,
+            timeout=timeout,
+            next_seq_out=next_seq_out,
+            next_seq_in=next_seq_in,
+            auto_resend_request=auto_resend_request,
+        )
+
+    # -- SESSION --------------------------------------------------------------------------------------
+
+    def logon(
+        self,
+        *,
+        reset_seq_num: bool = False,
+        fields: Fields | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Send Logon and wait for the counterparty's Logon; ``FixSessionError`` if it refuses."""
+        body: list[tuple[int, FieldValue]] = [(98, 0), (108, self.heartbeat_interval)]
+        if reset_seq_num:
+            body.append((141, True))
+        body.extend(_pairs(fields))
+        self.send("A", body)
+        reply = self._wait(lambda m: m.msg_type in ("A", "5"), timeout, what="Logon answer")
+        if reply.msg_type == "5":
+            raise FixSessionError(f"logon refused: {reply.get(58, '(no text)')}")
+        return reply
+
+    def logout(self, text: str | None = None, timeout: float | None = None) -> Message | None:
+        """Send Logout, wait for the answering Logout (None if the peer just hangs up), and close."""
+        try:
+            self.send("5", {58: text} if text else {})
+            return self._wait(lambda m: m.msg_type == "5", timeout, what="Logout answer")
+        except (ConnectionError, OSError, TimeoutError):
+            return None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the connection without a Logout (as a crash would)."""
+        self._stop.set()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        if threading.current_thread() is not self._reader:
+            self._reader.join(timeout=2.0)
+        self._closed.set()
+
+    @property
+    def connected(self) -> bool:
+        return not self._closed.is_set()
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the connection ends (e.g. the peer disconnects); False on timeout."""
+        return self._closed.wait(self.timeout if timeout is None else timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.connected:
+            if exc_type is None:
+                self.logout(timeout=2.0)
+            else:
+                self.close()
+
+    # -- SENDING --------------------------------------------------------------------------------------
+
+    def send(
+        self,
+        msg_type: str,
+        fields: Fields | None = None,
+        *,
+        header: Fields | None = None,
+        seq_num: int | None = None,
+    ) -> int:
+        """Send one message; returns its MsgSeqNum.
+
+        BeginString, BodyLength, MsgType, CompIDs, MsgSeqNum, SendingTime and CheckSum are filled in.
+        ``header`` adds header fields (e.g. ``{43: True, 122: ...}`` for a PossDup); ``seq_num`` forces
+        a MsgSeqNum and leaves the counter alone (to test sequence handling).
+        """
+        with self._send_lock:
+            number = self.next_seq_out if seq_num is None else seq_num
+            message = simplefix.FixMessage()
+            message.append_pair(8, self.begin_string, header=True)
+            message.append_pair(35, msg_type, header=True)
+            message.append_pair(49, self.sender_comp_id, header=True)
+            message.append_pair(56, self.target_comp_id, header=True)
+            message.append_pair(34, number, header=True)
+            message.append_pair(52, utc_timestamp(), header=True)
+            for tag, value in _pairs(header):
+                message.append_pair(tag, _encode_value(value), header=True)
+            for tag, value in _pairs(fields):
+                message.append_pair(tag, _encode_value(value))
+            encoded: bytes = message.encode()
+            self._sock.sendall(encoded)
+            self.sent.append(encoded)
+            self._last_sent = time.monotonic()
+            if seq_num is None:
+                self.next_seq_out += 1
+            return number
+
+    def send_raw(self, data: bytes) -> None:
+        """Send bytes as they are (garbled messages, wrong checksums); no sequence number is used."""
+        with self._send_lock:
+            self._sock.sendall(data)
+            self.sent.append(data)
+            self._last_sent = time.monotonic()
+
+    # -- RECEIVING ------------------------------------------------------------------------------------
+
+    def expect(
+        self,
+        msg_type: str | None = None,
+        timeout: float | None = None,
+        *,
+        where: Mapping[int, FieldValue] | None = None,
+    ) -> Message:
+        """Take the first message in the inbox of that type whose fields equal ``where``, waiting for it.
+
+        Messages that do not match stay in the inbox for later ``expect`` calls. Raises
+        ``TimeoutError`` (listing what did arrive) if none comes in ``timeout`` seconds, and
+        ``ConnectionError`` if the connection closes first.
+        """
+        what = f"{msg_type or 'any'} message" + (f" with {dict(where)}" if where else "")
+        return self._wait(lambda m: m.matches(msg_type, where), timeout, what=what)
+
+    def receive(self, timeout: float | None = None) -> Message | None:
+        """Take the next inbox message of any type, or None if nothing arrives in ``timeout``."""
+        try:
+            return self._wait(lambda m: True, timeout, what="any message")
+        except (TimeoutError, ConnectionError):
+            return None
+
+    def expect_nothing(
+        self,
+        msg_type: str | None = None,
+        within: float = 0.5,
+        *,
+        where: Mapping[int, FieldValue] | None = None,
+    ) -> None:
+        """Assert that no matching message arrives within ``within`` seconds (it stays in the inbox)."""
+        deadline = time.monotonic() + within
+        with self._inbox_changed:
+            while True:
+                for message in self._inbox:
+                    if message.matches(msg_type, where):
+                        raise AssertionError(f"unexpected message: {message}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._inbox_changed.wait(remaining)
+
+    def drain(self) -> list[Message]:
+        """Take everything in the inbox now, without waiting."""
+        with self._inbox_changed:
+            messages, self._inbox = self._inbox, []
+            return messages
+
+    def _wait(
+        self,
+        predicate: Callable[[Message], bool],
+        timeout: float | None,
+        *,
+        what: str,
+    ) -> Message:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        with self._inbox_changed:
+            while True:
+                for index, message in enumerate(self._inbox):
+                    if predicate(message):
+                        del self._inbox[index]
+                        return message
+                if self._closed.is_set():
+                    raise ConnectionError(
+                        f"connection closed while waiting for {what}; inbox: {self._summary()}"
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no {what} within the timeout; inbox: {self._summary()}")
+                self._inbox_changed.wait(remaining)
+
+    def _summary(self) -> str:
+        return "[" + ", ".join(str(m) for m in self._inbox[-10:]) + "]" if self._inbox else "empty"
+
+    # -- READER THREAD --------------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        parser = simplefix.FixParser()
+        self._sock.settimeout(0.2)  # wake up regularly to send heartbeats and notice close()
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = self._sock.recv(65536)
+                except TimeoutError:
+                    self._heartbeat_if_idle()
+                    continue
+                if not data:
+                    return
+                parser.append_buffer(data)
+                while (parsed := parser.get_message()) is not None:
+                    message = Message(
+                        tuple((int(t), v.decode("latin-1")) for t, v in parsed.pairs),
+                        parsed.encode(raw=True),
+                        time.monotonic(),
+                    )
+                    self._handle(message)
+                self._heartbeat_if_idle()
+        except OSError:
+            return
+        finally:
+            self._closed.set()
+            with self._inbox_changed:
+                self._inbox_changed.notify_all()
+
+    def _handle(self, message: Message) -> None:
+        self.received.append(message)
+        msg_type = message.get(35)
+        self._check_sequence(message)
+        if msg_type == "1":  # TestRequest: answer at once, echoing its id
+            self._send_quietly("0", {112: message.get(112) or ""})
+        elif msg_type == "2":  # ResendRequest: this client never resends, it gap-fills everything
+            begin = int(message[7])
+            self._send_quietly("4", {123: True, 36: self.next_seq_out}, header={43: True}, seq_num=begin)
+        if msg_type in _ADMIN_AUTO:
+            return
+        with self._inbox_changed:
+            self._inbox.append(message)
+            self._inbox_changed.notify_all()
+
+    def _check_sequence(self, message: Message) -> None:
+        try:
+            seq = message.seq_num
+        except (KeyError, ValueError):
+            self.protocol_errors.append(f"no usable MsgSeqNum in {message}")
+            return
+        msg_type = message.get(35)
+        if msg_type == "4" and message.get(123) != "Y":  # SequenceReset-Reset: jump unconditionally
+            self.next_seq_in = int(message[36])
+            return
+        if seq > self.next_seq_in:
+            if self.auto_resend_request and msg_type != "5":
+                self.protocol_errors.append(f"gap: expected {self.next_seq_in}, got {seq}; resend requested")
+                self._send_quietly("2", {7: self.next_seq_in, 16: 0})
+                # Accept the rest of the stream from here; the resent messages come back as PossDup.
+            self.next_seq_in = seq + 1
+        elif seq < self.next_seq_in:
+            if not message.poss_dup:
+                self.protocol_errors.append(f"MsgSeqNum too low: expected {self.next_seq_in}, got {seq}")
+        else:
+            self.next_seq_in = seq + 1
+        if msg_type == "4" and message.get(123) == "Y":  # gap fill: skip to NewSeqNo
+            self.next_seq_in = max(self.next_seq_in, int(message[36]))
+
+    def _heartbeat_if_idle(self) -> None:
+        if time.monotonic() - self._last_sent >= self.heartbeat_interval:
+            self._send_quietly("0", {})
+
+    def _send_quietly(self, msg_type: str, fields: Fields, **kwargs: object) -> None:
+        try:
+            self.send(msg_type, fields, **kwargs)  # type: ignore[arg-type]
+        except OSError:
+            pass  # the connection is going away; the reader notices on its next recv
+
+
+def _pairs(fields: Fields | None) -> list[tuple[int, FieldValue]]:
+    if fields is None:
+        return []
+    if isinstance(fields, Mapping):
+        return list(fields.items())
+    return list(fields)

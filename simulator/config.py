@@ -1,0 +1,296 @@
+"""Configuration of the venue simulator: venues, their instruments and the liquidity seeded at start.
+
+Plain frozen dataclasses, loadable from TOML (``config/simulator.toml``). Prices and quantities are
+``Decimal``; in TOML write them as strings (``"190.00"``) so that no binary float ever touches them.
+Nothing here knows FIX or QuickFIX.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_BEGIN_STRINGS",
+    "DEFAULT_TARGET_COMP_IDS",
+    "ConfigError",
+    "LiquidityConfig",
+    "SimInstrument",
+    "SimulatorConfig",
+    "VenueConfig",
+    "default_instruments",
+    "load_config",
+]
+
+SUPPORTED_BEGIN_STRINGS = ("FIX.4.4", "FIX.4.2")
+DEFAULT_BEGIN_STRINGS: tuple[str, ...] = SUPPORTED_BEGIN_STRINGS
+DEFAULT_TARGET_COMP_IDS: tuple[str, ...] = ("FIXGATE", "CLIENT1", "CLIENT2", "BENCH")
+
+
+class ConfigError(ValueError):
+    """A simulator configuration that cannot be used; the message names the key and the value."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimInstrument:
+    """A symbol the simulated venue trades, with its price grid and the price liquidity is seeded around."""
+
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    reference_price: Decimal
+
+    def __post_init__(self) -> None:
+        if not self.symbol:
+            raise ConfigError("instrument symbol must not be empty")
+        for name in ("tick_size", "lot_size", "reference_price"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+                raise ConfigError(f"{self.symbol}: {name} must be a positive Decimal, got {value!r}")
+        if self.reference_price % self.tick_size != 0:
+            raise ConfigError(
+                f"{self.symbol}: reference_price {self.reference_price} is not a multiple of "
+                f"tick_size {self.tick_size}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidityConfig:
+    """Resting orders the venue's own participant places at start, ``levels`` price levels per side.
+
+    The first ask rests at reference + 1 tick, the first bid at reference - 1 tick, each further level
+    one tick further away, each ``level_qty`` in size.
+    """
+
+    levels: int = 5
+    level_qty: Decimal = Decimal(100)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.levels, bool) or not isinstance(self.levels, int) or self.levels < 0:
+            raise ConfigError(f"liquidity.levels must be an integer >= 0, got {self.levels!r}")
+        if not isinstance(self.level_qty, Decimal) or not self.level_qty.is_finite() or self.level_qty <= 0:
+            raise ConfigError(f"liquidity.level_qty must be a positive Decimal, got {self.level_qty!r}")
+
+
+def default_instruments() -> tuple[SimInstrument, ...]:
+    """AAPL around 190.00 and MSFT around 420.00, tick 0.01, lot 1."""
+    return (
+        SimInstrument("AAPL", Decimal("0.01"), Decimal(1), Decimal("190.00")),
+        SimInstrument("MSFT", Decimal("0.01"), Decimal(1), Decimal("420.00")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    """One simulated exchange: its FIX identity, where it listens, whom it accepts, what it trades.
+
+    ``host`` documents the intended interface; QuickFIX 1.16 acceptors bind every interface whatever
+    it says (``socket_createAcceptor`` uses INADDR_ANY), so clients should connect to 127.0.0.1.
+    """
+
+    name: str = "SIM"
+    host: str = "127.0.0.1"
+    port: int = 9880
+    begin_strings: tuple[str, ...] = DEFAULT_BEGIN_STRINGS
+    target_comp_ids: tuple[str, ...] = DEFAULT_TARGET_COMP_IDS
+    instruments: tuple[SimInstrument, ...] = field(default_factory=default_instruments)
+    liquidity: LiquidityConfig = field(default_factory=LiquidityConfig)
+    log_messages: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ConfigError("venue name must not be empty")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 < self.port < 65536:
+            raise ConfigError(f"venue {self.name}: port must be in 1..65535, got {self.port!r}")
+        for begin_string in self.begin_strings:
+            if begin_string not in SUPPORTED_BEGIN_STRINGS:
+                raise ConfigError(
+                    f"venue {self.name}: begin string {begin_string!r} not supported "
+                    f"(supported: {', '.join(SUPPORTED_BEGIN_STRINGS)})"
+                )
+        if not self.begin_strings or not self.target_comp_ids:
+            raise ConfigError(f"venue {self.name}: needs at least one begin string and one target comp id")
+        symbols = [instrument.symbol for instrument in self.instruments]
+        if len(symbols) != len(set(symbols)):
+            raise ConfigError(f"venue {self.name}: duplicate instrument symbols in {symbols}")
+        for instrument in self.instruments:
+            if self.liquidity.level_qty % instrument.lot_size != 0:
+                raise ConfigError(
+                    f"venue {self.name}: liquidity.level_qty {self.liquidity.level_qty} is not a multiple "
+                    f"of lot_size {instrument.lot_size} for {instrument.symbol}"
+                )
+
+    def instrument(self, symbol: str) -> SimInstrument:
+        """The instrument named ``symbol``; ``KeyError`` if the venue does not trade it."""
+        for instrument in self.instruments:
+            if instrument.symbol == symbol:
+                return instrument
+        raise KeyError(symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorConfig:
+    """Every venue one simulator process runs (each on its own port, each its own order books)."""
+
+    venues: tuple[VenueConfig, ...] = field(default_factory=lambda: (VenueConfig(),))
+
+    def __post_init__(self) -> None:
+        if not self.venues:
+            raise ConfigError("simulator config needs at least one venue")
+        names = [venue.name for venue in self.venues]
+        if len(names) != len(set(names)):
+            raise ConfigError(f"duplicate venue names in {names}")
+        ports = [venue.port for venue in self.venues]
+        if len(ports) != len(set(ports)):
+            raise ConfigError(f"venues must listen on distinct ports, got {ports}")
+
+    def venue(self, name: str) -> VenueConfig:
+        """The venue named ``name``; ``KeyError`` if there is none."""
+        for venue in self.venues:
+            if venue.name == name:
+                return venue
+        raise KeyError(name)
+
+    def with_port(self, port: int, venue: str | None = None) -> SimulatorConfig:
+        """A copy with ``venue`` (default: the only venue) listening on ``port``."""
+        if venue is None:
+            if len(self.venues) != 1:
+                raise ConfigError(
+                    f"with_port needs a venue name when the config has {len(self.venues)} venues"
+                )
+            venue = self.venues[0].name
+        self.venue(venue)  # KeyError for an unknown venue, before building anything
+        return SimulatorConfig(
+            tuple(dataclasses.replace(v, port=port) if v.name == venue else v for v in self.venues)
+        )
+
+
+# -- LOADING ------------------------------------------------------------------------------------------
+
+
+def load_config(path: Path | str) -> SimulatorConfig:
+    """Read a simulator TOML file (see ``config/simulator.toml``); unknown keys are refused."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return config_from_mapping(raw, source=str(path))
+
+
+def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> SimulatorConfig:
+    """Build a ``SimulatorConfig`` from already parsed TOML-shaped data."""
+    _refuse_unknown(raw, {"venues"}, source)
+    venues_raw = raw.get("venues")
+    if venues_raw is None:
+        return SimulatorConfig()
+    if not isinstance(venues_raw, list):
+        raise ConfigError(f"{source}: 'venues' must be an array of tables ([[venues]])")
+    venues = tuple(_venue(v, f"{source}: venues[{i}]") for i, v in enumerate(venues_raw))
+    return SimulatorConfig(venues)
+
+
+_VENUE_KEYS = {
+    "name",
+    "host",
+    "port",
+    "begin_strings",
+    "target_comp_ids",
+    "instruments",
+    "liquidity",
+    "log_messages",
+}
+
+
+def _venue(raw: Any, where: str) -> VenueConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    _refuse_unknown(raw, _VENUE_KEYS, where)
+    kwargs: dict[str, Any] = {}
+    for key in ("name", "host"):
+        if key in raw:
+            kwargs[key] = _typed(raw[key], str, f"{where}.{key}")
+    if "port" in raw:
+        kwargs["port"] = _typed(raw["port"], int, f"{where}.port")
+    if "log_messages" in raw:
+        kwargs["log_messages"] = _typed(raw["log_messages"], bool, f"{where}.log_messages")
+    for key in ("begin_strings", "target_comp_ids"):
+        if key in raw:
+            values = raw[key]
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise ConfigError(f"{where}.{key}: must be an array of strings, got {values!r}")
+            kwargs[key] = tuple(values)
+    if "instruments" in raw:
+        if not isinstance(raw["instruments"], list):
+            raise ConfigError(f"{where}.instruments: must be an array of tables ([[venues.instruments]])")
+        kwargs["instruments"] = tuple(
+            _instrument(v, f"{where}.instruments[{i}]") for i, v in enumerate(raw["instruments"])
+        )
+    if "liquidity" in raw:
+        kwargs["liquidity"] = _liquidity(raw["liquidity"], f"{where}.liquidity")
+    try:
+        return VenueConfig(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _instrument(raw: Any, where: str) -> SimInstrument:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    keys = {"symbol", "tick_size", "lot_size", "reference_price"}
+    _refuse_unknown(raw, keys, where)
+    missing = sorted(keys - raw.keys())
+    if missing:
+        raise ConfigError(f"{where}: missing {', '.join(missing)}")
+    return SimInstrument(
+        symbol=_typed(raw["symbol"], str, f"{where}.symbol"),
+        tick_size=_decimal(raw["tick_size"], f"{where}.tick_size"),
+        lot_size=_decimal(raw["lot_size"], f"{where}.lot_size"),
+        reference_price=_decimal(raw["reference_price"], f"{where}.reference_price"),
+    )
+
+
+def _liquidity(raw: Any, where: str) -> LiquidityConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    _refuse_unknown(raw, {"levels", "level_qty"}, where)
+    kwargs: dict[str, Any] = {}
+    if "levels" in raw:
+        kwargs["levels"] = _typed(raw["levels"], int, f"{where}.levels")
+    if "level_qty" in raw:
+        kwargs["level_qty"] = _decimal(raw["level_qty"], f"{where}.level_qty")
+    return LiquidityConfig(**kwargs)
+
+
+def _refuse_unknown(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _typed(value: Any, kind: type, where: str) -> Any:
+    # bool is an int subclass; a port of `true` is a mistake, not 1.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _decimal(value: Any, where: str) -> Decimal:
+    # A TOML float has already been through binary floating point; refuse it rather than guess.
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(f'{where}: write decimals as strings ("0.01") or integers, got {value!r}')
+    try:
+        result = Decimal(value)
+    except InvalidOperation as exc:
+        raise ConfigError(f"{where}: not a decimal number: {value!r}") from exc
+    if not result.is_finite():
+        raise ConfigError(f"{where}: not a finite number: {value!r}")
+    return result

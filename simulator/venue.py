@@ -1,0 +1,816 @@
+"""The simulated exchange on the wire: a QuickFIX acceptor in front of the matching engine.
+
+``_VenueApplication`` is the only code here that touches FIX messages. It copies what it needs out of
+each inbound message into a request of ``simulator.matching``, runs the engine, and turns the events
+the engine returns into ExecutionReports / OrderCancelRejects on the sessions that own the orders.
+
+Threading: ``ThreadedSocketAcceptor`` runs one thread per connection, so callbacks of different
+sessions run concurrently. One lock per venue serialises the engine *and* the sending of the reports
+an engine call produced, so every session sees its reports in the order the engine made them. Holding
+it while sending to another session cannot deadlock: QuickFIX takes a session's mutex only in
+``sendRaw``/``disconnect``/resend paths, whose callbacks (``toApp``, ``toAdmin``, ``onLogout``) never
+take the venue lock, and the SWIG wrapper releases the GIL inside ``sendToTarget``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Self
+
+import quickfix as fix
+
+from simulator.config import SimulatorConfig, VenueConfig
+from simulator.matching import (
+    SEED_OWNER,
+    CancelRejected,
+    CancelRejectReason,
+    CancelRequest,
+    ExecutionEvent,
+    Fill,
+    MatchingEngine,
+    NewOrderRequest,
+    OrderAccepted,
+    OrderCanceled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderReplaced,
+    OrderStatus,
+    OrderView,
+    OrdType,
+    ReplaceRequest,
+    RequestKind,
+    Side,
+    TimeInForce,
+    event_owner,
+)
+
+__all__ = [
+    "Simulator",
+    "SimulatorError",
+    "SimulatorRecord",
+    "Venue",
+    "data_dictionary_path",
+    "render_settings",
+]
+
+log = logging.getLogger(__name__)
+
+
+class SimulatorError(RuntimeError):
+    """The simulator could not do what was asked (start twice, port in use, bad override)."""
+
+
+# -- RECORD -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorRecord:
+    """A snapshot of everything one venue did: every order it saw (rejected ones too) and every fill.
+
+    Orders owned by ``SEED_OWNER`` are the liquidity the venue seeded; the others are owned by the
+    session string (``"FIX.4.4:SIM->CLIENT1"``) they came from.
+    """
+
+    orders: tuple[OrderView, ...]
+    fills: tuple[Fill, ...]
+
+    @property
+    def client_orders(self) -> tuple[OrderView, ...]:
+        """Orders that came over FIX, i.e. not the seeded liquidity."""
+        return tuple(o for o in self.orders if o.owner != SEED_OWNER)
+
+    @property
+    def client_fills(self) -> tuple[Fill, ...]:
+        """Fills of orders that came over FIX."""
+        return tuple(f for f in self.fills if f.owner != SEED_OWNER)
+
+    def order(self, cl_ord_id: str, target_comp_id: str | None = None) -> OrderView | None:
+        """The latest order that has carried ``cl_ord_id`` (optionally from that client), else None."""
+        for order in reversed(self.orders):
+            if cl_ord_id in order.cl_ord_ids and (
+                target_comp_id is None or _owner_comp_id(order.owner) == target_comp_id
+            ):
+                return order
+        return None
+
+    def saw(self, cl_ord_id: str) -> bool:
+        """Whether any order ever carried ``cl_ord_id`` here."""
+        return self.order(cl_ord_id) is not None
+
+    def orders_from(self, target_comp_id: str) -> tuple[OrderView, ...]:
+        """Orders sent by the client with that CompID, over any FIX version."""
+        return tuple(o for o in self.orders if _owner_comp_id(o.owner) == target_comp_id)
+
+    def fills_for(self, order_id: str) -> tuple[Fill, ...]:
+        """The fills of one venue order, oldest first."""
+        return tuple(f for f in self.fills if f.order_id == order_id)
+
+
+def _owner_comp_id(owner: str) -> str:
+    # Owners are QuickFIX session strings "FIX.4.4:SIM->CLIENT1"; the client is after the arrow.
+    return owner.rpartition("->")[2]
+
+
+# -- QUICKFIX SETTINGS --------------------------------------------------------------------------------
+
+
+def data_dictionary_path(begin_string: str) -> Path:
+    """The data dictionary QuickFIX installed for ``begin_string`` (``FIX.4.4`` -> ``FIX44.xml``)."""
+    path = Path(sys.prefix) / "share" / "quickfix" / f"{begin_string.replace('.', '')}.xml"
+    if not path.is_file():
+        raise SimulatorError(f"no QuickFIX data dictionary for {begin_string} at {path}")
+    return path
+
+
+def render_settings(config: VenueConfig, data_dir: Path) -> str:
+    """The QuickFIX settings file of one venue: one acceptor session per (FIX version, client)."""
+    # ResetOn*=N and a FileStore keep sequence numbers (and sent messages, for resends) across a
+    # simulator restart. StartTime=EndTime=00:00:00 is a 24-hour session that rolls at midnight UTC,
+    # like the gateway's side, so both reset on the same day boundary.
+    lines = [
+        "[DEFAULT]",
+        "ConnectionType=acceptor",
+        f"SenderCompID={config.name}",
+        f"SocketAcceptPort={config.port}",
+        "SocketReuseAddress=Y",
+        "SocketNodelay=Y",
+        "StartTime=00:00:00",
+        "EndTime=00:00:00",
+        f"FileStorePath={data_dir / 'store'}",
+        f"FileLogPath={data_dir / 'log'}",
+        "PersistMessages=Y",
+        "ResetOnLogon=N",
+        "ResetOnLogout=N",
+        "ResetOnDisconnect=N",
+        "UseDataDictionary=Y",
+        # Clients (and the gateway) may add fields of their own; that is no reason to refuse an order.
+        "ValidateUserDefinedFields=N",
+        "AllowUnknownMsgFields=Y",
+        "",
+    ]
+    for begin_string in config.begin_strings:
+        dictionary = data_dictionary_path(begin_string)
+        for target in config.target_comp_ids:
+            lines += [
+                "[SESSION]",
+                f"BeginString={begin_string}",
+                f"TargetCompID={target}",
+                f"DataDictionary={dictionary}",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+# -- FIX <-> DOMAIN -----------------------------------------------------------------------------------
+
+_FIX_SIDE = {"1": Side.BUY, "2": Side.SELL}
+_SIDE_FIX = {Side.BUY: "1", Side.SELL: "2"}
+_FIX_ORD_TYPE = {"1": OrdType.MARKET, "2": OrdType.LIMIT}
+_ORD_TYPE_FIX = {OrdType.MARKET: "1", OrdType.LIMIT: "2"}
+_FIX_TIF = {"0": TimeInForce.DAY, "1": TimeInForce.GTC, "3": TimeInForce.IOC, "4": TimeInForce.FOK}
+_TIF_FIX = {v: k for k, v in _FIX_TIF.items()}
+_ORD_STATUS_FIX = {
+    OrderStatus.NEW: "0",
+    OrderStatus.PARTIALLY_FILLED: "1",
+    OrderStatus.FILLED: "2",
+    OrderStatus.CANCELED: "4",
+    OrderStatus.REJECTED: "8",
+    OrderStatus.EXPIRED: "C",
+}
+_CXL_REJ_REASON = {
+    # FIX 4.2 has no DuplicateClOrdID or Other; 2 (broker option) is its catch-all.
+    "FIX.4.2": {
+        CancelRejectReason.TOO_LATE: "0",
+        CancelRejectReason.UNKNOWN_ORDER: "1",
+        CancelRejectReason.DUPLICATE_CL_ORD_ID: "2",
+        CancelRejectReason.OTHER: "2",
+    },
+    "FIX.4.4": {
+        CancelRejectReason.TOO_LATE: "0",
+        CancelRejectReason.UNKNOWN_ORDER: "1",
+        CancelRejectReason.DUPLICATE_CL_ORD_ID: "6",
+        CancelRejectReason.OTHER: "99",
+    },
+}
+
+# The only exceptions QuickFIX lets out of a callback; anything else kills the process (Py_Exit).
+_FIX_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    fix.FieldNotFound,
+    fix.IncorrectTagValue,
+    fix.IncorrectDataFormat,
+    fix.UnsupportedMessageType,
+    fix.RejectLogon,
+    fix.DoNotSend,
+)
+
+
+def _fmt(value: Decimal) -> str:
+    """A FIX float: plain notation, no exponent, no trailing zeros."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _utc_timestamp(ns: int) -> str:
+    """FIX UTCTimestamp with milliseconds (the finest FIX 4.2 allows)."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
+    return f"{stamp}.{rest // 1_000_000:03d}"
+
+
+def _optional(message: fix.Message, tag: int) -> str | None:
+    return message.getField(tag) if message.isSetField(tag) else None
+
+
+def _decimal(message: fix.Message, tag: int) -> Decimal | None:
+    raw = _optional(message, tag)
+    if raw is None:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise fix.IncorrectDataFormat(tag) from None
+    if not value.is_finite():
+        raise fix.IncorrectDataFormat(tag)
+    return value
+
+
+def _side(message: fix.Message) -> Side:
+    raw = message.getField(54)
+    side = _FIX_SIDE.get(raw)
+    if side is None:
+        # Sell short and the like: a value FIX knows but this venue does not trade.
+        raise fix.IncorrectTagValue(54)
+    return side
+
+
+def _new_message(msg_type: str) -> fix.Message:
+    message = fix.Message()
+    message.getHeader().setField(35, msg_type)
+    return message
+
+
+def execution_report(event: ExecutionEvent, begin_string: str) -> fix.Message:
+    """The ExecutionReport (or OrderCancelReject) that reports ``event`` in ``begin_string``."""
+    if isinstance(event, CancelRejected):
+        return cancel_reject(event, begin_string)
+    fix42 = begin_string == "FIX.4.2"
+    order = event.order
+    text: str | None = None
+    orig_cl_ord_id: str | None = None
+    fill: Fill | None = None
+    if isinstance(event, OrderAccepted):
+        exec_type = "0"
+    elif isinstance(event, OrderRejected):
+        exec_type, text = "8", event.reason
+    elif isinstance(event, OrderFilled):
+        fill = event.fill
+        if fix42:
+            exec_type = "2" if order.status is OrderStatus.FILLED else "1"
+        else:
+            exec_type = "F"
+    elif isinstance(event, OrderCanceled):
+        exec_type, text, orig_cl_ord_id = "4", event.reason, order.orig_cl_ord_id
+    elif isinstance(event, OrderReplaced):
+        exec_type, orig_cl_ord_id = "5", order.orig_cl_ord_id
+    elif isinstance(event, OrderExpired):
+        exec_type, text = "C", order.text
+    else:  # pragma: no cover - the union is exhaustive
+        raise TypeError(f"unknown event {event!r}")
+    message = _order_report(order, exec_type, event.exec_id, begin_string, text=text)
+    if fix42:
+        message.setField(20, "0")  # ExecTransType New: every report here is a new one
+    if orig_cl_ord_id is not None:
+        message.setField(41, orig_cl_ord_id)
+    if fill is not None:
+        message.setField(32, _fmt(fill.quantity))
+        message.setField(31, _fmt(fill.price))
+        if not fix42:
+            message.setField(851, "2" if fill.aggressor else "1")  # LastLiquidityInd removed / added
+    return message
+
+
+def status_report(
+    order: OrderView | None,
+    exec_id: str,
+    begin_string: str,
+    *,
+    cl_ord_id: str,
+    symbol: str,
+    side: str,
+    ord_status_req_id: str | None,
+) -> fix.Message:
+    """The answer to an OrderStatusRequest: the order's current state, or a reject for an unknown one."""
+    fix42 = begin_string == "FIX.4.2"
+    if order is None:
+        message = _new_message("8")
+        message.setField(37, "NONE")
+        message.setField(11, cl_ord_id)
+        message.setField(17, exec_id)
+        # FIX 4.2 has no ExecType I (order status): a status report carries ExecTransType 3 instead
+        # and ExecType repeats the status.
+        message.setField(150, "8" if fix42 else "I")
+        message.setField(39, "8")
+        message.setField(55, symbol)
+        message.setField(54, side)
+        message.setField(151, "0")
+        message.setField(14, "0")
+        message.setField(6, "0")
+        message.setField(58, f"unknown order {cl_ord_id}")
+    else:
+        exec_type = _ORD_STATUS_FIX[order.status] if fix42 else "I"
+        message = _order_report(order, exec_type, exec_id, begin_string, text=order.text)
+    if fix42:
+        message.setField(20, "3")
+    elif ord_status_req_id is not None:
+        message.setField(790, ord_status_req_id)
+    message.setField(60, _utc_timestamp(time.time_ns()))
+    return message
+
+
+def _order_report(
+    order: OrderView, exec_type: str, exec_id: str, begin_string: str, *, text: str | None
+) -> fix.Message:
+    message = _new_message("8")
+    message.setField(37, order.order_id)
+    message.setField(11, order.cl_ord_id)
+    message.setField(17, exec_id)
+    message.setField(150, exec_type)
+    message.setField(39, _ORD_STATUS_FIX[order.status])
+    message.setField(55, order.symbol)
+    message.setField(54, _SIDE_FIX[order.side])
+    message.setField(38, _fmt(order.quantity))
+    if order.ord_type is not None:
+        message.setField(40, _ORD_TYPE_FIX[order.ord_type])
+    if order.price is not None:
+        message.setField(44, _fmt(order.price))
+    if order.time_in_force is not None:
+        message.setField(59, _TIF_FIX[order.time_in_force])
+    message.setField(14, _fmt(order.cum_qty))
+    message.setField(151, _fmt(order.leaves_qty))
+    message.setField(6, _fmt(order.avg_px))
+    message.setField(60, _utc_timestamp(order.updated_ns))
+    if text:
+        message.setField(58, text)
+    return message
+
+
+def cancel_reject(event: CancelRejected, begin_string: str) -> fix.Message:
+    """OrderCancelReject (35=9) for a refused cancel or replace."""
+    message = _new_message("9")
+    message.setField(37, event.order_id or "NONE")
+    message.setField(11, event.cl_ord_id)
+    message.setField(41, event.orig_cl_ord_id)
+    # OrdStatus is required; for an order the venue does not know, Rejected is the convention.
+    message.setField(39, "8" if event.status is None else _ORD_STATUS_FIX[event.status])
+    message.setField(434, "1" if event.response_to is RequestKind.CANCEL else "2")
+    message.setField(102, _CXL_REJ_REASON[begin_string][event.reason_code])
+    message.setField(58, event.reason)
+    return message
+
+
+# -- APPLICATION --------------------------------------------------------------------------------------
+
+
+class _VenueApplication(fix.Application):  # type: ignore[misc]
+    """QuickFIX callbacks of one venue. Every body is wrapped: see ``_FIX_EXCEPTIONS``."""
+
+    def __init__(self, venue: Venue) -> None:
+        super().__init__()
+        self._venue = venue
+
+    def onCreate(self, sessionID: fix.SessionID) -> None:
+        try:
+            self._venue._session_created(sessionID)
+        except Exception:
+            log.exception("onCreate failed for %s", sessionID)
+
+    def onLogon(self, sessionID: fix.SessionID) -> None:
+        try:
+            self._venue._set_logged_on(sessionID.toString(), True)
+        except Exception:
+            log.exception("onLogon failed")
+
+    def onLogout(self, sessionID: fix.SessionID) -> None:
+        try:
+            self._venue._set_logged_on(sessionID.toString(), False)
+        except Exception:
+            log.exception("onLogout failed")
+
+    def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        pass
+
+    def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        pass
+
+    def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        pass
+
+    def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        try:
+            self._venue._on_message(message, sessionID.toString())
+        except _FIX_EXCEPTIONS:
+            raise  # QuickFIX answers these with a session-level Reject / BusinessMessageReject
+        except Exception as exc:
+            log.exception("venue %s failed on a message from %s", self._venue.name, sessionID)
+            try:
+                self._venue._business_reject(message, sessionID.toString(), f"venue error: {exc}")
+            except Exception:
+                log.exception("could not even send a BusinessMessageReject")
+
+
+# -- VENUE --------------------------------------------------------------------------------------------
+
+
+class Venue:
+    """One simulated exchange: its matching engine, seeded liquidity and QuickFIX acceptor.
+
+    ``data_dir`` holds the rendered QuickFIX settings (``quickfix.cfg``), the FIX sequence-number
+    stores (``store/``) and, if ``config.log_messages``, the FIX message logs (``log/``).
+    Orders live in memory only: a restarted venue keeps its sequence numbers but not its books.
+    """
+
+    def __init__(
+        self, config: VenueConfig, data_dir: Path, *, clock: Callable[[], int] = time.time_ns
+    ) -> None:
+        self.config = config
+        self.data_dir = Path(data_dir)
+        # Start time in the id prefix: ExecIDs/OrderIDs never repeat across restarts of the venue.
+        run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
+        self.engine = MatchingEngine(config.instruments, id_prefix=f"{config.name}-{run_id}", clock=clock)
+        self.engine.seed_liquidity(SEED_OWNER, config.liquidity.levels, config.liquidity.level_qty)
+        self._lock = threading.Lock()  # engine + report sending; see the module docstring
+        self._sessions: dict[str, fix.SessionID] = {}
+        self._logged_on: set[str] = set()
+        self._logon_changed = threading.Condition()  # never held together with self._lock
+        self._application = _VenueApplication(self)
+        self._acceptor: fix.ThreadedSocketAcceptor | None = None
+        # QuickFIX holds raw pointers to these; Python must keep them alive while the acceptor runs.
+        self._keepalive: tuple[object, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def port(self) -> int:
+        return self.config.port
+
+    @property
+    def running(self) -> bool:
+        return self._acceptor is not None
+
+    # -- LIFECYCLE ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen for FIX sessions. Raises ``SimulatorError`` if the port cannot be bound."""
+        if self._acceptor is not None:
+            raise SimulatorError(f"venue {self.name} is already running")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        settings_path = self.data_dir / "quickfix.cfg"
+        settings_path.write_text(render_settings(self.config, self.data_dir))
+        settings = fix.SessionSettings(str(settings_path))
+        store_factory = fix.FileStoreFactory(settings)
+        if self.config.log_messages:
+            log_factory = fix.FileLogFactory(settings)
+            acceptor = fix.ThreadedSocketAcceptor(self._application, store_factory, settings, log_factory)
+            self._keepalive = (settings, store_factory, log_factory)
+        else:
+            acceptor = fix.ThreadedSocketAcceptor(self._application, store_factory, settings)
+            self._keepalive = (settings, store_factory)
+        try:
+            # Binds the port synchronously (ThreadedSocketAcceptor::onInitialize) before returning.
+            acceptor.start()
+        except (fix.RuntimeError, fix.ConfigError) as exc:
+            del acceptor  # destroy its sessions while the factories they use still exist
+            self._keepalive = ()
+            raise SimulatorError(f"venue {self.name} cannot start on port {self.port}: {exc}") from exc
+        self._acceptor = acceptor
+        log.info(
+            "venue %s listening on port %d (%s; clients %s)",
+            self.name,
+            self.port,
+            ", ".join(self.config.begin_strings),
+            ", ".join(self.config.target_comp_ids),
+        )
+
+    def stop(self, force: bool = False) -> None:
+        """Log sessions out and close the port; ``force`` skips waiting for logout answers."""
+        acceptor, self._acceptor = self._acceptor, None
+        if acceptor is None:
+            return
+        # QuickFIX waits up to the logout timeout (10 s) for clients that do not answer a Logout.
+        acceptor.stop(force)
+        # The acceptor's sessions call back into the store and log factories when destroyed, so the
+        # acceptor must go first: drop our last reference to it before the factories.
+        del acceptor
+        self._keepalive = ()
+        with self._logon_changed:
+            self._logged_on.clear()
+            self._logon_changed.notify_all()
+
+    # -- READING --------------------------------------------------------------------------------------
+
+    @property
+    def record(self) -> SimulatorRecord:
+        """A snapshot of every order and fill so far."""
+        with self._lock:
+            return SimulatorRecord(tuple(self.engine.orders()), tuple(self.engine.fills()))
+
+    def depth(self, symbol: str) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """(bids, asks) of one book as (price, quantity) per level, best first."""
+        with self._lock:
+            return self.engine.depth(symbol)
+
+    def logged_on(self) -> set[str]:
+        """Session strings (``FIX.4.4:SIM->CLIENT1``) currently logged on."""
+        with self._logon_changed:
+            return set(self._logged_on)
+
+    def wait_for_logon(
+        self, target_comp_id: str, begin_string: str | None = None, timeout: float = 5.0
+    ) -> bool:
+        """Wait until a session of that client (and FIX version) is logged on; False on timeout."""
+
+        def matches() -> bool:
+            return any(
+                _owner_comp_id(s) == target_comp_id
+                and (begin_string is None or s.startswith(begin_string + ":"))
+                for s in self._logged_on
+            )
+
+        with self._logon_changed:
+            return self._logon_changed.wait_for(matches, timeout)
+
+    # -- ADMIN ----------------------------------------------------------------------------------------
+
+    def expire_day_orders(self) -> int:
+        """End the trading day: expire live DAY orders and report it; returns how many expired."""
+        with self._lock:
+            events = self.engine.expire_day_orders()
+            self._report(events)
+        return len(events)
+
+    # -- CALLBACK SIDE (QuickFIX threads) -------------------------------------------------------------
+
+    def _session_created(self, session_id: fix.SessionID) -> None:
+        # The SessionID passed to a callback belongs to QuickFIX; keep our own copy for sending later.
+        copy = fix.SessionID(
+            session_id.getBeginString().getValue(),
+            session_id.getSenderCompID().getValue(),
+            session_id.getTargetCompID().getValue(),
+        )
+        self._sessions[copy.toString()] = copy
+
+    def _set_logged_on(self, session: str, on: bool) -> None:
+        with self._logon_changed:
+            if on:
+                self._logged_on.add(session)
+            else:
+                self._logged_on.discard(session)
+            self._logon_changed.notify_all()
+        log.info("venue %s: %s %s", self.name, session, "logged on" if on else "logged out")
+
+    def _on_message(self, message: fix.Message, owner: str) -> None:
+        msg_type = message.getHeader().getField(35)
+        if msg_type == "D":
+            self._on_new_order(message, owner)
+        elif msg_type == "F":
+            self._on_cancel(message, owner)
+        elif msg_type == "G":
+            self._on_replace(message, owner)
+        elif msg_type == "H":
+            self._on_status(message, owner)
+        else:
+            raise fix.UnsupportedMessageType()
+
+    def _on_new_order(self, message: fix.Message, owner: str) -> None:
+        cl_ord_id = message.getField(11)
+        symbol = message.getField(55)
+        side = _side(message)
+        quantity = _decimal(message, 38)
+        price = _decimal(message, 44)
+        raw_ord_type = message.getField(40)
+        raw_tif = _optional(message, 59) or "0"
+        ord_type = _FIX_ORD_TYPE.get(raw_ord_type)
+        tif = _FIX_TIF.get(raw_tif)
+        poss_dup = _optional(message.getHeader(), 43) == "Y"
+        with self._lock:
+            if poss_dup and self.engine.find(owner, cl_ord_id) is not None:
+                # A resent order we already have: its reports went out (and are resent) already.
+                log.info("venue %s: ignoring PossDup resend of %s from %s", self.name, cl_ord_id, owner)
+                return
+            if quantity is None or ord_type is None or tif is None:
+                if quantity is None:
+                    reason = "missing OrderQty (38)"
+                elif ord_type is None:
+                    reason = f"unsupported OrdType {raw_ord_type}"
+                else:
+                    reason = f"unsupported TimeInForce {raw_tif}"
+                events = self.engine.reject_new(
+                    owner=owner,
+                    cl_ord_id=cl_ord_id,
+                    symbol=symbol,
+                    side=side,
+                    quantity=quantity if quantity is not None else Decimal(0),
+                    price=price,
+                    ord_type=ord_type,
+                    time_in_force=tif,
+                    reason=reason,
+                )
+            else:
+                request = NewOrderRequest(
+                    owner=owner,
+                    cl_ord_id=cl_ord_id,
+                    symbol=symbol,
+                    side=side,
+                    quantity=quantity,
+                    ord_type=ord_type,
+                    price=price,
+                    time_in_force=tif,
+                )
+                events = self.engine.submit(request)
+            self._report(events)
+
+    def _on_cancel(self, message: fix.Message, owner: str) -> None:
+        request = CancelRequest(
+            owner=owner,
+            cl_ord_id=message.getField(11),
+            orig_cl_ord_id=message.getField(41),
+            order_id=_optional(message, 37),
+            symbol=_optional(message, 55),
+            side=_side(message),
+        )
+        with self._lock:
+            self._report(self.engine.cancel(request))
+
+    def _on_replace(self, message: fix.Message, owner: str) -> None:
+        cl_ord_id = message.getField(11)
+        orig_cl_ord_id = message.getField(41)
+        quantity = _decimal(message, 38)
+        raw_ord_type = message.getField(40)
+        raw_tif = _optional(message, 59)
+        ord_type = _FIX_ORD_TYPE.get(raw_ord_type)
+        tif = None if raw_tif is None else _FIX_TIF.get(raw_tif)
+        reason: str | None = None
+        if quantity is None:
+            reason = "missing OrderQty (38)"
+        elif ord_type is None:
+            reason = f"unsupported OrdType {raw_ord_type}"
+        elif raw_tif is not None and tif is None:
+            reason = f"unsupported TimeInForce {raw_tif}"
+        with self._lock:
+            if reason is not None or quantity is None or ord_type is None:
+                found = self.engine.find(owner, orig_cl_ord_id, _optional(message, 37))
+                events: list[ExecutionEvent] = [
+                    CancelRejected(
+                        owner=owner,
+                        cl_ord_id=cl_ord_id,
+                        orig_cl_ord_id=orig_cl_ord_id,
+                        response_to=RequestKind.REPLACE,
+                        reason_code=CancelRejectReason.OTHER,
+                        reason=reason or "invalid replace",
+                        order_id=None if found is None else found.order_id,
+                        status=None if found is None else found.status,
+                    )
+                ]
+            else:
+                request = ReplaceRequest(
+                    owner=owner,
+                    cl_ord_id=cl_ord_id,
+                    orig_cl_ord_id=orig_cl_ord_id,
+                    quantity=quantity,
+                    price=_decimal(message, 44),
+                    order_id=_optional(message, 37),
+                    symbol=_optional(message, 55),
+                    side=_side(message),
+                    ord_type=ord_type,
+                    time_in_force=tif,
+                )
+                events = self.engine.replace(request)
+            self._report(events)
+
+    def _on_status(self, message: fix.Message, owner: str) -> None:
+        cl_ord_id = message.getField(11)
+        order_id = _optional(message, 37)
+        symbol = _optional(message, 55) or ""
+        side = message.getField(54)
+        req_id = _optional(message, 790)
+        with self._lock:
+            order = self.engine.find(owner, cl_ord_id, order_id)
+            session = self._sessions[owner]
+            reply = status_report(
+                order,
+                self.engine.next_exec_id(),
+                session.getBeginString().getValue(),
+                cl_ord_id=cl_ord_id,
+                symbol=symbol,
+                side=side,
+                ord_status_req_id=req_id,
+            )
+            fix.Session.sendToTarget(reply, session)
+
+    def _report(self, events: Iterable[ExecutionEvent]) -> None:
+        """Send each event to the session that owns its order (caller holds ``self._lock``)."""
+        for event in events:
+            session = self._sessions.get(event_owner(event))
+            if session is None:
+                continue  # the seeded participant (or a session that does not exist) gets nothing
+            # To a session that is not logged on, QuickFIX stores the report under its sequence
+            # number without sending; the client gets it by resend request when it logs on again.
+            fix.Session.sendToTarget(execution_report(event, session.getBeginString().getValue()), session)
+
+    def _business_reject(self, message: fix.Message, owner: str, text: str) -> None:
+        session = self._sessions.get(owner)
+        if session is None:
+            return
+        reject = _new_message("j")
+        header = message.getHeader()
+        if header.isSetField(34):
+            reject.setField(45, header.getField(34))
+        reject.setField(372, header.getField(35) if header.isSetField(35) else "?")
+        reject.setField(380, "0")  # BusinessRejectReason Other
+        reject.setField(58, text[:200])
+        fix.Session.sendToTarget(reject, session)
+
+
+# -- SIMULATOR ----------------------------------------------------------------------------------------
+
+
+class Simulator:
+    """Every venue of a ``SimulatorConfig``, started and stopped together.
+
+    ``port`` overrides the port of a single-venue config (tests pass a free port). Each venue keeps
+    its files under ``data_dir / <venue name>``.
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        data_dir: Path | str = Path(".fixgate/simulator"),
+        *,
+        port: int | None = None,
+    ) -> None:
+        config = config or SimulatorConfig()
+        if port is not None:
+            if len(config.venues) != 1:
+                raise SimulatorError(
+                    f"port override needs a single-venue config; this one has {len(config.venues)} venues "
+                    "(use SimulatorConfig.with_port(port, venue) instead)"
+                )
+            config = config.with_port(port)
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.venues: dict[str, Venue] = {v.name: Venue(v, self.data_dir / v.name) for v in config.venues}
+
+    def start(self) -> None:
+        """Start every venue; if one cannot start, the ones already started are stopped again."""
+        started: list[Venue] = []
+        try:
+            for venue in self.venues.values():
+                venue.start()
+                started.append(venue)
+        except BaseException:
+            for venue in started:
+                venue.stop(force=True)
+            raise
+
+    def stop(self, force: bool = False) -> None:
+        """Stop every venue (see ``Venue.stop``)."""
+        for venue in self.venues.values():
+            venue.stop(force)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def venue(self, name: str | None = None) -> Venue:
+        """The venue named ``name``, or the only venue when ``name`` is None."""
+        if name is None:
+            if len(self.venues) != 1:
+                raise SimulatorError(f"simulator runs {len(self.venues)} venues; name one")
+            return next(iter(self.venues.values()))
+        return self.venues[name]
+
+    @property
+    def record(self) -> SimulatorRecord:
+        """The record of the only venue (see ``Venue.record``; name the venue when there are several)."""
+        return self.venue().record
+
+    @property
+    def port(self) -> int:
+        """The port of the only venue."""
+        return self.venue().port

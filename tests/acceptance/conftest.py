@@ -1,0 +1,71 @@
+"""The whole order path on real parts: the venue simulator, fixgate, PostgreSQL, FIX over TCP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fixgate.app import Fixgate
+from fixgate.config import Settings
+from fixgate.fixclient import FixClient
+from simulator.config import load_config
+from simulator.venue import Simulator
+from tests.support import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Simulator]:
+    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
+    sim.start()
+    yield sim
+    sim.stop(force=True)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator[Fixgate]:
+    settings = Settings(
+        data_dir=tmp_path / "gw",
+        client_port=free_port(),
+        sim_port=simulator.port,
+        rest_port=free_port(),
+        database_url=database_url,
+    )
+    app = Fixgate(settings)
+    app.start()
+    try:
+        assert app.wait_for_venues({"SIM"}), "the gateway's SIM venue session did not log on"
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture
+def connect(gateway: Fixgate) -> Iterator[Callable[..., FixClient]]:
+    """Log a FIX client on to the gateway: ``connect("CLIENT1", "FIX.4.4")``."""
+    clients: list[FixClient] = []
+
+    def _connect(comp_id: str = "CLIENT1", begin_string: str = "FIX.4.4") -> FixClient:
+        client = FixClient.connect(
+            "127.0.0.1", gateway.settings.client_port,
+            sender_comp_id=comp_id, target_comp_id="FIXGATE", begin_string=begin_string,
+        )
+        clients.append(client)
+        client.logon()
+        return client
+
+    yield _connect
+    for client in clients:
+        client.logout(timeout=2)
+
+
+@pytest.fixture
+def rest(gateway: Fixgate) -> Iterator[httpx.Client]:
+    assert gateway.rest is not None
+    with httpx.Client(base_url=gateway.rest.url, timeout=10) as client:
+        yield client
+

@@ -1,0 +1,47 @@
+"""Shared fixtures: a fresh, migrated PostgreSQL database per test.
+
+The server is the one named by ``DATABASE_URL``, or else one embedded PostgreSQL (pgserver) started
+once per test session with its data in a fresh temporary directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from book.database import create_database, drop_database, resolve_database_url, upgrade
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """URL of a database on the test server that may create and drop databases."""
+    # Not under pytest's tmp_path: every pytest session that starts resets /tmp/pytest-of-<user> to
+    # mode 0700, and as root the embedded server runs as the user "pgserver", which would then lose
+    # access to its own data directory in the middle of this run.
+    data_dir = Path(tempfile.mkdtemp(prefix="fixgate-test-pg-"))
+    try:
+        url, embedded = resolve_database_url(data_dir)
+        try:
+            yield url
+        finally:
+            if embedded is not None:
+                embedded.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """URL of a new database migrated to head (so every run also checks the migrations); dropped after."""
+    name = f"fixgate_test_{uuid.uuid4().hex[:16]}"
+    url = create_database(pg_admin_url, name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(pg_admin_url, name)

@@ -1,0 +1,420 @@
+"""The book of record on a real PostgreSQL: migrations, the batching writer, the start-up read."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, RowMapping, insert, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from book.database import (
+    async_url,
+    create_database,
+    database_url_for,
+    downgrade,
+    drop_database,
+    run_sync,
+    upgrade,
+)
+from book.rows import order_row
+from book.tables import metadata, orders
+from book.writer import BookWriter, load_state
+from oms.model import (
+    ExecKind,
+    ExecutionRecord,
+    OrderRecord,
+    OrderStatus,
+    OrdType,
+    PositionRecord,
+    Side,
+    TimeInForce,
+)
+
+T0 = 1_763_700_000_000_000_000  # 2025-11-21T04:40:00Z in ns
+
+
+def order(order_id: int, status: OrderStatus = OrderStatus.NEW, **changes: Any) -> OrderRecord:
+    fields: dict[str, Any] = {
+        "order_id": order_id,
+        "session": "FIX.4.4:FIXGATE->CLIENT1",
+        "cl_ord_id": f"C{order_id}",
+        "account": "ACC1",
+        "symbol": "AAPL",
+        "side": Side.BUY,
+        "ord_type": OrdType.LIMIT,
+        "time_in_force": TimeInForce.DAY,
+        "quantity": Decimal(100),
+        "price": Decimal("190.05"),
+        "venue": "XNAS",
+        "venue_cl_ord_id": f"V{order_id}",
+        "venue_order_id": None,
+        "status": status,
+        "cum_qty": Decimal(0),
+        "leaves_qty": Decimal(100),
+        "avg_px": Decimal(0),
+        "text": "",
+        "created_ns": T0 + order_id,
+        "updated_ns": T0 + order_id,
+    }
+    fields.update(changes)
+    return OrderRecord(**fields)
+
+
+def fill(order_id: int, venue_exec_id: str, **changes: Any) -> ExecutionRecord:
+    fields: dict[str, Any] = {
+        "exec_id": f"E-{order_id}-{venue_exec_id}",
+        "order_id": order_id,
+        "venue": "XNAS",
+        "venue_exec_id": venue_exec_id,
+        "kind": ExecKind.TRADE,
+        "status": OrderStatus.PARTIALLY_FILLED,
+        "last_qty": Decimal(10),
+        "last_px": Decimal("190.05"),
+        "cum_qty": Decimal(10),
+        "leaves_qty": Decimal(90),
+        "avg_px": Decimal("190.05"),
+        "text": "",
+        "received_ns": T0 + 1_000,
+    }
+    fields.update(changes)
+    return ExecutionRecord(**fields)
+
+
+def position(account: str, symbol: str, quantity: str, **changes: Any) -> PositionRecord:
+    fields: dict[str, Any] = {
+        "account": account,
+        "symbol": symbol,
+        "quantity": Decimal(quantity),
+        "avg_price": Decimal("190.05"),
+        "realized_pnl": Decimal(0),
+        "updated_ns": T0,
+    }
+    fields.update(changes)
+    return PositionRecord(**fields)
+
+
+def query(url: str, sql: str, **params: Any) -> Sequence[RowMapping]:
+    async def run() -> Sequence[RowMapping]:
+        engine = create_async_engine(async_url(url), poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(text(sql), params)).mappings().all()
+        finally:
+            await engine.dispose()
+
+    return run_sync(run)
+
+
+@pytest.fixture
+def writer(database_url: str) -> Iterator[BookWriter]:
+    book = BookWriter(database_url)
+    book.start()
+    yield book
+    assert book.stop(timeout=10.0)
+
+
+# -- MIGRATIONS -----------------------------------------------------------------------------------------
+
+
+def test_migrations_match_table_definitions(database_url: str) -> None:
+    def diff(conn: Connection) -> list[Any]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async def run() -> list[Any]:
+        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(diff)
+        finally:
+            await engine.dispose()
+
+    assert run_sync(run) == []
+    constraints = query(
+        database_url,
+        "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        " AND contype IN ('p', 'u', 'f', 'c') AND conrelid <> 'alembic_version'::regclass",
+    )
+    # The names the naming convention gives, so later migrations can refer to them.
+    assert sorted(row["conname"] for row in constraints) == [
+        "ck_executions_kind",
+        "ck_executions_status",
+        "ck_orders_ord_type",
+        "ck_orders_side",
+        "ck_orders_status",
+        "ck_orders_time_in_force",
+        "fk_executions_order_id_orders",
+        "pk_executions",
+        "pk_orders",
+        "pk_positions",
+        "uq_executions_venue_venue_exec_id",
+    ]
+    assert query(database_url, "SELECT version_num FROM alembic_version")[0]["version_num"] == "0001"
+
+
+def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
+    tables = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+    downgrade(database_url)
+    assert [r["tablename"] for r in query(database_url, tables)] == ["alembic_version"]
+    upgrade(database_url)
+    assert [r["tablename"] for r in query(database_url, tables)] == [
+        "alembic_version",
+        "executions",
+        "orders",
+        "positions",
+    ]
+
+
+def test_schema_refuses_unknown_status(database_url: str) -> None:
+    row = {**order_row(order(1)), "status": "BOGUS"}
+
+    async def run() -> None:
+        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(insert(orders), [row])
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(IntegrityError, match="ck_orders_status"):
+        run_sync(run)
+
+
+# -- WRITER ---------------------------------------------------------------------------------------------
+
+
+def test_writer_keeps_decimals_exact(writer: BookWriter, database_url: str) -> None:
+    tenth, fifth = Decimal("0.1"), Decimal("0.2")
+    huge = Decimal("-123456789012345678901234567890.123456789012345678")
+    writer.submit(
+        [
+            order(1, quantity=tenth + fifth, price=Decimal("190.0500"), avg_px=Decimal("0.000000000001")),
+            fill(1, "X1", last_qty=tenth, last_px=fifth, cum_qty=tenth + fifth),
+            position("ACC1", "AAPL", "0.3", avg_price=Decimal("190.05"), realized_pnl=huge),
+        ]
+    )
+    assert writer.flush()
+
+    (o,) = query(database_url, "SELECT quantity, price, avg_px, price IS NOT NULL AS p FROM orders")
+    assert (str(o["quantity"]), str(o["price"]), str(o["avg_px"])) == ("0.3", "190.0500", "1E-12")
+    (e,) = query(
+        database_url, "SELECT last_qty, last_px, cum_qty, pg_typeof(last_px)::text AS t FROM executions"
+    )
+    assert (e["last_qty"], e["last_px"], e["cum_qty"], e["t"]) == (
+        Decimal("0.1"),
+        Decimal("0.2"),
+        Decimal("0.3"),
+        "numeric",
+    )
+    (p,) = query(database_url, "SELECT realized_pnl, quantity FROM positions")
+    assert p["realized_pnl"] == huge and isinstance(p["realized_pnl"], Decimal)
+    assert p["quantity"] == Decimal("0.3")
+
+
+def test_writer_fills_timestamptz_from_nanoseconds(writer: BookWriter, database_url: str) -> None:
+    writer.submit([order(7, created_ns=1_700_000_000_123_456_789, updated_ns=1_700_000_001_000_000_000)])
+    assert writer.flush()
+    (row,) = query(database_url, "SELECT created_at, updated_at FROM orders")
+    assert row["created_at"].isoformat() == "2023-11-14T22:13:20.123457+00:00"
+    assert (row["updated_at"] - row["created_at"]).total_seconds() == pytest.approx(0.876543, abs=2e-6)
+
+
+def test_resubmitted_execution_is_recorded_once(writer: BookWriter, database_url: str) -> None:
+    writer.submit([order(1), fill(1, "X1")])
+    writer.submit([fill(1, "X1")])  # same record resent, in the same batch or the next
+    assert writer.flush()
+    writer.submit([fill(1, "X1")])  # resent after a commit
+    writer.submit([fill(1, "X1", exec_id="OTHER-ID")])  # new exec id, same venue + venue exec id
+    writer.submit([fill(1, "X1", venue="BATS", exec_id="E-BATS")])  # same id from another venue is new
+    assert writer.flush()
+
+    rows = query(database_url, "SELECT venue, venue_exec_id, exec_id FROM executions ORDER BY venue")
+    assert [(r["venue"], r["venue_exec_id"], r["exec_id"]) for r in rows] == [
+        ("BATS", "X1", "E-BATS"),
+        ("XNAS", "X1", "E-1-X1"),
+    ]
+    assert writer.committed_records == 6
+
+
+def test_last_order_snapshot_wins(writer: BookWriter, database_url: str) -> None:
+    writer.submit(
+        [
+            order(1, OrderStatus.PENDING_NEW),
+            order(1, OrderStatus.NEW, text="accepted"),
+            order(
+                1,
+                OrderStatus.PARTIALLY_FILLED,
+                venue_order_id="VO1",
+                cum_qty=Decimal(40),
+                leaves_qty=Decimal(60),
+            ),
+            position("ACC1", "AAPL", "40"),
+            position("ACC1", "AAPL", "41"),
+        ]
+    )
+    assert writer.flush()
+    (row,) = query(database_url, "SELECT status, cum_qty, venue_order_id, text FROM orders")
+    assert (row["status"], row["cum_qty"], row["venue_order_id"], row["text"]) == (
+        "PARTIALLY_FILLED",
+        Decimal(40),
+        "VO1",
+        "",
+    )
+    assert [r["quantity"] for r in query(database_url, "SELECT quantity FROM positions")] == [Decimal(41)]
+
+    writer.submit(
+        [order(1, OrderStatus.FILLED, venue_order_id="VO1", cum_qty=Decimal(100), leaves_qty=Decimal(0))]
+    )
+    writer.submit([position("ACC1", "AAPL", "100")])
+    assert writer.flush()
+    (row,) = query(database_url, "SELECT status, cum_qty, leaves_qty FROM orders")
+    assert (row["status"], row["cum_qty"], row["leaves_qty"]) == ("FILLED", Decimal(100), Decimal(0))
+    assert [r["quantity"] for r in query(database_url, "SELECT quantity FROM positions")] == [Decimal(100)]
+
+
+def test_flush_waits_for_everything_submitted_before_it(database_url: str) -> None:
+    book = BookWriter(database_url, max_batch=250)
+    book.start()
+    try:
+        for i in range(1, 2001):
+            book.submit([order(i), fill(i, f"X{i}")])
+        assert book.flush(timeout=30.0)
+        # Nothing may be missing right after flush returns.
+        (row,) = query(
+            database_url, "SELECT (SELECT count(*) FROM orders) AS o, (SELECT count(*) FROM executions) AS e"
+        )
+        assert (row["o"], row["e"]) == (2000, 2000)
+        assert book.committed_records == 4000
+        assert book.pending == 0
+        assert book.committed_batches >= 4000 // 250  # batches are capped at max_batch records
+    finally:
+        assert book.stop()
+
+
+def test_stop_commits_what_was_queued(database_url: str) -> None:
+    book = BookWriter(database_url)
+    book.start()
+    book.submit([order(i) for i in range(1, 51)])
+    assert book.stop(timeout=10.0)
+    assert not book.running
+    assert query(database_url, "SELECT count(*) AS n FROM orders")[0]["n"] == 50
+
+
+def test_text_with_nul_is_stored_not_wedged(writer: BookWriter, database_url: str) -> None:
+    writer.submit([order(1, text="bad\x00text")])
+    assert writer.flush()
+    assert query(database_url, "SELECT text FROM orders")[0]["text"] == "bad\ufffdtext"
+
+
+def test_record_the_database_refuses_is_set_aside_not_wedging_the_book(
+    writer: BookWriter, database_url: str
+) -> None:
+    orphan = fill(404, "X-ORPHAN")  # its order was never recorded: the foreign key refuses it
+    writer.submit([order(1), fill(1, "X1")])
+    writer.submit([orphan, order(2)])
+    writer.submit([fill(2, "X2"), position("ACC1", "AAPL", "10")])
+    assert writer.flush()
+
+    rows = query(database_url, "SELECT venue_exec_id FROM executions ORDER BY venue_exec_id")
+    assert [r["venue_exec_id"] for r in rows] == ["X1", "X2"]
+    assert [r["order_id"] for r in query(database_url, "SELECT order_id FROM orders ORDER BY 1")] == [1, 2]
+    assert writer.rejected_records == 1
+    assert writer.rejected[0][0] == orphan and "fk_executions_order_id_orders" in writer.rejected[0][1]
+    assert writer.committed_records == 5
+    assert writer.pending == 0
+
+
+def test_writer_reconnects_after_its_connection_is_killed(writer: BookWriter, database_url: str) -> None:
+    writer.submit([order(1)])
+    assert writer.flush()
+    killed = query(
+        database_url,
+        "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    assert [r["killed"] for r in killed] == [True]  # the writer's one connection
+    writer.submit([order(2)])
+    assert writer.flush()
+    assert query(database_url, "SELECT count(*) AS n FROM orders")[0]["n"] == 2
+
+
+def test_writer_retries_until_the_database_is_there(pg_admin_url: str) -> None:
+    # A database that does not exist yet stands for an unreachable one: every write fails until it
+    # is created, and nothing submitted meanwhile may be lost.
+    name = f"fixgate_test_{uuid.uuid4().hex[:16]}"
+    url = database_url_for(pg_admin_url, name)
+    book = BookWriter(url, max_backoff=0.1)
+    book.start()
+    try:
+        book.submit([order(1), fill(1, "X1")])
+        book.submit([position("ACC1", "AAPL", "10")])
+        assert not book.flush(timeout=0.5)
+        assert book.failed_attempts >= 1 and book.last_error is not None
+        assert book.pending == 3
+
+        create_database(pg_admin_url, name)
+        upgrade(url)
+        assert book.flush(timeout=10.0)
+        assert book.pending == 0
+        (row,) = query(
+            url,
+            "SELECT (SELECT count(*) FROM orders) AS o, (SELECT count(*) FROM executions) AS e,"
+            " (SELECT count(*) FROM positions) AS p",
+        )
+        assert (row["o"], row["e"], row["p"]) == (1, 1, 1)
+    finally:
+        book.stop()
+        drop_database(pg_admin_url, name)
+
+
+# -- START-UP STATE -------------------------------------------------------------------------------------
+
+
+def test_load_state_of_an_empty_book(database_url: str) -> None:
+    state = load_state(database_url)
+    assert (state.open_orders, state.positions, state.max_order_id, state.applied_executions) == (
+        [],
+        [],
+        0,
+        frozenset(),
+    )
+
+
+def test_load_state_returns_open_orders_positions_and_applied_fills(
+    writer: BookWriter, database_url: str
+) -> None:
+    open_new = order(3, OrderStatus.NEW)
+    open_partial = order(5, OrderStatus.PARTIALLY_FILLED, cum_qty=Decimal(10), leaves_qty=Decimal(90))
+    open_done_for_day = order(6, OrderStatus.DONE_FOR_DAY)
+    filled = order(9, OrderStatus.FILLED, cum_qty=Decimal(100), leaves_qty=Decimal(0))
+    canceled = order(4, OrderStatus.CANCELED)
+    aapl = position("ACC1", "AAPL", "110", realized_pnl=Decimal("12.5"))
+    msft = position("ACC2", "MSFT", "-5")
+    writer.submit([open_new, open_partial, open_done_for_day, filled, canceled])
+    writer.submit([fill(5, "X5"), fill(9, "X9a"), fill(9, "X9b"), aapl, msft])
+    assert writer.flush()
+
+    state = load_state(database_url)
+    assert state.open_orders == [open_new, open_partial, open_done_for_day]
+    assert state.positions == [aapl, msft]
+    assert state.max_order_id == 9
+    assert state.applied_executions == frozenset({("XNAS", "X5")})
+
+
+def test_load_state_works_inside_a_running_event_loop(writer: BookWriter, database_url: str) -> None:
+    # Called from async code (e.g. an app's start-up), load_state must not nest event loops.
+    writer.submit([order(12)])
+    assert writer.flush()
+
+    async def start_up() -> int:
+        return load_state(database_url).max_order_id
+
+    assert asyncio.run(start_up()) == 12

@@ -1,0 +1,114 @@
+"""Loading and validating the simulator's TOML configuration."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from simulator.config import (
+    ConfigError,
+    SimInstrument,
+    SimulatorConfig,
+    VenueConfig,
+    config_from_mapping,
+    load_config,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sim.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_matches_the_built_in_defaults() -> None:
+    assert load_config(REPO / "config" / "simulator.toml") == SimulatorConfig()
+
+
+def test_decimals_are_read_exactly_from_strings(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[[venues]]
+name = "X"
+port = 9999
+[venues.liquidity]
+levels = 2
+level_qty = "3000"
+[[venues.instruments]]
+symbol = "EURUSD"
+tick_size = "0.00005"
+lot_size = "1000"
+reference_price = "1.08500"
+""",
+        )
+    )
+    venue = config.venue("X")
+    instrument = venue.instrument("EURUSD")
+    assert instrument.tick_size == Decimal("0.00005")
+    assert str(instrument.reference_price) == "1.08500"
+    assert (venue.liquidity.levels, venue.liquidity.level_qty) == (2, Decimal(3000))
+    # Keys left out take the defaults.
+    assert venue.target_comp_ids == ("FIXGATE", "CLIENT1", "CLIENT2", "BENCH")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[[venues]]\nname = "X"\nprot = 1\n', "unknown key(s) prot"),
+        ("colour = 1\n", "unknown key(s) colour"),
+        (
+            (
+                '[[venues]]\n[[venues.instruments]]\nsymbol = "A"\ntick_size = 0.01\nlot_size = "1"\n'
+                'reference_price = "1"\n'
+            ),
+            "write decimals as strings",
+        ),
+        (
+            (
+                '[[venues]]\n[[venues.instruments]]\nsymbol = "A"\ntick_size = "0.05"\nlot_size = "1"\n'
+                'reference_price = "1.01"\n'
+            ),
+            "not a multiple of tick_size",
+        ),
+        (
+            '[[venues]]\n[[venues.instruments]]\nsymbol = "A"\n',
+            "missing lot_size, reference_price, tick_size",
+        ),
+        ('[[venues]]\nport = "9880"\n', "expected int"),
+        ('[[venues]]\nbegin_strings = ["FIX.5.0"]\n', "not supported"),
+        ('[[venues]]\n[venues.liquidity]\nlevel_qty = "-1"\n', "positive"),
+        ("[[venues]]\n[[venues]]\n", "duplicate venue names"),
+        ("not toml ===", "sim.toml"),
+    ],
+)
+def test_bad_configs_are_refused_with_the_key_named(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert fragment in str(caught.value)
+
+
+def test_level_qty_must_fit_every_lot_size() -> None:
+    with pytest.raises(ConfigError, match="not a multiple of lot_size 1000"):
+        VenueConfig(instruments=(SimInstrument("X", Decimal("0.01"), Decimal(1000), Decimal(1)),))
+
+
+def test_with_port_overrides_one_venue() -> None:
+    two = config_from_mapping({"venues": [{"name": "A", "port": 1001}, {"name": "B", "port": 1002}]})
+    moved = two.with_port(2002, "B")
+    assert [(v.name, v.port) for v in moved.venues] == [("A", 1001), ("B", 2002)]
+    with pytest.raises(ConfigError, match="needs a venue name"):
+        two.with_port(3000)
+    with pytest.raises(KeyError):
+        two.with_port(3000, "C")
+    assert SimulatorConfig().with_port(1234).venues[0].port == 1234
+
+
+def test_venues_need_distinct_ports() -> None:
+    with pytest.raises(ConfigError, match="distinct ports"):
+        SimulatorConfig((VenueConfig(name="A"), VenueConfig(name="B")))
