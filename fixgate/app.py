@@ -66,6 +66,7 @@ class Fixgate:
             client_port=s.client_port,
             sim_host=s.sim_host,
             sim_port=s.sim_port,
+            message_log=s.fix_message_log,
         )
         self.gateway.start()
         self.rest = RestServer(create_app(self.database_url), s.rest_host, s.rest_port)

@@ -21,6 +21,8 @@ def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--venue-port", type=int, help="simulator venue port (9880, FIXGATE_SIM_PORT)")
     parser.add_argument("--rest-host", help="REST bind address (127.0.0.1, FIXGATE_REST_HOST)")
     parser.add_argument("--rest-port", type=int, help="REST port (8080, FIXGATE_REST_PORT)")
+    parser.add_argument("--no-fix-message-log", action="store_true",
+                        help="do not log every FIX message to files (FIXGATE_FIX_MESSAGE_LOG=0)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -35,6 +37,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "rest_host": args.rest_host,
         "rest_port": args.rest_port,
     }
+    if args.no_fix_message_log:
+        s = replace(s, fix_message_log=False)
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
 

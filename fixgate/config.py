@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -40,7 +40,7 @@ class Settings:
     rest_host: str = "127.0.0.1"
     rest_port: int = 8080
     database_url: str | None = None  # None: DATABASE_URL, else an embedded PostgreSQL
-    extra: dict[str, str] = field(default_factory=dict)
+    fix_message_log: bool = True  # every FIX message to <data dir>/log (off for benchmarks)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,6 +53,7 @@ class Settings:
             rest_host=os.environ.get("FIXGATE_REST_HOST", "127.0.0.1"),
             rest_port=_env_int("FIXGATE_REST_PORT", 8080),
             database_url=os.environ.get("DATABASE_URL") or None,
+            fix_message_log=os.environ.get("FIXGATE_FIX_MESSAGE_LOG", "1") not in ("0", "false", "no"),
         )
 
 

@@ -31,6 +31,7 @@ class FixGateway:
         client_port: int,
         sim_host: str,
         sim_port: int,
+        message_log: bool = True,
     ) -> None:
         variables = {
             "DATA_DIR": data_dir,
@@ -42,10 +43,12 @@ class FixGateway:
         self.venues = VenueApplication(oms, router, to_client=self._send_report)
         self.clients = ClientApplication(oms, self.venues)
         self._initiator, self._venue_parts = _engine(
-            fix.ThreadedSocketInitiator, self.venues, render(sessions_dir / "venues.cfg", rendered, variables)
+            fix.ThreadedSocketInitiator, self.venues,
+            render(sessions_dir / "venues.cfg", rendered, variables), message_log,
         )
         self._acceptor, self._client_parts = _engine(
-            fix.ThreadedSocketAcceptor, self.clients, render(sessions_dir / "clients.cfg", rendered, variables)
+            fix.ThreadedSocketAcceptor, self.clients,
+            render(sessions_dir / "clients.cfg", rendered, variables), message_log,
         )
 
     def _send_report(self, report: ClientReport) -> None:
@@ -69,9 +72,14 @@ class FixGateway:
         self._acceptor = self._initiator = None
         self._client_parts = self._venue_parts = ()
 
-def _engine(kind: Any, app: fix.Application, settings: fix.SessionSettings) -> tuple[Any, tuple[Any, ...]]:
-    """Build a QuickFIX engine with file stores and logs. The engine holds raw pointers to the
-    settings and factories, so the caller must keep the returned parts alive as long as the engine."""
+def _engine(
+    kind: Any, app: fix.Application, settings: fix.SessionSettings, message_log: bool
+) -> tuple[Any, tuple[Any, ...]]:
+    """Build a QuickFIX engine with file stores and (unless ``message_log`` is off) file logs. The
+    engine holds raw pointers to the settings and factories, so the caller must keep the returned
+    parts alive as long as the engine."""
     store = fix.FileStoreFactory(settings)
+    if not message_log:
+        return kind(app, store, settings), (store, settings)
     logs = fix.FileLogFactory(settings)
     return kind(app, store, settings, logs), (store, logs, settings)
