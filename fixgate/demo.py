@@ -1,0 +1,109 @@
+"""``fixgate demo``: simulator + gateway + REST + a scripted order flow from a FIX client."""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+
+import httpx
+
+from fixgate.app import Fixgate
+from fixgate.cli import wait_for_ctrl_c
+from fixgate.config import Settings
+from fixgate.fixclient import FixClient, Message, utc_timestamp
+from simulator.config import load_config
+from simulator.venue import Simulator
+
+log = logging.getLogger(__name__)
+
+ORD_STATUS = {"0": "New", "1": "PartiallyFilled", "2": "Filled", "4": "Canceled", "8": "Rejected"}
+
+# (ClOrdID prefix, symbol, side, qty, price or None for market, what it shows)
+FLOW = [
+    ("buy", "AAPL", "1", 150, "190.02", "a buy that crosses two price levels of resting asks"),
+    ("sell", "AAPL", "2", 50, None, "a market sell that hits the best bid"),
+    ("part", "MSFT", "1", 1000, "420.01", "a buy larger than the liquidity at its price: partly filled, rests"),
+    ("big", "AAPL", "1", 6000, "190.00", "an order over AAPL's max order quantity: denied by risk"),
+]
+
+
+def _describe(report: Message) -> str:
+    status = ORD_STATUS.get(report[39], report[39])
+    parts = [f"  <- ExecutionReport {report[11]}: {status}"]
+    if 32 in report and Decimal(report[32]) > 0:
+        parts.append(f"filled {report[32]} @ {report[31]}")
+    parts.append(f"cum {report[14]} leaves {report[151]} avg {report[6]}")
+    if 58 in report:
+        parts.append(f"text: {report[58]}")
+    return ", ".join(parts)
+
+
+def _run_flow(client: FixClient) -> None:
+    run = time.strftime("%H%M%S")
+    for prefix, symbol, side, qty, price, what in FLOW:
+        cl_ord_id = f"{prefix}-{run}"
+        print(f"\n-> {what}\n   NewOrderSingle {cl_ord_id}: {'buy' if side == '1' else 'sell'} {qty} {symbol} "
+              f"{'@ ' + price if price else 'at market'}")
+        fields: dict[int, str | int] = {11: cl_ord_id, 21: "1", 55: symbol, 54: side, 60: utc_timestamp(),
+                                        38: qty, 40: "2" if price else "1"}
+        if price:
+            fields[44] = price
+        client.send("D", fields)
+        report = client.expect("8", timeout=10, where={11: cl_ord_id})
+        print(_describe(report))
+        while report[39] not in ("2", "4", "8"):  # until done, or resting with nothing more coming
+            try:
+                report = client.expect("8", timeout=0.5, where={11: cl_ord_id})
+            except TimeoutError:
+                break
+            print(_describe(report))
+
+
+def _print_book(gateway: Fixgate) -> None:
+    assert gateway.rest is not None and gateway.writer is not None
+    gateway.writer.flush(timeout=10)
+    with httpx.Client(base_url=gateway.rest.url, timeout=10) as rest:
+        positions = rest.get("/positions").json()
+        orders = rest.get("/orders", params={"limit": 1000, "account": "CLIENT1"}).json()[-len(FLOW):]
+    print(f"\nGET {gateway.rest.url}/positions")
+    print(f"  {'account':10} {'symbol':6} {'quantity':>10} {'avg price':>14} {'realized P&L':>14}")
+    for p in positions:
+        print(f"  {p['account']:10} {p['symbol']:6} {p['quantity']:>10} {p['avg_price']:>14} "
+              f"{p['realized_pnl']:>14}")
+    print(f"\nGET {gateway.rest.url}/orders?account=CLIENT1 (the last {len(orders)})")
+    for o in orders:
+        print(f"  order {o['order_id']:>4} {o['cl_ord_id']:14} {o['side']:4} {o['quantity']:>6} {o['symbol']:5} "
+              f"{o['status']:17} cum {o['cum_qty']:>5} avg {o['avg_px']}")
+
+
+def run_demo(settings: Settings, stay_up: bool = True) -> int:
+    """Start everything on ``settings``' ports, run the flow, print the book, then wait for Ctrl-C."""
+    sim_config = load_config(settings.config_dir / "simulator.toml").with_port(settings.sim_port)
+    simulator = Simulator(sim_config, settings.data_dir / "simulator")
+    gateway = Fixgate(settings)
+    client: FixClient | None = None
+    simulator.start()
+    try:
+        gateway.start()
+        if not gateway.wait_for_venues({"SIM"}):
+            print("the gateway could not log on to the simulator venue SIM")
+            return 1
+        print(f"\nfixgate is up: FIX clients on 127.0.0.1:{settings.client_port} (FIXGATE), "
+              f"venue SIM on 127.0.0.1:{settings.sim_port}, REST on {gateway.rest.url if gateway.rest else ''}")
+        client = FixClient.connect("127.0.0.1", settings.client_port, sender_comp_id="CLIENT1",
+                                   target_comp_id="FIXGATE")
+        client.logon(reset_seq_num=True)  # the demo client keeps no sequence numbers between runs
+        print("CLIENT1 logged on over FIX.4.4")
+        _run_flow(client)
+        _print_book(gateway)
+        if stay_up:
+            print(f"\nStill running: connect a FIX client to port {settings.client_port}, or browse "
+                  f"{gateway.rest.url if gateway.rest else ''}/docs. Ctrl-C stops.")
+            wait_for_ctrl_c()
+        return 0
+    finally:
+        if client is not None:
+            client.logout(timeout=2)
+        gateway.stop()
+        simulator.stop(force=True)
