@@ -19,7 +19,9 @@ __all__ = [
     "DEFAULT_BEGIN_STRINGS",
     "DEFAULT_TARGET_COMP_IDS",
     "ConfigError",
+    "FeeSchedule",
     "LiquidityConfig",
+    "ParticipantsConfig",
     "SimInstrument",
     "SimulatorConfig",
     "VenueConfig",
@@ -77,6 +79,81 @@ class LiquidityConfig:
             raise ConfigError(f"liquidity.level_qty must be a positive Decimal, got {self.level_qty!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """What the venue charges per fill: ``per_share`` per unit of quantity plus ``bps`` of the notional.
+
+    Reported on each fill as an absolute amount (Commission 12, CommType 13 = 3).
+    """
+
+    per_share: Decimal = Decimal(0)
+    bps: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        for name in ("per_share", "bps"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                raise ConfigError(f"fees.{name} must be a Decimal >= 0, got {value!r}")
+
+    @property
+    def charges(self) -> bool:
+        return self.per_share > 0 or self.bps > 0
+
+    def commission(self, quantity: Decimal, price: Decimal) -> Decimal:
+        """The fee of one fill, rounded to 8 decimal places."""
+        amount = quantity * self.per_share + quantity * price * self.bps / 10_000
+        return amount.quantize(_FEE_QUANTUM)
+
+
+_FEE_QUANTUM = Decimal("0.00000001")
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantsConfig:
+    """The venue's own background traders, which make a living market; off by default.
+
+    Every action (at most ``actions_per_second``) picks an instrument and either lets a taker send an
+    IOC order of up to ``taker_max_qty`` (with probability ``taker_percent``/100), or lets the market
+    maker move its mid by a random walk of up to ``step_ticks`` and requote ``maker_levels`` levels of
+    ``maker_qty`` each side, the best ``half_spread_ticks`` from the mid. Seeded with ``seed``: the
+    same seed against the same book makes the same orders.
+    """
+
+    enabled: bool = False
+    seed: int = 1
+    actions_per_second: int = 20
+    maker_levels: int = 3
+    maker_qty: Decimal = Decimal(100)
+    half_spread_ticks: int = 1
+    step_ticks: int = 2
+    taker_percent: int = 40
+    taker_max_qty: Decimal = Decimal(200)
+
+    def __post_init__(self) -> None:
+        bounds = {
+            "seed": (0, None),
+            "actions_per_second": (1, 1000),
+            "maker_levels": (1, 50),
+            "half_spread_ticks": (1, None),
+            "step_ticks": (0, None),
+            "taker_percent": (0, 100),
+        }
+        for name, (low, high) in bounds.items():
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < low
+                or (high is not None and value > high)
+            ):
+                span = f"{low}..{high}" if high is not None else f">= {low}"
+                raise ConfigError(f"participants.{name} must be an integer {span}, got {value!r}")
+        for name in ("maker_qty", "taker_max_qty"):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+                raise ConfigError(f"participants.{name} must be a positive Decimal, got {value!r}")
+
+
 def default_instruments() -> tuple[SimInstrument, ...]:
     """AAPL around 190.00 and MSFT around 420.00, tick 0.01, lot 1."""
     return (
@@ -101,6 +178,9 @@ class VenueConfig:
     instruments: tuple[SimInstrument, ...] = field(default_factory=default_instruments)
     liquidity: LiquidityConfig = field(default_factory=LiquidityConfig)
     log_messages: bool = True
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
+    response_delay_ms: int = 0
+    participants: ParticipantsConfig = field(default_factory=ParticipantsConfig)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -113,17 +193,31 @@ class VenueConfig:
                     f"venue {self.name}: begin string {begin_string!r} not supported "
                     f"(supported: {', '.join(SUPPORTED_BEGIN_STRINGS)})"
                 )
+        if (
+            isinstance(self.response_delay_ms, bool)
+            or not isinstance(self.response_delay_ms, int)
+            or not 0 <= self.response_delay_ms <= 60_000
+        ):
+            raise ConfigError(
+                f"venue {self.name}: response_delay_ms must be an integer in 0..60000, "
+                f"got {self.response_delay_ms!r}"
+            )
         if not self.begin_strings or not self.target_comp_ids:
             raise ConfigError(f"venue {self.name}: needs at least one begin string and one target comp id")
         symbols = [instrument.symbol for instrument in self.instruments]
         if len(symbols) != len(set(symbols)):
             raise ConfigError(f"venue {self.name}: duplicate instrument symbols in {symbols}")
+        quantities = {"liquidity.level_qty": self.liquidity.level_qty}
+        if self.participants.enabled:
+            quantities["participants.maker_qty"] = self.participants.maker_qty
+            quantities["participants.taker_max_qty"] = self.participants.taker_max_qty
         for instrument in self.instruments:
-            if self.liquidity.level_qty % instrument.lot_size != 0:
-                raise ConfigError(
-                    f"venue {self.name}: liquidity.level_qty {self.liquidity.level_qty} is not a multiple "
-                    f"of lot_size {instrument.lot_size} for {instrument.symbol}"
-                )
+            for key, quantity in quantities.items():
+                if quantity % instrument.lot_size != 0:
+                    raise ConfigError(
+                        f"venue {self.name}: {key} {quantity} is not a multiple "
+                        f"of lot_size {instrument.lot_size} for {instrument.symbol}"
+                    )
 
     def instrument(self, symbol: str) -> SimInstrument:
         """The instrument named ``symbol``; ``KeyError`` if the venue does not trade it."""
@@ -205,6 +299,9 @@ _VENUE_KEYS = {
     "instruments",
     "liquidity",
     "log_messages",
+    "fees",
+    "response_delay_ms",
+    "participants",
 }
 
 
@@ -220,6 +317,12 @@ def _venue(raw: Any, where: str) -> VenueConfig:
         kwargs["port"] = _typed(raw["port"], int, f"{where}.port")
     if "log_messages" in raw:
         kwargs["log_messages"] = _typed(raw["log_messages"], bool, f"{where}.log_messages")
+    if "response_delay_ms" in raw:
+        kwargs["response_delay_ms"] = _typed(raw["response_delay_ms"], int, f"{where}.response_delay_ms")
+    if "fees" in raw:
+        kwargs["fees"] = _fees(raw["fees"], f"{where}.fees")
+    if "participants" in raw:
+        kwargs["participants"] = _participants(raw["participants"], f"{where}.participants")
     for key in ("begin_strings", "target_comp_ids"):
         if key in raw:
             values = raw[key]
@@ -266,6 +369,39 @@ def _liquidity(raw: Any, where: str) -> LiquidityConfig:
     if "level_qty" in raw:
         kwargs["level_qty"] = _decimal(raw["level_qty"], f"{where}.level_qty")
     return LiquidityConfig(**kwargs)
+
+
+def _fees(raw: Any, where: str) -> FeeSchedule:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    _refuse_unknown(raw, {"per_share", "bps"}, where)
+    return FeeSchedule(**{key: _decimal(value, f"{where}.{key}") for key, value in raw.items()})
+
+
+_PARTICIPANT_INTS = {
+    "seed",
+    "actions_per_second",
+    "maker_levels",
+    "half_spread_ticks",
+    "step_ticks",
+    "taker_percent",
+}
+_PARTICIPANT_DECIMALS = {"maker_qty", "taker_max_qty"}
+
+
+def _participants(raw: Any, where: str) -> ParticipantsConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    _refuse_unknown(raw, {"enabled"} | _PARTICIPANT_INTS | _PARTICIPANT_DECIMALS, where)
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "enabled":
+            kwargs[key] = _typed(value, bool, f"{where}.{key}")
+        elif key in _PARTICIPANT_INTS:
+            kwargs[key] = _typed(value, int, f"{where}.{key}")
+        else:
+            kwargs[key] = _decimal(value, f"{where}.{key}")
+    return ParticipantsConfig(**kwargs)
 
 
 def _refuse_unknown(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:

@@ -618,6 +618,27 @@ class MatchingEngine:
                 events.append(OrderExpired(self.next_exec_id(), self._view(order)))
         return events
 
+    def forget_done(self, owners: Iterable[str]) -> int:
+        """Drop finished orders of ``owners`` (and their fills) from memory; returns how many orders.
+
+        For the venue's own background traders, whose churn would otherwise grow without bound.
+        """
+        owners = frozenset(owners)
+        done = [o for o in self._orders if o.owner in owners and o.status.is_terminal]
+        if not done:
+            return 0
+        gone = {id(o) for o in done}
+        self._orders = [o for o in self._orders if id(o) not in gone]
+        for order in done:
+            if self._by_order_id.get(order.order_id) is order:
+                del self._by_order_id[order.order_id]
+            for cl_ord_id in (*order.history, order.cl_ord_id):
+                if self._by_cl_ord_id.get((order.owner, cl_ord_id)) is order:
+                    del self._by_cl_ord_id[(order.owner, cl_ord_id)]
+        gone_ids = {o.order_id for o in done}
+        self._fills = [f for f in self._fills if f.order_id not in gone_ids]
+        return len(done)
+
     # -- QUERIES --------------------------------------------------------------------------------------
 
     def find(self, owner: str, cl_ord_id: str | None = None, order_id: str | None = None) -> OrderView | None:

@@ -28,6 +28,16 @@ from typing import Self
 import quickfix as fix
 
 from simulator.config import SimulatorConfig, VenueConfig
+from simulator.journal import VenueJournal, client_comp_id, is_client
+from simulator.marketdata import (
+    BookLevels,
+    EntryType,
+    MarketDataHub,
+    MarketDataUpdate,
+    RejectReason,
+    Subscription,
+    UpdateAction,
+)
 from simulator.matching import (
     SEED_OWNER,
     CancelRejected,
@@ -52,6 +62,8 @@ from simulator.matching import (
     TimeInForce,
     event_owner,
 )
+from simulator.participants import MAKER_OWNER, TAKER_OWNER, LivingMarket
+from simulator.record_http import RecordServer
 
 __all__ = [
     "Simulator",
@@ -59,6 +71,8 @@ __all__ = [
     "SimulatorRecord",
     "Venue",
     "data_dictionary_path",
+    "market_data_message",
+    "market_data_reject",
     "render_settings",
 ]
 
@@ -85,13 +99,13 @@ class SimulatorRecord:
 
     @property
     def client_orders(self) -> tuple[OrderView, ...]:
-        """Orders that came over FIX, i.e. not the seeded liquidity."""
-        return tuple(o for o in self.orders if o.owner != SEED_OWNER)
+        """Orders that came over FIX, i.e. not the seeded liquidity nor the background participants."""
+        return tuple(o for o in self.orders if is_client(o.owner))
 
     @property
     def client_fills(self) -> tuple[Fill, ...]:
         """Fills of orders that came over FIX."""
-        return tuple(f for f in self.fills if f.owner != SEED_OWNER)
+        return tuple(f for f in self.fills if is_client(f.owner))
 
     def order(self, cl_ord_id: str, target_comp_id: str | None = None) -> OrderView | None:
         """The latest order that has carried ``cl_ord_id`` (optionally from that client), else None."""
@@ -117,7 +131,7 @@ class SimulatorRecord:
 
 def _owner_comp_id(owner: str) -> str:
     # Owners are QuickFIX session strings "FIX.4.4:SIM->CLIENT1"; the client is after the arrow.
-    return owner.rpartition("->")[2]
+    return client_comp_id(owner)
 
 
 # -- QUICKFIX SETTINGS --------------------------------------------------------------------------------
@@ -202,6 +216,20 @@ _CXL_REJ_REASON = {
     },
 }
 
+_MD_ENTRY_FIX = {EntryType.BID: "0", EntryType.OFFER: "1", EntryType.TRADE: "2"}
+_FIX_MD_ENTRY = {v: k for k, v in _MD_ENTRY_FIX.items()}
+_MD_ACTION_FIX = {UpdateAction.NEW: "0", UpdateAction.CHANGE: "1", UpdateAction.DELETE: "2"}
+_MD_REJECT_FIX = {
+    RejectReason.UNKNOWN_SYMBOL: "0",
+    RejectReason.DUPLICATE_MD_REQ_ID: "1",
+    RejectReason.UNSUPPORTED_SUBSCRIPTION_REQUEST_TYPE: "4",
+    RejectReason.UNSUPPORTED_MARKET_DEPTH: "5",
+    RejectReason.UNSUPPORTED_MD_UPDATE_TYPE: "6",
+    RejectReason.UNSUPPORTED_MD_ENTRY_TYPE: "8",
+}
+# Market data is stale by the time a client asks for a resend: gap-fill it instead (see toApp).
+_MARKET_DATA_MSG_TYPES = frozenset({"W", "X", "Y"})
+
 # The only exceptions QuickFIX lets out of a callback; anything else kills the process (Py_Exit).
 _FIX_EXCEPTIONS: tuple[type[BaseException], ...] = (
     fix.FieldNotFound,
@@ -254,14 +282,30 @@ def _side(message: fix.Message) -> Side:
     return side
 
 
+def _group_count(message: fix.Message, count_tag: int) -> int:
+    raw = _optional(message, count_tag)
+    return int(raw) if raw is not None and raw.isdigit() else 0
+
+
+def _group_field(message: fix.Message, count_tag: int, delimiter: int, index: int, tag: int) -> str:
+    group = fix.Group(count_tag, delimiter)
+    message.getGroup(index, group)
+    return str(group.getField(tag))
+
+
 def _new_message(msg_type: str) -> fix.Message:
     message = fix.Message()
     message.getHeader().setField(35, msg_type)
     return message
 
 
-def execution_report(event: ExecutionEvent, begin_string: str) -> fix.Message:
-    """The ExecutionReport (or OrderCancelReject) that reports ``event`` in ``begin_string``."""
+def execution_report(
+    event: ExecutionEvent, begin_string: str, commission: Decimal | None = None
+) -> fix.Message:
+    """The ExecutionReport (or OrderCancelReject) that reports ``event`` in ``begin_string``.
+
+    ``commission``, if given, is the fee of a fill: Commission (12) with CommType (13) 3 = absolute.
+    """
     if isinstance(event, CancelRejected):
         return cancel_reject(event, begin_string)
     fix42 = begin_string == "FIX.4.2"
@@ -295,6 +339,9 @@ def execution_report(event: ExecutionEvent, begin_string: str) -> fix.Message:
     if fill is not None:
         message.setField(32, _fmt(fill.quantity))
         message.setField(31, _fmt(fill.price))
+        if commission is not None:
+            message.setField(12, _fmt(commission))
+            message.setField(13, "3")
         if not fix42:
             message.setField(851, "2" if fill.aggressor else "1")  # LastLiquidityInd removed / added
     return message
@@ -379,6 +426,53 @@ def cancel_reject(event: CancelRejected, begin_string: str) -> fix.Message:
     return message
 
 
+def market_data_message(update: MarketDataUpdate) -> fix.Message:
+    """MarketDataSnapshotFullRefresh (35=W) or MarketDataIncrementalRefresh (35=X) of one update.
+
+    The same layout is valid in FIX 4.2 and 4.4: W names its symbol once (Symbol 55 at the top, the
+    Instrument component in 4.4) and its entries are MDEntryType/Px/Size; each X entry starts with
+    MDUpdateAction and names its symbol, so one X can carry several books.
+    """
+    subscription = update.subscription
+    if update.snapshot_symbol is not None:
+        message = _new_message("W")
+        message.setField(262, subscription.req_id)
+        message.setField(55, update.snapshot_symbol)
+        for entry in update.entries:
+            group = fix.Group(268, 269)
+            group.setField(269, _MD_ENTRY_FIX[entry.entry_type])
+            group.setField(270, _fmt(entry.price))
+            if entry.size is not None:
+                group.setField(271, _fmt(entry.size))
+            message.addGroup(group)
+        if not update.entries:
+            message.setField(268, "0")  # an empty book is still a snapshot
+        return message
+    message = _new_message("X")
+    message.setField(262, subscription.req_id)
+    for entry in update.entries:
+        assert entry.action is not None
+        group = fix.Group(268, 279)
+        group.setField(279, _MD_ACTION_FIX[entry.action])
+        group.setField(269, _MD_ENTRY_FIX[entry.entry_type])
+        group.setField(55, entry.symbol)
+        group.setField(270, _fmt(entry.price))
+        if entry.size is not None and entry.action is not UpdateAction.DELETE:
+            group.setField(271, _fmt(entry.size))
+        message.addGroup(group)
+    return message
+
+
+def market_data_reject(req_id: str, reason: RejectReason | None, text: str) -> fix.Message:
+    """MarketDataRequestReject (35=Y)."""
+    message = _new_message("Y")
+    message.setField(262, req_id)
+    if reason is not None:
+        message.setField(281, _MD_REJECT_FIX[reason])
+    message.setField(58, text[:200])
+    return message
+
+
 # -- APPLICATION --------------------------------------------------------------------------------------
 
 
@@ -404,6 +498,7 @@ class _VenueApplication(fix.Application):  # type: ignore[misc]
     def onLogout(self, sessionID: fix.SessionID) -> None:
         try:
             self._venue._set_logged_on(sessionID.toString(), False)
+            self._venue._drop_market_data(sessionID.toString())
         except Exception:
             log.exception("onLogout failed")
 
@@ -414,10 +509,23 @@ class _VenueApplication(fix.Application):  # type: ignore[misc]
         pass
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
+        # On a resend QuickFIX hands every stored message back with PossDupFlag set; DoNotSend makes
+        # it gap-fill instead. Executions are resent for real; old market data is not worth it.
+        header = message.getHeader()
+        if (
+            header.isSetField(43)
+            and header.getField(43) == "Y"
+            and header.getField(35) in _MARKET_DATA_MSG_TYPES
+        ):
+            raise fix.DoNotSend()
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
+            delay = self._venue.config.response_delay_ms
+            if delay:
+                # Only this connection's thread waits (ThreadedSocketAcceptor): other sessions and the
+                # background participants go on, as they would at a slow venue.
+                time.sleep(delay / 1000)
             self._venue._on_message(message, sessionID.toString())
         except _FIX_EXCEPTIONS:
             raise  # QuickFIX answers these with a session-level Reject / BusinessMessageReject
@@ -436,8 +544,10 @@ class Venue:
     """One simulated exchange: its matching engine, seeded liquidity and QuickFIX acceptor.
 
     ``data_dir`` holds the rendered QuickFIX settings (``quickfix.cfg``), the FIX sequence-number
-    stores (``store/``) and, if ``config.log_messages``, the FIX message logs (``log/``).
-    Orders live in memory only: a restarted venue keeps its sequence numbers but not its books.
+    stores (``store/``), the record of client orders and fills (``record.jsonl``, see
+    ``simulator.journal``) and, if ``config.log_messages``, the FIX message logs (``log/``).
+    Books live in memory only: a restarted venue keeps its sequence numbers, its sent messages (for
+    resends) and its record, but starts with fresh books.
     """
 
     def __init__(
@@ -447,8 +557,16 @@ class Venue:
         self.data_dir = Path(data_dir)
         # Start time in the id prefix: ExecIDs/OrderIDs never repeat across restarts of the venue.
         run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
+        self.run_id = run_id
         self.engine = MatchingEngine(config.instruments, id_prefix=f"{config.name}-{run_id}", clock=clock)
         self.engine.seed_liquidity(SEED_OWNER, config.liquidity.levels, config.liquidity.level_qty)
+        self.journal = VenueJournal(self.data_dir / "record.jsonl", run_id)
+        self.market_data = MarketDataHub(i.symbol for i in config.instruments)
+        self.market: LivingMarket | None = (
+            LivingMarket(config.instruments, config.participants) if config.participants.enabled else None
+        )
+        self._market_thread: threading.Thread | None = None
+        self._market_stop = threading.Event()
         self._lock = threading.Lock()  # engine + report sending; see the module docstring
         self._sessions: dict[str, fix.SessionID] = {}
         self._logged_on: set[str] = set()
@@ -477,6 +595,7 @@ class Venue:
         if self._acceptor is not None:
             raise SimulatorError(f"venue {self.name} is already running")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.journal.open()
         settings_path = self.data_dir / "quickfix.cfg"
         settings_path.write_text(render_settings(self.config, self.data_dir))
         settings = fix.SessionSettings(str(settings_path))
@@ -496,6 +615,8 @@ class Venue:
             self._keepalive = ()
             raise SimulatorError(f"venue {self.name} cannot start on port {self.port}: {exc}") from exc
         self._acceptor = acceptor
+        if self.market is not None:
+            self._start_market(self.market)
         log.info(
             "venue %s listening on port %d (%s; clients %s)",
             self.name,
@@ -509,12 +630,15 @@ class Venue:
         acceptor, self._acceptor = self._acceptor, None
         if acceptor is None:
             return
+        self._stop_market()
         # QuickFIX waits up to the logout timeout (10 s) for clients that do not answer a Logout.
         acceptor.stop(force)
         # The acceptor's sessions call back into the store and log factories when destroyed, so the
         # acceptor must go first: drop our last reference to it before the factories.
         del acceptor
         self._keepalive = ()
+        with self._lock:
+            self.journal.close()
         with self._logon_changed:
             self._logged_on.clear()
             self._logon_changed.notify_all()
@@ -552,6 +676,11 @@ class Venue:
         with self._logon_changed:
             return self._logon_changed.wait_for(matches, timeout)
 
+    def book(self, symbol: str) -> BookLevels:
+        """The full depth of one book, best first per side."""
+        bids, asks = self.depth(symbol)
+        return BookLevels(tuple(bids), tuple(asks))
+
     # -- ADMIN ----------------------------------------------------------------------------------------
 
     def expire_day_orders(self) -> int:
@@ -560,6 +689,47 @@ class Venue:
             events = self.engine.expire_day_orders()
             self._report(events)
         return len(events)
+
+    def market_step(self, steps: int = 1) -> None:
+        """Let the background participants act ``steps`` times now (for tests; the thread does it too)."""
+        if self.market is None:
+            raise SimulatorError(f"venue {self.name} has no background participants (participants.enabled)")
+        with self._lock:
+            for _ in range(steps):
+                self._report(self.market.step(self.engine))
+
+    # -- BACKGROUND PARTICIPANTS ----------------------------------------------------------------------
+
+    def _start_market(self, market: LivingMarket) -> None:
+        with self._lock:
+            self._report(market.start(self.engine))
+        self._market_stop.clear()
+        self._market_thread = threading.Thread(
+            target=self._run_market, args=(market,), name=f"sim-market-{self.name}", daemon=True
+        )
+        self._market_thread.start()
+
+    def _stop_market(self) -> None:
+        thread, self._market_thread = self._market_thread, None
+        if thread is None:
+            return
+        self._market_stop.set()
+        thread.join(timeout=5.0)
+
+    def _run_market(self, market: LivingMarket) -> None:
+        interval = 1.0 / market.config.actions_per_second
+        steps = 0
+        # wait() both paces the participants (at most actions_per_second) and wakes up on stop.
+        while not self._market_stop.wait(interval):
+            try:
+                with self._lock:
+                    self._report(market.step(self.engine))
+                    steps += 1
+                    if steps % 1000 == 0:
+                        self.engine.forget_done((MAKER_OWNER, TAKER_OWNER))
+            except Exception:
+                log.exception("venue %s: background participants failed; they stop", self.name)
+                return
 
     # -- CALLBACK SIDE (QuickFIX threads) -------------------------------------------------------------
 
@@ -591,6 +761,8 @@ class Venue:
             self._on_replace(message, owner)
         elif msg_type == "H":
             self._on_status(message, owner)
+        elif msg_type == "V":
+            self._on_market_data_request(message, owner)
         else:
             raise fix.UnsupportedMessageType()
 
@@ -721,14 +893,121 @@ class Venue:
             fix.Session.sendToTarget(reply, session)
 
     def _report(self, events: Iterable[ExecutionEvent]) -> None:
-        """Send each event to the session that owns its order (caller holds ``self._lock``)."""
+        """Record, report and publish what one engine call did (caller holds ``self._lock``).
+
+        The record is written first, then each event goes to the session that owns its order, then
+        market data goes to the subscribers of the books it touched.
+        """
+        events = list(events)
+        if not events:
+            return
+        fees = self.config.fees
+        touched: set[str] = set()
+        trades: list[Fill] = []
+        for event in events:
+            if isinstance(event, CancelRejected):
+                continue
+            touched.add(event.order.symbol)
+            fill = event.fill if isinstance(event, OrderFilled) else None
+            if fill is not None and fill.aggressor:
+                trades.append(fill)  # one per trade: the aggressor's side
+            if is_client(event.order.owner):
+                self.journal.order(event.order)
+                if fill is not None:
+                    self.journal.fill(fill, fees.commission(fill.quantity, fill.price))
+        self.journal.flush()
         for event in events:
             session = self._sessions.get(event_owner(event))
             if session is None:
-                continue  # the seeded participant (or a session that does not exist) gets nothing
+                continue  # the venue's own participants (or a session that does not exist) get nothing
+            commission = None
+            if isinstance(event, OrderFilled) and fees.charges:
+                commission = fees.commission(event.fill.quantity, event.fill.price)
             # To a session that is not logged on, QuickFIX stores the report under its sequence
             # number without sending; the client gets it by resend request when it logs on again.
-            fix.Session.sendToTarget(execution_report(event, session.getBeginString().getValue()), session)
+            report = execution_report(event, session.getBeginString().getValue(), commission)
+            fix.Session.sendToTarget(report, session)
+        if touched:
+            self._send_market_data(self.market_data.on_change(touched, trades, self._book_levels))
+
+    # -- MARKET DATA ----------------------------------------------------------------------------------
+
+    def _book_levels(self, symbol: str) -> BookLevels:
+        bids, asks = self.engine.depth(symbol)  # caller holds self._lock
+        return BookLevels(tuple(bids), tuple(asks))
+
+    def _send_market_data(self, updates: Iterable[MarketDataUpdate]) -> None:
+        for update in updates:
+            session = self._sessions.get(update.subscription.session)
+            if session is not None:
+                fix.Session.sendToTarget(market_data_message(update), session)
+
+    def _drop_market_data(self, owner: str) -> None:
+        with self._lock:
+            self.market_data.drop_session(owner)
+
+    def _on_market_data_request(self, message: fix.Message, owner: str) -> None:
+        req_id = message.getField(262)
+        request_type = message.getField(263)
+        symbols = [_group_field(message, 146, 55, i, 55) for i in range(1, _group_count(message, 146) + 1)]
+        raw_types = [
+            _group_field(message, 267, 269, i, 269) for i in range(1, _group_count(message, 267) + 1)
+        ]
+        session = self._sessions[owner]
+        with self._lock:
+            if request_type == "2":
+                if not self.market_data.unsubscribe(owner, req_id):
+                    reply = market_data_reject(req_id, None, f"no subscription with MDReqID {req_id}")
+                    fix.Session.sendToTarget(reply, session)
+                return
+            refusal = self._check_market_data_request(
+                message, owner, req_id, request_type, symbols, raw_types
+            )
+            if refusal is not None:
+                fix.Session.sendToTarget(market_data_reject(req_id, *refusal), session)
+                return
+            subscription = Subscription(
+                session=owner,
+                req_id=req_id,
+                symbols=tuple(dict.fromkeys(symbols)),
+                depth=int(message.getField(264)),
+                entry_types=frozenset(_FIX_MD_ENTRY[t] for t in raw_types),
+                incremental=_optional(message, 265) != "0",
+            )
+            self._send_market_data(self.market_data.snapshot(subscription, self._book_levels))
+            if request_type == "1":
+                self.market_data.subscribe(subscription)
+
+    def _check_market_data_request(
+        self,
+        message: fix.Message,
+        owner: str,
+        req_id: str,
+        request_type: str,
+        symbols: list[str],
+        raw_types: list[str],
+    ) -> tuple[RejectReason, str] | None:
+        if request_type not in ("0", "1"):
+            return (
+                RejectReason.UNSUPPORTED_SUBSCRIPTION_REQUEST_TYPE,
+                f"unsupported SubscriptionRequestType {request_type}",
+            )
+        raw_depth = message.getField(264)
+        if not raw_depth.isdigit():
+            return RejectReason.UNSUPPORTED_MARKET_DEPTH, f"unsupported MarketDepth {raw_depth}"
+        update_type = _optional(message, 265)
+        if update_type not in (None, "0", "1"):
+            return RejectReason.UNSUPPORTED_MD_UPDATE_TYPE, f"unsupported MDUpdateType {update_type}"
+        unsupported = [t for t in raw_types if t not in _FIX_MD_ENTRY]
+        if unsupported or not raw_types:
+            return (
+                RejectReason.UNSUPPORTED_MD_ENTRY_TYPE,
+                (
+                    f"unsupported MDEntryType {', '.join(unsupported) or '(none)'}; this venue publishes "
+                    "0 (bid), 1 (offer), 2 (trade)"
+                ),
+            )
+        return self.market_data.check(owner, req_id, symbols, subscribe=request_type == "1")
 
     def _business_reject(self, message: fix.Message, owner: str, text: str) -> None:
         session = self._sessions.get(owner)
@@ -751,7 +1030,8 @@ class Simulator:
     """Every venue of a ``SimulatorConfig``, started and stopped together.
 
     ``port`` overrides the port of a single-venue config (tests pass a free port). Each venue keeps
-    its files under ``data_dir / <venue name>``.
+    its files under ``data_dir / <venue name>``. ``record_port`` (0 = any free port) also serves the
+    record over HTTP on 127.0.0.1 (``simulator.record_http``); see ``record_url``.
     """
 
     def __init__(
@@ -760,6 +1040,7 @@ class Simulator:
         data_dir: Path | str = Path(".fixgate/simulator"),
         *,
         port: int | None = None,
+        record_port: int | None = None,
     ) -> None:
         config = config or SimulatorConfig()
         if port is not None:
@@ -772,6 +1053,8 @@ class Simulator:
         self.config = config
         self.data_dir = Path(data_dir)
         self.venues: dict[str, Venue] = {v.name: Venue(v, self.data_dir / v.name) for v in config.venues}
+        self._record_port = record_port
+        self.record_server: RecordServer | None = None
 
     def start(self) -> None:
         """Start every venue; if one cannot start, the ones already started are stopped again."""
@@ -780,15 +1063,34 @@ class Simulator:
             for venue in self.venues.values():
                 venue.start()
                 started.append(venue)
+            if self._record_port is not None:
+                try:
+                    server = RecordServer(self.venues, "127.0.0.1", self._record_port)
+                except OSError as exc:
+                    raise SimulatorError(
+                        f"record endpoint cannot listen on port {self._record_port}: {exc}"
+                    ) from exc
+                server.start()
+                self.record_server = server
         except BaseException:
             for venue in started:
                 venue.stop(force=True)
             raise
 
     def stop(self, force: bool = False) -> None:
-        """Stop every venue (see ``Venue.stop``)."""
+        """Stop every venue (see ``Venue.stop``) and the record endpoint."""
+        server, self.record_server = self.record_server, None
+        if server is not None:
+            server.stop()
         for venue in self.venues.values():
             venue.stop(force)
+
+    @property
+    def record_url(self) -> str:
+        """Base URL of the record endpoint (``record_port`` must have been given)."""
+        if self.record_server is None:
+            raise SimulatorError("the record endpoint is not running (pass record_port)")
+        return self.record_server.url
 
     def __enter__(self) -> Self:
         self.start()
