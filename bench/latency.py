@@ -46,7 +46,8 @@ def percentile(sorted_values: Sequence[int], q: float) -> int:
         raise ValueError("no values")
     if not 0 < q <= 100:
         raise ValueError(f"percentile {q} not in (0, 100]")
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    # Rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in binary floating point.
+    rank = max(1, math.ceil(round(q / 100 * len(sorted_values), 9)))
     return sorted_values[rank - 1]
 
 
