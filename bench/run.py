@@ -157,15 +157,24 @@ def throughput_runs(bench: Bench, rates: list[float], duration: float, drain: fl
             "poll_interval_ms": poller.interval * 1000,
             "mean_poll_query_ms": 1000 * poller.poll_time_s / max(1, poller.polls),
         }
-        sustained = (step["answered"] == count and step["rejected"] == 0 and step["session_rejects"] == 0
-                     and complete_after is not None and step["corrected"]["percentiles_us"]["p99"] <= max_p99_ms * 1000)
+        failures = []
+        if step["answered"] != count:
+            failures.append(f"{count - step['answered']} orders unanswered")
+        if step["rejected"] or step["session_rejects"]:
+            failures.append(f"{step['rejected'] + step['session_rejects']} rejects")
+        if complete_after is None:
+            failures.append(f"book incomplete after {book_timeout:g}s")
+        if step["corrected"]["percentiles_us"]["p99"] > max_p99_ms * 1000:
+            failures.append(f"corrected p99 > {max_p99_ms:g} ms")
+        sustained = not failures
         step["sustained"] = sustained
+        step["failures"] = failures
         steps.append(step)
         c = step["corrected"]["percentiles_us"]
         print(f"  {rate:>6g}/s gateway cross n={count:<6} answered={step['answered']:<6} "
-              f"p50={c['p50']:.0f}us p99={c['p99']:.0f}us book={'complete' if sustained else 'INCOMPLETE'} "
+              f"p50={c['p50']:.0f}us p99={c['p99']:.0f}us book={'complete' if complete_after is not None else 'INCOMPLETE'} "
               f"fill lag p50={step['book']['fill_lag_ms']['p50']:.1f}ms "
-              f"p99={step['book']['fill_lag_ms']['p99']:.1f}ms -> {'ok' if sustained else 'not sustained'}",
+              f"p99={step['book']['fill_lag_ms']['p99']:.1f}ms -> {'ok' if sustained else 'not sustained: ' + ', '.join(failures)}",
               flush=True)
         if not sustained:
             break
@@ -181,12 +190,15 @@ def throughput_runs(bench: Bench, rates: list[float], duration: float, drain: fl
 
 
 def profile_gateway(bench: Bench, rate: float, seconds: float, out_dir: Path, stamp: str) -> dict[str, Any]:
-    """py-spy record on the gateway process while a load client runs; top frames of the profile."""
+    """py-spy record on the gateway process while a load client runs; top frames of the profile.
+
+    ``--gil``: only samples of the thread holding the GIL, i.e. what the gateway's Python spends its
+    one usable core on (idle waits in selectors and queues are left out)."""
     assert bench.gateway is not None
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     raw_path = out_dir / f"profile-{stamp}.txt"
     spy = subprocess.Popen([py_spy, "record", "-p", str(bench.gateway.pid), "-d", f"{seconds:g}",
-                            "-r", "200", "-f", "raw", "-o", str(raw_path)],
+                            "-r", "200", "--gil", "-f", "raw", "-o", str(raw_path)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(1.0)  # py-spy attaches
     bench.load("gateway", rate, int(rate * (seconds - 1.5)), pattern="cross", tag=f"P{rate:g}")
