@@ -13,13 +13,18 @@ from gateway.settings import copy_session_id, session_key
 from gateway.translate import (
     Invalid,
     business_reject,
+    client_cancel_reject,
     client_execution_report,
+    mass_cancel_report,
+    parse_cancel,
     parse_new_order,
+    parse_replace,
+    unknown_order_status,
     venue_new_order,
 )
 from gateway.venues import VenueApplication
-from oms.manager import OrderManager, Rejected
-from oms.model import ClientReport
+from oms.manager import OrderManager, Routed, VenueChange
+from oms.model import ClientCancelReject, ClientReport
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,15 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self._oms = oms
         self._venues = venues
         self._sessions: dict[str, ClientSession] = {}
+        self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
+
+    def send_cancel_reject(self, reject: ClientCancelReject) -> None:
+        """Send an OrderCancelReject to the client session that asked."""
+        session = self._sessions.get(reject.session)
+        if session is None:
+            log.error("cancel reject for unknown client session %s dropped", reject.session)
+            return
+        self._send(client_cancel_reject(reject, session.begin_string), session.session_id)
 
     def send_report(self, report: ClientReport) -> None:
         """Send an ExecutionReport to the client session the order came from. While the client is
@@ -50,11 +64,14 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         if session is None:
             log.error("report %s for unknown client session %s dropped", report.exec_id, report.session)
             return
-        msg = client_execution_report(report, session.begin_string, time.time_ns())
+        self._send(client_execution_report(report, session.begin_string, time.time_ns()), session.session_id)
+
+    @staticmethod
+    def _send(msg: fix.Message, session_id: fix.SessionID) -> None:
         try:
-            fix.Session.sendToTarget(msg, session.session_id)
+            fix.Session.sendToTarget(msg, session_id)
         except fix.SessionNotFound:
-            log.error("client session %s not found for report %s", report.session, report.exec_id)
+            log.error("client session %s not found; message dropped", session_id.toString())
 
     # -- QuickFIX callbacks --------------------------------------------------------------------------
 
@@ -72,7 +89,15 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         log.info("client logged on: %s", session_id.toString())
 
     def onLogout(self, session_id: fix.SessionID) -> None:
-        log.info("client logged out: %s", session_id.toString())
+        try:
+            key = session_key(session_id)
+            log.info("client logged out: %s", key)
+            if key in self.cancel_on_disconnect:
+                changes = self._oms.cancel_orders(session=key)
+                log.info("cancel on disconnect: %d working orders of %s", len(changes), key)
+                self._send_changes(changes)
+        except Exception:
+            log.exception("client onLogout failed")
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass
@@ -84,22 +109,20 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         pass
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        unsupported = False
+        handler = None
         try:
-            msg_type = message.getHeader().getField(t.MSG_TYPE)
-            if msg_type == t.MSG_NEW_ORDER_SINGLE:
-                self._on_new_order(message, session_id)
-            else:
-                unsupported = True
+            handler = self._handlers.get(message.getHeader().getField(t.MSG_TYPE))
+            if handler is not None:
+                handler(self, message, session_id)
         except fix.FieldNotFound:
             # A tag the dictionary leaves optional but fixgate needs (FIX 4.4 Symbol is optional in
-            # the Instrument block): QuickFIX answers with a session Reject naming the tag. Safe to
-            # raise: parsing reads every field before anything changes state.
+            # the Instrument block): QuickFIX answers with a reject naming the tag. Safe to raise:
+            # each handler reads every field it needs before anything changes state.
             raise
         except Exception:
             log.exception("client fromApp failed on %s", message.toString().replace("\x01", "|"))
             self._reply(message, session_id, Invalid(0, "internal error: message not processed"), t.CL_ORD_ID)
-        if unsupported:
+        if handler is None:
             # QuickFIX answers with a BusinessMessageReject (UnsupportedMessageType).
             raise fix.UnsupportedMessageType()
 
@@ -113,12 +136,74 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
         outcome = self._oms.submit(command)
-        if isinstance(outcome, Rejected):
+        if not isinstance(outcome, Routed):
             self.send_report(outcome.report)
             return
         reason = self._venues.send(outcome.venue, venue_new_order(outcome, now))
         if reason is not None:
             self.send_report(self._oms.venue_send_failed(outcome.order_id, reason))
+
+    def _on_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        command = parse_cancel(message, session_key(session_id), time.time_ns())
+        self._change(self._oms.request_cancel(command))
+
+    def _on_replace(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        command = parse_replace(message, session_key(session_id), time.time_ns())
+        if isinstance(command, Invalid):
+            self._reply(message, session_id, command, t.CL_ORD_ID)
+            return
+        self._change(self._oms.request_replace(command))
+
+    def _change(self, outcome: VenueChange | ClientCancelReject) -> None:
+        if isinstance(outcome, ClientCancelReject):
+            self.send_cancel_reject(outcome)
+        else:
+            self._venues.send_change(outcome)
+
+    def _on_status_request(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        session = self._sessions[session_key(session_id)]
+        now = time.time_ns()
+        report = self._oms.status_report(session.key, message.getField(t.CL_ORD_ID))
+        if report is None:
+            self._send(unknown_order_status(message, session.begin_string, now), session.session_id)
+            return
+        msg = client_execution_report(report, session.begin_string, now)
+        if message.isSetField(t.ORD_STATUS_REQ_ID) and session.begin_string != t.FIX42:
+            msg.setField(t.ORD_STATUS_REQ_ID, message.getField(t.ORD_STATUS_REQ_ID))
+        self._send(msg, session.session_id)
+
+    def _on_mass_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        key = session_key(session_id)
+        kind = message.getField(t.MASS_CANCEL_REQUEST_TYPE)
+        if kind == t.MASS_CANCEL_BY_SYMBOL and not message.isSetField(t.SYMBOL):
+            report = mass_cancel_report(message, t.MASS_CANCEL_REJECTED, 0, "Symbol (55) is required to cancel by symbol",
+                                        t.MASS_CANCEL_REJECT_OTHER)
+        elif kind not in (t.MASS_CANCEL_BY_SYMBOL, t.MASS_CANCEL_ALL):
+            report = mass_cancel_report(
+                message, t.MASS_CANCEL_REJECTED, 0,
+                f"MassCancelRequestType (530) {kind} not supported: use 1 (by symbol) or 7 (all orders)",
+                t.MASS_CANCEL_REJECT_INVALID_TYPE,
+            )
+        else:
+            symbol = message.getField(t.SYMBOL) if kind == t.MASS_CANCEL_BY_SYMBOL else None
+            changes = self._oms.cancel_orders(session=key, symbol=symbol)
+            report = mass_cancel_report(message, kind, len(changes), f"{len(changes)} orders to cancel")
+            self._send(report, session_id)
+            self._send_changes(changes)
+            return
+        self._send(report, session_id)
+
+    def _send_changes(self, changes: list[VenueChange]) -> None:
+        for change in changes:
+            self._venues.send_change(change)
+
+    _handlers = {
+        t.MSG_NEW_ORDER_SINGLE: _on_new_order,
+        t.MSG_ORDER_CANCEL_REQUEST: _on_cancel,
+        t.MSG_ORDER_CANCEL_REPLACE_REQUEST: _on_replace,
+        t.MSG_ORDER_STATUS_REQUEST: _on_status_request,
+        t.MSG_ORDER_MASS_CANCEL_REQUEST: _on_mass_cancel,
+    }
 
     def _reply(self, ref: fix.Message, session_id: fix.SessionID, invalid: Invalid, ref_id_tag: int) -> None:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oms.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
+from oms.model import CancelRejectReason, ExecKind, OrderStatus, OrdType, RequestKind, Side, TimeInForce
 
 # Integer tags: getField(int) costs about 1 µs, a typed field object about 32 µs (design notes).
 ACCOUNT = 1
@@ -32,8 +32,16 @@ TARGET_COMP_ID = 56
 TEXT = 58
 TIME_IN_FORCE = 59
 TRANSACT_TIME = 60
+POSS_RESEND = 97
+CXL_REJ_REASON = 102
 EXEC_TYPE = 150
 LEAVES_QTY = 151
+CXL_REJ_RESPONSE_TO = 434
+MASS_CANCEL_REQUEST_TYPE = 530
+MASS_CANCEL_RESPONSE = 531
+MASS_CANCEL_REJECT_REASON = 532
+TOTAL_AFFECTED_ORDERS = 533
+ORD_STATUS_REQ_ID = 790
 REF_MSG_TYPE = 372
 BUSINESS_REJECT_REF_ID = 379
 BUSINESS_REJECT_REASON = 380
@@ -42,7 +50,13 @@ FIX42 = "FIX.4.2"
 FIX44 = "FIX.4.4"
 
 MSG_NEW_ORDER_SINGLE = "D"
+MSG_ORDER_CANCEL_REQUEST = "F"
+MSG_ORDER_CANCEL_REPLACE_REQUEST = "G"
+MSG_ORDER_STATUS_REQUEST = "H"
+MSG_ORDER_MASS_CANCEL_REQUEST = "q"
+MSG_ORDER_MASS_CANCEL_REPORT = "r"
 MSG_EXECUTION_REPORT = "8"
+MSG_ORDER_CANCEL_REJECT = "9"
 MSG_BUSINESS_MESSAGE_REJECT = "j"
 ORDER_MSG_TYPES = frozenset({"D", "F", "G"})
 
@@ -114,3 +128,22 @@ def exec_type_to_fix(kind: ExecKind, status: OrderStatus, begin_string: str) -> 
     if kind is ExecKind.ORDER_STATUS and begin_string == FIX42:
         return ORD_STATUS_TO_FIX[status]  # FIX 4.2 status reports carry ExecTransType=3 instead
     return EXEC_TYPE_TO_FIX[kind]
+
+
+CXL_REJ_RESPONSE_TO_FIX = {RequestKind.CANCEL: "1", RequestKind.REPLACE: "2"}
+
+
+def cxl_rej_reason_to_fix(reason: CancelRejectReason, begin_string: str) -> str:
+    """CxlRejReason (102): FIX 4.2 has no 99 (other); its 2 (broker option) says the same."""
+    if reason is CancelRejectReason.OTHER:
+        return "2" if begin_string == FIX42 else "99"
+    return {CancelRejectReason.TOO_LATE: "0", CancelRejectReason.UNKNOWN_ORDER: "1",
+            CancelRejectReason.ALREADY_PENDING: "3"}[reason]
+
+
+# MassCancelRequestType (530) / MassCancelResponse (531) that fixgate takes: by symbol, or all orders.
+MASS_CANCEL_BY_SYMBOL = "1"
+MASS_CANCEL_ALL = "7"
+MASS_CANCEL_REJECTED = "0"
+MASS_CANCEL_REJECT_INVALID_TYPE = "5"  # MassCancelRejectReason: invalid or unknown request type
+MASS_CANCEL_REJECT_OTHER = "99"

@@ -9,10 +9,10 @@ from typing import Any
 import quickfix as fix
 
 from gateway.clients import ClientApplication
-from gateway.settings import render
+from gateway.settings import render, session_key
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from oms.model import ClientReport
+from oms.model import ClientCancelReject, ClientReport
 from oms.router import Router
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,11 @@ class FixGateway:
             "SIM_HOST": sim_host,
             "SIM_PORT": sim_port,
         }
+        self._oms = oms
         rendered = data_dir / "fix_sessions"
-        self.venues = VenueApplication(oms, router, to_client=self._send_report)
+        self.venues = VenueApplication(
+            oms, router, to_client=self._send_report, cancel_reject_to_client=self._send_cancel_reject
+        )
         self.clients = ClientApplication(oms, self.venues)
         self._initiator, self._venue_parts = _engine(
             fix.ThreadedSocketInitiator, self.venues,
@@ -51,8 +54,21 @@ class FixGateway:
             render(sessions_dir / "clients.cfg", rendered, variables), message_log,
         )
 
+        self.clients.cancel_on_disconnect = _flagged_sessions(self._client_parts[-1], "CancelOnDisconnect")
+
     def _send_report(self, report: ClientReport) -> None:
         self.clients.send_report(report)
+
+    def _send_cancel_reject(self, reject: ClientCancelReject) -> None:
+        self.clients.send_cancel_reject(reject)
+
+    def cancel_order(self, order_id: int) -> str | None:
+        """An operator's cancel (REST): ``None`` when the request went to the venue, else why not."""
+        change = self._oms.cancel_order(order_id)
+        if isinstance(change, str):
+            return change
+        self.venues.send_change(change)
+        return None
 
     def start(self) -> None:
         """Connect to the venues and open the client port (both return at once; engines run on threads)."""
@@ -83,3 +99,13 @@ def _engine(
         return kind(app, store, settings), (store, settings)
     logs = fix.FileLogFactory(settings)
     return kind(app, store, settings, logs), (store, logs, settings)
+
+
+def _flagged_sessions(settings: fix.SessionSettings, key: str) -> frozenset[str]:
+    """The sessions whose settings say ``key=Y`` (fixgate's own per-session switches)."""
+    flagged = set()
+    for session_id in settings.getSessions():
+        values = settings.get(session_id)
+        if values.has(key) and values.getBool(key):
+            flagged.add(session_key(session_id))
+    return frozenset(flagged)

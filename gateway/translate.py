@@ -9,8 +9,20 @@ from decimal import Decimal, InvalidOperation
 import quickfix as fix
 
 from gateway import fixspec as t
-from oms.model import ClientReport, ExecKind, NewOrder, OrdType, TimeInForce, VenueReport
-from oms.manager import Routed
+from oms.manager import Routed, VenueChange
+from oms.model import (
+    CancelOrder,
+    ClientCancelReject,
+    ClientReport,
+    ExecKind,
+    NewOrder,
+    OrdType,
+    ReplaceOrder,
+    RequestKind,
+    TimeInForce,
+    VenueCancelReject,
+    VenueReport,
+)
 
 _ZERO = Decimal(0)
 
@@ -88,6 +100,10 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
             return Invalid(t.TIME_IN_FORCE, f"TimeInForce (59) '{code}' not supported: use 0, 1, 3 or 4")
         tif = found
     account = msg.getField(t.ACCOUNT) if msg.isSetField(t.ACCOUNT) else default_account
+    header = msg.getHeader()
+    possible_resend = (header.isSetField(t.POSS_DUP_FLAG) and header.getField(t.POSS_DUP_FLAG) == "Y") or (
+        header.isSetField(t.POSS_RESEND) and header.getField(t.POSS_RESEND) == "Y"
+    )
     return NewOrder(
         session=session,
         cl_ord_id=cl_ord_id,
@@ -99,7 +115,60 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
         price=price,
         time_in_force=tif,
         received_ns=now_ns,
+        possible_resend=possible_resend,
     )
+
+
+def parse_cancel(msg: fix.Message, session: str, now_ns: int) -> CancelOrder:
+    """An OrderCancelRequest as a ``CancelOrder`` (ClOrdID and OrigClOrdID are dictionary-required)."""
+    return CancelOrder(session, msg.getField(t.CL_ORD_ID), msg.getField(t.ORIG_CL_ORD_ID), now_ns)
+
+
+def parse_replace(msg: fix.Message, session: str, now_ns: int) -> ReplaceOrder | Invalid:
+    """An OrderCancelReplaceRequest as a ``ReplaceOrder``: the new quantity and price."""
+    if not msg.isSetField(t.ORDER_QTY):
+        return Invalid(t.ORDER_QTY, "OrderQty (38) is required", t.BRR_CONDITIONALLY_REQUIRED_FIELD_MISSING)
+    quantity = _decimal(msg, t.ORDER_QTY, "OrderQty")
+    if isinstance(quantity, Invalid):
+        return quantity
+    if quantity <= 0:
+        return Invalid(t.ORDER_QTY, f"OrderQty (38) {fmt(quantity)} must be positive")
+    price: Decimal | None = None
+    if msg.isSetField(t.PRICE):
+        parsed = _decimal(msg, t.PRICE, "Price")
+        if isinstance(parsed, Invalid):
+            return parsed
+        if parsed <= 0:
+            return Invalid(t.PRICE, f"Price (44) {fmt(parsed)} must be positive")
+        price = parsed
+    return ReplaceOrder(
+        session, msg.getField(t.CL_ORD_ID), msg.getField(t.ORIG_CL_ORD_ID), quantity, price, now_ns
+    )
+
+
+def venue_change(change: VenueChange, now_ns: int) -> fix.Message:
+    """The OrderCancelRequest or OrderCancelReplaceRequest fixgate sends to a venue."""
+    msg = fix.Message()
+    replace = change.kind is RequestKind.REPLACE
+    msg.getHeader().setField(
+        t.MSG_TYPE, t.MSG_ORDER_CANCEL_REPLACE_REQUEST if replace else t.MSG_ORDER_CANCEL_REQUEST
+    )
+    msg.setField(t.CL_ORD_ID, change.venue_cl_ord_id)
+    msg.setField(t.ORIG_CL_ORD_ID, change.orig_venue_cl_ord_id)
+    if change.venue_order_id:
+        msg.setField(t.ORDER_ID, change.venue_order_id)
+    msg.setField(t.ACCOUNT, change.account)
+    msg.setField(t.SYMBOL, change.symbol)
+    msg.setField(t.SIDE, t.SIDE_TO_FIX[change.side])
+    msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
+    msg.setField(t.ORDER_QTY, fmt(change.quantity))
+    if replace:
+        msg.setField(t.HANDL_INST, "1")
+        msg.setField(t.ORD_TYPE, t.ORD_TYPE_TO_FIX[change.ord_type])
+        if change.price is not None:
+            msg.setField(t.PRICE, fmt(change.price))
+        msg.setField(t.TIME_IN_FORCE, t.TIF_TO_FIX[change.time_in_force])
+    return msg
 
 
 def venue_new_order(routed: Routed, now_ns: int) -> fix.Message:
@@ -140,6 +209,7 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
         return VenueReport(
             venue=venue,
             venue_cl_ord_id=msg.getField(t.CL_ORD_ID),
+            orig_venue_cl_ord_id=msg.getField(t.ORIG_CL_ORD_ID) if msg.isSetField(t.ORIG_CL_ORD_ID) else None,
             venue_order_id=msg.getField(t.ORDER_ID),
             exec_id=msg.getField(t.EXEC_ID),
             kind=kind,
@@ -161,6 +231,8 @@ def client_execution_report(report: ClientReport, begin_string: str, now_ns: int
     msg.getHeader().setField(t.MSG_TYPE, t.MSG_EXECUTION_REPORT)
     msg.setField(t.ORDER_ID, str(report.order_id))
     msg.setField(t.CL_ORD_ID, report.cl_ord_id)
+    if report.orig_cl_ord_id is not None:
+        msg.setField(t.ORIG_CL_ORD_ID, report.orig_cl_ord_id)
     msg.setField(t.EXEC_ID, report.exec_id)
     if begin_string == t.FIX42:
         msg.setField(t.EXEC_TRANS_TYPE, "3" if report.kind is ExecKind.ORDER_STATUS else "0")
@@ -182,6 +254,75 @@ def client_execution_report(report: ClientReport, begin_string: str, now_ns: int
     msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
     if report.text:
         msg.setField(t.TEXT, report.text)
+    return msg
+
+
+def parse_venue_cancel_reject(msg: fix.Message, venue: str, now_ns: int) -> VenueCancelReject:
+    """A venue's OrderCancelReject as a ``VenueCancelReject``."""
+    return VenueCancelReject(
+        venue=venue,
+        venue_cl_ord_id=msg.getField(t.CL_ORD_ID),
+        orig_venue_cl_ord_id=msg.getField(t.ORIG_CL_ORD_ID),
+        text=msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else "",
+        received_ns=now_ns,
+    )
+
+
+def client_cancel_reject(reject: ClientCancelReject, begin_string: str) -> fix.Message:
+    """The OrderCancelReject (35=9) a client is sent, with its own ids."""
+    msg = fix.Message()
+    msg.getHeader().setField(t.MSG_TYPE, t.MSG_ORDER_CANCEL_REJECT)
+    msg.setField(t.ORDER_ID, "NONE" if reject.order_id is None else str(reject.order_id))
+    msg.setField(t.CL_ORD_ID, reject.cl_ord_id)
+    msg.setField(t.ORIG_CL_ORD_ID, reject.orig_cl_ord_id)
+    msg.setField(t.ORD_STATUS, t.ORD_STATUS_TO_FIX[reject.status])
+    msg.setField(t.CXL_REJ_RESPONSE_TO, t.CXL_REJ_RESPONSE_TO_FIX[reject.response_to])
+    msg.setField(t.CXL_REJ_REASON, t.cxl_rej_reason_to_fix(reject.reason, begin_string))
+    msg.setField(t.TEXT, reject.text)
+    return msg
+
+
+def unknown_order_status(request: fix.Message, begin_string: str, now_ns: int) -> fix.Message:
+    """The answer to an OrderStatusRequest for a ClOrdID fixgate does not know."""
+    cl_ord_id = request.getField(t.CL_ORD_ID)
+    msg = fix.Message()
+    msg.getHeader().setField(t.MSG_TYPE, t.MSG_EXECUTION_REPORT)
+    msg.setField(t.ORDER_ID, "NONE")
+    msg.setField(t.CL_ORD_ID, cl_ord_id)
+    msg.setField(t.EXEC_ID, f"FIXGATE-STATUS-{now_ns}")
+    if begin_string == t.FIX42:
+        msg.setField(t.EXEC_TRANS_TYPE, "3")
+        msg.setField(t.EXEC_TYPE, "8")
+    else:
+        msg.setField(t.EXEC_TYPE, "I")
+    msg.setField(t.ORD_STATUS, "8")
+    if request.isSetField(t.SYMBOL):
+        msg.setField(t.SYMBOL, request.getField(t.SYMBOL))
+    msg.setField(t.SIDE, request.getField(t.SIDE))
+    msg.setField(t.LEAVES_QTY, "0")
+    msg.setField(t.CUM_QTY, "0")
+    msg.setField(t.AVG_PX, "0")
+    msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
+    msg.setField(t.TEXT, f"unknown order ClOrdID {cl_ord_id}")
+    return msg
+
+
+def mass_cancel_report(
+    request: fix.Message, response: str, affected: int, text: str, reject_reason: str | None = None
+) -> fix.Message:
+    """The OrderMassCancelReport (35=r) answering an OrderMassCancelRequest."""
+    msg = fix.Message()
+    msg.getHeader().setField(t.MSG_TYPE, t.MSG_ORDER_MASS_CANCEL_REPORT)
+    msg.setField(t.CL_ORD_ID, request.getField(t.CL_ORD_ID))
+    msg.setField(t.ORDER_ID, f"MC-{request.getField(t.CL_ORD_ID)}")
+    msg.setField(t.MASS_CANCEL_REQUEST_TYPE, request.getField(t.MASS_CANCEL_REQUEST_TYPE))
+    msg.setField(t.MASS_CANCEL_RESPONSE, response)
+    if reject_reason is not None:
+        msg.setField(t.MASS_CANCEL_REJECT_REASON, reject_reason)
+    msg.setField(t.TOTAL_AFFECTED_ORDERS, str(affected))
+    if request.isSetField(t.SYMBOL):
+        msg.setField(t.SYMBOL, request.getField(t.SYMBOL))
+    msg.setField(t.TEXT, text)
     return msg
 
 

@@ -11,9 +11,9 @@ import quickfix as fix
 
 from gateway import fixspec as t
 from gateway.settings import copy_session_id
-from gateway.translate import Invalid, parse_venue_report
-from oms.manager import OrderManager
-from oms.model import ClientReport
+from gateway.translate import Invalid, parse_venue_cancel_reject, parse_venue_report, venue_change
+from oms.manager import OrderManager, VenueChange
+from oms.model import ClientCancelReject, ClientReport
 from oms.router import Router
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,18 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
 
     Callbacks run on QuickFIX threads; no exception but QuickFIX's own may leave one."""
 
-    def __init__(self, oms: OrderManager, router: Router, to_client: Callable[[ClientReport], None]) -> None:
+    def __init__(
+        self,
+        oms: OrderManager,
+        router: Router,
+        to_client: Callable[[ClientReport], None],
+        cancel_reject_to_client: Callable[[ClientCancelReject], None],
+    ) -> None:
         super().__init__()
         self._oms = oms
         self._router = router
         self._to_client = to_client
+        self._cancel_reject_to_client = cancel_reject_to_client
         self._sessions: dict[str, VenueSession] = {}
 
     def send(self, venue: str, msg: fix.Message) -> str | None:
@@ -53,6 +60,16 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         # QuickFIX stores a message it could not send while logged out and would resend it on the
         # next logon; toApp drops such resends (DoNotSend), so a refused order stays refused.
         return f"venue {venue} session is not logged on"
+
+    def send_change(self, change: VenueChange) -> None:
+        """Send a cancel or replace to the venue; the client gets the Pending report first, or a
+        cancel reject when the venue session cannot take the request."""
+        self._to_client(change.ack)
+        reason = self.send(change.venue, venue_change(change, time.time_ns()))
+        if reason is not None:
+            reject = self._oms.change_send_failed(change, reason)
+            if reject is not None:
+                self._cancel_reject_to_client(reject)
 
     # -- QuickFIX callbacks --------------------------------------------------------------------------
 
@@ -106,6 +123,10 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             venue = session_id.getTargetCompID().getValue()
             if msg_type == t.MSG_EXECUTION_REPORT:
                 self._on_execution_report(message, venue, session_id.getBeginString().getValue(), now)
+            elif msg_type == t.MSG_ORDER_CANCEL_REJECT:
+                reject = self._oms.apply_cancel_reject(parse_venue_cancel_reject(message, venue, now))
+                if reject is not None:
+                    self._cancel_reject_to_client(reject)
             else:
                 log.warning("venue %s sent unhandled message type %s: %s", venue, msg_type,
                             message.toString().replace("\x01", "|"))

@@ -19,18 +19,20 @@ _WORKING = {S.NEW, S.PARTIALLY_FILLED}
 _FILLING = {S.PARTIALLY_FILLED, S.FILLED}
 _ENDING = {S.CANCELED, S.EXPIRED, S.DONE_FOR_DAY}
 
-# from status -> the statuses a venue report may move it to. A status missing as a key is final.
+# from status -> the statuses it may move to. A status missing as a key is final. An order keeps its
+# identity through a replace (its ClOrdID chain grows), so REPLACED is never an order's own status:
+# a venue's OrdStatus=5 is read as the working status the replaced order has.
 TRANSITIONS: dict[S, frozenset[S]] = {
-    S.PENDING_NEW: frozenset({S.PENDING_NEW, S.NEW, S.REJECTED} | _FILLING | _ENDING),
-    S.NEW: frozenset({S.NEW, S.PENDING_CANCEL, S.PENDING_REPLACE, S.REPLACED} | _FILLING | _ENDING),
-    S.PARTIALLY_FILLED: frozenset(
-        {S.PENDING_CANCEL, S.PENDING_REPLACE, S.REPLACED} | _FILLING | _ENDING
-    ),
+    S.PENDING_NEW: frozenset({S.PENDING_NEW, S.NEW, S.REJECTED, S.PENDING_CANCEL} | _FILLING | _ENDING),
+    S.NEW: frozenset({S.NEW, S.PENDING_CANCEL, S.PENDING_REPLACE} | _FILLING | _ENDING),
+    S.PARTIALLY_FILLED: frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE} | _FILLING | _ENDING),
     # A cancel or replace may be refused (back to working), overtaken by fills, or succeed.
     S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.CANCELED} | _WORKING | _FILLING | _ENDING),
-    S.PENDING_REPLACE: frozenset({S.PENDING_REPLACE, S.REPLACED} | _WORKING | _FILLING | _ENDING),
+    S.PENDING_REPLACE: frozenset({S.PENDING_REPLACE} | _WORKING | _FILLING | _ENDING),
     # DoneForDay: a GTC order can come back the next day, or end.
-    S.DONE_FOR_DAY: frozenset({S.DONE_FOR_DAY, S.NEW, S.PARTIALLY_FILLED, S.CANCELED, S.EXPIRED}),
+    S.DONE_FOR_DAY: frozenset(
+        {S.DONE_FOR_DAY, S.NEW, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.CANCELED, S.EXPIRED}
+    ),
 }
 
 

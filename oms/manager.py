@@ -9,6 +9,7 @@ Sending FIX messages is the caller's business, after the lock is released.
 from __future__ import annotations
 
 import logging
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -18,17 +19,24 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from oms.lifecycle import IllegalTransition, check_transition
 from oms.model import (
     BookRecord,
+    CancelOrder,
+    CancelRejectReason,
+    ClientCancelReject,
     ClientReport,
     ExecKind,
     ExecutionRecord,
     Instrument,
+    MarkRecord,
     NewOrder,
     OrderRecord,
     OrderStatus,
     OrdType,
     PositionRecord,
+    ReplaceOrder,
+    RequestKind,
     Side,
     TimeInForce,
+    VenueCancelReject,
     VenueReport,
 )
 from oms.positions import PRICE_QUANTUM, ZERO, Position
@@ -65,6 +73,14 @@ class Order:
     cum_qty: Decimal = ZERO
     notional: Decimal = ZERO  # sum of last_qty * last_px over the fills: exact
     text: str = ""
+    pending: PendingChange | None = None  # the one cancel or replace waiting for the venue
+
+    @property
+    def working_status(self) -> OrderStatus:
+        """What the order is when nothing is pending: by its fills."""
+        if self.cum_qty >= self.quantity:
+            return OrderStatus.FILLED
+        return OrderStatus.PARTIALLY_FILLED if self.cum_qty > 0 else OrderStatus.NEW
 
     @property
     def avg_px(self) -> Decimal:
@@ -101,12 +117,18 @@ class Order:
         )
 
     def client_report(
-        self, exec_id: str, kind: ExecKind, last_qty: Decimal = ZERO, last_px: Decimal = ZERO
+        self,
+        exec_id: str,
+        kind: ExecKind,
+        last_qty: Decimal = ZERO,
+        last_px: Decimal = ZERO,
+        cl_ord_id: str | None = None,
+        orig_cl_ord_id: str | None = None,
     ) -> ClientReport:
         return ClientReport(
             session=self.session,
             order_id=self.order_id,
-            cl_ord_id=self.cl_ord_id,
+            cl_ord_id=self.cl_ord_id if cl_ord_id is None else cl_ord_id,
             account=self.account,
             symbol=self.symbol,
             side=self.side,
@@ -122,6 +144,7 @@ class Order:
             leaves_qty=self.leaves_qty,
             avg_px=self.avg_px,
             text=self.text,
+            orig_cl_ord_id=orig_cl_ord_id,
         )
 
     @classmethod
@@ -167,6 +190,47 @@ class Rejected:
     report: ClientReport
 
 
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A possible resend of an order already taken: not routed again; ``report`` is its status."""
+
+    report: ClientReport
+
+
+@dataclass(slots=True)
+class PendingChange:
+    """A cancel or replace sent to the venue and not yet answered."""
+
+    kind: RequestKind
+    cl_ord_id: str  # the id the order takes when the venue accepts (the client's new ClOrdID)
+    orig_cl_ord_id: str  # the order's client id when the request was made
+    venue_cl_ord_id: str  # the id fixgate gave the venue for this request
+    prior_status: OrderStatus
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueChange:
+    """Send an OrderCancelRequest or OrderCancelReplaceRequest to the order's venue; ``ack`` (the
+    PendingCancel or PendingReplace report) goes to the client."""
+
+    kind: RequestKind
+    order_id: int
+    venue: str
+    venue_cl_ord_id: str
+    orig_venue_cl_ord_id: str
+    venue_order_id: str | None
+    account: str
+    symbol: str
+    side: Side
+    ord_type: OrdType
+    time_in_force: TimeInForce
+    quantity: Decimal
+    price: Decimal | None
+    ack: ClientReport
+
+
 @dataclass(slots=True)
 class OmsCounters:
     orders: int = 0
@@ -175,6 +239,7 @@ class OmsCounters:
     duplicate_reports: int = 0
     unknown_reports: int = 0
     illegal_transitions: int = 0
+    cancel_rejects: int = 0
 
 
 class OrderManager:
@@ -196,11 +261,15 @@ class OrderManager:
         self._sink = sink
         self._clock_ns = clock_ns
         self._next_order_id = next_order_id
+        # Venue ids of cancel/replace requests: counted from the start time in ms, so ids made after
+        # a restart never repeat ones made before it.
+        self._request_seq = itertools.count(clock_ns() // 1_000_000)
         self._lock = threading.Lock()
         self._orders: dict[int, Order] = {}
-        self._by_venue_id: dict[tuple[str, str], Order] = {}
-        self._live_cl_ord_ids: dict[tuple[str, str], Order] = {}
+        self._by_venue_id: dict[tuple[str, str], Order] = {}  # every venue ClOrdID an order had
+        self._by_client_id: dict[tuple[str, str], Order] = {}  # every client ClOrdID, per session
         self._positions: dict[tuple[str, str], Position] = {}
+        self._marks: dict[str, Decimal] = {}
         self._applied: set[tuple[str, str]] = set()  # (venue, venue ExecID) of every report applied
         self.counters = OmsCounters()
 
@@ -214,7 +283,12 @@ class OrderManager:
         with self._lock:
             for r in orders:
                 order = Order.from_record(r)
-                self._index(order)
+                if order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
+                    # The request's ids died with the process: the order is what its fills say
+                    # until the venue tells otherwise.
+                    order.status = order.working_status
+                self._orders[order.order_id] = order
+                self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
                 self._next_order_id = max(self._next_order_id, order.order_id + 1)
             for p in positions:
                 self._positions[(p.account, p.symbol)] = Position(
@@ -224,15 +298,18 @@ class OrderManager:
 
     # -- COMMANDS ------------------------------------------------------------------------------------
 
-    def submit(self, cmd: NewOrder) -> Routed | Rejected:
+    def submit(self, cmd: NewOrder) -> Routed | Rejected | Answered:
         """Check a new order and either route it (state PENDING_NEW) or reject it (REJECTED)."""
         with self._lock:
             now = self._clock_ns()
+            known = self._by_client_id.get((cmd.session, cmd.cl_ord_id))
+            if known is not None and cmd.possible_resend:
+                return Answered(known.client_report(self._exec_id(known, "STATUS", now), ExecKind.ORDER_STATUS,
+                                                    cl_ord_id=cmd.cl_ord_id))
             order_id = self._next_order_id
             self._next_order_id += 1
-            live = self._live_cl_ord_ids.get((cmd.session, cmd.cl_ord_id))
-            if live is not None:
-                reason: str | None = f"duplicate ClOrdID {cmd.cl_ord_id}: order {live.order_id} is live"
+            if known is not None and not known.status.is_terminal:
+                reason: str | None = f"duplicate ClOrdID {cmd.cl_ord_id}: order {known.order_id} is live"
             else:
                 reason = self._risk.check(cmd)
             venue = ""
@@ -258,8 +335,10 @@ class OrderManager:
             self._orders[order_id] = order
             self.counters.orders += 1
             if reason is not None:
+                if known is None or known.status.is_terminal:
+                    self._by_client_id[(cmd.session, cmd.cl_ord_id)] = order  # a resend is answered
                 return Rejected(self._reject(order, reason, now))
-            self._index(order)
+            self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
             self._sink((order.record(),))
             return Routed(order_id, venue, order.venue_cl_ord_id, cmd)
 
@@ -269,12 +348,99 @@ class OrderManager:
             order = self._orders[order_id]
             return self._reject(order, reason, self._clock_ns())
 
+    def request_cancel(self, cmd: CancelOrder) -> VenueChange | ClientCancelReject:
+        """A client's cancel: PendingCancel and a request for the venue, or a cancel reject."""
+        with self._lock:
+            order, refusal = self._changeable(cmd.session, cmd.cl_ord_id, cmd.orig_cl_ord_id, RequestKind.CANCEL)
+            if refusal is not None:
+                return refusal
+            assert order is not None
+            return self._start_change(order, RequestKind.CANCEL, cmd.cl_ord_id, self._clock_ns())
+
+    def request_replace(self, cmd: ReplaceOrder) -> VenueChange | ClientCancelReject:
+        """A client's cancel/replace: checked by risk again when it adds exposure."""
+        with self._lock:
+            order, refusal = self._changeable(
+                cmd.session, cmd.cl_ord_id, cmd.orig_cl_ord_id, RequestKind.REPLACE
+            )
+            if refusal is not None:
+                return refusal
+            assert order is not None
+            if cmd.quantity <= order.cum_qty:
+                return self._cancel_reject(
+                    cmd.session, order, cmd.cl_ord_id, cmd.orig_cl_ord_id, RequestKind.REPLACE,
+                    CancelRejectReason.OTHER,
+                    f"new quantity {cmd.quantity} is not above the {order.cum_qty} already filled",
+                )
+            if order.ord_type is OrdType.LIMIT and cmd.price is None:
+                return self._cancel_reject(
+                    cmd.session, order, cmd.cl_ord_id, cmd.orig_cl_ord_id, RequestKind.REPLACE,
+                    CancelRejectReason.OTHER, "Price (44) is required to replace a limit order",
+                )
+            if cmd.quantity > order.quantity or cmd.price != order.price:
+                reason = self._risk.check(
+                    NewOrder(order.session, cmd.cl_ord_id, order.account, order.symbol, order.side,
+                             order.ord_type, cmd.quantity, cmd.price, order.time_in_force, cmd.received_ns)
+                )
+                if reason is not None:
+                    return self._cancel_reject(
+                        cmd.session, order, cmd.cl_ord_id, cmd.orig_cl_ord_id, RequestKind.REPLACE,
+                        CancelRejectReason.OTHER, reason,
+                    )
+            return self._start_change(
+                order, RequestKind.REPLACE, cmd.cl_ord_id, self._clock_ns(), cmd.quantity, cmd.price
+            )
+
+    def cancel_orders(
+        self, *, session: str | None = None, account: str | None = None, symbol: str | None = None
+    ) -> list[VenueChange]:
+        """Cancel every working order in a scope (mass cancel, cancel on disconnect, operators).
+        Orders with a cancel or replace already pending are left to it."""
+        with self._lock:
+            now = self._clock_ns()
+            changes = []
+            for order in self._orders.values():
+                if (
+                    order.status.is_terminal
+                    or order.pending is not None
+                    or not order.venue
+                    or (session is not None and order.session != session)
+                    or (account is not None and order.account != account)
+                    or (symbol is not None and order.symbol != symbol)
+                ):
+                    continue
+                changes.append(self._start_change(order, RequestKind.CANCEL, order.cl_ord_id, now))
+            return changes
+
+    def cancel_order(self, order_id: int) -> VenueChange | str:
+        """An operator's cancel of one order: the request for the venue, or why there is none."""
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                return f"order {order_id} not found"
+            if order.status.is_terminal:
+                return f"order {order_id} is {order.status}: nothing to cancel"
+            if order.pending is not None:
+                return f"order {order_id} already has a {order.pending.kind.lower()} pending"
+            return self._start_change(order, RequestKind.CANCEL, order.cl_ord_id, self._clock_ns())
+
+    def change_send_failed(self, change: VenueChange, reason: str) -> ClientCancelReject | None:
+        """A cancel or replace could not be handed to the venue session: undo it, tell the client."""
+        with self._lock:
+            order = self._orders[change.order_id]
+            pending = order.pending
+            if pending is None or pending.venue_cl_ord_id != change.venue_cl_ord_id:
+                return None
+            return self._end_change(order, pending, CancelRejectReason.OTHER, reason, self._clock_ns())
+
     # -- EVENTS --------------------------------------------------------------------------------------
 
     def apply(self, report: VenueReport) -> ClientReport | None:
         """Apply a venue's execution report once; return what the client is owed, if anything."""
         with self._lock:
             order = self._by_venue_id.get((report.venue, report.venue_cl_ord_id))
+            if order is None and report.orig_venue_cl_ord_id:
+                order = self._by_venue_id.get((report.venue, report.orig_venue_cl_ord_id))
             if order is None:
                 self.counters.unknown_reports += 1
                 log.warning(
@@ -288,8 +454,21 @@ class OrderManager:
                 return None
             if report.kind is ExecKind.ORDER_STATUS:
                 return None
+
+            pending = order.pending
+            answers_pending = pending is not None and report.venue_cl_ord_id == pending.venue_cl_ord_id
+            status = report.status
+            if report.kind is ExecKind.REPLACED:
+                if not answers_pending or pending is None or pending.kind is not RequestKind.REPLACE:
+                    self.counters.illegal_transitions += 1
+                    log.error("order %d: venue reports a replace nobody asked for (exec %s)",
+                              order.order_id, report.exec_id)
+                    return None
+                order.quantity = pending.quantity if pending.quantity is not None else order.quantity
+                order.price = pending.price
+                status = order.working_status  # FIX 4.2 venues say 39=5; the order works on
             try:
-                check_transition(order.order_id, order.status, report.status)
+                check_transition(order.order_id, order.status, status)
                 legal = True
             except IllegalTransition as exc:
                 self.counters.illegal_transitions += 1
@@ -316,20 +495,43 @@ class OrderManager:
                     )
                 position = self._position(order.account, order.symbol)
                 position.apply_fill(order.side, report.last_qty, report.last_px)
+                self._marks[order.symbol] = report.last_px
                 records.append(position.record(now))
+                records.append(MarkRecord(order.symbol, report.last_px, now))
             if legal:
-                order.status = report.status
-            if order.status.is_terminal:
-                self._live_cl_ord_ids.pop((order.session, order.cl_ord_id), None)
+                order.status = status
+            cl_ord_id = orig_cl_ord_id = None
+            if answers_pending and pending is not None and report.kind in (ExecKind.CANCELED, ExecKind.REPLACED):
+                cl_ord_id, orig_cl_ord_id = pending.cl_ord_id, pending.orig_cl_ord_id
+                order.cl_ord_id = pending.cl_ord_id
+                order.venue_cl_ord_id = pending.venue_cl_ord_id
+                order.pending = None
+            elif order.status.is_terminal:
+                order.pending = None  # an unsolicited end (IOC remainder, expiry) ends any request too
 
             self.counters.reports_applied += 1
             client = order.client_report(
-                f"{report.venue}-{report.exec_id}", report.kind, report.last_qty, report.last_px
+                f"{report.venue}-{report.exec_id}", report.kind, report.last_qty, report.last_px,
+                cl_ord_id, orig_cl_ord_id,
             )
             records.append(self._execution(order, client, report.venue, report.exec_id, report.received_ns))
             records.append(order.record())
             self._sink(records)
             return client
+
+    def apply_cancel_reject(self, reject: VenueCancelReject) -> ClientCancelReject | None:
+        """The venue refused a cancel or replace: the order works on as it was; tell the client."""
+        with self._lock:
+            order = self._by_venue_id.get((reject.venue, reject.venue_cl_ord_id))
+            pending = None if order is None else order.pending
+            if order is None or pending is None or pending.venue_cl_ord_id != reject.venue_cl_ord_id:
+                self.counters.unknown_reports += 1
+                log.warning("cancel reject from %s for %s matches no pending request",
+                            reject.venue, reject.venue_cl_ord_id)
+                return None
+            reason = CancelRejectReason.TOO_LATE if order.status.is_terminal else CancelRejectReason.OTHER
+            return self._end_change(order, pending, reason, f"venue {reject.venue}: {reject.text}",
+                                    reject.received_ns)
 
     # -- QUERIES -------------------------------------------------------------------------------------
 
@@ -338,6 +540,16 @@ class OrderManager:
             order = self._orders.get(order_id)
             return None if order is None else order.record()
 
+    def status_report(self, session: str, cl_ord_id: str) -> ClientReport | None:
+        """The order's current state as an order-status report (from memory, no venue round trip)."""
+        with self._lock:
+            order = self._by_client_id.get((session, cl_ord_id))
+            if order is None:
+                return None
+            return order.client_report(
+                self._exec_id(order, "STATUS", self._clock_ns()), ExecKind.ORDER_STATUS, cl_ord_id=cl_ord_id
+            )
+
     def positions(self) -> list[PositionRecord]:
         with self._lock:
             now = self._clock_ns()
@@ -345,11 +557,116 @@ class OrderManager:
 
     # -- INTERNALS -----------------------------------------------------------------------------------
 
-    def _index(self, order: Order) -> None:
-        self._orders[order.order_id] = order
-        self._by_venue_id[(order.venue, order.venue_cl_ord_id)] = order
-        if not order.status.is_terminal:
-            self._live_cl_ord_ids[(order.session, order.cl_ord_id)] = order
+    def _index(self, order: Order, venue_cl_ord_id: str, cl_ord_id: str) -> None:
+        self._by_venue_id[(order.venue, venue_cl_ord_id)] = order
+        self._by_client_id[(order.session, cl_ord_id)] = order
+
+    def _changeable(
+        self, session: str, cl_ord_id: str, orig_cl_ord_id: str, kind: RequestKind
+    ) -> tuple[Order | None, ClientCancelReject | None]:
+        order = self._by_client_id.get((session, orig_cl_ord_id))
+        if order is None:
+            return None, self._cancel_reject(
+                session, None, cl_ord_id, orig_cl_ord_id, kind, CancelRejectReason.UNKNOWN_ORDER,
+                f"unknown order OrigClOrdID {orig_cl_ord_id}",
+            )
+        if order.status.is_terminal:
+            return None, self._cancel_reject(
+                session, order, cl_ord_id, orig_cl_ord_id, kind, CancelRejectReason.TOO_LATE,
+                f"order {order.order_id} is already {order.status}",
+            )
+        if order.pending is not None:
+            return None, self._cancel_reject(
+                session, order, cl_ord_id, orig_cl_ord_id, kind, CancelRejectReason.ALREADY_PENDING,
+                f"order {order.order_id} already has a {order.pending.kind.lower()} pending",
+            )
+        clash = self._by_client_id.get((session, cl_ord_id))
+        if clash is not None and clash is not order and not clash.status.is_terminal:
+            return None, self._cancel_reject(
+                session, order, cl_ord_id, orig_cl_ord_id, kind, CancelRejectReason.OTHER,
+                f"duplicate ClOrdID {cl_ord_id}: order {clash.order_id} is live",
+            )
+        return order, None
+
+    def _start_change(
+        self,
+        order: Order,
+        kind: RequestKind,
+        cl_ord_id: str,
+        now: int,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+    ) -> VenueChange:
+        pending = PendingChange(
+            kind=kind,
+            cl_ord_id=cl_ord_id,
+            orig_cl_ord_id=order.cl_ord_id,
+            venue_cl_ord_id=f"FG{order.order_id}R{next(self._request_seq)}",
+            prior_status=order.status,
+            quantity=quantity,
+            price=price,
+        )
+        order.pending = pending
+        order.status = OrderStatus.PENDING_CANCEL if kind is RequestKind.CANCEL else OrderStatus.PENDING_REPLACE
+        order.updated_ns = now
+        self._index(order, pending.venue_cl_ord_id, cl_ord_id)
+        ack_kind = ExecKind.PENDING_CANCEL if kind is RequestKind.CANCEL else ExecKind.PENDING_REPLACE
+        ack = order.client_report(
+            self._exec_id(order, ack_kind.value, now), ack_kind,
+            cl_ord_id=cl_ord_id, orig_cl_ord_id=pending.orig_cl_ord_id,
+        )
+        self._sink((self._execution(order, ack, GATEWAY, ack.exec_id, now), order.record()))
+        return VenueChange(
+            kind=kind,
+            order_id=order.order_id,
+            venue=order.venue,
+            venue_cl_ord_id=pending.venue_cl_ord_id,
+            orig_venue_cl_ord_id=order.venue_cl_ord_id,
+            venue_order_id=order.venue_order_id,
+            account=order.account,
+            symbol=order.symbol,
+            side=order.side,
+            ord_type=order.ord_type,
+            time_in_force=order.time_in_force,
+            quantity=order.quantity if quantity is None else quantity,
+            price=order.price if kind is RequestKind.CANCEL else price,
+            ack=ack,
+        )
+
+    def _end_change(
+        self, order: Order, pending: PendingChange, reason: CancelRejectReason, text: str, now: int
+    ) -> ClientCancelReject:
+        order.pending = None
+        if order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
+            # Fills may have come in meanwhile: the order is what its fills say, or what it was.
+            order.status = pending.prior_status if order.cum_qty == 0 else order.working_status
+        order.updated_ns = now
+        self._sink((order.record(),))
+        return self._cancel_reject(
+            order.session, order, pending.cl_ord_id, pending.orig_cl_ord_id, pending.kind, reason, text
+        )
+
+    def _cancel_reject(
+        self,
+        session: str,
+        order: Order | None,
+        cl_ord_id: str,
+        orig_cl_ord_id: str,
+        kind: RequestKind,
+        reason: CancelRejectReason,
+        text: str,
+    ) -> ClientCancelReject:
+        self.counters.cancel_rejects += 1
+        return ClientCancelReject(
+            session=session,
+            order_id=None if order is None else order.order_id,
+            cl_ord_id=cl_ord_id,
+            orig_cl_ord_id=orig_cl_ord_id,
+            status=OrderStatus.REJECTED if order is None else order.status,
+            response_to=kind,
+            reason=reason,
+            text=text,
+        )
 
     def _position(self, account: str, symbol: str) -> Position:
         key = (account, symbol)
@@ -358,12 +675,15 @@ class OrderManager:
             position = self._positions[key] = Position(account, symbol)
         return position
 
+    @staticmethod
+    def _exec_id(order: Order, what: str, now: int) -> str:
+        return f"{GATEWAY}-{order.order_id}-{what}-{now}"
+
     def _reject(self, order: Order, reason: str, now: int) -> ClientReport:
         self.counters.rejected += 1
         order.status = OrderStatus.REJECTED
         order.text = reason
         order.updated_ns = now
-        self._live_cl_ord_ids.pop((order.session, order.cl_ord_id), None)
         exec_id = f"{GATEWAY}-{order.order_id}-REJ"
         report = order.client_report(exec_id, ExecKind.REJECTED)
         self._sink((order.record(), self._execution(order, report, GATEWAY, exec_id, now)))

@@ -101,6 +101,43 @@ class NewOrder:
     price: Decimal | None
     time_in_force: TimeInForce
     received_ns: int
+    possible_resend: bool = False  # PossDupFlag or PossResend: the client may have sent it before
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """A client's OrderCancelRequest: cancel the order now known as ``orig_cl_ord_id``."""
+
+    session: str
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    """A client's OrderCancelReplaceRequest: new quantity and price for ``orig_cl_ord_id``."""
+
+    session: str
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    quantity: Decimal
+    price: Decimal | None
+    received_ns: int
+
+
+class RequestKind(StrEnum):
+    CANCEL = "CANCEL"
+    REPLACE = "REPLACE"
+
+
+class CancelRejectReason(StrEnum):
+    """FIX CxlRejReason (102), by name."""
+
+    TOO_LATE = "TOO_LATE"  # 0
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"  # 1
+    ALREADY_PENDING = "ALREADY_PENDING"  # 3
+    OTHER = "OTHER"  # 99 (2 in FIX 4.2: broker option)
 
 
 # -- EVENTS ------------------------------------------------------------------------------------------
@@ -112,6 +149,7 @@ class VenueReport:
 
     venue: str
     venue_cl_ord_id: str
+    orig_venue_cl_ord_id: str | None
     venue_order_id: str
     exec_id: str
     kind: ExecKind
@@ -145,6 +183,32 @@ class ClientReport:
     cum_qty: Decimal
     leaves_qty: Decimal
     avg_px: Decimal
+    text: str
+    orig_cl_ord_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCancelReject:
+    """A venue's OrderCancelReject (35=9), translated."""
+
+    venue: str
+    venue_cl_ord_id: str
+    orig_venue_cl_ord_id: str
+    text: str
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCancelReject:
+    """An OrderCancelReject owed to a client."""
+
+    session: str
+    order_id: int | None
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    status: OrderStatus
+    response_to: RequestKind
+    reason: CancelRejectReason
     text: str
 
 
@@ -206,4 +270,13 @@ class PositionRecord:
     updated_ns: int
 
 
-BookRecord = OrderRecord | ExecutionRecord | PositionRecord
+@dataclass(frozen=True, slots=True)
+class MarkRecord:
+    """The price a symbol's open positions are marked at (the last fill seen, for now)."""
+
+    symbol: str
+    price: Decimal
+    updated_ns: int
+
+
+BookRecord = OrderRecord | ExecutionRecord | PositionRecord | MarkRecord

@@ -9,21 +9,12 @@ import httpx
 import pytest
 
 from fixgate.app import Fixgate
-from fixgate.fixclient import FixClient, utc_timestamp
+from fixgate.fixclient import FixClient
 from simulator.venue import Simulator
 from tests.support import eventually
+from tests.support import order_fields as new_order
 
 Connect = Callable[..., FixClient]
-
-
-def new_order(cl_ord_id: str, qty: int, price: str | None, symbol: str = "AAPL", side: str = "1",
-              **extra: str) -> dict[int, str | int]:
-    fields: dict[int, str | int] = {11: cl_ord_id, 21: "1", 55: symbol, 54: side, 60: utc_timestamp(),
-                                    38: qty, 40: "2" if price else "1"}
-    if price:
-        fields[44] = price
-    fields.update({int(k[1:]): v for k, v in extra.items()})
-    return fields
 
 
 @pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])

@@ -50,8 +50,8 @@ def new(cl: str = "c1", qty: str = "100", side: Side = Side.BUY) -> NewOrder:
 
 def report(routed: Routed, exec_id: str, kind: ExecKind, status: OrderStatus, last_qty: str = "0",
            last_px: str = "0", cum: str = "0", leaves: str = "100") -> VenueReport:
-    return VenueReport("SIM", routed.venue_cl_ord_id, "V1", exec_id, kind, status, D(last_qty), D(last_px),
-                       D(cum), D(leaves), "", 5)
+    return VenueReport("SIM", routed.venue_cl_ord_id, None, "V1", exec_id, kind, status, D(last_qty),
+                       D(last_px), D(cum), D(leaves), "", 5)
 
 
 def test_routed_order_is_pending_new_in_the_book_with_a_venue_id() -> None:
@@ -135,6 +135,6 @@ def test_duplicate_live_cl_ord_id_is_rejected_and_reusable_once_done() -> None:
 
 def test_unknown_venue_order_is_counted_not_applied() -> None:
     oms, _ = make()
-    stray = VenueReport("SIM", "FG999", "V", "x", ExecKind.NEW, OrderStatus.NEW, D(0), D(0), D(0), D(1), "", 0)
+    stray = VenueReport("SIM", "FG999", None, "V", "x", ExecKind.NEW, OrderStatus.NEW, D(0), D(0), D(0), D(1), "", 0)
     assert oms.apply(stray) is None
     assert oms.counters.unknown_reports == 1
