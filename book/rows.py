@@ -8,6 +8,7 @@ from typing import Any
 from oms.model import (
     ExecKind,
     ExecutionRecord,
+    MarkRecord,
     OrderRecord,
     OrderStatus,
     OrdType,
@@ -82,6 +83,11 @@ def position_row(r: PositionRecord) -> Row:
     }
 
 
+def mark_row(r: MarkRecord) -> Row:
+    """The ``marks`` row of a mark record."""
+    return {"symbol": _text(r.symbol), "price": r.price, "updated_ns": r.updated_ns}
+
+
 def order_record(m: Mapping[Any, Any]) -> OrderRecord:
     """The order record of an ``orders`` row."""
     return OrderRecord(
@@ -137,3 +143,8 @@ def position_record(m: Mapping[Any, Any]) -> PositionRecord:
         realized_pnl=m["realized_pnl"],
         updated_ns=m["updated_ns"],
     )
+
+
+def mark_record(m: Mapping[Any, Any]) -> MarkRecord:
+    """The mark record of a ``marks`` row."""
+    return MarkRecord(symbol=m["symbol"], price=m["price"], updated_ns=m["updated_ns"])

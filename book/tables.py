@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Computed,
     ForeignKey,
+    Identity,
     Index,
     MetaData,
     Numeric,
@@ -103,6 +104,9 @@ executions = Table(
     "executions",
     metadata,
     Column("exec_id", Text, primary_key=True),
+    # The order in which the book applied executions (numbered by PostgreSQL as the one writer
+    # inserts them): positions are recomputed from the fills in this order.
+    Column("seq", BigInteger, Identity(always=True), nullable=False, unique=True),
     Column("order_id", BigInteger, ForeignKey("orders.order_id"), nullable=False),
     Column("venue", Text, nullable=False),
     Column("venue_exec_id", Text, nullable=False),
@@ -135,6 +139,20 @@ positions = Table(
     Column("quantity", Money, nullable=False),
     Column("avg_price", Money, nullable=False),
     Column("realized_pnl", Money, nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+    Column(
+        "updated_at",
+        TIMESTAMP(timezone=True),
+        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
+    ),
+)
+
+# The price each symbol's open positions are marked at: one row per symbol, the last one written wins.
+marks = Table(
+    "marks",
+    metadata,
+    Column("symbol", Text, primary_key=True),
+    Column("price", Money, nullable=False),
     Column("updated_ns", BigInteger, nullable=False),
     Column(
         "updated_at",

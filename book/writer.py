@@ -27,13 +27,14 @@ from book.database import async_url, run_sync
 from book.rows import (
     Row,
     execution_row,
+    mark_row,
     order_record,
     order_row,
     position_record,
     position_row,
 )
-from book.tables import executions, orders, positions
-from oms.model import BookRecord, ExecutionRecord, OrderRecord, OrderStatus, PositionRecord
+from book.tables import executions, marks, orders, positions
+from oms.model import BookRecord, ExecutionRecord, MarkRecord, OrderRecord, OrderStatus, PositionRecord
 
 _log = logging.getLogger(__name__)
 
@@ -46,13 +47,16 @@ def _upsert(table: Table) -> Insert:
     return stmt.on_conflict_do_update(
         index_elements=list(table.primary_key.columns),
         set_={
-            c.name: stmt.excluded[c.name] for c in table.columns if not c.primary_key and c.computed is None
+            c.name: stmt.excluded[c.name]
+            for c in table.columns
+            if not c.primary_key and c.computed is None and c.identity is None
         },
     )
 
 
 _UPSERT_ORDERS = _upsert(orders)
 _UPSERT_POSITIONS = _upsert(positions)
+_UPSERT_MARKS = _upsert(marks)
 # No conflict target: a duplicate exec_id or a duplicate (venue, venue_exec_id) is skipped alike, so
 # a resent ExecutionReport is recorded once.
 _INSERT_EXECUTIONS = pg_insert(executions).on_conflict_do_nothing()
@@ -298,11 +302,15 @@ def is_data_error(exc: BaseException) -> bool:
 
 @dataclass(slots=True)
 class BookRows:
-    """A batch of records as table rows, deduplicated: the last snapshot per order and position."""
+    """A batch of records as table rows, deduplicated: the last snapshot per order, position and mark.
+
+    Executions keep the order they were submitted in: the book numbers them (``seq``) as inserted.
+    """
 
     orders: dict[int, Row] = field(default_factory=dict)
     executions: list[Row] = field(default_factory=list)
     positions: dict[tuple[str, str], Row] = field(default_factory=dict)
+    marks: dict[str, Row] = field(default_factory=dict)
 
     @classmethod
     def of(cls, records: Iterable[BookRecord]) -> BookRows:
@@ -315,6 +323,8 @@ class BookRows:
                 rows.executions.append(execution_row(record))
             elif isinstance(record, PositionRecord):
                 rows.positions[(record.account, record.symbol)] = position_row(record)
+            elif isinstance(record, MarkRecord):
+                rows.marks[record.symbol] = mark_row(record)
             else:
                 # A bug upstream. Retrying could never write it, and it would hold back the rest.
                 _log.error("not a book record, not written: %r", record)
@@ -322,7 +332,7 @@ class BookRows:
 
 
 async def write_rows(conn: AsyncConnection, rows: BookRows) -> None:
-    """Write rows on ``conn``, inside the caller's transaction: orders, executions, then positions.
+    """Write rows on ``conn``, inside the caller's transaction: orders, executions, positions, marks.
 
     Orders go first so an execution's foreign key finds its order written in the same batch.
     """
@@ -333,6 +343,8 @@ async def write_rows(conn: AsyncConnection, rows: BookRows) -> None:
         await conn.execute(_INSERT_EXECUTIONS, rows.executions)
     if rows.positions:
         await conn.execute(_UPSERT_POSITIONS, list(rows.positions.values()))
+    if rows.marks:
+        await conn.execute(_UPSERT_MARKS, list(rows.marks.values()))
 
 
 async def write_records(conn: AsyncConnection, records: Iterable[BookRecord]) -> None:

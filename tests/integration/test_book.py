@@ -25,12 +25,13 @@ from book.database import (
     run_sync,
     upgrade,
 )
-from book.rows import order_row
-from book.tables import metadata, orders
+from book.rows import execution_row, order_row
+from book.tables import executions, metadata, orders
 from book.writer import BookWriter, load_state
 from oms.model import (
     ExecKind,
     ExecutionRecord,
+    MarkRecord,
     OrderRecord,
     OrderStatus,
     OrdType,
@@ -153,11 +154,13 @@ def test_migrations_match_table_definitions(database_url: str) -> None:
         "ck_orders_time_in_force",
         "fk_executions_order_id_orders",
         "pk_executions",
+        "pk_marks",
         "pk_orders",
         "pk_positions",
+        "uq_executions_seq",
         "uq_executions_venue_venue_exec_id",
     ]
-    assert query(database_url, "SELECT version_num FROM alembic_version")[0]["version_num"] == "0001"
+    assert query(database_url, "SELECT version_num FROM alembic_version")[0]["version_num"] == "0002"
 
 
 def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
@@ -168,9 +171,51 @@ def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
     assert [r["tablename"] for r in query(database_url, tables)] == [
         "alembic_version",
         "executions",
+        "marks",
         "orders",
         "positions",
     ]
+
+
+def test_upgrade_from_0001_numbers_old_executions_and_marks_each_symbol(database_url: str) -> None:
+    # A book written before 0002: the fills' seq comes from (received_ns, exec_id), and each symbol
+    # is marked at its last fill.
+    downgrade(database_url, "0001")
+
+    async def write_0001_book() -> None:
+        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                for record in (order(1), order(2, symbol="MSFT")):
+                    await conn.execute(insert(orders), [order_row(record)])
+                for record in (
+                    fill(1, "X1b", received_ns=T0 + 2_000, last_px=Decimal("190.07")),
+                    fill(1, "X1a", received_ns=T0 + 1_000, last_px=Decimal("190.01")),
+                    fill(2, "X2", received_ns=T0 + 500, last_px=Decimal("420.5")),
+                    fill(2, "X2n", received_ns=T0 + 900, kind=ExecKind.NEW, last_px=Decimal(0)),
+                ):
+                    await conn.execute(insert(executions), [execution_row(record)])
+        finally:
+            await engine.dispose()
+
+    run_sync(write_0001_book)
+    upgrade(database_url)
+    rows = query(database_url, "SELECT venue_exec_id, seq FROM executions ORDER BY seq")
+    assert [(r["venue_exec_id"], r["seq"]) for r in rows] == [("X2", 1), ("X2n", 2), ("X1a", 3), ("X1b", 4)]
+    marks = query(database_url, "SELECT symbol, price, updated_ns FROM marks ORDER BY symbol")
+    assert [(m["symbol"], m["price"], m["updated_ns"]) for m in marks] == [
+        ("AAPL", Decimal("190.07"), T0 + 2_000),
+        ("MSFT", Decimal("420.5"), T0 + 500),  # the NEW report after it is not a trade
+    ]
+    # New executions are numbered after the old ones.
+    writer = BookWriter(database_url)
+    writer.start()
+    try:
+        writer.submit([fill(2, "X2c")])
+        assert writer.flush()
+    finally:
+        assert writer.stop()
+    assert query(database_url, "SELECT seq FROM executions WHERE venue_exec_id = 'X2c'")[0]["seq"] == 5
 
 
 def test_schema_refuses_unknown_status(database_url: str) -> None:
@@ -278,6 +323,36 @@ def test_last_order_snapshot_wins(writer: BookWriter, database_url: str) -> None
     (row,) = query(database_url, "SELECT status, cum_qty, leaves_qty FROM orders")
     assert (row["status"], row["cum_qty"], row["leaves_qty"]) == ("FILLED", Decimal(100), Decimal(0))
     assert [r["quantity"] for r in query(database_url, "SELECT quantity FROM positions")] == [Decimal(100)]
+
+
+def test_executions_are_numbered_in_the_order_submitted(writer: BookWriter, database_url: str) -> None:
+    # Applied order, not received order: a gateway-made event can carry an earlier clock than the
+    # venue report applied before it.
+    writer.submit([order(1), fill(1, "X3", received_ns=T0 + 3_000), fill(1, "X1", received_ns=T0 + 1_000)])
+    writer.submit([fill(1, "X2", received_ns=T0 + 2_000)])
+    writer.submit([fill(1, "X1", received_ns=T0 + 1_000)])  # resent: skipped, keeps its number
+    assert writer.flush()
+    rows = query(database_url, "SELECT venue_exec_id FROM executions ORDER BY seq")
+    assert [r["venue_exec_id"] for r in rows] == ["X3", "X1", "X2"]
+
+
+def test_last_mark_per_symbol_wins(writer: BookWriter, database_url: str) -> None:
+    writer.submit(
+        [
+            MarkRecord("AAPL", Decimal("190.01"), T0 + 1),
+            MarkRecord("MSFT", Decimal("420.00"), T0 + 2),
+            MarkRecord("AAPL", Decimal("190.03"), T0 + 3),
+        ]
+    )
+    assert writer.flush()
+    writer.submit([MarkRecord("MSFT", Decimal("419.99"), T0 + 4)])
+    assert writer.flush()
+    marks = query(database_url, "SELECT symbol, price, updated_ns FROM marks ORDER BY symbol")
+    assert [(m["symbol"], m["price"], m["updated_ns"]) for m in marks] == [
+        ("AAPL", Decimal("190.03"), T0 + 3),
+        ("MSFT", Decimal("419.99"), T0 + 4),
+    ]
+    assert writer.rejected_records == 0
 
 
 def test_flush_waits_for_everything_submitted_before_it(database_url: str) -> None:
