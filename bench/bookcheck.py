@@ -48,9 +48,11 @@ class BenchDatabase:
         name = f"fixgate_bench_{uuid.uuid4().hex[:8]}"
         return cls(create_database(admin_url, name), admin_url, name, source, embedded)
 
-    def drop(self) -> None:
+    def close(self, *, drop: bool = True) -> None:
+        """Drop the database (unless ``drop`` is False) and stop the embedded server if one was started."""
         try:
-            drop_database(self.admin_url, self.name)
+            if drop:
+                drop_database(self.admin_url, self.name)
         finally:
             if self.embedded is not None:
                 self.embedded.stop()

@@ -64,8 +64,8 @@ class Bench:
     def stop(self) -> None:
         for proc in reversed(self.processes):
             proc.stop()
-        if self.db is not None and not self.args.keep_work:
-            self.db.drop()
+        if self.db is not None:
+            self.db.close(drop=not self.args.keep_work)
 
     def endpoint(self, path: str) -> tuple[int, str]:
         return {"direct": (self.sim_port, "SIM"), "relay": (self.relay_port, "SIM"),
