@@ -6,15 +6,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from api.endpoints import router
-from api.errors import APIError, api_error_handler
+from api.endpoints import OrderOperations, open_router, router
+from api.errors import APIError, api_error_handler, validation_error_handler
 from book.database import async_url
 
 
-def create_app(database_url: str) -> FastAPI:
-    """The REST app reading the book at ``database_url``; its engine lives as long as the app runs."""
+def create_app(
+    database_url: str, *, api_token: str | None = None, operations: OrderOperations | None = None
+) -> FastAPI:
+    """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
+
+    Every endpoint but ``/health`` and the docs requires ``Authorization: Bearer <api_token>``; with
+    no ``api_token`` they all answer 401. ``operations`` (the gateway) carries out operator commands
+    such as ``POST /orders/{id}/cancel``; without it those answer 503.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,10 +43,14 @@ def create_app(database_url: str) -> FastAPI:
 
     app = FastAPI(
         title="fixgate",
-        summary="Book of record of the fixgate FIX gateway: orders, executions, positions.",
-        version="0.1.0",
+        summary="Book of record of the fixgate FIX gateway: orders, executions, positions, P&L.",
+        version="0.2.0",
         lifespan=lifespan,
     )
+    app.state.api_token = api_token or None
+    app.state.operations = operations
     app.add_exception_handler(APIError, api_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.include_router(open_router)
     app.include_router(router)
     return app

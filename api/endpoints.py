@@ -5,25 +5,54 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Protocol
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.errors import InvalidParameter, NotFound
+from api.auth import require_token
+from api.errors import Conflict, InvalidParameter, NotFound, Unavailable
+from api.pnl import PnlSum, pnl_report, unrealized_pnl
 from api.repository import BookRepository
-from api.schemas import Execution, Health, Order, OrderDetail, Position
-from oms.model import OrderStatus
+from api.schemas import (
+    AccountPnl,
+    CancelAccepted,
+    Execution,
+    Health,
+    Order,
+    OrderDetail,
+    Pnl,
+    PnlTotals,
+    Position,
+)
+from oms.model import OrderStatus, Side
 
 _log = logging.getLogger(__name__)
 
-router = APIRouter()
+#: Open to anyone: liveness only. (FastAPI's own /docs and /openapi.json are open too.)
+open_router = APIRouter()
+#: Everything else requires the bearer token.
+router = APIRouter(dependencies=[Depends(require_token)])
 
 HEALTH_TIMEOUT_S = 2.0
 MAX_LIMIT = 1000
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"at most this many rows (1..{MAX_LIMIT})")]
+
+
+class OrderOperations(Protocol):
+    """What operators may do to live orders through the API (the gateway: ``FixGateway``)."""
+
+    def cancel_order(self, order_id: int) -> str | None:
+        """Send a cancel for the order to its venue: ``None`` when sent, else why not."""
+        ...
 
 
 def _engine(request: Request) -> AsyncEngine:
@@ -31,14 +60,20 @@ def _engine(request: Request) -> AsyncEngine:
     return engine
 
 
-async def get_repository(request: Request) -> AsyncIterator[BookRepository]:
-    """A repository on a read-only snapshot: a request's queries all see the same book."""
+@asynccontextmanager
+async def _snapshot(request: Request) -> AsyncIterator[BookRepository]:
     async with _engine(request).connect() as conn:
         snapshot: AsyncConnection = await conn.execution_options(
             isolation_level="REPEATABLE READ", postgresql_readonly=True
         )
         async with snapshot.begin():
             yield BookRepository(snapshot)
+
+
+async def get_repository(request: Request) -> AsyncIterator[BookRepository]:
+    """A repository on a read-only snapshot: a request's queries all see the same book."""
+    async with _snapshot(request) as repository:
+        yield repository
 
 
 Repository = Annotated[BookRepository, Depends(get_repository)]
@@ -55,9 +90,31 @@ def _parse_statuses(values: list[str] | None) -> list[str] | None:
     return values
 
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+def _parse_side(value: str | None) -> str | None:
+    if value is not None and value not in Side.__members__:
+        raise InvalidParameter(f"unknown side {value!r}: expected one of {', '.join(Side.__members__)}")
+    return value
+
+
+def _parse_time_ns(name: str, value: str | None) -> int | None:
+    """An ISO-8601 timestamp with a UTC offset, as integer nanoseconds since the epoch."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidParameter(
+            f"{name}={value!r} is not an ISO-8601 timestamp (e.g. 2025-11-21T14:30:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        # Which zone a bare time means is a guess; a wrong guess silently shifts the window by hours.
+        raise InvalidParameter(f"{name}={value!r} has no UTC offset: add Z or +00:00")
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+@open_router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(request: Request) -> Health | JSONResponse:
-    """The API is up; ``database`` says whether PostgreSQL answers a ``SELECT 1``."""
+    """The API is up; ``database`` says whether PostgreSQL answers a ``SELECT 1``. No token needed."""
 
     async def ping() -> None:
         async with _engine(request).connect() as conn:
@@ -74,6 +131,8 @@ async def health(request: Request) -> Health | JSONResponse:
 
 @router.get("/orders", response_model=list[Order])
 async def list_orders(
+    request: Request,
+    response: Response,
     repository: Repository,
     status: Annotated[
         list[str] | None,
@@ -81,26 +140,98 @@ async def list_orders(
     ] = None,
     symbol: str | None = None,
     account: str | None = None,
-    after: Annotated[int | None, Query(description="only orders with a greater order id (paging)")] = None,
+    side: Annotated[str | None, Query(description="BUY or SELL")] = None,
+    created_from: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            description="created at or after this ISO-8601 time with offset (2025-11-21T14:30:00Z)",
+        ),
+    ] = None,
+    created_to: Annotated[
+        str | None, Query(alias="to", description="created before this ISO-8601 time with offset")
+    ] = None,
+    after: Annotated[
+        int | None,
+        Query(
+            description=f"cursor: only orders with a greater order id (the {NEXT_CURSOR_HEADER} of the previous page)"
+        ),
+    ] = None,
     limit: Limit = 100,
 ) -> list[Order]:
-    """Orders by order id, filtered by status, symbol and account."""
+    """Orders by order id, filtered by status, symbol, account, side and created time.
+
+    When more orders match than ``limit``, the response carries the cursor of the next page in the
+    ``X-Next-Cursor`` header (pass it as ``after``) and its URL in a ``Link: <...>; rel="next"`` header;
+    on the last page neither is present.
+    """
+    from_ns = _parse_time_ns("from", created_from)
+    to_ns = _parse_time_ns("to", created_to)
+    if from_ns is not None and to_ns is not None and from_ns > to_ns:
+        raise InvalidParameter(f"from={created_from!r} is after to={created_to!r}")
     rows = await repository.list_orders(
-        statuses=_parse_statuses(status), symbol=symbol, account=account, after=after, limit=limit
+        statuses=_parse_statuses(status),
+        symbol=symbol,
+        account=account,
+        side=_parse_side(side),
+        created_from_ns=from_ns,
+        created_to_ns=to_ns,
+        after=after,
+        limit=limit + 1,  # one more than asked says whether there is a next page
     )
-    return [Order.model_validate(dict(row)) for row in rows]
+    page = rows[:limit]
+    if len(rows) > limit:
+        cursor = str(page[-1]["order_id"])
+        response.headers[NEXT_CURSOR_HEADER] = cursor
+        response.headers["Link"] = f'<{request.url.include_query_params(after=cursor)}>; rel="next"'
+    return [Order.model_validate(dict(row)) for row in page]
 
 
 @router.get(
     "/orders/{order_id}", response_model=OrderDetail, responses={404: {"description": "no such order"}}
 )
 async def get_order(order_id: int, repository: Repository) -> OrderDetail:
-    """One order with its executions."""
+    """One order with its full event history (every execution, in the order applied)."""
     row = await repository.get_order(order_id)
     if row is None:
         raise NotFound(f"order {order_id} not found")
-    fills = await repository.executions_of_order(order_id)
-    return OrderDetail.model_validate({**row, "executions": [dict(f) for f in fills]})
+    events = await repository.executions_of_order(order_id)
+    return OrderDetail.model_validate({**row, "executions": [dict(e) for e in events]})
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    status_code=202,
+    response_model=CancelAccepted,
+    responses={
+        404: {"description": "no such order"},
+        409: {"description": "the order is done, or a cancel or replace is already pending"},
+        503: {"description": "no gateway is wired to this API"},
+    },
+)
+async def cancel_order(order_id: int, request: Request) -> CancelAccepted:
+    """An operator's cancel: sent to the order's venue (202); the result arrives as the order's events."""
+    operations: OrderOperations | None = request.app.state.operations
+    if operations is None:
+        raise Unavailable("order operations are not available: this API serves the book only")
+    # Off the event loop: the gateway takes the OMS lock and a FIX session's send lock.
+    reason = await run_in_threadpool(operations.cancel_order, order_id)
+    if reason is None:
+        return CancelAccepted(
+            order_id=order_id,
+            status=OrderStatus.PENDING_CANCEL,
+            detail=f"cancel of order {order_id} sent to its venue",
+        )
+    # OrderManager.cancel_order's words for an order it does not hold. It holds only the orders of
+    # this run and the open ones restored at start, so the book decides between 404 and 409; the
+    # book is not read otherwise, so a cancel never waits on the database.
+    if reason == f"order {order_id} not found":
+        async with _snapshot(request) as repository:
+            row = await repository.get_order(order_id)
+        if row is None:
+            raise NotFound(reason)
+        raise Conflict(f"order {order_id} is {row['status']}: nothing to cancel")
+    raise Conflict(reason)
 
 
 @router.get("/executions", response_model=list[Execution])
@@ -111,7 +242,7 @@ async def list_executions(
     symbol: Annotated[str | None, Query(description="the order's symbol")] = None,
     limit: Limit = 100,
 ) -> list[Execution]:
-    """Executions oldest first, filtered by order id, account and symbol."""
+    """Executions in the order the book applied them (``seq``), filtered by order id, account and symbol."""
     rows = await repository.list_executions(order_id=order_id, account=account, symbol=symbol, limit=limit)
     return [Execution.model_validate(dict(row)) for row in rows]
 
@@ -120,6 +251,31 @@ async def list_executions(
 async def list_positions(
     repository: Repository, account: str | None = None, symbol: str | None = None
 ) -> list[Position]:
-    """Positions by account and symbol, filtered by either."""
+    """Positions by account and symbol, filtered by either, marked at each symbol's mark price."""
     rows = await repository.list_positions(account=account, symbol=symbol)
-    return [Position.model_validate(dict(row)) for row in rows]
+    return [
+        Position.model_validate(
+            {**row, "unrealized_pnl": unrealized_pnl(row["quantity"], row["avg_price"], row["mark_price"])}
+        )
+        for row in rows
+    ]
+
+
+@router.get("/pnl", response_model=Pnl)
+async def pnl(repository: Repository, account: str | None = None) -> Pnl:
+    """Realized, unrealized and total P&L per account and for the firm (all accounts, or ``account``)."""
+    rows = await repository.list_positions(account=account)
+    report = pnl_report(
+        (r["account"], r["quantity"], r["avg_price"], r["realized_pnl"], r["mark_price"]) for r in rows
+    )
+
+    return Pnl(
+        accounts=[
+            AccountPnl.model_validate({"account": a, **_totals(t)}) for a, t in report.accounts.items()
+        ],
+        total=PnlTotals.model_validate(_totals(report.firm)),
+    )
+
+
+def _totals(t: PnlSum) -> dict[str, Decimal]:
+    return {"realized_pnl": t.realized_pnl, "unrealized_pnl": t.unrealized_pnl, "total_pnl": t.total_pnl}

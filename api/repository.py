@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from book.tables import executions, orders, positions
+from book.tables import executions, marks, orders, positions
 
 
 class BookRepository:
@@ -26,10 +26,16 @@ class BookRepository:
         statuses: Sequence[str] | None = None,
         symbol: str | None = None,
         account: str | None = None,
+        side: str | None = None,
+        created_from_ns: int | None = None,
+        created_to_ns: int | None = None,
         after: int | None = None,
         limit: int = 100,
     ) -> Sequence[RowMapping]:
-        """Orders matching every given filter, by order id; ``after`` pages past an order id."""
+        """Orders matching every given filter, by order id; ``after`` pages past an order id.
+
+        Created time is ``created_from_ns <= created_ns < created_to_ns``.
+        """
         query = select(orders)
         if statuses:
             query = query.where(orders.c.status.in_(statuses))
@@ -37,6 +43,12 @@ class BookRepository:
             query = query.where(orders.c.symbol == symbol)
         if account is not None:
             query = query.where(orders.c.account == account)
+        if side is not None:
+            query = query.where(orders.c.side == side)
+        if created_from_ns is not None:
+            query = query.where(orders.c.created_ns >= created_from_ns)
+        if created_to_ns is not None:
+            query = query.where(orders.c.created_ns < created_to_ns)
         if after is not None:
             query = query.where(orders.c.order_id > after)
         result = await self._conn.execute(query.order_by(orders.c.order_id).limit(limit))
@@ -48,12 +60,8 @@ class BookRepository:
         return result.mappings().one_or_none()
 
     async def executions_of_order(self, order_id: int) -> Sequence[RowMapping]:
-        """Every execution of one order, oldest first."""
-        query = (
-            select(executions)
-            .where(executions.c.order_id == order_id)
-            .order_by(executions.c.received_ns, executions.c.exec_id)
-        )
+        """Every execution of one order, in the order the book applied them."""
+        query = select(executions).where(executions.c.order_id == order_id).order_by(executions.c.seq)
         return (await self._conn.execute(query)).mappings().all()
 
     async def list_executions(
@@ -64,7 +72,7 @@ class BookRepository:
         symbol: str | None = None,
         limit: int = 100,
     ) -> Sequence[RowMapping]:
-        """Executions matching every given filter, oldest first (account and symbol are the order's)."""
+        """Executions matching every given filter, in the order applied (account and symbol are the order's)."""
         query = select(executions)
         if account is not None or symbol is not None:
             query = query.join(orders, orders.c.order_id == executions.c.order_id)
@@ -74,14 +82,17 @@ class BookRepository:
                 query = query.where(orders.c.symbol == symbol)
         if order_id is not None:
             query = query.where(executions.c.order_id == order_id)
-        query = query.order_by(executions.c.received_ns, executions.c.exec_id).limit(limit)
+        query = query.order_by(executions.c.seq).limit(limit)
         return (await self._conn.execute(query)).mappings().all()
 
     async def list_positions(
         self, *, account: str | None = None, symbol: str | None = None
     ) -> Sequence[RowMapping]:
-        """Positions matching every given filter, by account then symbol."""
-        query = select(positions)
+        """Positions matching every given filter with their symbol's mark (``mark_price``, or None),
+        by account then symbol."""
+        query = select(positions, marks.c.price.label("mark_price")).join(
+            marks, marks.c.symbol == positions.c.symbol, isouter=True
+        )
         if account is not None:
             query = query.where(positions.c.account == account)
         if symbol is not None:

@@ -63,8 +63,9 @@ class Order(_Schema):
 
 
 class Execution(_Schema):
-    """One execution report applied to an order."""
+    """One execution report applied to an order; ``seq`` is the order in which the book applied them."""
 
+    seq: int
     exec_id: str
     order_id: int
     venue: str
@@ -82,21 +83,57 @@ class Execution(_Schema):
 
 
 class OrderDetail(Order):
-    """An order with the executions applied to it, oldest first."""
+    """An order with its full event history: every execution applied to it, in ``seq`` order
+    (the gateway's own PendingCancel, PendingReplace and Rejected events included)."""
 
     executions: list[Execution]
 
 
 class Position(_Schema):
-    """An account's position in one symbol."""
+    """An account's position in one symbol, marked at the symbol's mark price.
+
+    ``unrealized_pnl`` is ``quantity * (mark_price - avg_price)``; ``0`` while the symbol has no mark
+    (``mark_price`` null).
+    """
 
     account: str
     symbol: str
     quantity: DecimalString
     avg_price: DecimalString
     realized_pnl: DecimalString
+    mark_price: DecimalString | None
+    unrealized_pnl: DecimalString
     updated_ns: int
     updated_at: datetime
+
+
+class PnlTotals(_Schema):
+    """Realized, unrealized and total (their sum) P&L."""
+
+    realized_pnl: DecimalString
+    unrealized_pnl: DecimalString
+    total_pnl: DecimalString
+
+
+class AccountPnl(PnlTotals):
+    """One account's P&L over all its positions."""
+
+    account: str
+
+
+class Pnl(_Schema):
+    """P&L per account, by account, and for the firm (every account)."""
+
+    accounts: list[AccountPnl]
+    total: PnlTotals
+
+
+class CancelAccepted(_Schema):
+    """An operator's cancel handed to the venue; the outcome arrives as the order's next events."""
+
+    order_id: int
+    status: OrderStatus
+    detail: str
 
 
 class Health(_Schema):

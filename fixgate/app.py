@@ -69,7 +69,10 @@ class Fixgate:
             message_log=s.fix_message_log,
         )
         self.gateway.start()
-        self.rest = RestServer(create_app(self.database_url), s.rest_host, s.rest_port)
+        if not s.api_token:
+            log.warning("no REST API token (FIXGATE_API_TOKEN): the REST API refuses every call but /health")
+        api = create_app(self.database_url, api_token=s.api_token, operations=self.gateway)
+        self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()
         log.info(
             "fixgate ready in %.2fs: FIX clients on port %d, REST on %s, %d open orders restored",

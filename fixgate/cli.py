@@ -10,7 +10,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from fixgate.config import ConfigError, Settings
+from fixgate.config import ConfigError, Settings, rest_access_help
 
 
 def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
@@ -52,9 +52,13 @@ def wait_for_ctrl_c() -> None:
 def _serve(args: argparse.Namespace) -> int:
     from fixgate.app import Fixgate
 
-    gateway = Fixgate(settings_from(args))
+    settings, generated = settings_from(args).with_api_token()
+    gateway = Fixgate(settings)
     gateway.start()
-    print(f"fixgate serving: FIX clients on port {gateway.settings.client_port}, REST on {gateway.rest.url if gateway.rest else ''}")
+    rest_url = gateway.rest.url if gateway.rest else ""
+    print(f"fixgate serving: FIX clients on port {gateway.settings.client_port}, REST on {rest_url}")
+    assert settings.api_token is not None
+    print(rest_access_help(rest_url, settings.api_token, generated), flush=True)
     try:
         wait_for_ctrl_c()
     finally:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class Settings:
     rest_port: int = 8080
     database_url: str | None = None  # None: DATABASE_URL, else an embedded PostgreSQL
     fix_message_log: bool = True  # every FIX message to <data dir>/log (off for benchmarks)
+    # The REST API's bearer token (FIXGATE_API_TOKEN). None: every REST call but /health is refused;
+    # `fixgate serve` and `fixgate demo` generate one. Kept out of repr so it is never logged.
+    api_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -54,7 +58,35 @@ class Settings:
             rest_port=_env_int("FIXGATE_REST_PORT", 8080),
             database_url=os.environ.get("DATABASE_URL") or None,
             fix_message_log=os.environ.get("FIXGATE_FIX_MESSAGE_LOG", "1") not in ("0", "false", "no"),
+            api_token=_api_token(os.environ.get("FIXGATE_API_TOKEN")),
         )
+
+    def with_api_token(self) -> tuple[Settings, bool]:
+        """These settings with an API token: the configured one, else a new random one (True)."""
+        if self.api_token:
+            return self, False
+        return replace(self, api_token=secrets.token_urlsafe(32)), True
+
+
+def _api_token(raw: str | None) -> str | None:
+    if raw is None or raw.strip() == "":
+        return None
+    # RFC 6750 token68 characters only: anything else could not be sent in an Authorization header.
+    if not all(c.isascii() and (c.isalnum() or c in "-._~+/=") for c in raw):
+        raise ConfigError(
+            "FIXGATE_API_TOKEN has characters a bearer token cannot carry (use A-Z a-z 0-9 -._~+/=)"
+        )
+    return raw
+
+
+def rest_access_help(url: str, token: str, generated: bool) -> str:
+    """What to print at start so an operator can call the REST API (the token once, if generated)."""
+    if generated:
+        return (
+            f"REST API token (generated for this run; set FIXGATE_API_TOKEN to choose one): {token}\n"
+            f"  curl -H 'Authorization: Bearer {token}' {url}/positions"
+        )
+    return f'REST API token from FIXGATE_API_TOKEN:\n  curl -H "Authorization: Bearer $FIXGATE_API_TOKEN" {url}/positions'
 
 
 _INSTRUMENT_KEYS = {"venue", "tick_size", "lot_size", "reference_price"}

@@ -10,7 +10,7 @@ import httpx
 
 from fixgate.app import Fixgate
 from fixgate.cli import wait_for_ctrl_c
-from fixgate.config import Settings
+from fixgate.config import Settings, rest_access_help
 from fixgate.fixclient import FixClient, Message, utc_timestamp
 from simulator.config import load_config
 from simulator.venue import Simulator
@@ -63,14 +63,21 @@ def _run_flow(client: FixClient) -> None:
 def _print_book(gateway: Fixgate) -> None:
     assert gateway.rest is not None and gateway.writer is not None
     gateway.writer.flush(timeout=10)
-    with httpx.Client(base_url=gateway.rest.url, timeout=10) as rest:
+    auth = {"Authorization": f"Bearer {gateway.settings.api_token}"}
+    with httpx.Client(base_url=gateway.rest.url, timeout=10, headers=auth) as rest:
         positions = rest.get("/positions").json()
         orders = rest.get("/orders", params={"limit": 1000, "account": "CLIENT1"}).json()[-len(FLOW):]
+        pnl = rest.get("/pnl").json()
     print(f"\nGET {gateway.rest.url}/positions")
-    print(f"  {'account':10} {'symbol':6} {'quantity':>10} {'avg price':>14} {'realized P&L':>14}")
+    print(f"  {'account':10} {'symbol':6} {'quantity':>10} {'avg price':>14} {'realized P&L':>14} "
+          f"{'mark':>10} {'unrealized P&L':>14}")
     for p in positions:
         print(f"  {p['account']:10} {p['symbol']:6} {p['quantity']:>10} {p['avg_price']:>14} "
-              f"{p['realized_pnl']:>14}")
+              f"{p['realized_pnl']:>14} {p['mark_price'] or '-':>10} {p['unrealized_pnl']:>14}")
+    print(f"\nGET {gateway.rest.url}/pnl")
+    for a in [*pnl["accounts"], {"account": "firm", **pnl["total"]}]:
+        print(f"  {a['account']:10} realized {a['realized_pnl']:>12}  unrealized {a['unrealized_pnl']:>12}  "
+              f"total {a['total_pnl']:>12}")
     print(f"\nGET {gateway.rest.url}/orders?account=CLIENT1 (the last {len(orders)})")
     for o in orders:
         print(f"  order {o['order_id']:>4} {o['cl_ord_id']:14} {o['side']:4} {o['quantity']:>6} {o['symbol']:5} "
@@ -79,6 +86,7 @@ def _print_book(gateway: Fixgate) -> None:
 
 def run_demo(settings: Settings, stay_up: bool = True) -> int:
     """Start everything on ``settings``' ports, run the flow, print the book, then wait for Ctrl-C."""
+    settings, generated = settings.with_api_token()
     sim_config = load_config(settings.config_dir / "simulator.toml").with_port(settings.sim_port)
     simulator = Simulator(sim_config, settings.data_dir / "simulator")
     gateway = Fixgate(settings)
@@ -91,6 +99,8 @@ def run_demo(settings: Settings, stay_up: bool = True) -> int:
             return 1
         print(f"\nfixgate is up: FIX clients on 127.0.0.1:{settings.client_port} (FIXGATE), "
               f"venue SIM on 127.0.0.1:{settings.sim_port}, REST on {gateway.rest.url if gateway.rest else ''}")
+        assert gateway.rest is not None and settings.api_token is not None
+        print(rest_access_help(gateway.rest.url, settings.api_token, generated))
         client = FixClient.connect("127.0.0.1", settings.client_port, sender_comp_id="CLIENT1",
                                    target_comp_id="FIXGATE")
         client.logon(reset_seq_num=True)  # the demo client keeps no sequence numbers between runs

@@ -16,6 +16,7 @@ from simulator.venue import Simulator
 from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+API_TOKEN = "acceptance-test-token-0123456789"
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator
         sim_port=simulator.port,
         rest_port=free_port(),
         database_url=database_url,
+        api_token=API_TOKEN,
     )
     app = Fixgate(settings)
     app.start()
@@ -65,7 +67,9 @@ def connect(gateway: Fixgate) -> Iterator[Callable[..., FixClient]]:
 
 @pytest.fixture
 def rest(gateway: Fixgate) -> Iterator[httpx.Client]:
+    """An HTTP client of the gateway's REST API that sends its bearer token."""
     assert gateway.rest is not None
-    with httpx.Client(base_url=gateway.rest.url, timeout=10) as client:
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    with httpx.Client(base_url=gateway.rest.url, timeout=10, headers=headers) as client:
         yield client
 

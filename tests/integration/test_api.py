@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Self
 
@@ -20,6 +21,7 @@ from book.writer import BookWriter
 from oms.model import (
     ExecKind,
     ExecutionRecord,
+    MarkRecord,
     OrderRecord,
     OrderStatus,
     OrdType,
@@ -28,7 +30,10 @@ from oms.model import (
     TimeInForce,
 )
 
-T0 = 1_763_700_000_000_000_000
+T0 = 1_763_700_000_000_000_000  # 2025-11-21T04:40:00Z in ns
+S = 1_000_000_000  # one second in ns
+TOKEN = "integration-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def order(order_id: int, status: OrderStatus = OrderStatus.NEW, **changes: Any) -> OrderRecord:
@@ -115,33 +120,56 @@ def writer(database_url: str) -> Iterator[BookWriter]:
     assert book.stop()
 
 
-@pytest.fixture
-def client(database_url: str) -> Iterator[httpx.Client]:
+class StubGateway:
+    """Operations that answer from a table: the reason per order id, ``None`` for "sent"."""
+
+    def __init__(self, answers: dict[int, str | None]) -> None:
+        self.answers = answers
+        self.calls: list[int] = []
+
+    def cancel_order(self, order_id: int) -> str | None:
+        self.calls.append(order_id)
+        return self.answers.get(order_id, f"order {order_id} not found")  # OrderManager's words
+
+
+@contextmanager
+def serve(database_url: str, **options: Any) -> Iterator[httpx.Client]:
+    """The app on a real socket; the client sends the token unless told ``headers={}``."""
+    headers = options.pop("headers", AUTH)
     with (
-        ServerThread(create_app(database_url)) as server,
-        httpx.Client(base_url=server.url, timeout=10.0) as http,
+        ServerThread(create_app(database_url, **options)) as server,
+        httpx.Client(base_url=server.url, timeout=10.0, headers=headers) as http,
     ):
         yield http
 
 
 @pytest.fixture
+def client(database_url: str) -> Iterator[httpx.Client]:
+    with serve(database_url, api_token=TOKEN) as http:
+        yield http
+
+
+@pytest.fixture
 def book(writer: BookWriter) -> BookWriter:
-    """A book with three orders of two accounts, fills (one resent) and positions."""
+    """A book with three orders of two accounts a minute apart, fills (one resent), positions, a mark."""
     writer.submit(
         [
             order(1, OrderStatus.FILLED, quantity=Decimal("100.000"), cum_qty=Decimal(100), leaves_qty=Decimal(0),
                   avg_px=Decimal("0.1") + Decimal("0.2")),
-            order(2, OrderStatus.NEW, symbol="MSFT", price=Decimal("410.5000")),
+            order(2, OrderStatus.NEW, symbol="MSFT", price=Decimal("410.5000"), created_ns=T0 + 60 * S),
             order(3, OrderStatus.PARTIALLY_FILLED, account="ACC2", side=Side.SELL, ord_type=OrdType.MARKET,
-                  price=None, cum_qty=Decimal(10), leaves_qty=Decimal(90)),
+                  price=None, cum_qty=Decimal(10), leaves_qty=Decimal(90), created_ns=T0 + 120 * S),
+            fill(1, "X1a", T0 + 1_000, last_qty=Decimal(40), cum_qty=Decimal(40), leaves_qty=Decimal(60)),
             fill(1, "X1b", T0 + 2_000, last_qty=Decimal(60), cum_qty=Decimal(100), leaves_qty=Decimal(0),
                  status=OrderStatus.FILLED),
-            fill(1, "X1a", T0 + 1_000, last_qty=Decimal(40), cum_qty=Decimal(40), leaves_qty=Decimal(60)),
             fill(3, "X3", T0 + 3_000),
             fill(3, "X3", T0 + 3_000),  # resent by the venue
-            PositionRecord("ACC1", "AAPL", Decimal(100), Decimal("0.30"), Decimal(0), T0),
+            PositionRecord("ACC1", "AAPL", Decimal(100), Decimal("190.02"), Decimal(0), T0),
             PositionRecord("ACC2", "AAPL", Decimal(-10), Decimal("190.05"), Decimal("-1.5"), T0),
             PositionRecord("ACC2", "MSFT", Decimal(0), Decimal(0), Decimal("123.456"), T0),
+            PositionRecord("ACC3", "TSLA", Decimal(5), Decimal(250), Decimal(0), T0),  # never marked
+            MarkRecord("AAPL", Decimal("190.10"), T0),
+            MarkRecord("AAPL", Decimal("190.15"), T0 + 1),  # the last mark of a symbol wins
         ]
     )  # fmt: skip
     assert writer.flush()
@@ -198,6 +226,20 @@ def test_orders_are_listed_by_id_with_decimals_as_strings(client: httpx.Client, 
         ({"account": "ACC1", "status": "PARTIALLY_FILLED"}, []),
         ({"limit": 2}, [1, 2]),
         ({"after": 1, "limit": 1}, [2]),
+        ({"side": "SELL"}, [3]),
+        ({"side": "BUY"}, [1, 2]),
+        ({"side": "BUY", "symbol": "AAPL"}, [1]),
+        # created times: 1 at 04:40:00Z, 2 at 04:41:00Z, 3 at 04:42:00Z; from inclusive, to exclusive
+        ({"from": "2025-11-21T04:41:00Z"}, [2, 3]),
+        ({"to": "2025-11-21T04:41:00Z"}, [1]),
+        ({"from": "2025-11-21T04:40:30Z", "to": "2025-11-21T04:41:30Z"}, [2]),
+        ({"from": "2025-11-21T05:41:00+01:00"}, [2, 3]),  # the same instant as 04:41:00Z
+        ({"from": "2025-11-21T04:42:00.000001+00:00"}, []),
+        ({"from": "2025-11-21T04:41:00Z", "to": "2025-11-21T04:41:00Z"}, []),
+        (
+            {"from": "2025-11-21T04:40:00Z", "side": "SELL", "account": "ACC2", "status": "PARTIALLY_FILLED"},
+            [3],
+        ),
     ],
 )
 def test_orders_filters(
@@ -215,9 +257,61 @@ def test_unknown_status_is_422_naming_the_value(client: httpx.Client, book: Book
     assert "'BOGUS'" in detail and "PARTIALLY_FILLED" in detail
 
 
-@pytest.mark.parametrize("limit", [0, 1001, "x"])
-def test_limit_out_of_range_is_422(client: httpx.Client, limit: int | str) -> None:
-    assert client.get("/orders", params={"limit": limit}).status_code == 422
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"side": "buy"}, ["unknown side 'buy'", "BUY, SELL"]),
+        ({"from": "yesterday"}, ["from='yesterday' is not an ISO-8601 timestamp"]),
+        ({"to": "2025-11-21T04:41:00"}, ["to='2025-11-21T04:41:00' has no UTC offset"]),
+        (
+            {"from": "2025-11-22T00:00:00Z", "to": "2025-11-21T00:00:00Z"},
+            ["from='2025-11-22T00:00:00Z' is after"],
+        ),
+        ({"after": "seven"}, ["query parameter 'after'", "'seven'"]),
+        ({"limit": 0}, ["query parameter 'limit'", "'0'"]),
+        ({"limit": 1001}, ["query parameter 'limit'", "'1001'"]),
+        ({"limit": "x"}, ["query parameter 'limit'", "'x'"]),
+    ],
+)
+def test_bad_filter_is_422_naming_it(client: httpx.Client, params: dict[str, Any], named: list[str]) -> None:
+    response = client.get("/orders", params=params)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert isinstance(detail, str)
+    for words in named:
+        assert words in detail
+
+
+def test_orders_page_by_cursor(client: httpx.Client, writer: BookWriter) -> None:
+    # Seven orders; the even ones are canceled.
+    writer.submit([order(i, OrderStatus.CANCELED if i % 2 == 0 else OrderStatus.NEW) for i in range(1, 8)])
+    assert writer.flush()
+
+    pages: list[list[int]] = []
+    cursors: list[str | None] = []
+    params: dict[str, Any] = {"limit": 3}
+    while True:
+        response = client.get("/orders", params=params)
+        assert response.status_code == 200
+        pages.append([o["order_id"] for o in response.json()])
+        cursor = response.headers.get("X-Next-Cursor")
+        cursors.append(cursor)
+        if cursor is None:
+            assert "Link" not in response.headers
+            break
+        params = {"limit": 3, "after": cursor}
+    assert pages == [[1, 2, 3], [4, 5, 6], [7]]
+    assert cursors == ["3", "6", None]
+
+    # A page that ends exactly at the last match has no next cursor; the Link keeps the filters.
+    first = client.get("/orders", params={"status": "NEW", "limit": 2})
+    assert [o["order_id"] for o in first.json()] == [1, 3]
+    assert first.headers["X-Next-Cursor"] == "3"
+    link = first.headers["Link"]
+    assert link.startswith("<") and link.endswith('>; rel="next"')
+    second = client.get(link[1 : link.index(">")])
+    assert [o["order_id"] for o in second.json()] == [5, 7]
+    assert "X-Next-Cursor" not in second.headers
 
 
 def test_order_with_its_executions(client: httpx.Client, book: BookWriter) -> None:
@@ -230,8 +324,55 @@ def test_order_with_its_executions(client: httpx.Client, book: BookWriter) -> No
         ("X1b", "60", "100"),
     ]
     assert body["executions"][0]["kind"] == "TRADE"
+    assert body["executions"][0]["seq"] < body["executions"][1]["seq"]
     # The resent fill of order 3 is there once.
     assert [e["venue_exec_id"] for e in client.get("/orders/3").json()["executions"]] == ["X3"]
+
+
+def test_order_history_is_in_the_order_applied_not_by_timestamp(
+    client: httpx.Client, writer: BookWriter
+) -> None:
+    # The gateway stamps its own events (PENDING_CANCEL) with its clock, the venue's with receipt
+    # time: the history follows the order the book applied them in.
+    writer.submit(
+        [
+            order(5),
+            fill(
+                5,
+                "N5",
+                T0 + 5_000,
+                kind=ExecKind.NEW,
+                status=OrderStatus.NEW,
+                last_qty=Decimal(0),
+                cum_qty=Decimal(0),
+                leaves_qty=Decimal(100),
+            ),
+        ]
+    )
+    writer.submit(
+        [
+            fill(
+                5,
+                "P5",
+                T0 + 4_000,
+                venue="FIXGATE",
+                kind=ExecKind.PENDING_CANCEL,
+                status=OrderStatus.PENDING_CANCEL,
+                last_qty=Decimal(0),
+                cum_qty=Decimal(0),
+            )
+        ]
+    )
+    writer.submit([fill(5, "C5", T0 + 6_000, kind=ExecKind.CANCELED, status=OrderStatus.CANCELED,
+                        last_qty=Decimal(0), cum_qty=Decimal(0), leaves_qty=Decimal(0))])  # fmt: skip
+    assert writer.flush()
+    events = client.get("/orders/5").json()["executions"]
+    assert [e["kind"] for e in events] == ["NEW", "PENDING_CANCEL", "CANCELED"]
+    assert [e["kind"] for e in client.get("/executions", params={"order_id": 5}).json()] == [
+        "NEW",
+        "PENDING_CANCEL",
+        "CANCELED",
+    ]
 
 
 def test_missing_order_is_404_naming_it(client: httpx.Client, book: BookWriter) -> None:
@@ -259,19 +400,21 @@ def test_executions_filters(
     assert [e["venue_exec_id"] for e in response.json()] == expected
 
 
-def test_positions(client: httpx.Client, book: BookWriter) -> None:
+def test_positions_are_marked(client: httpx.Client, book: BookWriter) -> None:
     everything = client.get("/positions").json()
     assert [(p["account"], p["symbol"]) for p in everything] == [
         ("ACC1", "AAPL"),
         ("ACC2", "AAPL"),
         ("ACC2", "MSFT"),
+        ("ACC3", "TSLA"),
     ]
-    assert {k: everything[1][k] for k in ("quantity", "avg_price", "realized_pnl")} == {
-        "quantity": "-10",
-        "avg_price": "190.05",
-        "realized_pnl": "-1.5",
-    }
-    assert everything[0]["avg_price"] == "0.3"
+    fields = ("quantity", "avg_price", "realized_pnl", "mark_price", "unrealized_pnl")
+    assert [tuple(p[k] for k in fields) for p in everything] == [
+        ("100", "190.02", "0", "190.15", "13"),  # 100 * (190.15 - 190.02) = 13.00
+        ("-10", "190.05", "-1.5", "190.15", "-1"),  # -10 * (190.15 - 190.05) = -1.00
+        ("0", "0", "123.456", None, "0"),  # flat, and MSFT has no mark
+        ("5", "250", "0", None, "0"),  # open, but TSLA has no mark yet
+    ]
     assert [p["symbol"] for p in client.get("/positions", params={"account": "ACC2"}).json()] == [
         "AAPL",
         "MSFT",
@@ -281,6 +424,130 @@ def test_positions(client: httpx.Client, book: BookWriter) -> None:
         "ACC2",
     ]
     assert client.get("/positions", params={"account": "NOBODY"}).json() == []
+
+
+def test_pnl_per_account_and_firm(client: httpx.Client, book: BookWriter) -> None:
+    response = client.get("/pnl")
+    assert response.status_code == 200
+    assert response.json() == {
+        "accounts": [
+            {"account": "ACC1", "realized_pnl": "0", "unrealized_pnl": "13", "total_pnl": "13"},
+            # realized -1.5 + 123.456 = 121.956; unrealized -1 (AAPL) + 0 (MSFT flat)
+            {"account": "ACC2", "realized_pnl": "121.956", "unrealized_pnl": "-1", "total_pnl": "120.956"},
+            {"account": "ACC3", "realized_pnl": "0", "unrealized_pnl": "0", "total_pnl": "0"},
+        ],
+        # realized 0 + 121.956; unrealized 13 - 1 + 0
+        "total": {"realized_pnl": "121.956", "unrealized_pnl": "12", "total_pnl": "133.956"},
+    }
+    only = client.get("/pnl", params={"account": "ACC1"}).json()
+    assert [a["account"] for a in only["accounts"]] == ["ACC1"]
+    assert only["total"]["total_pnl"] == "13"
+
+
+def test_pnl_of_an_empty_book_is_zero(client: httpx.Client) -> None:
+    assert client.get("/pnl").json() == {
+        "accounts": [],
+        "total": {"realized_pnl": "0", "unrealized_pnl": "0", "total_pnl": "0"},
+    }
+
+
+# -- OPERATOR CANCEL ------------------------------------------------------------------------------------
+
+
+def test_cancel_sent_to_the_venue_is_202(database_url: str, book: BookWriter) -> None:
+    gateway = StubGateway({2: None})
+    with serve(database_url, api_token=TOKEN, operations=gateway) as http:
+        response = http.post("/orders/2/cancel")
+    assert response.status_code == 202
+    assert response.json() == {
+        "order_id": 2,
+        "status": "PENDING_CANCEL",
+        "detail": "cancel of order 2 sent to its venue",
+    }
+    assert gateway.calls == [2]
+
+
+def test_cancel_of_an_unknown_order_is_404(database_url: str, book: BookWriter) -> None:
+    gateway = StubGateway({})
+    with serve(database_url, api_token=TOKEN, operations=gateway) as http:
+        response = http.post("/orders/42/cancel")
+    assert (response.status_code, response.json()) == (404, {"detail": "order 42 not found"})
+    assert gateway.calls == [42]
+
+
+def test_cancel_the_gateway_refuses_is_409_with_its_reason(database_url: str, book: BookWriter) -> None:
+    gateway = StubGateway(
+        {2: "order 2 already has a cancel pending", 3: "order 3 is FILLED: nothing to cancel"}
+    )
+    with serve(database_url, api_token=TOKEN, operations=gateway) as http:
+        pending = http.post("/orders/2/cancel")
+        done = http.post("/orders/3/cancel")
+        # Order 1 is in the book but not at the gateway (done before a restart): 409, not 404.
+        before_restart = http.post("/orders/1/cancel")
+    assert (pending.status_code, pending.json()) == (409, {"detail": "order 2 already has a cancel pending"})
+    assert (done.status_code, done.json()) == (409, {"detail": "order 3 is FILLED: nothing to cancel"})
+    assert (before_restart.status_code, before_restart.json()) == (
+        409,
+        {"detail": "order 1 is FILLED: nothing to cancel"},
+    )
+
+
+def test_cancel_without_a_gateway_is_503(client: httpx.Client, book: BookWriter) -> None:
+    response = client.post("/orders/2/cancel")
+    assert response.status_code == 503
+    assert "not available" in response.json()["detail"]
+
+
+# -- AUTHENTICATION -------------------------------------------------------------------------------------
+
+PROTECTED = [
+    ("GET", "/orders"),
+    ("GET", "/orders/1"),
+    ("POST", "/orders/1/cancel"),
+    ("GET", "/executions"),
+    ("GET", "/positions"),
+    ("GET", "/pnl"),
+]
+
+
+@pytest.mark.parametrize(
+    ("headers", "message", "challenge"),
+    [
+        ({}, "missing bearer token", "Bearer"),
+        ({"Authorization": "Bearer not-the-token"}, "invalid bearer token", 'Bearer error="invalid_token"'),
+        ({"Authorization": f"Bearer {TOKEN}x"}, "invalid bearer token", 'Bearer error="invalid_token"'),
+        ({"Authorization": f"Basic {TOKEN}"}, "missing bearer token", "Bearer"),
+        ({"Authorization": TOKEN}, "missing bearer token", "Bearer"),
+    ],
+)
+def test_endpoints_refuse_a_missing_or_wrong_token(
+    database_url: str, book: BookWriter, headers: dict[str, str], message: str, challenge: str
+) -> None:
+    gateway = StubGateway({1: None})
+    with serve(database_url, api_token=TOKEN, operations=gateway, headers=headers) as http:
+        for method, path in PROTECTED:
+            response = http.request(method, path)
+            assert response.status_code == 401, (method, path)
+            assert response.headers["WWW-Authenticate"] == challenge
+            assert message in response.json()["detail"]
+        assert http.get("/orders", headers=AUTH).status_code == 200  # the same server, with the token
+    assert gateway.calls == []  # refused before anything was done
+
+
+def test_health_and_docs_need_no_token(database_url: str) -> None:
+    with serve(database_url, api_token=TOKEN, headers={}) as http:
+        assert http.get("/health").status_code == 200
+        assert http.get("/docs").status_code == 200
+        assert http.get("/openapi.json").status_code == 200
+        assert http.get("/orders").status_code == 401
+
+
+def test_an_api_without_a_token_refuses_everyone(database_url: str) -> None:
+    with serve(database_url) as http:  # sends a bearer token, but the app has none to compare with
+        response = http.get("/orders")
+        assert http.get("/health").status_code == 200
+    assert response.status_code == 401
+    assert "no token configured" in response.json()["detail"]
 
 
 def test_api_reads_what_the_writer_commits_later(client: httpx.Client, writer: BookWriter) -> None:
@@ -293,6 +560,17 @@ def test_api_reads_what_the_writer_commits_later(client: httpx.Client, writer: B
 def test_openapi_documents_the_endpoints(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
-    assert {"/health", "/orders", "/orders/{order_id}", "/executions", "/positions"} <= set(schema["paths"])
+    assert {
+        "/health",
+        "/orders",
+        "/orders/{order_id}",
+        "/orders/{order_id}/cancel",
+        "/executions",
+        "/positions",
+        "/pnl",
+    } <= set(schema["paths"])
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "security" not in schema["paths"]["/health"]["get"]
+    assert schema["paths"]["/pnl"]["get"]["security"] == [{"HTTPBearer": []}]
     order_schema = schema["components"]["schemas"]["Order"]["properties"]
     assert order_schema["quantity"]["type"] == "string"
