@@ -269,7 +269,6 @@ class OrderManager:
         self._by_venue_id: dict[tuple[str, str], Order] = {}  # every venue ClOrdID an order had
         self._by_client_id: dict[tuple[str, str], Order] = {}  # every client ClOrdID, per session
         self._positions: dict[tuple[str, str], Position] = {}
-        self._marks: dict[str, Decimal] = {}
         self._applied: set[tuple[str, str]] = set()  # (venue, venue ExecID) of every report applied
         self.counters = OmsCounters()
 
@@ -290,10 +289,16 @@ class OrderManager:
                 self._orders[order.order_id] = order
                 self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
                 self._next_order_id = max(self._next_order_id, order.order_id + 1)
+                if order.venue and not order.status.is_terminal:
+                    self._risk.view.open_order(
+                        order.order_id, order.account, order.symbol, order.side, ZERO, ZERO
+                    )
+                    self._sync_risk(order)
             for p in positions:
                 self._positions[(p.account, p.symbol)] = Position(
                     p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl
                 )
+                self._risk.view.set_position(p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl)
             self._applied.update(applied_exec_ids)
 
     # -- COMMANDS ------------------------------------------------------------------------------------
@@ -339,6 +344,7 @@ class OrderManager:
                     self._by_client_id[(cmd.session, cmd.cl_ord_id)] = order  # a resend is answered
                 return Rejected(self._reject(order, reason, now))
             self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
+            self._risk.order_opened(order_id, cmd)
             self._sink((order.record(),))
             return Routed(order_id, venue, order.venue_cl_ord_id, cmd)
 
@@ -378,9 +384,9 @@ class OrderManager:
                     CancelRejectReason.OTHER, "Price (44) is required to replace a limit order",
                 )
             if cmd.quantity > order.quantity or cmd.price != order.price:
-                reason = self._risk.check(
-                    NewOrder(order.session, cmd.cl_ord_id, order.account, order.symbol, order.side,
-                             order.ord_type, cmd.quantity, cmd.price, order.time_in_force, cmd.received_ns)
+                reason = self._risk.check_replace(
+                    order.session, order.account, order.symbol, order.side, order.ord_type,
+                    cmd.quantity, cmd.price, order.leaves_qty, order.cum_qty,
                 )
                 if reason is not None:
                     return self._cancel_reject(
@@ -495,7 +501,8 @@ class OrderManager:
                     )
                 position = self._position(order.account, order.symbol)
                 position.apply_fill(order.side, report.last_qty, report.last_px)
-                self._marks[order.symbol] = report.last_px
+                self._risk.position_changed(order.account, order.symbol, position.quantity,
+                                            position.avg_price, position.realized_pnl, report.last_px)
                 records.append(position.record(now))
                 records.append(MarkRecord(order.symbol, report.last_px, now))
             if legal:
@@ -509,6 +516,7 @@ class OrderManager:
             elif order.status.is_terminal:
                 order.pending = None  # an unsolicited end (IOC remainder, expiry) ends any request too
 
+            self._sync_risk(order)
             self.counters.reports_applied += 1
             client = order.client_report(
                 f"{report.venue}-{report.exec_id}", report.kind, report.last_qty, report.last_px,
@@ -679,9 +687,14 @@ class OrderManager:
     def _exec_id(order: Order, what: str, now: int) -> str:
         return f"{GATEWAY}-{order.order_id}-{what}-{now}"
 
+    def _sync_risk(self, order: Order) -> None:
+        """Risk's view of the order's working quantity follows every change (0 once it is done)."""
+        self._risk.order_working(order.order_id, order.leaves_qty, order.symbol, order.ord_type, order.price)
+
     def _reject(self, order: Order, reason: str, now: int) -> ClientReport:
         self.counters.rejected += 1
         order.status = OrderStatus.REJECTED
+        self._sync_risk(order)
         order.text = reason
         order.updated_ns = now
         exec_id = f"{GATEWAY}-{order.order_id}-REJ"

@@ -1,6 +1,28 @@
-"""Pre-trade risk: pure checks on an in-memory view. Never imports quickfix."""
+"""Pre-trade risk: pure checks on an in-memory view of exposure. Never imports quickfix."""
 
-from risk.checks import PreTradeRisk
-from risk.limits import InstrumentLimits, RiskConfig, load_risk_config
+from risk.checks import Halt, PreTradeRisk
+from risk.limits import (
+    ExposureLimits,
+    FlowLimits,
+    OrderLimits,
+    RiskConfig,
+    RiskConfigError,
+    TradingState,
+    load_risk_config,
+    risk_config_from_mapping,
+    risk_config_to_mapping,
+)
 
-__all__ = ["InstrumentLimits", "PreTradeRisk", "RiskConfig", "load_risk_config"]
+__all__ = [
+    "ExposureLimits",
+    "FlowLimits",
+    "Halt",
+    "OrderLimits",
+    "PreTradeRisk",
+    "RiskConfig",
+    "RiskConfigError",
+    "TradingState",
+    "load_risk_config",
+    "risk_config_from_mapping",
+    "risk_config_to_mapping",
+]

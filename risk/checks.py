@@ -1,38 +1,335 @@
-"""The pre-trade check: returns ``None`` to pass or a reason naming the limit and the values."""
+"""Pre-trade risk: every order checked before it leaves, against limits and the live exposure view.
+
+``check`` is pure: it returns ``None`` to pass or a reason naming the limit and the values, and
+counts the denial under the check's name. What an accepted order changes (flow counters, working
+exposure) is recorded by ``order_opened``, which the OMS calls once the order is routed. Every
+check is O(1) in the number of accounts, orders and limits. Cancels are never checked.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 
-from oms.model import Instrument, NewOrder, OrdType
-from risk.limits import RiskConfig
+from oms.model import Instrument, NewOrder, OrdType, Side
+from risk.exposure import ZERO, RiskView
+from risk.limits import OrderLimits, RiskConfig, TradingState
+
+log = logging.getLogger(__name__)
+
+HUNDRED = Decimal(100)
+
+
+# What a kill switch halts: the firm, or one account, client session (CompID) or symbol.
+SCOPES = ("firm", "account", "session", "symbol")
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """A kill switch in force: who pulled it, when, and why."""
+
+    scope: str
+    value: str
+    by: str
+    at_ns: int
+    reason: str
 
 
 class PreTradeRisk:
-    """Pure, in-memory, O(1) checks of one order against its instrument's limits."""
+    """The risk interceptor: limits, the exposure view, trading states and kill switches."""
 
-    def __init__(self, instruments: Mapping[str, Instrument], config: RiskConfig) -> None:
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument],
+        config: RiskConfig,
+        *,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         self._instruments = instruments
+        self._clock_ns = clock_ns
+        self.view = RiskView()
+        self.rejections: Counter[str] = Counter()
+        self.account_states: dict[str, TradingState] = {}
+        self.firm_state = TradingState.ACTIVE
+        self.halts: dict[tuple[str, str], Halt] = {}
+        self._flow: dict[str, deque[int]] = {}
+        self._recent: dict[tuple[str, str, Side, Decimal, Decimal | None], int] = {}
+        self._limits_cache: dict[tuple[str, str], OrderLimits] = {}
+        self.config = config
+
+    @property
+    def config(self) -> RiskConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: RiskConfig) -> None:
+        """Limits can change live (``PUT /risk/limits``); the per-order cache starts again."""
         self._config = config
+        self._limits_cache = {}
+
+    def reference_price(self, symbol: str) -> Decimal | None:
+        """Last trade seen, else the configured reference price."""
+        mark = self.view.marks.get(symbol)
+        if mark is not None:
+            return mark
+        instrument = self._instruments.get(symbol)
+        return None if instrument is None else instrument.reference_price
+
+    # -- THE CHECK -----------------------------------------------------------------------------------
 
     def check(self, order: NewOrder) -> str | None:
-        """Return ``None`` when the order may go to its venue, else why it may not."""
-        instrument = self._instruments.get(order.symbol)
+        """``None`` when ``order`` may go to its venue, else why not (and the denial is counted)."""
+        name, reason = self._check(order.session, order.account, order.symbol, order.side, order.ord_type,
+                                   order.quantity, order.price, ZERO)
+        if reason is not None:
+            self.rejections[name] += 1
+        return reason
+
+    def check_replace(self, session: str, account: str, symbol: str, side: Side, ord_type: OrdType,
+                      quantity: Decimal, price: Decimal | None, leaves_now: Decimal,
+                      cum_qty: Decimal) -> str | None:
+        """A replace is checked as an order for its new open quantity, with the old one's open
+        quantity no longer counted (it is replaced, not added to)."""
+        name, reason = self._check(session, account, symbol, side, ord_type, quantity - cum_qty, price,
+                                   leaves_now, total_qty=quantity, flow=False)
+        if reason is not None:
+            self.rejections[name] += 1
+        return reason
+
+    def _check(
+        self,
+        session: str,
+        account: str,
+        symbol: str,
+        side: Side,
+        ord_type: OrdType,
+        qty: Decimal,
+        price: Decimal | None,
+        replaced_leaves: Decimal,
+        *,
+        total_qty: Decimal | None = None,
+        flow: bool = True,
+    ) -> tuple[str, str | None]:
+        halts = self.halts
+        if halts:
+            for scope, value in (("firm", ""), ("account", account), ("session", _comp_id(session)),
+                                 ("symbol", symbol)):
+                halt = halts.get((scope, value))
+                if halt is not None:
+                    where = "the firm" if scope == "firm" else f"{scope} {value}"
+                    return "kill_switch", f"trading halted for {where} by {halt.by}: {halt.reason}"
+        state = self.firm_state
+        account_state = self.account_states.get(account, TradingState.ACTIVE)
+        if state is TradingState.HALTED or account_state is TradingState.HALTED:
+            who = "the firm" if state is TradingState.HALTED else f"account {account}"
+            return "trading_state", f"trading halted for {who}"
+        config = self._config
+        if symbol in config.restricted_symbols:
+            return "restricted_symbol", f"symbol {symbol} is restricted"
+        instrument = self._instruments.get(symbol)
         if instrument is None:
-            return f"unknown symbol {order.symbol}"
-        if order.quantity <= 0:
-            return f"order qty {order.quantity} must be positive"
-        limits = self._config.for_symbol(order.symbol)
-        if limits.max_order_qty is not None and order.quantity > limits.max_order_qty:
-            return f"order qty {order.quantity} > max {limits.max_order_qty} for {order.symbol}"
+            return "unknown_symbol", f"unknown symbol {symbol}"
+        if qty <= 0:
+            return "quantity", f"order qty {qty} must be positive"
+        limits = self._limits_cache.get((account, symbol))
+        if limits is None:
+            limits = self._limits_cache[(account, symbol)] = config.order_limits(account, symbol)
+        market = ord_type is OrdType.MARKET
+        if market and limits.allow_market_orders is False:
+            return "market_orders", f"market orders are not allowed for {symbol}"
+        order_qty = qty if total_qty is None else total_qty
+        if limits.check_tick_lot:
+            if order_qty % instrument.lot_size != 0:
+                return "lot_size", f"order qty {order_qty} is not a multiple of the lot size {instrument.lot_size} for {symbol}"
+            if price is not None and price % instrument.tick_size != 0:
+                return "tick_size", f"price {price} is not a multiple of the tick size {instrument.tick_size} for {symbol}"
+        if limits.max_order_qty is not None and order_qty > limits.max_order_qty:
+            return "max_order_qty", f"order qty {order_qty} > max {limits.max_order_qty} for {symbol}"
+        reference = self.view.marks.get(symbol, instrument.reference_price)
+        unit = reference if market or price is None else price
         if limits.max_order_notional is not None:
-            # A market order has no price of its own: value it at the reference price.
-            price = order.price if order.ord_type is OrdType.LIMIT and order.price is not None \
-                else instrument.reference_price
-            notional = order.quantity * price
+            notional = order_qty * unit
             if notional > limits.max_order_notional:
-                return (
-                    f"order notional {notional} > max {limits.max_order_notional} for {order.symbol}"
-                    f" ({order.quantity} @ {price})"
+                return "max_order_notional", (
+                    f"order notional {notional} > max {limits.max_order_notional} for {symbol}"
+                    f" ({order_qty} @ {unit})"
                 )
-        return None
+        if not market and price is not None:
+            if limits.price_collar_pct is not None:
+                band = reference * limits.price_collar_pct / HUNDRED
+                if abs(price - reference) > band:
+                    return "price_collar", (
+                        f"price {price} is more than {limits.price_collar_pct}% from the reference"
+                        f" {reference} for {symbol}"
+                    )
+            if limits.price_collar_ticks is not None:
+                ticks = abs(price - reference) / instrument.tick_size
+                if ticks > limits.price_collar_ticks:
+                    return "price_collar", (
+                        f"price {price} is {ticks} ticks from the reference {reference} for {symbol}"
+                        f" (max {limits.price_collar_ticks})"
+                    )
+        if flow:
+            flow_limits = config.session_flow(_comp_id(session))
+            if flow_limits.max_orders_per_second is not None:
+                window = self._flow.get(session)
+                if window is not None:
+                    horizon = self._clock_ns() - 1_000_000_000
+                    while window and window[0] <= horizon:
+                        window.popleft()
+                    if len(window) >= flow_limits.max_orders_per_second:
+                        return "order_rate", (
+                            f"order rate of session {_comp_id(session)} is at its max of"
+                            f" {flow_limits.max_orders_per_second} orders per second"
+                        )
+            if config.duplicate_window_ms is not None:
+                seen = self._recent.get((account, symbol, side, qty, price))
+                if seen is not None and self._clock_ns() - seen < config.duplicate_window_ms * 1_000_000:
+                    return "duplicate_order", (
+                        f"duplicate of an order for {account} {side} {qty} {symbol} @ {price or 'market'}"
+                        f" within {config.duplicate_window_ms} ms"
+                    )
+
+        view = self.view
+        exposure = view.symbols.get((account, symbol))
+        position = ZERO if exposure is None else exposure.position
+        open_same = ZERO
+        if exposure is not None:
+            open_same = (exposure.open_buy_qty if side is Side.BUY else exposure.open_sell_qty) - replaced_leaves
+        if state is TradingState.REDUCING or account_state is TradingState.REDUCING:
+            # Only an order that, with every working order on its side, shrinks the position.
+            reducible = -position if side is Side.BUY else position
+            if reducible <= 0 or qty + open_same > reducible:
+                who = "the firm is" if state is TradingState.REDUCING else f"account {account} is"
+                return "trading_state", (
+                    f"{who} REDUCING: {side} {qty} {symbol} would not reduce the position {position}"
+                    f" (working on that side {open_same})"
+                )
+        if limits.max_position is not None:
+            worst = position + open_same + qty if side is Side.BUY else position - open_same - qty
+            if abs(worst) > limits.max_position:
+                return "max_position", (
+                    f"worst-case position {worst} in {symbol} for {account} > max {limits.max_position}"
+                    f" (position {position}, working {open_same}, order {qty})"
+                )
+        added = qty * unit - replaced_leaves * unit
+        exposure_limits = config.accounts.get(account)
+        for who, limits_of, totals in (
+            (f"account {account}", exposure_limits, view.accounts.get(account)),
+            ("the firm", config.firm, view.firm),
+        ):
+            if limits_of is None:
+                continue
+            gross = ZERO if totals is None else totals.gross
+            if limits_of.max_gross_notional is not None and gross + added > limits_of.max_gross_notional:
+                return "max_gross_notional", (
+                    f"gross notional {gross + added} > max {limits_of.max_gross_notional} for {who}"
+                )
+            if limits_of.max_net_notional is not None:
+                if totals is None:
+                    net = added if side is Side.BUY else -added
+                elif side is Side.BUY:
+                    net = totals.position_net + totals.open_buy_notional + added
+                else:
+                    net = totals.position_net - totals.open_sell_notional - added
+                if abs(net) > limits_of.max_net_notional:
+                    return "max_net_notional", (
+                        f"worst-case net notional {net} > max {limits_of.max_net_notional} for {who}"
+                    )
+            if limits_of.credit_limit is not None and side is Side.BUY:
+                used = ZERO if totals is None else totals.credit_used
+                if used + added > limits_of.credit_limit:
+                    return "credit_limit", f"credit used {used + added} > credit limit {limits_of.credit_limit} for {who}"
+        return "", None
+
+    # -- WHAT THE OMS TELLS RISK -------------------------------------------------------------------
+
+    def order_opened(self, order_id: int, order: NewOrder) -> None:
+        """A checked order was routed: it now works, and counts for flow and duplicate checks."""
+        now = self._clock_ns()
+        if self._config.session_flow(_comp_id(order.session)).max_orders_per_second is not None:
+            self._flow.setdefault(order.session, deque()).append(now)
+        if self._config.duplicate_window_ms is not None:
+            self._recent[(order.account, order.symbol, order.side, order.quantity, order.price)] = now
+            if len(self._recent) > 100_000:  # forget the stale ones now and then
+                horizon = now - self._config.duplicate_window_ms * 1_000_000
+                self._recent = {k: v for k, v in self._recent.items() if v > horizon}
+        self.view.open_order(order_id, order.account, order.symbol, order.side, order.quantity,
+                             self._unit(order.symbol, order.ord_type, order.price))
+
+    def order_working(self, order_id: int, leaves: Decimal, symbol: str, ord_type: OrdType,
+                      price: Decimal | None) -> None:
+        """The order's open quantity or price changed; 0 leaves: it is done."""
+        self.view.set_working(order_id, leaves, self._unit(symbol, ord_type, price))
+
+    def position_changed(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+                         realized: Decimal, last_px: Decimal) -> None:
+        """After a fill: new position and mark, then the daily loss limits of account and firm."""
+        view = self.view
+        view.set_position(account, symbol, quantity, avg_cost, realized)
+        view.set_mark(symbol, last_px)
+        limits = self._config.accounts.get(account)
+        if limits is not None and limits.max_daily_loss is not None:
+            pnl = view.daily_pnl(account)
+            if -pnl > limits.max_daily_loss:
+                self._breach(account, pnl, limits.max_daily_loss, limits.daily_loss_action)
+        firm = self._config.firm
+        if firm.max_daily_loss is not None:
+            pnl = view.daily_pnl(None)
+            if -pnl > firm.max_daily_loss:
+                self._breach(None, pnl, firm.max_daily_loss, firm.daily_loss_action)
+
+    def _breach(self, account: str | None, pnl: Decimal, limit: Decimal, action: TradingState) -> None:
+        current = self.firm_state if account is None else self.account_states.get(account, TradingState.ACTIVE)
+        if current is TradingState.HALTED or current is action:
+            return
+        who = "the firm" if account is None else f"account {account}"
+        log.error("daily loss %s of %s is past its max %s: %s -> %s", -pnl, who, limit, current, action)
+        if account is None:
+            self.firm_state = action
+        else:
+            self.account_states[account] = action
+
+    def _unit(self, symbol: str, ord_type: OrdType, price: Decimal | None) -> Decimal:
+        if ord_type is OrdType.LIMIT and price is not None:
+            return price
+        return self.reference_price(symbol) or ZERO
+
+    # -- KILL SWITCH AND STATES --------------------------------------------------------------------
+
+    def kill(self, scope: str, value: str, by: str, reason: str) -> Halt:
+        """Halt new orders in a scope (the caller cancels the working ones)."""
+        if scope not in SCOPES:
+            raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+        halt = Halt(scope, "" if scope == "firm" else value, by, time.time_ns(), reason)
+        self.halts[(halt.scope, halt.value)] = halt
+        log.warning("kill switch: %s %s halted by %s: %s", scope, value, by, reason)
+        return halt
+
+    def resume(self, scope: str, value: str, by: str) -> Halt | None:
+        """Lift a kill switch, and a trading state the daily loss limit set in that scope."""
+        if scope not in SCOPES:
+            raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+        key = (scope, "" if scope == "firm" else value)
+        if scope == "firm":
+            self.firm_state = TradingState.ACTIVE
+        elif scope == "account":
+            self.account_states.pop(value, None)
+        halt = self.halts.pop(key, None)
+        log.warning("kill switch: %s %s resumed by %s", scope, value, by)
+        return halt
+
+    def set_state(self, account: str | None, state: TradingState) -> None:
+        if account is None:
+            self.firm_state = state
+        else:
+            self.account_states[account] = state
+
+
+def _comp_id(session: str) -> str:
+    """A client session key (``FIX.4.4:FIXGATE->CLIENT1``) to the client's CompID."""
+    return session.rpartition(">")[2]

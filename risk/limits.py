@@ -1,71 +1,265 @@
-"""Risk limits and their config file."""
+"""Risk limits: per instrument, per account, per client session and firm-wide, and their config file.
+
+Every limit is optional (``None`` turns that check off). A per-order limit may be set at the firm,
+on an account and on an instrument; the tightest one set applies.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 
 class RiskConfigError(ValueError):
-    """The risk config file is malformed: the message names the key and the value."""
+    """A risk config is malformed: the message names the key and the value."""
+
+
+class TradingState(StrEnum):
+    """What an account, or the firm, may do."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"  # only orders that shrink a position pass
+    HALTED = "HALTED"  # no new orders; cancels still pass
 
 
 @dataclass(frozen=True, slots=True)
-class InstrumentLimits:
-    """Per-order limits of one instrument; ``None`` turns a check off."""
+class OrderLimits:
+    """Limits on one order and on the position in its symbol."""
 
     max_order_qty: Decimal | None = None
     max_order_notional: Decimal | None = None
+    price_collar_pct: Decimal | None = None  # a limit price within this % of the reference price
+    price_collar_ticks: int | None = None  # ... and within this many ticks of it
+    max_position: Decimal | None = None  # |position + open orders on one side| per account and symbol
+    allow_market_orders: bool | None = None
+    check_tick_lot: bool | None = None
+
+    def tightest(self, other: OrderLimits) -> OrderLimits:
+        """Both sets at once: the smaller of two numbers, False over True, a set value over None."""
+        merged: dict[str, Any] = {}
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if a is None or b is None:
+                merged[f.name] = b if a is None else a
+            elif isinstance(a, bool):
+                merged[f.name] = a and b
+            else:
+                merged[f.name] = min(a, b)
+        return OrderLimits(**merged)
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureLimits:
+    """Limits on everything an account (or the firm) holds and has working."""
+
+    max_gross_notional: Decimal | None = None
+    max_net_notional: Decimal | None = None
+    credit_limit: Decimal | None = None  # buying power: cost of long positions + working buys
+    max_daily_loss: Decimal | None = None  # realized + unrealized since the day began
+    daily_loss_action: TradingState = TradingState.HALTED  # REDUCING or HALTED on breach
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLimits:
+    """Limits on the flow of orders from one client session."""
+
+    max_orders_per_second: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
-    """All limits: per instrument, with a default for instruments not listed."""
+    """Every limit fixgate enforces before an order leaves."""
 
-    default: InstrumentLimits = InstrumentLimits()
-    instruments: dict[str, InstrumentLimits] = field(default_factory=dict)
+    firm_orders: OrderLimits = OrderLimits()
+    firm: ExposureLimits = ExposureLimits()
+    flow: FlowLimits = FlowLimits()  # per session, unless the session has its own
+    duplicate_window_ms: int | None = None  # same account, symbol, side, qty and price within it
+    restricted_symbols: frozenset[str] = frozenset()
+    instruments: Mapping[str, OrderLimits] = field(default_factory=dict)
+    account_orders: Mapping[str, OrderLimits] = field(default_factory=dict)
+    accounts: Mapping[str, ExposureLimits] = field(default_factory=dict)
+    sessions: Mapping[str, FlowLimits] = field(default_factory=dict)  # by client CompID
 
-    def for_symbol(self, symbol: str) -> InstrumentLimits:
-        return self.instruments.get(symbol, self.default)
+    def order_limits(self, account: str, symbol: str) -> OrderLimits:
+        """The per-order limits that apply to ``account`` trading ``symbol`` (tightest of the three)."""
+        limits = self.firm_orders
+        account_limits = self.account_orders.get(account)
+        if account_limits is not None:
+            limits = limits.tightest(account_limits)
+        instrument_limits = self.instruments.get(symbol)
+        if instrument_limits is not None:
+            limits = limits.tightest(instrument_limits)
+        return limits
+
+    def account_limits(self, account: str) -> ExposureLimits:
+        return self.accounts.get(account, ExposureLimits())
+
+    def session_flow(self, comp_id: str) -> FlowLimits:
+        return self.sessions.get(comp_id, self.flow)
 
 
-_KEYS = ("max_order_qty", "max_order_notional")
+# -- CONFIG FILE -------------------------------------------------------------------------------------
+
+_ORDER_KEYS = {f.name for f in fields(OrderLimits)}
+_EXPOSURE_KEYS = {f.name for f in fields(ExposureLimits)}
+_FLOW_KEYS = {f.name for f in fields(FlowLimits)}
+_TOP_KEYS = {"firm", "flow", "duplicate_window_ms", "restricted_symbols", "instruments", "accounts", "sessions"}
 
 
-def _limits(where: str, table: dict[str, Any]) -> InstrumentLimits:
-    unknown = set(table) - set(_KEYS)
+def _decimal(where: str, raw: object) -> Decimal:
+    if isinstance(raw, float):
+        raise RiskConfigError(f"{where} = {raw!r}: write it as a string or integer, not a float")
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise RiskConfigError(f"{where} = {raw!r} is not a number")
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise RiskConfigError(f"{where} = {raw!r} is not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise RiskConfigError(f"{where} = {raw!r} must be a positive number")
+    return value
+
+
+def _integer(where: str, raw: object) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+        raise RiskConfigError(f"{where} = {raw!r} must be a positive integer")
+    return raw
+
+
+def _boolean(where: str, raw: object) -> bool:
+    if not isinstance(raw, bool):
+        raise RiskConfigError(f"{where} = {raw!r} must be true or false")
+    return raw
+
+
+def _value(where: str, key: str, raw: object) -> object:
+    if key in ("allow_market_orders", "check_tick_lot"):
+        return _boolean(where, raw)
+    if key in ("price_collar_ticks", "max_orders_per_second", "duplicate_window_ms"):
+        return _integer(where, raw)
+    if key == "daily_loss_action":
+        if raw not in (TradingState.REDUCING, TradingState.HALTED):
+            raise RiskConfigError(f"{where} = {raw!r} must be REDUCING or HALTED")
+        return TradingState(str(raw))
+    return _decimal(where, raw)
+
+
+def _table(where: str, raw: object, allowed: set[str]) -> dict[str, object]:
+    if not isinstance(raw, Mapping):
+        raise RiskConfigError(f"{where}: expected a table, got {raw!r}")
+    unknown = set(raw) - allowed
     if unknown:
-        raise RiskConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {list(_KEYS)}")
-    values: dict[str, Decimal] = {}
-    for key in _KEYS:
-        if key not in table:
-            continue
-        raw = table[key]
-        if isinstance(raw, float):
-            raise RiskConfigError(f"{where}.{key} = {raw!r}: write it as a string or integer, not a float")
-        try:
-            value = Decimal(str(raw))
-        except InvalidOperation:
-            raise RiskConfigError(f"{where}.{key} = {raw!r} is not a number") from None
-        if not value.is_finite() or value <= 0:
-            raise RiskConfigError(f"{where}.{key} = {raw!r} must be a positive number")
-        values[key] = value
-    return InstrumentLimits(**values)
+        raise RiskConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(allowed)}")
+    return {key: _value(f"{where}.{key}", key, value) for key, value in raw.items()}
+
+
+def _split(values: dict[str, object]) -> tuple[OrderLimits, ExposureLimits]:
+    orders = OrderLimits(**{k: v for k, v in values.items() if k in _ORDER_KEYS})  # type: ignore[arg-type]
+    exposure = ExposureLimits(**{k: v for k, v in values.items() if k in _EXPOSURE_KEYS})  # type: ignore[arg-type]
+    return orders, exposure
+
+
+def risk_config_from_mapping(data: Mapping[str, Any], source: str = "risk config") -> RiskConfig:
+    """Validate and build a ``RiskConfig`` from parsed TOML or JSON (the same shape)."""
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise RiskConfigError(f"{source}: unknown key(s) {sorted(unknown)}; known: {sorted(_TOP_KEYS)}")
+    firm_orders, firm = _split(_table(f"{source}: firm", data.get("firm", {}), _ORDER_KEYS | _EXPOSURE_KEYS))
+    flow = FlowLimits(**_table(f"{source}: flow", data.get("flow", {}), _FLOW_KEYS))  # type: ignore[arg-type]
+    window = data.get("duplicate_window_ms")
+    restricted = data.get("restricted_symbols", [])
+    if not isinstance(restricted, list) or not all(isinstance(s, str) for s in restricted):
+        raise RiskConfigError(f"{source}: restricted_symbols = {restricted!r} must be a list of symbols")
+    instruments = {
+        symbol: OrderLimits(**_table(f"{source}: instruments.{symbol}", table, _ORDER_KEYS))  # type: ignore[arg-type]
+        for symbol, table in _table_of_tables(source, data, "instruments").items()
+    }
+    account_orders: dict[str, OrderLimits] = {}
+    accounts: dict[str, ExposureLimits] = {}
+    for account, table in _table_of_tables(source, data, "accounts").items():
+        orders, exposure = _split(_table(f"{source}: accounts.{account}", table, _ORDER_KEYS | _EXPOSURE_KEYS))
+        account_orders[account], accounts[account] = orders, exposure
+    sessions = {
+        comp_id: FlowLimits(**_table(f"{source}: sessions.{comp_id}", table, _FLOW_KEYS))  # type: ignore[arg-type]
+        for comp_id, table in _table_of_tables(source, data, "sessions").items()
+    }
+    return RiskConfig(
+        firm_orders=firm_orders,
+        firm=firm,
+        flow=flow,
+        duplicate_window_ms=None if window is None else _integer(f"{source}: duplicate_window_ms", window),
+        restricted_symbols=frozenset(restricted),
+        instruments=instruments,
+        account_orders=account_orders,
+        accounts=accounts,
+        sessions=sessions,
+    )
+
+
+def _table_of_tables(source: str, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise RiskConfigError(f"{source}: {key} must be a table of tables")
+    return value
 
 
 def load_risk_config(path: Path) -> RiskConfig:
-    """Read limits from a TOML file with ``[default]`` and ``[instruments.SYMBOL]`` tables."""
+    """Read limits from a TOML file (see config/risk.toml for every key)."""
     with path.open("rb") as fh:
         data = tomllib.load(fh)
-    unknown = set(data) - {"default", "instruments"}
-    if unknown:
-        raise RiskConfigError(f"{path}: unknown table(s) {sorted(unknown)}")
-    default = _limits(f"{path}: default", data.get("default", {}))
-    instruments = {
-        symbol: _limits(f"{path}: instruments.{symbol}", table)
-        for symbol, table in data.get("instruments", {}).items()
+    return risk_config_from_mapping(data, str(path))
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
+
+
+def _limits_dict(*limits: OrderLimits | ExposureLimits | FlowLimits) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in limits:
+        for f in fields(item):
+            value = getattr(item, f.name)
+            if value is None or (f.name == "daily_loss_action" and getattr(item, "max_daily_loss") is None):
+                continue
+            out[f.name] = _plain(value)
+    return out
+
+
+def risk_config_to_mapping(config: RiskConfig) -> dict[str, Any]:
+    """The inverse of ``risk_config_from_mapping``: JSON-ready, decimals as strings."""
+    out: dict[str, Any] = {
+        "firm": _limits_dict(config.firm_orders, config.firm),
+        "flow": _limits_dict(config.flow),
+        "restricted_symbols": sorted(config.restricted_symbols),
+        "instruments": {s: _limits_dict(limits) for s, limits in sorted(config.instruments.items())},
+        "accounts": {
+            a: _limits_dict(config.account_orders.get(a, OrderLimits()), config.accounts.get(a, ExposureLimits()))
+            for a in sorted(set(config.accounts) | set(config.account_orders))
+        },
+        "sessions": {c: _limits_dict(limits) for c, limits in sorted(config.sessions.items())},
     }
-    return RiskConfig(default=default, instruments=instruments)
+    if config.duplicate_window_ms is not None:
+        out["duplicate_window_ms"] = config.duplicate_window_ms
+    return out
+
+
+__all__ = [
+    "ExposureLimits",
+    "FlowLimits",
+    "OrderLimits",
+    "RiskConfig",
+    "RiskConfigError",
+    "TradingState",
+    "load_risk_config",
+    "risk_config_from_mapping",
+    "risk_config_to_mapping",
+]

@@ -17,7 +17,7 @@ from oms.model import (
     VenueReport,
 )
 from oms.router import Router
-from risk import InstrumentLimits, PreTradeRisk, RiskConfig
+from risk import OrderLimits, PreTradeRisk, RiskConfig
 
 INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D("190"))}
 
@@ -39,7 +39,7 @@ def make(venue_up: bool = True) -> tuple[OrderManager, Book]:
     router = Router(INSTRUMENTS)
     router.set_venue_up("SIM", venue_up)
     book = Book()
-    risk = PreTradeRisk(INSTRUMENTS, RiskConfig(default=InstrumentLimits(max_order_qty=D(1000))))
+    risk = PreTradeRisk(INSTRUMENTS, RiskConfig(firm_orders=OrderLimits(max_order_qty=D(1000))))
     oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=book, clock_ns=lambda: 42)
     return oms, book
 

@@ -1,57 +1,247 @@
+"""Every pre-trade check: passes at its limit, refuses just past it, and says which limit and values."""
+
+from __future__ import annotations
+
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
-from risk import InstrumentLimits, PreTradeRisk, RiskConfig, load_risk_config
-from risk.limits import RiskConfigError
+from risk import PreTradeRisk, RiskConfigError, TradingState, load_risk_config, risk_config_from_mapping
+from risk.limits import risk_config_to_mapping
 
-AAPL = Instrument("AAPL", "SIM", D("0.01"), D(1), D("190.00"))
-RISK = PreTradeRisk(
-    {"AAPL": AAPL},
-    RiskConfig(instruments={"AAPL": InstrumentLimits(max_order_qty=D(1000), max_order_notional=D(100000))}),
-)
+AAPL = Instrument("AAPL", "SIM", D("0.01"), D(10), D("100.00"))
+MSFT = Instrument("MSFT", "SIM", D("0.05"), D(1), D("400.00"))
+INSTRUMENTS = {"AAPL": AAPL, "MSFT": MSFT}
 
 
-def order(qty: str, price: str | None = "100", symbol: str = "AAPL") -> NewOrder:
-    return NewOrder(
-        "s", "c1", "ACC", symbol, Side.BUY, OrdType.LIMIT if price else OrdType.MARKET, D(qty),
-        D(price) if price else None, TimeInForce.DAY, 0,
+class Clock:
+    """A hand-driven nanosecond clock."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance_ms(self, ms: int) -> None:
+        self.now += ms * 1_000_000
+
+
+def risk(config: dict[str, Any], clock: Clock | None = None) -> PreTradeRisk:
+    return PreTradeRisk(INSTRUMENTS, risk_config_from_mapping(config), clock_ns=clock or Clock())
+
+
+def order(qty: str, price: str | None = "100", symbol: str = "AAPL", side: Side = Side.BUY,
+          account: str = "ACC", session: str = "FIX.4.4:FIXGATE->CLIENT1") -> NewOrder:
+    return NewOrder(session, "c", account, symbol, side, OrdType.LIMIT if price else OrdType.MARKET, D(qty),
+                    D(price) if price else None, TimeInForce.DAY, 0)
+
+
+def accept(r: PreTradeRisk, o: NewOrder, order_id: int) -> None:
+    assert r.check(o) is None
+    r.order_opened(order_id, o)
+
+
+def test_unknown_and_restricted_symbols() -> None:
+    r = risk({"restricted_symbols": ["MSFT"]})
+    assert r.check(order("10", symbol="ZZZZ")) == "unknown symbol ZZZZ"
+    assert r.check(order("10", "400", symbol="MSFT")) == "symbol MSFT is restricted"
+    assert r.rejections == {"unknown_symbol": 1, "restricted_symbol": 1}
+
+
+def test_max_order_qty_just_past_and_at() -> None:
+    r = risk({"instruments": {"AAPL": {"max_order_qty": "1000"}}})
+    assert r.check(order("1000")) is None
+    assert r.check(order("1010")) == "order qty 1010 > max 1000 for AAPL"
+
+
+def test_max_order_notional_and_market_orders_at_the_reference() -> None:
+    r = risk({"firm": {"max_order_notional": "100000"}})
+    assert r.check(order("1000", "100")) is None
+    assert r.check(order("1000", "100.01")) == "order notional 100010.00 > max 100000 for AAPL (1000 @ 100.01)"
+    assert r.check(order("1000", None)) is None  # 1000 x reference 100.00
+    assert r.check(order("1010", None)) == "order notional 101000.00 > max 100000 for AAPL (1010 @ 100.00)"
+
+
+def test_market_orders_can_be_refused() -> None:
+    r = risk({"instruments": {"MSFT": {"allow_market_orders": False}}})
+    assert r.check(order("10", None)) is None
+    assert r.check(order("10", None, symbol="MSFT")) == "market orders are not allowed for MSFT"
+
+
+def test_tick_and_lot_size() -> None:
+    r = risk({"firm": {"check_tick_lot": True}})
+    assert r.check(order("20", "100.01")) is None
+    assert r.check(order("25", "100.01")) == "order qty 25 is not a multiple of the lot size 10 for AAPL"
+    assert r.check(order("5", "400.05", symbol="MSFT")) is None
+    assert r.check(order("5", "400.07", symbol="MSFT")) == "price 400.07 is not a multiple of the tick size 0.05 for MSFT"
+
+
+def test_price_collar_in_percent_and_ticks() -> None:
+    r = risk({"instruments": {"AAPL": {"price_collar_pct": "5", "price_collar_ticks": 600}}})
+    assert r.check(order("10", "105.00")) is None
+    assert r.check(order("10", "105.01")) == "price 105.01 is more than 5% from the reference 100.00 for AAPL"
+    assert r.check(order("10", "95.00", side=Side.SELL)) is None
+    r = risk({"instruments": {"AAPL": {"price_collar_ticks": 300}}})
+    assert r.check(order("10", "103.00")) is None
+    assert r.check(order("10", "103.01")) == "price 103.01 is 301 ticks from the reference 100.00 for AAPL (max 300)"
+
+
+def test_the_collar_follows_the_last_trade() -> None:
+    r = risk({"instruments": {"AAPL": {"price_collar_pct": "5"}}})
+    r.position_changed("X", "AAPL", D(10), D("120"), D(0), last_px=D("120.00"))
+    assert r.check(order("10", "105.01")) == "price 105.01 is more than 5% from the reference 120.00 for AAPL"
+    assert r.check(order("10", "126.00")) is None
+
+
+def test_tightest_limit_of_firm_account_and_instrument_applies() -> None:
+    r = risk({
+        "firm": {"max_order_qty": "5000"},
+        "accounts": {"SMALL": {"max_order_qty": "100"}},
+        "instruments": {"AAPL": {"max_order_qty": "1000"}},
+    })
+    assert r.check(order("1000")) is None
+    assert r.check(order("110", account="SMALL")) == "order qty 110 > max 100 for AAPL"
+    assert r.check(order("1010", "400", symbol="MSFT")) is None
+    assert r.check(order("5001", "400", symbol="MSFT")) == "order qty 5001 > max 5000 for MSFT"
+
+
+def test_max_position_counts_working_orders_as_if_filled() -> None:
+    r = risk({"instruments": {"AAPL": {"max_position": "1000"}}})
+    r.position_changed("ACC", "AAPL", D(300), D("100"), D(0), D("100"))
+    accept(r, order("500"), 1)  # worst case 800
+    assert r.check(order("200")) is None  # 1000
+    assert r.check(order("210")) == (
+        "worst-case position 1010 in AAPL for ACC > max 1000 (position 300, working 500, order 210)"
     )
+    # The short side is worst case on its own: 300 - 1300 = -1000.
+    assert r.check(order("1300", side=Side.SELL)) is None
+    assert r.check(order("1310", side=Side.SELL)).startswith("worst-case position -1010 in AAPL")  # type: ignore[union-attr]
+    r.order_working(1, D(0), "AAPL", OrdType.LIMIT, D("100"))  # the working buy is cancelled
+    assert r.check(order("700")) is None
 
 
-def test_unknown_symbol_is_named() -> None:
-    assert RISK.check(order("1", symbol="ZZZZ")) == "unknown symbol ZZZZ"
+def test_gross_and_net_notional_per_account_and_firm() -> None:
+    r = risk({"accounts": {"ACC": {"max_gross_notional": "100000", "max_net_notional": "60000"}},
+              "firm": {"max_gross_notional": "150000"}})
+    r.position_changed("ACC", "AAPL", D(400), D("100"), D(0), D("100"))  # 40,000 long
+    assert r.check(order("200")) is None  # net 60,000
+    assert r.check(order("210")) == "worst-case net notional 61000 > max 60000 for account ACC"
+    accept(r, order("500", side=Side.SELL), 1)  # gross 40,000 + 50,000 working
+    assert r.check(order("100", side=Side.SELL)) is None  # gross 100,000
+    assert r.check(order("110", side=Side.SELL)) == "gross notional 101000 > max 100000 for account ACC"
+    accept(r, order("600", side=Side.SELL, account="OTHER"), 2)  # firm gross 150,000
+    assert r.check(order("10", account="THIRD")) == "gross notional 151000 > max 150000 for the firm"
 
 
-def test_quantity_just_past_the_limit_is_refused_and_at_it_passes() -> None:
-    assert RISK.check(order("1000")) is None
-    assert RISK.check(order("1001")) == "order qty 1001 > max 1000 for AAPL"
+def test_credit_limit_counts_long_cost_and_working_buys() -> None:
+    r = risk({"accounts": {"ACC": {"credit_limit": "50000"}}})
+    r.position_changed("ACC", "AAPL", D(200), D("100"), D(0), D("100"))  # 20,000 used
+    accept(r, order("100"), 1)  # 30,000 used
+    assert r.check(order("200")) is None  # 50,000
+    assert r.check(order("210")) == "credit used 51000 > credit limit 50000 for account ACC"
+    assert r.check(order("1000", side=Side.SELL)) is None  # sells use no credit
 
 
-def test_notional_just_past_the_limit_is_refused() -> None:
-    assert RISK.check(order("1000", "100")) is None
-    reason = RISK.check(order("1000", "100.01"))
-    assert reason == "order notional 100010.00 > max 100000 for AAPL (1000 @ 100.01)"
+def test_daily_loss_moves_the_account_to_reducing_then_only_reducing_orders_pass() -> None:
+    r = risk({"accounts": {"ACC": {"max_daily_loss": "1000", "daily_loss_action": "REDUCING"}}})
+    r.position_changed("ACC", "AAPL", D(100), D("100"), D(0), D("100"))
+    r.position_changed("ACC", "AAPL", D(100), D("100"), D(0), D("90"))  # unrealized -1,000: at the limit
+    assert r.account_states.get("ACC") is None
+    r.position_changed("ACC", "AAPL", D(100), D("100"), D(0), D("89.99"))  # -1,001
+    assert r.account_states["ACC"] is TradingState.REDUCING
+    assert r.check(order("100", "90", side=Side.SELL)) is None
+    assert r.check(order("110", "90", side=Side.SELL)) == (
+        "account ACC is REDUCING: SELL 110 AAPL would not reduce the position 100 (working on that side 0)"
+    )
+    assert r.check(order("10", "90")).startswith("account ACC is REDUCING: BUY 10 AAPL")  # type: ignore[union-attr]
+    r.resume("account", "ACC", "ops")
+    assert r.check(order("10", "90")) is None
 
 
-def test_market_order_is_valued_at_the_reference_price() -> None:
-    assert RISK.check(order("526", None)) is None  # 526 * 190 = 99,940
-    assert RISK.check(order("527", None)) == "order notional 100130.00 > max 100000 for AAPL (527 @ 190.00)"
+def test_daily_loss_of_the_firm_halts_everyone() -> None:
+    r = risk({"firm": {"max_daily_loss": "500"}})
+    r.position_changed("A", "AAPL", D(-100), D("100"), D("-200"), D("103"))  # -200 realized, -300 unrealized
+    assert r.firm_state is TradingState.ACTIVE
+    r.position_changed("A", "AAPL", D(-100), D("100"), D("-200"), D("103.01"))
+    assert r.firm_state is TradingState.HALTED
+    assert r.check(order("10", account="B")) == "trading halted for the firm"
 
 
-def test_config_file_is_read_exactly_and_refuses_floats(tmp_path: Path) -> None:
-    good = tmp_path / "risk.toml"
-    good.write_text('[default]\nmax_order_qty = "10"\n[instruments.AAPL]\nmax_order_notional = 5000\n')
-    config = load_risk_config(good)
-    assert config.for_symbol("MSFT").max_order_qty == D(10)
-    assert config.for_symbol("AAPL") == InstrumentLimits(max_order_notional=D(5000))
+def test_order_rate_per_session_in_a_sliding_second() -> None:
+    clock = Clock()
+    r = risk({"flow": {"max_orders_per_second": 3}, "sessions": {"BENCH": {}}}, clock)
+    for i in range(3):
+        accept(r, order("10", f"100.0{i}"), i)
+        clock.advance_ms(100)
+    assert r.check(order("10")) == "order rate of session CLIENT1 is at its max of 3 orders per second"
+    assert r.check(order("10", session="FIX.4.4:FIXGATE->CLIENT2")) is None  # its own window
+    assert r.check(order("10", session="FIX.4.4:FIXGATE->BENCH")) is None  # no limit of its own
+    clock.advance_ms(701)  # the first order leaves the window
+    assert r.check(order("10")) is None
+
+
+def test_duplicate_orders_within_the_window() -> None:
+    clock = Clock()
+    r = risk({"duplicate_window_ms": 500}, clock)
+    accept(r, order("10", "100.00"), 1)
+    clock.advance_ms(499)
+    assert r.check(order("10", "100.00")) == "duplicate of an order for ACC BUY 10 AAPL @ 100.00 within 500 ms"
+    assert r.check(order("11", "100.00")) is None
+    assert r.check(order("10", "100.00", side=Side.SELL)) is None
+    clock.advance_ms(1)
+    assert r.check(order("10", "100.00")) is None
+
+
+@pytest.mark.parametrize(
+    ("scope", "value", "blocked", "free"),
+    [
+        ("firm", "", order("1"), None),
+        ("account", "ACC", order("1"), order("1", account="OTHER")),
+        ("session", "CLIENT1", order("1"), order("1", session="FIX.4.2:FIXGATE->CLIENT2")),
+        ("symbol", "AAPL", order("1"), order("1", "400", symbol="MSFT")),
+    ],
+)
+def test_kill_switch_halts_its_scope_until_resumed(
+    scope: str, value: str, blocked: NewOrder, free: NewOrder | None
+) -> None:
+    r = risk({})
+    r.kill(scope, value, "alice", "runaway algo")
+    where = "the firm" if scope == "firm" else f"{scope} {value}"
+    assert r.check(blocked) == f"trading halted for {where} by alice: runaway algo"
+    if free is not None:
+        assert r.check(free) is None
+    r.resume(scope, value, "bob")
+    assert r.check(blocked) is None
+    with pytest.raises(ValueError, match="unknown scope 'desk'"):
+        r.kill("desk", "x", "alice", "")
+
+
+def test_a_replace_counts_its_new_open_quantity_instead_of_the_old() -> None:
+    r = risk({"instruments": {"AAPL": {"max_position": "1000", "max_order_qty": "1000"}}})
+    accept(r, order("800"), 1)
+    # Replacing the 800 by 1000 (nothing filled) is within the position limit: 1000, not 1800.
+    assert r.check_replace("FIX.4.4:FIXGATE->CLIENT1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
+                           D(1000), D("100"), D(800), D(0)) is None
+    assert r.check_replace("FIX.4.4:FIXGATE->CLIENT1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
+                           D(1010), D("100"), D(800), D(0)) == "order qty 1010 > max 1000 for AAPL"
+
+
+def test_config_file_round_trips_and_refuses_mistakes(tmp_path: Path) -> None:
+    shipped = load_risk_config(Path(__file__).resolve().parents[3] / "config" / "risk.toml")
+    assert risk_config_from_mapping(risk_config_to_mapping(shipped)) == shipped
     bad = tmp_path / "bad.toml"
-    bad.write_text("[default]\nmax_order_qty = 10.5\n")
-    with pytest.raises(RiskConfigError, match="max_order_qty = 10.5: write it as a string"):
+    bad.write_text("[firm]\nmax_order_qty = 10.5\n")
+    with pytest.raises(RiskConfigError, match="firm.max_order_qty = 10.5: write it as a string"):
         load_risk_config(bad)
     typo = tmp_path / "typo.toml"
-    typo.write_text('[default]\nmax_qty = "10"\n')
-    with pytest.raises(RiskConfigError, match=r"unknown key\(s\) \['max_qty'\]"):
+    typo.write_text('[instruments.AAPL]\nmax_qty = "10"\n')
+    with pytest.raises(RiskConfigError, match=r"instruments.AAPL: unknown key\(s\) \['max_qty'\]"):
         load_risk_config(typo)
+    action = tmp_path / "action.toml"
+    action.write_text('[firm]\ndaily_loss_action = "PANIC"\n')
+    with pytest.raises(RiskConfigError, match="must be REDUCING or HALTED"):
+        load_risk_config(action)

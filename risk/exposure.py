@@ -1,0 +1,185 @@
+"""Risk's in-memory view of exposure: positions and working orders, summed per account and firm.
+
+Kept current by the OMS on every order and fill (under the OMS lock), and rebuilt from the book at
+start. Each update changes a few sums by a delta, so every read a check makes is O(1).
+
+Valuation (stated in docs/ARCHITECTURE.md): a position is valued at its average cost, a working
+order at its limit price (a market order at the reference price). Gross notional is
+sum(|position| x cost) + working buys + working sells; net notional is sum(position x cost);
+the worst-case net is net + working buys (long side) or net - working sells (short side);
+credit used is the cost of long positions plus working buys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from oms.model import Side
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class SymbolExposure:
+    """One account's position and working orders in one symbol."""
+
+    position: Decimal = ZERO
+    avg_cost: Decimal = ZERO
+    open_buy_qty: Decimal = ZERO
+    open_sell_qty: Decimal = ZERO
+    realized: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class Totals:
+    """Sums over the symbols of one account, or of the firm."""
+
+    position_gross: Decimal = ZERO  # sum |position| x cost
+    position_net: Decimal = ZERO  # sum position x cost
+    long_cost: Decimal = ZERO  # sum max(position, 0) x cost
+    open_buy_notional: Decimal = ZERO
+    open_sell_notional: Decimal = ZERO
+    realized: Decimal = ZERO
+    day_start_realized: Decimal = ZERO
+
+    @property
+    def gross(self) -> Decimal:
+        return self.position_gross + self.open_buy_notional + self.open_sell_notional
+
+    @property
+    def credit_used(self) -> Decimal:
+        return self.long_cost + self.open_buy_notional
+
+    def add_position(self, sign: int, position: Decimal, cost: Decimal) -> None:
+        value = position * cost
+        self.position_gross += sign * abs(value)
+        self.position_net += sign * value
+        if position > 0:
+            self.long_cost += sign * value
+
+
+@dataclass(slots=True)
+class WorkingOrder:
+    account: str
+    symbol: str
+    side: Side
+    leaves: Decimal
+    price: Decimal  # what a unit is valued at: the limit price, or the reference price
+
+
+@dataclass(slots=True)
+class RiskView:
+    """Positions, working orders and their sums; marks for unrealized P&L."""
+
+    symbols: dict[tuple[str, str], SymbolExposure] = field(default_factory=dict)
+    accounts: dict[str, Totals] = field(default_factory=dict)
+    firm: Totals = field(default_factory=Totals)
+    working: dict[int, WorkingOrder] = field(default_factory=dict)
+    account_symbols: dict[str, set[str]] = field(default_factory=dict)
+    symbol_totals: dict[str, list[Decimal]] = field(default_factory=dict)  # symbol -> [qty, cost]
+    marks: dict[str, Decimal] = field(default_factory=dict)
+
+    def exposure(self, account: str, symbol: str) -> SymbolExposure:
+        key = (account, symbol)
+        found = self.symbols.get(key)
+        if found is None:
+            found = self.symbols[key] = SymbolExposure()
+            self.account_symbols.setdefault(account, set()).add(symbol)
+        return found
+
+    def totals(self, account: str) -> Totals:
+        found = self.accounts.get(account)
+        if found is None:
+            found = self.accounts[account] = Totals()
+        return found
+
+    # -- WORKING ORDERS ------------------------------------------------------------------------------
+
+    def open_order(self, order_id: int, account: str, symbol: str, side: Side, leaves: Decimal,
+                   price: Decimal) -> None:
+        """An order is working at its venue (or on its way there)."""
+        self.working[order_id] = WorkingOrder(account, symbol, side, ZERO, price)
+        self.set_working(order_id, leaves, price)
+
+    def set_working(self, order_id: int, leaves: Decimal, price: Decimal) -> None:
+        """The order's open quantity or price changed (a fill, a replace); 0 leaves closes it."""
+        order = self.working.get(order_id)
+        if order is None:
+            return
+        exposure = self.exposure(order.account, order.symbol)
+        totals = self.totals(order.account)
+        delta_qty = leaves - order.leaves
+        delta_notional = leaves * price - order.leaves * order.price
+        if order.side is Side.BUY:
+            exposure.open_buy_qty += delta_qty
+            totals.open_buy_notional += delta_notional
+            self.firm.open_buy_notional += delta_notional
+        else:
+            exposure.open_sell_qty += delta_qty
+            totals.open_sell_notional += delta_notional
+            self.firm.open_sell_notional += delta_notional
+        order.leaves = leaves
+        order.price = price
+        if leaves <= 0:
+            del self.working[order_id]
+
+    def close_order(self, order_id: int) -> None:
+        """The order is done (filled, canceled, rejected, expired): nothing of it works any more."""
+        order = self.working.get(order_id)
+        if order is not None:
+            self.set_working(order_id, ZERO, order.price)
+
+    # -- POSITIONS -----------------------------------------------------------------------------------
+
+    def set_position(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+                     realized: Decimal) -> None:
+        """The account's position in ``symbol`` is now this (the OMS computed it from the fills)."""
+        exposure = self.exposure(account, symbol)
+        totals = self.totals(account)
+        realized_delta = realized - exposure.realized
+        for sums in (totals, self.firm):
+            sums.add_position(-1, exposure.position, exposure.avg_cost)
+            sums.add_position(1, quantity, avg_cost)
+            sums.realized += realized_delta
+        per_symbol = self.symbol_totals.setdefault(symbol, [ZERO, ZERO])
+        per_symbol[0] += quantity - exposure.position
+        per_symbol[1] += quantity * avg_cost - exposure.position * exposure.avg_cost
+        exposure.position = quantity
+        exposure.avg_cost = avg_cost
+        exposure.realized = realized
+
+    def set_mark(self, symbol: str, price: Decimal) -> None:
+        self.marks[symbol] = price
+
+    # -- P&L -----------------------------------------------------------------------------------------
+
+    def unrealized(self, account: str) -> Decimal:
+        """Sum over the account's symbols of position x (mark - cost); a symbol with no mark adds 0."""
+        total = ZERO
+        for symbol in self.account_symbols.get(account, ()):
+            mark = self.marks.get(symbol)
+            if mark is not None:
+                exposure = self.symbols[(account, symbol)]
+                total += exposure.position * (mark - exposure.avg_cost)
+        return total
+
+    def firm_unrealized(self) -> Decimal:
+        """The same over every account, from per-symbol sums: O(symbols), not O(accounts)."""
+        total = ZERO
+        for symbol, (quantity, cost) in self.symbol_totals.items():
+            mark = self.marks.get(symbol)
+            if mark is not None:
+                total += quantity * mark - cost
+        return total
+
+    def daily_pnl(self, account: str | None) -> Decimal:
+        """Realized since the day began plus unrealized now; ``None`` for the firm."""
+        totals = self.firm if account is None else self.totals(account)
+        unrealized = self.firm_unrealized() if account is None else self.unrealized(account)
+        return totals.realized - totals.day_start_realized + unrealized
+
+    def start_day(self) -> None:
+        """Realized P&L so far belongs to earlier days from now on."""
+        for totals in (*self.accounts.values(), self.firm):
+            totals.day_start_realized = totals.realized
