@@ -27,5 +27,10 @@ serve: $(STAMP)
 simulator: $(STAMP)
 	$(BIN)/fixgate simulator
 
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.risk_check
+	$(BIN)/python -m bench.run
+
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/mypy gateway oms risk book api simulator fixgate

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from oms.model import Instrument, NewOrder, OrdType, Side
 from risk.exposure import ZERO, RiskView
-from risk.limits import OrderLimits, RiskConfig, TradingState
+from risk.limits import FlowLimits, OrderLimits, RiskConfig, TradingState
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class PreTradeRisk:
         self._flow: dict[str, deque[int]] = {}
         self._recent: dict[tuple[str, str, Side, Decimal, Decimal | None], int] = {}
         self._limits_cache: dict[tuple[str, str], OrderLimits] = {}
+        self._session_flow: dict[str, FlowLimits] = {}
         self.config = config
 
     @property
@@ -70,6 +71,7 @@ class PreTradeRisk:
         """Limits can change live (``PUT /risk/limits``); the per-order cache starts again."""
         self._config = config
         self._limits_cache = {}
+        self._session_flow = {}
 
     def reference_price(self, symbol: str) -> Decimal | None:
         """Last trade seen, else the configured reference price."""
@@ -151,34 +153,37 @@ class PreTradeRisk:
             return "max_order_qty", f"order qty {order_qty} > max {limits.max_order_qty} for {symbol}"
         reference = self.view.marks.get(symbol, instrument.reference_price)
         unit = reference if market or price is None else price
-        if limits.max_order_notional is not None:
-            notional = order_qty * unit
-            if notional > limits.max_order_notional:
-                return "max_order_notional", (
-                    f"order notional {notional} > max {limits.max_order_notional} for {symbol}"
-                    f" ({order_qty} @ {unit})"
-                )
+        notional = order_qty * unit
+        if limits.max_order_notional is not None and notional > limits.max_order_notional:
+            return "max_order_notional", (
+                f"order notional {notional} > max {limits.max_order_notional} for {symbol}"
+                f" ({order_qty} @ {unit})"
+            )
         if not market and price is not None:
-            if limits.price_collar_pct is not None:
-                band = reference * limits.price_collar_pct / HUNDRED
-                if abs(price - reference) > band:
-                    return "price_collar", (
-                        f"price {price} is more than {limits.price_collar_pct}% from the reference"
-                        f" {reference} for {symbol}"
-                    )
-            if limits.price_collar_ticks is not None:
-                ticks = abs(price - reference) / instrument.tick_size
-                if ticks > limits.price_collar_ticks:
-                    return "price_collar", (
-                        f"price {price} is {ticks} ticks from the reference {reference} for {symbol}"
-                        f" (max {limits.price_collar_ticks})"
-                    )
+            distance = price - reference
+            if distance < 0:
+                distance = -distance
+            # Multiplications, not divisions: cheaper on Decimals, and exact.
+            if limits.price_collar_pct is not None and distance * HUNDRED > reference * limits.price_collar_pct:
+                return "price_collar", (
+                    f"price {price} is more than {limits.price_collar_pct}% from the reference"
+                    f" {reference} for {symbol}"
+                )
+            if limits.price_collar_ticks is not None and distance > instrument.tick_size * limits.price_collar_ticks:
+                return "price_collar", (
+                    f"price {price} is {distance / instrument.tick_size} ticks from the reference {reference}"
+                    f" for {symbol} (max {limits.price_collar_ticks})"
+                )
         if flow:
-            flow_limits = config.session_flow(_comp_id(session))
+            flow_limits = self._session_flow.get(session)
+            if flow_limits is None:
+                flow_limits = self._session_flow[session] = config.session_flow(_comp_id(session))
+            now = 0
             if flow_limits.max_orders_per_second is not None:
                 window = self._flow.get(session)
                 if window is not None:
-                    horizon = self._clock_ns() - 1_000_000_000
+                    now = self._clock_ns()
+                    horizon = now - 1_000_000_000
                     while window and window[0] <= horizon:
                         window.popleft()
                     if len(window) >= flow_limits.max_orders_per_second:
@@ -188,7 +193,7 @@ class PreTradeRisk:
                         )
             if config.duplicate_window_ms is not None:
                 seen = self._recent.get((account, symbol, side, qty, price))
-                if seen is not None and self._clock_ns() - seen < config.duplicate_window_ms * 1_000_000:
+                if seen is not None and (now or self._clock_ns()) - seen < config.duplicate_window_ms * 1_000_000:
                     return "duplicate_order", (
                         f"duplicate of an order for {account} {side} {qty} {symbol} @ {price or 'market'}"
                         f" within {config.duplicate_window_ms} ms"
@@ -216,7 +221,7 @@ class PreTradeRisk:
                     f"worst-case position {worst} in {symbol} for {account} > max {limits.max_position}"
                     f" (position {position}, working {open_same}, order {qty})"
                 )
-        added = qty * unit - replaced_leaves * unit
+        added = notional if total_qty is None else (qty - replaced_leaves) * unit
         exposure_limits = config.accounts.get(account)
         for who, limits_of, totals in (
             (f"account {account}", exposure_limits, view.accounts.get(account)),
