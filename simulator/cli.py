@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DATA_DIR,
         help=f"sequence-number stores, FIX logs, rendered QuickFIX settings (default: {DEFAULT_DATA_DIR})",
     )
+    parser.add_argument(
+        "--record-port",
+        type=int,
+        default=None,
+        help="serve the record (orders, fills, books) as JSON over HTTP on 127.0.0.1:PORT (0 = any free port)",
+    )
     parser.add_argument("--log-level", default="INFO", help="Python logging level (default: INFO)")
     return parser
 
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("simulator")
     try:
         config = _config(args.config)
-        simulator = Simulator(config, args.data_dir, port=args.port)
+        simulator = Simulator(config, args.data_dir, port=args.port, record_port=args.record_port)
         simulator.start()
     except (ConfigError, SimulatorError, OSError) as exc:
         log.error("%s", exc)
@@ -61,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             f"symbols {', '.join(i.symbol for i in venue.config.instruments)}); data in {venue.data_dir}",
             flush=True,
         )
+    if simulator.record_server is not None:
+        print(f"record on {simulator.record_url}/record", flush=True)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

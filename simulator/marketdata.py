@@ -13,6 +13,7 @@ to the snapshot in order holds the same top N the venue does.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -148,9 +149,15 @@ def snapshot_entries(
 
 
 class MarketDataHub:
-    """Every live subscription of one venue, and what each has been sent. Not thread-safe."""
+    """Every live subscription of one venue, and what each has been sent.
+
+    Thread-safe, with a lock of its own held only inside its methods: a session's logout (which
+    QuickFIX reports while holding that session's mutex) may drop subscriptions while the venue lock
+    is held elsewhere to send to that very session.
+    """
 
     def __init__(self, symbols: Iterable[str]) -> None:
+        self._lock = threading.RLock()
         self._symbols = frozenset(symbols)
         self._subscriptions: dict[tuple[str, str], Subscription] = {}
         self._last_trade: dict[str, Fill] = {}
@@ -161,7 +168,8 @@ class MarketDataHub:
         return bool(self._subscriptions)
 
     def subscriptions(self) -> list[Subscription]:
-        return list(self._subscriptions.values())
+        with self._lock:
+            return list(self._subscriptions.values())
 
     def check(
         self, session: str, req_id: str, symbols: Sequence[str], subscribe: bool
@@ -172,7 +180,9 @@ class MarketDataHub:
         unknown = [s for s in symbols if s not in self._symbols]
         if unknown:
             return RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {', '.join(unknown)}"
-        if subscribe and (session, req_id) in self._subscriptions:
+        with self._lock:
+            duplicate = (session, req_id) in self._subscriptions
+        if subscribe and duplicate:
             return RejectReason.DUPLICATE_MD_REQ_ID, f"MDReqID {req_id} is already subscribed"
         return None
 
@@ -180,6 +190,12 @@ class MarketDataHub:
         self, subscription: Subscription, depth_of: Callable[[str], BookLevels]
     ) -> list[MarketDataUpdate]:
         """One full refresh per symbol of ``subscription``, and remember it as published."""
+        with self._lock:
+            return self._snapshot(subscription, depth_of)
+
+    def _snapshot(
+        self, subscription: Subscription, depth_of: Callable[[str], BookLevels]
+    ) -> list[MarketDataUpdate]:
         updates = []
         for symbol in subscription.symbols:
             levels = subscription.top(depth_of(symbol))
@@ -190,18 +206,21 @@ class MarketDataHub:
 
     def subscribe(self, subscription: Subscription) -> None:
         """Keep ``subscription`` updated from now on (call ``snapshot`` first)."""
-        self._subscriptions[(subscription.session, subscription.req_id)] = subscription
+        with self._lock:
+            self._subscriptions[(subscription.session, subscription.req_id)] = subscription
 
     def unsubscribe(self, session: str, req_id: str) -> bool:
         """End one subscription; False if there was none with that MDReqID."""
-        return self._subscriptions.pop((session, req_id), None) is not None
+        with self._lock:
+            return self._subscriptions.pop((session, req_id), None) is not None
 
     def drop_session(self, session: str) -> int:
         """End every subscription of a session (it logged out); returns how many."""
-        keys = [key for key in self._subscriptions if key[0] == session]
-        for key in keys:
-            del self._subscriptions[key]
-        return len(keys)
+        with self._lock:
+            keys = [key for key in self._subscriptions if key[0] == session]
+            for key in keys:
+                del self._subscriptions[key]
+            return len(keys)
 
     def on_change(
         self, touched: Iterable[str], trades: Sequence[Fill], depth_of: Callable[[str], BookLevels]
@@ -210,6 +229,12 @@ class MarketDataHub:
 
         ``trades`` holds one fill per trade (the aggressor's); ``depth_of`` gives a book's full depth.
         """
+        with self._lock:
+            return self._on_change(touched, trades, depth_of)
+
+    def _on_change(
+        self, touched: Iterable[str], trades: Sequence[Fill], depth_of: Callable[[str], BookLevels]
+    ) -> list[MarketDataUpdate]:
         for trade in trades:
             self._last_trade[trade.symbol] = trade
         if not self._subscriptions:

@@ -943,8 +943,8 @@ class Venue:
                 fix.Session.sendToTarget(market_data_message(update), session)
 
     def _drop_market_data(self, owner: str) -> None:
-        with self._lock:
-            self.market_data.drop_session(owner)
+        # Not under self._lock: see MarketDataHub (this runs while QuickFIX holds the session's mutex).
+        self.market_data.drop_session(owner)
 
     def _on_market_data_request(self, message: fix.Message, owner: str) -> None:
         req_id = message.getField(262)
@@ -974,9 +974,10 @@ class Venue:
                 entry_types=frozenset(_FIX_MD_ENTRY[t] for t in raw_types),
                 incremental=_optional(message, 265) != "0",
             )
-            self._send_market_data(self.market_data.snapshot(subscription, self._book_levels))
+            snapshots = self.market_data.snapshot(subscription, self._book_levels)
             if request_type == "1":
                 self.market_data.subscribe(subscription)
+            self._send_market_data(snapshots)
 
     def _check_market_data_request(
         self,

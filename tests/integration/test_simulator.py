@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from fixgate.fixclient import FieldValue, FixClient, FixSessionError, Message, utc_timestamp
 from simulator import OrderStatus, SimulatorConfig, VenueConfig, load_config
 from simulator.venue import Simulator, SimulatorError
-from fixgate.fixclient import FieldValue, FixClient, FixSessionError, Message, utc_timestamp
+from tests.support import eventually
 
 D = Decimal
 REPO = Path(__file__).resolve().parents[2]
@@ -330,6 +331,9 @@ def test_fill_of_a_logged_out_client_is_delivered_when_it_returns(
     resting.expect("8", where={11: "rest", 150: "0"})
     resting.logout()
     seq_out, seq_in = resting.next_seq_out, resting.next_seq_in
+    # Reconnect only once the venue has seen the logout: QuickFIX ignores a Logon for a session it
+    # still counts as logged on.
+    eventually(sim.venue().logged_on, lambda sessions: "FIX.4.4:SIM->CLIENT1" not in sessions)
 
     taker = connect("CLIENT2")
     new_order(taker, "take", "1", 20, "190.00")

@@ -111,10 +111,22 @@ def venue_top(sim: Simulator, symbol: str, depth: int) -> Book:
     return book
 
 
-def new_order(client: FixClient, cl_ord_id: str, side: str, qty: int, price: str, symbol: str = "AAPL") -> None:
+def new_order(
+    client: FixClient, cl_ord_id: str, side: str, qty: int, price: str, symbol: str = "AAPL"
+) -> None:
     client.send(
         "D",
-        {11: cl_ord_id, 21: "1", 55: symbol, 54: side, 38: qty, 40: "2", 44: price, 59: "0", 60: utc_timestamp()},
+        {
+            11: cl_ord_id,
+            21: "1",
+            55: symbol,
+            54: side,
+            38: qty,
+            40: "2",
+            44: price,
+            59: "0",
+            60: utc_timestamp(),
+        },
     )
 
 
@@ -253,7 +265,10 @@ def test_full_refresh_subscription_gets_a_new_snapshot_on_each_change(
     new_order(watcher, "s1", "2", 40, "190.00")
     watcher.expect("8", where={11: "s1"})
     refreshed = watcher.expect("W", where={262: "full"})
-    assert [(e[269], e[270], e[271]) for e in entries(refreshed)] == [("0", "189.99", "100"), ("1", "190", "40")]
+    assert [(e[269], e[270], e[271]) for e in entries(refreshed)] == [
+        ("0", "189.99", "100"),
+        ("1", "190", "40"),
+    ]
     new_order(watcher, "b1", "1", 40, "190.00")
     watcher.expect("8", where={11: "b1", 150: "F"})
     after_trade = watcher.expect("W", where={262: "full"})

@@ -112,3 +112,59 @@ def test_with_port_overrides_one_venue() -> None:
 def test_venues_need_distinct_ports() -> None:
     with pytest.raises(ConfigError, match="distinct ports"):
         SimulatorConfig((VenueConfig(name="A"), VenueConfig(name="B")))
+
+
+def test_fees_delay_and_participants_are_read_from_toml(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[[venues]]
+name = "X"
+port = 9999
+response_delay_ms = 25
+[venues.fees]
+per_share = "0.0005"
+bps = "0.2"
+[venues.participants]
+enabled = true
+seed = 42
+actions_per_second = 5
+maker_qty = "300"
+taker_percent = 10
+""",
+        )
+    )
+    venue = config.venue("X")
+    assert venue.response_delay_ms == 25
+    assert venue.fees.commission(Decimal(200), Decimal(50)) == Decimal("0.3")  # 0.1 + 0.2
+    assert venue.participants.enabled and venue.participants.seed == 42
+    assert (venue.participants.maker_qty, venue.participants.taker_percent) == (Decimal(300), 10)
+    assert not SimulatorConfig().venues[0].participants.enabled
+    assert not SimulatorConfig().venues[0].fees.charges
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[[venues]]\n[venues.fees]\nbps = "-1"\n', "fees.bps must be a Decimal >= 0"),
+        ("[[venues]]\n[venues.fees]\nper_share = 0.1\n", "write decimals as strings"),
+        ('[[venues]]\n[venues.fees]\nmaker = "1"\n', "unknown key(s) maker"),
+        ("[[venues]]\nresponse_delay_ms = -5\n", "response_delay_ms must be an integer in 0..60000"),
+        ("[[venues]]\n[venues.participants]\nactions_per_second = 0\n", "actions_per_second"),
+        ("[[venues]]\n[venues.participants]\ntaker_percent = 101\n", "taker_percent"),
+        ("[[venues]]\n[venues.participants]\nenabled = 1\n", "expected bool"),
+        (
+            (
+                '[[venues]]\n[venues.participants]\nenabled = true\nmaker_qty = "150"\n'
+                '[[venues.instruments]]\nsymbol = "A"\ntick_size = "1"\nlot_size = "100"\n'
+                'reference_price = "10"\n'
+            ),
+            "participants.maker_qty 150 is not a multiple of lot_size 100",
+        ),
+    ],
+)
+def test_bad_fee_delay_and_participant_settings_are_refused(tmp_path: Path, text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert fragment in str(caught.value)
