@@ -8,6 +8,7 @@ from typing import Any
 
 from api.app import create_app
 from book.database import resolve_database_url, upgrade
+from book.journal import Journal, JournaledSink
 from book.writer import BookWriter, load_state
 from fixgate.config import Settings, load_instruments
 from fixgate.rest import RestServer
@@ -28,6 +29,7 @@ class Fixgate:
         self.oms: OrderManager | None = None
         self.router: Router | None = None
         self.writer: BookWriter | None = None
+        self.journal: Journal | None = None
         self.gateway: FixGateway | None = None
         self.rest: RestServer | None = None
         self._embedded: Any = None
@@ -49,11 +51,12 @@ class Fixgate:
         self.router = Router(instruments)
         self.writer = BookWriter(self.database_url)
         self.writer.start()
+        self.journal = Journal(data_dir / "journal")
         self.oms = OrderManager(
             instruments=instruments,
             risk=risk,
             router=self.router,
-            sink=self.writer.submit,
+            sink=JournaledSink(self.journal, self.writer.submit),
             next_order_id=state.max_order_id + 1,
         )
         self.oms.restore(state.open_orders, state.positions, state.applied_executions)
@@ -97,6 +100,8 @@ class Fixgate:
             self.rest.stop()
         if self.writer is not None:
             self.writer.stop()
+        if self.journal is not None:
+            self.journal.close()
         if self._embedded is not None:
             self._embedded.stop()
 

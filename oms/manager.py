@@ -47,7 +47,9 @@ log = logging.getLogger(__name__)
 
 GATEWAY = "FIXGATE"  # the "venue" of reports the gateway makes itself (risk rejects)
 
-BookSink = Callable[[Sequence[BookRecord]], None]
+# Where every change goes, under the OMS lock: the book records, and the report owed to the client
+# if the change makes one (the journal keeps both, so a restart can send a report never sent).
+BookSink = Callable[[Sequence[BookRecord], ClientReport | None], None]
 
 
 @dataclass(slots=True)
@@ -345,7 +347,7 @@ class OrderManager:
                 return Rejected(self._reject(order, reason, now))
             self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
             self._risk.order_opened(order_id, cmd)
-            self._sink((order.record(),))
+            self._sink((order.record(),), None)
             return Routed(order_id, venue, order.venue_cl_ord_id, cmd)
 
     def venue_send_failed(self, order_id: int, reason: str) -> ClientReport:
@@ -524,7 +526,7 @@ class OrderManager:
             )
             records.append(self._execution(order, client, report.venue, report.exec_id, report.received_ns))
             records.append(order.record())
-            self._sink(records)
+            self._sink(records, client)
             return client
 
     def apply_cancel_reject(self, reject: VenueCancelReject) -> ClientCancelReject | None:
@@ -623,7 +625,7 @@ class OrderManager:
             self._exec_id(order, ack_kind.value, now), ack_kind,
             cl_ord_id=cl_ord_id, orig_cl_ord_id=pending.orig_cl_ord_id,
         )
-        self._sink((self._execution(order, ack, GATEWAY, ack.exec_id, now), order.record()))
+        self._sink((self._execution(order, ack, GATEWAY, ack.exec_id, now), order.record()), ack)
         return VenueChange(
             kind=kind,
             order_id=order.order_id,
@@ -649,7 +651,7 @@ class OrderManager:
             # Fills may have come in meanwhile: the order is what its fills say, or what it was.
             order.status = pending.prior_status if order.cum_qty == 0 else order.working_status
         order.updated_ns = now
-        self._sink((order.record(),))
+        self._sink((order.record(),), None)
         return self._cancel_reject(
             order.session, order, pending.cl_ord_id, pending.orig_cl_ord_id, pending.kind, reason, text
         )
@@ -699,7 +701,7 @@ class OrderManager:
         order.updated_ns = now
         exec_id = f"{GATEWAY}-{order.order_id}-REJ"
         report = order.client_report(exec_id, ExecKind.REJECTED)
-        self._sink((order.record(), self._execution(order, report, GATEWAY, exec_id, now)))
+        self._sink((order.record(), self._execution(order, report, GATEWAY, exec_id, now)), report)
         return report
 
     @staticmethod

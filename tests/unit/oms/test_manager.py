@@ -4,6 +4,7 @@ from decimal import Decimal as D
 from oms.manager import OrderManager, Rejected, Routed
 from oms.model import (
     BookRecord,
+    ClientReport,
     ExecKind,
     ExecutionRecord,
     Instrument,
@@ -27,9 +28,12 @@ class Book:
 
     def __init__(self) -> None:
         self.records: list[BookRecord] = []
+        self.owed: list[ClientReport] = []
 
-    def __call__(self, records: Sequence[BookRecord]) -> None:
+    def __call__(self, records: Sequence[BookRecord], owed: ClientReport | None) -> None:
         self.records.extend(records)
+        if owed is not None:
+            self.owed.append(owed)
 
     def of(self, kind: type) -> list:  # type: ignore[type-arg]
         return [r for r in self.records if isinstance(r, kind)]

@@ -62,7 +62,8 @@ def test_worst_case_position_never_exceeds_its_limit(steps: Sequence[tuple[str, 
     config = risk_config_from_mapping({"instruments": {"AAPL": {"max_position": str(LIMIT)}}})
     risk = PreTradeRisk(INSTRUMENTS, config)
     records: list[BookRecord] = []
-    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=records.extend)
+    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router,
+                       sink=lambda batch, owed: records.extend(batch))
     working: dict[int, tuple[Side, D, D]] = {}  # order id -> side, qty, cum
     venue_ids: dict[int, str] = {}
     exec_no = 0
