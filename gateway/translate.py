@@ -16,6 +16,7 @@ from oms.model import (
     ClientReport,
     ExecKind,
     NewOrder,
+    OrderRecord,
     OrdType,
     ReplaceOrder,
     RequestKind,
@@ -254,6 +255,18 @@ def client_execution_report(report: ClientReport, begin_string: str, now_ns: int
     msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
     if report.text:
         msg.setField(t.TEXT, report.text)
+    return msg
+
+
+def venue_status_request(order: OrderRecord) -> fix.Message:
+    """An OrderStatusRequest for one of fixgate's orders at its venue (reconciliation)."""
+    msg = fix.Message()
+    msg.getHeader().setField(t.MSG_TYPE, t.MSG_ORDER_STATUS_REQUEST)
+    msg.setField(t.CL_ORD_ID, order.venue_cl_ord_id)
+    if order.venue_order_id:
+        msg.setField(t.ORDER_ID, order.venue_order_id)
+    msg.setField(t.SYMBOL, order.symbol)
+    msg.setField(t.SIDE, t.SIDE_TO_FIX[order.side])
     return msg
 
 

@@ -11,7 +11,13 @@ import quickfix as fix
 
 from gateway import fixspec as t
 from gateway.settings import copy_session_id
-from gateway.translate import Invalid, parse_venue_cancel_reject, parse_venue_report, venue_change
+from gateway.translate import (
+    Invalid,
+    parse_venue_cancel_reject,
+    parse_venue_report,
+    venue_change,
+    venue_status_request,
+)
 from oms.manager import OrderManager, VenueChange
 from oms.model import ClientCancelReject, ClientReport
 from oms.router import Router
@@ -86,8 +92,19 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             venue = session_id.getTargetCompID().getValue()
             self._router.set_venue_up(venue, True)
             log.info("venue %s logged on (%s)", venue, session_id.toString())
+            self._reconcile(venue, session_id)
         except Exception:
             log.exception("venue onLogon failed")
+
+    def _reconcile(self, venue: str, session_id: fix.SessionID) -> None:
+        """Ask the venue for the status of every order the book has working there. Sent after the
+        logon, so the venue answers after it has resent whatever the gap held; any difference left
+        is applied from the answers (``OrderManager._reconcile``)."""
+        working = self._oms.working_at(venue)
+        for order in working:
+            fix.Session.sendToTarget(venue_status_request(order), session_id)
+        if working:
+            log.info("venue %s: asked for the status of %d working orders", venue, len(working))
 
     def onLogout(self, session_id: fix.SessionID) -> None:
         try:

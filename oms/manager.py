@@ -13,7 +13,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from oms.lifecycle import IllegalTransition, check_transition
@@ -175,6 +175,17 @@ class Order:
         return order
 
 
+# The report kind a venue's status implies, when reconciling the book with it.
+_KIND_OF_STATUS = {
+    OrderStatus.NEW: ExecKind.NEW,
+    OrderStatus.PARTIALLY_FILLED: ExecKind.NEW,
+    OrderStatus.CANCELED: ExecKind.CANCELED,
+    OrderStatus.EXPIRED: ExecKind.EXPIRED,
+    OrderStatus.DONE_FOR_DAY: ExecKind.DONE_FOR_DAY,
+    OrderStatus.REJECTED: ExecKind.REJECTED,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Routed:
     """The order passed every check: send ``order`` to ``venue`` as ``venue_cl_ord_id``."""
@@ -242,6 +253,8 @@ class OmsCounters:
     unknown_reports: int = 0
     illegal_transitions: int = 0
     cancel_rejects: int = 0
+    reconciled: int = 0
+    reconcile_mismatches: int = 0
 
 
 class OrderManager:
@@ -461,7 +474,10 @@ class OrderManager:
                 self.counters.duplicate_reports += 1
                 return None
             if report.kind is ExecKind.ORDER_STATUS:
-                return None
+                reconciled = self._reconcile(order, report)
+                if reconciled is None:
+                    return None
+                report = reconciled
 
             pending = order.pending
             answers_pending = pending is not None and report.venue_cl_ord_id == pending.venue_cl_ord_id
@@ -543,6 +559,33 @@ class OrderManager:
             return self._end_change(order, pending, reason, f"venue {reject.venue}: {reject.text}",
                                     reject.received_ns)
 
+    def _reconcile(self, order: Order, report: VenueReport) -> VenueReport | None:
+        """A venue's status report (asked for after a reconnect) against the book: what the book
+        must apply to agree, as an ordinary report, or ``None`` when they agree or only fills differ."""
+        venue_status = report.status
+        if venue_status is order.status or (order.status.is_terminal and venue_status.is_terminal):
+            return None
+        if report.cum_qty != order.cum_qty:
+            # Fills are applied only from their own reports; a resend brings them. Say so loudly.
+            self.counters.reconcile_mismatches += 1
+            log.error("order %d: venue %s reports CumQty %s, the book has %s", order.order_id, report.venue,
+                      report.cum_qty, order.cum_qty)
+            return None
+        kind = _KIND_OF_STATUS.get(venue_status)
+        if venue_status is OrderStatus.REJECTED and report.venue_order_id in ("", "NONE"):
+            # The venue does not know the order: it never arrived (or the venue lost it); it will
+            # not trade there.
+            arrived = order.status is not OrderStatus.PENDING_NEW
+            kind = ExecKind.CANCELED if arrived else ExecKind.REJECTED
+            venue_status = OrderStatus.CANCELED if arrived else OrderStatus.REJECTED
+        if kind is None:
+            return None
+        self.counters.reconciled += 1
+        log.warning("order %d: %s -> %s to agree with venue %s", order.order_id, order.status, venue_status,
+                    report.venue)
+        text = report.text or f"reconciled with venue {report.venue}"
+        return replace(report, kind=kind, status=venue_status, last_qty=ZERO, last_px=ZERO, text=text)
+
     # -- QUERIES -------------------------------------------------------------------------------------
 
     def order(self, order_id: int) -> OrderRecord | None:
@@ -559,6 +602,11 @@ class OrderManager:
             return order.client_report(
                 self._exec_id(order, "STATUS", self._clock_ns()), ExecKind.ORDER_STATUS, cl_ord_id=cl_ord_id
             )
+
+    def working_at(self, venue: str) -> list[OrderRecord]:
+        """The orders the book has working (or pending) at ``venue``: what to ask it about."""
+        with self._lock:
+            return [o.record() for o in self._orders.values() if o.venue == venue and not o.status.is_terminal]
 
     def positions(self) -> list[PositionRecord]:
         with self._lock:
