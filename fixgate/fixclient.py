@@ -41,7 +41,8 @@ FieldValue = str | int | Decimal | bool
 Fields = Mapping[int, FieldValue] | list[tuple[int, FieldValue]]
 """Body fields: a mapping, or a list of (tag, value) pairs in wire order when a tag repeats (groups)."""
 
-_ADMIN_AUTO = {"0", "1", "2", "4"}  # handled by the reader thread, never put into the inbox
+_ADMIN_AUTO = {"0", "1", "2", "4"}
+_ADMIN_TYPES = {"0", "1", "2", "3", "4", "5", "A"}  # handled by the reader thread, never put into the inbox
 
 
 def utc_timestamp(when: datetime | None = None) -> str:
@@ -142,6 +143,7 @@ class FixClient:
         next_seq_out: int = 1,
         next_seq_in: int = 1,
         auto_resend_request: bool = True,
+        app_history: dict[int, tuple[str, list[tuple[int, FieldValue]], str]] | None = None,
     ) -> None:
         self.sender_comp_id = sender_comp_id
         self.target_comp_id = target_comp_id
@@ -151,6 +153,10 @@ class FixClient:
         self.next_seq_out = next_seq_out
         self.next_seq_in = next_seq_in
         self.auto_resend_request = auto_resend_request
+        self.app_history = app_history
+        """When given (pass the same dict to the client that continues a session), application
+        messages are kept by MsgSeqNum and a ResendRequest resends them, PossDup=Y, as a real FIX
+        engine does; without it the client gap-fills every ResendRequest."""
         self.received: list[Message] = []
         """Every message received, admin ones included, in arrival order (a transcript for asserts)."""
         self.sent: list[bytes] = []
@@ -304,6 +310,8 @@ class FixClient:
             for tag, value in _pairs(fields):
                 message.append_pair(tag, _encode_value(value))
             encoded: bytes = message.encode()
+            if self.app_history is not None and seq_num is None and msg_type not in _ADMIN_TYPES:
+                self.app_history[number] = (msg_type, _pairs(fields), _sending_time(message))
             self._sock.sendall(encoded)
             self.sent.append(encoded)
             self._last_sent = time.monotonic()
@@ -430,14 +438,33 @@ class FixClient:
         self._check_sequence(message)
         if msg_type == "1":  # TestRequest: answer at once, echoing its id
             self._send_quietly("0", {112: message.get(112) or ""})
-        elif msg_type == "2":  # ResendRequest: this client never resends, it gap-fills everything
-            begin = int(message[7])
-            self._send_quietly("4", {123: True, 36: self.next_seq_out}, header={43: True}, seq_num=begin)
+        elif msg_type == "2":
+            self._resend(int(message[7]), int(message[16]))
         if msg_type in _ADMIN_AUTO:
             return
         with self._inbox_changed:
             self._inbox.append(message)
             self._inbox_changed.notify_all()
+
+    def _resend(self, begin: int, end: int) -> None:
+        """Answer a ResendRequest: kept application messages again (PossDup=Y, OrigSendingTime),
+        gap fills for everything else."""
+        last = self.next_seq_out - 1 if end == 0 else min(end, self.next_seq_out - 1)
+        history = self.app_history or {}
+        gap_from: int | None = None
+        for seq in range(begin, last + 1):
+            kept = history.get(seq)
+            if kept is None:
+                gap_from = seq if gap_from is None else gap_from
+                continue
+            if gap_from is not None:
+                self._send_quietly("4", {123: True, 36: seq}, header={43: True}, seq_num=gap_from)
+                gap_from = None
+            msg_type, fields, sent_at = kept
+            self._send_quietly(msg_type, fields, header={43: True, 122: sent_at}, seq_num=seq)
+        if gap_from is not None or begin > last:
+            self._send_quietly("4", {123: True, 36: self.next_seq_out}, header={43: True},
+                               seq_num=begin if gap_from is None else gap_from)
 
     def _check_sequence(self, message: Message) -> None:
         try:
@@ -472,6 +499,11 @@ class FixClient:
             self.send(msg_type, fields, **kwargs)  # type: ignore[arg-type]
         except OSError:
             pass  # the connection is going away; the reader notices on its next recv
+
+
+def _sending_time(message: simplefix.FixMessage) -> str:
+    value = message.get(52)
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _pairs(fields: Fields | None) -> list[tuple[int, FieldValue]]:
