@@ -30,7 +30,7 @@ from api.schemas import (
     PnlTotals,
     Position,
 )
-from oms.model import OrderStatus, Side
+from oms.model import CancelRejectReason, OrderStatus, Refusal, Side
 
 _log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"at most this many
 class OrderOperations(Protocol):
     """What operators may do to live orders through the API (the gateway: ``FixGateway``)."""
 
-    def cancel_order(self, order_id: int) -> str | None:
+    def cancel_order(self, order_id: int) -> Refusal | None:
         """Send a cancel for the order to its venue: ``None`` when sent, else why not."""
         ...
 
@@ -215,23 +215,23 @@ async def cancel_order(order_id: int, request: Request) -> CancelAccepted:
     if operations is None:
         raise Unavailable("order operations are not available: this API serves the book only")
     # Off the event loop: the gateway takes the OMS lock and a FIX session's send lock.
-    reason = await run_in_threadpool(operations.cancel_order, order_id)
-    if reason is None:
+    refusal = await run_in_threadpool(operations.cancel_order, order_id)
+    if refusal is None:
         return CancelAccepted(
             order_id=order_id,
             status=OrderStatus.PENDING_CANCEL,
             detail=f"cancel of order {order_id} sent to its venue",
         )
-    # OrderManager.cancel_order's words for an order it does not hold. It holds only the orders of
-    # this run and the open ones restored at start, so the book decides between 404 and 409; the
-    # book is not read otherwise, so a cancel never waits on the database.
-    if reason == f"order {order_id} not found":
+    # The gateway holds the orders of this run and those restored at start (open or recent), so
+    # for one it does not hold the book decides between 404 and 409; the book is not read
+    # otherwise, so a cancel never waits on the database.
+    if refusal.reason is CancelRejectReason.UNKNOWN_ORDER:
         async with _snapshot(request) as repository:
             row = await repository.get_order(order_id)
         if row is None:
-            raise NotFound(reason)
+            raise NotFound(refusal.text)
         raise Conflict(f"order {order_id} is {row['status']}: nothing to cancel")
-    raise Conflict(reason)
+    raise Conflict(refusal.text)
 
 
 @router.get("/executions", response_model=list[Execution])

@@ -103,3 +103,39 @@ class JournaledSink:
     def __call__(self, records: Sequence[Any], owed: Any = None) -> None:
         self._journal.append(records if owed is None else (*records, owed))
         self._submit(records)
+
+
+def replay(directory: Path, database_url: str) -> list[Any]:
+    """Write what earlier runs journaled into the book, then drop those journal files.
+
+    Returns the client reports the journal holds (the caller sends the ones QuickFIX never stored).
+    Replaying is idempotent (full-state upserts in journal order; executions once per venue ExecID),
+    so a crash during replay only means replaying again."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from book.database import async_url, run_sync
+    from book.writer import write_records
+    from oms.model import ClientReport
+
+    files = Journal.pending(directory)
+    reports: list[Any] = []
+    for path in files:
+        records: list[Any] = []
+        for item in Journal.read(path):
+            (reports if isinstance(item, ClientReport) else records).append(item)
+
+        async def write(batch: list[Any] = records) -> None:
+            engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+            try:
+                async with engine.begin() as conn:
+                    for start in range(0, len(batch), 5000):
+                        await write_records(conn, batch[start:start + 5000])
+            finally:
+                await engine.dispose()
+
+        if records:
+            run_sync(write)
+        log.info("journal %s: %d records replayed into the book", path.name, len(records))
+        path.unlink()
+    return reports

@@ -12,11 +12,12 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -355,32 +356,42 @@ async def write_records(conn: AsyncConnection, records: Iterable[BookRecord]) ->
 # -- START-UP ---------------------------------------------------------------------------------------------
 
 
+RECENT_NS = 24 * 3600 * 1_000_000_000  # orders done within a day are still loaded at start
+
+
 @dataclass(frozen=True, slots=True)
 class BookState:
     """What the in-memory OMS and risk view are rebuilt from at start."""
 
-    open_orders: list[OrderRecord]
+    orders: list[OrderRecord]  # every open order, and the orders done within RECENT_NS
     positions: list[PositionRecord]
     max_order_id: int
-    applied_executions: frozenset[tuple[str, str]]  # (venue, venue_exec_id) of the open orders' fills
+    applied_executions: frozenset[tuple[str, str]]  # (venue, venue_exec_id) of those orders' reports
+
+    @property
+    def open_orders(self) -> list[OrderRecord]:
+        return [o for o in self.orders if not o.status.is_terminal]
 
 
-async def read_state(conn: AsyncConnection) -> BookState:
-    """Read the book state on ``conn`` (run it in one snapshot for a consistent view)."""
-    open_rows = await conn.execute(
-        select(orders).where(orders.c.status.in_(OPEN_STATUSES)).order_by(orders.c.order_id)
-    )
-    open_orders = [order_record(m) for m in open_rows.mappings()]
+async def read_state(conn: AsyncConnection, now_ns: int | None = None) -> BookState:
+    """Read the book state on ``conn`` (run it in one snapshot for a consistent view).
+
+    Recently finished orders come too: a client's PossDup resend of one, or a venue's resend of its
+    reports after a restart, must be recognised as a repeat, not taken as new."""
+    since = (time.time_ns() if now_ns is None else now_ns) - RECENT_NS
+    wanted = or_(orders.c.status.in_(OPEN_STATUSES), orders.c.updated_ns >= since)
+    order_rows = await conn.execute(select(orders).where(wanted).order_by(orders.c.order_id))
+    loaded = [order_record(m) for m in order_rows.mappings()]
     position_rows = await conn.execute(select(positions).order_by(positions.c.account, positions.c.symbol))
     all_positions = [position_record(m) for m in position_rows.mappings()]
     max_order_id = (await conn.execute(select(func.coalesce(func.max(orders.c.order_id), 0)))).scalar_one()
     applied = await conn.execute(
         select(executions.c.venue, executions.c.venue_exec_id)
         .join(orders, orders.c.order_id == executions.c.order_id)
-        .where(orders.c.status.in_(OPEN_STATUSES))
+        .where(wanted)
     )
     return BookState(
-        open_orders=open_orders,
+        orders=loaded,
         positions=all_positions,
         max_order_id=int(max_order_id),
         applied_executions=frozenset((venue, exec_id) for venue, exec_id in applied.all()),

@@ -8,7 +8,7 @@ from typing import Any
 
 from api.app import create_app
 from book.database import resolve_database_url, upgrade
-from book.journal import Journal, JournaledSink
+from book.journal import Journal, JournaledSink, replay
 from book.writer import BookWriter, load_state
 from fixgate.config import Settings, load_instruments
 from fixgate.rest import RestServer
@@ -44,6 +44,8 @@ class Fixgate:
         else:
             self.database_url, self._embedded = resolve_database_url(data_dir)
         upgrade(self.database_url)
+        journal_dir = data_dir / "journal"
+        journaled_reports = replay(journal_dir, self.database_url)
         state = load_state(self.database_url)
 
         instruments = load_instruments(s.config_dir / "instruments.toml")
@@ -51,7 +53,7 @@ class Fixgate:
         self.router = Router(instruments)
         self.writer = BookWriter(self.database_url)
         self.writer.start()
-        self.journal = Journal(data_dir / "journal")
+        self.journal = Journal(journal_dir)
         self.oms = OrderManager(
             instruments=instruments,
             risk=risk,
@@ -59,7 +61,7 @@ class Fixgate:
             sink=JournaledSink(self.journal, self.writer.submit),
             next_order_id=state.max_order_id + 1,
         )
-        self.oms.restore(state.open_orders, state.positions, state.applied_executions)
+        self.oms.restore(state.orders, state.positions, state.applied_executions)
 
         self.gateway = FixGateway(
             self.oms,
@@ -71,6 +73,9 @@ class Fixgate:
             sim_port=s.sim_port,
             message_log=s.fix_message_log,
         )
+        owed = self.gateway.clients.owe(journaled_reports, data_dir / "store" / "clients")
+        if owed:
+            log.warning("%d execution reports were journaled but never sent: sent at each client's logon", owed)
         self.gateway.start()
         if not s.api_token:
             log.warning("no REST API token (FIXGATE_API_TOKEN): the REST API refuses every call but /health")

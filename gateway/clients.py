@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import quickfix as fix
 
@@ -28,6 +32,17 @@ from oms.model import ClientCancelReject, ClientReport
 
 log = logging.getLogger(__name__)
 
+_EXEC_ID = re.compile(rb"\x0117=([^\x01]*)\x01")
+
+
+def sent_exec_ids(store_dir: Path) -> set[str]:
+    """Every ExecID in the messages QuickFIX stored for the client sessions (its FileStore keeps
+    each sent message in ``<session>.body``): what was handed to a client, or is resent on request."""
+    sent: set[str] = set()
+    for body in store_dir.glob("*.body"):
+        sent.update(m.decode("latin-1") for m in _EXEC_ID.findall(body.read_bytes()))
+    return sent
+
 
 @dataclass(frozen=True, slots=True)
 class ClientSession:
@@ -48,6 +63,19 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self._venues = venues
         self._sessions: dict[str, ClientSession] = {}
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
+        self._owed: dict[str, list[ClientReport]] = {}
+
+    def owe(self, reports: list[ClientReport], store_dir: Path) -> int:
+        """Reports a previous run journaled but never handed to QuickFIX (it was killed in between):
+        each is sent when its client next logs on. Returns how many are owed."""
+        sent = sent_exec_ids(store_dir)
+        count = 0
+        for report in reports:
+            if report.exec_id not in sent:
+                self._owed.setdefault(report.session, []).append(report)
+                sent.add(report.exec_id)
+                count += 1
+        return count
 
     def send_cancel_reject(self, reject: ClientCancelReject) -> None:
         """Send an OrderCancelReject to the client session that asked."""
@@ -86,7 +114,16 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             log.exception("client onCreate failed")
 
     def onLogon(self, session_id: fix.SessionID) -> None:
-        log.info("client logged on: %s", session_id.toString())
+        try:
+            key = session_key(session_id)
+            log.info("client logged on: %s", key)
+            owed = self._owed.pop(key, [])
+            for report in owed:
+                self.send_report(report)
+            if owed:
+                log.warning("client %s: sent %d reports a crash had kept from it", key, len(owed))
+        except Exception:
+            log.exception("client onLogon failed")
 
     def onLogout(self, session_id: fix.SessionID) -> None:
         try:
@@ -197,7 +234,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         for change in changes:
             self._venues.send_change(change)
 
-    _handlers = {
+    _handlers: ClassVar[dict[str, Callable[[ClientApplication, fix.Message, fix.SessionID], None]]] = {
         t.MSG_NEW_ORDER_SINGLE: _on_new_order,
         t.MSG_ORDER_CANCEL_REQUEST: _on_cancel,
         t.MSG_ORDER_CANCEL_REPLACE_REQUEST: _on_replace,

@@ -12,7 +12,7 @@ from gateway.clients import ClientApplication
 from gateway.settings import render, session_key
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from oms.model import ClientCancelReject, ClientReport
+from oms.model import CancelRejectReason, ClientCancelReject, ClientReport, Refusal
 from oms.router import Router
 
 log = logging.getLogger(__name__)
@@ -62,13 +62,13 @@ class FixGateway:
     def _send_cancel_reject(self, reject: ClientCancelReject) -> None:
         self.clients.send_cancel_reject(reject)
 
-    def cancel_order(self, order_id: int) -> str | None:
+    def cancel_order(self, order_id: int) -> Refusal | None:
         """An operator's cancel (REST): ``None`` when the request went to the venue, else why not."""
         change = self._oms.cancel_order(order_id)
-        if isinstance(change, str):
+        if isinstance(change, Refusal):
             return change
-        self.venues.send_change(change)
-        return None
+        reason = self.venues.send_change(change)
+        return None if reason is None else Refusal(CancelRejectReason.OTHER, reason)
 
     def start(self) -> None:
         """Connect to the venues and open the client port (both return at once; engines run on threads)."""

@@ -67,15 +67,16 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         # next logon; toApp drops such resends (DoNotSend), so a refused order stays refused.
         return f"venue {venue} session is not logged on"
 
-    def send_change(self, change: VenueChange) -> None:
-        """Send a cancel or replace to the venue; the client gets the Pending report first, or a
-        cancel reject when the venue session cannot take the request."""
+    def send_change(self, change: VenueChange) -> str | None:
+        """Send a cancel or replace to the venue; the client gets the Pending report first, then a
+        cancel reject if the venue session cannot take the request. ``None`` when sent, else why not."""
         self._to_client(change.ack)
         reason = self.send(change.venue, venue_change(change, time.time_ns()))
         if reason is not None:
             reject = self._oms.change_send_failed(change, reason)
             if reject is not None:
                 self._cancel_reject_to_client(reject)
+        return reason
 
     # -- QuickFIX callbacks --------------------------------------------------------------------------
 

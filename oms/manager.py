@@ -8,8 +8,8 @@ Sending FIX messages is the caller's business, after the lock is released.
 
 from __future__ import annotations
 
-import logging
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +32,7 @@ from oms.model import (
     OrderStatus,
     OrdType,
     PositionRecord,
+    Refusal,
     ReplaceOrder,
     RequestKind,
     Side,
@@ -433,16 +434,17 @@ class OrderManager:
                 changes.append(self._start_change(order, RequestKind.CANCEL, order.cl_ord_id, now))
             return changes
 
-    def cancel_order(self, order_id: int) -> VenueChange | str:
+    def cancel_order(self, order_id: int) -> VenueChange | Refusal:
         """An operator's cancel of one order: the request for the venue, or why there is none."""
         with self._lock:
             order = self._orders.get(order_id)
             if order is None:
-                return f"order {order_id} not found"
+                return Refusal(CancelRejectReason.UNKNOWN_ORDER, f"order {order_id} not found")
             if order.status.is_terminal:
-                return f"order {order_id} is {order.status}: nothing to cancel"
+                return Refusal(CancelRejectReason.TOO_LATE, f"order {order_id} is {order.status}: nothing to cancel")
             if order.pending is not None:
-                return f"order {order_id} already has a {order.pending.kind.lower()} pending"
+                return Refusal(CancelRejectReason.ALREADY_PENDING,
+                               f"order {order_id} already has a {order.pending.kind.lower()} pending")
             return self._start_change(order, RequestKind.CANCEL, order.cl_ord_id, self._clock_ns())
 
     def change_send_failed(self, change: VenueChange, reason: str) -> ClientCancelReject | None:

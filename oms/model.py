@@ -140,6 +140,14 @@ class CancelRejectReason(StrEnum):
     OTHER = "OTHER"  # 99 (2 in FIX 4.2: broker option)
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request about an order was not carried out (an operator's cancel, say)."""
+
+    reason: CancelRejectReason
+    text: str
+
+
 # -- EVENTS ------------------------------------------------------------------------------------------
 
 

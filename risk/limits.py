@@ -228,7 +228,9 @@ def _limits_dict(*limits: OrderLimits | ExposureLimits | FlowLimits) -> dict[str
     for item in limits:
         for f in fields(item):
             value = getattr(item, f.name)
-            if value is None or (f.name == "daily_loss_action" and getattr(item, "max_daily_loss") is None):
+            # The action means something only with a daily loss limit; leave the default out alone.
+            if value is None or (isinstance(item, ExposureLimits) and f.name == "daily_loss_action"
+                                 and item.max_daily_loss is None):
                 continue
             out[f.name] = _plain(value)
     return out

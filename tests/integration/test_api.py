@@ -19,6 +19,7 @@ from api import create_app
 from book.database import database_url_for
 from book.writer import BookWriter
 from oms.model import (
+    CancelRejectReason,
     ExecKind,
     ExecutionRecord,
     MarkRecord,
@@ -26,6 +27,7 @@ from oms.model import (
     OrderStatus,
     OrdType,
     PositionRecord,
+    Refusal,
     Side,
     TimeInForce,
 )
@@ -123,13 +125,15 @@ def writer(database_url: str) -> Iterator[BookWriter]:
 class StubGateway:
     """Operations that answer from a table: the reason per order id, ``None`` for "sent"."""
 
-    def __init__(self, answers: dict[int, str | None]) -> None:
+    def __init__(self, answers: dict[int, Refusal | None]) -> None:
         self.answers = answers
         self.calls: list[int] = []
 
-    def cancel_order(self, order_id: int) -> str | None:
+    def cancel_order(self, order_id: int) -> Refusal | None:
         self.calls.append(order_id)
-        return self.answers.get(order_id, f"order {order_id} not found")  # OrderManager's words
+        return self.answers.get(
+            order_id, Refusal(CancelRejectReason.UNKNOWN_ORDER, f"order {order_id} not found")
+        )
 
 
 @contextmanager
@@ -477,7 +481,10 @@ def test_cancel_of_an_unknown_order_is_404(database_url: str, book: BookWriter) 
 
 def test_cancel_the_gateway_refuses_is_409_with_its_reason(database_url: str, book: BookWriter) -> None:
     gateway = StubGateway(
-        {2: "order 2 already has a cancel pending", 3: "order 3 is FILLED: nothing to cancel"}
+        {
+            2: Refusal(CancelRejectReason.ALREADY_PENDING, "order 2 already has a cancel pending"),
+            3: Refusal(CancelRejectReason.TOO_LATE, "order 3 is FILLED: nothing to cancel"),
+        }
     )
     with serve(database_url, api_token=TOKEN, operations=gateway) as http:
         pending = http.post("/orders/2/cancel")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -482,6 +483,22 @@ def test_load_state_returns_open_orders_positions_and_applied_fills(
     assert state.positions == [aapl, msft]
     assert state.max_order_id == 9
     assert state.applied_executions == frozenset({("XNAS", "X5")})
+
+
+def test_load_state_also_returns_orders_done_within_a_day_with_their_fills(
+    writer: BookWriter, database_url: str
+) -> None:
+    now = time.time_ns()
+    recent = order(20, OrderStatus.FILLED, cum_qty=Decimal(100), leaves_qty=Decimal(0), updated_ns=now - 10**9)
+    old = order(21, OrderStatus.FILLED, cum_qty=Decimal(100), leaves_qty=Decimal(0),
+                updated_ns=now - 25 * 3600 * 10**9)
+    writer.submit([recent, old, fill(20, "R20"), fill(21, "O21")])
+    assert writer.flush()
+
+    state = load_state(database_url)
+    assert state.orders == [recent]  # a PossDup resend of it must still be recognised
+    assert state.open_orders == []
+    assert state.applied_executions == frozenset({("XNAS", "R20")})
 
 
 def test_load_state_works_inside_a_running_event_loop(writer: BookWriter, database_url: str) -> None:

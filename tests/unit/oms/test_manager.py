@@ -20,7 +20,7 @@ from oms.model import (
 from oms.router import Router
 from risk import OrderLimits, PreTradeRisk, RiskConfig
 
-INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D("190"))}
+INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D(190))}
 
 
 class Book:

@@ -24,15 +24,15 @@ def test_a_sell_realizes_against_average_cost_and_keeps_it() -> None:
 
 def test_a_fill_through_zero_opens_the_rest_at_its_price() -> None:
     p = Position("A", "AAPL")
-    p.apply_fill(Side.BUY, D(100), D("10"))
-    p.apply_fill(Side.SELL, D(150), D("9"))
+    p.apply_fill(Side.BUY, D(100), D(10))
+    p.apply_fill(Side.SELL, D(150), D(9))
     assert p.quantity == D(-50)
-    assert p.avg_price == D("9")
-    assert p.realized_pnl == D("-100")
-    p.apply_fill(Side.BUY, D(50), D("8"))  # a short covered lower makes money
+    assert p.avg_price == D(9)
+    assert p.realized_pnl == D(-100)
+    p.apply_fill(Side.BUY, D(50), D(8))  # a short covered lower makes money
     assert p.quantity == 0
     assert p.avg_price == 0
-    assert p.realized_pnl == D("-50")
+    assert p.realized_pnl == D(-50)
 
 
 def test_decimal_money_stays_exact() -> None:

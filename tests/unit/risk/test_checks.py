@@ -92,7 +92,7 @@ def test_price_collar_in_percent_and_ticks() -> None:
 
 def test_the_collar_follows_the_last_trade() -> None:
     r = risk({"instruments": {"AAPL": {"price_collar_pct": "5"}}})
-    r.position_changed("X", "AAPL", D(10), D("120"), D(0), last_px=D("120.00"))
+    r.position_changed("X", "AAPL", D(10), D(120), D(0), last_px=D("120.00"))
     assert r.check(order("10", "105.01")) == "price 105.01 is more than 5% from the reference 120.00 for AAPL"
     assert r.check(order("10", "126.00")) is None
 
@@ -111,7 +111,7 @@ def test_tightest_limit_of_firm_account_and_instrument_applies() -> None:
 
 def test_max_position_counts_working_orders_as_if_filled() -> None:
     r = risk({"instruments": {"AAPL": {"max_position": "1000"}}})
-    r.position_changed("ACC", "AAPL", D(300), D("100"), D(0), D("100"))
+    r.position_changed("ACC", "AAPL", D(300), D(100), D(0), D(100))
     accept(r, order("500"), 1)  # worst case 800
     assert r.check(order("200")) is None  # 1000
     assert r.check(order("210")) == (
@@ -120,14 +120,14 @@ def test_max_position_counts_working_orders_as_if_filled() -> None:
     # The short side is worst case on its own: 300 - 1300 = -1000.
     assert r.check(order("1300", side=Side.SELL)) is None
     assert r.check(order("1310", side=Side.SELL)).startswith("worst-case position -1010 in AAPL")  # type: ignore[union-attr]
-    r.order_working(1, D(0), "AAPL", OrdType.LIMIT, D("100"))  # the working buy is cancelled
+    r.order_working(1, D(0), "AAPL", OrdType.LIMIT, D(100))  # the working buy is cancelled
     assert r.check(order("700")) is None
 
 
 def test_gross_and_net_notional_per_account_and_firm() -> None:
     r = risk({"accounts": {"ACC": {"max_gross_notional": "100000", "max_net_notional": "60000"}},
               "firm": {"max_gross_notional": "150000"}})
-    r.position_changed("ACC", "AAPL", D(400), D("100"), D(0), D("100"))  # 40,000 long
+    r.position_changed("ACC", "AAPL", D(400), D(100), D(0), D(100))  # 40,000 long
     assert r.check(order("200")) is None  # net 60,000
     assert r.check(order("210")) == "worst-case net notional 61000 > max 60000 for account ACC"
     accept(r, order("500", side=Side.SELL), 1)  # gross 40,000 + 50,000 working
@@ -139,7 +139,7 @@ def test_gross_and_net_notional_per_account_and_firm() -> None:
 
 def test_credit_limit_counts_long_cost_and_working_buys() -> None:
     r = risk({"accounts": {"ACC": {"credit_limit": "50000"}}})
-    r.position_changed("ACC", "AAPL", D(200), D("100"), D(0), D("100"))  # 20,000 used
+    r.position_changed("ACC", "AAPL", D(200), D(100), D(0), D(100))  # 20,000 used
     accept(r, order("100"), 1)  # 30,000 used
     assert r.check(order("200")) is None  # 50,000
     assert r.check(order("210")) == "credit used 51000 > credit limit 50000 for account ACC"
@@ -148,10 +148,10 @@ def test_credit_limit_counts_long_cost_and_working_buys() -> None:
 
 def test_daily_loss_moves_the_account_to_reducing_then_only_reducing_orders_pass() -> None:
     r = risk({"accounts": {"ACC": {"max_daily_loss": "1000", "daily_loss_action": "REDUCING"}}})
-    r.position_changed("ACC", "AAPL", D(100), D("100"), D(0), D("100"))
-    r.position_changed("ACC", "AAPL", D(100), D("100"), D(0), D("90"))  # unrealized -1,000: at the limit
+    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(100))
+    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(90))  # unrealized -1,000: at the limit
     assert r.account_states.get("ACC") is None
-    r.position_changed("ACC", "AAPL", D(100), D("100"), D(0), D("89.99"))  # -1,001
+    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D("89.99"))  # -1,001
     assert r.account_states["ACC"] is TradingState.REDUCING
     assert r.check(order("100", "90", side=Side.SELL)) is None
     assert r.check(order("110", "90", side=Side.SELL)) == (
@@ -164,9 +164,9 @@ def test_daily_loss_moves_the_account_to_reducing_then_only_reducing_orders_pass
 
 def test_daily_loss_of_the_firm_halts_everyone() -> None:
     r = risk({"firm": {"max_daily_loss": "500"}})
-    r.position_changed("A", "AAPL", D(-100), D("100"), D("-200"), D("103"))  # -200 realized, -300 unrealized
+    r.position_changed("A", "AAPL", D(-100), D(100), D(-200), D(103))  # -200 realized, -300 unrealized
     assert r.firm_state is TradingState.ACTIVE
-    r.position_changed("A", "AAPL", D(-100), D("100"), D("-200"), D("103.01"))
+    r.position_changed("A", "AAPL", D(-100), D(100), D(-200), D("103.01"))
     assert r.firm_state is TradingState.HALTED
     assert r.check(order("10", account="B")) == "trading halted for the firm"
 
@@ -225,9 +225,9 @@ def test_a_replace_counts_its_new_open_quantity_instead_of_the_old() -> None:
     accept(r, order("800"), 1)
     # Replacing the 800 by 1000 (nothing filled) is within the position limit: 1000, not 1800.
     assert r.check_replace("FIX.4.4:FIXGATE->CLIENT1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
-                           D(1000), D("100"), D(800), D(0)) is None
+                           D(1000), D(100), D(800), D(0)) is None
     assert r.check_replace("FIX.4.4:FIXGATE->CLIENT1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
-                           D(1010), D("100"), D(800), D(0)) == "order qty 1010 > max 1000 for AAPL"
+                           D(1010), D(100), D(800), D(0)) == "order qty 1010 > max 1000 for AAPL"
 
 
 def test_config_file_round_trips_and_refuses_mistakes(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 
 LIMIT = D(1000)
-INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D("100"))}
+INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D(100))}
 SESSION = "FIX.4.4:FIXGATE->CLIENT1"
 
 new_order = st.tuples(st.just("new"), st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 700))
@@ -71,7 +71,7 @@ def test_worst_case_position_never_exceeds_its_limit(steps: Sequence[tuple[str, 
         if op == "new":
             assert isinstance(arg, Side)
             outcome = oms.submit(NewOrder(SESSION, f"c{n}", "ACC", "AAPL", arg, OrdType.LIMIT, D(qty),
-                                          D("100"), TimeInForce.DAY, n))
+                                          D(100), TimeInForce.DAY, n))
             if isinstance(outcome, Routed):
                 working[outcome.order_id] = (arg, D(qty), D(0))
                 venue_ids[outcome.order_id] = outcome.venue_cl_ord_id
@@ -84,7 +84,7 @@ def test_worst_case_position_never_exceeds_its_limit(steps: Sequence[tuple[str, 
                 cum += last
                 status = OrderStatus.FILLED if cum == total else OrderStatus.PARTIALLY_FILLED
                 oms.apply(VenueReport("SIM", venue_ids[order_id], None, "V", f"e{exec_no}", ExecKind.TRADE,
-                                      status, last, D("100"), cum, total - cum, "", n))
+                                      status, last, D(100), cum, total - cum, "", n))
                 working[order_id] = (side, total, cum)
                 if status is OrderStatus.FILLED:
                     del working[order_id]
