@@ -189,6 +189,7 @@ class FixClient:
         next_seq_out: int = 1,
         next_seq_in: int = 1,
         auto_resend_request: bool = True,
+        app_history: dict[int, tuple[str, list[tuple[int, FieldValue]], str]] | None = None,
         connect_timeout: float = 5.0,
     ) -> FixClient:
         """Open a TCP connection (retrying until ``connect_timeout`` while the server comes up).
@@ -216,6 +217,7 @@ class FixClient:
             next_seq_out=next_seq_out,
             next_seq_in=next_seq_in,
             auto_resend_request=auto_resend_request,
+            app_history=app_history,
         )
 
     # -- SESSION --------------------------------------------------------------------------------------
