@@ -414,9 +414,11 @@ class OrderManager:
             )
 
     def cancel_orders(
-        self, *, session: str | None = None, account: str | None = None, symbol: str | None = None
+        self, *, session: str | None = None, account: str | None = None, symbol: str | None = None,
+        comp_id: str | None = None,
     ) -> list[VenueChange]:
-        """Cancel every working order in a scope (mass cancel, cancel on disconnect, operators).
+        """Cancel every working order in a scope (mass cancel, cancel on disconnect, operators);
+        ``comp_id`` matches the client's sessions of every FIX version (``FIX.x.y:FIXGATE-><comp_id>``).
         Orders with a cancel or replace already pending are left to it."""
         with self._lock:
             now = self._clock_ns()
@@ -427,6 +429,7 @@ class OrderManager:
                     or order.pending is not None
                     or not order.venue
                     or (session is not None and order.session != session)
+                    or (comp_id is not None and order.session.rpartition(">")[2] != comp_id)
                     or (account is not None and order.account != account)
                     or (symbol is not None and order.symbol != symbol)
                 ):
