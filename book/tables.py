@@ -21,7 +21,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TIMESTAMP
 
 from oms.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
@@ -159,4 +161,24 @@ marks = Table(
         TIMESTAMP(timezone=True),
         Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
     ),
+)
+
+RISK_ACTIONS = ["KILL", "RESUME", "LIMITS"]
+RISK_SCOPES = ["firm", "account", "session", "symbol"]
+
+# Audit trail of operator actions on pre-trade risk (kill switch, resume, limit changes); migration 0003.
+risk_events = Table(
+    "risk_events",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("at_ns", BigInteger, nullable=False),
+    Column("at", TIMESTAMP(timezone=True), Computed(_epoch_ns_to_timestamptz("at_ns"), persisted=True)),
+    Column("by", Text, nullable=False),
+    Column("action", Text, nullable=False),  # KILL, RESUME, LIMITS
+    Column("scope", Text, nullable=True),  # firm, account, session, symbol; none for LIMITS
+    Column("value", Text, nullable=True),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    CheckConstraint(_in("action", RISK_ACTIONS), name="action"),
+    CheckConstraint(f"scope IS NULL OR {_in('scope', RISK_SCOPES)}", name="scope"),
+    Index(None, "at_ns"),
 )

@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, RowMapping, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from book.database import (
+    alembic_config,
     async_url,
     create_database,
     database_url_for,
@@ -153,15 +155,19 @@ def test_migrations_match_table_definitions(database_url: str) -> None:
         "ck_orders_side",
         "ck_orders_status",
         "ck_orders_time_in_force",
+        "ck_risk_events_action",
+        "ck_risk_events_scope",
         "fk_executions_order_id_orders",
         "pk_executions",
         "pk_marks",
         "pk_orders",
         "pk_positions",
+        "pk_risk_events",
         "uq_executions_seq",
         "uq_executions_venue_venue_exec_id",
     ]
-    assert query(database_url, "SELECT version_num FROM alembic_version")[0]["version_num"] == "0002"
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert query(database_url, "SELECT version_num FROM alembic_version")[0]["version_num"] == head
 
 
 def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
@@ -175,6 +181,7 @@ def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
         "marks",
         "orders",
         "positions",
+        "risk_events",
     ]
 
 
