@@ -66,6 +66,7 @@ class Fixgate:
         self.gateway = FixGateway(
             self.oms,
             self.router,
+            risk=risk,
             sessions_dir=s.config_dir / "fix_sessions",
             data_dir=data_dir,
             client_port=s.client_port,
@@ -79,7 +80,7 @@ class Fixgate:
         self.gateway.start()
         if not s.api_token:
             log.warning("no REST API token (FIXGATE_API_TOKEN): the REST API refuses every call but /health")
-        api = create_app(self.database_url, api_token=s.api_token, operations=self.gateway)
+        api = create_app(self.database_url, api_token=s.api_token, operations=self.gateway, risk=self.gateway)
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()
         log.info(

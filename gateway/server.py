@@ -14,6 +14,7 @@ from gateway.venues import VenueApplication
 from oms.manager import OrderManager
 from oms.model import CancelRejectReason, ClientCancelReject, ClientReport, Refusal
 from oms.router import Router
+from risk import Halt, PreTradeRisk
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class FixGateway:
         oms: OrderManager,
         router: Router,
         *,
+        risk: PreTradeRisk,
         sessions_dir: Path,
         data_dir: Path,
         client_port: int,
@@ -40,6 +42,7 @@ class FixGateway:
             "SIM_PORT": sim_port,
         }
         self._oms = oms
+        self.risk = risk
         rendered = data_dir / "fix_sessions"
         self.venues = VenueApplication(
             oms, router, to_client=self._send_report, cancel_reject_to_client=self._send_cancel_reject
@@ -69,6 +72,30 @@ class FixGateway:
             return change
         reason = self.venues.send_change(change)
         return None if reason is None else Refusal(CancelRejectReason.OTHER, reason)
+
+    def kill(self, scope: str, value: str, by: str, reason: str) -> tuple[Halt, int]:
+        """The kill switch: halt new orders in a scope (firm, account, session = client CompID, symbol),
+        then cancel every working order in it at its venue. The halt comes first, so no order of the
+        scope is accepted once the sweep has begun; one that passed its check just before and is still
+        on its way to the venue can be overtaken by its cancel, which the venue then rejects, leaving
+        it working until another kill. Returns the halt and how many cancels were sent."""
+        halt = self.risk.kill(scope, value, by, reason)
+        if scope == "firm":
+            changes = self._oms.cancel_orders()
+        elif scope == "account":
+            changes = self._oms.cancel_orders(account=value)
+        elif scope == "session":
+            changes = self._oms.cancel_orders(comp_id=value)
+        else:
+            changes = self._oms.cancel_orders(symbol=value)
+        sent = sum(self.venues.send_change(change) is None for change in changes)
+        log.warning("kill switch %s %s by %s: %d of %d cancels sent", scope, halt.value or "-", by, sent,
+                    len(changes))
+        return halt, sent
+
+    def resume(self, scope: str, value: str, by: str) -> Halt | None:
+        """Lift a kill switch (and a state the daily loss limit set in that scope); the halt lifted."""
+        return self.risk.resume(scope, value, by)
 
     def start(self) -> None:
         """Connect to the venues and open the client port (both return at once; engines run on threads)."""

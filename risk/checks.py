@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from oms.model import Instrument, NewOrder, OrdType, Side
@@ -58,20 +58,18 @@ class PreTradeRisk:
         self.halts: dict[tuple[str, str], Halt] = {}
         self._flow: dict[str, deque[int]] = {}
         self._recent: dict[tuple[str, str, Side, Decimal, Decimal | None], int] = {}
-        self._limits_cache: dict[tuple[str, str], OrderLimits] = {}
-        self._session_flow: dict[str, FlowLimits] = {}
-        self.config = config
+        self._live = _Live(config)
 
     @property
     def config(self) -> RiskConfig:
-        return self._config
+        return self._live.config
 
     @config.setter
     def config(self, config: RiskConfig) -> None:
-        """Limits can change live (``PUT /risk/limits``); the per-order cache starts again."""
-        self._config = config
-        self._limits_cache = {}
-        self._session_flow = {}
+        """Limits can change live (``PUT /risk/limits``) from another thread than the checks': the
+        config and the caches derived from it are swapped in one assignment, so a check running at
+        that moment uses the old ones throughout and no cache ever holds limits of the old config."""
+        self._live = _Live(config)
 
     def reference_price(self, symbol: str) -> Decimal | None:
         """Last trade seen, else the configured reference price."""
@@ -129,7 +127,8 @@ class PreTradeRisk:
         if state is TradingState.HALTED or account_state is TradingState.HALTED:
             who = "the firm" if state is TradingState.HALTED else f"account {account}"
             return "trading_state", f"trading halted for {who}"
-        config = self._config
+        live = self._live
+        config = live.config
         if symbol in config.restricted_symbols:
             return "restricted_symbol", f"symbol {symbol} is restricted"
         instrument = self._instruments.get(symbol)
@@ -137,9 +136,9 @@ class PreTradeRisk:
             return "unknown_symbol", f"unknown symbol {symbol}"
         if qty <= 0:
             return "quantity", f"order qty {qty} must be positive"
-        limits = self._limits_cache.get((account, symbol))
+        limits = live.order_limits.get((account, symbol))
         if limits is None:
-            limits = self._limits_cache[(account, symbol)] = config.order_limits(account, symbol)
+            limits = live.order_limits[(account, symbol)] = config.order_limits(account, symbol)
         market = ord_type is OrdType.MARKET
         if market and limits.allow_market_orders is False:
             return "market_orders", f"market orders are not allowed for {symbol}"
@@ -175,9 +174,9 @@ class PreTradeRisk:
                     f" for {symbol} (max {limits.price_collar_ticks})"
                 )
         if flow:
-            flow_limits = self._session_flow.get(session)
+            flow_limits = live.session_flow.get(session)
             if flow_limits is None:
-                flow_limits = self._session_flow[session] = config.session_flow(_comp_id(session))
+                flow_limits = live.session_flow[session] = config.session_flow(_comp_id(session))
             now = 0
             if flow_limits.max_orders_per_second is not None:
                 window = self._flow.get(session)
@@ -256,12 +255,13 @@ class PreTradeRisk:
     def order_opened(self, order_id: int, order: NewOrder) -> None:
         """A checked order was routed: it now works, and counts for flow and duplicate checks."""
         now = self._clock_ns()
-        if self._config.session_flow(_comp_id(order.session)).max_orders_per_second is not None:
+        config = self._live.config
+        if config.session_flow(_comp_id(order.session)).max_orders_per_second is not None:
             self._flow.setdefault(order.session, deque()).append(now)
-        if self._config.duplicate_window_ms is not None:
+        if config.duplicate_window_ms is not None:
             self._recent[(order.account, order.symbol, order.side, order.quantity, order.price)] = now
             if len(self._recent) > 100_000:  # forget the stale ones now and then
-                horizon = now - self._config.duplicate_window_ms * 1_000_000
+                horizon = now - config.duplicate_window_ms * 1_000_000
                 self._recent = {k: v for k, v in self._recent.items() if v > horizon}
         self.view.open_order(order_id, order.account, order.symbol, order.side, order.quantity,
                              self._unit(order.symbol, order.ord_type, order.price))
@@ -277,12 +277,13 @@ class PreTradeRisk:
         view = self.view
         view.set_position(account, symbol, quantity, avg_cost, realized)
         view.set_mark(symbol, last_px)
-        limits = self._config.accounts.get(account)
+        config = self._live.config
+        limits = config.accounts.get(account)
         if limits is not None and limits.max_daily_loss is not None:
             pnl = view.daily_pnl(account)
             if -pnl > limits.max_daily_loss:
                 self._breach(account, pnl, limits.max_daily_loss, limits.daily_loss_action)
-        firm = self._config.firm
+        firm = config.firm
         if firm.max_daily_loss is not None:
             pnl = view.daily_pnl(None)
             if -pnl > firm.max_daily_loss:
@@ -333,6 +334,15 @@ class PreTradeRisk:
             self.firm_state = state
         else:
             self.account_states[account] = state
+
+
+@dataclass(slots=True)
+class _Live:
+    """The config in force and the per-order limits and session flow limits worked out from it."""
+
+    config: RiskConfig
+    order_limits: dict[tuple[str, str], OrderLimits] = field(default_factory=dict)
+    session_flow: dict[str, FlowLimits] = field(default_factory=dict)
 
 
 def _comp_id(session: str) -> str:

@@ -1,0 +1,303 @@
+"""Pre-trade risk over HTTP: the kill switch, its status, and the limits, changed live.
+
+Every call that changes something (``POST /risk/kill``, ``POST /risk/resume``, ``PUT /risk/limits``)
+acts on the live risk interceptor first and then appends a row to the ``risk_events`` audit table
+with who (the ``X-Operator`` header, ``"api"`` without one), when and what. The order is on purpose:
+a kill switch must not wait on the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import require_token
+from api.errors import APIError, InvalidParameter, Unavailable
+from api.risk_repository import RiskEventRepository
+from api.schemas import DecimalString
+from risk import (
+    Halt,
+    PreTradeRisk,
+    RiskConfigError,
+    TradingState,
+    risk_config_from_mapping,
+    risk_config_to_mapping,
+)
+from risk.status import ExposureUse, risk_status
+
+_log = logging.getLogger(__name__)
+
+risk_router = APIRouter(prefix="/risk", tags=["risk"], dependencies=[Depends(require_token)])
+
+OPERATOR_HEADER = "X-Operator"
+DEFAULT_OPERATOR = "api"
+Scope = Literal["firm", "account", "session", "symbol"]
+
+
+class RiskOperations(Protocol):
+    """What the risk endpoints act on (the gateway: ``FixGateway``)."""
+
+    risk: PreTradeRisk
+
+    def kill(self, scope: str, value: str, by: str, reason: str) -> tuple[Halt, int]:
+        """Halt new orders in the scope and cancel its working orders; the halt and the cancels sent."""
+        ...
+
+    def resume(self, scope: str, value: str, by: str) -> Halt | None:
+        """Lift the scope's kill switch (and a daily-loss state); the halt lifted, if one was in force."""
+        ...
+
+
+class AuditNotRecorded(APIError):
+    """The action took effect but its audit row could not be written."""
+
+    status_code = 500
+
+
+# -- SCHEMAS -----------------------------------------------------------------------------------------
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class KillRequest(BaseModel):
+    """Which scope to halt, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Scope
+    value: str = Field("", description="account, client CompID or symbol; ignored for the firm")
+    reason: str = Field("", max_length=1000, description="shown in the Text of every order it rejects")
+
+
+class ResumeRequest(BaseModel):
+    """Which kill switch to lift."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Scope
+    value: str = ""
+
+
+class HaltOut(_Schema):
+    """A kill switch in force."""
+
+    scope: str
+    value: str
+    by: str
+    at: datetime
+    at_ns: int
+    reason: str
+
+
+class KillResponse(_Schema):
+    halt: HaltOut
+    cancels_sent: int = Field(description="cancels sent to venues for the scope's working orders")
+
+
+class ResumeResponse(_Schema):
+    scope: str
+    value: str
+    by: str
+    lifted: HaltOut | None = Field(description="the kill switch lifted; null if none was in force")
+
+
+class LimitUseOut(_Schema):
+    limit: str
+    used: DecimalString
+    max: DecimalString
+    percent: DecimalString
+
+
+class ExposureOut(_Schema):
+    """Exposure of an account (``account`` null: the firm) and the use of each of its limits."""
+
+    account: str | None
+    state: TradingState
+    gross_notional: DecimalString
+    net_notional: DecimalString
+    worst_case_net_notional: DecimalString
+    credit_used: DecimalString
+    daily_pnl: DecimalString
+    limits: list[LimitUseOut]
+
+
+class RiskStatusOut(_Schema):
+    firm_state: TradingState
+    firm: ExposureOut
+    accounts: list[ExposureOut]
+    account_states: dict[str, TradingState]
+    halts: list[HaltOut]
+    rejections: dict[str, int]
+
+
+class RiskEventOut(_Schema):
+    id: int
+    at: datetime
+    at_ns: int
+    by: str
+    action: str
+    scope: str | None
+    value: str | None
+    details: dict[str, Any]
+
+
+def _halt(halt: Halt) -> HaltOut:
+    return HaltOut(scope=halt.scope, value=halt.value, by=halt.by, at=_time(halt.at_ns), at_ns=halt.at_ns,
+                   reason=halt.reason)
+
+
+def _time(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, UTC)
+
+
+def _exposure(use: ExposureUse) -> ExposureOut:
+    return ExposureOut(
+        account=use.account, state=use.state, gross_notional=use.gross_notional,
+        net_notional=use.net_notional, worst_case_net_notional=use.worst_case_net_notional,
+        credit_used=use.credit_used, daily_pnl=use.daily_pnl,
+        limits=[LimitUseOut(limit=u.limit, used=u.used, max=u.max, percent=u.percent) for u in use.limits],
+    )
+
+
+# -- DEPENDENCIES ------------------------------------------------------------------------------------
+
+
+def _operations(request: Request) -> RiskOperations:
+    operations: RiskOperations | None = request.app.state.risk
+    if operations is None:
+        raise Unavailable("risk operations are not available: this API serves the book only")
+    return operations
+
+
+Operations = Annotated[RiskOperations, Depends(_operations)]
+
+
+def _operator(
+    x_operator: Annotated[
+        str | None,
+        Header(alias=OPERATOR_HEADER, max_length=200,
+               description=f"who is acting, kept in the audit trail; {DEFAULT_OPERATOR!r} if absent"),
+    ] = None,
+) -> str:
+    return (x_operator or "").strip() or DEFAULT_OPERATOR
+
+
+Operator = Annotated[str, Depends(_operator)]
+
+
+async def _audit(request: Request, what: str, **row: Any) -> None:
+    try:
+        async with request.app.state.engine.begin() as conn:
+            await RiskEventRepository(conn).record(**row)
+    except Exception as exc:
+        _log.exception("risk audit row not written: %s", row)
+        raise AuditNotRecorded(
+            f"{what} is in effect, but its audit row could not be written: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _value(scope: str, value: str) -> str:
+    value = value.strip()
+    if scope != "firm" and not value:
+        raise InvalidParameter(f"scope {scope!r} needs a value (the {_WHAT[scope]})")
+    return "" if scope == "firm" else value
+
+
+_WHAT = {"account": "account", "session": "client CompID", "symbol": "symbol"}
+
+
+# -- ENDPOINTS ---------------------------------------------------------------------------------------
+
+
+@risk_router.post("/kill", response_model=KillResponse, responses={503: {"description": "no gateway wired"}})
+async def kill(body: KillRequest, request: Request, operations: Operations, by: Operator) -> KillResponse:
+    """The kill switch: halt new orders in a scope (firm, account, client session by CompID, symbol)
+    and cancel every working order in it at every venue. Orders in the scope are then rejected with a
+    Text naming the halt, who pulled it and why, until ``POST /risk/resume``."""
+    value = _value(body.scope, body.value)
+    reason = body.reason.strip() or "no reason given"
+    # Off the event loop: the sweep takes the OMS lock and each venue session's send lock.
+    halt, sent = await run_in_threadpool(operations.kill, body.scope, value, by, reason)
+    await _audit(request, f"kill switch on {body.scope} {value}".rstrip(), at_ns=halt.at_ns, by=by,
+                 action="KILL", scope=body.scope, value=value,
+                 details={"reason": reason, "cancels_sent": sent})
+    return KillResponse(halt=_halt(halt), cancels_sent=sent)
+
+
+@risk_router.post("/resume", response_model=ResumeResponse)
+async def resume(body: ResumeRequest, request: Request, operations: Operations, by: Operator) -> ResumeResponse:
+    """Lift a kill switch; for the firm or an account, also the state a daily loss breach set."""
+    value = _value(body.scope, body.value)
+    lifted = operations.resume(body.scope, value, by)
+    details: dict[str, Any] = {"lifted": None}
+    if lifted is not None:
+        details["lifted"] = {"by": lifted.by, "at_ns": lifted.at_ns, "reason": lifted.reason}
+    await _audit(request, f"resume of {body.scope} {value}".rstrip(), at_ns=time.time_ns(), by=by,
+                 action="RESUME", scope=body.scope, value=value, details=details)
+    return ResumeResponse(scope=body.scope, value=value, by=by, lifted=None if lifted is None else _halt(lifted))
+
+
+@risk_router.get("/status", response_model=RiskStatusOut)
+async def status(operations: Operations) -> RiskStatusOut:
+    """Trading states, kill switches in force, each exposure limit's use (gross and worst-case net
+    notional, credit, daily loss; per account with limits and for the firm) and denials per check."""
+    snapshot = await run_in_threadpool(risk_status, operations.risk)
+    return RiskStatusOut(
+        firm_state=snapshot.firm.state,
+        firm=_exposure(snapshot.firm),
+        accounts=[_exposure(a) for a in snapshot.accounts],
+        account_states=snapshot.account_states,
+        halts=[_halt(h) for h in snapshot.halts],
+        rejections=snapshot.rejections,
+    )
+
+
+@risk_router.get("/limits")
+async def get_limits(operations: Operations) -> dict[str, Any]:
+    """The limits in force, in the shape of ``config/risk.toml`` (numbers as strings)."""
+    return risk_config_to_mapping(operations.risk.config)
+
+
+@risk_router.put("/limits", responses={422: {"description": "a key or value is not valid; nothing changed"}})
+async def put_limits(
+    request: Request,
+    operations: Operations,
+    by: Operator,
+    limits: Annotated[dict[str, Any], Body(description="the whole config, as GET /risk/limits returns it")],
+) -> dict[str, Any]:
+    """Replace every limit at once, live: validated first (a bad key or value is a 422 naming it, and
+    nothing changes), then swapped in for the next check. The change is kept with the old and new
+    limits in the audit trail."""
+    try:
+        new = risk_config_from_mapping(limits, "limits")
+    except RiskConfigError as exc:
+        raise InvalidParameter(str(exc)) from None
+    risk = operations.risk
+    # On the event loop with no await between: two PUTs cannot interleave, so "old" is what was replaced.
+    old = risk.config
+    risk.config = new
+    _log.warning("risk limits replaced by %s", by)
+    after = risk_config_to_mapping(new)
+    await _audit(request, "the limit change", at_ns=time.time_ns(), by=by, action="LIMITS",
+                 details={"old": risk_config_to_mapping(old), "new": after})
+    return after
+
+
+@risk_router.get("/events", response_model=list[RiskEventOut])
+async def events(
+    request: Request,
+    action: Annotated[Literal["KILL", "RESUME", "LIMITS"] | None, Query(description="only this kind")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RiskEventOut]:
+    """The audit trail of risk operations, newest first."""
+    async with request.app.state.engine.connect() as conn:
+        rows = await RiskEventRepository(conn).list(action=action, limit=limit)
+    return [RiskEventOut.model_validate(dict(row)) for row in rows]

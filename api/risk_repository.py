@@ -1,0 +1,43 @@
+"""All SQL of the risk endpoints: the ``risk_events`` audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from book.tables import risk_events
+
+
+class RiskEventRepository:
+    """Writes and reads audit rows on one connection; the caller commits."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def record(
+        self,
+        *,
+        at_ns: int,
+        by: str,
+        action: str,
+        scope: str | None = None,
+        value: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Append one operator action; its id."""
+        result = await self._conn.execute(
+            insert(risk_events)
+            .values(at_ns=at_ns, by=by, action=action, scope=scope, value=value, details=dict(details or {}))
+            .returning(risk_events.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def list(self, *, action: str | None = None, limit: int = 100) -> Sequence[RowMapping]:
+        """The newest ``limit`` actions, newest first, of one kind or all."""
+        query = select(risk_events).order_by(risk_events.c.id.desc()).limit(limit)
+        if action is not None:
+            query = query.where(risk_events.c.action == action)
+        return (await self._conn.execute(query)).mappings().all()

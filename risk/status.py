@@ -1,0 +1,121 @@
+"""What ``GET /risk/status`` shows: states, kill switches, each exposure limit's utilization, denials.
+
+Read from another thread than the one the checks run on (the REST server's), without the OMS lock:
+every collection is copied in one C-level call before it is walked, so a concurrent order or fill
+can make a number one update old but never break the walk. Nothing here writes to the view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from risk.checks import Halt, PreTradeRisk
+from risk.exposure import ZERO, RiskView, Totals
+from risk.limits import ExposureLimits, TradingState
+
+_HUNDRED = Decimal(100)
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUse:
+    """One exposure limit: how much of it is used (``percent`` = used / limit x 100, 2 places)."""
+
+    limit: str
+    used: Decimal
+    max: Decimal
+    percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureUse:
+    """An account's (``account=None``: the firm's) exposure now, and the use of each limit set on it.
+
+    ``worst_case_net_notional`` is what ``max_net_notional`` is checked against: the net notional if
+    every working order on the heavier side filled. ``daily_loss`` is ``max(-daily_pnl, 0)``.
+    """
+
+    account: str | None
+    state: TradingState
+    gross_notional: Decimal
+    net_notional: Decimal
+    worst_case_net_notional: Decimal
+    credit_used: Decimal
+    daily_pnl: Decimal
+    limits: tuple[LimitUse, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RiskStatus:
+    """Everything the risk interceptor holds that an operator wants to see at once."""
+
+    firm: ExposureUse
+    accounts: tuple[ExposureUse, ...]  # every account with exposure limits, by name
+    account_states: dict[str, TradingState]  # accounts not ACTIVE
+    halts: tuple[Halt, ...]  # kill switches in force, oldest first
+    rejections: dict[str, int]  # denials per check name since start
+
+
+def risk_status(risk: PreTradeRisk) -> RiskStatus:
+    """A snapshot of ``risk`` for operators."""
+    config = risk.config
+    view = risk.view
+    states = dict(risk.account_states)
+    accounts = tuple(
+        _use(account, states.get(account, TradingState.ACTIVE), view.accounts.get(account),
+             _daily_pnl(view, account), limits)
+        for account, limits in sorted(config.accounts.items())
+        if _has_limits(limits)
+    )
+    firm = _use(None, risk.firm_state, view.firm, _daily_pnl(view, None), config.firm)
+    halts = tuple(sorted(risk.halts.values(), key=lambda h: h.at_ns))  # copied in C first
+    return RiskStatus(firm, accounts, states, halts, dict(risk.rejections))
+
+
+def _has_limits(limits: ExposureLimits) -> bool:
+    return any(v is not None for v in (limits.max_gross_notional, limits.max_net_notional,
+                                       limits.credit_limit, limits.max_daily_loss))
+
+
+def _daily_pnl(view: RiskView, account: str | None) -> Decimal:
+    """``RiskView.daily_pnl`` without its side effect (it creates missing totals) and safe to run
+    while the view changes."""
+    unrealized = ZERO
+    if account is None:
+        totals: Totals | None = view.firm
+        for symbol, sums in list(view.symbol_totals.items()):
+            mark = view.marks.get(symbol)
+            if mark is not None:
+                unrealized += sums[0] * mark - sums[1]
+    else:
+        totals = view.accounts.get(account)
+        for symbol in tuple(view.account_symbols.get(account, ())):
+            mark = view.marks.get(symbol)
+            exposure = view.symbols.get((account, symbol))
+            if mark is not None and exposure is not None:
+                unrealized += exposure.position * (mark - exposure.avg_cost)
+    if totals is None:
+        return unrealized
+    return totals.realized - totals.day_start_realized + unrealized
+
+
+def _use(account: str | None, state: TradingState, totals: Totals | None, daily_pnl: Decimal,
+         limits: ExposureLimits) -> ExposureUse:
+    t = totals or Totals()
+    net = t.position_net
+    worst_net = max(abs(net + t.open_buy_notional), abs(net - t.open_sell_notional))
+    uses = []
+    for name, used, limit in (
+        ("max_gross_notional", t.gross, limits.max_gross_notional),
+        ("max_net_notional", worst_net, limits.max_net_notional),
+        ("credit_limit", t.credit_used, limits.credit_limit),
+        ("max_daily_loss", max(-daily_pnl, ZERO), limits.max_daily_loss),
+    ):
+        if limit is not None:
+            percent = (used * _HUNDRED / limit).quantize(_CENT, ROUND_HALF_UP)
+            uses.append(LimitUse(name, used, limit, percent))
+    return ExposureUse(account, state, t.gross, net, worst_net, t.credit_used, daily_pnl, tuple(uses))
+
+
+__all__ = ["ExposureUse", "LimitUse", "RiskStatus", "risk_status"]

@@ -1,0 +1,228 @@
+"""The risk endpoints on real PostgreSQL with a real ``PreTradeRisk`` and a stub gateway: the audit
+trail, validation, the token, and the numbers of ``GET /risk/status``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal as D
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from api import create_app
+from book.database import async_url, run_sync
+from fixgate.rest import RestServer
+from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
+from risk import Halt, PreTradeRisk, risk_config_from_mapping
+from tests.support import free_port
+
+TOKEN = "integration-test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D("100.00"))}
+LIMITS: dict[str, Any] = {
+    "firm": {"max_order_qty": "1000", "max_gross_notional": "1000000", "max_daily_loss": "5000",
+             "daily_loss_action": "HALTED"},
+    "accounts": {"ACC1": {"max_gross_notional": "100000", "max_net_notional": "50000", "credit_limit": "40000",
+                          "max_daily_loss": "1000", "daily_loss_action": "REDUCING"},
+                 "ACC2": {"max_order_qty": "10"}},  # per-order limits only: no utilization
+}
+
+
+class StubGateway:
+    """The gateway's risk side without FIX: halts go to the real ``PreTradeRisk``; cancels are counted."""
+
+    def __init__(self, risk: PreTradeRisk) -> None:
+        self.risk = risk
+        self.kills: list[tuple[str, str, str, str]] = []
+
+    def kill(self, scope: str, value: str, by: str, reason: str) -> tuple[Halt, int]:
+        self.kills.append((scope, value, by, reason))
+        return self.risk.kill(scope, value, by, reason), 3
+
+    def resume(self, scope: str, value: str, by: str) -> Halt | None:
+        return self.risk.resume(scope, value, by)
+
+
+@pytest.fixture
+def gateway() -> StubGateway:
+    return StubGateway(PreTradeRisk(INSTRUMENTS, risk_config_from_mapping(LIMITS)))
+
+
+@contextmanager
+def serve(database_url: str, headers: dict[str, str], **options: Any) -> Iterator[httpx.Client]:
+    """The app on a real socket (uvicorn on 127.0.0.1)."""
+    server = RestServer(create_app(database_url, api_token=TOKEN, **options), "127.0.0.1", free_port())
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10.0, headers=headers) as client:
+            yield client
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def api(database_url: str, gateway: StubGateway) -> Iterator[httpx.Client]:
+    with serve(database_url, AUTH, risk=gateway) as client:
+        yield client
+
+
+def rows(database_url: str, sql: str) -> list[dict[str, Any]]:
+    async def run() -> list[dict[str, Any]]:
+        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+        try:
+            async with engine.connect() as conn:
+                return [dict(r) for r in (await conn.execute(text(sql))).mappings()]
+        finally:
+            await engine.dispose()
+
+    return run_sync(run)
+
+
+def new_order(qty: str, account: str = "ACC1", side: Side = Side.BUY, price: str = "100") -> NewOrder:
+    return NewOrder("FIX.4.4:FIXGATE->CLIENT1", "c", account, "AAPL", side, OrdType.LIMIT, D(qty), D(price),
+                    TimeInForce.DAY, 0)
+
+
+def test_kill_and_resume_act_on_risk_and_are_kept_with_who_and_when(
+    api: httpx.Client, gateway: StubGateway, database_url: str
+) -> None:
+    killed = api.post("/risk/kill", json={"scope": "account", "value": "ACC1", "reason": "fat finger"},
+                      headers={"X-Operator": "alice"})
+    assert killed.status_code == 200, killed.text
+    body = killed.json()
+    assert body["cancels_sent"] == 3
+    assert {k: body["halt"][k] for k in ("scope", "value", "by", "reason")} == {
+        "scope": "account", "value": "ACC1", "by": "alice", "reason": "fat finger"}
+    assert gateway.kills == [("account", "ACC1", "alice", "fat finger")]
+    assert gateway.risk.check(new_order("1")) == "trading halted for account ACC1 by alice: fat finger"
+    assert gateway.risk.check(new_order("1", account="ACC3")) is None
+
+    status = api.get("/risk/status").json()
+    assert [(h["scope"], h["value"], h["by"], h["reason"]) for h in status["halts"]] == [
+        ("account", "ACC1", "alice", "fat finger")]
+    assert status["rejections"] == {"kill_switch": 1}
+
+    resumed = api.post("/risk/resume", json={"scope": "account", "value": "ACC1"})  # no X-Operator: "api"
+    assert resumed.status_code == 200
+    assert resumed.json()["by"] == "api" and resumed.json()["lifted"]["by"] == "alice"
+    assert gateway.risk.check(new_order("1")) is None
+    assert api.post("/risk/resume", json={"scope": "account", "value": "ACC1"}).json()["lifted"] is None
+
+    audit = rows(database_url, "SELECT action, scope, value, by, details, at, at_ns FROM risk_events ORDER BY id")
+    assert [(r["action"], r["scope"], r["value"], r["by"]) for r in audit] == [
+        ("KILL", "account", "ACC1", "alice"), ("RESUME", "account", "ACC1", "api"),
+        ("RESUME", "account", "ACC1", "api")]
+    assert audit[0]["details"] == {"reason": "fat finger", "cancels_sent": 3}
+    assert audit[0]["at_ns"] == body["halt"]["at_ns"]
+    assert audit[0]["at"].timestamp() == pytest.approx(audit[0]["at_ns"] / 1e9, abs=1e-5)
+    assert audit[1]["details"]["lifted"]["by"] == "alice" and audit[2]["details"] == {"lifted": None}
+    events = api.get("/risk/events", params={"action": "KILL"}).json()
+    assert [(e["action"], e["by"], e["details"]["reason"]) for e in events] == [("KILL", "alice", "fat finger")]
+
+
+def test_kill_firm_needs_no_value_and_other_scopes_do(api: httpx.Client, gateway: StubGateway) -> None:
+    assert api.post("/risk/kill", json={"scope": "firm"}).status_code == 200
+    assert gateway.risk.check(new_order("1", account="ANY")) == "trading halted for the firm by api: no reason given"
+    missing = api.post("/risk/kill", json={"scope": "symbol", "reason": "x"})
+    assert (missing.status_code, missing.json()) == (422, {"detail": "scope 'symbol' needs a value (the symbol)"})
+    wrong = api.post("/risk/kill", json={"scope": "desk", "value": "X"})
+    assert wrong.status_code == 422 and "'scope'" in wrong.json()["detail"]
+    extra = api.post("/risk/kill", json={"scope": "firm", "who": "me"})
+    assert extra.status_code == 422 and "'who'" in extra.json()["detail"]
+    assert gateway.kills == [("firm", "", "api", "no reason given")]
+
+
+def test_put_limits_swaps_them_live_and_keeps_old_and_new(
+    api: httpx.Client, gateway: StubGateway, database_url: str
+) -> None:
+    before = api.get("/risk/limits").json()
+    assert before["firm"]["max_order_qty"] == "1000"
+    assert gateway.risk.check(new_order("1000", account="ACC3")) is None
+    changed = {**before, "firm": {**before["firm"], "max_order_qty": "500"}}
+    put = api.put("/risk/limits", json=changed, headers={"X-Operator": "bob"})
+    assert put.status_code == 200, put.text
+    assert put.json() == changed == api.get("/risk/limits").json()
+    assert gateway.risk.check(new_order("501", account="ACC3")) == "order qty 501 > max 500 for AAPL"
+    assert gateway.risk.check(new_order("500", account="ACC3")) is None
+    [row] = rows(database_url, "SELECT action, scope, by, details FROM risk_events")
+    assert (row["action"], row["scope"], row["by"]) == ("LIMITS", None, "bob")
+    assert row["details"] == {"old": before, "new": changed}
+
+
+@pytest.mark.parametrize(
+    ("limits", "named"),
+    [
+        ({"firm": {"max_ordr_qty": "5"}}, "max_ordr_qty"),
+        ({"firm": {"max_order_qty": "-5"}}, "firm.max_order_qty = '-5' must be a positive number"),
+        ({"firm": {"max_order_qty": 1.5}}, "not a float"),
+        ({"accounts": {"ACC1": {"daily_loss_action": "PANIC"}}}, "accounts.ACC1.daily_loss_action"),
+        ({"limits": {}}, "unknown key(s) ['limits']"),
+        ({"flow": {"max_orders_per_second": "fast"}}, "flow.max_orders_per_second"),
+    ],
+)
+def test_bad_limits_are_422_naming_the_key_and_change_nothing(
+    api: httpx.Client, gateway: StubGateway, database_url: str, limits: dict[str, Any], named: str
+) -> None:
+    config = gateway.risk.config
+    response = api.put("/risk/limits", json=limits)
+    assert response.status_code == 422
+    assert named in response.json()["detail"]
+    assert gateway.risk.config is config
+    assert rows(database_url, "SELECT id FROM risk_events") == []
+
+
+def test_status_shows_each_limits_use(api: httpx.Client, gateway: StubGateway) -> None:
+    risk = gateway.risk
+    # ACC1: long 100 @ 100 (cost 10000), marked at 95 (unrealized -500), realized -100, a working buy
+    # of 50 @ 100 (5000) and a working sell of 20 @ 110 (2200).
+    risk.position_changed("ACC1", "AAPL", D(100), D(100), D(-100), D(95))
+    risk.order_opened(1, new_order("50"))
+    risk.order_opened(2, new_order("20", side=Side.SELL, price="110"))
+    assert risk.check(new_order("2000", account="ACC3")) is not None  # one max_order_qty denial
+
+    status = api.get("/risk/status").json()
+    assert status["firm_state"] == "ACTIVE" and status["account_states"] == {}
+    assert status["rejections"] == {"max_order_qty": 1}
+    [acc1] = status["accounts"]  # ACC2 has per-order limits only
+    assert acc1 == {
+        "account": "ACC1", "state": "ACTIVE",
+        "gross_notional": "17200", "net_notional": "10000", "worst_case_net_notional": "15000",
+        "credit_used": "15000", "daily_pnl": "-600",
+        "limits": [
+            {"limit": "max_gross_notional", "used": "17200", "max": "100000", "percent": "17.2"},
+            {"limit": "max_net_notional", "used": "15000", "max": "50000", "percent": "30"},
+            {"limit": "credit_limit", "used": "15000", "max": "40000", "percent": "37.5"},
+            {"limit": "max_daily_loss", "used": "600", "max": "1000", "percent": "60"},
+        ],
+    }  # fmt: skip
+    firm = status["firm"]
+    assert firm["account"] is None and firm["daily_pnl"] == "-600"
+    assert [(u["limit"], u["used"], u["percent"]) for u in firm["limits"]] == [
+        ("max_gross_notional", "17200", "1.72"), ("max_daily_loss", "600", "12")]
+
+
+def test_every_risk_endpoint_needs_the_token(database_url: str, gateway: StubGateway) -> None:
+    with serve(database_url, {}, risk=gateway) as anonymous:
+        for method, path, body in (
+            ("POST", "/risk/kill", {"scope": "firm"}), ("POST", "/risk/resume", {"scope": "firm"}),
+            ("GET", "/risk/status", None), ("GET", "/risk/limits", None), ("PUT", "/risk/limits", {}),
+            ("GET", "/risk/events", None),
+        ):
+            response = anonymous.request(method, path, json=body)
+            assert response.status_code == 401, (method, path)
+            bad = anonymous.request(method, path, json=body, headers={"Authorization": "Bearer guess"})
+            assert bad.status_code == 401, (method, path)
+    assert gateway.kills == [] and gateway.risk.halts == {}
+
+
+def test_without_a_gateway_risk_endpoints_are_503(database_url: str) -> None:
+    with serve(database_url, AUTH) as client:
+        response = client.post("/risk/kill", json={"scope": "firm"})
+        assert response.status_code == 503
+        assert client.get("/risk/status").status_code == 503
+        assert client.get("/risk/events").json() == []
