@@ -1,0 +1,43 @@
+"""Reading QuickFIX's FileStore after a crash: what counts as sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.recovery import sent_exec_ids
+
+
+def er(seq: int, exec_id: str) -> bytes:
+    return f"8=FIX.4.4\x019=50\x0135=8\x0134={seq}\x0137=1\x0111=c\x0117={exec_id}\x01150=0\x0110=000\x01".encode()
+
+
+def store(tmp_path: Path, messages: list[tuple[int, bytes]], next_sender: int) -> Path:
+    body, index, offset = b"", [], 0
+    for seq, message in messages:
+        body += message
+        index.append(f"{seq},{offset},{len(message)}")
+        offset += len(message)
+    (tmp_path / "FIX.4.4-FIXGATE-CLIENT1.body").write_bytes(body)
+    (tmp_path / "FIX.4.4-FIXGATE-CLIENT1.header").write_text(" ".join(index) + " ")
+    (tmp_path / "FIX.4.4-FIXGATE-CLIENT1.seqnums").write_text(f"{next_sender:020d} : {1:020d}")
+    return tmp_path
+
+
+def test_messages_below_the_next_sender_number_count_as_sent(tmp_path: Path) -> None:
+    path = store(tmp_path, [(1, er(1, "A")), (2, er(2, "B"))], next_sender=3)
+    assert sent_exec_ids(path) == {"A", "B"}
+
+
+def test_a_message_stored_but_not_numbered_was_never_sent(tmp_path: Path) -> None:
+    # Killed after writing the body and index of 3 but before moving the sequence number on.
+    path = store(tmp_path, [(1, er(1, "A")), (2, er(2, "B")), (3, er(3, "C"))], next_sender=3)
+    assert sent_exec_ids(path) == {"A", "B"}
+
+
+def test_a_number_used_again_after_a_crash_holds_the_later_message(tmp_path: Path) -> None:
+    path = store(tmp_path, [(1, er(1, "A")), (2, er(2, "LOST")), (2, er(2, "B"))], next_sender=3)
+    assert sent_exec_ids(path) == {"A", "B"}
+
+
+def test_no_store_yet_means_nothing_sent(tmp_path: Path) -> None:
+    assert sent_exec_ids(tmp_path) == set()
