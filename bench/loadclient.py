@@ -39,7 +39,7 @@ PATTERNS = ("rest", "cross")
 def order_specs(pattern: str, symbol: str = "AAPL") -> list[OrderSpec]:
     """The orders of a pattern, sent round-robin."""
     if pattern == "rest":
-        return [OrderSpec(symbol=symbol, side="1", quantity="1", price="100.00")]
+        return [OrderSpec(symbol=symbol, side="1", quantity="1", price="175.00")]
     if pattern == "cross":
         # 190.00 is between the seeded bid (189.99) and ask (190.01): the sell rests, the buy takes it.
         return [OrderSpec(symbol=symbol, side="2", quantity="1", price="190.00"),

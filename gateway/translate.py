@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -44,11 +45,24 @@ def fmt(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+@functools.lru_cache(maxsize=4)
+def _second_text(seconds: int) -> str:
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds))
+
+
 def utc_timestamp(ns: int | None = None) -> str:
-    """FIX UTCTimestamp with milliseconds."""
+    """FIX UTCTimestamp with milliseconds (the seconds formatted once per second, not per message)."""
     ns = time.time_ns() if ns is None else ns
     seconds, rest = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}"
+    return f"{_second_text(seconds)}.{rest // 1_000_000:03d}"
+
+
+def _message(msg_type: str, body: str) -> fix.Message:
+    """A message from its body text (``tag=value<SOH>`` fields after MsgType): one parse instead of
+    a SWIG call per ``setField``. The session fills in the header (BeginString, CompIDs, MsgSeqNum,
+    SendingTime) and BodyLength and CheckSum when it sends. Every value comes from a FIX field or
+    from fixgate itself, so none holds an SOH."""
+    return fix.Message(f"8=FIX.4.4\x019=0\x0135={msg_type}\x01{body}10=000\x01", False)
 
 
 def _decimal(msg: fix.Message, tag: int, name: str) -> Decimal | Invalid:
@@ -149,46 +163,33 @@ def parse_replace(msg: fix.Message, session: str, now_ns: int) -> ReplaceOrder |
 
 def venue_change(change: VenueChange, now_ns: int) -> fix.Message:
     """The OrderCancelRequest or OrderCancelReplaceRequest fixgate sends to a venue."""
-    msg = fix.Message()
     replace = change.kind is RequestKind.REPLACE
-    msg.getHeader().setField(
-        t.MSG_TYPE, t.MSG_ORDER_CANCEL_REPLACE_REQUEST if replace else t.MSG_ORDER_CANCEL_REQUEST
-    )
-    msg.setField(t.CL_ORD_ID, change.venue_cl_ord_id)
-    msg.setField(t.ORIG_CL_ORD_ID, change.orig_venue_cl_ord_id)
+    parts = [f"11={change.venue_cl_ord_id}\x0141={change.orig_venue_cl_ord_id}\x01"]
     if change.venue_order_id:
-        msg.setField(t.ORDER_ID, change.venue_order_id)
-    msg.setField(t.ACCOUNT, change.account)
-    msg.setField(t.SYMBOL, change.symbol)
-    msg.setField(t.SIDE, t.SIDE_TO_FIX[change.side])
-    msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
-    msg.setField(t.ORDER_QTY, fmt(change.quantity))
+        parts.append(f"37={change.venue_order_id}\x01")
+    parts.append(
+        f"1={change.account}\x0155={change.symbol}\x0154={t.SIDE_TO_FIX[change.side]}\x01"
+        f"60={utc_timestamp(now_ns)}\x0138={fmt(change.quantity)}\x01"
+    )
     if replace:
-        msg.setField(t.HANDL_INST, "1")
-        msg.setField(t.ORD_TYPE, t.ORD_TYPE_TO_FIX[change.ord_type])
+        parts.append(f"21=1\x0140={t.ORD_TYPE_TO_FIX[change.ord_type]}\x01")
         if change.price is not None:
-            msg.setField(t.PRICE, fmt(change.price))
-        msg.setField(t.TIME_IN_FORCE, t.TIF_TO_FIX[change.time_in_force])
-    return msg
+            parts.append(f"44={fmt(change.price)}\x01")
+        parts.append(f"59={t.TIF_TO_FIX[change.time_in_force]}\x01")
+    msg_type = t.MSG_ORDER_CANCEL_REPLACE_REQUEST if replace else t.MSG_ORDER_CANCEL_REQUEST
+    return _message(msg_type, "".join(parts))
 
 
 def venue_new_order(routed: Routed, now_ns: int) -> fix.Message:
     """The NewOrderSingle fixgate sends to a venue (valid in FIX 4.2 and 4.4)."""
     order = routed.order
-    msg = fix.Message()
-    msg.getHeader().setField(t.MSG_TYPE, t.MSG_NEW_ORDER_SINGLE)
-    msg.setField(t.CL_ORD_ID, routed.venue_cl_ord_id)
-    msg.setField(t.ACCOUNT, order.account)
-    msg.setField(t.HANDL_INST, "1")
-    msg.setField(t.SYMBOL, order.symbol)
-    msg.setField(t.SIDE, t.SIDE_TO_FIX[order.side])
-    msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
-    msg.setField(t.ORDER_QTY, fmt(order.quantity))
-    msg.setField(t.ORD_TYPE, t.ORD_TYPE_TO_FIX[order.ord_type])
-    if order.price is not None:
-        msg.setField(t.PRICE, fmt(order.price))
-    msg.setField(t.TIME_IN_FORCE, t.TIF_TO_FIX[order.time_in_force])
-    return msg
+    price = "" if order.price is None else f"44={fmt(order.price)}\x01"
+    return _message(
+        t.MSG_NEW_ORDER_SINGLE,
+        f"11={routed.venue_cl_ord_id}\x011={order.account}\x0121=1\x0155={order.symbol}\x01"
+        f"54={t.SIDE_TO_FIX[order.side]}\x0160={utc_timestamp(now_ns)}\x0138={fmt(order.quantity)}\x01"
+        f"40={t.ORD_TYPE_TO_FIX[order.ord_type]}\x01{price}59={t.TIF_TO_FIX[order.time_in_force]}\x01",
+    )
 
 
 def _optional_decimal(msg: fix.Message, tag: int) -> Decimal:
@@ -228,34 +229,29 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
 
 def client_execution_report(report: ClientReport, begin_string: str, now_ns: int) -> fix.Message:
     """The ExecutionReport a client is sent, in its session's FIX version."""
-    msg = fix.Message()
-    msg.getHeader().setField(t.MSG_TYPE, t.MSG_EXECUTION_REPORT)
-    msg.setField(t.ORDER_ID, str(report.order_id))
-    msg.setField(t.CL_ORD_ID, report.cl_ord_id)
+    parts = [f"37={report.order_id}\x0111={report.cl_ord_id}\x01"]
     if report.orig_cl_ord_id is not None:
-        msg.setField(t.ORIG_CL_ORD_ID, report.orig_cl_ord_id)
-    msg.setField(t.EXEC_ID, report.exec_id)
+        parts.append(f"41={report.orig_cl_ord_id}\x01")
+    parts.append(f"17={report.exec_id}\x01")
     if begin_string == t.FIX42:
-        msg.setField(t.EXEC_TRANS_TYPE, "3" if report.kind is ExecKind.ORDER_STATUS else "0")
-    msg.setField(t.EXEC_TYPE, t.exec_type_to_fix(report.kind, report.status, begin_string))
-    msg.setField(t.ORD_STATUS, t.ORD_STATUS_TO_FIX[report.status])
-    msg.setField(t.ACCOUNT, report.account)
-    msg.setField(t.SYMBOL, report.symbol)
-    msg.setField(t.SIDE, t.SIDE_TO_FIX[report.side])
-    msg.setField(t.ORDER_QTY, fmt(report.quantity))
-    msg.setField(t.ORD_TYPE, t.ORD_TYPE_TO_FIX[report.ord_type])
+        parts.append("20=3\x01" if report.kind is ExecKind.ORDER_STATUS else "20=0\x01")
+    parts.append(
+        f"150={t.exec_type_to_fix(report.kind, report.status, begin_string)}\x01"
+        f"39={t.ORD_STATUS_TO_FIX[report.status]}\x011={report.account}\x0155={report.symbol}\x01"
+        f"54={t.SIDE_TO_FIX[report.side]}\x0138={fmt(report.quantity)}\x01"
+        f"40={t.ORD_TYPE_TO_FIX[report.ord_type]}\x01"
+    )
     if report.price is not None:
-        msg.setField(t.PRICE, fmt(report.price))
+        parts.append(f"44={fmt(report.price)}\x01")
     if report.kind is ExecKind.TRADE:
-        msg.setField(t.LAST_QTY, fmt(report.last_qty))
-        msg.setField(t.LAST_PX, fmt(report.last_px))
-    msg.setField(t.CUM_QTY, fmt(report.cum_qty))
-    msg.setField(t.LEAVES_QTY, fmt(report.leaves_qty))
-    msg.setField(t.AVG_PX, fmt(report.avg_px))
-    msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
+        parts.append(f"32={fmt(report.last_qty)}\x0131={fmt(report.last_px)}\x01")
+    parts.append(
+        f"14={fmt(report.cum_qty)}\x01151={fmt(report.leaves_qty)}\x016={fmt(report.avg_px)}\x01"
+        f"60={utc_timestamp(now_ns)}\x01"
+    )
     if report.text:
-        msg.setField(t.TEXT, report.text)
-    return msg
+        parts.append(f"58={report.text}\x01")
+    return _message(t.MSG_EXECUTION_REPORT, "".join(parts))
 
 
 def venue_status_request(order: OrderRecord) -> fix.Message:
