@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.endpoints import OrderOperations, open_router, router
 from api.errors import APIError, api_error_handler, validation_error_handler
+from api.metrics_endpoints import LatencyProvider, metrics_router
 from api.risk_endpoints import RiskOperations, risk_router
 from book.database import async_url
 
@@ -20,13 +21,15 @@ def create_app(
     *,
     api_token: str | None = None,
     operations: OrderOperations | None = None,
+    metrics: LatencyProvider | None = None,
     risk: RiskOperations | None = None,
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
 
     Every endpoint but ``/health`` and the docs requires ``Authorization: Bearer <api_token>``; with
     no ``api_token`` they all answer 401. ``operations`` (the gateway) carries out operator commands
-    such as ``POST /orders/{id}/cancel``; without it those answer 503.
+    such as ``POST /orders/{id}/cancel``; without it those answer 503. ``metrics`` (the gateway's
+    per-hop latency) serves ``GET /metrics/latency``; without it that answers 503.
     ``risk`` (the gateway) serves ``/risk/*``: kill switch, status, limits; without it those answer 503.
     """
 
@@ -56,9 +59,11 @@ def create_app(
     app.state.api_token = api_token or None
     app.state.operations = operations
     app.state.risk = risk
+    app.state.metrics = metrics
     app.add_exception_handler(APIError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(open_router)
     app.include_router(router)
     app.include_router(risk_router)
+    app.include_router(metrics_router)
     return app

@@ -82,6 +82,10 @@ orders = Table(
     Column("text", Text, nullable=False),
     Column("created_ns", BigInteger, nullable=False),
     Column("updated_ns", BigInteger, nullable=False),
+    # The gateway's hop timestamps (migration 0004): client order in, OMS/risk decided, sent to venue.
+    Column("received_ns", BigInteger, nullable=True),
+    Column("decided_ns", BigInteger, nullable=True),
+    Column("venue_sent_ns", BigInteger, nullable=True),
     Column(
         "created_at",
         TIMESTAMP(timezone=True),
@@ -121,6 +125,9 @@ executions = Table(
     Column("avg_px", Money, nullable=False),
     Column("text", Text, nullable=False),
     Column("received_ns", BigInteger, nullable=False),
+    # The gateway's hop timestamps (migration 0004): report applied by the OMS, sent to the client.
+    Column("applied_ns", BigInteger, nullable=True),
+    Column("client_sent_ns", BigInteger, nullable=True),
     Column(
         "received_at",
         TIMESTAMP(timezone=True),

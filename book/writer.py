@@ -16,15 +16,18 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Table, func, or_, select
-from sqlalchemy.dialects.postgresql import Insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import asyncpg
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from book.database import async_url, run_sync
+from book.hops import HopRecord, OrderHops, ReportHops
 from book.rows import (
     Row,
     execution_row,
@@ -34,7 +37,7 @@ from book.rows import (
     position_record,
     position_row,
 )
-from book.tables import executions, marks, orders, positions
+from book.tables import executions, orders, positions
 from oms.model import BookRecord, ExecutionRecord, MarkRecord, OrderRecord, OrderStatus, PositionRecord
 
 _log = logging.getLogger(__name__)
@@ -42,25 +45,95 @@ _log = logging.getLogger(__name__)
 OPEN_STATUSES: tuple[str, ...] = tuple(s.value for s in OrderStatus if not s.is_terminal)
 
 
-def _upsert(table: Table) -> Insert:
-    stmt = pg_insert(table)
-    # Each record is the full new state of its row: overwrite every stored column.
-    return stmt.on_conflict_do_update(
-        index_elements=list(table.primary_key.columns),
-        set_={
-            c.name: stmt.excluded[c.name]
-            for c in table.columns
-            if not c.primary_key and c.computed is None and c.identity is None
-        },
+# The writer talks to PostgreSQL with asyncpg directly: each table's rows of a batch go as one
+# statement over column arrays (``unnest``), prepared once per connection (asyncpg's statement cache),
+# so a batch costs a few array encodings, not a SQLAlchemy compile and a parameter set per row.
+
+_ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("order_id", "bigint"), ("session", "text"), ("cl_ord_id", "text"), ("account", "text"),
+    ("symbol", "text"), ("side", "text"), ("ord_type", "text"), ("time_in_force", "text"),
+    ("quantity", "numeric"), ("price", "numeric"), ("venue", "text"), ("venue_cl_ord_id", "text"),
+    ("venue_order_id", "text"), ("status", "text"), ("cum_qty", "numeric"), ("leaves_qty", "numeric"),
+    ("avg_px", "numeric"), ("text", "text"), ("created_ns", "bigint"), ("updated_ns", "bigint"),
+)
+_ORDER_HOP_COLUMNS = (("received_ns", "bigint"), ("decided_ns", "bigint"), ("venue_sent_ns", "bigint"))
+_EXECUTION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("exec_id", "text"), ("order_id", "bigint"), ("venue", "text"), ("venue_exec_id", "text"),
+    ("kind", "text"), ("status", "text"), ("last_qty", "numeric"), ("last_px", "numeric"),
+    ("cum_qty", "numeric"), ("leaves_qty", "numeric"), ("avg_px", "numeric"), ("text", "text"),
+    ("received_ns", "bigint"),
+)
+_EXECUTION_HOP_COLUMNS = (("applied_ns", "bigint"), ("client_sent_ns", "bigint"))
+_POSITION_COLUMNS = (
+    ("account", "text"), ("symbol", "text"), ("quantity", "numeric"), ("avg_price", "numeric"),
+    ("realized_pnl", "numeric"), ("updated_ns", "bigint"),
+)
+_MARK_COLUMNS = (("symbol", "text"), ("price", "numeric"), ("updated_ns", "bigint"))
+
+
+def _unnest(columns: Sequence[tuple[str, str]], ordinality: bool = False) -> str:
+    args = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
+    if ordinality:
+        return f"unnest({args}) WITH ORDINALITY AS u({_names(columns)}, ord)"
+    return f"unnest({args}) AS u({_names(columns)})"
+
+
+def _names(columns: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(name for name, _ in columns)
+
+
+def _upsert_sql(table: str, columns: Sequence[tuple[str, str]], key: Sequence[str],
+                keep: Sequence[tuple[str, str]] = ()) -> str:
+    """Insert or overwrite every column (each record is the full new state of its row); the
+    ``keep`` columns only where the new row has a value (hop timestamps written later by an update)."""
+    every = (*columns, *keep)
+    sets = [f"{name} = EXCLUDED.{name}" for name, _ in columns if name not in key]
+    sets += [f"{name} = coalesce(EXCLUDED.{name}, {table}.{name})" for name, _ in keep]
+    return (
+        f"INSERT INTO {table} ({_names(every)}) SELECT {_names(every)} FROM {_unnest(every)}"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {', '.join(sets)}"
     )
 
 
-_UPSERT_ORDERS = _upsert(orders)
-_UPSERT_POSITIONS = _upsert(positions)
-_UPSERT_MARKS = _upsert(marks)
+_UPSERT_ORDERS = _upsert_sql("orders", _ORDER_COLUMNS, ("order_id",), _ORDER_HOP_COLUMNS)
+_UPSERT_POSITIONS = _upsert_sql("positions", _POSITION_COLUMNS, ("account", "symbol"))
+_UPSERT_MARKS = _upsert_sql("marks", _MARK_COLUMNS, ("symbol",))
 # No conflict target: a duplicate exec_id or a duplicate (venue, venue_exec_id) is skipped alike, so
-# a resent ExecutionReport is recorded once.
-_INSERT_EXECUTIONS = pg_insert(executions).on_conflict_do_nothing()
+# a resent ExecutionReport is recorded once. Inserted in submission order: ``seq`` numbers them so.
+_EXECUTION_ALL = (*_EXECUTION_COLUMNS, *_EXECUTION_HOP_COLUMNS)
+_INSERT_EXECUTIONS = (
+    f"INSERT INTO executions ({_names(_EXECUTION_ALL)}) SELECT {_names(_EXECUTION_ALL)}"
+    f" FROM {_unnest(_EXECUTION_ALL, ordinality=True)} ORDER BY ord ON CONFLICT DO NOTHING"
+)
+_UPDATE_ORDER_HOPS = (
+    "UPDATE orders AS o SET received_ns = u.received_ns, decided_ns = u.decided_ns,"
+    " venue_sent_ns = u.venue_sent_ns"
+    f" FROM {_unnest((('order_id', 'bigint'), *_ORDER_HOP_COLUMNS))} WHERE o.order_id = u.order_id"
+)
+_UPDATE_REPORT_HOPS = (
+    "UPDATE executions AS e SET applied_ns = u.applied_ns, client_sent_ns = u.client_sent_ns"
+    f" FROM {_unnest((('exec_id', 'text'), *_EXECUTION_HOP_COLUMNS))} WHERE e.exec_id = u.exec_id"
+)
+
+_STATEMENTS = (_UPSERT_ORDERS, _INSERT_EXECUTIONS, _UPSERT_POSITIONS, _UPSERT_MARKS, _UPDATE_ORDER_HOPS,
+               _UPDATE_REPORT_HOPS)
+
+
+def _arrays(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> list[list[Any]]:
+    return [[row.get(name) for row in rows] for name, _ in columns]
+
+
+def connect_args(database_url: str) -> dict[str, Any]:
+    """``asyncpg.connect`` keyword arguments for a database URL (as SQLAlchemy's asyncpg dialect
+    reads it: user, password, host or Unix socket directory, port, database)."""
+    dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+    _, kwargs = dialect.create_connect_args(make_url(async_url(database_url)))  # type: ignore[no-untyped-call]
+    return dict(kwargs)
+
+
+async def connect(database_url: str, timeout: float = 10.0) -> asyncpg.Connection:
+    """A plain asyncpg connection to the book (what the writer and the journal replay write on)."""
+    return await asyncpg.connect(**connect_args(database_url), timeout=timeout)
 
 
 class _Flush:
@@ -80,12 +153,12 @@ class _Stop:
 
 _STOP = _Stop()
 
-_Item = tuple[BookRecord, ...] | _Flush | _Stop
+_Item = tuple[BookRecord | HopRecord, ...] | _Flush | _Stop
 
 
 @dataclass(slots=True)
 class _Batch:
-    records: list[BookRecord] = field(default_factory=list)
+    records: list[BookRecord | HopRecord] = field(default_factory=list)
     flushes: list[threading.Event] = field(default_factory=list)
     stop: bool = False
 
@@ -102,7 +175,8 @@ class BookWriter:
     def __init__(self, database_url: str, *, max_batch: int = 2000, max_backoff: float = 5.0) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch {max_batch} < 1")
-        self._url = async_url(database_url)
+        self._url = database_url
+        self._conn: asyncpg.Connection | None = None
         self._max_batch = max_batch
         self._max_backoff = max_backoff
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
@@ -118,7 +192,7 @@ class BookWriter:
         self.last_error: str | None = None
         # Records PostgreSQL refused (a bug upstream), with the reason; the newest are kept.
         self.rejected_records = 0
-        self.rejected: deque[tuple[BookRecord, str]] = deque(maxlen=10_000)
+        self.rejected: deque[tuple[BookRecord | HopRecord, str]] = deque(maxlen=10_000)
 
     @property
     def pending(self) -> int:
@@ -163,7 +237,7 @@ class BookWriter:
 
     # -- HOT PATH --------------------------------------------------------------------------------------
 
-    def submit(self, records: Iterable[BookRecord]) -> None:
+    def submit(self, records: Iterable[BookRecord | HopRecord]) -> None:
         """Hand records to the writer; returns at once (called on QuickFIX callback threads)."""
         batch = tuple(records)
         if not batch:
@@ -186,23 +260,15 @@ class BookWriter:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
-        # One connection is all a single writer uses; pre-ping replaces a connection the server
-        # dropped while the writer was idle.
-        engine = create_async_engine(
-            self._url,
-            pool_size=1,
-            max_overflow=0,
-            pool_pre_ping=True,
-            connect_args={"timeout": 10},
-        )
         try:
+            loop.run_until_complete(self._warm_up())
             stopping = False
             while True:
                 # The blocking get happens outside the loop: nothing else runs on this loop, and a
                 # plain blocking get costs no wake-ups while idle.
                 batch = self._take_batch(block=not stopping)
                 if batch.records:
-                    loop.run_until_complete(self._commit_with_retry(engine, batch.records))
+                    loop.run_until_complete(self._commit_with_retry(batch.records))
                 for done in batch.flushes:
                     done.set()
                 stopping = stopping or batch.stop
@@ -212,8 +278,34 @@ class BookWriter:
             _log.exception("book writer thread crashed; about %d records not committed", self.pending)
             raise
         finally:
-            loop.run_until_complete(engine.dispose())
+            loop.run_until_complete(self._disconnect())
             loop.close()
+
+    async def _connection(self) -> asyncpg.Connection:
+        """The writer's one connection, (re)opened when there is none or the server dropped it."""
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            self._conn = conn = await connect(self._url)
+        return conn
+
+    async def _warm_up(self) -> None:
+        """Connect and prepare the statements before the first records arrive, so the first batch
+        is not slower than the rest. A failure here is not an error yet: the first batch retries."""
+        try:
+            conn = await self._connection()
+            for sql in _STATEMENTS:
+                await conn.prepare(sql)
+        except Exception as exc:  # noqa: BLE001 - whatever it was, the first batch will retry it
+            _log.warning("book writer could not connect yet: %s: %s", type(exc).__name__, exc)
+            await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await conn.close(timeout=5)
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is dropped
+                conn.terminate()
 
     def _take_batch(self, *, block: bool) -> _Batch:
         """Wait for the first item (if ``block``), then take what else is queued, up to max_batch."""
@@ -234,7 +326,7 @@ class BookWriter:
             pass
         return batch
 
-    async def _commit_with_retry(self, engine: AsyncEngine, records: Sequence[BookRecord]) -> None:
+    async def _commit_with_retry(self, records: Sequence[BookRecord | HopRecord]) -> None:
         """Commit ``records`` in order, retrying while the database fails; set aside bad records.
 
         A data error (a value PostgreSQL refuses, a broken foreign key) fails the same way on every
@@ -247,12 +339,14 @@ class BookWriter:
         attempt = 0
         while True:
             try:
-                async with engine.begin() as conn:
+                conn = await self._connection()
+                async with conn.transaction():
                     await write_rows(conn, rows)
             except Exception as exc:  # noqa: BLE001 - whatever failed, the batch is retried, not dropped
                 if is_data_error(exc):
-                    await self._isolate_bad_records(engine, records, exc)
+                    await self._isolate_bad_records(records, exc)
                     return
+                await self._disconnect()  # a fresh connection for the retry
                 attempt += 1
                 self.failed_attempts += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -276,17 +370,15 @@ class BookWriter:
             self.committed_records += len(records)
             return
 
-    async def _isolate_bad_records(
-        self, engine: AsyncEngine, records: Sequence[BookRecord], exc: Exception
-    ) -> None:
+    async def _isolate_bad_records(self, records: Sequence[BookRecord | HopRecord], exc: Exception) -> None:
         if len(records) == 1:
             self.rejected_records += 1
             self.rejected.append((records[0], f"{type(exc).__name__}: {exc}"))
             _log.error("book record cannot be written, set aside: %r: %s", records[0], exc)
             return
         middle = len(records) // 2
-        await self._commit_with_retry(engine, records[:middle])
-        await self._commit_with_retry(engine, records[middle:])
+        await self._commit_with_retry(records[:middle])
+        await self._commit_with_retry(records[middle:])
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -295,6 +387,11 @@ def is_data_error(exc: BaseException) -> bool:
     SQLSTATE class 22 (data exception, including values asyncpg cannot encode) and class 23
     (integrity constraint violation), or a value SQLAlchemy could not bind.
     """
+    if isinstance(exc, asyncpg.PostgresError):
+        return isinstance(exc, asyncpg.DataError) or str(exc.sqlstate or "")[:2] in {"22", "23"}
+    if isinstance(exc, asyncpg.InterfaceError):
+        # Raised by asyncpg itself for an argument it cannot encode (a value of the wrong type).
+        return "invalid input" in str(exc)
     if isinstance(exc, DBAPIError):
         sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
         return sqlstate[:2] in {"22", "23"}
@@ -306,15 +403,19 @@ class BookRows:
     """A batch of records as table rows, deduplicated: the last snapshot per order, position and mark.
 
     Executions keep the order they were submitted in: the book numbers them (``seq``) as inserted.
+    Hop timestamps ride on their order's or execution's row when it is in the same batch, else they
+    are written by an update after the rows (the row was written by an earlier batch).
     """
 
     orders: dict[int, Row] = field(default_factory=dict)
     executions: list[Row] = field(default_factory=list)
     positions: dict[tuple[str, str], Row] = field(default_factory=dict)
     marks: dict[str, Row] = field(default_factory=dict)
+    order_hops: dict[int, OrderHops] = field(default_factory=dict)
+    report_hops: dict[str, ReportHops] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, records: Iterable[BookRecord]) -> BookRows:
+    def of(cls, records: Iterable[BookRecord | HopRecord]) -> BookRows:
         """The rows of ``records``; anything that is not a book record is logged and left out."""
         rows = cls()
         for record in records:
@@ -326,29 +427,50 @@ class BookRows:
                 rows.positions[(record.account, record.symbol)] = position_row(record)
             elif isinstance(record, MarkRecord):
                 rows.marks[record.symbol] = mark_row(record)
+            elif isinstance(record, OrderHops):
+                rows.order_hops[record.order_id] = record
+            elif isinstance(record, ReportHops):
+                rows.report_hops[record.exec_id] = record
             else:
                 # A bug upstream. Retrying could never write it, and it would hold back the rest.
                 _log.error("not a book record, not written: %r", record)
+        if rows.order_hops and rows.orders:
+            for order_id in [i for i in rows.order_hops if i in rows.orders]:
+                h = rows.order_hops.pop(order_id)
+                rows.orders[order_id].update(received_ns=h.received_ns, decided_ns=h.decided_ns, venue_sent_ns=h.venue_sent_ns)
+        if rows.report_hops and rows.executions:
+            for row in rows.executions:
+                r = rows.report_hops.pop(row["exec_id"], None)
+                if r is not None:
+                    row["applied_ns"], row["client_sent_ns"] = r.applied_ns, r.client_sent_ns
         return rows
 
 
-async def write_rows(conn: AsyncConnection, rows: BookRows) -> None:
-    """Write rows on ``conn``, inside the caller's transaction: orders, executions, positions, marks.
+async def write_rows(conn: asyncpg.Connection, rows: BookRows) -> None:
+    """Write rows on ``conn``, inside the caller's transaction: orders, executions, positions, marks,
+    then the hop timestamps of rows written before.
 
     Orders go first so an execution's foreign key finds its order written in the same batch.
     """
-    # A list of parameter sets is an executemany: one prepared statement, pipelined by asyncpg.
     if rows.orders:
-        await conn.execute(_UPSERT_ORDERS, list(rows.orders.values()))
+        await conn.execute(_UPSERT_ORDERS, *_arrays(list(rows.orders.values()), (*_ORDER_COLUMNS, *_ORDER_HOP_COLUMNS)))
     if rows.executions:
-        await conn.execute(_INSERT_EXECUTIONS, rows.executions)
+        await conn.execute(_INSERT_EXECUTIONS, *_arrays(rows.executions, _EXECUTION_ALL))
     if rows.positions:
-        await conn.execute(_UPSERT_POSITIONS, list(rows.positions.values()))
+        await conn.execute(_UPSERT_POSITIONS, *_arrays(list(rows.positions.values()), _POSITION_COLUMNS))
     if rows.marks:
-        await conn.execute(_UPSERT_MARKS, list(rows.marks.values()))
+        await conn.execute(_UPSERT_MARKS, *_arrays(list(rows.marks.values()), _MARK_COLUMNS))
+    if rows.order_hops:
+        hops = list(rows.order_hops.values())
+        await conn.execute(_UPDATE_ORDER_HOPS, [h.order_id for h in hops], [h.received_ns for h in hops],
+                           [h.decided_ns for h in hops], [h.venue_sent_ns for h in hops])
+    if rows.report_hops:
+        reports = list(rows.report_hops.values())
+        await conn.execute(_UPDATE_REPORT_HOPS, [r.exec_id for r in reports], [r.applied_ns for r in reports],
+                           [r.client_sent_ns for r in reports])
 
 
-async def write_records(conn: AsyncConnection, records: Iterable[BookRecord]) -> None:
+async def write_records(conn: asyncpg.Connection, records: Iterable[BookRecord | HopRecord]) -> None:
     """Write book records on ``conn`` inside the caller's transaction (see :func:`write_rows`)."""
     await write_rows(conn, BookRows.of(records))
 

@@ -12,6 +12,7 @@ from book.journal import Journal, JournaledSink, replay
 from book.writer import BookWriter, load_state
 from fixgate.config import Settings, load_instruments
 from fixgate.rest import RestServer
+from gateway.latency import HopMetrics
 from gateway.server import FixGateway
 from oms.manager import OrderManager
 from oms.router import Router
@@ -31,6 +32,7 @@ class Fixgate:
         self.writer: BookWriter | None = None
         self.journal: Journal | None = None
         self.gateway: FixGateway | None = None
+        self.hops: HopMetrics | None = None
         self.rest: RestServer | None = None
         self._embedded: Any = None
 
@@ -63,6 +65,7 @@ class Fixgate:
         )
         self.oms.restore(state.orders, state.positions, state.applied_executions)
 
+        self.hops = HopMetrics(book=self.writer.submit)
         self.gateway = FixGateway(
             self.oms,
             self.router,
@@ -73,6 +76,7 @@ class Fixgate:
             sim_host=s.sim_host,
             sim_port=s.sim_port,
             message_log=s.fix_message_log,
+            hops=self.hops,
         )
         owed = self.gateway.clients.owe(journaled_reports, data_dir / "store" / "clients")
         if owed:
@@ -80,7 +84,9 @@ class Fixgate:
         self.gateway.start()
         if not s.api_token:
             log.warning("no REST API token (FIXGATE_API_TOKEN): the REST API refuses every call but /health")
-        api = create_app(self.database_url, api_token=s.api_token, operations=self.gateway, risk=self.gateway)
+        api = create_app(
+            self.database_url, api_token=s.api_token, operations=self.gateway, metrics=self.hops, risk=self.gateway
+        )
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()
         log.info(

@@ -13,6 +13,7 @@ from typing import ClassVar
 import quickfix as fix
 
 from gateway import fixspec as t
+from gateway.latency import HopMetrics
 from gateway.settings import copy_session_id, session_key
 from gateway.translate import (
     Invalid,
@@ -27,7 +28,7 @@ from gateway.translate import (
     venue_new_order,
 )
 from gateway.venues import VenueApplication
-from oms.manager import OrderManager, Routed, VenueChange
+from oms.manager import OrderManager, Rejected, Routed, VenueChange
 from oms.model import ClientCancelReject, ClientReport
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,11 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     Callbacks run on QuickFIX threads; no exception but QuickFIX's own may leave one."""
 
-    def __init__(self, oms: OrderManager, venues: VenueApplication) -> None:
+    def __init__(self, oms: OrderManager, venues: VenueApplication, hops: HopMetrics | None = None) -> None:
         super().__init__()
         self._oms = oms
         self._venues = venues
+        self._hops = HopMetrics() if hops is None else hops
         self._sessions: dict[str, ClientSession] = {}
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
         self._owed: dict[str, list[ClientReport]] = {}
@@ -173,12 +175,18 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
         outcome = self._oms.submit(command)
+        decided = time.time_ns()
         if not isinstance(outcome, Routed):
             self.send_report(outcome.report)
+            if isinstance(outcome, Rejected):  # an Answered resend is an order timed when first taken
+                self._hops.order(outcome.report.order_id, now, decided, None)
             return
         reason = self._venues.send(outcome.venue, venue_new_order(outcome, now))
         if reason is not None:
             self.send_report(self._oms.venue_send_failed(outcome.order_id, reason))
+            self._hops.order(outcome.order_id, now, decided, None)
+        else:
+            self._hops.order(outcome.order_id, now, decided, time.time_ns())
 
     def _on_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_cancel(message, session_key(session_id), time.time_ns())

@@ -9,6 +9,7 @@ from typing import Any
 import quickfix as fix
 
 from gateway.clients import ClientApplication
+from gateway.latency import HopMetrics
 from gateway.settings import render, session_key
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
@@ -34,6 +35,7 @@ class FixGateway:
         sim_host: str,
         sim_port: int,
         message_log: bool = True,
+        hops: HopMetrics | None = None,
     ) -> None:
         variables = {
             "DATA_DIR": data_dir,
@@ -44,10 +46,12 @@ class FixGateway:
         self._oms = oms
         self.risk = risk
         rendered = data_dir / "fix_sessions"
+        self.hops = HopMetrics() if hops is None else hops
         self.venues = VenueApplication(
-            oms, router, to_client=self._send_report, cancel_reject_to_client=self._send_cancel_reject
+            oms, router, to_client=self._send_report, cancel_reject_to_client=self._send_cancel_reject,
+            hops=self.hops,
         )
-        self.clients = ClientApplication(oms, self.venues)
+        self.clients = ClientApplication(oms, self.venues, self.hops)
         self._initiator, self._venue_parts = _engine(
             fix.ThreadedSocketInitiator, self.venues,
             render(sessions_dir / "venues.cfg", rendered, variables), message_log,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import quickfix as fix
 
 from gateway import fixspec as t
+from gateway.latency import HopMetrics
 from gateway.settings import copy_session_id
 from gateway.translate import (
     Invalid,
@@ -45,24 +47,33 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         router: Router,
         to_client: Callable[[ClientReport], None],
         cancel_reject_to_client: Callable[[ClientCancelReject], None],
+        hops: HopMetrics | None = None,
     ) -> None:
         super().__init__()
         self._oms = oms
+        self._hops = HopMetrics() if hops is None else hops
         self._router = router
         self._to_client = to_client
         self._cancel_reject_to_client = cancel_reject_to_client
         self._sessions: dict[str, VenueSession] = {}
+        # .fresh: this thread is in send(), so toApp needs no check. A threading.local lives as long
+        # as the callback that set it (QuickFIX's threads get a new thread state per callback), and
+        # send() and the toApp it causes run inside the same one.
+        self._sending = threading.local()
 
     def send(self, venue: str, msg: fix.Message) -> str | None:
         """Hand an order message to a venue's session; ``None`` when sent, else why not."""
         session = self._sessions.get(venue)
         if session is None:
             return f"no FIX session configured for venue {venue}"
+        self._sending.fresh = True
         try:
             if fix.Session.sendToTarget(msg, session.session_id):
                 return None
         except fix.SessionNotFound:
             return f"no FIX session configured for venue {venue}"
+        finally:
+            self._sending.fresh = False
         # QuickFIX stores a message it could not send while logged out and would resend it on the
         # next logon; toApp drops such resends (DoNotSend), so a refused order stays refused.
         return f"venue {venue} session is not logged on"
@@ -122,6 +133,11 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         pass
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        if getattr(self._sending, "fresh", False):
+            # A message send() is handing over right now is new, not one QuickFIX resends from its
+            # store (those go out on the engine's thread): skip reading the header (a few SWIG calls
+            # on every order).
+            return
         try:
             header = message.getHeader()
             resend = header.isSetField(t.POSS_DUP_FLAG) and header.getField(t.POSS_DUP_FLAG) == "Y"
@@ -160,4 +176,6 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             return
         client_report = self._oms.apply(report)
         if client_report is not None:
+            applied = time.time_ns()
             self._to_client(client_report)
+            self._hops.report(client_report.exec_id, now, applied, time.time_ns())

@@ -1,0 +1,58 @@
+"""The hop histograms: buckets, percentiles, per-thread recording merged on read."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from book.hops import OrderHops, ReportHops
+from gateway.latency import HOPS, Histogram, HopMetrics, _index, _upper
+
+
+def test_bucket_bounds_hold_every_value_and_stay_within_a_few_percent() -> None:
+    previous = -1
+    for value in [*range(5000), 10**6, 123_456_789, 2**39 + 12345]:
+        i = _index(value)
+        assert _upper(i) >= value
+        assert i == 0 or _upper(i - 1) < value
+        assert _upper(i) - value <= max(1, value // 32)
+        assert i >= previous
+        previous = i
+
+
+def test_percentiles_are_nearest_rank_bucket_bounds_capped_at_the_max() -> None:
+    h = Histogram()
+    for us in range(1, 1001):  # 1..1000 us
+        h.record(us * 1000)
+    assert h.count == 1000 and h.max == 1_000_000
+    assert 500_000 <= h.percentile(50) <= 500_000 * 1.04
+    assert 990_000 <= h.percentile(99) <= 1_000_000
+    assert 999_000 <= h.percentile(99.9) <= 1_000_000 and h.percentile(100) == 1_000_000
+    h.record(-5)  # a clock step backwards counts as 0
+    assert h.percentile(0.01) == 0
+
+
+def test_each_thread_records_into_its_own_histograms_and_reads_merge_them() -> None:
+    booked: list[Any] = []
+    metrics = HopMetrics(book=booked.extend)
+
+    def work(offset: int) -> None:
+        for i in range(100):
+            metrics.order(offset + i, 1_000, 3_000, 10_000)
+            metrics.report(f"E{offset + i}", 20_000, 25_000, 40_000)
+
+    threads = [threading.Thread(target=work, args=(n * 1000,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    metrics.order(99_999, 1_000, 2_000, None)  # rejected: never sent to a venue
+
+    stats = metrics.snapshot()
+    assert list(stats) == list(HOPS)
+    assert stats["order.received_to_decided"].count == 401
+    assert stats["order.decided_to_sent"].count == stats["order.received_to_sent"].count == 400
+    assert stats["report.received_to_sent"].count == 400
+    assert stats["order.decided_to_sent"].max == 7.0 and stats["report.received_to_applied"].p50 == 5.0
+    assert len(booked) == 801
+    assert OrderHops(99_999, 1_000, 2_000, None) in booked and ReportHops("E0", 25_000, 40_000) in booked
