@@ -12,6 +12,7 @@ import quickfix as fix
 
 from gateway import fixspec as t
 from gateway.latency import HopMetrics
+from gateway.marketdata import TopOfBook, subscription
 from gateway.settings import copy_session_id
 from gateway.translate import (
     Invalid,
@@ -56,6 +57,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         self._to_client = to_client
         self._cancel_reject_to_client = cancel_reject_to_client
         self._sessions: dict[str, VenueSession] = {}
+        self._books: dict[str, TopOfBook] = {}  # per venue; each touched by that venue's thread only
         # .fresh: this thread is in send(), so toApp needs no check. A threading.local lives as long
         # as the callback that set it (QuickFIX's threads get a new thread state per callback), and
         # send() and the toApp it causes run inside the same one.
@@ -105,8 +107,17 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             self._router.set_venue_up(venue, True)
             log.info("venue %s logged on (%s)", venue, session_id.toString())
             self._reconcile(venue, session_id)
+            self._subscribe(venue, session_id)
         except Exception:
             log.exception("venue onLogon failed")
+
+    def _subscribe(self, venue: str, session_id: fix.SessionID) -> None:
+        """Ask for the top of book and trades of the venue's symbols, afresh on every logon: the
+        snapshot replaces whatever the last session left."""
+        symbols = self._router.symbols_at(venue)
+        if symbols:
+            self._books[venue] = TopOfBook()
+            fix.Session.sendToTarget(subscription(venue, symbols), session_id)
 
     def _reconcile(self, venue: str, session_id: fix.SessionID) -> None:
         """Ask the venue for the status of every order the book has working there. Sent after the
@@ -161,6 +172,12 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                 reject = self._oms.apply_cancel_reject(parse_venue_cancel_reject(message, venue, now))
                 if reject is not None:
                     self._cancel_reject_to_client(reject)
+            elif msg_type in ("W", "X"):
+                book = self._books.get(venue)
+                if book is not None:
+                    self._oms.market_marks(book.apply(message))
+            elif msg_type == "Y":
+                log.warning("venue %s refused market data: %s", venue, message.toString().replace("\x01", "|"))
             else:
                 log.warning("venue %s sent unhandled message type %s: %s", venue, msg_type,
                             message.toString().replace("\x01", "|"))

@@ -550,6 +550,17 @@ class OrderManager:
             self._sink(records, client)
             return client
 
+    def market_marks(self, marks: Sequence[tuple[str, Decimal]]) -> None:
+        """Marks from a venue's market data (last trade, else mid): risk's reference prices and the
+        book's unrealized P&L follow the market, not only fixgate's own fills."""
+        if not marks:
+            return
+        with self._lock:
+            now = self._clock_ns()
+            for symbol, price in marks:
+                self._risk.view.set_mark(symbol, price)
+            self._sink([MarkRecord(symbol, price, now) for symbol, price in marks], None)
+
     def apply_cancel_reject(self, reject: VenueCancelReject) -> ClientCancelReject | None:
         """The venue refused a cancel or replace: the order works on as it was; tell the client."""
         with self._lock:

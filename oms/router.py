@@ -21,6 +21,10 @@ class Router:
         else:
             self._up.discard(venue)
 
+    def symbols_at(self, venue: str) -> list[str]:
+        """The symbols routed to ``venue`` (what fixgate asks its market data for)."""
+        return sorted(symbol for symbol, i in self._instruments.items() if i.venue == venue)
+
     def venue_is_up(self, venue: str) -> bool:
         return venue in self._up
 

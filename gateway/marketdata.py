@@ -1,0 +1,117 @@
+"""Market data from the venues: the top of each book and its last trade, for marks and risk's
+reference prices. The gateway subscribes on every venue logon (MarketDataRequest, depth 1, bids,
+offers and trades) and folds the snapshots (35=W) and incremental refreshes (35=X) in here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import quickfix as fix
+
+from gateway import fixspec as t
+
+MD_REQ_ID = 262
+SUBSCRIPTION_REQUEST_TYPE = 263
+MARKET_DEPTH = 264
+MD_UPDATE_TYPE = 265
+NO_MD_ENTRY_TYPES = 267
+NO_MD_ENTRIES = 268
+MD_ENTRY_TYPE = 269
+MD_ENTRY_PX = 270
+MD_UPDATE_ACTION = 279
+NO_RELATED_SYM = 146
+
+BID, OFFER, TRADE = "0", "1", "2"
+NEW, CHANGE, DELETE = "0", "1", "2"
+TWO = Decimal(2)
+
+
+def subscription(venue: str, symbols: Iterable[str]) -> fix.Message:
+    """Snapshot then updates of the top level of each book and its trades."""
+    msg = fix.Message()
+    msg.getHeader().setField(t.MSG_TYPE, "V")
+    msg.setField(MD_REQ_ID, f"FIXGATE-MD-{venue}")
+    msg.setField(SUBSCRIPTION_REQUEST_TYPE, "1")
+    msg.setField(MARKET_DEPTH, "1")
+    msg.setField(MD_UPDATE_TYPE, "1")
+    for entry_type in (BID, OFFER, TRADE):
+        group = fix.Group(NO_MD_ENTRY_TYPES, MD_ENTRY_TYPE)
+        group.setField(MD_ENTRY_TYPE, entry_type)
+        msg.addGroup(group)
+    for symbol in symbols:
+        group = fix.Group(NO_RELATED_SYM, t.SYMBOL)
+        group.setField(t.SYMBOL, symbol)
+        msg.addGroup(group)
+    return msg
+
+
+@dataclass(slots=True)
+class Quote:
+    bid: Decimal | None = None
+    offer: Decimal | None = None
+    last: Decimal | None = None
+
+    @property
+    def mark(self) -> Decimal | None:
+        """The last trade, else the mid of bid and offer, else nothing."""
+        if self.last is not None:
+            return self.last
+        if self.bid is not None and self.offer is not None:
+            return (self.bid + self.offer) / TWO
+        return None
+
+
+class TopOfBook:
+    """Best bid, best offer and last trade per symbol, from one venue's market data.
+    Used from that venue's QuickFIX thread only."""
+
+    def __init__(self) -> None:
+        self.quotes: dict[str, Quote] = {}
+
+    def apply(self, msg: fix.Message) -> list[tuple[str, Decimal]]:
+        """Fold a 35=W or 35=X in; returns the symbols whose mark changed, with the new mark."""
+        snapshot = msg.getHeader().getField(t.MSG_TYPE) == "W"
+        count = int(msg.getField(NO_MD_ENTRIES)) if msg.isSetField(NO_MD_ENTRIES) else 0
+        symbol_of_message = msg.getField(t.SYMBOL) if msg.isSetField(t.SYMBOL) else ""
+        before: dict[str, Decimal | None] = {}
+        if snapshot and symbol_of_message:
+            before[symbol_of_message] = self._quote(symbol_of_message).mark
+            old_last = self.quotes[symbol_of_message].last
+            self.quotes[symbol_of_message] = Quote(last=old_last)
+        group = fix.Group(NO_MD_ENTRIES, MD_ENTRY_TYPE if snapshot else MD_UPDATE_ACTION)
+        for i in range(1, count + 1):
+            msg.getGroup(i, group)
+            symbol = group.getField(t.SYMBOL) if group.isSetField(t.SYMBOL) else symbol_of_message
+            if not symbol or not group.isSetField(MD_ENTRY_PX):
+                continue
+            try:
+                price = Decimal(group.getField(MD_ENTRY_PX))
+            except InvalidOperation:
+                continue
+            quote = self._quote(symbol)
+            before.setdefault(symbol, quote.mark)
+            action = NEW if snapshot else group.getField(MD_UPDATE_ACTION)
+            entry_type = group.getField(MD_ENTRY_TYPE)
+            if entry_type == TRADE:
+                quote.last = price
+            elif entry_type in (BID, OFFER):
+                side = "bid" if entry_type == BID else "offer"
+                if action == DELETE:
+                    if getattr(quote, side) == price:
+                        setattr(quote, side, None)
+                else:
+                    setattr(quote, side, price)
+        changed = []
+        for symbol, old in before.items():
+            new = self.quotes[symbol].mark
+            if new is not None and new != old:
+                changed.append((symbol, new))
+        return changed
+
+    def _quote(self, symbol: str) -> Quote:
+        quote = self.quotes.get(symbol)
+        if quote is None:
+            quote = self.quotes[symbol] = Quote()
+        return quote
