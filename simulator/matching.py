@@ -11,9 +11,9 @@ Rules the engine implements:
 - Prices must be positive multiples of the instrument's tick size, quantities positive multiples of
   its lot size; otherwise the order is rejected with a reason that names the values.
 - Trades print at the resting order's price; the incoming order is the aggressor.
-- Replace keeps queue priority when the price is unchanged and the quantity does not go up; any
-  other replace moves the order to the back of the queue at its (new) price, where it may trade at
-  once. A replace to a quantity at or below the filled quantity is rejected.
+- Replace keeps queue priority only when the price is unchanged and the quantity goes down; any
+  other replace (an unchanged quantity too, e.g. one that only changes TimeInForce) moves the order
+  to the back of the queue at its (new) price, where it may trade at once. A replace to a quantity at or below the filled quantity is rejected.
 - DAY orders are treated like GTC until ``expire_day_orders`` is called (the simulator has no
   trading day of its own).
 - Every order gets a venue OrderID and every report an ExecID, both prefixed with the engine's
@@ -587,7 +587,10 @@ class MatchingEngine:
             ]
 
         book = self._books[order.symbol]
-        keeps_priority = request.price == order.price and request.quantity <= order.quantity
+        # Only a pure size reduction at the same price keeps the order's place in the queue: the
+        # venue rule this simulator follows. Anything else, an unchanged quantity included, is a new
+        # time stamp at the back of the queue.
+        keeps_priority = request.price == order.price and request.quantity < order.quantity
         if not keeps_priority:
             book.same_side(order.side).remove(order)
         order.rename(request.cl_ord_id)

@@ -389,6 +389,24 @@ def test_replace_up_in_quantity_loses_priority() -> None:
     assert fills_of(events, ALICE) == []
 
 
+def test_replace_with_the_same_quantity_and_price_loses_priority() -> None:
+    # Only a quantity that goes down keeps priority; an unchanged one (here a TIF change) does not.
+    engine = make_engine()
+    _two_resting_sells(engine)
+    request = ReplaceRequest(
+        owner=ALICE,
+        cl_ord_id="a2",
+        orig_cl_ord_id="a",
+        quantity=D(50),
+        price=D("190.00"),
+        time_in_force=TimeInForce.GTC,
+    )
+    assert [type(e) for e in engine.replace(request)] == [OrderReplaced]
+    events = engine.submit(buy("t", 10, "190.00", owner="carol"))
+    assert fills_of(events, BOB) == [(D(10), D("190.00"))]
+    assert fills_of(events, ALICE) == []
+
+
 def test_replace_to_another_price_loses_priority_even_when_coming_back() -> None:
     engine = make_engine()
     _two_resting_sells(engine)
