@@ -35,13 +35,24 @@ def trade(
     return fills_until(client, cl_ord_id, "2")
 
 
+def fill_exec_type(begin_string: str, ord_status: str) -> str:
+    """The ExecType (150) a fill must carry: F in FIX 4.4; in FIX 4.2 1 (partial) or 2 (full), as 39."""
+    if begin_string == "FIX.4.4":
+        return "F"
+    assert ord_status in ("1", "2"), f"a fill leaves OrdStatus 1 or 2, not {ord_status}"
+    return ord_status
+
+
 def fills_until(client: FixClient, cl_ord_id: str, ord_status: str) -> list[tuple[D, D]]:
     fills = []
     while True:
         report: Message = client.expect("8", where={11: cl_ord_id})
         assert report[39] != "8", report.get(58)
-        if report[150] in ("F", "1", "2"):
+        if 32 in report:  # LastQty: only fills carry it
+            assert report[150] == fill_exec_type(client.begin_string, report[39]), str(report)
             fills.append((report.decimal(32), report.decimal(31)))
+        else:
+            assert report[150] not in ("F", "1", "2"), f"a fill without LastQty (32): {report}"
         if report[39] == ord_status:
             return fills
 
