@@ -187,18 +187,18 @@ class MarketDataHub:
         return None
 
     def snapshot(
-        self, subscription: Subscription, depth_of: Callable[[str], BookLevels]
+        self, subscription: Subscription, depth_of: Callable[[str, int | None], BookLevels]
     ) -> list[MarketDataUpdate]:
         """One full refresh per symbol of ``subscription``, and remember it as published."""
         with self._lock:
             return self._snapshot(subscription, depth_of)
 
     def _snapshot(
-        self, subscription: Subscription, depth_of: Callable[[str], BookLevels]
+        self, subscription: Subscription, depth_of: Callable[[str, int | None], BookLevels]
     ) -> list[MarketDataUpdate]:
         updates = []
         for symbol in subscription.symbols:
-            levels = subscription.top(depth_of(symbol))
+            levels = subscription.top(depth_of(symbol, subscription.depth or None))
             subscription.published[symbol] = levels
             entries = snapshot_entries(symbol, levels, self._last_trade.get(symbol), subscription.entry_types)
             updates.append(MarketDataUpdate(subscription, entries, snapshot_symbol=symbol))
@@ -223,17 +223,18 @@ class MarketDataHub:
             return len(keys)
 
     def on_change(
-        self, touched: Iterable[str], trades: Sequence[Fill], depth_of: Callable[[str], BookLevels]
+        self, touched: Iterable[str], trades: Sequence[Fill], depth_of: Callable[[str, int | None], BookLevels]
     ) -> list[MarketDataUpdate]:
         """The updates due after an engine call that touched the books of ``touched`` and made ``trades``.
 
-        ``trades`` holds one fill per trade (the aggressor's); ``depth_of`` gives a book's full depth.
+        ``trades`` holds one fill per trade (the aggressor's); ``depth_of(symbol, limit)`` gives a book's best
+        ``limit`` levels per side (all when None).
         """
         with self._lock:
             return self._on_change(touched, trades, depth_of)
 
     def _on_change(
-        self, touched: Iterable[str], trades: Sequence[Fill], depth_of: Callable[[str], BookLevels]
+        self, touched: Iterable[str], trades: Sequence[Fill], depth_of: Callable[[str, int | None], BookLevels]
     ) -> list[MarketDataUpdate]:
         for trade in trades:
             self._last_trade[trade.symbol] = trade
@@ -241,10 +242,13 @@ class MarketDataHub:
             return []
         touched = set(touched)
         books: dict[str, BookLevels] = {}
+        # As deep as the deepest subscription (depth 0: the full book), no deeper.
+        depths = [s.depth for s in self._subscriptions.values()]
+        limit = None if 0 in depths else max(depths)
 
         def book(symbol: str) -> BookLevels:
             if symbol not in books:
-                books[symbol] = depth_of(symbol)
+                books[symbol] = depth_of(symbol, limit)
             return books[symbol]
 
         updates: list[MarketDataUpdate] = []

@@ -363,8 +363,11 @@ class _BookSide:
     def level(self, price: Decimal) -> deque[_Order]:
         return self._levels[price]
 
-    def depth(self) -> list[tuple[Decimal, Decimal]]:
-        return [(p, sum((o.leaves_qty for o in self._levels[p]), _ZERO)) for p in self.prices_best_first()]
+    def depth(self, limit: int | None = None) -> list[tuple[Decimal, Decimal]]:
+        """(price, total leaves) of the best ``limit`` levels (all when None): a level's total is
+        summed over its orders, so market data asks for no more levels than it publishes."""
+        prices = itertools.islice(self.prices_best_first(), limit)
+        return [(p, sum((o.leaves_qty for o in self._levels[p]), _ZERO)) for p in prices]
 
 
 class _Book:
@@ -657,10 +660,13 @@ class MatchingEngine:
         """Every fill, both sides of every trade, in the order they happened."""
         return list(self._fills)
 
-    def depth(self, symbol: str) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
-        """(bids, asks) as (price, total leaves quantity) per level, best first."""
+    def depth(
+        self, symbol: str, limit: int | None = None
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """(bids, asks) as (price, total leaves quantity) per level, best first; the best ``limit``
+        levels of each side, or all."""
         book = self._books[symbol]
-        return book.bids.depth(), book.asks.depth()
+        return book.bids.depth(limit), book.asks.depth(limit)
 
     @property
     def symbols(self) -> list[str]:

@@ -932,8 +932,8 @@ class Venue:
 
     # -- MARKET DATA ----------------------------------------------------------------------------------
 
-    def _book_levels(self, symbol: str) -> BookLevels:
-        bids, asks = self.engine.depth(symbol)  # caller holds self._lock
+    def _book_levels(self, symbol: str, limit: int | None = None) -> BookLevels:
+        bids, asks = self.engine.depth(symbol, limit)  # caller holds self._lock
         return BookLevels(tuple(bids), tuple(asks))
 
     def _send_market_data(self, updates: Iterable[MarketDataUpdate]) -> None:

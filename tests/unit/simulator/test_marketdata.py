@@ -48,10 +48,13 @@ class FakeBooks:
     def __init__(self) -> None:
         self.books = {"AAPL": BookLevels(levels(("9", 1), ("8", 1)), levels(("11", 1), ("12", 1)))}
         self.reads = 0
+        self.limits: list[int | None] = []  # how many levels each read asked for
 
-    def __call__(self, symbol: str) -> BookLevels:
+    def __call__(self, symbol: str, limit: int | None) -> BookLevels:
         self.reads += 1
-        return self.books[symbol]
+        self.limits.append(limit)
+        book = self.books[symbol]
+        return BookLevels(book.bids[:limit], book.asks[:limit])
 
 
 def test_hub_publishes_only_to_subscribers_of_the_touched_book_within_their_depth() -> None:
@@ -80,6 +83,7 @@ def test_hub_publishes_only_to_subscribers_of_the_touched_book_within_their_dept
         MarketDataEntry(EntryType.BID, "AAPL", D(9), None, UpdateAction.DELETE),
         MarketDataEntry(EntryType.BID, "AAPL", D(10), D(3), UpdateAction.NEW),
     )
+    assert set(books.limits) == {1}  # never summed a level deeper than the subscription shows
     assert hub.drop_session("s") == 1 and not hub.active
 
 
