@@ -15,8 +15,9 @@ Format: a file header (``_MAGIC``), then frames of a 4-byte big-endian length an
 tuple of records, each record a tuple of plain values (Decimals as their exact text, enums as their
 value) ending with its type's code (see :class:`_Codec`). ``marshal`` of plain tuples costs a fifth of
 pickling the dataclasses, and this runs under the OMS lock on every change. A file without the header
-is a journal of the earlier format (a pickle per frame) and is read as such. A frame torn by a kill in
-mid-write is where replay stops.
+is a journal of the earlier format (a pickle per frame) and is read as such. A kill in mid-write can
+only leave the file's last frame short: that one is ignored. An undecodable frame with more bytes after
+it is corruption, not a kill: replay writes what came before it and keeps the file as ``*.corrupt``.
 """
 
 from __future__ import annotations
@@ -30,20 +31,41 @@ import threading
 import time
 import typing
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oms.model import ClientReport, ExecutionRecord, MarkRecord, OrderRecord, PositionRecord
+
+if TYPE_CHECKING:
+    from book.writer import BookWriter
 
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
 _MAGIC = b"FGJ2\n"  # this format: marshal frames of plain tuples
 _PICKLED = -1  # the code of a record of a type the codec does not know: kept as a pickle
+_REPLAY_BATCH = 5000  # records per book transaction during replay
+
+
+class JournalFormatError(Exception):
+    """A journal record this build cannot decode as written (another version's record layout).
+
+    Not corruption and not a torn frame: every record of that type would fail alike, so replay stops
+    with this error and leaves the file in place rather than drop data."""
+
+
+class CorruptJournal(Exception):
+    """An undecodable frame with more of the file after it: damage, not a kill in mid-write."""
+
+    def __init__(self, path: Path, offset: int, size: int) -> None:
+        super().__init__(f"journal {path}: undecodable frame at byte {offset} of {size}")
+        self.path = path
+        self.offset = offset
+        self.size = size
 
 
 class _Codec:
@@ -64,7 +86,7 @@ class _Codec:
                 (i, hints[n]) for i, n in enumerate(names) if isinstance(hints[n], type) and issubclass(hints[n], Enum)
             )
             self._encoders[cls] = self._encoder(attrgetter(*names), decimals, enums, code)
-            self._decoders.append(self._decoder(cls, decimals, enums))
+            self._decoders.append(self._decoder(cls, len(names), decimals, enums))
 
     @staticmethod
     def _encoder(
@@ -85,10 +107,17 @@ class _Codec:
 
     @staticmethod
     def _decoder(
-        record_type: type, decimals: tuple[int, ...], enums: tuple[tuple[int, Any], ...]
+        record_type: type, count: int, decimals: tuple[int, ...], enums: tuple[tuple[int, Any], ...]
     ) -> Callable[[tuple[Any, ...]], Any]:
         def decode(item: tuple[Any, ...]) -> Any:
             values = list(item[:-1])
+            if len(values) != count:
+                # Values are positional: a field added or removed since the record was written would
+                # shift them into the wrong fields (or fail as a TypeError that looks like a torn frame).
+                raise JournalFormatError(
+                    f"journal record of type {record_type.__name__} has {len(values)} fields, this build's"
+                    f" {record_type.__name__} has {count}: written by another version of fixgate"
+                )
             for i in decimals:
                 value = values[i]
                 if value is not None:
@@ -109,8 +138,16 @@ class _Codec:
 
     def loads(self, data: bytes) -> list[Any]:
         decoders = self._decoders
-        return [pickle.loads(item[0]) if item[-1] == _PICKLED else decoders[item[-1]](item)
-                for item in marshal.loads(data)]
+        records = []
+        for item in marshal.loads(data):
+            code = item[-1]
+            if code == _PICKLED:
+                records.append(pickle.loads(item[0]))
+            elif 0 <= code < len(decoders):
+                records.append(decoders[code](item))
+            else:
+                raise JournalFormatError(f"journal record type code {code} unknown to this build of fixgate")
+        return records
 
 
 _CODEC = _Codec()
@@ -164,14 +201,23 @@ class Journal:
 
     @staticmethod
     def read(path: Path) -> Iterator[Any]:
-        """Every record of a journal file in order; stops at a frame torn by a kill."""
+        """Every record of a journal file in order.
+
+        A frame torn by a kill (short, or undecodable with nothing after it) ends the file quietly.
+        An undecodable frame with more bytes after it raises :class:`CorruptJournal` once the records
+        before it are yielded: frames are only delimited by their lengths, so nothing after a bad one
+        can be trusted. A record of another build's layout raises :class:`JournalFormatError`."""
         with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
             current = fh.read(len(_MAGIC)) == _MAGIC
             if not current:
                 fh.seek(0)  # the earlier format: a pickle per frame, no header
             while True:
+                offset = fh.tell()
                 head = fh.read(_LENGTH.size)
                 if len(head) < _LENGTH.size:
+                    if head:
+                        log.warning("journal %s: torn last frame (%d header bytes) ignored", path, len(head))
                     return
                 (length,) = _LENGTH.unpack(head)
                 data = fh.read(length)
@@ -180,8 +226,16 @@ class Journal:
                     return
                 try:
                     records = _CODEC.loads(data) if current else pickle.loads(data)
-                except Exception:  # noqa: BLE001 - a torn frame can fail to decode in many ways
-                    log.warning("journal %s: unreadable last frame ignored", path)
+                except JournalFormatError as exc:
+                    raise JournalFormatError(
+                        f"journal {path}, frame at byte {offset}: {exc}; the file is left in place"
+                    ) from exc
+                except Exception as exc:  # damaged bytes can fail to decode in many ways
+                    if fh.tell() < size:
+                        raise CorruptJournal(path, offset, size) from exc
+                    log.warning(
+                        "journal %s: unreadable last frame ignored: %s: %s", path, type(exc).__name__, exc
+                    )
                     return
                 yield from records
 
@@ -198,34 +252,85 @@ class JournaledSink:
         self._submit(records)
 
 
-def replay(directory: Path, database_url: str) -> list[Any]:
-    """Write what earlier runs journaled into the book, then drop those journal files.
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """What :func:`replay` wrote into the book, and the journal files it read.
 
-    Returns the client reports the journal holds (the caller sends the ones QuickFIX never stored).
-    Replaying is idempotent (full-state upserts in journal order; executions once per venue ExecID),
-    so a crash during replay only means replaying again."""
-    from book.database import run_sync
-    from book.writer import connect, write_records
-    from oms.model import ClientReport
+    The files stay until :meth:`carry_over`: until then, they are the only durable copy of the client
+    reports still owed, so a crash in between replays them again (harmless: idempotent)."""
+
+    reports: tuple[ClientReport, ...]  # every client report the files hold, in journal order
+    done: tuple[Path, ...]  # read to the end (or a torn last frame)
+    corrupt: tuple[Path, ...]  # read up to a damaged frame only
+
+    def carry_over(self, owed: Sequence[ClientReport], journal: Journal) -> None:
+        """Append the reports still ``owed`` to the new ``journal``, then retire the replayed files:
+        removed, or those with a damaged frame kept as ``*.corrupt`` for a person to look at."""
+        if owed:
+            journal.append(owed)
+        for path in self.done:
+            path.unlink(missing_ok=True)
+        for path in self.corrupt:
+            if path.exists():
+                os.replace(path, path.with_suffix(".corrupt"))
+
+
+def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -> Replayed:
+    """Write what earlier runs journaled into the book; the files are retired by
+    :meth:`Replayed.carry_over` once the reports still owed are in the new journal.
+
+    Writing goes through a :class:`~book.writer.BookWriter`, in journal order, so replay treats the
+    database as the running gateway does: a failure is retried, and a record PostgreSQL refuses for
+    its content is set aside and logged rather than failing every start. Replaying is idempotent
+    (full-state upserts in journal order; executions once per venue ExecID), so a crash during replay
+    only means replaying again. Raises if the book takes nothing for ``stall_timeout`` seconds."""
+    from book.writer import BookWriter
 
     files = Journal.pending(directory)
-    reports: list[Any] = []
-    for path in files:
-        records: list[Any] = []
-        for item in Journal.read(path):
-            (reports if isinstance(item, ClientReport) else records).append(item)
-
-        async def write(batch: list[Any] = records) -> None:
-            conn = await connect(database_url)
+    reports: list[ClientReport] = []
+    done: list[Path] = []
+    corrupt: list[Path] = []
+    if not files:
+        return Replayed((), (), ())
+    writer = BookWriter(database_url, max_batch=_REPLAY_BATCH)
+    writer.start()
+    try:
+        for path in files:
+            records: list[Any] = []
             try:
-                async with conn.transaction():
-                    for start in range(0, len(batch), 5000):
-                        await write_records(conn, batch[start:start + 5000])
-            finally:
-                await conn.close()
+                for item in Journal.read(path):
+                    (reports if isinstance(item, ClientReport) else records).append(item)
+                done.append(path)
+            except CorruptJournal as exc:
+                log.error(
+                    "journal %s: undecodable frame at byte %d of %d; the %d records before it are replayed,"
+                    " the rest is not: the file is kept as %s",
+                    path, exc.offset, exc.size, len(records), path.with_suffix(".corrupt"),
+                )
+                corrupt.append(path)
+            set_aside = writer.rejected_records
+            for start in range(0, len(records), _REPLAY_BATCH):
+                writer.submit(records[start : start + _REPLAY_BATCH])
+            _wait_written(writer, path, stall_timeout)
+            set_aside = writer.rejected_records - set_aside
+            if set_aside:
+                log.error(
+                    "journal %s: %d records the book refused were set aside (logged above)", path.name, set_aside
+                )
+            log.info("journal %s: %d records replayed into the book", path.name, len(records) - set_aside)
+    finally:
+        writer.stop()
+    return Replayed(tuple(reports), tuple(done), tuple(corrupt))
 
-        if records:
-            run_sync(write)
-        log.info("journal %s: %d records replayed into the book", path.name, len(records))
-        path.unlink()
-    return reports
+
+def _wait_written(writer: BookWriter, path: Path, stall_timeout: float) -> None:
+    """Wait for the writer to commit what was submitted, as long as it makes progress."""
+    progress = writer.committed_records + writer.rejected_records
+    while not writer.flush(timeout=stall_timeout):
+        now = writer.committed_records + writer.rejected_records
+        if now == progress:
+            raise RuntimeError(
+                f"journal {path}: the book took no record for {stall_timeout:.0f}s"
+                f" (last error: {writer.last_error}); the journal is kept for the next start"
+            )
+        progress = now

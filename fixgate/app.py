@@ -47,7 +47,7 @@ class Fixgate:
             self.database_url, self._embedded = resolve_database_url(data_dir)
         upgrade(self.database_url)
         journal_dir = data_dir / "journal"
-        journaled_reports = replay(journal_dir, self.database_url)
+        replayed = replay(journal_dir, self.database_url)
         state = load_state(self.database_url)
 
         instruments = load_instruments(s.config_dir / "instruments.toml")
@@ -78,9 +78,14 @@ class Fixgate:
             message_log=s.fix_message_log,
             hops=self.hops,
         )
-        owed = self.gateway.clients.owe(journaled_reports, data_dir / "store" / "clients")
+        owed = self.gateway.clients.owe(replayed.reports, data_dir / "store" / "clients")
+        # Until the owed reports are in the new journal, the replayed files are their only durable
+        # copy: a kill before the client logs on must find them again at the next start.
+        replayed.carry_over(owed, self.journal)
         if owed:
-            log.warning("%d execution reports were journaled but never sent: sent at each client's logon", owed)
+            log.warning(
+                "%d execution reports were journaled but never sent: sent at each client's logon", len(owed)
+            )
         self.gateway.start()
         if not s.api_token:
             log.warning("no REST API token (FIXGATE_API_TOKEN): the REST API refuses every call but /health")

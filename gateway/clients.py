@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -14,6 +13,7 @@ import quickfix as fix
 
 from gateway import fixspec as t
 from gateway.latency import HopMetrics
+from gateway.recovery import sent_exec_ids
 from gateway.settings import copy_session_id, session_key
 from gateway.translate import (
     Invalid,
@@ -32,18 +32,6 @@ from oms.manager import OrderManager, Rejected, Routed, VenueChange
 from oms.model import ClientCancelReject, ClientReport
 
 log = logging.getLogger(__name__)
-
-_EXEC_ID = re.compile(rb"\x0117=([^\x01]*)\x01")
-
-
-def sent_exec_ids(store_dir: Path) -> set[str]:
-    """Every ExecID in the messages QuickFIX stored for the client sessions (its FileStore keeps
-    each sent message in ``<session>.body``): what was handed to a client, or is resent on request."""
-    sent: set[str] = set()
-    for body in store_dir.glob("*.body"):
-        sent.update(m.decode("latin-1") for m in _EXEC_ID.findall(body.read_bytes()))
-    return sent
-
 
 @dataclass(frozen=True, slots=True)
 class ClientSession:
@@ -67,17 +55,22 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
         self._owed: dict[str, list[ClientReport]] = {}
 
-    def owe(self, reports: list[ClientReport], store_dir: Path) -> int:
-        """Reports a previous run journaled but never handed to QuickFIX (it was killed in between):
-        each is sent when its client next logs on. Returns how many are owed."""
+    def owe(self, reports: Iterable[ClientReport], store_dir: Path) -> list[ClientReport]:
+        """Reports a previous run journaled but QuickFIX never sent (killed in between): each is sent
+        when its client next logs on. Returns them, once each, in journal order.
+
+        What QuickFIX's store (``store_dir``) counts as sent is decided by
+        :func:`gateway.recovery.sent_exec_ids`; those are QuickFIX's to resend on request, so
+        owing them too would send them twice. A report journaled more than once (carried over to the
+        next journal, then replayed from both) is owed once."""
         sent = sent_exec_ids(store_dir)
-        count = 0
+        owed: list[ClientReport] = []
         for report in reports:
             if report.exec_id not in sent:
                 self._owed.setdefault(report.session, []).append(report)
                 sent.add(report.exec_id)
-                count += 1
-        return count
+                owed.append(report)
+        return owed
 
     def send_cancel_reject(self, reject: ClientCancelReject) -> None:
         """Send an OrderCancelReject to the client session that asked."""

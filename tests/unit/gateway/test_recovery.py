@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal as D
 from pathlib import Path
+from typing import cast
 
+from gateway.clients import ClientApplication
 from gateway.recovery import sent_exec_ids
+from gateway.venues import VenueApplication
+from oms.manager import OrderManager
+from oms.model import ClientReport, ExecKind, OrderStatus, OrdType, Side
 
 
 def er(seq: int, exec_id: str) -> bytes:
@@ -41,3 +47,28 @@ def test_a_number_used_again_after_a_crash_holds_the_later_message(tmp_path: Pat
 
 def test_no_store_yet_means_nothing_sent(tmp_path: Path) -> None:
     assert sent_exec_ids(tmp_path) == set()
+
+
+def clients() -> ClientApplication:
+    # owe() touches neither the OMS nor the venues.
+    return ClientApplication(cast(OrderManager, object()), cast(VenueApplication, object()))
+
+
+def report(exec_id: str) -> ClientReport:
+    return ClientReport(
+        "FIX.4.4:FIXGATE->CLIENT1", 1, "c", "ACC", "AAPL", Side.BUY, OrdType.LIMIT, D(100), D("190.01"), exec_id,
+        ExecKind.NEW, OrderStatus.NEW, D(0), D(0), D(0), D(100), D(0), "",
+    )
+
+
+def test_owe_counts_a_stored_but_unnumbered_report_as_owed(tmp_path: Path) -> None:
+    # Killed between QuickFIX storing C and moving its sequence number on: C never went out.
+    path = store(tmp_path, [(1, er(1, "A")), (2, er(2, "B")), (3, er(3, "C"))], next_sender=3)
+    owed = clients().owe([report("A"), report("B"), report("C"), report("D")], path)
+    assert [r.exec_id for r in owed] == ["C", "D"]
+
+
+def test_owe_owes_a_report_journaled_twice_once(tmp_path: Path) -> None:
+    # Carried over into the next journal, then killed before the replayed file was removed.
+    owed = clients().owe([report("A"), report("B"), report("A")], tmp_path)
+    assert [r.exec_id for r in owed] == ["A", "B"]

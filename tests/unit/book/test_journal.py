@@ -1,0 +1,132 @@
+"""The journal file: its codec, the earlier pickle format, and what a kill or damage leaves behind."""
+
+from __future__ import annotations
+
+import marshal
+import pickle
+import struct
+from pathlib import Path
+
+import pytest
+
+from book.hops import OrderHops
+from book.journal import _CODEC, _MAGIC, CorruptJournal, Journal, JournalFormatError, _Codec
+from oms.model import MarkRecord, OrderRecord, OrderStatus
+from tests.unit.book import samples
+
+LENGTH = struct.Struct(">I")
+
+
+def written(tmp_path: Path, *frames: list[object]) -> Path:
+    journal = Journal(tmp_path)
+    for frame in frames:
+        journal.append(frame)
+    journal.close()
+    return journal.path
+
+
+def exact(records: list[object]) -> list[str]:
+    # A dataclass compares Decimals by value (1.0 == 1.00); its repr shows every digit and each
+    # enum's type, which is what must survive the round trip.
+    return [repr(r) for r in records]
+
+
+def test_every_record_type_round_trips_exactly(tmp_path: Path) -> None:
+    records = samples.every_type()
+    path = written(tmp_path, records[:3], records[3:])
+    back = list(Journal.read(path))
+    assert exact(back) == exact(records)
+    assert [type(r) for r in back] == [type(r) for r in records]
+    first = back[0]
+    assert isinstance(first, OrderRecord)
+    assert str(first.price) == "190.0100" and str(first.avg_px) == "190.01000000"
+    assert type(first.status) is OrderStatus and first.status is OrderStatus.PARTIALLY_FILLED
+    assert back[1].price is None and back[1].venue_order_id is None
+    assert str(back[3].realized_pnl) == "-1E-8"
+    assert str(back[4].price) == "1E+2"
+
+
+def test_a_type_the_codec_does_not_know_travels_as_a_pickle(tmp_path: Path) -> None:
+    hops = OrderHops(7, 1, 2, None)
+    path = written(tmp_path, [samples.mark(), hops])
+    assert list(Journal.read(path)) == [samples.mark(), hops]
+
+
+def test_a_journal_of_the_earlier_pickle_format_is_read(tmp_path: Path) -> None:
+    records = samples.every_type()
+    path = tmp_path / "1.replay"
+    with path.open("wb") as fh:  # no header: a pickle of a tuple of records per frame
+        for frame in (records[:2], records[2:]):
+            data = pickle.dumps(tuple(frame), protocol=pickle.HIGHEST_PROTOCOL)
+            fh.write(LENGTH.pack(len(data)) + data)
+    assert exact(list(Journal.read(path))) == exact(records)
+
+
+@pytest.mark.parametrize("cut", [1, 5, 20])
+def test_a_last_frame_torn_by_a_kill_is_ignored(tmp_path: Path, cut: int) -> None:
+    path = written(tmp_path, [samples.order()], [samples.execution(), samples.position()])
+    path.write_bytes(path.read_bytes()[:-cut])
+    assert list(Journal.read(path)) == [samples.order()]
+
+
+def test_a_torn_frame_header_is_ignored(tmp_path: Path) -> None:
+    path = written(tmp_path, [samples.order()])
+    with path.open("ab") as fh:
+        fh.write(b"\x00\x00")
+    assert list(Journal.read(path)) == [samples.order()]
+
+
+def test_an_undecodable_last_frame_is_ignored(tmp_path: Path) -> None:
+    path = written(tmp_path, [samples.order()])
+    with path.open("ab") as fh:
+        fh.write(LENGTH.pack(8) + b"\xff" * 8)
+    assert list(Journal.read(path)) == [samples.order()]
+
+
+def test_damage_in_the_middle_is_not_taken_for_a_torn_last_frame(tmp_path: Path) -> None:
+    path = written(tmp_path, [samples.order()], [samples.execution()], [samples.position()])
+    data = bytearray(path.read_bytes())
+    second = len(_MAGIC) + LENGTH.size + LENGTH.unpack_from(data, len(_MAGIC))[0]
+    (length,) = LENGTH.unpack_from(data, second)
+    data[second + LENGTH.size : second + LENGTH.size + length] = b"\xff" * length
+    path.write_bytes(bytes(data))
+
+    read: list[object] = []
+    with pytest.raises(CorruptJournal) as caught:
+        read.extend(Journal.read(path))
+    assert read == [samples.order()]  # what came before the damage
+    assert (caught.value.path, caught.value.offset, caught.value.size) == (path, second, len(data))
+    assert str(path) in str(caught.value)
+
+
+def test_a_record_with_another_field_count_fails_loudly(tmp_path: Path) -> None:
+    # As a field added to MarkRecord after this journal was written would leave it: one value short.
+    code = _Codec.TYPES.index(MarkRecord)
+    path = written(tmp_path, [samples.order()])
+    data = marshal.dumps((("AAPL", "190.01", code),))
+    with path.open("ab") as fh:
+        fh.write(LENGTH.pack(len(data)) + data)  # the last frame: no excuse to call it torn
+    with pytest.raises(JournalFormatError, match=r"MarkRecord has 2 fields, this build's MarkRecord has 3"):
+        list(Journal.read(path))
+
+
+def test_an_unknown_record_type_code_fails_loudly() -> None:
+    with pytest.raises(JournalFormatError, match="type code 99"):
+        _CODEC.loads(marshal.dumps((("x", 99),)))
+
+
+def test_the_constructor_moves_an_existing_journal_aside(tmp_path: Path) -> None:
+    path = written(tmp_path, [samples.order()])
+    journal = Journal(tmp_path)  # as if replay had not moved it: keep it for the next replay
+    journal.append([samples.mark()])
+    journal.close()
+    [aside] = tmp_path.glob("*.replay")
+    assert list(Journal.read(aside)) == [samples.order()]
+    assert list(Journal.read(path)) == [samples.mark()]
+    assert Journal.pending(tmp_path)[0] == aside
+
+
+def test_an_empty_journal_is_not_moved_aside(tmp_path: Path) -> None:
+    (tmp_path / "current.journal").touch()
+    Journal(tmp_path).close()
+    assert list(tmp_path.glob("*.replay")) == []

@@ -1,0 +1,139 @@
+"""Journal replay at start-up against a real PostgreSQL: bad records, damaged files, owed reports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import marshal
+import struct
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from book.journal import _MAGIC, Journal, JournalFormatError, replay
+from book.writer import connect
+from gateway.clients import ClientApplication
+from gateway.venues import VenueApplication
+from oms.manager import OrderManager
+from tests.unit.book import samples
+from tests.unit.gateway.test_recovery import er
+
+LENGTH = struct.Struct(">I")
+
+
+def rows(database_url: str, sql: str) -> list[Any]:
+    async def fetch() -> list[Any]:
+        conn = await connect(database_url)
+        try:
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+def run(directory: Path, *frames: list[object]) -> None:
+    """A run that journaled ``frames`` and was killed (its journal left as ``current.journal``)."""
+    journal = Journal(directory)
+    for frame in frames:
+        journal.append(frame)
+    journal.close()
+
+
+def test_a_record_the_book_refuses_is_set_aside_not_fatal(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An execution of an order the book has never seen breaks the foreign key: it can never be
+    # written, and it must not keep every later start from coming up.
+    run(tmp_path, [samples.order(1)], [samples.execution("BAD", order_id=999)],
+        [samples.execution("E1", order_id=1), samples.position()])
+    replayed = replay(tmp_path, database_url)
+    assert [r["exec_id"] for r in rows(database_url, "SELECT exec_id FROM executions")] == ["E1"]
+    assert [r["order_id"] for r in rows(database_url, "SELECT order_id FROM orders")] == [1]
+    assert len(rows(database_url, "SELECT * FROM positions")) == 1
+    assert "set aside" in caplog.text and "BAD" in caplog.text
+    replayed.carry_over([], Journal(tmp_path))
+    assert list(tmp_path.glob("*.replay")) == []
+
+
+def test_damage_mid_file_keeps_the_file_and_replays_what_it_can(
+    tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    run(tmp_path, [samples.order(1), samples.report("R1")], [samples.order(2)], [samples.order(3)])
+    [damaged] = Journal.pending(tmp_path)
+    data = bytearray(damaged.read_bytes())
+    second = len(_MAGIC) + LENGTH.size + LENGTH.unpack_from(data, len(_MAGIC))[0]
+    data[second + LENGTH.size : second + LENGTH.size + 4] = b"\xff\xff\xff\xff"
+    damaged.write_bytes(bytes(data))
+    run(tmp_path, [samples.order(4)])  # a later run's journal, whole
+
+    with caplog.at_level(logging.ERROR, logger="book.journal"):
+        replayed = replay(tmp_path, database_url)
+    assert [r["order_id"] for r in rows(database_url, "SELECT order_id FROM orders ORDER BY 1")] == [1, 4]
+    assert [r.exec_id for r in replayed.reports] == ["R1"]
+    assert damaged.name in caplog.text and "undecodable frame" in caplog.text
+
+    replayed.carry_over([], Journal(tmp_path))
+    assert damaged.with_suffix(".corrupt").read_bytes() == bytes(data)  # kept whole for a person
+    assert list(tmp_path.glob("*.replay")) == []
+
+
+def test_a_record_of_another_layout_stops_start_up_and_keeps_the_file(
+    tmp_path: Path, database_url: str
+) -> None:
+    run(tmp_path, [samples.order(1)])
+    [path] = Journal.pending(tmp_path)
+    with path.open("ab") as fh:
+        data = marshal.dumps((("AAPL", "1", 3),))
+        fh.write(LENGTH.pack(len(data)) + data)
+    with pytest.raises(JournalFormatError, match=path.name):
+        replay(tmp_path, database_url)
+    assert path.exists()
+
+
+def test_owed_reports_survive_a_second_kill_before_the_client_logs_on(
+    tmp_path: Path, database_url: str
+) -> None:
+    run(tmp_path, [samples.order(1), samples.report("R1")], [samples.report("R2")])
+
+    first = replay(tmp_path, database_url)
+    assert [r.exec_id for r in first.reports] == ["R1", "R2"]
+    journal = Journal(tmp_path)  # the new run's journal
+    first.carry_over([first.reports[1]], journal)  # R1 was sent before the kill, R2 was not
+    journal.close()  # killed again before CLIENT1 logged on
+
+    second = replay(tmp_path, database_url)
+    assert [r.exec_id for r in second.reports] == ["R2"]
+
+
+def test_replayed_files_stay_until_the_owed_reports_are_carried_over(
+    tmp_path: Path, database_url: str
+) -> None:
+    run(tmp_path, [samples.order(1), samples.report("R1")])
+    replay(tmp_path, database_url)  # killed before carry_over
+    again = replay(tmp_path, database_url)
+    assert [r.exec_id for r in again.reports] == ["R1"]
+    assert len(rows(database_url, "SELECT * FROM orders")) == 1  # replaying twice is harmless
+
+
+def test_a_report_carried_over_then_sent_is_not_owed_again(tmp_path: Path, database_url: str) -> None:
+    journal_dir, store = tmp_path / "journal", tmp_path / "store"
+    store.mkdir()
+    run(journal_dir, [samples.order(1), samples.report("R1")])
+    clients = ClientApplication(cast(OrderManager, object()), cast(VenueApplication, object()))
+
+    first = replay(journal_dir, database_url)
+    owed = clients.owe(first.reports, store)
+    journal = Journal(journal_dir)
+    first.carry_over(owed, journal)
+    # CLIENT1 logs on and QuickFIX sends R1 (seq 1, next sender 2); then the gateway is killed.
+    (store / "FIX.4.4-FIXGATE-CLIENT1.body").write_bytes(er(1, "R1"))
+    (store / "FIX.4.4-FIXGATE-CLIENT1.header").write_text(f"1,0,{len(er(1, 'R1'))} ")
+    (store / "FIX.4.4-FIXGATE-CLIENT1.seqnums").write_text(f"{2:020d} : {1:020d}")
+    journal.close()
+
+    second = replay(journal_dir, database_url)
+    assert [r.exec_id for r in second.reports] == ["R1"]  # still journaled, ...
+    assert ClientApplication(cast(OrderManager, object()), cast(VenueApplication, object())).owe(
+        second.reports, store) == []  # ... but QuickFIX has it: sending it again would be twice
