@@ -7,7 +7,9 @@ buys of random size at one price, so most fill in parts); at random moments the 
 with SIGKILL and started again on the same data folder, and the client reconnects continuing its
 FIX session (and resends what the gateway asks for, PossDup, as a FIX engine does). At the end:
 
-- every fill the venue made for fixgate is in the book exactly once, with its quantity and price;
+- every fill the venue made for fixgate is in the book exactly once, with its quantity, price and
+  side, on the order the venue filled;
+- every order's cumulative quantity in the book is the sum of the venue's fills of it;
 - every order the venue knows from fixgate is in the book;
 - positions equal those recomputed from the venue's own fills;
 - the client has received an ExecutionReport for every execution in the book.
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -208,13 +211,25 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
         SELECT e.venue_exec_id, e.last_qty, e.last_px, o.side, o.venue_cl_ord_id
         FROM executions e JOIN orders o USING (order_id)
         WHERE e.kind = 'TRADE' ORDER BY e.seq""")
-    # Every venue fill exactly once, with its quantity and price (the unique constraint on
-    # (venue, venue_exec_id) makes "at most once" structural; this checks "at least once" and values).
+    # Every venue fill exactly once, with its quantity, price and side, on the order the venue
+    # filled (the unique constraint on (venue, venue_exec_id) makes "at most once" structural; this
+    # checks "at least once" and values: a fill booked on the wrong order would pass on qty and px).
     assert book_fills, "no fill at all: the flow did not trade"
     assert len(book_fills) == len({r["venue_exec_id"] for r in book_fills})
-    assert {r["venue_exec_id"]: (r["last_qty"], r["last_px"]) for r in book_fills} == {
-        f.exec_id: (f.quantity, f.price) for f in venue_fills
+    booked = {
+        r["venue_exec_id"]: (r["last_qty"], r["last_px"], r["side"], r["venue_cl_ord_id"]) for r in book_fills
     }
+    assert booked == {f.exec_id: (f.quantity, f.price, str(f.side), f.cl_ord_id) for f in venue_fills}
+    # Every order's cumulative quantity is what the venue filled of it (an order's row is written
+    # apart from its fills, so this catches a replay or resend that updated one and not the other).
+    filled: dict[str, Decimal] = {}
+    for f in venue_fills:
+        filled[f.cl_ord_id] = filled.get(f.cl_ord_id, Decimal(0)) + f.quantity
+    book_cum = {
+        r["venue_cl_ord_id"]: r["cum_qty"] for r in rows(database_url, "SELECT venue_cl_ord_id, cum_qty FROM orders")
+    }
+    wrong = {c: (q, filled.get(c, Decimal(0))) for c, q in book_cum.items() if q != filled.get(c, Decimal(0))}
+    assert not wrong, f"{len(wrong)} orders' cum qty (book, venue) differs, e.g. {sorted(wrong.items())[:5]}"
     # Every order the venue knows from fixgate is in the book.
     venue_orders = {o.cl_ord_id for o in simulator.record.orders_from("FIXGATE")}
     book_orders = {r["venue_cl_ord_id"] for r in rows(database_url, "SELECT venue_cl_ord_id FROM orders")}
