@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gateway_flags(serve)
     serve.set_defaults(func=_serve)
 
-    sim = sub.add_parser("simulator", help="run the venue simulator (see `fixgate simulator --help`)",
+    sim = sub.add_parser("simulator", help="run the venue simulator; `fixgate simulator expire` ends its "
+                         "trading day (see `fixgate simulator --help`)",
                          add_help=False)
     sim.add_argument("rest", nargs=argparse.REMAINDER)
     sim.set_defaults(func=_simulator)

@@ -30,6 +30,11 @@ __all__ = [
 ]
 
 SUPPORTED_BEGIN_STRINGS = ("FIX.4.4", "FIX.4.2")
+# What ``host`` may say. QuickFIX 1.16 acceptors have no SocketAcceptHost (socket_createAcceptor binds
+# INADDR_ANY), so the venue cannot listen on one interface; it can only refuse peers by address
+# (AllowedRemoteAddresses). Hence two choices, not an arbitrary interface address.
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+ANY_HOST = "0.0.0.0"
 DEFAULT_BEGIN_STRINGS: tuple[str, ...] = SUPPORTED_BEGIN_STRINGS
 DEFAULT_TARGET_COMP_IDS: tuple[str, ...] = ("FIXGATE", "CLIENT1", "CLIENT2", "BENCH")
 
@@ -166,8 +171,10 @@ def default_instruments() -> tuple[SimInstrument, ...]:
 class VenueConfig:
     """One simulated exchange: its FIX identity, where it listens, whom it accepts, what it trades.
 
-    ``host`` documents the intended interface; QuickFIX 1.16 acceptors bind every interface whatever
-    it says (``socket_createAcceptor`` uses INADDR_ANY), so clients should connect to 127.0.0.1.
+    ``host`` is ``127.0.0.1`` (or ``localhost``: only clients on this machine may log on) or
+    ``0.0.0.0`` (clients from anywhere). QuickFIX 1.16 acceptors bind every interface whatever it
+    says, so the local-only default is enforced by address: a connection from any peer but 127.0.0.1
+    is dropped at its Logon, before the Logon is processed (see ``local_only``).
     """
 
     name: str = "SIM"
@@ -185,6 +192,11 @@ class VenueConfig:
     def __post_init__(self) -> None:
         if not self.name:
             raise ConfigError("venue name must not be empty")
+        if self.host not in (*LOCAL_HOSTS, ANY_HOST):
+            raise ConfigError(
+                f"venue {self.name}: host must be 127.0.0.1 (local clients only) or 0.0.0.0 (any client), "
+                f"got {self.host!r}; QuickFIX 1.16 acceptors cannot listen on one chosen interface"
+            )
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 < self.port < 65536:
             raise ConfigError(f"venue {self.name}: port must be in 1..65535, got {self.port!r}")
         for begin_string in self.begin_strings:
@@ -218,6 +230,11 @@ class VenueConfig:
                         f"venue {self.name}: {key} {quantity} is not a multiple "
                         f"of lot_size {instrument.lot_size} for {instrument.symbol}"
                     )
+
+    @property
+    def local_only(self) -> bool:
+        """Whether only clients connecting from 127.0.0.1 may log on (``host`` is loopback)."""
+        return self.host in LOCAL_HOSTS
 
     def instrument(self, symbol: str) -> SimInstrument:
         """The instrument named ``symbol``; ``KeyError`` if the venue does not trade it."""

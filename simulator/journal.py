@@ -1,11 +1,17 @@
-"""The venue's durable record: every client order state and every client fill, as JSON lines.
+"""The venue's durable record: every client order and fill, and the venue's side of each, as JSON lines.
 
 One append-only file per venue (``<data-dir>/<venue>/record.jsonl``), one JSON object per line:
-``{"type": "order", ...}`` each time a client order changes (the latest line of an ``order_id`` is its
+``{"type": "order", ...}`` each time an order changes (the latest line of an ``order_id`` is its
 state) and ``{"type": "fill", ...}`` for each fill. A restarted venue reads the file back, so the
 record covers every run; its books start empty, so orders of an earlier run that were still open
-show their last state (with their ``run``). The venue's own participants (seeded liquidity, market
-maker, takers) are left out: they would fill the file, and no client can disagree with them.
+show their last state (with their ``run``).
+
+What it holds: every state of every client order (rejected ones too) and every client fill; and, for
+each trade between a client and the venue's own participants (seeded liquidity, market maker,
+takers), the participant's fill and the participant order's state after it (``venue_participant``
+true, ``client`` the participant's owner, e.g. ``SIM-LIQUIDITY``). Not in it: participant orders that
+never traded with a client, and trades among participants: the living market would grow the record
+without bound, and no client can disagree with them.
 
 Decimals are written as strings. A line is appended and flushed before the FIX reports of the same
 engine call are sent, so the record never lacks a fill a client was told about (short of an OS crash:
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import json
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +53,7 @@ def order_entry(order: OrderView, run: str) -> dict[str, Any]:
         "order_id": order.order_id,
         "client": client_comp_id(order.owner),
         "session": order.owner,
+        "venue_participant": not is_client(order.owner),
         "cl_ord_id": order.cl_ord_id,
         "orig_cl_ord_id": order.orig_cl_ord_id,
         "cl_ord_ids": list(order.cl_ord_ids),
@@ -65,7 +73,7 @@ def order_entry(order: OrderView, run: str) -> dict[str, Any]:
     }
 
 
-def fill_entry(fill: Fill, commission: Any, run: str) -> dict[str, Any]:
+def fill_entry(fill: Fill, commission: Decimal | None, run: str) -> dict[str, Any]:
     """The JSON object of one fill (``commission`` is the fee charged on it)."""
     return {
         "type": "fill",
@@ -76,6 +84,7 @@ def fill_entry(fill: Fill, commission: Any, run: str) -> dict[str, Any]:
         "cl_ord_id": fill.cl_ord_id,
         "client": client_comp_id(fill.owner),
         "session": fill.owner,
+        "venue_participant": not is_client(fill.owner),
         "symbol": fill.symbol,
         "side": fill.side.value,
         "quantity": _dec(fill.quantity),
@@ -147,7 +156,7 @@ class VenueJournal:
         """Note an order's new state (written by ``flush``)."""
         self._pending.append(order_entry(order, self.run))
 
-    def fill(self, fill: Fill, commission: Any) -> None:
+    def fill(self, fill: Fill, commission: Decimal | None) -> None:
         """Note a fill (written by ``flush``)."""
         self._pending.append(fill_entry(fill, commission, self.run))
 
@@ -164,11 +173,14 @@ class VenueJournal:
                 self._apply(entry)
 
     def orders(self, client: str | None = None) -> list[dict[str, Any]]:
-        """The latest state of every client order (of one client CompID if given), oldest first."""
+        """The latest state of every recorded order (of one ``client`` if given), oldest first.
+
+        ``client`` is a client's CompID, or a participant's owner such as ``SIM-LIQUIDITY``.
+        """
         with self._lock:
             return [o for o in self._orders.values() if client is None or o["client"] == client]
 
     def fills(self, client: str | None = None) -> list[dict[str, Any]]:
-        """Every client fill (of one client CompID if given), in the order they happened."""
+        """Every recorded fill (of one ``client`` if given, as in ``orders``), in the order they happened."""
         with self._lock:
             return [f for f in self._fills if client is None or f["client"] == client]

@@ -8,7 +8,8 @@ Stdlib ``http.server`` on a thread of its own, bound to 127.0.0.1. Read-only exc
 - ``GET /venues/NAME/book/SYMBOL``: ``{"bids": [[price, qty], ...], "asks": [...]}``, best first
 - ``POST /venues/NAME/expire-day-orders``: end the trading day; ``{"expired": n}``
 
-Orders and fills are those of ``simulator.journal`` (client orders only, every run of the venue).
+Orders and fills are those of ``simulator.journal``, every run of the venue: client orders and fills,
+and the venue participants' side of each trade with a client (``venue_participant`` true).
 """
 
 from __future__ import annotations

@@ -78,6 +78,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# The peer address of a client on this machine that connects to 127.0.0.1 (QuickFIX is IPv4 only).
+LOOPBACK = "127.0.0.1"
+
 
 class SimulatorError(RuntimeError):
     """The simulator could not do what was asked (start twice, port in use, bad override)."""
@@ -169,8 +172,12 @@ def render_settings(config: VenueConfig, data_dir: Path) -> str:
         # Clients (and the gateway) may add fields of their own; that is no reason to refuse an order.
         "ValidateUserDefinedFields=N",
         "AllowUnknownMsgFields=Y",
-        "",
     ]
+    if config.local_only:
+        # QuickFIX 1.16 has no SocketAcceptHost: the port is open on every interface. This makes
+        # QuickFIX drop a connection from any other peer address at its Logon, unprocessed.
+        lines.append(f"AllowedRemoteAddresses={LOOPBACK}")
+    lines.append("")
     for begin_string in config.begin_strings:
         dictionary = data_dictionary_path(begin_string)
         for target in config.target_comp_ids:
@@ -904,6 +911,12 @@ class Venue:
         fees = self.config.fees
         touched: set[str] = set()
         trades: list[Fill] = []
+        # Trades with a client on one side: the venue's own side of these goes in the record too (it
+        # is the client's counterparty). Its trades among its own participants stay out: the living
+        # market would grow the record, in memory and on disk, without bound.
+        client_matches = {
+            e.fill.match_id for e in events if isinstance(e, OrderFilled) and is_client(e.order.owner)
+        }
         for event in events:
             if isinstance(event, CancelRejected):
                 continue
@@ -915,6 +928,9 @@ class Venue:
                 self.journal.order(event.order)
                 if fill is not None:
                     self.journal.fill(fill, fees.commission(fill.quantity, fill.price))
+            elif fill is not None and fill.match_id in client_matches:
+                self.journal.order(event.order)
+                self.journal.fill(fill, None)  # the venue charges itself nothing
         self.journal.flush()
         for event in events:
             session = self._sessions.get(event_owner(event))
@@ -1065,18 +1081,30 @@ class Simulator:
                 venue.start()
                 started.append(venue)
             if self._record_port is not None:
-                try:
-                    server = RecordServer(self.venues, "127.0.0.1", self._record_port)
-                except OSError as exc:
-                    raise SimulatorError(
-                        f"record endpoint cannot listen on port {self._record_port}: {exc}"
-                    ) from exc
-                server.start()
-                self.record_server = server
+                self.serve_record(self._record_port)
         except BaseException:
             for venue in started:
                 venue.stop(force=True)
             raise
+
+    def serve_record(self, port: int = 0) -> str:
+        """Serve the record over HTTP on 127.0.0.1:``port`` (0 = any free port); returns its base URL.
+
+        Raises ``SimulatorError`` if it already runs or the port cannot be bound.
+        """
+        if self.record_server is not None:
+            raise SimulatorError(f"the record endpoint already runs on {self.record_server.url}")
+        try:
+            server = RecordServer(self.venues, "127.0.0.1", port)
+        except OSError as exc:
+            raise SimulatorError(f"record endpoint cannot listen on port {port}: {exc}") from exc
+        server.start()
+        self.record_server = server
+        return server.url
+
+    def expire_day_orders(self) -> dict[str, int]:
+        """End the trading day on every venue (see ``Venue.expire_day_orders``): expired count per venue."""
+        return {name: venue.expire_day_orders() for name, venue in self.venues.items()}
 
     def stop(self, force: bool = False) -> None:
         """Stop every venue (see ``Venue.stop``) and the record endpoint."""

@@ -38,3 +38,57 @@ def test_fixgate_help_lists_the_commands() -> None:
                          text=True, check=True).stdout
     for command in ("serve", "simulator", "demo", "db"):
         assert command in out
+
+
+def _fixgate(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fixgate.cli", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_fixgate_simulator_expire_and_sigusr1_end_the_day_of_a_plain_simulator(tmp_path: Path) -> None:
+    # `fixgate simulator` serves its record endpoint by default; `--record-port 0` only keeps this test
+    # off the real default port (9879), which another simulator on this machine may hold.
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fixgate.cli", "simulator", "--port", str(port), "--data-dir", str(tmp_path),
+         "--record-port", "0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline() for _ in range(3)]
+        assert banner[0].startswith(f"venue SIM on 127.0.0.1:{port}"), banner
+        assert banner[1].startswith("record on http://127.0.0.1:"), banner
+        record_url = banner[1].split()[-1].removesuffix("/record")
+        assert f"fixgate simulator expire --record-url {record_url}" in banner[2], banner
+        assert f"kill -USR1 {proc.pid}" in banner[2], banner
+        with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="SIM") as client:
+            client.logon()
+            client.send("D", order_fields("day-1", 10, "189.00", t59="0"))
+            client.send("D", order_fields("gtc-1", 10, "189.00", t59="1"))
+            client.expect("8", where={11: "gtc-1", 150: "0"})
+
+            done = _fixgate("simulator", "expire", "--record-url", record_url)
+            assert (done.returncode, done.stdout) == (0, "SIM: 1 Day order(s) expired\n"), done.stderr
+            expired = client.expect("8", where={150: "C"})
+            assert (expired[11], expired[39]) == ("day-1", "C")
+
+            client.send("D", order_fields("day-2", 10, "189.00", t59="0"))
+            client.expect("8", where={11: "day-2", 150: "0"})
+            proc.send_signal(signal.SIGUSR1)
+            expired = client.expect("8", where={150: "C"}, timeout=10)
+            assert (expired[11], expired[39]) == ("day-2", "C")
+            assert proc.stdout.readline() == "end of day on SIM: 1 Day order(s) expired\n"
+            client.expect_nothing(where={11: "gtc-1", 150: "C"}, within=0.2)  # GTC orders outlive the day
+            assert proc.poll() is None  # SIGUSR1 did not end the simulator
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
+
+
+def test_fixgate_simulator_expire_says_what_to_do_when_no_simulator_answers() -> None:
+    done = _fixgate("simulator", "expire", "--record-url", f"http://127.0.0.1:{free_port()}")
+    assert done.returncode == 1
+    assert "no simulator record endpoint at http://127.0.0.1:" in done.stderr
+    assert "SIGUSR1" in done.stderr

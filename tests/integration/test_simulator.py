@@ -367,6 +367,36 @@ def test_port_in_use_is_reported_on_start(tmp_path: Path) -> None:
         assert not simulator.venue().running
 
 
+def _client_from(source: str, port: int, sender: str) -> FixClient:
+    # Any 127/8 source address other than 127.0.0.1 stands in for a remote peer: the venue sees a
+    # peer address it must not admit, without needing a second machine.
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5.0, source_address=(source, 0))
+    return FixClient(sock, sender_comp_id=sender, target_comp_id="SIM")
+
+
+def test_default_venue_drops_a_logon_from_a_peer_that_is_not_local(sim: Simulator) -> None:
+    client = _client_from("127.0.0.2", sim.port, "CLIENT1")
+    with pytest.raises((ConnectionError, FixSessionError, TimeoutError)):
+        client.logon(timeout=5.0)
+    assert not [m for m in client.received if m.msg_type == "A"]  # the Logon was never answered
+    assert sim.venue().logged_on() == set()
+    client.close()
+    local = _client_from("127.0.0.1", sim.port, "CLIENT1")
+    assert local.logon().msg_type == "A"
+    local.logout()
+
+
+def test_a_venue_on_host_0_0_0_0_admits_any_peer(tmp_path: Path) -> None:
+    simulator = Simulator(SimulatorConfig((VenueConfig(host="0.0.0.0", port=free_port()),)), tmp_path)
+    simulator.start()
+    try:
+        client = _client_from("127.0.0.2", simulator.port, "CLIENT1")
+        assert client.logon().msg_type == "A"
+        client.logout()
+    finally:
+        simulator.stop(force=True)
+
+
 def test_shipped_config_loads_and_describes_the_default_venue() -> None:
     config = load_config(REPO / "config" / "simulator.toml")
     venue = config.venue("SIM")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 
 from fixgate.fixclient import FixClient, Message, utc_timestamp
-from simulator import SimulatorConfig
-from simulator.venue import Simulator
+from simulator import SimulatorConfig, cli
+from simulator.venue import Simulator, SimulatorError
 from tests.support import eventually, free_port
 
 D = Decimal
@@ -142,8 +143,24 @@ def test_record_endpoint_lists_each_fill_with_what_a_book_comparison_needs(sim: 
         ("g1", "FILLED", D(150)),
         ("g2", "NEW", D(0)),
     ]
+    # The whole record also holds the venue's side of each of those trades: here the seeded liquidity
+    # (SIM-LIQUIDITY), one fill per client fill, same match_id, opposite side, no commission.
     everyone = get(f"{sim.record_url}/venues/SIM/fills")["fills"]
-    assert {f["client"] for f in everyone} == {"FIXGATE", "CLIENT1"}  # the venue's own side is left out
+    clients = [f for f in everyone if not f["venue_participant"]]
+    venue_side = [f for f in everyone if f["venue_participant"]]
+    assert {f["client"] for f in clients} == {"FIXGATE", "CLIENT1"}
+    assert {f["client"] for f in venue_side} == {"SIM-LIQUIDITY"}
+    by_match = {f["match_id"]: f for f in venue_side}
+    assert sorted(by_match) == sorted(f["match_id"] for f in clients)
+    for fill in clients:
+        other = by_match[fill["match_id"]]
+        assert other["order_id"] == fill["counterparty_order_id"]
+        assert other["counterparty_order_id"] == fill["order_id"]
+        assert (other["quantity"], other["price"], other["commission"]) == (fill["quantity"], fill["price"], None)
+        assert other["side"] != fill["side"] and other["aggressor"] is not fill["aggressor"]
+    liquidity = get(f"{sim.record_url}/venues/SIM/orders?client=SIM-LIQUIDITY")["orders"]
+    assert {o["order_id"] for o in liquidity} == {f["order_id"] for f in venue_side}
+    assert all(o["venue_participant"] for o in liquidity)
 
     book = get(f"{sim.record_url}/venues/SIM/book/AAPL")
     assert book["asks"][0] == ["190.02", "50"] and book["bids"][0] == ["189.99", "99"]
@@ -219,6 +236,58 @@ def test_command_line_serves_the_record(tmp_path: Path) -> None:
         assert line.startswith("record on http://127.0.0.1:"), line
         url = line.split()[-1]
         assert get(url) == {"venues": {"SIM": {"orders": [], "fills": []}}}
+    finally:
+        process.terminate()
+        assert process.wait(timeout=20) == 0
+
+
+def test_the_command_line_serves_the_record_on_its_default_port_unless_taken_or_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The default port is patched to a free one: the real 9879 may be held by a simulator running here.
+    default = free_port()
+    monkeypatch.setattr(cli, "DEFAULT_RECORD_PORT", default)
+    assert cli.build_parser().parse_args([]).record_port is None  # None = the default port
+    first = Simulator(SimulatorConfig(), tmp_path / "a", port=free_port())
+    second = Simulator(SimulatorConfig(), tmp_path / "b", port=free_port())
+    first.start()
+    second.start()
+    try:
+        assert cli.start_record(first, None) == f"http://127.0.0.1:{default}"
+        assert get(f"http://127.0.0.1:{default}/venues")["venues"][0]["port"] == first.port
+        # A second simulator on the machine runs on without the endpoint, and says so...
+        assert cli.start_record(second, None) is None and second.record_server is None
+        assert f"record endpoint cannot listen on port {default}" in caplog.text
+        # ...but a port asked for explicitly must be had.
+        with pytest.raises(SimulatorError, match=f"port {default}"):
+            cli.start_record(second, default)
+        assert cli.start_record(second, 0, disabled=True) is None and second.record_server is None
+    finally:
+        first.stop(force=True)
+        second.stop(force=True)
+
+
+def test_without_the_record_endpoint_sigusr1_still_ends_the_day(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", str(port), "--data-dir", str(tmp_path), "--no-record-http"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("venue SIM")
+        assert process.stdout.readline() == f"end of day (expire Day orders): kill -USR1 {process.pid}\n"
+        with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT2", target_comp_id="SIM") as client:
+            client.logon()
+            new_order(client, "day", "1", 10, "189.00")
+            client.expect("8", where={11: "day", 150: "0"})
+            process.send_signal(signal.SIGUSR1)
+            expired = client.expect("8", where={150: "C"}, timeout=10)
+            assert (expired[11], expired[39]) == ("day", "C")
+        assert process.stdout.readline() == "end of day on SIM: 1 Day order(s) expired\n"
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0

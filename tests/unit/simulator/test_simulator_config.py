@@ -82,6 +82,7 @@ reference_price = "1.08500"
         ),
         ('[[venues]]\nport = "9880"\n', "expected int"),
         ('[[venues]]\nbegin_strings = ["FIX.5.0"]\n', "not supported"),
+        ('[[venues]]\nhost = "10.1.2.3"\n', "host must be 127.0.0.1 (local clients only) or 0.0.0.0"),
         ('[[venues]]\n[venues.liquidity]\nlevel_qty = "-1"\n', "positive"),
         ("[[venues]]\n[[venues]]\n", "duplicate venue names"),
         ("not toml ===", "sim.toml"),
@@ -91,6 +92,13 @@ def test_bad_configs_are_refused_with_the_key_named(tmp_path: Path, text: str, f
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text))
     assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(("host", "local_only"), [("127.0.0.1", True), ("localhost", True), ("0.0.0.0", False)])
+def test_host_says_whether_only_local_clients_may_log_on(tmp_path: Path, host: str, local_only: bool) -> None:
+    venue = load_config(write(tmp_path, f'[[venues]]\nhost = "{host}"\n')).venues[0]
+    assert (venue.host, venue.local_only) == (host, local_only)
+    assert VenueConfig().local_only  # the default
 
 
 def test_level_qty_must_fit_every_lot_size() -> None:

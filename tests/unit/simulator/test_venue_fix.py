@@ -54,6 +54,15 @@ def test_settings_have_one_session_per_version_and_client_and_keep_sequence_numb
     }
 
 
+def test_a_local_only_venue_tells_quickfix_to_admit_only_loopback_peers(tmp_path: Path) -> None:
+    # QuickFIX 1.16 has no SocketAcceptHost; AllowedRemoteAddresses is how host = 127.0.0.1 holds.
+    local = render_settings(VenueConfig(), tmp_path).splitlines()
+    anywhere = render_settings(VenueConfig(host="0.0.0.0"), tmp_path).splitlines()
+    assert "AllowedRemoteAddresses=127.0.0.1" in local
+    assert local.index("AllowedRemoteAddresses=127.0.0.1") < local.index("[SESSION]")  # every session
+    assert not any(line.startswith("AllowedRemoteAddresses") for line in anywhere)
+
+
 def test_data_dictionaries_resolve_under_sys_prefix() -> None:
     assert data_dictionary_path("FIX.4.4").name == "FIX44.xml"
     assert data_dictionary_path("FIX.4.4").is_file()
