@@ -77,6 +77,14 @@ def max_order_id(url: str) -> int:
     return int(rows[0][0])
 
 
+def activity(url: str) -> tuple[int, int]:
+    """(highest order id, highest execution seq): both stop moving when the gateway is idle."""
+    rows = asyncio.run(_fetch(
+        url, "SELECT (SELECT coalesce(max(order_id), 0) FROM orders),"
+             " (SELECT coalesce(max(seq), 0) FROM executions)", {}))
+    return int(rows[0][0]), int(rows[0][1])
+
+
 @dataclass(frozen=True, slots=True)
 class BookCount:
     """What the book holds for the orders of one run (ClOrdIDs starting with its tag)."""
