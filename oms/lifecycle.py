@@ -26,12 +26,13 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.PENDING_NEW: frozenset({S.PENDING_NEW, S.NEW, S.REJECTED, S.PENDING_CANCEL} | _FILLING | _ENDING),
     S.NEW: frozenset({S.NEW, S.PENDING_CANCEL, S.PENDING_REPLACE} | _FILLING | _ENDING),
     S.PARTIALLY_FILLED: frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE} | _FILLING | _ENDING),
-    # A cancel or replace may be refused (back to working), overtaken by fills, or succeed.
-    S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.CANCELED} | _WORKING | _FILLING | _ENDING),
-    S.PENDING_REPLACE: frozenset({S.PENDING_REPLACE} | _WORKING | _FILLING | _ENDING),
-    # DoneForDay: a GTC order can come back the next day, or end.
+    # A cancel or replace may be refused (back to working), overtaken by fills, or succeed; one
+    # asked for before the venue's ack may meet the order's own rejection, which ends it.
+    S.PENDING_CANCEL: frozenset({S.PENDING_CANCEL, S.CANCELED, S.REJECTED} | _WORKING | _FILLING | _ENDING),
+    S.PENDING_REPLACE: frozenset({S.PENDING_REPLACE, S.REJECTED} | _WORKING | _FILLING | _ENDING),
+    # DoneForDay: a GTC order can come back the next day (and fill, in full too), or end.
     S.DONE_FOR_DAY: frozenset(
-        {S.DONE_FOR_DAY, S.NEW, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.CANCELED, S.EXPIRED}
+        {S.DONE_FOR_DAY, S.NEW, S.PENDING_CANCEL, S.CANCELED, S.EXPIRED} | _FILLING
     ),
 }
 

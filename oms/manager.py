@@ -76,7 +76,10 @@ class Order:
     cum_qty: Decimal = ZERO
     notional: Decimal = ZERO  # sum of last_qty * last_px over the fills: exact
     text: str = ""
-    pending: PendingChange | None = None  # the one cancel or replace waiting for the venue
+    pending: PendingChange | None = None  # the cancel or replace waiting for the venue
+    # A sweep's cancel (kill switch, mass cancel, cancel on disconnect, operator) sent while a
+    # replace was pending; it becomes ``pending`` once the replace is answered.
+    chained: PendingChange | None = None
 
     @property
     def working_status(self) -> OrderStatus:
@@ -211,7 +214,7 @@ class Answered:
     report: ClientReport
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PendingChange:
     """A cancel or replace sent to the venue and not yet answered."""
 
@@ -219,9 +222,12 @@ class PendingChange:
     cl_ord_id: str  # the id the order takes when the venue accepts (the client's new ClOrdID)
     orig_cl_ord_id: str  # the order's client id when the request was made
     venue_cl_ord_id: str  # the id fixgate gave the venue for this request
-    prior_status: OrderStatus
+    prior_status: OrderStatus  # what the order is if the request fails and nothing filled meanwhile
     quantity: Decimal | None = None
     price: Decimal | None = None
+    # The venue was asked for the order's status (a logon) while this was outstanding: an answer
+    # that shows the order working under its old ClOrdID means the venue never got the request.
+    status_asked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +292,8 @@ class OrderManager:
         self._by_client_id: dict[tuple[str, str], Order] = {}  # every client ClOrdID, per session
         self._positions: dict[tuple[str, str], Position] = {}
         self._applied: set[tuple[str, str]] = set()  # (venue, venue ExecID) of every report applied
+        # Cancel rejects reconciliation owes clients (requests a venue never got), until taken.
+        self._owed_cancel_rejects: list[ClientCancelReject] = []
         self.counters = OmsCounters()
 
     def restore(
@@ -314,7 +322,8 @@ class OrderManager:
                 self._positions[(p.account, p.symbol)] = Position(
                     p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl
                 )
-                self._risk.view.set_position(p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl)
+                self._risk.restore_position(p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl,
+                                            p.updated_ns)
             self._applied.update(applied_exec_ids)
 
     # -- COMMANDS ------------------------------------------------------------------------------------
@@ -401,8 +410,8 @@ class OrderManager:
                 )
             if cmd.quantity > order.quantity or cmd.price != order.price:
                 reason = self._risk.check_replace(
-                    order.session, order.account, order.symbol, order.side, order.ord_type,
-                    cmd.quantity, cmd.price, order.leaves_qty, order.cum_qty,
+                    order.order_id, order.session, order.account, order.symbol, order.side, order.ord_type,
+                    cmd.quantity, cmd.price, order.cum_qty,
                 )
                 if reason is not None:
                     return self._cancel_reject(
@@ -419,14 +428,14 @@ class OrderManager:
     ) -> list[VenueChange]:
         """Cancel every working order in a scope (mass cancel, cancel on disconnect, operators);
         ``comp_id`` matches the client's sessions of every FIX version (``FIX.x.y:FIXGATE-><comp_id>``).
-        Orders with a cancel or replace already pending are left to it."""
+        An order with a cancel already on its way is left to it; one with a replace pending gets a
+        cancel chained after the replace (``_chain_cancel``)."""
         with self._lock:
             now = self._clock_ns()
             changes = []
             for order in self._orders.values():
                 if (
                     order.status.is_terminal
-                    or order.pending is not None
                     or not order.venue
                     or (session is not None and order.session != session)
                     or (comp_id is not None and order.session.rpartition(">")[2] != comp_id)
@@ -434,7 +443,9 @@ class OrderManager:
                     or (symbol is not None and order.symbol != symbol)
                 ):
                     continue
-                changes.append(self._start_change(order, RequestKind.CANCEL, order.cl_ord_id, now))
+                change = self._sweep_cancel(order, now)
+                if change is not None:
+                    changes.append(change)
             return changes
 
     def cancel_order(self, order_id: int) -> VenueChange | Refusal:
@@ -445,15 +456,18 @@ class OrderManager:
                 return Refusal(CancelRejectReason.UNKNOWN_ORDER, f"order {order_id} not found")
             if order.status.is_terminal:
                 return Refusal(CancelRejectReason.TOO_LATE, f"order {order_id} is {order.status}: nothing to cancel")
-            if order.pending is not None:
-                return Refusal(CancelRejectReason.ALREADY_PENDING,
-                               f"order {order_id} already has a {order.pending.kind.lower()} pending")
-            return self._start_change(order, RequestKind.CANCEL, order.cl_ord_id, self._clock_ns())
+            change = self._sweep_cancel(order, self._clock_ns())
+            if change is None:
+                return Refusal(CancelRejectReason.ALREADY_PENDING, f"order {order_id} already has a cancel pending")
+            return change
 
     def change_send_failed(self, change: VenueChange, reason: str) -> ClientCancelReject | None:
         """A cancel or replace could not be handed to the venue session: undo it, tell the client."""
         with self._lock:
             order = self._orders[change.order_id]
+            chained = order.chained
+            if chained is not None and chained.venue_cl_ord_id == change.venue_cl_ord_id:
+                return self._end_chained(order, chained, CancelRejectReason.OTHER, reason, self._clock_ns())
             pending = order.pending
             if pending is None or pending.venue_cl_ord_id != change.venue_cl_ord_id:
                 return None
@@ -479,12 +493,14 @@ class OrderManager:
                 self.counters.duplicate_reports += 1
                 return None
             if report.kind is ExecKind.ORDER_STATUS:
+                self._end_lost_requests(order, report)
                 reconciled = self._reconcile(order, report)
                 if reconciled is None:
                     return None
                 report = reconciled
 
             pending = order.pending
+            chained = order.chained
             answers_pending = pending is not None and report.venue_cl_ord_id == pending.venue_cl_ord_id
             status = report.status
             if report.kind is ExecKind.REPLACED:
@@ -536,8 +552,17 @@ class OrderManager:
                 order.cl_ord_id = pending.cl_ord_id
                 order.venue_cl_ord_id = pending.venue_cl_ord_id
                 order.pending = None
-            elif order.status.is_terminal:
-                order.pending = None  # an unsolicited end (IOC remainder, expiry) ends any request too
+            elif (chained is not None and report.kind is ExecKind.CANCELED
+                  and report.venue_cl_ord_id == chained.venue_cl_ord_id):
+                # The sweep's cancel names the order by its own client id, whichever way the replace
+                # before it went (the venue may not even have answered that one).
+                cl_ord_id = orig_cl_ord_id = order.cl_ord_id
+                order.venue_cl_ord_id = chained.venue_cl_ord_id
+            if order.status.is_terminal:
+                # An end (the cancel, a fill, an IOC remainder, an expiry) ends every request too.
+                order.pending = order.chained = None
+            elif order.pending is None and order.chained is not None:
+                self._promote_chained(order)
 
             self._sync_risk(order)
             self.counters.reports_applied += 1
@@ -565,6 +590,12 @@ class OrderManager:
         """The venue refused a cancel or replace: the order works on as it was; tell the client."""
         with self._lock:
             order = self._by_venue_id.get((reject.venue, reject.venue_cl_ord_id))
+            chained = None if order is None else order.chained
+            if order is not None and chained is not None and chained.venue_cl_ord_id == reject.venue_cl_ord_id:
+                # A venue that takes one request at a time refuses a cancel chained on a replace
+                # (CxlRejReason 3): the order keeps its replace; the next sweep cancels it.
+                return self._end_chained(order, chained, CancelRejectReason.OTHER,
+                                         f"venue {reject.venue}: {reject.text}", reject.received_ns)
             pending = None if order is None else order.pending
             if order is None or pending is None or pending.venue_cl_ord_id != reject.venue_cl_ord_id:
                 self.counters.unknown_reports += 1
@@ -586,6 +617,10 @@ class OrderManager:
             self.counters.reconcile_mismatches += 1
             log.error("order %d: venue %s reports CumQty %s, the book has %s", order.order_id, report.venue,
                       report.cum_qty, order.cum_qty)
+            return None
+        if order.pending is not None and venue_status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+            # A request still on its way (``_end_lost_requests`` ended the lost ones) is answered by
+            # a report of its own: until then the order is pending, not what the venue saw before it.
             return None
         kind = _KIND_OF_STATUS.get(venue_status)
         if venue_status is OrderStatus.REJECTED and report.venue_order_id in ("", "NONE"):
@@ -620,9 +655,24 @@ class OrderManager:
             )
 
     def working_at(self, venue: str) -> list[OrderRecord]:
-        """The orders the book has working (or pending) at ``venue``: what to ask it about."""
+        """The orders the book has working (or pending) at ``venue``: what to ask it about (at every
+        venue logon). Their requests outstanding now are marked as asked about: they were sent before
+        the venue's answers, so an answer that does not know of one means it was lost."""
         with self._lock:
-            return [o.record() for o in self._orders.values() if o.venue == venue and not o.status.is_terminal]
+            working = [o for o in self._orders.values() if o.venue == venue and not o.status.is_terminal]
+            for order in working:
+                if order.pending is not None:
+                    order.pending = replace(order.pending, status_asked=True)
+                if order.chained is not None:
+                    order.chained = replace(order.chained, status_asked=True)
+            return [o.record() for o in working]
+
+    def take_cancel_rejects(self) -> list[ClientCancelReject]:
+        """Cancel rejects owed to clients since the last call: requests reconciliation found their
+        venue never got (``apply`` of a status answer). The venue thread sends them after ``apply``."""
+        with self._lock:
+            owed, self._owed_cancel_rejects = self._owed_cancel_rejects, []
+            return owed
 
     def positions(self) -> list[PositionRecord]:
         with self._lock:
@@ -684,6 +734,7 @@ class OrderManager:
         order.status = OrderStatus.PENDING_CANCEL if kind is RequestKind.CANCEL else OrderStatus.PENDING_REPLACE
         order.updated_ns = now
         self._index(order, pending.venue_cl_ord_id, cl_ord_id)
+        self._sync_risk(order)  # a replace counts the worse of old and new from now until answered
         ack_kind = ExecKind.PENDING_CANCEL if kind is RequestKind.CANCEL else ExecKind.PENDING_REPLACE
         ack = order.client_report(
             self._exec_id(order, ack_kind.value, now), ack_kind,
@@ -714,11 +765,110 @@ class OrderManager:
         if order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
             # Fills may have come in meanwhile: the order is what its fills say, or what it was.
             order.status = pending.prior_status if order.cum_qty == 0 else order.working_status
+        if order.chained is not None and not order.status.is_terminal:
+            self._promote_chained(order)
         order.updated_ns = now
+        self._sync_risk(order)  # a refused replace: back to the old order's exposure
         self._sink((order.record(),), None)
         return self._cancel_reject(
             order.session, order, pending.cl_ord_id, pending.orig_cl_ord_id, pending.kind, reason, text
         )
+
+    def _end_chained(
+        self, order: Order, chained: PendingChange, reason: CancelRejectReason, text: str, now: int
+    ) -> ClientCancelReject:
+        """The cancel chained on a replace failed: the order is back to its replace pending."""
+        order.chained = None
+        if order.status is OrderStatus.PENDING_CANCEL and order.pending is not None:
+            order.status = OrderStatus.PENDING_REPLACE
+        order.updated_ns = now
+        self._sink((order.record(),), None)
+        return self._cancel_reject(
+            order.session, order, order.cl_ord_id, order.cl_ord_id, RequestKind.CANCEL, reason, text
+        )
+
+    def _promote_chained(self, order: Order) -> None:
+        """The replace is answered (either way): the chained cancel is the request outstanding now,
+        for the order's client id as the answer left it."""
+        chained = order.chained
+        assert chained is not None
+        order.pending = replace(chained, cl_ord_id=order.cl_ord_id, orig_cl_ord_id=order.cl_ord_id,
+                                prior_status=order.status)
+        order.chained = None
+        order.status = OrderStatus.PENDING_CANCEL
+
+    def _sweep_cancel(self, order: Order, now: int) -> VenueChange | None:
+        """A cancel nobody's request names (a sweep or an operator's), or ``None`` when a cancel of
+        the order is already on its way."""
+        pending = order.pending
+        if pending is None:
+            return self._start_change(order, RequestKind.CANCEL, order.cl_ord_id, now)
+        if pending.kind is RequestKind.CANCEL or order.chained is not None:
+            return None
+        return self._chain_cancel(order, pending, now)
+
+    def _chain_cancel(self, order: Order, pending: PendingChange, now: int) -> VenueChange:
+        """Cancel an order whose replace is pending, now rather than after the venue answers it (no
+        venue thread has to remember to send it later). FIX chains requests: OrigClOrdID is the last
+        ClOrdID not rejected, the replace's; OrderID (37) goes too when known, so a venue that finds
+        orders by it cancels whichever way the replace went. A venue that takes one request at a
+        time refuses it (CxlRejReason 3): ``apply_cancel_reject`` tells the client."""
+        chained = PendingChange(
+            kind=RequestKind.CANCEL,
+            cl_ord_id=order.cl_ord_id,
+            orig_cl_ord_id=order.cl_ord_id,
+            venue_cl_ord_id=f"FG{order.order_id}R{next(self._request_seq)}",
+            prior_status=order.status,
+        )
+        order.chained = chained
+        order.status = OrderStatus.PENDING_CANCEL
+        order.updated_ns = now
+        self._by_venue_id[(order.venue, chained.venue_cl_ord_id)] = order
+        ack = order.client_report(
+            self._exec_id(order, ExecKind.PENDING_CANCEL.value, now), ExecKind.PENDING_CANCEL,
+            cl_ord_id=order.cl_ord_id, orig_cl_ord_id=order.cl_ord_id,
+        )
+        self._sink((self._execution(order, ack, GATEWAY, ack.exec_id, now), order.record()), ack)
+        return VenueChange(
+            kind=RequestKind.CANCEL,
+            order_id=order.order_id,
+            venue=order.venue,
+            venue_cl_ord_id=chained.venue_cl_ord_id,
+            orig_venue_cl_ord_id=pending.venue_cl_ord_id,
+            venue_order_id=order.venue_order_id,
+            account=order.account,
+            symbol=order.symbol,
+            side=order.side,
+            ord_type=order.ord_type,
+            time_in_force=order.time_in_force,
+            quantity=order.quantity if pending.quantity is None else pending.quantity,
+            price=pending.price,
+            ack=ack,
+        )
+
+    def _end_lost_requests(self, order: Order, report: VenueReport) -> None:
+        """A status answer after a reconnect shows the order working under the ClOrdID it had before
+        its outstanding requests: the venue never got them (a request lost with the connection is
+        not resent: ``toApp`` drops stale order messages). End them, so later cancels are not
+        refused as already pending, and owe the client a cancel reject for each."""
+        pending = order.pending
+        if (
+            pending is None
+            or not pending.status_asked
+            or report.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+            or report.venue_cl_ord_id != order.venue_cl_ord_id
+        ):
+            return
+        self.counters.reconciled += 1
+        now = self._clock_ns()
+        why = f"venue {report.venue} never got the request (lost in a disconnect); the order is {report.status}"
+        log.warning("order %d: %s %s", order.order_id, pending.kind.lower(), why)
+        chained = order.chained
+        if chained is not None and chained.status_asked:  # one sent since may still arrive: it stays
+            self._owed_cancel_rejects.append(
+                self._end_chained(order, chained, CancelRejectReason.OTHER, f"cancel: {why}", now))
+        self._owed_cancel_rejects.append(
+            self._end_change(order, pending, CancelRejectReason.OTHER, f"{pending.kind.lower()}: {why}", now))
 
     def _cancel_reject(
         self,
@@ -754,8 +904,15 @@ class OrderManager:
         return f"{GATEWAY}-{order.order_id}-{what}-{now}"
 
     def _sync_risk(self, order: Order) -> None:
-        """Risk's view of the order's working quantity follows every change (0 once it is done)."""
-        self._risk.order_working(order.order_id, order.leaves_qty, order.symbol, order.ord_type, order.price)
+        """Risk's view of the order's working quantity follows every change (0 once it is done);
+        with a replace pending, the worse of the old and the new order."""
+        pending = order.pending
+        if pending is not None and pending.kind is RequestKind.REPLACE and not order.status.is_terminal:
+            new_qty = order.quantity if pending.quantity is None else pending.quantity
+            self._risk.order_replacing(order.order_id, order.leaves_qty, max(new_qty - order.cum_qty, ZERO),
+                                       order.symbol, order.ord_type, order.price, pending.price)
+        else:
+            self._risk.order_working(order.order_id, order.leaves_qty, order.symbol, order.ord_type, order.price)
 
     def _reject(self, order: Order, reason: str, now: int) -> ClientReport:
         self.counters.rejected += 1

@@ -4,6 +4,9 @@
 counts the denial under the check's name. What an accepted order changes (flow counters, working
 exposure) is recorded by ``order_opened``, which the OMS calls once the order is routed. Every
 check is O(1) in the number of accounts, orders and limits. Cancels are never checked.
+
+Daily P&L counts from the start of the UTC day (``risk.exposure``): the first fill after midnight
+starts the new day, so the check itself never looks at a clock for it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from risk.limits import ExposureLimits, FlowLimits, OrderLimits, RiskConfig, Tra
 log = logging.getLogger(__name__)
 
 HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
 # Enum members as module constants: in Python 3.11 reading ``TradingState.ACTIVE`` costs about 80 ns,
 # a module global about 10 ns, and the check reads several per order.
 _ACTIVE = TradingState.ACTIVE
@@ -55,13 +59,18 @@ class PreTradeRisk:
         config: RiskConfig,
         *,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self._instruments = instruments
-        self._clock_ns = clock_ns
+        self._clock_ns = clock_ns  # flow windows: monotonic, so a clock step cannot open or close one
+        self.wall_clock_ns = wall_clock_ns  # the UTC trading day: wall time (read by ``risk.status`` too)
         self.view = RiskView()
+        self.view.start_day(wall_clock_ns())
         self.rejections: Counter[str] = Counter()
         self.account_states: dict[str, TradingState] = {}
         self.firm_state = TradingState.ACTIVE
+        # Why the firm (key None) or an account is not ACTIVE, for the Text of every order it refuses.
+        self.state_reasons: dict[str | None, str] = {}
         self.halts: dict[tuple[str, str], Halt] = {}
         self._flow: dict[str, deque[int]] = {}
         self._recent: dict[tuple[str, str, Side, Decimal, Decimal | None], int] = {}
@@ -91,18 +100,22 @@ class PreTradeRisk:
     def check(self, order: NewOrder) -> str | None:
         """``None`` when ``order`` may go to its venue, else why not (and the denial is counted)."""
         name, reason = self._check(order.session, order.account, order.symbol, order.side, order.ord_type,
-                                   order.quantity, order.price, ZERO)
+                                   order.quantity, order.price, ZERO, ZERO)
         if reason is not None:
             self.rejections[name] += 1
         return reason
 
-    def check_replace(self, session: str, account: str, symbol: str, side: Side, ord_type: OrdType,
-                      quantity: Decimal, price: Decimal | None, leaves_now: Decimal,
+    def check_replace(self, order_id: int, session: str, account: str, symbol: str, side: Side,
+                      ord_type: OrdType, quantity: Decimal, price: Decimal | None,
                       cum_qty: Decimal) -> str | None:
-        """A replace is checked as an order for its new open quantity, with the old one's open
-        quantity no longer counted (it is replaced, not added to)."""
+        """A replace is checked as an order for its new open quantity in place of what the order
+        counts now (it is replaced, not added to). While it is pending the worse of the two counts
+        (``order_replacing``), so that is what the limits are checked against: a replace that adds
+        nothing (no larger and no dearer) is never refused by them."""
+        working = self.view.working.get(order_id)
+        leaves, unit = (ZERO, ZERO) if working is None else (working.leaves, working.price)
         name, reason = self._check(session, account, symbol, side, ord_type, quantity - cum_qty, price,
-                                   leaves_now, total_qty=quantity, flow=False)
+                                   leaves, unit, total_qty=quantity, flow=False)
         if reason is not None:
             self.rejections[name] += 1
         return reason
@@ -117,6 +130,7 @@ class PreTradeRisk:
         qty: Decimal,
         price: Decimal | None,
         replaced_leaves: Decimal,
+        replaced_unit: Decimal,
         *,
         total_qty: Decimal | None = None,
         flow: bool = True,
@@ -132,8 +146,7 @@ class PreTradeRisk:
         state = self.firm_state
         account_state = self.account_states.get(account, _ACTIVE)
         if state is _HALTED or account_state is _HALTED:
-            who = "the firm" if state is _HALTED else f"account {account}"
-            return "trading_state", f"trading halted for {who}"
+            return "trading_state", self._state_text(None if state is _HALTED else account, _HALTED)
         live = self._live
         config = live.config
         if symbol in config.restricted_symbols:
@@ -211,19 +224,26 @@ class PreTradeRisk:
             # Only an order that, with every working order on its side, shrinks the position.
             reducible = -position if buy else position
             if reducible <= ZERO or qty + open_same > reducible:
-                who = "the firm is" if state is _REDUCING else f"account {account} is"
                 return "trading_state", (
-                    f"{who} REDUCING: {side} {qty} {symbol} would not reduce the position {position}"
-                    f" (working on that side {open_same})"
+                    f"{self._state_text(None if state is _REDUCING else account, _REDUCING)}; {side} {qty}"
+                    f" {symbol} would not reduce the position {position} (working on that side {open_same})"
                 )
-        if limits.max_position is not None:
+        # A replace counts the larger of its old and new open quantity while pending: only one that
+        # grows can take the worst case past the limit (and one that does not is never refused).
+        if limits.max_position is not None and qty > replaced_leaves:
             worst = position + open_same + qty if buy else position - open_same - qty
             if abs(worst) > limits.max_position:
                 return "max_position", (
                     f"worst-case position {worst} in {symbol} for {account} > max {limits.max_position}"
                     f" (position {position}, working {open_same}, order {qty})"
                 )
-        added = notional if total_qty is None else (qty - replaced_leaves) * unit
+        if total_qty is None:
+            added = notional
+        else:
+            # What the order will count while the replace is pending, over what it counts now.
+            added = (max(qty, replaced_leaves) * max(unit, replaced_unit)) - replaced_leaves * replaced_unit
+        if added <= ZERO:
+            return "", None
         account_limits = config.accounts.get(account)
         if account_limits is not None:
             denial = _exposure_denial(account, account_limits, view.accounts.get(account), buy, added)
@@ -233,6 +253,12 @@ class PreTradeRisk:
         if denial is not None:
             return denial
         return "", None
+
+    def _state_text(self, account: str | None, state: TradingState) -> str:
+        """``account CLIENT1 REDUCING: daily loss 5012.50 > max 5000``: who, the state, and why."""
+        who = "the firm" if account is None else f"account {account}"
+        why = self.state_reasons.get(account)
+        return f"{who} {state}" if why is None else f"{who} {state}: {why}"
 
     # -- WHAT THE OMS TELLS RISK -------------------------------------------------------------------
 
@@ -255,10 +281,22 @@ class PreTradeRisk:
         """The order's open quantity or price changed; 0 leaves: it is done."""
         self.view.set_working(order_id, leaves, self._unit(symbol, ord_type, price))
 
+    def order_replacing(self, order_id: int, leaves: Decimal, new_leaves: Decimal, symbol: str,
+                        ord_type: OrdType, price: Decimal | None, new_price: Decimal | None) -> None:
+        """A replace is pending: until the venue answers, the old order may still fill at its price
+        and then the new one work at its own, so the larger open quantity counts at the higher price
+        (a bound on every mix that a fill never raises). The answer (``order_working``) settles it."""
+        unit = max(self._unit(symbol, ord_type, price), self._unit(symbol, ord_type, new_price))
+        self.view.set_working(order_id, max(leaves, new_leaves), unit)
+
     def position_changed(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
                          realized: Decimal, last_px: Decimal) -> None:
         """After a fill: new position and mark, then the daily loss limits of account and firm."""
         view = self.view
+        now = self.wall_clock_ns()
+        if now >= view.day_end_ns:
+            # The first fill of a new UTC day: earlier realized P&L is set aside before this fill's.
+            view.start_day(now)
         view.set_position(account, symbol, quantity, avg_cost, realized)
         view.set_mark(symbol, last_px)
         config = self._live.config
@@ -273,12 +311,19 @@ class PreTradeRisk:
             if -pnl > firm.max_daily_loss:
                 self._breach(None, pnl, firm.max_daily_loss, firm.daily_loss_action)
 
+    def restore_position(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+                         realized: Decimal, updated_ns: int) -> None:
+        """A position from the book at start (``RiskView.restore_position``: today's realized only)."""
+        self.view.restore_position(account, symbol, quantity, avg_cost, realized, updated_ns)
+
     def _breach(self, account: str | None, pnl: Decimal, limit: Decimal, action: TradingState) -> None:
         current = self.firm_state if account is None else self.account_states.get(account, TradingState.ACTIVE)
         if current is TradingState.HALTED or current is action:
             return
         who = "the firm" if account is None else f"account {account}"
         log.error("daily loss %s of %s is past its max %s: %s -> %s", -pnl, who, limit, current, action)
+        # Kept for the Text of every order the state refuses: the limit and the loss that broke it.
+        self.state_reasons[account] = f"daily loss {_money(-pnl)} > max {limit}"
         if account is None:
             self.firm_state = action
         else:
@@ -307,13 +352,16 @@ class PreTradeRisk:
         key = (scope, "" if scope == "firm" else value)
         if scope == "firm":
             self.firm_state = TradingState.ACTIVE
+            self.state_reasons.pop(None, None)
         elif scope == "account":
             self.account_states.pop(value, None)
+            self.state_reasons.pop(value, None)
         halt = self.halts.pop(key, None)
         log.warning("kill switch: %s %s resumed by %s", scope, value, by)
         return halt
 
-    def set_state(self, account: str | None, state: TradingState) -> None:
+    def set_state(self, account: str | None, state: TradingState, reason: str = "set by an operator") -> None:
+        self.state_reasons[account] = reason
         if account is None:
             self.firm_state = state
         else:
@@ -448,6 +496,14 @@ def _exposure_denial(account: str | None, limits: ExposureLimits, totals: Totals
                 f"credit used {used + added} > credit limit {limits.credit_limit} for {_who(account)}"
             )
     return None
+
+
+def _money(value: Decimal) -> str:
+    """An amount for people: to the cent at least, without the zeros 8-place average costs leave
+    (``0.40000000`` -> ``0.40``, ``1001`` -> ``1001.00``), never rounded."""
+    exact = value.normalize()
+    exponent = exact.as_tuple().exponent
+    return format(value.quantize(CENT) if isinstance(exponent, int) and exponent >= -2 else exact, "f")
 
 
 def _who(account: str | None) -> str:

@@ -7,7 +7,13 @@ Valuation (stated in docs/ARCHITECTURE.md): a position is valued at its average 
 order at its limit price (a market order at the reference price). Gross notional is
 sum(|position| x cost) + working buys + working sells; net notional is sum(position x cost);
 the worst-case net is net + working buys (long side) or net - working sells (short side);
-credit used is the cost of long positions plus working buys.
+credit used is the cost of long positions plus working buys. An order with a replace pending counts
+the larger of its old and new open quantity at the higher of their prices: until the venue answers,
+the old order may fill at its price and then the new one work at its own, and this bound covers
+every mix of the two and never grows with a fill.
+
+The trading day is the UTC day: realized P&L of earlier days is set aside when a day starts
+(``start_day``), which the first fill after UTC midnight does (``day_end_ns``: one int compare).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from decimal import Decimal
 from oms.model import Side
 
 ZERO = Decimal(0)
+DAY_NS = 86_400 * 1_000_000_000  # a UTC day; POSIX time has no leap seconds, so days are all this long
 
 
 @dataclass(slots=True)
@@ -64,8 +71,8 @@ class WorkingOrder:
     account: str
     symbol: str
     side: Side
-    leaves: Decimal
-    price: Decimal  # what a unit is valued at: the limit price, or the reference price
+    leaves: Decimal  # the open quantity counted (with a replace pending: the larger of old and new)
+    price: Decimal  # what a unit is valued at: the limit price, or the reference price (pending: the higher)
 
 
 @dataclass(slots=True)
@@ -79,6 +86,8 @@ class RiskView:
     account_symbols: dict[str, set[str]] = field(default_factory=dict)
     symbol_totals: dict[str, list[Decimal]] = field(default_factory=dict)  # symbol -> [qty, cost]
     marks: dict[str, Decimal] = field(default_factory=dict)
+    day_start_ns: int = 0  # the current UTC trading day, [start, end) in epoch nanoseconds
+    day_end_ns: int = 0  # 0 until the first ``start_day``: the first fill then starts one
 
     def exposure(self, account: str, symbol: str) -> SymbolExposure:
         key = (account, symbol)
@@ -103,7 +112,8 @@ class RiskView:
         self.set_working(order_id, leaves, price)
 
     def set_working(self, order_id: int, leaves: Decimal, price: Decimal) -> None:
-        """The order's open quantity or price changed (a fill, a replace); 0 leaves closes it."""
+        """The order's open quantity or price changed (a fill, a replace asked for or answered);
+        0 leaves closes it."""
         order = self.working.get(order_id)
         if order is None:
             return
@@ -149,6 +159,18 @@ class RiskView:
         exposure.avg_cost = avg_cost
         exposure.realized = realized
 
+    def restore_position(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+                         realized: Decimal, updated_ns: int) -> None:
+        """A position from the book at start. The row holds realized P&L as a lifetime total: a row
+        last written before today began holds none of today's, so all of it is set aside as earlier
+        days'. A row written today cannot be split (the book keeps no day-start snapshot): all of
+        its realized P&L counts as today's, so a restart on a day that position traded overstates
+        today's loss by what it lost on earlier days (or understates it by what it made)."""
+        self.set_position(account, symbol, quantity, avg_cost, realized)
+        if updated_ns < self.day_start_ns:
+            for sums in (self.totals(account), self.firm):
+                sums.day_start_realized += realized
+
     def set_mark(self, symbol: str, price: Decimal) -> None:
         self.marks[symbol] = price
 
@@ -179,7 +201,10 @@ class RiskView:
         unrealized = self.firm_unrealized() if account is None else self.unrealized(account)
         return totals.realized - totals.day_start_realized + unrealized
 
-    def start_day(self) -> None:
-        """Realized P&L so far belongs to earlier days from now on."""
+    def start_day(self, now_ns: int) -> None:
+        """The UTC day holding ``now_ns`` begins: realized P&L so far belongs to earlier days (the
+        day-start snapshot per account and for the firm). O(accounts), once a day."""
+        self.day_start_ns = now_ns - now_ns % DAY_NS
+        self.day_end_ns = self.day_start_ns + DAY_NS
         for totals in (*self.accounts.values(), self.firm):
             totals.day_start_realized = totals.realized

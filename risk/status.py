@@ -62,13 +62,16 @@ def risk_status(risk: PreTradeRisk) -> RiskStatus:
     config = risk.config
     view = risk.view
     states = dict(risk.account_states)
+    # Past UTC midnight with no fill yet, the view has not started the new day (the first fill
+    # does): nothing is realized today yet.
+    new_day = risk.wall_clock_ns() >= view.day_end_ns
     accounts = tuple(
         _use(account, states.get(account, TradingState.ACTIVE), view.accounts.get(account),
-             _daily_pnl(view, account), limits)
+             _daily_pnl(view, account, new_day), limits)
         for account, limits in sorted(config.accounts.items())
         if _has_limits(limits)
     )
-    firm = _use(None, risk.firm_state, view.firm, _daily_pnl(view, None), config.firm)
+    firm = _use(None, risk.firm_state, view.firm, _daily_pnl(view, None, new_day), config.firm)
     halts = tuple(sorted(risk.halts.values(), key=lambda h: h.at_ns))  # copied in C first
     return RiskStatus(firm, accounts, states, halts, dict(risk.rejections))
 
@@ -78,9 +81,9 @@ def _has_limits(limits: ExposureLimits) -> bool:
                                        limits.credit_limit, limits.max_daily_loss))
 
 
-def _daily_pnl(view: RiskView, account: str | None) -> Decimal:
+def _daily_pnl(view: RiskView, account: str | None, new_day: bool) -> Decimal:
     """``RiskView.daily_pnl`` without its side effect (it creates missing totals) and safe to run
-    while the view changes."""
+    while the view changes; ``new_day``: the day the view holds has ended."""
     unrealized = ZERO
     if account is None:
         totals: Totals | None = view.firm
@@ -95,7 +98,7 @@ def _daily_pnl(view: RiskView, account: str | None) -> Decimal:
             exposure = view.symbols.get((account, symbol))
             if mark is not None and exposure is not None:
                 unrealized += exposure.position * (mark - exposure.avg_cost)
-    if totals is None:
+    if totals is None or new_day:
         return unrealized
     return totals.realized - totals.day_start_realized + unrealized
 

@@ -165,10 +165,14 @@ def test_a_daily_loss_breach_leaves_the_account_only_reducing_orders(
     assert account["state"] == "REDUCING" and account["daily_pnl"] == "-0.4"
     assert {"limit": "max_daily_loss", "used": "0.4", "max": "0.3", "percent": "133.33"} in account["limits"]
 
-    assert rejected(client, "d-3", 1).startswith("account CLIENT1 is REDUCING: BUY 1 AAPL would not reduce")
+    # The Text names the state, the limit and the loss that set it, then why this order fails it.
+    assert rejected(client, "d-3", 1) == (
+        "account CLIENT1 REDUCING: daily loss 0.40 > max 0.3; BUY 1 AAPL would not reduce the position 10"
+        " (working on that side 0)")
     client.send("D", order_fields("d-4", 5, "191.00", side="2"))  # rests on the ask side; reduces
     client.expect("8", where={11: "d-4", 39: "0"})
-    assert rejected(client, "d-5", 6, "191.00", side="2").startswith("account CLIENT1 is REDUCING")
+    assert rejected(client, "d-5", 6, "191.00", side="2").startswith(
+        "account CLIENT1 REDUCING: daily loss 0.40 > max 0.3; SELL 6 AAPL")
     client.send("D", order_fields("d-7", 1, "189.00", t1="ACC9"))  # another account: not reducing-only
     client.expect("8", where={11: "d-7", 39: "0"})
     resume(rest, "account", "CLIENT1")

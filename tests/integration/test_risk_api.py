@@ -226,3 +226,23 @@ def test_without_a_gateway_risk_endpoints_are_503(database_url: str) -> None:
         assert response.status_code == 503
         assert client.get("/risk/status").status_code == 503
         assert client.get("/risk/events").json() == []
+
+
+def test_status_daily_pnl_counts_from_the_start_of_the_utc_day(database_url: str) -> None:
+    hour = 3600 * 1_000_000_000
+    wall = [20_000 * 24 * hour - hour]  # 23:00 UTC
+    risk = PreTradeRisk(INSTRUMENTS, risk_config_from_mapping(LIMITS), wall_clock_ns=lambda: wall[0])
+    risk.position_changed("ACC1", "AAPL", D(0), D(0), D(-700), D(100))  # -700 realized before midnight
+    with serve(database_url, AUTH, risk=StubGateway(risk)) as api:
+
+        def acc1() -> dict[str, Any]:
+            [account] = api.get("/risk/status").json()["accounts"]
+            return account  # type: ignore[no-any-return]
+
+        assert acc1()["daily_pnl"] == "-700"
+        wall[0] += 2 * hour  # 01:00: a new day, before any fill of it
+        assert acc1()["daily_pnl"] == "0"
+        risk.position_changed("ACC1", "AAPL", D(0), D(0), D(-750), D(100))  # its first fill: -50
+        account = acc1()
+        assert account["daily_pnl"] == "-50"
+        assert {"limit": "max_daily_loss", "used": "50", "max": "1000", "percent": "5"} in account["limits"]

@@ -154,12 +154,26 @@ def test_daily_loss_moves_the_account_to_reducing_then_only_reducing_orders_pass
     r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D("89.99"))  # -1,001
     assert r.account_states["ACC"] is TradingState.REDUCING
     assert r.check(order("100", "90", side=Side.SELL)) is None
+    # The Text names the state, the limit and the values that set it, then why this order fails it.
     assert r.check(order("110", "90", side=Side.SELL)) == (
-        "account ACC is REDUCING: SELL 110 AAPL would not reduce the position 100 (working on that side 0)"
+        "account ACC REDUCING: daily loss 1001.00 > max 1000; SELL 110 AAPL would not reduce the position 100"
+        " (working on that side 0)"
     )
-    assert r.check(order("10", "90")).startswith("account ACC is REDUCING: BUY 10 AAPL")  # type: ignore[union-attr]
+    assert r.check(order("10", "90")).startswith(  # type: ignore[union-attr]
+        "account ACC REDUCING: daily loss 1001.00 > max 1000; BUY 10 AAPL")
     r.resume("account", "ACC", "ops")
     assert r.check(order("10", "90")) is None
+    assert r.state_reasons == {}
+
+
+def test_daily_loss_halt_names_the_limit_and_the_loss() -> None:
+    r = risk({"accounts": {"ACC": {"max_daily_loss": "5000"}}})
+    r.position_changed("ACC", "AAPL", D(-500), D(100), D("-12.50"), D("110.00"))  # -12.50 - 5,000
+    assert r.account_states["ACC"] is TradingState.HALTED
+    assert r.check(order("10")) == "account ACC HALTED: daily loss 5012.50 > max 5000"
+    assert r.check(order("10", account="OTHER")) is None
+    r.set_state("OTHER", TradingState.HALTED)
+    assert r.check(order("10", account="OTHER")) == "account OTHER HALTED: set by an operator"
 
 
 def test_daily_loss_of_the_firm_halts_everyone() -> None:
@@ -168,7 +182,7 @@ def test_daily_loss_of_the_firm_halts_everyone() -> None:
     assert r.firm_state is TradingState.ACTIVE
     r.position_changed("A", "AAPL", D(-100), D(100), D(-200), D("103.01"))
     assert r.firm_state is TradingState.HALTED
-    assert r.check(order("10", account="B")) == "trading halted for the firm"
+    assert r.check(order("10", account="B")) == "the firm HALTED: daily loss 501.00 > max 500"
 
 
 def test_order_rate_per_session_in_a_sliding_second() -> None:
@@ -220,14 +234,47 @@ def test_kill_switch_halts_its_scope_until_resumed(
         r.kill("desk", "x", "alice", "")
 
 
+def replace_check(r: PreTradeRisk, order_id: int, qty: str, price: str, cum: str = "0") -> str | None:
+    return r.check_replace(order_id, "FIX.4.4:FIXGATE->CLIENT1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
+                           D(qty), D(price), D(cum))
+
+
 def test_a_replace_counts_its_new_open_quantity_instead_of_the_old() -> None:
     r = risk({"instruments": {"AAPL": {"max_position": "1000", "max_order_qty": "1000"}}})
     accept(r, order("800"), 1)
     # Replacing the 800 by 1000 (nothing filled) is within the position limit: 1000, not 1800.
-    assert r.check_replace("FIX.4.4:FIXGATE->CLIENT1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
-                           D(1000), D(100), D(800), D(0)) is None
-    assert r.check_replace("FIX.4.4:FIXGATE->CLIENT1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
-                           D(1010), D(100), D(800), D(0)) == "order qty 1010 > max 1000 for AAPL"
+    assert replace_check(r, 1, "1000", "100") is None
+    assert replace_check(r, 1, "1010", "100") == "order qty 1010 > max 1000 for AAPL"
+
+
+def test_a_pending_replace_counts_the_worse_of_old_and_new_until_answered() -> None:
+    r = risk({"instruments": {"AAPL": {"max_position": "1000"}}})
+    accept(r, order("600"), 1)
+    # 600 @ 100 replaced by 300 @ 110: the old may still fill, the new may be what works: the
+    # larger quantity at the higher price.
+    r.order_replacing(1, D(600), D(300), "AAPL", OrdType.LIMIT, D(100), D(110))
+    exposure, totals = r.view.symbols[("ACC", "AAPL")], r.view.accounts["ACC"]
+    assert (exposure.open_buy_qty, totals.open_buy_notional) == (D(600), D(66000))
+    r.order_replacing(1, D(600), D(1000), "AAPL", OrdType.LIMIT, D(100), D(99))
+    assert (exposure.open_buy_qty, totals.open_buy_notional) == (D(1000), D(100000))
+    assert r.check(order("1")) == (
+        "worst-case position 1001 in AAPL for ACC > max 1000 (position 0, working 1000, order 1)")
+    assert r.check(order("10", "110", side=Side.SELL)) is None  # the other side is not held back
+    r.order_working(1, D(600), "AAPL", OrdType.LIMIT, D(100))  # the venue refused the replace
+    assert (exposure.open_buy_qty, totals.open_buy_notional) == (D(600), D(60000))
+    assert r.check(order("400")) is None
+
+
+def test_a_replace_is_checked_for_the_notional_it_adds_at_its_new_price() -> None:
+    r = risk({"accounts": {"ACC": {"max_gross_notional": "100000"}}})
+    accept(r, order("900"), 1)  # 90,000
+    # Same quantity, dearer: 900 x 112 = 100,800 counts while pending, past the max.
+    assert replace_check(r, 1, "900", "112") == "gross notional 100800 > max 100000 for account ACC"
+    assert replace_check(r, 1, "900", "111") is None
+    # A limit lowered under what works already: a replace that adds nothing is still not refused.
+    r.config = risk_config_from_mapping({"accounts": {"ACC": {"max_gross_notional": "50000"}}})
+    assert replace_check(r, 1, "500", "100") is None
+    assert replace_check(r, 1, "901", "100") == "gross notional 90100 > max 50000 for account ACC"
 
 
 def test_config_file_round_trips_and_refuses_mistakes(tmp_path: Path) -> None:

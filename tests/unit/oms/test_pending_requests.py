@@ -1,0 +1,273 @@
+"""Orders with a cancel or replace outstanding: what risk counts meanwhile, what sweeps do with them,
+and what reconciliation does with a request the venue never got."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal as D
+
+from oms.manager import OrderManager, Rejected, Routed, VenueChange
+from oms.model import (
+    BookRecord,
+    CancelOrder,
+    CancelRejectReason,
+    ClientCancelReject,
+    ClientReport,
+    ExecKind,
+    Instrument,
+    NewOrder,
+    OrderStatus,
+    OrdType,
+    ReplaceOrder,
+    RequestKind,
+    Side,
+    TimeInForce,
+    VenueCancelReject,
+    VenueReport,
+)
+from oms.router import Router
+from risk import PreTradeRisk, risk_config_from_mapping
+
+INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D(190))}
+SESSION = "FIX.4.4:FIXGATE->CLIENT1"
+
+
+class Client:
+    """What the OMS hands over for the client: the reports (through the sink)."""
+
+    def __init__(self) -> None:
+        self.reports: list[ClientReport] = []
+
+    def __call__(self, records: Sequence[BookRecord], owed: ClientReport | None) -> None:
+        if owed is not None:
+            self.reports.append(owed)
+
+
+def make(limits: dict[str, object] | None = None) -> tuple[OrderManager, PreTradeRisk, Client]:
+    router = Router(INSTRUMENTS)
+    router.set_venue_up("SIM", True)
+    risk = PreTradeRisk(INSTRUMENTS, risk_config_from_mapping(limits or {}))
+    client = Client()
+    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=client, clock_ns=lambda: 42)
+    return oms, risk, client
+
+
+def buy(oms: OrderManager, cl: str, qty: int, price: str = "190") -> Routed | Rejected:
+    outcome = oms.submit(NewOrder(SESSION, cl, "ACC", "AAPL", Side.BUY, OrdType.LIMIT, D(qty), D(price),
+                                  TimeInForce.DAY, 1))
+    assert isinstance(outcome, (Routed, Rejected))
+    return outcome
+
+
+def report(venue_cl_ord_id: str, exec_id: str, kind: ExecKind, status: OrderStatus, cum: str = "0",
+           leaves: str = "0", orig: str | None = None, last_qty: str = "0") -> VenueReport:
+    return VenueReport("SIM", venue_cl_ord_id, orig, "V1", exec_id, kind, status, D(last_qty),
+                       D(190) if last_qty != "0" else D(0), D(cum), D(leaves), "", 5)
+
+
+def working(oms: OrderManager, cl: str, qty: int, price: str = "190") -> Routed:
+    routed = buy(oms, cl, qty, price)
+    assert isinstance(routed, Routed)
+    oms.apply(report(routed.venue_cl_ord_id, f"{cl}-new", ExecKind.NEW, OrderStatus.NEW, leaves=str(qty)))
+    return routed
+
+
+def replace_to(oms: OrderManager, cl: str, orig: str, qty: int, price: str = "190") -> VenueChange:
+    change = oms.request_replace(ReplaceOrder(SESSION, cl, orig, D(qty), D(price), 2))
+    assert isinstance(change, VenueChange), change
+    return change
+
+
+# -- 1. RISK COUNTS THE WORSE OF OLD AND NEW WHILE A REPLACE IS PENDING ---------------------------------
+
+
+def test_a_pending_replace_counts_the_larger_quantity_until_the_venue_answers() -> None:
+    oms, risk, _ = make({"instruments": {"AAPL": {"max_position": "1000"}}})
+    first = working(oms, "c1", 600)
+    change = replace_to(oms, "c2", "c1", 1000)
+    # Until the venue answers, 1000 may work: another 400 would make 1400 if both filled.
+    refused = buy(oms, "c3", 400)
+    assert isinstance(refused, Rejected)
+    assert refused.report.text == (
+        "worst-case position 1400 in AAPL for ACC > max 1000 (position 0, working 1000, order 400)")
+    # The venue refuses the replace: the 600 is what works, and 400 more fits.
+    reject = oms.apply_cancel_reject(VenueCancelReject("SIM", change.venue_cl_ord_id, first.venue_cl_ord_id,
+                                                       "no", 6))
+    assert reject is not None and reject.status is OrderStatus.NEW
+    assert risk.view.symbols[("ACC", "AAPL")].open_buy_qty == D(600)
+    assert isinstance(buy(oms, "c4", 400), Routed)
+
+
+def test_a_pending_downsize_at_a_dearer_price_counts_the_old_quantity_and_the_new_notional() -> None:
+    oms, risk, client = make()
+    first = working(oms, "c1", 600, "190")
+    change = replace_to(oms, "c2", "c1", 300, "195")
+    totals = risk.view.accounts["ACC"]
+    assert risk.view.symbols[("ACC", "AAPL")].open_buy_qty == D(600)
+    assert totals.open_buy_notional == D(117000)  # the larger quantity at the higher price: 600 x 195
+    # A fill on the old order meanwhile: 500 of it may still fill, or 200 of the new.
+    oms.apply(report(first.venue_cl_ord_id, "f1", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, cum="100",
+                     leaves="500", last_qty="100"))
+    assert (risk.view.symbols[("ACC", "AAPL")].open_buy_qty, totals.open_buy_notional) == (D(500), D(97500))
+    # Replaced: 300 in all, 100 filled, 200 @ 195 works.
+    oms.apply(report(change.venue_cl_ord_id, "r1", ExecKind.REPLACED, OrderStatus.PARTIALLY_FILLED, cum="100",
+                     leaves="200", orig=first.venue_cl_ord_id))
+    assert (risk.view.symbols[("ACC", "AAPL")].open_buy_qty, totals.open_buy_notional) == (D(200), D(39000))
+    assert client.reports[-1].kind is ExecKind.REPLACED and client.reports[-1].cl_ord_id == "c2"
+
+
+# -- 2. SWEEPS CANCEL AN ORDER WHOSE REPLACE IS PENDING ------------------------------------------------
+
+
+def test_a_sweep_chains_a_cancel_on_a_pending_replace_and_the_order_ends_canceled() -> None:
+    oms, risk, client = make()
+    first = working(oms, "c1", 100)
+    replace = replace_to(oms, "c2", "c1", 200, "189")
+
+    [cancel] = oms.cancel_orders(account="ACC")
+    # FIX chaining: the cancel names the replace (the last ClOrdID not rejected) and the venue's
+    # OrderID, so the venue finds the order whichever way the replace goes.
+    assert (cancel.kind, cancel.orig_venue_cl_ord_id, cancel.venue_order_id) == (
+        RequestKind.CANCEL, replace.venue_cl_ord_id, "V1")
+    assert (cancel.ack.kind, cancel.ack.status, cancel.ack.cl_ord_id) == (
+        ExecKind.PENDING_CANCEL, OrderStatus.PENDING_CANCEL, "c1")
+    assert oms.cancel_orders(account="ACC") == []  # a cancel is on its way: a second sweep leaves it
+
+    # The venue takes them in order: the replace, then the cancel.
+    replaced = oms.apply(report(replace.venue_cl_ord_id, "r1", ExecKind.REPLACED, OrderStatus.NEW, leaves="200",
+                                orig=first.venue_cl_ord_id))
+    assert replaced is not None and replaced.status is OrderStatus.PENDING_CANCEL  # still on its way out
+    canceled = oms.apply(report(cancel.venue_cl_ord_id, "x1", ExecKind.CANCELED, OrderStatus.CANCELED,
+                                orig=replace.venue_cl_ord_id))
+    assert canceled is not None
+    assert (canceled.status, canceled.cl_ord_id, canceled.orig_cl_ord_id) == (OrderStatus.CANCELED, "c2", "c2")
+    assert client.reports[-1] == canceled
+    assert risk.view.working == {}
+
+
+def test_a_chained_cancel_still_cancels_when_the_venue_refuses_the_replace() -> None:
+    oms, risk, _ = make()
+    first = working(oms, "c1", 100)
+    replace = replace_to(oms, "c2", "c1", 200)
+    [cancel] = oms.cancel_orders()
+    refused = oms.apply_cancel_reject(VenueCancelReject("SIM", replace.venue_cl_ord_id, first.venue_cl_ord_id,
+                                                        "price out of band", 6))
+    assert refused is not None
+    assert (refused.response_to, refused.cl_ord_id, refused.status) == (
+        RequestKind.REPLACE, "c2", OrderStatus.PENDING_CANCEL)
+    assert risk.view.symbols[("ACC", "AAPL")].open_buy_qty == D(100)  # the replace is off
+    canceled = oms.apply(report(cancel.venue_cl_ord_id, "x1", ExecKind.CANCELED, OrderStatus.CANCELED,
+                                orig=replace.venue_cl_ord_id))
+    assert canceled is not None and (canceled.status, canceled.cl_ord_id) == (OrderStatus.CANCELED, "c1")
+    assert risk.view.working == {}
+
+
+def test_a_venue_that_refuses_a_chained_cancel_leaves_the_replace_and_the_next_sweep_cancels() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    replace = replace_to(oms, "c2", "c1", 200)
+    [cancel] = oms.cancel_orders(symbol="AAPL")
+    refused = oms.apply_cancel_reject(VenueCancelReject("SIM", cancel.venue_cl_ord_id, replace.venue_cl_ord_id,
+                                                        "order already pending replace", 7))
+    assert refused is not None
+    assert (refused.response_to, refused.cl_ord_id, refused.status, refused.reason) == (
+        RequestKind.CANCEL, "c1", OrderStatus.PENDING_REPLACE, CancelRejectReason.OTHER)
+    oms.apply(report(replace.venue_cl_ord_id, "r1", ExecKind.REPLACED, OrderStatus.NEW, leaves="200",
+                     orig=first.venue_cl_ord_id))
+    record = oms.order(first.order_id)
+    assert record is not None and (record.status, record.quantity) == (OrderStatus.NEW, D(200))
+    [again] = oms.cancel_orders(symbol="AAPL")
+    assert again.orig_venue_cl_ord_id == replace.venue_cl_ord_id
+
+
+def test_an_operator_cancel_chains_too_and_is_refused_only_behind_another_cancel() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    replace_to(oms, "c2", "c1", 200)
+    assert isinstance(oms.cancel_order(first.order_id), VenueChange)
+    refusal = oms.cancel_order(first.order_id)
+    assert not isinstance(refusal, VenueChange)
+    assert refusal.reason is CancelRejectReason.ALREADY_PENDING
+
+
+# -- 3. A REQUEST LOST IN A VENUE DROP ENDS AT RECONCILIATION -------------------------------------------
+
+
+def status_answer(venue_cl_ord_id: str, status: OrderStatus, leaves: str = "100") -> VenueReport:
+    return report(venue_cl_ord_id, f"status-{venue_cl_ord_id}", ExecKind.ORDER_STATUS, status, leaves=leaves)
+
+
+def test_a_cancel_the_venue_never_got_is_rejected_to_the_client_at_reconciliation() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    assert isinstance(oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 2)), VenueChange)
+    # The connection drops with the cancel on the wire; at the logon the venue is asked, and
+    # answers (after its resend) that the order works under its first ClOrdID.
+    assert [r.order_id for r in oms.working_at("SIM")] == [first.order_id]
+    assert oms.apply(status_answer(first.venue_cl_ord_id, OrderStatus.NEW)) is None
+
+    [reject] = oms.take_cancel_rejects()
+    assert reject == ClientCancelReject(
+        session=SESSION, order_id=first.order_id, cl_ord_id="x1", orig_cl_ord_id="c1", status=OrderStatus.NEW,
+        response_to=RequestKind.CANCEL, reason=CancelRejectReason.OTHER,
+        text="cancel: venue SIM never got the request (lost in a disconnect); the order is NEW",
+    )
+    assert oms.take_cancel_rejects() == []
+    record = oms.order(first.order_id)
+    assert record is not None and record.status is OrderStatus.NEW
+    # The order can be cancelled again, by its old id.
+    assert isinstance(oms.request_cancel(CancelOrder(SESSION, "x2", "c1", 3)), VenueChange)
+
+
+def test_a_lost_replace_is_rejected_and_risk_counts_the_old_order_again() -> None:
+    oms, risk, _ = make()
+    first = working(oms, "c1", 100)
+    replace_to(oms, "c2", "c1", 300)
+    [cancel] = oms.cancel_orders()  # a kill chained on it, lost with it
+    oms.working_at("SIM")
+    oms.apply(status_answer(first.venue_cl_ord_id, OrderStatus.NEW))
+    rejects = oms.take_cancel_rejects()
+    assert [(r.response_to, r.cl_ord_id) for r in rejects] == [(RequestKind.CANCEL, "c1"),
+                                                                (RequestKind.REPLACE, "c2")]
+    assert risk.view.symbols[("ACC", "AAPL")].open_buy_qty == D(100)
+    assert cancel.venue_cl_ord_id
+    [again] = oms.cancel_orders()  # the next sweep sends a plain cancel
+    assert again.orig_venue_cl_ord_id == first.venue_cl_ord_id
+
+
+def test_a_request_made_after_the_status_was_asked_for_is_not_taken_for_lost() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    oms.working_at("SIM")
+    change = oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 2))
+    assert isinstance(change, VenueChange)
+    # The status answer overtakes the cancel sent after the logon: the cancel may still arrive.
+    assert oms.apply(status_answer(first.venue_cl_ord_id, OrderStatus.NEW)) is None
+    assert oms.take_cancel_rejects() == []
+    done = oms.apply(report(change.venue_cl_ord_id, "x", ExecKind.CANCELED, OrderStatus.CANCELED,
+                            orig=first.venue_cl_ord_id))
+    assert done is not None and (done.status, done.cl_ord_id) == (OrderStatus.CANCELED, "x1")
+
+
+def test_a_request_the_venue_did_get_is_left_to_its_answer() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    change = replace_to(oms, "c2", "c1", 200)
+    oms.working_at("SIM")
+    # The venue replaced it (the answer carries the new ClOrdID): not lost.
+    oms.apply(status_answer(change.venue_cl_ord_id, OrderStatus.NEW, leaves="200"))
+    assert oms.take_cancel_rejects() == []
+    record = oms.order(first.order_id)
+    assert record is not None and record.status is OrderStatus.PENDING_REPLACE
+
+
+def test_an_order_rejected_by_the_venue_while_its_cancel_is_pending_ends_rejected() -> None:
+    oms, risk, client = make()
+    routed = buy(oms, "c1", 100)
+    assert isinstance(routed, Routed)
+    assert isinstance(oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 2)), VenueChange)  # before the ack
+    rejected = oms.apply(report(routed.venue_cl_ord_id, "rej", ExecKind.REJECTED, OrderStatus.REJECTED))
+    assert rejected is not None and rejected.status is OrderStatus.REJECTED  # not stuck PENDING_CANCEL
+    assert oms.counters.illegal_transitions == 0
+    assert risk.view.working == {}
+    assert client.reports[-1] == rejected
