@@ -196,3 +196,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             applied = time.time_ns()
             self._to_client(client_report)
             self._hops.report(client_report.exec_id, now, applied, time.time_ns())
+        if self._oms.cancel_rejects_owed:
+            # A status answer showed the venue never got a cancel or replace (lost in a drop).
+            for reject in self._oms.take_cancel_rejects():
+                self._cancel_reject_to_client(reject)

@@ -667,6 +667,12 @@ class OrderManager:
                     order.chained = replace(order.chained, status_asked=True)
             return [o.record() for o in working]
 
+    @property
+    def cancel_rejects_owed(self) -> bool:
+        """Whether ``take_cancel_rejects`` has any: read without the lock (a hint the venue thread
+        checks after every report, so the common case costs no lock)."""
+        return bool(self._owed_cancel_rejects)
+
     def take_cancel_rejects(self) -> list[ClientCancelReject]:
         """Cancel rejects owed to clients since the last call: requests reconciliation found their
         venue never got (``apply`` of a status answer). The venue thread sends them after ``apply``."""
