@@ -3,7 +3,9 @@
 Every call that changes something (``POST /risk/kill``, ``POST /risk/resume``, ``PUT /risk/limits``)
 acts on the live risk interceptor first and then appends a row to the ``risk_events`` audit table
 with who (the ``X-Operator`` header, ``"api"`` without one), when and what. The order is on purpose:
-a kill switch must not wait on the database.
+a kill switch must not wait on the database. Those rows are also what a restarted gateway rebuilds its
+kill switches, states and limits from (``risk.restore``), with the BREACH rows the book writer adds
+when the daily loss limit sets a state.
 """
 
 from __future__ import annotations
@@ -294,10 +296,12 @@ async def put_limits(
 @risk_router.get("/events", response_model=list[RiskEventOut])
 async def events(
     request: Request,
-    action: Annotated[Literal["KILL", "RESUME", "LIMITS"] | None, Query(description="only this kind")] = None,
+    action: Annotated[Literal["KILL", "RESUME", "LIMITS", "BREACH"] | None,
+                      Query(description="only this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RiskEventOut]:
-    """The audit trail of risk operations, newest first."""
+    """The audit trail of risk operations, newest first: KILL, RESUME, LIMITS by operators and BREACH
+    (a state the daily loss limit set, ``by`` "risk")."""
     async with request.app.state.engine.connect() as conn:
         rows = await RiskEventRepository(conn).list(action=action, limit=limit)
     return [RiskEventOut.model_validate(dict(row)) for row in rows]

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oms.model import ClientReport, ExecutionRecord, MarkRecord, OrderRecord, PositionRecord
+from risk.checks import Breach
 
 if TYPE_CHECKING:
     from book.writer import BookWriter
@@ -73,7 +74,7 @@ class _Codec:
     (Decimal as ``str``, an enum as its value), then the type's code. The codes are this file
     format's: append new types, never renumber."""
 
-    TYPES: tuple[type, ...] = (OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport)
+    TYPES: tuple[type, ...] = (OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach)
 
     def __init__(self) -> None:
         self._encoders: dict[type, Callable[[Any], tuple[Any, ...]]] = {}

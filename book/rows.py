@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,8 @@ from oms.model import (
     Side,
     TimeInForce,
 )
+from risk.checks import Breach
+from risk.restore import BREACH, RiskEvent
 
 Row = dict[str, Any]
 
@@ -88,6 +91,27 @@ def mark_row(r: MarkRecord) -> Row:
     return {"symbol": _text(r.symbol), "price": r.price, "updated_ns": r.updated_ns}
 
 
+BREACH_BY = "risk"  # who a BREACH row names: the limit acted, not an operator
+
+
+def breach_row(r: Breach) -> Row:
+    """The ``risk_events`` row of a daily loss breach (``details`` as JSON text, for asyncpg's jsonb)."""
+    details = {
+        "state": r.state.value,
+        "reason": _text(r.reason),
+        "daily_loss": format(r.daily_loss, "f"),
+        "max_daily_loss": format(r.limit, "f"),
+    }
+    return {
+        "at_ns": r.at_ns,
+        "by": BREACH_BY,
+        "action": BREACH,
+        "scope": "firm" if r.account is None else "account",
+        "value": "" if r.account is None else _text(r.account),
+        "details": json.dumps(details),
+    }
+
+
 def order_record(m: Mapping[Any, Any]) -> OrderRecord:
     """The order record of an ``orders`` row."""
     return OrderRecord(
@@ -148,3 +172,17 @@ def position_record(m: Mapping[Any, Any]) -> PositionRecord:
 def mark_record(m: Mapping[Any, Any]) -> MarkRecord:
     """The mark record of a ``marks`` row."""
     return MarkRecord(symbol=m["symbol"], price=m["price"], updated_ns=m["updated_ns"])
+
+
+def risk_event(m: Mapping[Any, Any]) -> RiskEvent:
+    """The risk event of a ``risk_events`` row."""
+    details = m["details"]
+    return RiskEvent(
+        id=m["id"],
+        at_ns=m["at_ns"],
+        by=m["by"],
+        action=m["action"],
+        scope=m["scope"],
+        value=m["value"],
+        details=details if isinstance(details, Mapping) else {},
+    )

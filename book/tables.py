@@ -170,10 +170,11 @@ marks = Table(
     ),
 )
 
-RISK_ACTIONS = ["KILL", "RESUME", "LIMITS"]
+RISK_ACTIONS = ["KILL", "RESUME", "LIMITS", "BREACH"]  # BREACH: migration 0005
 RISK_SCOPES = ["firm", "account", "session", "symbol"]
 
-# Audit trail of operator actions on pre-trade risk (kill switch, resume, limit changes); migration 0003.
+# Audit trail of pre-trade risk (migration 0003): operators' kill switches, resumes and limit changes,
+# and the states the daily loss limit set (BREACH, by "risk"). Start-up rebuilds risk from it.
 risk_events = Table(
     "risk_events",
     metadata,
@@ -181,7 +182,7 @@ risk_events = Table(
     Column("at_ns", BigInteger, nullable=False),
     Column("at", TIMESTAMP(timezone=True), Computed(_epoch_ns_to_timestamptz("at_ns"), persisted=True)),
     Column("by", Text, nullable=False),
-    Column("action", Text, nullable=False),  # KILL, RESUME, LIMITS
+    Column("action", Text, nullable=False),  # KILL, RESUME, LIMITS, BREACH
     Column("scope", Text, nullable=True),  # firm, account, session, symbol; none for LIMITS
     Column("value", Text, nullable=True),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),

@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -30,15 +31,22 @@ from book.database import async_url, run_sync
 from book.hops import HopRecord, OrderHops, ReportHops
 from book.rows import (
     Row,
+    breach_row,
     execution_row,
     mark_row,
     order_record,
     order_row,
     position_record,
     position_row,
+    risk_event,
 )
-from book.tables import executions, orders, positions
+from book.tables import executions, orders, positions, risk_events
 from oms.model import BookRecord, ExecutionRecord, MarkRecord, OrderRecord, OrderStatus, PositionRecord
+from risk.checks import Breach
+from risk.restore import BREACH, KILL, LIMITS, RESUME, RiskEvent
+
+# What the writer takes: book records, hop timestamps, and daily loss breaches (``risk_events`` rows).
+Record = BookRecord | HopRecord | Breach
 
 _log = logging.getLogger(__name__)
 
@@ -115,6 +123,16 @@ _UPDATE_REPORT_HOPS = (
     f" FROM {_unnest((('exec_id', 'text'), *_EXECUTION_HOP_COLUMNS))} WHERE e.exec_id = u.exec_id"
 )
 
+# A breach is journaled, so a replay after a crash may write it again: a second copy (same time, scope
+# and value; at_ns is indexed) is skipped. Rare (a state change), so one row per statement is enough.
+_INSERT_BREACH = (
+    'INSERT INTO risk_events (at_ns, "by", action, scope, value, details)'
+    " SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::jsonb"
+    " WHERE NOT EXISTS (SELECT 1 FROM risk_events WHERE at_ns = $1::bigint AND action = $3::text"
+    " AND scope = $4::text AND value = $5::text)"
+)
+_BREACH_COLUMNS = ("at_ns", "by", "action", "scope", "value", "details")
+
 _STATEMENTS = (_UPSERT_ORDERS, _INSERT_EXECUTIONS, _UPSERT_POSITIONS, _UPSERT_MARKS, _UPDATE_ORDER_HOPS,
                _UPDATE_REPORT_HOPS)
 
@@ -153,12 +171,12 @@ class _Stop:
 
 _STOP = _Stop()
 
-_Item = tuple[BookRecord | HopRecord, ...] | _Flush | _Stop
+_Item = tuple[Record, ...] | _Flush | _Stop
 
 
 @dataclass(slots=True)
 class _Batch:
-    records: list[BookRecord | HopRecord] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     flushes: list[threading.Event] = field(default_factory=list)
     stop: bool = False
 
@@ -192,7 +210,7 @@ class BookWriter:
         self.last_error: str | None = None
         # Records PostgreSQL refused (a bug upstream), with the reason; the newest are kept.
         self.rejected_records = 0
-        self.rejected: deque[tuple[BookRecord | HopRecord, str]] = deque(maxlen=10_000)
+        self.rejected: deque[tuple[Record, str]] = deque(maxlen=10_000)
 
     @property
     def pending(self) -> int:
@@ -237,7 +255,7 @@ class BookWriter:
 
     # -- HOT PATH --------------------------------------------------------------------------------------
 
-    def submit(self, records: Iterable[BookRecord | HopRecord]) -> None:
+    def submit(self, records: Iterable[Record]) -> None:
         """Hand records to the writer; returns at once (called on QuickFIX callback threads)."""
         batch = tuple(records)
         if not batch:
@@ -326,7 +344,7 @@ class BookWriter:
             pass
         return batch
 
-    async def _commit_with_retry(self, records: Sequence[BookRecord | HopRecord]) -> None:
+    async def _commit_with_retry(self, records: Sequence[Record]) -> None:
         """Commit ``records`` in order, retrying while the database fails; set aside bad records.
 
         A data error (a value PostgreSQL refuses, a broken foreign key) fails the same way on every
@@ -370,7 +388,7 @@ class BookWriter:
             self.committed_records += len(records)
             return
 
-    async def _isolate_bad_records(self, records: Sequence[BookRecord | HopRecord], exc: Exception) -> None:
+    async def _isolate_bad_records(self, records: Sequence[Record], exc: Exception) -> None:
         if len(records) == 1:
             self.rejected_records += 1
             self.rejected.append((records[0], f"{type(exc).__name__}: {exc}"))
@@ -413,9 +431,10 @@ class BookRows:
     marks: dict[str, Row] = field(default_factory=dict)
     order_hops: dict[int, OrderHops] = field(default_factory=dict)
     report_hops: dict[str, ReportHops] = field(default_factory=dict)
+    breaches: list[Row] = field(default_factory=list)  # ``risk_events`` rows, in order
 
     @classmethod
-    def of(cls, records: Iterable[BookRecord | HopRecord]) -> BookRows:
+    def of(cls, records: Iterable[Record]) -> BookRows:
         """The rows of ``records``; anything that is not a book record is logged and left out."""
         rows = cls()
         for record in records:
@@ -431,6 +450,8 @@ class BookRows:
                 rows.order_hops[record.order_id] = record
             elif isinstance(record, ReportHops):
                 rows.report_hops[record.exec_id] = record
+            elif isinstance(record, Breach):
+                rows.breaches.append(breach_row(record))
             else:
                 # A bug upstream. Retrying could never write it, and it would hold back the rest.
                 _log.error("not a book record, not written: %r", record)
@@ -448,7 +469,7 @@ class BookRows:
 
 async def write_rows(conn: asyncpg.Connection, rows: BookRows) -> None:
     """Write rows on ``conn``, inside the caller's transaction: orders, executions, positions, marks,
-    then the hop timestamps of rows written before.
+    breaches, then the hop timestamps of rows written before.
 
     Orders go first so an execution's foreign key finds its order written in the same batch.
     """
@@ -460,6 +481,8 @@ async def write_rows(conn: asyncpg.Connection, rows: BookRows) -> None:
         await conn.execute(_UPSERT_POSITIONS, *_arrays(list(rows.positions.values()), _POSITION_COLUMNS))
     if rows.marks:
         await conn.execute(_UPSERT_MARKS, *_arrays(list(rows.marks.values()), _MARK_COLUMNS))
+    if rows.breaches:
+        await conn.executemany(_INSERT_BREACH, [tuple(row[c] for c in _BREACH_COLUMNS) for row in rows.breaches])
     if rows.order_hops:
         hops = list(rows.order_hops.values())
         await conn.execute(_UPDATE_ORDER_HOPS, [h.order_id for h in hops], [h.received_ns for h in hops],
@@ -470,7 +493,7 @@ async def write_rows(conn: asyncpg.Connection, rows: BookRows) -> None:
                            [r.client_sent_ns for r in reports])
 
 
-async def write_records(conn: asyncpg.Connection, records: Iterable[BookRecord | HopRecord]) -> None:
+async def write_records(conn: asyncpg.Connection, records: Iterable[Record]) -> None:
     """Write book records on ``conn`` inside the caller's transaction (see :func:`write_rows`)."""
     await write_rows(conn, BookRows.of(records))
 
@@ -489,6 +512,9 @@ class BookState:
     positions: list[PositionRecord]
     max_order_id: int
     applied_executions: frozenset[tuple[str, str]]  # (venue, venue_exec_id) of those orders' reports
+    # What risk's halts, states and limits are rebuilt from (``risk.restore``): the last row of each
+    # action, scope and value of KILL, RESUME and BREACH, and the last LIMITS.
+    risk_events: tuple[RiskEvent, ...] = ()
 
     @property
     def open_orders(self) -> list[OrderRecord]:
@@ -517,14 +543,32 @@ async def read_state(conn: AsyncConnection, now_ns: int | None = None) -> BookSt
         positions=all_positions,
         max_order_id=int(max_order_id),
         applied_executions=frozenset((venue, exec_id) for venue, exec_id in applied.all()),
+        risk_events=await read_risk_events(conn),
     )
+
+
+async def read_risk_events(conn: AsyncConnection) -> tuple[RiskEvent, ...]:
+    """The rows of ``risk_events`` that decide what is in force (``risk.restore``): the latest of each
+    action, scope and value among KILL, RESUME and BREACH (an earlier one is always overruled by a
+    later one of its kind), and the latest LIMITS. Bounded by the scopes ever acted on, not by the
+    length of the trail."""
+    e = risk_events.c
+    latest = (
+        select(risk_events)
+        .where(e.action.in_((KILL, RESUME, BREACH)))
+        .ext(distinct_on(e.action, e.scope, e.value))
+        .order_by(e.action, e.scope, e.value, e.at_ns.desc(), e.id.desc())
+    )
+    limits = select(risk_events).where(e.action == LIMITS).order_by(e.at_ns.desc(), e.id.desc()).limit(1)
+    rows = [*(await conn.execute(latest)).mappings(), *(await conn.execute(limits)).mappings()]
+    return tuple(risk_event(m) for m in rows)
 
 
 async def _load_state(database_url: str) -> BookState:
     engine = create_async_engine(async_url(database_url), poolclass=NullPool)
     try:
         async with engine.connect() as conn:
-            # One REPEATABLE READ snapshot: the four queries see the same book even if a writer
+            # One REPEATABLE READ snapshot: the queries see the same book even if a writer
             # is still committing.
             snapshot = await conn.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
@@ -536,5 +580,6 @@ async def _load_state(database_url: str) -> BookState:
 
 
 def load_state(database_url: str) -> BookState:
-    """Read open orders, positions, the highest order id and applied fills from the book (sync)."""
+    """Read open orders, positions, the highest order id, applied fills and the risk events that
+    decide risk's halts, states and limits from the book (sync)."""
     return run_sync(lambda: _load_state(database_url))

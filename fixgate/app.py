@@ -17,6 +17,7 @@ from gateway.server import FixGateway
 from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, load_risk_config
+from risk.restore import restore_from_events
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class Fixgate:
 
         instruments = load_instruments(s.config_dir / "instruments.toml")
         risk = PreTradeRisk(instruments, load_risk_config(s.config_dir / "risk.toml"))
+        # Kill switches, daily loss states and live limit changes are in memory only while running:
+        # put back what the audit trail says was in force, before any order can arrive.
+        restored = restore_from_events(risk, state.risk_events)
         self.router = Router(instruments)
         self.writer = BookWriter(self.database_url)
         self.writer.start()
@@ -95,8 +99,11 @@ class Fixgate:
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()
         log.info(
-            "fixgate ready in %.2fs: FIX clients on port %d, REST on %s, %d open orders restored",
+            "fixgate ready in %.2fs: FIX clients on port %d, REST on %s, %d open orders restored; risk: %d"
+            " kill switches and %d trading states in force, limits from %s",
             time.monotonic() - started, s.client_port, self.rest.url, len(state.open_orders),
+            len(restored.halts), len(restored.states),
+            "the config file" if restored.limits_from is None else f"risk_events id {restored.limits_from.id}",
         )
 
     def wait_for_venues(self, venues: set[str], timeout: float = 20.0) -> bool:

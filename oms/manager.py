@@ -42,15 +42,16 @@ from oms.model import (
 )
 from oms.positions import PRICE_QUANTUM, ZERO, Position
 from oms.router import Router
-from risk.checks import PreTradeRisk
+from risk.checks import Breach, PreTradeRisk
 
 log = logging.getLogger(__name__)
 
 GATEWAY = "FIXGATE"  # the "venue" of reports the gateway makes itself (risk rejects)
 
-# Where every change goes, under the OMS lock: the book records, and the report owed to the client
-# if the change makes one (the journal keeps both, so a restart can send a report never sent).
-BookSink = Callable[[Sequence[BookRecord], ClientReport | None], None]
+# Where every change goes, under the OMS lock: the book records (with a daily loss breach a fill or
+# mark caused: a ``risk_events`` row, so a restart keeps the state it set), and the report owed to the
+# client if the change makes one (the journal keeps both, so a restart can send a report never sent).
+BookSink = Callable[[Sequence[BookRecord | Breach], ClientReport | None], None]
 
 
 @dataclass(slots=True)
@@ -529,7 +530,7 @@ class OrderManager:
                 order.venue_order_id = report.venue_order_id
             if report.text:
                 order.text = report.text
-            records: list[BookRecord] = []
+            records: list[BookRecord | Breach] = []
             if report.kind is ExecKind.TRADE:
                 order.cum_qty += report.last_qty
                 order.notional += report.last_qty * report.last_px
@@ -540,10 +541,11 @@ class OrderManager:
                     )
                 position = self._position(order.account, order.symbol)
                 position.apply_fill(order.side, report.last_qty, report.last_px)
-                self._risk.position_changed(order.account, order.symbol, position.quantity,
-                                            position.avg_price, position.realized_pnl, report.last_px)
+                breaches = self._risk.position_changed(order.account, order.symbol, position.quantity,
+                                                       position.avg_price, position.realized_pnl, report.last_px)
                 records.append(position.record(now))
                 records.append(MarkRecord(order.symbol, report.last_px, now))
+                records.extend(breaches)
             if legal:
                 order.status = status
             cl_ord_id = orig_cl_ord_id = None
@@ -577,14 +579,17 @@ class OrderManager:
 
     def market_marks(self, marks: Sequence[tuple[str, Decimal]]) -> None:
         """Marks from a venue's market data (last trade, else mid): risk's reference prices and the
-        book's unrealized P&L follow the market, not only fixgate's own fills."""
+        book's unrealized P&L follow the market, not only fixgate's own fills. Under the lock because
+        risk re-checks the daily loss of the accounts holding a symbol whose mark moved, and a breach
+        goes to the book in order with the rest."""
         if not marks:
             return
         with self._lock:
             now = self._clock_ns()
-            for symbol, price in marks:
-                self._risk.view.set_mark(symbol, price)
-            self._sink([MarkRecord(symbol, price, now) for symbol, price in marks], None)
+            breaches = self._risk.marks_changed(marks)
+            records: list[BookRecord | Breach] = [MarkRecord(symbol, price, now) for symbol, price in marks]
+            records.extend(breaches)
+            self._sink(records, None)
 
     def apply_cancel_reject(self, reject: VenueCancelReject) -> ClientCancelReject | None:
         """The venue refused a cancel or replace: the order works on as it was; tell the client."""

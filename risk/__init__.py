@@ -1,6 +1,6 @@
 """Pre-trade risk: pure checks on an in-memory view of exposure. Never imports quickfix."""
 
-from risk.checks import Halt, PreTradeRisk
+from risk.checks import Breach, Halt, PreTradeRisk
 from risk.limits import (
     ExposureLimits,
     FlowLimits,
@@ -14,6 +14,7 @@ from risk.limits import (
 )
 
 __all__ = [
+    "Breach",
     "ExposureLimits",
     "FlowLimits",
     "Halt",

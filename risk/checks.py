@@ -5,8 +5,10 @@ counts the denial under the check's name. What an accepted order changes (flow c
 exposure) is recorded by ``order_opened``, which the OMS calls once the order is routed. Every
 check is O(1) in the number of accounts, orders and limits. Cancels are never checked.
 
-Daily P&L counts from the start of the UTC day (``risk.exposure``): the first fill after midnight
-starts the new day, so the check itself never looks at a clock for it.
+Daily P&L counts from the start of the UTC day (``risk.exposure``): the first fill or mark after
+midnight starts the new day, so the check itself never looks at a clock for it. The daily loss limit
+is re-checked on what moves P&L, never per order: a fill (``position_changed``) and a mark that moves
+(``marks_changed``, for the accounts holding the symbol that have the limit, and the firm).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -48,6 +50,25 @@ class Halt:
     by: str
     at_ns: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """The daily loss limit moved an account (``account=None``: the firm) to ``state``.
+
+    Returned to the OMS, which hands it to the book with the fill or mark that caused it (a BREACH
+    row in ``risk_events``, through the journal like every other change), so that a restart keeps
+    the account REDUCING or HALTED until an operator resumes it."""
+
+    account: str | None
+    state: TradingState
+    daily_loss: Decimal
+    limit: Decimal
+    reason: str  # what every order the state refuses is told: ``daily loss 5012.50 > max 5000``
+    at_ns: int
+
+
+_NO_BREACH: tuple[Breach, ...] = ()
 
 
 class PreTradeRisk:
@@ -290,44 +311,109 @@ class PreTradeRisk:
         self.view.set_working(order_id, max(leaves, new_leaves), unit)
 
     def position_changed(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
-                         realized: Decimal, last_px: Decimal) -> None:
-        """After a fill: new position and mark, then the daily loss limits of account and firm."""
+                         realized: Decimal, last_px: Decimal) -> tuple[Breach, ...]:
+        """After a fill: new position and mark, then the daily loss limits of the account and the firm,
+        and of the other accounts holding the symbol if the fill moved its mark. The breaches it made."""
         view = self.view
         now = self.wall_clock_ns()
         if now >= view.day_end_ns:
             # The first fill of a new UTC day: earlier realized P&L is set aside before this fill's.
             view.start_day(now)
         view.set_position(account, symbol, quantity, avg_cost, realized)
+        moved = view.marks.get(symbol) != last_px
         view.set_mark(symbol, last_px)
-        config = self._live.config
-        limits = config.accounts.get(account)
-        if limits is not None and limits.max_daily_loss is not None:
-            pnl = view.daily_pnl(account)
-            if -pnl > limits.max_daily_loss:
-                self._breach(account, pnl, limits.max_daily_loss, limits.daily_loss_action)
-        firm = config.firm
-        if firm.max_daily_loss is not None:
-            pnl = view.daily_pnl(None)
-            if -pnl > firm.max_daily_loss:
-                self._breach(None, pnl, firm.max_daily_loss, firm.daily_loss_action)
+        limits = self._live.loss_limits.get(account)
+        breach = None if limits is None else self._recheck(account, limits, now)
+        # The fill changed the firm's P&L; and it is a trade on the venue, so if it moved the mark it
+        # changed the P&L of every holder of the symbol too (market data reports the same trade later,
+        # but by then the mark does not move, so that would re-check nobody).
+        others = self._recheck_holders((symbol,) if moved else (), now, fill_account=account)
+        return others if breach is None else (breach, *others)
+
+    def marks_changed(self, marks: Iterable[tuple[str, Decimal]]) -> tuple[Breach, ...]:
+        """New marks from a venue's market data: the collar's reference prices and unrealized P&L
+        follow the market, so a falling market moves an account holding the symbol to REDUCING or
+        HALTED without a fill of its own. The breaches it made."""
+        view = self.view
+        moved = []
+        for symbol, price in marks:
+            if view.marks.get(symbol) != price:
+                view.set_mark(symbol, price)
+                moved.append(symbol)
+        if not moved:
+            return _NO_BREACH
+        return self._recheck_holders(moved, None)
+
+    def _recheck_holders(self, symbols: Sequence[str], now: int | None, fill_account: str | None = None
+                         ) -> tuple[Breach, ...]:
+        """The daily loss of the accounts holding any of ``symbols`` (those with the limit only) and
+        of the firm, after their marks moved; after a fill (``fill_account``, which the caller checks
+        itself) the firm's always. O(min(holders, accounts with the limit)) per symbol plus the P&L of
+        those to check: nothing is looked at for a symbol nobody holds."""
+        view = self.view
+        live = self._live
+        limited = live.loss_limits
+        firm = live.config.firm
+        firm_exposed = False
+        accounts: set[str] = set()
+        for symbol in symbols:
+            holders = view.holders.get(symbol)
+            if not holders:
+                continue
+            if limited:
+                if len(holders) <= len(limited):
+                    accounts.update(a for a in holders if a in limited)
+                else:
+                    accounts.update(a for a in limited if a in holders)
+            # The firm's unrealized P&L moves with the mark by its net quantity in the symbol only.
+            firm_exposed = firm_exposed or view.symbol_totals[symbol][0] != ZERO
+        if fill_account is not None:
+            accounts.discard(fill_account)
+        check_firm = firm.max_daily_loss is not None and (firm_exposed or fill_account is not None)
+        if not accounts and not check_firm:
+            return _NO_BREACH
+        if now is None:
+            now = self.wall_clock_ns()
+            if now >= view.day_end_ns:
+                # Past UTC midnight with no fill yet: today's loss must not count yesterday's realized.
+                view.start_day(now)
+        breaches = []
+        for account in sorted(accounts):  # sorted: the same order of breaches, logs and rows every time
+            breach = self._recheck(account, limited[account], now)
+            if breach is not None:
+                breaches.append(breach)
+        if check_firm:
+            breach = self._recheck(None, firm, now)
+            if breach is not None:
+                breaches.append(breach)
+        return tuple(breaches)
 
     def restore_position(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
                          realized: Decimal, updated_ns: int) -> None:
         """A position from the book at start (``RiskView.restore_position``: today's realized only)."""
         self.view.restore_position(account, symbol, quantity, avg_cost, realized, updated_ns)
 
-    def _breach(self, account: str | None, pnl: Decimal, limit: Decimal, action: TradingState) -> None:
-        current = self.firm_state if account is None else self.account_states.get(account, TradingState.ACTIVE)
-        if current is TradingState.HALTED or current is action:
-            return
+    def _recheck(self, account: str | None, limits: ExposureLimits, now: int) -> Breach | None:
+        """Move the account (``None``: the firm) to the limit's action if its daily loss is past the
+        limit; the breach, or ``None`` (no breach, or the state is already that or HALTED)."""
+        limit = limits.max_daily_loss
+        action = limits.daily_loss_action
+        current = self.firm_state if account is None else self.account_states.get(account, _ACTIVE)
+        if limit is None or current is _HALTED or current is action:
+            return None  # before the P&L is summed: most re-checks end here once a state is set
+        loss = -self.view.daily_pnl(account)
+        if loss <= limit:
+            return None
         who = "the firm" if account is None else f"account {account}"
-        log.error("daily loss %s of %s is past its max %s: %s -> %s", -pnl, who, limit, current, action)
+        log.error("daily loss %s of %s is past its max %s: %s -> %s", _money(loss), who, limit, current, action)
         # Kept for the Text of every order the state refuses: the limit and the loss that broke it.
-        self.state_reasons[account] = f"daily loss {_money(-pnl)} > max {limit}"
+        reason = f"daily loss {_money(loss)} > max {limit}"
+        self.state_reasons[account] = reason
         if account is None:
             self.firm_state = action
         else:
             self.account_states[account] = action
+        return Breach(account, action, loss, limit, reason, now)
 
     def _unit(self, symbol: str, ord_type: OrdType, price: Decimal | None) -> Decimal:
         if ord_type is OrdType.LIMIT and price is not None:
@@ -381,12 +467,16 @@ class _Live:
     instrument shared by every other account, so a first order does not pay for working them out.
     """
 
-    __slots__ = ("config", "instruments", "rules", "session_flow", "shared")
+    __slots__ = ("config", "instruments", "loss_limits", "rules", "session_flow", "shared")
 
     def __init__(self, config: RiskConfig, instruments: Mapping[str, Instrument]) -> None:
         self.config = config
         self.instruments = instruments
         self.session_flow: dict[str, FlowLimits] = {}
+        # Accounts with a daily loss limit: the only ones a mark that moves re-checks.
+        self.loss_limits: dict[str, ExposureLimits] = {
+            account: limits for account, limits in config.accounts.items() if limits.max_daily_loss is not None
+        }
         self.shared: dict[str, _Rule] = {}  # by symbol, for accounts without per-order limits
         for symbol, instrument in instruments.items():
             limits = config.firm_orders

@@ -86,6 +86,9 @@ class RiskView:
     account_symbols: dict[str, set[str]] = field(default_factory=dict)
     symbol_totals: dict[str, list[Decimal]] = field(default_factory=dict)  # symbol -> [qty, cost]
     marks: dict[str, Decimal] = field(default_factory=dict)
+    # symbol -> accounts with a position in it: a mark that moves re-checks the daily loss of these
+    # only (``PreTradeRisk.marks_changed``), not of every account.
+    holders: dict[str, set[str]] = field(default_factory=dict)
     day_start_ns: int = 0  # the current UTC trading day, [start, end) in epoch nanoseconds
     day_end_ns: int = 0  # 0 until the first ``start_day``: the first fill then starts one
 
@@ -155,6 +158,12 @@ class RiskView:
         per_symbol = self.symbol_totals.setdefault(symbol, [ZERO, ZERO])
         per_symbol[0] += quantity - exposure.position
         per_symbol[1] += quantity * avg_cost - exposure.position * exposure.avg_cost
+        if quantity:
+            self.holders.setdefault(symbol, set()).add(account)
+        else:
+            holders = self.holders.get(symbol)
+            if holders is not None:
+                holders.discard(account)
         exposure.position = quantity
         exposure.avg_cost = avg_cost
         exposure.realized = realized

@@ -1,5 +1,6 @@
 """Pre-trade risk on a running gateway: the kill switch over REST cancels working orders at the venue
-and halts its scope until resumed; limits change live; a daily loss breach leaves only reducing orders."""
+and halts its scope until resumed; limits change live; a daily loss breach leaves only reducing orders,
+whether a fill or the market (a trade between other members of the venue) caused it."""
 
 from __future__ import annotations
 
@@ -43,6 +44,15 @@ def canceled_everywhere(client: FixClient, rest: httpx.Client, simulator: Simula
 def still_working(simulator: Simulator, new: Message) -> bool:
     order = simulator.record.order(f"FG{new[37]}")
     return order is not None and order.status == "NEW"
+
+
+def trade_elsewhere(simulator: Simulator, cl_ord_id: str, qty: int, price: str, side: str) -> None:
+    """Another member of the venue trades, without fixgate: only market data tells the gateway.
+    Each call is a new connection that starts its sequence numbers afresh (141=Y)."""
+    with FixClient.connect("127.0.0.1", simulator.port, sender_comp_id="CLIENT2", target_comp_id="SIM") as other:
+        other.logon(reset_seq_num=True)
+        other.send("D", order_fields(cl_ord_id, qty, price, side=side))
+        other.expect("8", where={11: cl_ord_id, 39: "2"})
 
 
 def kill(rest: httpx.Client, scope: str, value: str = "", reason: str = "test", by: str | None = None) -> Any:
@@ -178,3 +188,29 @@ def test_a_daily_loss_breach_leaves_the_account_only_reducing_orders(
     resume(rest, "account", "CLIENT1")
     client.send("D", order_fields("d-8", 1, "189.00"))
     client.expect("8", where={11: "d-8", 39: "0"})
+
+
+def test_a_falling_market_moves_a_holder_to_reducing_without_a_fill_of_its_own(
+    connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    limits = rest.get("/risk/limits").json()
+    limits["accounts"]["CLIENT1"].update(max_daily_loss="1", daily_loss_action="REDUCING")
+    assert rest.put("/risk/limits", json=limits).status_code == 200
+    client = connect("CLIENT1")
+    client.send("D", order_fields("f-1", 100, "190.01"))  # takes the seeded ask: long 100 @ 190.01
+    client.expect("8", where={11: "f-1", 39: "2"})
+    assert rest.get("/risk/status").json()["account_states"] == {}
+
+    trade_elsewhere(simulator, "elsewhere-f", 10, "189.99", side="2")  # marks CLIENT1 at 189.99: -2.00
+
+    status = eventually(lambda: rest.get("/risk/status").json(),
+                        lambda s: s["account_states"] == {"CLIENT1": "REDUCING"})
+    [account] = [a for a in status["accounts"] if a["account"] == "CLIENT1"]
+    assert account["daily_pnl"] == "-2"
+    assert rejected(client, "f-2", 1, "189.99") == (
+        "account CLIENT1 REDUCING: daily loss 2.00 > max 1; BUY 1 AAPL would not reduce the position 100"
+        " (working on that side 0)")
+    [event] = eventually(lambda: rest.get("/risk/events", params={"action": "BREACH"}).json(), bool)
+    assert (event["by"], event["scope"], event["value"]) == ("risk", "account", "CLIENT1")
+    assert event["details"] == {"state": "REDUCING", "reason": "daily loss 2.00 > max 1", "daily_loss": "2.00000000",
+                                "max_daily_loss": "1"}

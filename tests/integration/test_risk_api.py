@@ -3,9 +3,11 @@ trail, validation, the token, and the numbers of ``GET /risk/status``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,9 +18,12 @@ from sqlalchemy.pool import NullPool
 
 from api import create_app
 from book.database import async_url, run_sync
+from book.journal import Journal, replay
+from book.writer import BookWriter, load_state
 from fixgate.rest import RestServer
 from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
-from risk import Halt, PreTradeRisk, risk_config_from_mapping
+from risk import Breach, Halt, PreTradeRisk, TradingState, risk_config_from_mapping, risk_config_to_mapping
+from risk.restore import restore_from_events
 from tests.support import free_port
 
 TOKEN = "integration-test-token-0123456789"
@@ -246,3 +251,83 @@ def test_status_daily_pnl_counts_from_the_start_of_the_utc_day(database_url: str
         account = acc1()
         assert account["daily_pnl"] == "-50"
         assert {"limit": "max_daily_loss", "used": "50", "max": "1000", "percent": "5"} in account["limits"]
+
+
+def breach(account: str | None, state: TradingState, at_ns: int) -> Breach:
+    return Breach(account, state, D("1001.00"), D(1000), "daily loss 1001.00 > max 1000", at_ns)
+
+
+def test_a_breach_is_journaled_and_replayed_into_risk_events_once(
+    tmp_path: Path, database_url: str, api: httpx.Client
+) -> None:
+    journal = Journal(tmp_path / "journal")
+    journal.append([breach("ACC1", TradingState.REDUCING, 1_700_000_000_000_000_000),
+                    breach(None, TradingState.HALTED, 1_700_000_000_000_000_001)])
+    journal.close()
+    replay(tmp_path / "journal", database_url)
+    replay(tmp_path / "journal", database_url)  # killed before the files were retired: replayed again
+
+    events = api.get("/risk/events", params={"action": "BREACH"}).json()
+    assert [(e["by"], e["scope"], e["value"], e["details"]) for e in events] == [
+        ("risk", "firm", "", {"state": "HALTED", "reason": "daily loss 1001.00 > max 1000",
+                              "daily_loss": "1001.00", "max_daily_loss": "1000"}),
+        ("risk", "account", "ACC1", {"state": "REDUCING", "reason": "daily loss 1001.00 > max 1000",
+                                     "daily_loss": "1001.00", "max_daily_loss": "1000"}),
+    ]
+
+
+def restarted(database_url: str) -> PreTradeRisk:
+    """A new gateway's risk on the same book: the file's limits, then what the audit trail restores."""
+    risk = PreTradeRisk(INSTRUMENTS, risk_config_from_mapping(LIMITS))
+    restore_from_events(risk, load_state(database_url).risk_events)
+    return risk
+
+
+def test_the_audit_trail_rebuilds_halts_states_and_limits_for_a_restart(
+    api: httpx.Client, gateway: StubGateway, database_url: str
+) -> None:
+    def post(path: str, body: dict[str, str]) -> None:
+        response = api.post(path, json=body, headers={"X-Operator": "alice"})
+        assert response.status_code == 200, response.text
+
+    post("/risk/kill", {"scope": "account", "value": "ACC1", "reason": "fat finger"})
+    post("/risk/kill", {"scope": "symbol", "value": "AAPL", "reason": "bad prints"})
+    post("/risk/resume", {"scope": "symbol", "value": "AAPL"})
+    post("/risk/kill", {"scope": "firm", "reason": "drill"})
+    post("/risk/resume", {"scope": "firm"})
+    limits = api.get("/risk/limits").json()
+    limits["firm"]["max_order_qty"] = "7"
+    assert api.put("/risk/limits", json=limits).status_code == 200
+    writer = BookWriter(database_url)
+    writer.start()
+    writer.submit([breach("ACC2", TradingState.HALTED, time.time_ns())])
+    writer.stop()
+
+    risk = restarted(database_url)
+    assert [(h.scope, h.value, h.by, h.reason) for h in risk.halts.values()] == [
+        ("account", "ACC1", "alice", "fat finger")]
+    assert risk.check(new_order("1")) == "trading halted for account ACC1 by alice: fat finger"
+    assert risk.check(new_order("1", account="ACC2")) == "account ACC2 HALTED: daily loss 1001.00 > max 1000"
+    assert risk.check(new_order("8", account="ACC3")) == "order qty 8 > max 7 for AAPL"
+    assert risk_config_to_mapping(risk.config) == limits
+
+    # Resumed (by an operator of the restarted gateway): a second restart trades again.
+    post("/risk/resume", {"scope": "account", "value": "ACC1"})
+    post("/risk/resume", {"scope": "account", "value": "ACC2"})
+    risk = restarted(database_url)
+    assert risk.halts == {} and risk.account_states == {}
+    assert risk.check(new_order("1", account="ACC2")) is None
+
+
+def test_only_the_last_row_of_each_scope_and_action_is_read_at_start(
+    api: httpx.Client, database_url: str
+) -> None:
+    for n in range(5):
+        assert api.post("/risk/kill", json={"scope": "account", "value": "ACC1", "reason": f"#{n}"}).status_code == 200
+        assert api.post("/risk/resume", json={"scope": "account", "value": "ACC1"}).status_code == 200
+        assert api.put("/risk/limits", json={"firm": {"max_order_qty": str(n + 1)}}).status_code == 200
+    events = load_state(database_url).risk_events
+    assert sorted((e.action, e.scope, e.value) for e in events) == [
+        ("KILL", "account", "ACC1"), ("LIMITS", None, None), ("RESUME", "account", "ACC1")]
+    [stored] = [e for e in events if e.action == "LIMITS"]
+    assert stored.details["new"]["firm"]["max_order_qty"] == "5"
