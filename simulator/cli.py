@@ -1,8 +1,10 @@
 """Command line of the venue simulator: ``python -m simulator`` (hooked up as ``fixgate simulator``).
 
-``fixgate simulator [options]`` runs the venues until Ctrl-C / SIGTERM. Day orders expire on
-``fixgate simulator expire`` (which asks the record endpoint, on 127.0.0.1:9879 by default) or on
-SIGUSR1 to the simulator process, which needs no endpoint at all.
+``fixgate simulator [options]`` runs the venues until Ctrl-C / SIGTERM. The trading day ends (Day
+orders expire, GTC orders are told DoneForDay and stay on the book) on ``fixgate simulator expire``
+(which asks the record endpoint, on 127.0.0.1:9879 by default) or on SIGUSR1 to the simulator
+process, which needs no endpoint at all. What they print counts the expiries only (scripts read it);
+the DoneForDay count is in the endpoint's answer and the simulator's log.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fixgate simulator",
         description=(
             "Run the FIX venue simulator until Ctrl-C. "
-            "`fixgate simulator expire` ends the trading day (expires Day orders) of a running one."
+            "`fixgate simulator expire` ends the trading day of a running one (Day orders expire; "
+            "GTC orders get DoneForDay and stay on the book)."
         ),
     )
     parser.add_argument(
@@ -78,7 +81,8 @@ def build_expire_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fixgate simulator expire",
         description=(
-            "End the trading day on a running simulator: every live Day order expires (ExecType C). "
+            "End the trading day on a running simulator: every live Day order expires (ExecType C), every "
+            "live GTC order gets DoneForDay (ExecType 3) and stays on the book. "
             "Asks its record endpoint; without one, send SIGUSR1 to the simulator process instead."
         ),
     )

@@ -15,7 +15,9 @@ Rules the engine implements:
   other replace (an unchanged quantity too, e.g. one that only changes TimeInForce) moves the order
   to the back of the queue at its (new) price, where it may trade at once. A replace to a quantity at or below the filled quantity is rejected.
 - DAY orders are treated like GTC until ``expire_day_orders`` is called (the simulator has no
-  trading day of its own).
+  trading day of its own). That end of day also tells every live GTC order DoneForDay (OrdStatus 3):
+  it stays on the book, and the next day (which begins at once) it trades, is cancelled or replaced
+  as any working order; a replace makes it working again by its fills.
 - Every order gets a venue OrderID and every report an ExecID, both prefixed with the engine's
   ``id_prefix`` (the venue passes its name and start time, so ids stay unique across restarts).
 - Every order and every fill is kept in memory and can be read back (``orders()``, ``fills()``).
@@ -46,6 +48,7 @@ __all__ = [
     "OrdType",
     "OrderAccepted",
     "OrderCanceled",
+    "OrderDoneForDay",
     "OrderExpired",
     "OrderFilled",
     "OrderRejected",
@@ -90,6 +93,9 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    # A GTC order at the end of a day: no more executions that day, but it rests on and works the
+    # next day, so it is not terminal (FIX OrdStatus 3).
+    DONE_FOR_DAY = "DONE_FOR_DAY"
 
     @property
     def is_terminal(self) -> bool:
@@ -252,6 +258,14 @@ class OrderExpired:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderDoneForDay:
+    """A GTC order told at the end of the day that it is done for the day; it stays on the book."""
+
+    exec_id: str
+    order: OrderView
+
+
+@dataclass(frozen=True, slots=True)
 class CancelRejected:
     """A cancel or replace the engine refused; the order (if it exists) is unchanged."""
 
@@ -272,6 +286,7 @@ ExecutionEvent = (
     | OrderCanceled
     | OrderReplaced
     | OrderExpired
+    | OrderDoneForDay
     | CancelRejected
 )
 
@@ -600,6 +615,10 @@ class MatchingEngine:
         self._by_cl_ord_id[(order.owner, order.cl_ord_id)] = order
         order.quantity = request.quantity
         order.price = request.price
+        if order.status is OrderStatus.DONE_FOR_DAY:
+            # A replace the venue takes is an order working in the session now: it is what its fills
+            # say, not done for the day any more.
+            order.status = OrderStatus.PARTIALLY_FILLED if order.cum_qty > 0 else OrderStatus.NEW
         if request.time_in_force is not None:
             order.time_in_force = request.time_in_force
         order.updated_ns = self._clock()
@@ -612,16 +631,25 @@ class MatchingEngine:
         return events
 
     def expire_day_orders(self) -> list[ExecutionEvent]:
-        """End the trading day: every live DAY order expires."""
+        """End the trading day: every live DAY order expires (and leaves the book); every live GTC
+        order is done for the day (``OrderDoneForDay``) and keeps its place in the book, for the next
+        day. One already done for an earlier day is told again: each end of day is reported."""
         events: list[ExecutionEvent] = []
         now = self._clock()
         for order in self._orders:
-            if order.time_in_force is TimeInForce.DAY and not order.status.is_terminal:
+            if order.status.is_terminal:
+                continue
+            if order.time_in_force is TimeInForce.DAY:
                 self._books[order.symbol].same_side(order.side).remove(order)
                 order.status = OrderStatus.EXPIRED
                 order.updated_ns = now
                 order.text = "DAY order expired at end of day"
                 events.append(OrderExpired(self.next_exec_id(), self._view(order)))
+            elif order.time_in_force is TimeInForce.GTC:
+                order.status = OrderStatus.DONE_FOR_DAY
+                order.updated_ns = now
+                order.text = "GTC order done for the day; it stays on the book"
+                events.append(OrderDoneForDay(self.next_exec_id(), self._view(order)))
         return events
 
     def forget_done(self, owners: Iterable[str]) -> int:
@@ -802,6 +830,8 @@ class MatchingEngine:
         *,
         aggressor: bool,
     ) -> OrderFilled:
+        if order.status is OrderStatus.DONE_FOR_DAY:
+            order.text = None  # a new day's trade: the end-of-day note no longer describes it
         order.cum_qty += quantity
         order.notional += price * quantity
         order.status = OrderStatus.FILLED if order.cum_qty >= order.quantity else OrderStatus.PARTIALLY_FILLED

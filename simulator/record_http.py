@@ -6,7 +6,8 @@ Stdlib ``http.server`` on a thread of its own, bound to 127.0.0.1. Read-only exc
 - ``GET /record[?client=COMPID]``: ``{"venues": {NAME: {"orders": [...], "fills": [...]}}}``
 - ``GET /venues/NAME/orders[?client=COMPID]`` and ``GET /venues/NAME/fills[?client=COMPID]``
 - ``GET /venues/NAME/book/SYMBOL``: ``{"bids": [[price, qty], ...], "asks": [...]}``, best first
-- ``POST /venues/NAME/expire-day-orders``: end the trading day; ``{"expired": n}``
+- ``POST /venues/NAME/expire-day-orders``: end the trading day (``Venue.end_of_day``);
+  ``{"expired": n, "done_for_day": m}`` (Day orders expired, client GTC orders told DoneForDay)
 
 Orders and fills are those of ``simulator.journal``, every run of the venue: client orders and fills,
 and the venue participants' side of each trade with a client (``venue_participant`` true).
@@ -148,7 +149,8 @@ def _handler_class(venues: Mapping[str, Venue]) -> type[BaseHTTPRequestHandler]:
             if len(parts) == 3 and parts[0] == "venues" and parts[2] == "expire-day-orders":
                 venue = self._venue(parts[1])
                 if venue is not None:
-                    self._send(HTTPStatus.OK, {"expired": venue.expire_day_orders()})
+                    day = venue.end_of_day()
+                    self._send(HTTPStatus.OK, {"expired": day.expired, "done_for_day": day.done_for_day})
             else:
                 self._not_found(f"no such path {self.path}")
 

@@ -49,6 +49,7 @@ from simulator.matching import (
     NewOrderRequest,
     OrderAccepted,
     OrderCanceled,
+    OrderDoneForDay,
     OrderExpired,
     OrderFilled,
     OrderRejected,
@@ -66,6 +67,7 @@ from simulator.participants import MAKER_OWNER, TAKER_OWNER, LivingMarket
 from simulator.record_http import RecordServer
 
 __all__ = [
+    "DayEnd",
     "Simulator",
     "SimulatorError",
     "SimulatorRecord",
@@ -87,6 +89,14 @@ class SimulatorError(RuntimeError):
 
 
 # -- RECORD -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DayEnd:
+    """What one end of day did at a venue: Day orders expired, client GTC orders told DoneForDay."""
+
+    expired: int
+    done_for_day: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +216,7 @@ _ORD_STATUS_FIX = {
     OrderStatus.CANCELED: "4",
     OrderStatus.REJECTED: "8",
     OrderStatus.EXPIRED: "C",
+    OrderStatus.DONE_FOR_DAY: "3",
 }
 _CXL_REJ_REASON = {
     # FIX 4.2 has no DuplicateClOrdID or Other; 2 (broker option) is its catch-all.
@@ -336,6 +347,8 @@ def execution_report(
         exec_type, orig_cl_ord_id = "5", order.orig_cl_ord_id
     elif isinstance(event, OrderExpired):
         exec_type, text = "C", order.text
+    elif isinstance(event, OrderDoneForDay):
+        exec_type, text = "3", order.text  # ExecType and OrdStatus 3 (DoneForDay) in 4.2 and 4.4
     else:  # pragma: no cover - the union is exhaustive
         raise TypeError(f"unknown event {event!r}")
     message = _order_report(order, exec_type, event.exec_id, begin_string, text=text)
@@ -690,12 +703,22 @@ class Venue:
 
     # -- ADMIN ----------------------------------------------------------------------------------------
 
-    def expire_day_orders(self) -> int:
-        """End the trading day: expire live DAY orders and report it; returns how many expired."""
+    def end_of_day(self) -> DayEnd:
+        """End the trading day and report it: live DAY orders expire (ExecType C); live GTC orders
+        of clients are told DoneForDay (ExecType 3, OrdStatus 3) and stay on the book for the next
+        day, which begins at once. The venue's own resting orders are marked too but told nothing."""
         with self._lock:
             events = self.engine.expire_day_orders()
             self._report(events)
-        return len(events)
+        expired = sum(isinstance(e, OrderExpired) for e in events)
+        done = sum(isinstance(e, OrderDoneForDay) and is_client(e.order.owner) for e in events)
+        log.info("venue %s: end of day: %d Day order(s) expired, %d GTC order(s) done for day",
+                 self.name, expired, done)
+        return DayEnd(expired=expired, done_for_day=done)
+
+    def expire_day_orders(self) -> int:
+        """End the trading day (``end_of_day``); returns how many Day orders expired."""
+        return self.end_of_day().expired
 
     def market_step(self, steps: int = 1) -> None:
         """Let the background participants act ``steps`` times now (for tests; the thread does it too)."""
@@ -1102,9 +1125,13 @@ class Simulator:
         self.record_server = server
         return server.url
 
+    def end_of_day(self) -> dict[str, DayEnd]:
+        """End the trading day on every venue (see ``Venue.end_of_day``): what it did, per venue."""
+        return {name: venue.end_of_day() for name, venue in self.venues.items()}
+
     def expire_day_orders(self) -> dict[str, int]:
-        """End the trading day on every venue (see ``Venue.expire_day_orders``): expired count per venue."""
-        return {name: venue.expire_day_orders() for name, venue in self.venues.items()}
+        """End the trading day on every venue (see ``Venue.end_of_day``): expired count per venue."""
+        return {name: day.expired for name, day in self.end_of_day().items()}
 
     def stop(self, force: bool = False) -> None:
         """Stop every venue (see ``Venue.stop``) and the record endpoint."""

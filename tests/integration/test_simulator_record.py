@@ -178,11 +178,19 @@ def test_end_of_day_expires_day_orders_and_tells_their_owner(sim: Simulator) -> 
         new_order(client, "gtc", "1", 10, "189.00", tif="1")
         client.expect("8", where={11: "day"})
         client.expect("8", where={11: "gtc"})
-        assert post(f"{sim.record_url}/venues/SIM/expire-day-orders") == {"expired": 1}
+        # The seeded liquidity is GTC too, but it has no session: only the client's order is counted.
+        assert post(f"{sim.record_url}/venues/SIM/expire-day-orders") == {"expired": 1, "done_for_day": 1}
         expired = client.expect("8", where={150: "C"})
         assert (expired[11], expired[39]) == ("day", "C")
-    statuses = {o["cl_ord_id"]: o["status"] for o in get(f"{sim.record_url}/venues/SIM/orders")["orders"]}
-    assert statuses == {"day": "EXPIRED", "gtc": "NEW"}
+        done = client.expect("8", where={150: "3"})
+        assert (done[11], done[39], done[151]) == ("gtc", "3", "10")
+        statuses = {o["cl_ord_id"]: o["status"] for o in get(f"{sim.record_url}/venues/SIM/orders")["orders"]}
+        assert statuses == {"day": "EXPIRED", "gtc": "DONE_FOR_DAY"}
+        # The next day the GTC order is still in the book and trades.
+        assert get(f"{sim.record_url}/venues/SIM/book/AAPL")["bids"][-1] == ["189.00", "10"]
+        new_order(client, "hit", "2", 510, "189.00")  # through the five seeded bids to it
+        filled = client.expect("8", where={11: "gtc", 39: "2"})
+        assert (filled.decimal(32), filled.decimal(31)) == (Decimal(10), Decimal(189))
 
 
 def test_record_file_survives_a_restart_and_a_torn_last_line(tmp_path: Path) -> None:

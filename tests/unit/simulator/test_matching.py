@@ -19,6 +19,7 @@ from simulator.matching import (
     NewOrderRequest,
     OrderAccepted,
     OrderCanceled,
+    OrderDoneForDay,
     OrderExpired,
     OrderFilled,
     OrderRejected,
@@ -241,16 +242,47 @@ def test_fok_that_can_fill_in_full_fills() -> None:
     assert last_state(events).status is OrderStatus.FILLED
 
 
-def test_day_and_gtc_orders_rest_and_only_day_orders_expire() -> None:
-    engine = make_engine()
+def test_end_of_day_expires_day_orders_and_tells_gtc_orders_done_for_day() -> None:
+    engine = make_engine(seeded=False)
     engine.submit(buy("day", 10, "189.00", tif=TimeInForce.DAY))
     engine.submit(buy("gtc", 10, "189.00", tif=TimeInForce.GTC))
     events = engine.expire_day_orders()
-    assert [(type(e), view(e).cl_ord_id) for e in events] == [(OrderExpired, "day")]
-    assert view(events[0]).status is OrderStatus.EXPIRED
-    assert dict(engine.depth("AAPL")[0])[D("189.00")] == D(10)
-    gtc = engine.find(ALICE, "gtc")
-    assert gtc is not None and gtc.status is OrderStatus.NEW
+    assert [(type(e), view(e).cl_ord_id, view(e).status) for e in events] == [
+        (OrderExpired, "day", OrderStatus.EXPIRED),
+        (OrderDoneForDay, "gtc", OrderStatus.DONE_FOR_DAY),
+    ]
+    # Done for the day is not done: the GTC order keeps its place in the book and its open quantity.
+    gtc = view(events[1])
+    assert not gtc.status.is_terminal and gtc.leaves_qty == D(10)
+    assert engine.depth("AAPL")[0] == [(D("189.00"), D(10))]
+    # Every end of day is reported; an order already done (the expired one) is left alone.
+    again = engine.expire_day_orders()
+    assert [(type(e), view(e).cl_ord_id) for e in again] == [(OrderDoneForDay, "gtc")]
+
+
+def test_a_gtc_order_done_for_the_day_trades_the_next_day_and_keeps_its_priority() -> None:
+    engine = make_engine(seeded=False)
+    engine.submit(buy("first", 10, "189.00", tif=TimeInForce.GTC))
+    engine.expire_day_orders()
+    engine.submit(buy("second", 10, "189.00", owner=BOB, tif=TimeInForce.GTC))
+    events = engine.submit(sell("s", 15, "189.00", owner=BOB))
+    first = last_state(events)
+    assert (first.cl_ord_id, first.status, first.cum_qty, first.text) == (
+        "first", OrderStatus.FILLED, D(10), None)
+    assert fills_of(events, BOB)[-1] == (D(5), D("189.00"))  # the second order got the rest
+
+
+def test_a_gtc_order_done_for_the_day_can_be_cancelled_or_replaced() -> None:
+    engine = make_engine(seeded=False)
+    engine.submit(buy("c", 10, "189.00", tif=TimeInForce.GTC))
+    engine.submit(buy("r", 10, "188.00", tif=TimeInForce.GTC))
+    engine.expire_day_orders()
+    canceled = engine.cancel(CancelRequest(ALICE, "c2", "c"))
+    assert isinstance(canceled[0], OrderCanceled) and view(canceled[0]).status is OrderStatus.CANCELED
+    replaced = engine.replace(ReplaceRequest(ALICE, "r2", "r", D(20), D("188.00")))
+    # A replace the venue takes makes the order work in the session now: NEW again, not DoneForDay.
+    assert isinstance(replaced[0], OrderReplaced) and view(replaced[0]).status is OrderStatus.NEW
+    assert engine.depth("AAPL")[0] == [(D("188.00"), D(20))]
 
 
 # -- VALIDATION ---------------------------------------------------------------------------------------

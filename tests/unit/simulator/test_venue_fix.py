@@ -92,6 +92,18 @@ def test_cancel_reject_reason_codes_follow_the_fix_version() -> None:
     assert (fix44.getField(434), fix44.getField(37), fix44.getField(39)) == ("2", "NONE", "8")
 
 
+@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])
+def test_done_for_day_is_exec_type_and_ord_status_3_with_the_open_quantity(begin_string: str) -> None:
+    engine = MatchingEngine(default_instruments(), id_prefix="T")
+    engine.submit(NewOrderRequest("o", "g", "AAPL", Side.BUY, Decimal(10), OrdType.LIMIT, Decimal(189),
+                                  TimeInForce.GTC))
+    [event] = engine.expire_day_orders()
+    message = execution_report(event, begin_string)
+    # FIX 4.2 and 4.4 agree: ExecType 3 and OrdStatus 3; the order is still open for the next day.
+    assert [message.getField(tag) for tag in (11, 150, 39, 59, 151, 14)] == ["g", "3", "3", "1", "10", "0"]
+    assert message.getField(58) == "GTC order done for the day; it stays on the book"
+
+
 def _engine_events() -> list[ExecutionEvent]:
     engine = MatchingEngine(default_instruments(), id_prefix="T")
     engine.seed_liquidity(SEED_OWNER, 5, Decimal(100))
@@ -133,6 +145,7 @@ def test_every_report_the_venue_sends_is_valid_for_the_clients_data_dictionary(b
         "OrderCanceled",
         "OrderReplaced",
         "OrderExpired",
+        "OrderDoneForDay",
         "CancelRejected",
     }
     messages = [execution_report(e, begin_string) for e in events]
