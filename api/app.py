@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.endpoints import OrderOperations, open_router, router
 from api.errors import APIError, api_error_handler, validation_error_handler
-from api.metrics_endpoints import LatencyProvider, metrics_router
+from api.metrics_endpoints import LatencyProvider, OmsCountersProvider, metrics_router
 from api.risk_endpoints import RiskOperations, risk_router
 from book.database import async_url
 
@@ -23,6 +23,7 @@ def create_app(
     operations: OrderOperations | None = None,
     metrics: LatencyProvider | None = None,
     risk: RiskOperations | None = None,
+    oms: OmsCountersProvider | None = None,
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
 
@@ -31,6 +32,8 @@ def create_app(
     such as ``POST /orders/{id}/cancel``; without it those answer 503. ``metrics`` (the gateway's
     per-hop latency) serves ``GET /metrics/latency``; without it that answers 503.
     ``risk`` (the gateway) serves ``/risk/*``: kill switch, status, limits; without it those answer 503.
+    ``oms`` (the gateway) serves ``GET /metrics/oms``, the OMS's counters; without it, ``operations``
+    serves them if it can (the gateway can), else that answers 503.
     """
 
     @asynccontextmanager
@@ -60,6 +63,10 @@ def create_app(
     app.state.operations = operations
     app.state.risk = risk
     app.state.metrics = metrics
+    # The gateway is passed as ``operations`` already: it need not be named twice to serve counters.
+    if oms is None and isinstance(operations, OmsCountersProvider):
+        oms = operations
+    app.state.oms = oms
     app.add_exception_handler(APIError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(open_router)

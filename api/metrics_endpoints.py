@@ -1,16 +1,18 @@
-"""Latency metrics: the gateway's per-hop histograms (in memory) and one order's hops (from the book).
+"""Gateway metrics: per-hop latency histograms (in memory), one order's hops (from the book), and
+the OMS's counters (in memory: reports applied, duplicates, unknown reports, illegal transitions...).
 
-The histograms come from a provider object handed to the app (``fixgate.app`` passes the gateway's
-``HopMetrics``); this module knows nothing of FIX or of how they are kept.
+The histograms and the counters come from provider objects handed to the app (``fixgate.app`` passes
+the gateway's ``HopMetrics`` and the gateway itself); this module knows nothing of FIX or of how they
+are kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,6 +45,13 @@ class LatencyProvider(Protocol):
     """What serves ``GET /metrics/latency``: each hop's current distribution, in path order."""
 
     def snapshot(self) -> Mapping[str, HopStatsLike]: ...
+
+
+@runtime_checkable
+class OmsCountersProvider(Protocol):
+    """What serves ``GET /metrics/oms``: the OMS's counters by name (``gateway.server.FixGateway``)."""
+
+    def oms_counters(self) -> Mapping[str, int]: ...
 
 
 class _Schema(BaseModel):
@@ -87,11 +96,48 @@ class OrderLatency(_Schema):
     hops: list[OrderHop]
 
 
+class OmsCounters(_Schema):
+    """What the order manager has counted since the gateway started (not restored at a restart).
+    ``illegal_transitions``, ``unknown_reports`` and ``reconcile_mismatches`` above 0 mean a venue and
+    the book disagreed: the gateway's log names each order and report."""
+
+    orders: int = Field(description="new orders taken (risk rejects included, resends answered from the book not)")
+    rejected: int = Field(description="orders the gateway rejected itself (risk, duplicate ClOrdID, venue down)")
+    reports_applied: int = Field(description="venue execution reports applied to the book")
+    duplicate_reports: int = Field(description="venue reports skipped as already applied (same venue ExecID)")
+    unknown_reports: int = Field(
+        description="venue reports and cancel rejects for no order or request the gateway knows: ignored"
+    )
+    illegal_transitions: int = Field(
+        description="venue reports the lifecycle table refuses (oms/lifecycle.py): not applied, but a "
+        "fill's quantities are"
+    )
+    cancel_rejects: int = Field(description="OrderCancelRejects made for clients (the gateway's and venues')")
+    reconciled: int = Field(description="orders moved to agree with a venue's status answer after a logon")
+    reconcile_mismatches: int = Field(
+        description="status answers whose CumQty differed from the book's (logged, never invented)"
+    )
+
+
 def _provider(request: Request) -> LatencyProvider:
     provider: LatencyProvider | None = getattr(request.app.state, "metrics", None)
     if provider is None:
         raise Unavailable("latency metrics are not available: this API runs without a gateway")
     return provider
+
+
+def _oms_provider(request: Request) -> OmsCountersProvider:
+    provider: OmsCountersProvider | None = getattr(request.app.state, "oms", None)
+    if provider is None:
+        raise Unavailable("OMS counters are not available: this API runs without a gateway")
+    return provider
+
+
+@metrics_router.get("/oms", response_model=OmsCounters)
+def oms_counters(request: Request) -> OmsCounters:
+    """The OMS's counters since the gateway started: orders, rejects, venue reports applied,
+    duplicate and unknown reports, illegal lifecycle transitions, cancel rejects, reconciliation."""
+    return OmsCounters.model_validate(dict(_oms_provider(request).oms_counters()))
 
 
 @metrics_router.get("/latency", response_model=LatencyReport)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,13 @@ class FixGateway:
         log.warning("kill switch %s %s by %s: %d of %d cancels sent", scope, halt.value or "-", by, sent,
                     len(changes))
         return halt, sent
+
+    def oms_counters(self) -> dict[str, int]:
+        """The OMS's counters since start (``OmsCounters``: orders, rejects, venue reports applied,
+        duplicate and unknown reports, illegal lifecycle transitions, cancel rejects, reconciliation),
+        for ``GET /metrics/oms``. Read without the OMS lock, which the FIX threads need: each number
+        is exact, two of them may be one report apart."""
+        return dataclasses.asdict(self._oms.counters)
 
     def resume(self, scope: str, value: str, by: str) -> Halt | None:
         """Lift a kill switch (and a state the daily loss limit set in that scope); the halt lifted."""
