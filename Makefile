@@ -33,4 +33,5 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[lint]'
 	$(BIN)/ruff check . && $(BIN)/mypy gateway oms risk book api simulator fixgate
