@@ -65,6 +65,7 @@ class Fixgate:
             risk=risk,
             router=self.router,
             sink=JournaledSink(self.journal, self.writer.submit),
+            marks_sink=self.writer.submit,
             next_order_id=state.max_order_id + 1,
         )
         self.oms.restore(state.orders, state.positions, state.applied_executions)

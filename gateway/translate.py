@@ -222,6 +222,8 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
             leaves_qty=Decimal(msg.getField(t.LEAVES_QTY)),
             text=msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else "",
             received_ns=now_ns,
+            price=Decimal(msg.getField(t.PRICE))
+            if kind is ExecKind.REPLACED and msg.isSetField(t.PRICE) else None,
         )
     except InvalidOperation:
         return Invalid(t.CUM_QTY, "a quantity or price field is not a number")

@@ -275,6 +275,7 @@ class OrderManager:
         risk: PreTradeRisk,
         router: Router,
         sink: BookSink,
+        marks_sink: Callable[[Sequence[BookRecord]], None] | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
         next_order_id: int = 1,
     ) -> None:
@@ -282,6 +283,10 @@ class OrderManager:
         self._risk = risk
         self._router = router
         self._sink = sink
+        # Marks from market data are not facts the book must survive a crash with (the venue sends a
+        # fresh snapshot at the next logon): straight to the book writer, not through the journal,
+        # which they would otherwise fill at the rate of the market. None: through ``sink``.
+        self._marks_sink = marks_sink
         self._clock_ns = clock_ns
         self._next_order_id = next_order_id
         # Venue ids of cancel/replace requests: counted from the start time in ms, so ids made after
@@ -490,21 +495,31 @@ class OrderManager:
                 )
                 return None
             applied_key = (report.venue, report.exec_id)
-            if applied_key in self._applied:
-                self.counters.duplicate_reports += 1
-                return None
             if report.kind is ExecKind.ORDER_STATUS:
+                # Not de-duplicated by ExecID: venues reuse it on status answers (FIX 4.4 even says 0),
+                # and an answer changes nothing when the book already agrees with it.
                 self._end_lost_requests(order, report)
                 reconciled = self._reconcile(order, report)
                 if reconciled is None:
                     return None
                 report = reconciled
+                applied_key = (report.venue, report.exec_id)
+            elif applied_key in self._applied:
+                self.counters.duplicate_reports += 1
+                return None
 
             pending = order.pending
             chained = order.chained
             answers_pending = pending is not None and report.venue_cl_ord_id == pending.venue_cl_ord_id
             status = report.status
             if report.kind is ExecKind.REPLACED:
+                if (pending is None and chained is None
+                        and report.orig_venue_cl_ord_id == order.venue_cl_ord_id):
+                    # A replace of the order's current id that the book has no request for: asked
+                    # before a restart (requests live in memory only). The venue did it, and its
+                    # fills will name the new id: take it, with quantity and price from the report.
+                    pending = self._adopt_replace(order, report)
+                    answers_pending = True
                 if not answers_pending or pending is None or pending.kind is not RequestKind.REPLACE:
                     self.counters.illegal_transitions += 1
                     log.error("order %d: venue reports a replace nobody asked for (exec %s)",
@@ -577,6 +592,19 @@ class OrderManager:
             self._sink(records, client)
             return client
 
+    def _adopt_replace(self, order: Order, report: VenueReport) -> PendingChange:
+        """The request a venue's Replaced answers, rebuilt from the report (the client's new ClOrdID
+        is not known: the order keeps its id); its venue ClOrdID is indexed for the fills to come."""
+        log.warning("order %d: venue %s replaced it as %s without a request in the book (asked before a"
+                    " restart?): taken from the report", order.order_id, report.venue, report.venue_cl_ord_id)
+        self._by_venue_id[(report.venue, report.venue_cl_ord_id)] = order
+        return PendingChange(
+            kind=RequestKind.REPLACE, cl_ord_id=order.cl_ord_id, orig_cl_ord_id=order.cl_ord_id,
+            venue_cl_ord_id=report.venue_cl_ord_id, prior_status=order.status,
+            quantity=report.cum_qty + report.leaves_qty,
+            price=order.price if report.price is None else report.price,
+        )
+
     def market_marks(self, marks: Sequence[tuple[str, Decimal]]) -> None:
         """Marks from a venue's market data (last trade, else mid): risk's reference prices and the
         book's unrealized P&L follow the market, not only fixgate's own fills. Under the lock because
@@ -587,9 +615,12 @@ class OrderManager:
         with self._lock:
             now = self._clock_ns()
             breaches = self._risk.marks_changed(marks)
-            records: list[BookRecord | Breach] = [MarkRecord(symbol, price, now) for symbol, price in marks]
-            records.extend(breaches)
-            self._sink(records, None)
+            records = [MarkRecord(symbol, price, now) for symbol, price in marks]
+            if breaches or self._marks_sink is None:
+                # A breach is a fact: journaled, with the marks that caused it.
+                self._sink([*records, *breaches], None)
+            else:
+                self._marks_sink(records)
 
     def apply_cancel_reject(self, reject: VenueCancelReject) -> ClientCancelReject | None:
         """The venue refused a cancel or replace: the order works on as it was; tell the client."""
@@ -640,7 +671,10 @@ class OrderManager:
         log.warning("order %d: %s -> %s to agree with venue %s", order.order_id, order.status, venue_status,
                     report.venue)
         text = report.text or f"reconciled with venue {report.venue}"
-        return replace(report, kind=kind, status=venue_status, last_qty=ZERO, last_px=ZERO, text=text)
+        # An id of its own: the venue's ExecID of a status answer need not be unique.
+        exec_id = f"{report.exec_id}-RECON-{order.order_id}-{self._clock_ns()}"
+        return replace(report, kind=kind, status=venue_status, last_qty=ZERO, last_px=ZERO, text=text,
+                       exec_id=exec_id)
 
     # -- QUERIES -------------------------------------------------------------------------------------
 

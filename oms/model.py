@@ -168,6 +168,7 @@ class VenueReport:
     leaves_qty: Decimal
     text: str
     received_ns: int
+    price: Decimal | None = None  # Price (44), read for a Replaced only: the order's price from then on
 
 
 @dataclass(frozen=True, slots=True)

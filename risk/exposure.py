@@ -112,7 +112,8 @@ class RiskView:
                    price: Decimal) -> None:
         """An order is working at its venue (or on its way there)."""
         self.working[order_id] = WorkingOrder(account, symbol, side, ZERO, price)
-        self.set_working(order_id, leaves, price)
+        if leaves > 0:  # registered even at 0 (the OMS's restore sets the quantity right after)
+            self.set_working(order_id, leaves, price)
 
     def set_working(self, order_id: int, leaves: Decimal, price: Decimal) -> None:
         """The order's open quantity or price changed (a fill, a replace asked for or answered);

@@ -3,7 +3,7 @@ symbol to its daily loss state, and the breach goes to the book with the marks (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal as D
 
 from oms.manager import OrderManager, Rejected, Routed
@@ -38,7 +38,8 @@ class Book:
         self.records.extend(records)
 
 
-def make(limits: str = "5") -> tuple[OrderManager, PreTradeRisk, Book]:
+def make(limits: str = "5", marks_sink: Callable[[Sequence[BookRecord]], None] | None = None,
+         ) -> tuple[OrderManager, PreTradeRisk, Book]:
     router = Router(INSTRUMENTS)
     router.set_venue_up("SIM", True)
     config = risk_config_from_mapping({
@@ -47,7 +48,8 @@ def make(limits: str = "5") -> tuple[OrderManager, PreTradeRisk, Book]:
     })
     risk = PreTradeRisk(INSTRUMENTS, config, clock_ns=lambda: 0, wall_clock_ns=lambda: NOW)
     book = Book()
-    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=book, clock_ns=lambda: NOW)
+    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=book, marks_sink=marks_sink,
+                       clock_ns=lambda: NOW)
     return oms, risk, book
 
 
@@ -99,3 +101,15 @@ def test_marks_that_do_not_move_are_booked_but_recheck_nothing() -> None:
     oms.market_marks([("AAPL", D("190.00"))])
     assert book.records == [MarkRecord("AAPL", D("190.00"), NOW)]
     assert risk.account_states == {}
+
+
+def test_marks_skip_the_journal_unless_they_cause_a_breach() -> None:
+    direct: list[BookRecord] = []
+    oms, _, journaled = make(marks_sink=direct.extend)  # as fixgate wires it: the book writer's submit
+    filled(oms, "b1", "100", "190.00")
+    before = len(journaled.records)
+    oms.market_marks([("AAPL", D("189.99"))])  # a loss of 1.00: under the limit of 5
+    assert journaled.records[before:] == [] and direct == [MarkRecord("AAPL", D("189.99"), NOW)]
+    oms.market_marks([("AAPL", D("189.90"))])  # a loss of 10.00: the account moves to REDUCING
+    breach = journaled.records[before:]
+    assert MarkRecord("AAPL", D("189.90"), NOW) in breach and any(isinstance(r, Breach) for r in breach)

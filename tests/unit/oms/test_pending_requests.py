@@ -4,6 +4,7 @@ and what reconciliation does with a request the venue never got."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal as D
 
 from oms.manager import OrderManager, Rejected, Routed, VenueChange
@@ -271,3 +272,64 @@ def test_an_order_rejected_by_the_venue_while_its_cancel_is_pending_ends_rejecte
     assert oms.counters.illegal_transitions == 0
     assert risk.view.working == {}
     assert client.reports[-1] == rejected
+
+
+# -- 4. A RESTART WHILE A REPLACE IS PENDING ------------------------------------------------------------
+
+
+def test_a_replace_asked_before_a_restart_is_taken_from_the_venue_and_its_fills_are_applied() -> None:
+    oms, _, _ = make()
+    routed = working(oms, "c1", 100)
+    change = replace_to(oms, "c2", "c1", 150, "190.05")
+    pending_record = oms.order(routed.order_id)
+    assert pending_record is not None and pending_record.status is OrderStatus.PENDING_REPLACE
+
+    # A new process: the book holds the order as it was, the request itself died with the old one.
+    restarted, risk, _ = make()
+    restarted.restore([pending_record], [])
+    replaced = restarted.apply(report(change.venue_cl_ord_id, "rep", ExecKind.REPLACED, OrderStatus.REPLACED,
+                                      leaves="150", orig=routed.venue_cl_ord_id))
+    assert replaced is not None and replaced.kind is ExecKind.REPLACED
+    after = restarted.order(routed.order_id)
+    assert after is not None
+    assert (after.status, after.quantity, after.venue_cl_ord_id) == (OrderStatus.NEW, D(150), change.venue_cl_ord_id)
+
+    # The venue's fills name the new id: they are applied, none is lost as "unknown".
+    fill = restarted.apply(report(change.venue_cl_ord_id, "f1", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED,
+                                  cum="120", leaves="30", last_qty="120"))
+    assert fill is not None and fill.cum_qty == D(120) and fill.leaves_qty == D(30)
+    assert restarted.counters.unknown_reports == 0
+    assert risk.view.exposure("ACC", "AAPL").open_buy_qty == D(30)
+
+
+def test_a_replace_of_an_id_the_order_no_longer_has_is_still_refused() -> None:
+    oms, _, _ = make()
+    routed = working(oms, "c1", 100)
+    stale = oms.apply(report(f"{routed.venue_cl_ord_id}R9", "rep", ExecKind.REPLACED, OrderStatus.REPLACED,
+                             leaves="150", orig="FG-other"))
+    assert stale is None and oms.counters.unknown_reports == 1
+
+
+def test_a_restart_counts_the_working_orders_of_the_book_in_risks_view() -> None:
+    oms, _, _ = make()
+    routed = working(oms, "c1", 100)
+    record = oms.order(routed.order_id)
+    assert record is not None
+    restarted, risk, _ = make({"firm": {"max_position": "150"}})
+    restarted.restore([record], [])
+    assert risk.view.exposure("ACC", "AAPL").open_buy_qty == D(100)
+    refused = buy(restarted, "c3", 60)  # 100 working + 60 > 150, counted as if both filled
+    assert isinstance(refused, Rejected) and "150" in refused.report.text
+
+
+def test_status_answers_that_reuse_an_exec_id_are_each_reconciled() -> None:
+    # FIX 4.4 sends ExecID 0 on status answers (ExecType I): the second must not be taken for a repeat.
+    oms, _, _ = make()
+    first, second = buy(oms, "c1", 10), buy(oms, "c2", 10)
+    assert isinstance(first, Routed) and isinstance(second, Routed)
+    for routed in (first, second):  # the venue never got either order
+        answer = report(routed.venue_cl_ord_id, "0", ExecKind.ORDER_STATUS, OrderStatus.REJECTED)
+        oms.apply(replace(answer, venue_order_id="NONE"))
+    statuses = [oms.order(r.order_id).status for r in (first, second)]  # type: ignore[union-attr]
+    assert statuses == [OrderStatus.REJECTED, OrderStatus.REJECTED]
+    assert oms.counters.duplicate_reports == 0
