@@ -263,17 +263,20 @@ class Replayed:
     reports: tuple[ClientReport, ...]  # every client report the files hold, in journal order
     done: tuple[Path, ...]  # read to the end (or a torn last frame)
     corrupt: tuple[Path, ...]  # read up to a damaged frame only
+    refused: tuple[Path, ...] = ()  # read to the end, but the book refused some of their records
 
     def carry_over(self, owed: Sequence[ClientReport], journal: Journal) -> None:
         """Append the reports still ``owed`` to the new ``journal``, then retire the replayed files:
-        removed, or those with a damaged frame kept as ``*.corrupt`` for a person to look at."""
+        removed, or kept for a person to look at: ``*.corrupt`` with a damaged frame, ``*.refused``
+        holding records the book refused (the only copy of those records left)."""
         if owed:
             journal.append(owed)
         for path in self.done:
             path.unlink(missing_ok=True)
-        for path in self.corrupt:
-            if path.exists():
-                os.replace(path, path.with_suffix(".corrupt"))
+        for paths, suffix in ((self.corrupt, ".corrupt"), (self.refused, ".refused")):
+            for path in paths:
+                if path.exists():
+                    os.replace(path, path.with_suffix(suffix))
 
 
 def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -> Replayed:
@@ -291,6 +294,7 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
     reports: list[ClientReport] = []
     done: list[Path] = []
     corrupt: list[Path] = []
+    refused: list[Path] = []
     if not files:
         return Replayed((), (), ())
     writer = BookWriter(database_url, max_batch=_REPLAY_BATCH)
@@ -316,12 +320,16 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
             set_aside = writer.rejected_records - set_aside
             if set_aside:
                 log.error(
-                    "journal %s: %d records the book refused were set aside (logged above)", path.name, set_aside
+                    "journal %s: %d records the book refused were set aside (logged above); the file is"
+                    " kept as %s", path.name, set_aside, path.with_suffix(".refused"),
                 )
+                if path in done:
+                    done.remove(path)
+                    refused.append(path)
             log.info("journal %s: %d records replayed into the book", path.name, len(records) - set_aside)
     finally:
         writer.stop()
-    return Replayed(tuple(reports), tuple(done), tuple(corrupt))
+    return Replayed(tuple(reports), tuple(done), tuple(corrupt), tuple(refused))
 
 
 def _wait_written(writer: BookWriter, path: Path, stall_timeout: float) -> None:

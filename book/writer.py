@@ -23,7 +23,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -402,18 +401,12 @@ class BookWriter:
 def is_data_error(exc: BaseException) -> bool:
     """Whether a write failed because of the data itself, so retrying it unchanged cannot succeed.
 
-    SQLSTATE class 22 (data exception, including values asyncpg cannot encode) and class 23
-    (integrity constraint violation), or a value SQLAlchemy could not bind.
+    SQLSTATE class 22 (data exception) and class 23 (integrity constraint violation) from the server,
+    or a value asyncpg itself could not encode (a value of the wrong type).
     """
-    if isinstance(exc, asyncpg.PostgresError):
-        return isinstance(exc, asyncpg.DataError) or str(exc.sqlstate or "")[:2] in {"22", "23"}
-    if isinstance(exc, asyncpg.InterfaceError):
-        # Raised by asyncpg itself for an argument it cannot encode (a value of the wrong type).
-        return "invalid input" in str(exc)
-    if isinstance(exc, DBAPIError):
-        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
-        return sqlstate[:2] in {"22", "23"}
-    return isinstance(exc, StatementError)
+    if isinstance(exc, asyncpg.PostgresError):  # asyncpg's own encoding errors too (DataError, 22000)
+        return str(exc.sqlstate or "")[:2] in {"22", "23"}
+    return isinstance(exc, asyncpg.InterfaceError) and "invalid input" in str(exc)
 
 
 @dataclass(slots=True)

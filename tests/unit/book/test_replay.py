@@ -55,6 +55,9 @@ def test_a_record_the_book_refuses_is_set_aside_not_fatal(
     assert "set aside" in caplog.text and "BAD" in caplog.text
     replayed.carry_over([], Journal(tmp_path))
     assert list(tmp_path.glob("*.replay")) == []
+    # The refused record's only copy is that file: kept, not deleted, and not replayed again.
+    [kept] = list(tmp_path.glob("*.refused"))
+    assert any(getattr(r, "exec_id", None) == "BAD" for r in Journal.read(kept))
 
 
 def test_damage_mid_file_keeps_the_file_and_replays_what_it_can(
