@@ -770,7 +770,7 @@ class OrderManager:
             kind=kind,
             cl_ord_id=cl_ord_id,
             orig_cl_ord_id=order.cl_ord_id,
-            venue_cl_ord_id=f"FG{order.order_id}R{next(self._request_seq)}",
+            venue_cl_ord_id=self._request_id(order),
             prior_status=order.status,
             quantity=quantity,
             price=price,
@@ -780,27 +780,9 @@ class OrderManager:
         order.updated_ns = now
         self._index(order, pending.venue_cl_ord_id, cl_ord_id)
         self._sync_risk(order)  # a replace counts the worse of old and new from now until answered
-        ack_kind = ExecKind.PENDING_CANCEL if kind is RequestKind.CANCEL else ExecKind.PENDING_REPLACE
-        ack = order.client_report(
-            self._exec_id(order, ack_kind.value, now), ack_kind,
-            cl_ord_id=cl_ord_id, orig_cl_ord_id=pending.orig_cl_ord_id,
-        )
-        self._sink((self._execution(order, ack, GATEWAY, ack.exec_id, now), order.record()), ack)
-        return VenueChange(
-            kind=kind,
-            order_id=order.order_id,
-            venue=order.venue,
-            venue_cl_ord_id=pending.venue_cl_ord_id,
-            orig_venue_cl_ord_id=order.venue_cl_ord_id,
-            venue_order_id=order.venue_order_id,
-            account=order.account,
-            symbol=order.symbol,
-            side=order.side,
-            ord_type=order.ord_type,
-            time_in_force=order.time_in_force,
-            quantity=order.quantity if quantity is None else quantity,
-            price=order.price if kind is RequestKind.CANCEL else price,
-            ack=ack,
+        return self._acknowledge(
+            order, pending, order.venue_cl_ord_id, order.quantity if quantity is None else quantity,
+            order.price if kind is RequestKind.CANCEL else price, now,
         )
 
     def _end_change(
@@ -862,32 +844,47 @@ class OrderManager:
             kind=RequestKind.CANCEL,
             cl_ord_id=order.cl_ord_id,
             orig_cl_ord_id=order.cl_ord_id,
-            venue_cl_ord_id=f"FG{order.order_id}R{next(self._request_seq)}",
+            venue_cl_ord_id=self._request_id(order),
             prior_status=order.status,
         )
         order.chained = chained
         order.status = OrderStatus.PENDING_CANCEL
         order.updated_ns = now
         self._by_venue_id[(order.venue, chained.venue_cl_ord_id)] = order
+        return self._acknowledge(
+            order, chained, pending.venue_cl_ord_id,
+            order.quantity if pending.quantity is None else pending.quantity, pending.price, now,
+        )
+
+    def _request_id(self, order: Order) -> str:
+        """A new venue ClOrdID for a cancel or replace of ``order``."""
+        return f"FG{order.order_id}R{next(self._request_seq)}"
+
+    def _acknowledge(
+        self, order: Order, request: PendingChange, orig_venue_cl_ord_id: str, quantity: Decimal,
+        price: Decimal | None, now: int,
+    ) -> VenueChange:
+        """Record and owe the client the Pending report of ``request``; the message for the venue."""
+        ack_kind = ExecKind.PENDING_CANCEL if request.kind is RequestKind.CANCEL else ExecKind.PENDING_REPLACE
         ack = order.client_report(
-            self._exec_id(order, ExecKind.PENDING_CANCEL.value, now), ExecKind.PENDING_CANCEL,
-            cl_ord_id=order.cl_ord_id, orig_cl_ord_id=order.cl_ord_id,
+            self._exec_id(order, ack_kind.value, now), ack_kind,
+            cl_ord_id=request.cl_ord_id, orig_cl_ord_id=request.orig_cl_ord_id,
         )
         self._sink((self._execution(order, ack, GATEWAY, ack.exec_id, now), order.record()), ack)
         return VenueChange(
-            kind=RequestKind.CANCEL,
+            kind=request.kind,
             order_id=order.order_id,
             venue=order.venue,
-            venue_cl_ord_id=chained.venue_cl_ord_id,
-            orig_venue_cl_ord_id=pending.venue_cl_ord_id,
+            venue_cl_ord_id=request.venue_cl_ord_id,
+            orig_venue_cl_ord_id=orig_venue_cl_ord_id,
             venue_order_id=order.venue_order_id,
             account=order.account,
             symbol=order.symbol,
             side=order.side,
             ord_type=order.ord_type,
             time_in_force=order.time_in_force,
-            quantity=order.quantity if pending.quantity is None else pending.quantity,
-            price=pending.price,
+            quantity=quantity,
+            price=price,
             ack=ack,
         )
 
