@@ -316,9 +316,7 @@ class PreTradeRisk:
         and of the other accounts holding the symbol if the fill moved its mark. The breaches it made."""
         view = self.view
         now = self.wall_clock_ns()
-        if now >= view.day_end_ns:
-            # The first fill of a new UTC day: earlier realized P&L is set aside before this fill's.
-            view.start_day(now)
+        view.roll_day(now)  # the first fill of a new UTC day: earlier realized P&L is set aside first
         view.set_position(account, symbol, quantity, avg_cost, realized)
         moved = view.marks.get(symbol) != last_px
         view.set_mark(symbol, last_px)
@@ -374,9 +372,7 @@ class PreTradeRisk:
             return _NO_BREACH
         if now is None:
             now = self.wall_clock_ns()
-            if now >= view.day_end_ns:
-                # Past UTC midnight with no fill yet: today's loss must not count yesterday's realized.
-                view.start_day(now)
+            view.roll_day(now)  # past UTC midnight with no fill yet: yesterday's realized is not today's
         breaches = []
         for account in sorted(accounts):  # sorted: the same order of breaches, logs and rows every time
             breach = self._recheck(account, limited[account], now)

@@ -189,27 +189,36 @@ class RiskView:
     def unrealized(self, account: str) -> Decimal:
         """Sum over the account's symbols of position x (mark - cost); a symbol with no mark adds 0."""
         total = ZERO
-        for symbol in self.account_symbols.get(account, ()):
+        # Copies and lookups that tolerate absence: ``GET /risk/status`` reads this while fills change it.
+        for symbol in tuple(self.account_symbols.get(account, ())):
             mark = self.marks.get(symbol)
-            if mark is not None:
-                exposure = self.symbols[(account, symbol)]
+            exposure = self.symbols.get((account, symbol))
+            if mark is not None and exposure is not None:
                 total += exposure.position * (mark - exposure.avg_cost)
         return total
 
     def firm_unrealized(self) -> Decimal:
         """The same over every account, from per-symbol sums: O(symbols), not O(accounts)."""
         total = ZERO
-        for symbol, (quantity, cost) in self.symbol_totals.items():
+        for symbol, (quantity, cost) in list(self.symbol_totals.items()):
             mark = self.marks.get(symbol)
             if mark is not None:
                 total += quantity * mark - cost
         return total
 
-    def daily_pnl(self, account: str | None) -> Decimal:
-        """Realized since the day began plus unrealized now; ``None`` for the firm."""
-        totals = self.firm if account is None else self.totals(account)
+    def daily_pnl(self, account: str | None, *, day_ended: bool = False) -> Decimal:
+        """Realized since the day began plus unrealized now; ``None`` for the firm. ``day_ended``: the
+        view's day is over and no fill has started the next one, so nothing is realized today yet."""
+        totals = self.firm if account is None else self.accounts.get(account)
         unrealized = self.firm_unrealized() if account is None else self.unrealized(account)
+        if totals is None or day_ended:
+            return unrealized
         return totals.realized - totals.day_start_realized + unrealized
+
+    def roll_day(self, now_ns: int) -> None:
+        """Start the UTC day holding ``now_ns`` if the view's day has ended (one compare)."""
+        if now_ns >= self.day_end_ns:
+            self.start_day(now_ns)
 
     def start_day(self, now_ns: int) -> None:
         """The UTC day holding ``now_ns`` begins: realized P&L so far belongs to earlier days (the

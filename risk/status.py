@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from risk.checks import Halt, PreTradeRisk
-from risk.exposure import ZERO, RiskView, Totals
+from risk.exposure import ZERO, Totals
 from risk.limits import ExposureLimits, TradingState
 
 _HUNDRED = Decimal(100)
@@ -67,11 +67,11 @@ def risk_status(risk: PreTradeRisk) -> RiskStatus:
     new_day = risk.wall_clock_ns() >= view.day_end_ns
     accounts = tuple(
         _use(account, states.get(account, TradingState.ACTIVE), view.accounts.get(account),
-             _daily_pnl(view, account, new_day), limits)
+             view.daily_pnl(account, day_ended=new_day), limits)
         for account, limits in sorted(config.accounts.items())
         if _has_limits(limits)
     )
-    firm = _use(None, risk.firm_state, view.firm, _daily_pnl(view, None, new_day), config.firm)
+    firm = _use(None, risk.firm_state, view.firm, view.daily_pnl(None, day_ended=new_day), config.firm)
     halts = tuple(sorted(risk.halts.values(), key=lambda h: h.at_ns))  # copied in C first
     return RiskStatus(firm, accounts, states, halts, dict(risk.rejections))
 
@@ -79,28 +79,6 @@ def risk_status(risk: PreTradeRisk) -> RiskStatus:
 def _has_limits(limits: ExposureLimits) -> bool:
     return any(v is not None for v in (limits.max_gross_notional, limits.max_net_notional,
                                        limits.credit_limit, limits.max_daily_loss))
-
-
-def _daily_pnl(view: RiskView, account: str | None, new_day: bool) -> Decimal:
-    """``RiskView.daily_pnl`` without its side effect (it creates missing totals) and safe to run
-    while the view changes; ``new_day``: the day the view holds has ended."""
-    unrealized = ZERO
-    if account is None:
-        totals: Totals | None = view.firm
-        for symbol, sums in list(view.symbol_totals.items()):
-            mark = view.marks.get(symbol)
-            if mark is not None:
-                unrealized += sums[0] * mark - sums[1]
-    else:
-        totals = view.accounts.get(account)
-        for symbol in tuple(view.account_symbols.get(account, ())):
-            mark = view.marks.get(symbol)
-            exposure = view.symbols.get((account, symbol))
-            if mark is not None and exposure is not None:
-                unrealized += exposure.position * (mark - exposure.avg_cost)
-    if totals is None or new_day:
-        return unrealized
-    return totals.realized - totals.day_start_realized + unrealized
 
 
 def _use(account: str | None, state: TradingState, totals: Totals | None, daily_pnl: Decimal,
