@@ -154,6 +154,13 @@ class _Codec:
 _CODEC = _Codec()
 
 
+def _move_aside(current: Path) -> Path:
+    """Rename a run's journal to a new ``*.replay`` beside it (replayed, oldest first, at start)."""
+    target = current.with_name(f"{time.time_ns()}.replay")
+    os.replace(current, target)
+    return target
+
+
 class Journal:
     """One journal file, appended to under the caller's lock (the OMS lock), flushed per append."""
 
@@ -164,7 +171,7 @@ class Journal:
         if self.path.exists() and self.path.stat().st_size > 0:
             # Left by a run whose journal was not replayed (start-up moves it aside first): keep it
             # for the next replay rather than append frames of another format to it.
-            os.replace(self.path, directory / f"{time.time_ns()}.replay")
+            _move_aside(self.path)
         self._file = self.path.open("ab", buffering=1 << 16)
         self._file.write(_MAGIC)
         self._file.flush()
@@ -195,9 +202,7 @@ class Journal:
         current = directory / "current.journal"
         if current.exists():
             # Renamed first, so a crash during replay leaves it to replay again, not overwritten.
-            target = directory / f"{time.time_ns()}.replay"
-            os.replace(current, target)
-            files.append(target)
+            files.append(_move_aside(current))
         return files
 
     @staticmethod
