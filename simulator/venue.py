@@ -161,8 +161,8 @@ def data_dictionary_path(begin_string: str) -> Path:
 def render_settings(config: VenueConfig, data_dir: Path) -> str:
     """The QuickFIX settings file of one venue: one acceptor session per (FIX version, client)."""
     # ResetOn*=N and a FileStore keep sequence numbers (and sent messages, for resends) across a
-    # simulator restart. StartTime=EndTime=00:00:00 is a 24-hour session that rolls at midnight UTC,
-    # like the gateway's side, so both reset on the same day boundary.
+    # simulator restart. NonStopSession: no clock ends a session (no logout, no sequence reset at a
+    # day boundary, as on the gateway's side); a client starts afresh with ResetSeqNumFlag=Y.
     lines = [
         "[DEFAULT]",
         "ConnectionType=acceptor",
@@ -170,8 +170,7 @@ def render_settings(config: VenueConfig, data_dir: Path) -> str:
         f"SocketAcceptPort={config.port}",
         "SocketReuseAddress=Y",
         "SocketNodelay=Y",
-        "StartTime=00:00:00",
-        "EndTime=00:00:00",
+        "NonStopSession=Y",
         f"FileStorePath={data_dir / 'store'}",
         f"FileLogPath={data_dir / 'log'}",
         "PersistMessages=Y",

@@ -111,7 +111,10 @@ def test_fills_made_while_the_venue_session_was_down_arrive_after_it_reconnects(
         new = client.expect("8", where={11: "rest-1", 39: "0"})
 
         # The venue drops fixgate's session; while it is down, another member hits the order.
+        # fixgate's side is held down until the fill is made (it reconnects every second by itself).
         fix.Session.lookupSession(fix.SessionID("FIX.4.4", "SIM", "FIXGATE")).disconnect()
+        ours = fix.Session.lookupSession(fix.SessionID("FIX.4.4", "FIXGATE", "SIM"))
+        ours.logout()
         eventually(lambda: gateway.router.venue_is_up("SIM"), lambda up: not up)  # type: ignore[union-attr]
         with FixClient.connect("127.0.0.1", simulator.port, sender_comp_id="CLIENT2",
                                target_comp_id="SIM") as other:
@@ -121,7 +124,8 @@ def test_fills_made_while_the_venue_session_was_down_arrive_after_it_reconnects(
             other.expect("8", where={11: "hit-1", 39: "2"})
         assert not gateway.router.venue_is_up("SIM")  # the fill happened while the session was down
 
-        # The session comes back by itself; the gap is resent and the fill applied once.
+        # The session comes back; the gap is resent and the fill applied once.
+        ours.logon()
         fill = client.expect("8", where={11: "rest-1", 39: "2"}, timeout=15)
         assert (fill.decimal(32), fill.decimal(31), fill.decimal(14)) == (D(100), D("189.50"), D(100))
         with httpx.Client(base_url=gateway.rest.url if gateway.rest else "", timeout=10,

@@ -39,7 +39,8 @@ def test_settings_have_one_session_per_version_and_client_and_keep_sequence_numb
     config = VenueConfig(name="XCH", port=12345, target_comp_ids=("A", "B"))
     text = render_settings(config, tmp_path)
     assert text.count("[SESSION]") == 4
-    for line in ("SenderCompID=XCH", "SocketAcceptPort=12345", "ResetOnLogon=N", "ResetOnDisconnect=N"):
+    for line in ("SenderCompID=XCH", "SocketAcceptPort=12345", "ResetOnLogon=N", "ResetOnDisconnect=N",
+                 "NonStopSession=Y"):  # no logout nor sequence reset at a day boundary
         assert line in text.splitlines()
     assert f"FileStorePath={tmp_path / 'store'}" in text
     assert f"DataDictionary={Path(sys.prefix) / 'share' / 'quickfix' / 'FIX42.xml'}" in text
