@@ -24,7 +24,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -128,7 +128,9 @@ class FixClient:
     ``logout``. ``next_seq_out`` is the MsgSeqNum of the next message sent and ``next_seq_in`` the one
     expected next; both advance as the session runs, so pass them to a new client to continue a
     session after a reconnect. With ``auto_resend_request`` the reader asks for a resend when the
-    peer's MsgSeqNum jumps ahead (the resent messages arrive with PossDupFlag=Y).
+    peer's MsgSeqNum jumps ahead (the resent messages arrive with PossDupFlag=Y). The numbers still
+    missing are ``missing_in``: pass them on with ``next_seq_in`` and the next Logon asks for them
+    again, as a FIX engine does when a connection dies in the middle of a resend.
     """
 
     def __init__(
@@ -144,6 +146,7 @@ class FixClient:
         next_seq_in: int = 1,
         auto_resend_request: bool = True,
         app_history: dict[int, tuple[str, list[tuple[int, FieldValue]], str]] | None = None,
+        missing_in: Iterable[int] = (),
     ) -> None:
         self.sender_comp_id = sender_comp_id
         self.target_comp_id = target_comp_id
@@ -152,6 +155,8 @@ class FixClient:
         self.timeout = timeout
         self.next_seq_out = next_seq_out
         self.next_seq_in = next_seq_in
+        self.missing_in: set[int] = set(missing_in)
+        """Inbound MsgSeqNums below ``next_seq_in`` that a gap skipped and no resend has brought yet."""
         self.auto_resend_request = auto_resend_request
         self.app_history = app_history
         """When given (pass the same dict to the client that continues a session), application
@@ -190,6 +195,7 @@ class FixClient:
         next_seq_in: int = 1,
         auto_resend_request: bool = True,
         app_history: dict[int, tuple[str, list[tuple[int, FieldValue]], str]] | None = None,
+        missing_in: Iterable[int] = (),
         connect_timeout: float = 5.0,
     ) -> FixClient:
         """Open a TCP connection (retrying until ``connect_timeout`` while the server comes up).
@@ -218,6 +224,7 @@ class FixClient:
             next_seq_in=next_seq_in,
             auto_resend_request=auto_resend_request,
             app_history=app_history,
+            missing_in=missing_in,
         )
 
     # -- SESSION --------------------------------------------------------------------------------------
@@ -481,16 +488,24 @@ class FixClient:
         if seq > self.next_seq_in:
             if self.auto_resend_request and msg_type != "5":
                 self.protocol_errors.append(f"gap: expected {self.next_seq_in}, got {seq}; resend requested")
-                self._send_quietly("2", {7: self.next_seq_in, 16: 0})
                 # Accept the rest of the stream from here; the resent messages come back as PossDup.
+                self.missing_in.update(range(self.next_seq_in, seq))
+                self._send_quietly("2", {7: min(self.missing_in), 16: 0})
             self.next_seq_in = seq + 1
         elif seq < self.next_seq_in:
             if not message.poss_dup:
                 self.protocol_errors.append(f"MsgSeqNum too low: expected {self.next_seq_in}, got {seq}")
+            self.missing_in.discard(seq)
         else:
             self.next_seq_in = seq + 1
+            if msg_type == "A" and self.missing_in and self.auto_resend_request:
+                # A gap the last connection did not see filled: ask for it on this one.
+                self.protocol_errors.append(f"gap of {len(self.missing_in)} still open; resend requested")
+                self._send_quietly("2", {7: min(self.missing_in), 16: 0})
         if msg_type == "4" and message.get(123) == "Y":  # gap fill: skip to NewSeqNo
-            self.next_seq_in = max(self.next_seq_in, int(message[36]))
+            new_seq_no = int(message[36])
+            self.missing_in.difference_update(range(seq, new_seq_no))
+            self.next_seq_in = max(self.next_seq_in, new_seq_no)
 
     def _heartbeat_if_idle(self) -> None:
         if time.monotonic() - self._last_sent >= self.heartbeat_interval:
