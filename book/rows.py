@@ -52,6 +52,8 @@ def order_row(r: OrderRecord) -> Row:
         "text": _text(r.text),
         "created_ns": r.created_ns,
         "updated_ns": r.updated_ns,
+        "pending": None if r.pending is None else _text(r.pending),
+        "chained": None if r.chained is None else _text(r.chained),
     }
 
 
@@ -135,6 +137,8 @@ def order_record(m: Mapping[Any, Any]) -> OrderRecord:
         text=m["text"],
         created_ns=m["created_ns"],
         updated_ns=m["updated_ns"],
+        pending=m["pending"],
+        chained=m["chained"],
     )
 
 

@@ -86,6 +86,10 @@ orders = Table(
     Column("received_ns", BigInteger, nullable=True),
     Column("decided_ns", BigInteger, nullable=True),
     Column("venue_sent_ns", BigInteger, nullable=True),
+    # The cancel/replace outstanding and a cancel chained behind it, as the OMS encodes them
+    # (migration 0006): what a restart needs to answer the client's request by its own ids.
+    Column("pending", Text, nullable=True),
+    Column("chained", Text, nullable=True),
     Column(
         "created_at",
         TIMESTAMP(timezone=True),

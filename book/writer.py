@@ -62,6 +62,7 @@ _ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("quantity", "numeric"), ("price", "numeric"), ("venue", "text"), ("venue_cl_ord_id", "text"),
     ("venue_order_id", "text"), ("status", "text"), ("cum_qty", "numeric"), ("leaves_qty", "numeric"),
     ("avg_px", "numeric"), ("text", "text"), ("created_ns", "bigint"), ("updated_ns", "bigint"),
+    ("pending", "text"), ("chained", "text"),
 )
 _ORDER_HOP_COLUMNS = (("received_ns", "bigint"), ("decided_ns", "bigint"), ("venue_sent_ns", "bigint"))
 _EXECUTION_COLUMNS: tuple[tuple[str, str], ...] = (

@@ -9,6 +9,7 @@ Sending FIX messages is the caller's business, after the lock is released.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import threading
 import time
@@ -121,6 +122,8 @@ class Order:
             text=self.text,
             created_ns=self.created_ns,
             updated_ns=self.updated_ns,
+            pending=None if self.pending is None else self.pending.encode(),
+            chained=None if self.chained is None else self.chained.encode(),
         )
 
     def client_report(
@@ -175,6 +178,8 @@ class Order:
             venue_order_id=r.venue_order_id,
             cum_qty=r.cum_qty,
             text=r.text,
+            pending=PendingChange.decode(r.pending),
+            chained=PendingChange.decode(r.chained),
         )
         order.notional = r.avg_px * r.cum_qty
         return order
@@ -228,7 +233,27 @@ class PendingChange:
     price: Decimal | None = None
     # The venue was asked for the order's status (a logon) while this was outstanding: an answer
     # that shows the order working under its old ClOrdID means the venue never got the request.
+    # Not kept across a restart: the next logon asks again.
     status_asked: bool = False
+
+    def encode(self) -> str:
+        """The request as the text the book and the journal keep (``OrderRecord.pending``)."""
+        return json.dumps([
+            self.kind.value, self.cl_ord_id, self.orig_cl_ord_id, self.venue_cl_ord_id, self.prior_status.value,
+            None if self.quantity is None else str(self.quantity), None if self.price is None else str(self.price),
+        ])
+
+    @classmethod
+    def decode(cls, text: str | None) -> PendingChange | None:
+        """The request ``encode`` wrote (``None`` for none)."""
+        if text is None:
+            return None
+        kind, cl_ord_id, orig_cl_ord_id, venue_cl_ord_id, prior_status, quantity, price = json.loads(text)
+        return cls(
+            kind=RequestKind(kind), cl_ord_id=cl_ord_id, orig_cl_ord_id=orig_cl_ord_id,
+            venue_cl_ord_id=venue_cl_ord_id, prior_status=OrderStatus(prior_status),
+            quantity=None if quantity is None else Decimal(quantity), price=None if price is None else Decimal(price),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,12 +337,19 @@ class OrderManager:
         with self._lock:
             for r in orders:
                 order = Order.from_record(r)
-                if order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
-                    # The request's ids died with the process: the order is what its fills say
-                    # until the venue tells otherwise.
+                if order.pending is None and order.status in (OrderStatus.PENDING_CANCEL,
+                                                              OrderStatus.PENDING_REPLACE):
+                    # A row that does not hold its request (written before requests were kept): the
+                    # order is what its fills say until the venue tells otherwise.
                     order.status = order.working_status
                 self._orders[order.order_id] = order
                 self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
+                # The request's ids, as ``_start_change`` and ``_chain_cancel`` indexed them: the
+                # venue answers under the request's ClOrdID, the client may name it by its own.
+                if order.pending is not None:
+                    self._index(order, order.pending.venue_cl_ord_id, order.pending.cl_ord_id)
+                if order.chained is not None:
+                    self._by_venue_id[(order.venue, order.chained.venue_cl_ord_id)] = order
                 self._next_order_id = max(self._next_order_id, order.order_id + 1)
                 if order.venue and not order.status.is_terminal:
                     self._risk.view.open_order(

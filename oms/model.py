@@ -248,6 +248,11 @@ class OrderRecord:
     text: str
     created_ns: int
     updated_ns: int
+    # The cancel or replace outstanding at the venue, and a sweep's cancel chained behind a pending
+    # replace, each encoded by the OMS (``PendingChange.encode``): a restart keeps the client's ids
+    # of the request, so the venue's answer reaches the client as an answer to that request.
+    pending: str | None = None
+    chained: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ writer retries its batch until PostgreSQL is back, and the book then catches up;
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import quickfix as fix
 from book.database import create_database, start_embedded, upgrade
 from fixgate.app import Fixgate
 from fixgate.config import Settings
-from fixgate.fixclient import FixClient
+from fixgate.fixclient import FixClient, utc_timestamp
 from simulator.config import load_config
 from simulator.venue import Simulator
 from tests.support import eventually, free_port, order_fields
@@ -160,3 +161,46 @@ def test_orders_a_restarted_venue_has_forgotten_are_not_left_working(
         gateway.stop()
         if restarted is not None:
             restarted.stop(force=True)
+
+
+def test_a_cancel_pending_when_the_gateway_stops_is_answered_by_the_clients_ids_after_the_restart(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A slow venue: the gateway is gone before the venue has answered the cancel.
+    config = load_config(REPO / "config" / "simulator.toml")
+    slow = dataclasses.replace(config, venues=(dataclasses.replace(config.venues[0], response_delay_ms=1500),))
+    simulator = Simulator(slow, tmp_path / "sim", port=free_port())
+    simulator.start()
+    gateway = start_gateway(tmp_path / "gw", database_url, simulator.port)
+    restarted: Fixgate | None = None
+    try:
+        client = client_of(gateway)
+        client.send("D", order_fields("slow-1", 100, "189.50"))
+        new = client.expect("8", where={11: "slow-1", 39: "0"}, timeout=15)
+        client.send("F", {41: "slow-1", 11: "slow-cxl", 55: "AAPL", 54: "1", 38: 100, 60: utc_timestamp()})
+        client.expect("8", where={11: "slow-cxl", 39: "6"})  # PendingCancel, from fixgate itself
+        client.close()  # the client goes first: its Logout would hold the gateway's stop for seconds
+        gateway.stop()
+        [at_venue] = simulator.record.orders_from("FIXGATE")
+        assert at_venue.status == "NEW"  # the venue answers the cancel only after the gateway is gone
+
+        # The same data folder and book; the client continues its FIX session.
+        restarted = start_gateway(tmp_path / "gw", database_url, simulator.port)
+        client = FixClient.connect("127.0.0.1", restarted.settings.client_port, sender_comp_id="CLIENT1",
+                                   target_comp_id="FIXGATE", next_seq_out=client.next_seq_out,
+                                   next_seq_in=client.next_seq_in)
+        client.logon()
+        done = client.expect("8", where={11: "slow-cxl", 39: "4"}, timeout=20)
+        assert (done[41], done[37], done[150]) == ("slow-1", new[37], "4")
+        with httpx.Client(base_url=restarted.rest.url if restarted.rest else "", timeout=10,
+                          headers={"Authorization": f"Bearer {TOKEN}"}) as rest:
+            order = eventually(lambda: rest.get(f"/orders/{new[37]}").json(),
+                               lambda o: o.get("status") == "CANCELED")
+        assert order["cl_ord_id"] == "slow-cxl"
+        assert restarted.oms is not None and restarted.oms.counters.unknown_reports == 0
+        client.logout()
+    finally:
+        gateway.stop()
+        if restarted is not None:
+            restarted.stop()
+        simulator.stop(force=True)

@@ -31,6 +31,7 @@ from book.database import (
 from book.rows import execution_row, order_row
 from book.tables import executions, metadata, orders
 from book.writer import BookWriter, load_state
+from oms.manager import PendingChange
 from oms.model import (
     ExecKind,
     ExecutionRecord,
@@ -39,6 +40,7 @@ from oms.model import (
     OrderStatus,
     OrdType,
     PositionRecord,
+    RequestKind,
     Side,
     TimeInForce,
 )
@@ -195,7 +197,9 @@ def test_upgrade_from_0001_numbers_old_executions_and_marks_each_symbol(database
         try:
             async with engine.begin() as conn:
                 for record in (order(1), order(2, symbol="MSFT")):
-                    await conn.execute(insert(orders), [order_row(record)])
+                    row = order_row(record)
+                    del row["pending"], row["chained"]  # columns of 0006
+                    await conn.execute(insert(orders), [row])
                 for record in (
                     fill(1, "X1b", received_ns=T0 + 2_000, last_px=Decimal("190.07")),
                     fill(1, "X1a", received_ns=T0 + 1_000, last_px=Decimal("190.01")),
@@ -490,6 +494,19 @@ def test_load_state_returns_open_orders_positions_and_applied_fills(
     assert state.positions == [aapl, msft]
     assert state.max_order_id == 9
     assert state.applied_executions == frozenset({("XNAS", "X5")})
+
+
+def test_an_outstanding_request_is_kept_with_its_order(writer: BookWriter, database_url: str) -> None:
+    # What a restart needs to answer a client's cancel or replace by the client's own ids.
+    replace_ = PendingChange(RequestKind.REPLACE, "C2b", "C2", "V2R1", OrderStatus.NEW, Decimal("150.5"),
+                             Decimal("190.10"))
+    cancel = PendingChange(RequestKind.CANCEL, "C2", "C2", "V2R2", OrderStatus.PENDING_REPLACE)
+    pending = order(2, OrderStatus.PENDING_CANCEL, pending=replace_.encode(), chained=cancel.encode())
+    writer.submit([pending])
+    assert writer.flush()
+    [loaded] = load_state(database_url).open_orders
+    assert loaded == pending
+    assert (PendingChange.decode(loaded.pending), PendingChange.decode(loaded.chained)) == (replace_, cancel)
 
 
 def test_load_state_also_returns_orders_done_within_a_day_with_their_fills(

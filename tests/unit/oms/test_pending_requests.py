@@ -274,7 +274,78 @@ def test_an_order_rejected_by_the_venue_while_its_cancel_is_pending_ends_rejecte
     assert client.reports[-1] == rejected
 
 
-# -- 4. A RESTART WHILE A REPLACE IS PENDING ------------------------------------------------------------
+# -- 4. A RESTART WHILE A REQUEST IS PENDING ------------------------------------------------------------
+
+
+def restarted_with(oms: OrderManager, order_id: int) -> tuple[OrderManager, PreTradeRisk, Client]:
+    """A new process whose book holds the order as ``oms`` last recorded it."""
+    record = oms.order(order_id)
+    assert record is not None
+    restarted, risk, client = make()
+    restarted.restore([record], [])
+    return restarted, risk, client
+
+
+def test_a_cancel_pending_at_a_restart_is_answered_to_the_client_by_its_own_ids() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    change = oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 2))
+    assert isinstance(change, VenueChange)
+    restarted, risk, _ = restarted_with(oms, first.order_id)
+    record = restarted.order(first.order_id)
+    assert record is not None and record.status is OrderStatus.PENDING_CANCEL
+    # The request is still outstanding: another cancel of the order is refused as already pending.
+    again = restarted.request_cancel(CancelOrder(SESSION, "x2", "c1", 3))
+    assert isinstance(again, ClientCancelReject) and again.reason is CancelRejectReason.ALREADY_PENDING
+
+    done = restarted.apply(report(change.venue_cl_ord_id, "cxl", ExecKind.CANCELED, OrderStatus.CANCELED,
+                                  orig=first.venue_cl_ord_id))
+    assert done is not None
+    assert (done.status, done.cl_ord_id, done.orig_cl_ord_id) == (OrderStatus.CANCELED, "x1", "c1")
+    assert restarted.counters.unknown_reports == restarted.counters.illegal_transitions == 0
+    assert risk.view.exposure("ACC", "AAPL").open_buy_qty == D(0)
+
+
+def test_a_replace_pending_at_a_restart_takes_the_clients_new_id_and_quantity() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    change = replace_to(oms, "c2", "c1", 150, "190.05")
+    restarted, risk, _ = restarted_with(oms, first.order_id)
+    assert risk.view.exposure("ACC", "AAPL").open_buy_qty == D(150)  # the worse of old and new
+
+    done = restarted.apply(report(change.venue_cl_ord_id, "rep", ExecKind.REPLACED, OrderStatus.REPLACED,
+                                  leaves="150", orig=first.venue_cl_ord_id))
+    assert done is not None
+    assert (done.kind, done.cl_ord_id, done.orig_cl_ord_id) == (ExecKind.REPLACED, "c2", "c1")
+    after = restarted.order(first.order_id)
+    assert after is not None
+    assert (after.status, after.cl_ord_id, after.quantity, after.price, after.pending) == (
+        OrderStatus.NEW, "c2", D(150), D("190.05"), None)
+    # The client names the order by its new id from now on.
+    assert isinstance(restarted.request_cancel(CancelOrder(SESSION, "c3", "c2", 4)), VenueChange)
+
+
+def test_a_cancel_chained_on_a_replace_survives_a_restart() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    replace_to(oms, "c2", "c1", 150)
+    [cancel] = oms.cancel_orders()  # a kill switch sweep while the replace is pending
+    restarted, _, _ = restarted_with(oms, first.order_id)
+    done = restarted.apply(report(cancel.venue_cl_ord_id, "cxl", ExecKind.CANCELED, OrderStatus.CANCELED,
+                                  orig=cancel.orig_venue_cl_ord_id))
+    assert done is not None and done.status is OrderStatus.CANCELED
+    assert restarted.counters.unknown_reports == 0
+
+
+def test_a_request_pending_at_a_restart_that_the_venue_never_got_is_rejected_by_the_clients_ids() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    assert isinstance(oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 2)), VenueChange)
+    restarted, _, _ = restarted_with(oms, first.order_id)  # killed before the cancel went out
+    restarted.working_at("SIM")
+    restarted.apply(status_answer(first.venue_cl_ord_id, OrderStatus.NEW))
+    [reject] = restarted.take_cancel_rejects()
+    assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.status) == ("x1", "c1", OrderStatus.NEW)
 
 
 def test_a_replace_asked_before_a_restart_is_taken_from_the_venue_and_its_fills_are_applied() -> None:
@@ -284,9 +355,9 @@ def test_a_replace_asked_before_a_restart_is_taken_from_the_venue_and_its_fills_
     pending_record = oms.order(routed.order_id)
     assert pending_record is not None and pending_record.status is OrderStatus.PENDING_REPLACE
 
-    # A new process: the book holds the order as it was, the request itself died with the old one.
+    # A new process, and a book row written before requests were kept: the request itself is lost.
     restarted, risk, _ = make()
-    restarted.restore([pending_record], [])
+    restarted.restore([replace(pending_record, pending=None)], [])
     replaced = restarted.apply(report(change.venue_cl_ord_id, "rep", ExecKind.REPLACED, OrderStatus.REPLACED,
                                       leaves="150", orig=routed.venue_cl_ord_id))
     assert replaced is not None and replaced.kind is ExecKind.REPLACED
