@@ -39,8 +39,10 @@ def _describe(report: Message) -> str:
     return ", ".join(parts)
 
 
-def _run_flow(client: FixClient) -> None:
+def _run_flow(client: FixClient) -> list[str]:
+    """Send the flow's orders one by one, printing their reports; fixgate's order ids, in order."""
     run = time.strftime("%H%M%S")
+    order_ids = []
     for prefix, symbol, side, qty, price, what in FLOW:
         cl_ord_id = f"{prefix}-{run}"
         print(f"\n-> {what}\n   NewOrderSingle {cl_ord_id}: {'buy' if side == '1' else 'sell'} {qty} {symbol} "
@@ -51,22 +53,24 @@ def _run_flow(client: FixClient) -> None:
             fields[44] = price
         client.send("D", fields)
         report = client.expect("8", timeout=10, where={11: cl_ord_id})
+        order_ids.append(report[37])
         print(_describe(report))
         while report[39] not in ("2", "4", "8"):  # until done, or resting with nothing more coming
             try:
-                report = client.expect("8", timeout=0.5, where={11: cl_ord_id})
+                report = client.expect("8", timeout=1.0, where={11: cl_ord_id})
             except TimeoutError:
                 break
             print(_describe(report))
+    return order_ids
 
 
-def _print_book(gateway: Fixgate) -> None:
+def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
     assert gateway.rest is not None and gateway.writer is not None
     gateway.writer.flush(timeout=10)
     auth = {"Authorization": f"Bearer {gateway.settings.api_token}"}
     with httpx.Client(base_url=gateway.rest.url, timeout=10, headers=auth) as rest:
         positions = rest.get("/positions").json()
-        orders = rest.get("/orders", params={"limit": 1000, "account": "CLIENT1"}).json()[-len(FLOW):]
+        orders = [rest.get(f"/orders/{order_id}").json() for order_id in order_ids]
         pnl = rest.get("/pnl").json()
     print(f"\nGET {gateway.rest.url}/positions")
     print(f"  {'account':10} {'symbol':6} {'quantity':>10} {'avg price':>14} {'realized P&L':>14} "
@@ -78,7 +82,7 @@ def _print_book(gateway: Fixgate) -> None:
     for a in [*pnl["accounts"], {"account": "firm", **pnl["total"]}]:
         print(f"  {a['account']:10} realized {a['realized_pnl']:>12}  unrealized {a['unrealized_pnl']:>12}  "
               f"total {a['total_pnl']:>12}")
-    print(f"\nGET {gateway.rest.url}/orders?account=CLIENT1 (the last {len(orders)})")
+    print(f"\nGET {gateway.rest.url}/orders/{{id}} (the orders above)")
     for o in orders:
         print(f"  order {o['order_id']:>4} {o['cl_ord_id']:14} {o['side']:4} {o['quantity']:>6} {o['symbol']:5} "
               f"{o['status']:17} cum {o['cum_qty']:>5} avg {o['avg_px']}")
@@ -105,8 +109,7 @@ def run_demo(settings: Settings, stay_up: bool = True) -> int:
                                    target_comp_id="FIXGATE")
         client.logon(reset_seq_num=True)  # the demo client keeps no sequence numbers between runs
         print("CLIENT1 logged on over FIX.4.4")
-        _run_flow(client)
-        _print_book(gateway)
+        _print_book(gateway, _run_flow(client))
         if stay_up:
             print(f"\nStill running: connect a FIX client to port {settings.client_port}, or browse "
                   f"{gateway.rest.url if gateway.rest else ''}/docs. Ctrl-C stops.")

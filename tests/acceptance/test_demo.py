@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,7 @@ def test_demo_fills_orders_and_reads_positions_back(
     # Bought 150, sold 50 of AAPL; 100 of MSFT filled out of 1000.
     assert "CLIENT1    AAPL          100   190.01333333" in out
     assert "CLIENT1    MSFT          100         420.01" in out
+    # The orders read back over REST are the four it just sent, in the order sent, as they ended.
+    listed = re.findall(r"^  order +\d+ (\w+)-\d+ +\w+ +\d+ (\w+) +(\w+) ", out, re.MULTILINE)
+    assert listed == [("buy", "AAPL", "FILLED"), ("sell", "AAPL", "FILLED"), ("part", "MSFT", "PARTIALLY_FILLED"),
+                      ("big", "AAPL", "REJECTED")]
