@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +13,7 @@ from typing import Annotated, Protocol
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.auth import require_token
@@ -179,12 +180,21 @@ async def list_orders(
         after=after,
         limit=limit + 1,  # one more than asked says whether there is a next page
     )
+    return [Order.model_validate(dict(row)) for row in _page(request, response, rows, limit, "order_id")]
+
+
+def _page(
+    request: Request, response: Response, rows: Sequence[RowMapping], limit: int, key: str
+) -> Sequence[RowMapping]:
+    """The first ``limit`` of ``rows`` (fetched with one more, which says there is a next page); when
+    there is one, its cursor (``key`` of the page's last row) goes in ``X-Next-Cursor`` and its URL in
+    ``Link: <...>; rel="next"``."""
     page = rows[:limit]
     if len(rows) > limit:
-        cursor = str(page[-1]["order_id"])
+        cursor = str(page[-1][key])
         response.headers[NEXT_CURSOR_HEADER] = cursor
         response.headers["Link"] = f'<{request.url.include_query_params(after=cursor)}>; rel="next"'
-    return [Order.model_validate(dict(row)) for row in page]
+    return page
 
 
 @router.get(
@@ -236,15 +246,25 @@ async def cancel_order(order_id: int, request: Request) -> CancelAccepted:
 
 @router.get("/executions", response_model=list[Execution])
 async def list_executions(
+    request: Request,
+    response: Response,
     repository: Repository,
     order_id: int | None = None,
     account: Annotated[str | None, Query(description="the order's account")] = None,
     symbol: Annotated[str | None, Query(description="the order's symbol")] = None,
+    after: Annotated[
+        int | None,
+        Query(
+            description=f"cursor: only executions with a greater seq (the {NEXT_CURSOR_HEADER} of the previous page)"
+        ),
+    ] = None,
     limit: Limit = 100,
 ) -> list[Execution]:
-    """Executions in the order the book applied them (``seq``), filtered by order id, account and symbol."""
-    rows = await repository.list_executions(order_id=order_id, account=account, symbol=symbol, limit=limit)
-    return [Execution.model_validate(dict(row)) for row in rows]
+    """Executions in the order the book applied them (``seq``), filtered by order id, account and symbol;
+    paged like ``/orders`` (``X-Next-Cursor`` and ``Link`` while more match)."""
+    rows = await repository.list_executions(order_id=order_id, account=account, symbol=symbol, after=after,
+                                            limit=limit + 1)
+    return [Execution.model_validate(dict(row)) for row in _page(request, response, rows, limit, "seq")]
 
 
 @router.get("/positions", response_model=list[Position])

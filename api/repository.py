@@ -70,9 +70,11 @@ class BookRepository:
         order_id: int | None = None,
         account: str | None = None,
         symbol: str | None = None,
+        after: int | None = None,
         limit: int = 100,
     ) -> Sequence[RowMapping]:
-        """Executions matching every given filter, in the order applied (account and symbol are the order's)."""
+        """Executions matching every given filter, in the order applied (account and symbol are the
+        order's); ``after``: only those with a greater ``seq``."""
         query = select(executions)
         if account is not None or symbol is not None:
             query = query.join(orders, orders.c.order_id == executions.c.order_id)
@@ -82,6 +84,8 @@ class BookRepository:
                 query = query.where(orders.c.symbol == symbol)
         if order_id is not None:
             query = query.where(executions.c.order_id == order_id)
+        if after is not None:
+            query = query.where(executions.c.seq > after)
         query = query.order_by(executions.c.seq).limit(limit)
         return (await self._conn.execute(query)).mappings().all()
 

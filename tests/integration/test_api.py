@@ -404,6 +404,22 @@ def test_executions_filters(
     assert [e["venue_exec_id"] for e in response.json()] == expected
 
 
+def test_executions_page_by_cursor(client: httpx.Client, book: BookWriter) -> None:
+    # Three executions (X3's resend recorded once), in the order applied; pages of two, then the rest.
+    first = client.get("/executions", params={"limit": 2})
+    assert [e["venue_exec_id"] for e in first.json()] == ["X1a", "X1b"]
+    cursor = first.headers["X-Next-Cursor"]
+    assert cursor == str(first.json()[-1]["seq"])
+    link = first.headers["Link"]
+    second = client.get(link[1 : link.index(">")])
+    assert [e["venue_exec_id"] for e in second.json()] == ["X3"]
+    assert "X-Next-Cursor" not in second.headers and "Link" not in second.headers
+    # The cursor keeps the filters it is used with.
+    only = client.get("/executions", params={"order_id": 1, "after": cursor})
+    assert only.json() == []
+    assert client.get("/executions", params={"after": "x"}).status_code == 422
+
+
 def test_positions_are_marked(client: httpx.Client, book: BookWriter) -> None:
     everything = client.get("/positions").json()
     assert [(p["account"], p["symbol"]) for p in everything] == [
