@@ -10,7 +10,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from fixgate.config import ConfigError, Settings, rest_access_help
+from fixgate.config import ConfigError, Settings, rest_access_help, token_from_file
 
 
 def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +21,8 @@ def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--venue-port", type=int, help="simulator venue port (9880, FIXGATE_SIM_PORT)")
     parser.add_argument("--rest-host", help="REST bind address (127.0.0.1, FIXGATE_REST_HOST)")
     parser.add_argument("--rest-port", type=int, help="REST port (8080, FIXGATE_REST_PORT)")
+    parser.add_argument("--api-token-file", type=Path,
+                        help="file holding the REST API's bearer token (FIXGATE_API_TOKEN_FILE; FIXGATE_API_TOKEN)")
     parser.add_argument("--no-fix-message-log", action="store_true",
                         help="do not log every FIX message to files (FIXGATE_FIX_MESSAGE_LOG=0)")
 
@@ -39,6 +41,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     }
     if args.no_fix_message_log:
         s = replace(s, fix_message_log=False)
+    if args.api_token_file is not None:
+        s = replace(s, api_token=token_from_file(args.api_token_file))
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
 

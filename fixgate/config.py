@@ -42,7 +42,8 @@ class Settings:
     rest_port: int = 8080
     database_url: str | None = None  # None: DATABASE_URL, else an embedded PostgreSQL
     fix_message_log: bool = True  # every FIX message to <data dir>/log (off for benchmarks)
-    # The REST API's bearer token (FIXGATE_API_TOKEN). None: every REST call but /health is refused;
+    # The REST API's bearer token (FIXGATE_API_TOKEN, else the file --api-token-file or
+    # FIXGATE_API_TOKEN_FILE names). None: every REST call but /health is refused;
     # `fixgate serve` and `fixgate demo` generate one. Kept out of repr so it is never logged.
     api_token: str | None = field(default=None, repr=False)
 
@@ -58,7 +59,8 @@ class Settings:
             rest_port=_env_int("FIXGATE_REST_PORT", 8080),
             database_url=os.environ.get("DATABASE_URL") or None,
             fix_message_log=os.environ.get("FIXGATE_FIX_MESSAGE_LOG", "1") not in ("0", "false", "no"),
-            api_token=_api_token(os.environ.get("FIXGATE_API_TOKEN")),
+            api_token=_api_token(os.environ.get("FIXGATE_API_TOKEN"), "FIXGATE_API_TOKEN")
+            or token_from_file(os.environ.get("FIXGATE_API_TOKEN_FILE")),
         )
 
     def with_api_token(self) -> tuple[Settings, bool]:
@@ -68,25 +70,41 @@ class Settings:
         return replace(self, api_token=secrets.token_urlsafe(32)), True
 
 
-def _api_token(raw: str | None) -> str | None:
+def _api_token(raw: str | None, source: str) -> str | None:
     if raw is None or raw.strip() == "":
         return None
     # RFC 6750 token68 characters only: anything else could not be sent in an Authorization header.
     if not all(c.isascii() and (c.isalnum() or c in "-._~+/=") for c in raw):
-        raise ConfigError(
-            "FIXGATE_API_TOKEN has characters a bearer token cannot carry (use A-Z a-z 0-9 -._~+/=)"
-        )
+        raise ConfigError(f"{source} has characters a bearer token cannot carry (use A-Z a-z 0-9 -._~+/=)")
     return raw
+
+
+def token_from_file(path: str | Path | None) -> str | None:
+    """The REST API token kept in a file of its own (``--api-token-file``, ``FIXGATE_API_TOKEN_FILE``):
+    its one line, surrounding whitespace ignored. A file, not a key of the config files: those are
+    committed with the deployment, a secret is not. A missing or empty file is an error, not "no
+    token"."""
+    if path is None or str(path) == "":
+        return None
+    try:
+        text = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"API token file {path}: {exc.strerror or exc}") from None
+    token = _api_token(text, f"API token file {path}")
+    if token is None:
+        raise ConfigError(f"API token file {path} is empty")
+    return token
 
 
 def rest_access_help(url: str, token: str, generated: bool) -> str:
     """What to print at start so an operator can call the REST API (the token once, if generated)."""
     if generated:
         return (
-            f"REST API token (generated for this run; set FIXGATE_API_TOKEN to choose one): {token}\n"
+            f"REST API token (generated for this run; set FIXGATE_API_TOKEN or FIXGATE_API_TOKEN_FILE to"
+            f" choose one): {token}\n"
             f"  curl -H 'Authorization: Bearer {token}' {url}/positions"
         )
-    return f'REST API token from FIXGATE_API_TOKEN:\n  curl -H "Authorization: Bearer $FIXGATE_API_TOKEN" {url}/positions'
+    return f'REST API token as configured:\n  curl -H "Authorization: Bearer $FIXGATE_API_TOKEN" {url}/positions'
 
 
 _INSTRUMENT_KEYS = {"venue", "tick_size", "lot_size", "reference_price"}

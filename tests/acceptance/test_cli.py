@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import asyncpg
+import pytest
+from alembic.script import ScriptDirectory
+
+from book.database import alembic_config, create_database, drop_database
 from fixgate.fixclient import FixClient
 from tests.support import free_port, order_fields
 
@@ -33,11 +41,37 @@ def test_fixgate_simulator_runs_a_venue_any_fix_client_can_trade_with(tmp_path: 
     assert f"venue SIM on 127.0.0.1:{port}" in out.decode()
 
 
-def test_fixgate_help_lists_the_commands() -> None:
-    out = subprocess.run([sys.executable, "-m", "fixgate.cli", "--help"], cwd=REPO, capture_output=True,
-                         text=True, check=True).stdout
-    for command in ("serve", "simulator", "demo", "db"):
-        assert command in out
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [(["serve"], "--api-token-file"), (["demo"], "--exit"), (["db", "upgrade"], "--data-dir"),
+     (["simulator"], "--record-port")],
+)
+def test_each_command_has_its_help(command: list[str], flag: str) -> None:
+    out = _fixgate(*command, "--help")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: fixgate") and flag in out.stdout
+
+
+def test_fixgate_db_upgrade_migrates_the_database_of_database_url(pg_admin_url: str) -> None:
+    name = f"fixgate_cli_{uuid.uuid4().hex[:12]}"
+    url = create_database(pg_admin_url, name)
+    try:
+        out = subprocess.run([sys.executable, "-m", "fixgate.cli", "db", "upgrade"], cwd=REPO,
+                             capture_output=True, text=True, timeout=120, check=False,
+                             env={**os.environ, "DATABASE_URL": url})
+        assert out.returncode == 0, out.stderr
+        heads = ScriptDirectory.from_config(alembic_config(url)).get_heads()
+
+        async def revision() -> str:
+            conn = await asyncpg.connect(url)
+            try:
+                return str(await conn.fetchval("SELECT version_num FROM alembic_version"))
+            finally:
+                await conn.close()
+
+        assert [asyncio.run(revision())] == heads
+    finally:
+        drop_database(pg_admin_url, name)
 
 
 def _fixgate(*args: str) -> subprocess.CompletedProcess[str]:
