@@ -125,7 +125,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             key = session_key(session_id)
             log.info("client logged out: %s", key)
             if key in self.cancel_on_disconnect:
-                changes = self._oms.cancel_orders(session=key)
+                changes = self._oms.cancel_orders(session=key).changes
                 log.info("cancel on disconnect: %d working orders of %s", len(changes), key)
                 self._send_changes(changes)
         except Exception:
@@ -224,7 +224,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             )
         else:
             symbol = message.getField(t.SYMBOL) if kind == t.MASS_CANCEL_BY_SYMBOL else None
-            changes = self._oms.cancel_orders(session=key, symbol=symbol)
+            changes = self._oms.cancel_orders(session=key, symbol=symbol).changes
             report = mass_cancel_report(message, kind, len(changes), f"{len(changes)} orders to cancel")
             self._send(report, session_id)
             self._send_changes(changes)

@@ -82,20 +82,20 @@ class FixGateway:
         """The kill switch: halt new orders in a scope (firm, account, session = client CompID, symbol),
         then cancel every working order in it at its venue. The halt comes first, so no order of the
         scope is accepted once the sweep has begun; one that passed its check just before and is still
-        on its way to the venue can be overtaken by its cancel, which the venue then rejects, leaving
-        it working until another kill. Returns the halt and how many cancels were sent."""
+        on its way to the venue (PENDING_NEW) gets its cancel when the venue acknowledges it, so the
+        cancel cannot overtake it on the wire. Returns the halt and how many cancels were sent now."""
         halt = self.risk.kill(scope, value, by, reason)
         if scope == "firm":
-            changes = self._oms.cancel_orders()
+            sweep = self._oms.cancel_orders(defer_unacknowledged=True)
         elif scope == "account":
-            changes = self._oms.cancel_orders(account=value)
+            sweep = self._oms.cancel_orders(account=value, defer_unacknowledged=True)
         elif scope == "session":
-            changes = self._oms.cancel_orders(comp_id=value)
+            sweep = self._oms.cancel_orders(comp_id=value, defer_unacknowledged=True)
         else:
-            changes = self._oms.cancel_orders(symbol=value)
-        sent = sum(self.venues.send_change(change) is None for change in changes)
-        log.warning("kill switch %s %s by %s: %d of %d cancels sent", scope, halt.value or "-", by, sent,
-                    len(changes))
+            sweep = self._oms.cancel_orders(symbol=value, defer_unacknowledged=True)
+        sent = sum(self.venues.send_change(change) is None for change in sweep.changes)
+        log.warning("kill switch %s %s by %s: %d of %d cancels sent, %d more at the venue's ack", scope,
+                    halt.value or "-", by, sent, len(sweep.changes), sweep.deferred)
         return halt, sent
 
     def oms_counters(self) -> dict[str, int]:

@@ -200,3 +200,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # A status answer showed the venue never got a cancel or replace (lost in a drop).
             for reject in self._oms.take_cancel_rejects():
                 self._cancel_reject_to_client(reject)
+        if self._oms.cancels_owed:
+            # The venue acknowledged an order a kill switch swept while it was on its way.
+            for change in self._oms.take_cancels():
+                self.send_change(change)

@@ -82,6 +82,9 @@ class Order:
     # A sweep's cancel (kill switch, mass cancel, cancel on disconnect, operator) sent while a
     # replace was pending; it becomes ``pending`` once the replace is answered.
     chained: PendingChange | None = None
+    # A kill switch swept the order before the venue had acknowledged it: its cancel is made at the
+    # venue's first report (sent before, it could overtake the order itself on the wire).
+    cancel_on_ack: bool = False
 
     @property
     def working_status(self) -> OrderStatus:
@@ -277,6 +280,15 @@ class VenueChange:
     ack: ClientReport
 
 
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What a sweep (``cancel_orders``) does: the cancels to send now, and how many orders will get
+    theirs at the venue's first report (``defer_unacknowledged``)."""
+
+    changes: list[VenueChange]
+    deferred: int = 0
+
+
 @dataclass(slots=True)
 class OmsCounters:
     orders: int = 0
@@ -325,6 +337,8 @@ class OrderManager:
         self._applied: set[tuple[str, str]] = set()  # (venue, venue ExecID) of every report applied
         # Cancel rejects reconciliation owes clients (requests a venue never got), until taken.
         self._owed_cancel_rejects: list[ClientCancelReject] = []
+        # Cancels of swept orders their venue has now acknowledged (``Order.cancel_on_ack``), until taken.
+        self._owed_cancels: list[VenueChange] = []
         self.counters = OmsCounters()
 
     def restore(
@@ -462,15 +476,21 @@ class OrderManager:
 
     def cancel_orders(
         self, *, session: str | None = None, account: str | None = None, symbol: str | None = None,
-        comp_id: str | None = None,
-    ) -> list[VenueChange]:
+        comp_id: str | None = None, defer_unacknowledged: bool = False,
+    ) -> Sweep:
         """Cancel every working order in a scope (mass cancel, cancel on disconnect, operators);
         ``comp_id`` matches the client's sessions of every FIX version (``FIX.x.y:FIXGATE-><comp_id>``).
         An order with a cancel already on its way is left to it; one with a replace pending gets a
-        cancel chained after the replace (``_chain_cancel``)."""
+        cancel chained after the replace (``_chain_cancel``).
+
+        ``defer_unacknowledged`` (the kill switch, on another thread than the orders' own): an order
+        still PENDING_NEW may not be on the wire yet, and a cancel sent now could reach the venue
+        first, be refused as unknown, and leave the order working once it arrives. Its cancel is made
+        at the venue's first report instead (``take_cancels``); a reject or a full fill needs none."""
         with self._lock:
             now = self._clock_ns()
             changes = []
+            deferred = 0
             for order in self._orders.values():
                 if (
                     order.status.is_terminal
@@ -481,10 +501,14 @@ class OrderManager:
                     or (symbol is not None and order.symbol != symbol)
                 ):
                     continue
+                if defer_unacknowledged and order.status is OrderStatus.PENDING_NEW:
+                    order.cancel_on_ack = True
+                    deferred += 1
+                    continue
                 change = self._sweep_cancel(order, now)
                 if change is not None:
                     changes.append(change)
-            return changes
+            return Sweep(changes, deferred)
 
     def cancel_order(self, order_id: int) -> VenueChange | Refusal:
         """An operator's cancel of one order: the request for the venue, or why there is none."""
@@ -622,6 +646,11 @@ class OrderManager:
             records.append(self._execution(order, client, report.venue, report.exec_id, report.received_ns))
             records.append(order.record())
             self._sink(records, client)
+            if order.cancel_on_ack and order.status is not OrderStatus.PENDING_NEW:
+                order.cancel_on_ack = False
+                change = None if order.status.is_terminal else self._sweep_cancel(order, now)
+                if change is not None:
+                    self._owed_cancels.append(change)
             return client
 
     def _adopt_replace(self, order: Order, report: VenueReport) -> PendingChange:
@@ -737,6 +766,19 @@ class OrderManager:
                 if order.chained is not None:
                     order.chained = replace(order.chained, status_asked=True)
             return [o.record() for o in working]
+
+    @property
+    def cancels_owed(self) -> bool:
+        """Whether ``take_cancels`` has any: read without the lock (a hint the venue thread checks after
+        every report, as ``cancel_rejects_owed``)."""
+        return bool(self._owed_cancels)
+
+    def take_cancels(self) -> list[VenueChange]:
+        """Cancels of orders a kill switch swept before their venue acknowledged them, made at the
+        venue's first report (``cancel_orders(defer_unacknowledged=True)``); the venue thread sends them."""
+        with self._lock:
+            owed, self._owed_cancels = self._owed_cancels, []
+            return owed
 
     @property
     def cancel_rejects_owed(self) -> bool:

@@ -25,11 +25,11 @@ def test_cancel_orders_of_a_comp_id_matches_its_sessions_of_both_versions_only()
         assert isinstance(routed, Routed)
         ids[session] = routed.order_id
 
-    changes = oms.cancel_orders(comp_id="CLIENT1")
+    changes = oms.cancel_orders(comp_id="CLIENT1").changes
     assert sorted(c.order_id for c in changes) == sorted(
         [ids["FIX.4.4:FIXGATE->CLIENT1"], ids["FIX.4.2:FIXGATE->CLIENT1"]]
     )
     assert all(c.kind is RequestKind.CANCEL for c in changes)
     # Their cancels are pending now: a second sweep leaves them to it, and other clients are untouched.
-    assert oms.cancel_orders(comp_id="CLIENT1") == []
-    assert [c.order_id for c in oms.cancel_orders(comp_id="CLIENT2")] == [ids["FIX.4.4:FIXGATE->CLIENT2"]]
+    assert oms.cancel_orders(comp_id="CLIENT1").changes == []
+    assert [c.order_id for c in oms.cancel_orders(comp_id="CLIENT2").changes] == [ids["FIX.4.4:FIXGATE->CLIENT2"]]

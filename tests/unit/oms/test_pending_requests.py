@@ -125,14 +125,14 @@ def test_a_sweep_chains_a_cancel_on_a_pending_replace_and_the_order_ends_cancele
     first = working(oms, "c1", 100)
     replace = replace_to(oms, "c2", "c1", 200, "189")
 
-    [cancel] = oms.cancel_orders(account="ACC")
+    [cancel] = oms.cancel_orders(account="ACC").changes
     # FIX chaining: the cancel names the replace (the last ClOrdID not rejected) and the venue's
     # OrderID, so the venue finds the order whichever way the replace goes.
     assert (cancel.kind, cancel.orig_venue_cl_ord_id, cancel.venue_order_id) == (
         RequestKind.CANCEL, replace.venue_cl_ord_id, "V1")
     assert (cancel.ack.kind, cancel.ack.status, cancel.ack.cl_ord_id) == (
         ExecKind.PENDING_CANCEL, OrderStatus.PENDING_CANCEL, "c1")
-    assert oms.cancel_orders(account="ACC") == []  # a cancel is on its way: a second sweep leaves it
+    assert oms.cancel_orders(account="ACC").changes == []  # a cancel is on its way: a second sweep leaves it
 
     # The venue takes them in order: the replace, then the cancel.
     replaced = oms.apply(report(replace.venue_cl_ord_id, "r1", ExecKind.REPLACED, OrderStatus.NEW, leaves="200",
@@ -150,7 +150,7 @@ def test_a_chained_cancel_still_cancels_when_the_venue_refuses_the_replace() -> 
     oms, risk, _ = make()
     first = working(oms, "c1", 100)
     replace = replace_to(oms, "c2", "c1", 200)
-    [cancel] = oms.cancel_orders()
+    [cancel] = oms.cancel_orders().changes
     refused = oms.apply_cancel_reject(VenueCancelReject("SIM", replace.venue_cl_ord_id, first.venue_cl_ord_id,
                                                         "price out of band", 6))
     assert refused is not None
@@ -167,7 +167,7 @@ def test_a_venue_that_refuses_a_chained_cancel_leaves_the_replace_and_the_next_s
     oms, _, _ = make()
     first = working(oms, "c1", 100)
     replace = replace_to(oms, "c2", "c1", 200)
-    [cancel] = oms.cancel_orders(symbol="AAPL")
+    [cancel] = oms.cancel_orders(symbol="AAPL").changes
     refused = oms.apply_cancel_reject(VenueCancelReject("SIM", cancel.venue_cl_ord_id, replace.venue_cl_ord_id,
                                                         "order already pending replace", 7))
     assert refused is not None
@@ -177,7 +177,7 @@ def test_a_venue_that_refuses_a_chained_cancel_leaves_the_replace_and_the_next_s
                      orig=first.venue_cl_ord_id))
     record = oms.order(first.order_id)
     assert record is not None and (record.status, record.quantity) == (OrderStatus.NEW, D(200))
-    [again] = oms.cancel_orders(symbol="AAPL")
+    [again] = oms.cancel_orders(symbol="AAPL").changes
     assert again.orig_venue_cl_ord_id == replace.venue_cl_ord_id
 
 
@@ -224,7 +224,7 @@ def test_a_lost_replace_is_rejected_and_risk_counts_the_old_order_again() -> Non
     oms, risk, _ = make()
     first = working(oms, "c1", 100)
     replace_to(oms, "c2", "c1", 300)
-    [cancel] = oms.cancel_orders()  # a kill chained on it, lost with it
+    [cancel] = oms.cancel_orders().changes  # a kill chained on it, lost with it
     oms.working_at("SIM")
     oms.apply(status_answer(first.venue_cl_ord_id, OrderStatus.NEW))
     rejects = oms.take_cancel_rejects()
@@ -232,7 +232,7 @@ def test_a_lost_replace_is_rejected_and_risk_counts_the_old_order_again() -> Non
                                                                 (RequestKind.REPLACE, "c2")]
     assert risk.view.symbols[("ACC", "AAPL")].open_buy_qty == D(100)
     assert cancel.venue_cl_ord_id
-    [again] = oms.cancel_orders()  # the next sweep sends a plain cancel
+    [again] = oms.cancel_orders().changes  # the next sweep sends a plain cancel
     assert again.orig_venue_cl_ord_id == first.venue_cl_ord_id
 
 
@@ -272,6 +272,51 @@ def test_an_order_rejected_by_the_venue_while_its_cancel_is_pending_ends_rejecte
     assert oms.counters.illegal_transitions == 0
     assert risk.view.working == {}
     assert client.reports[-1] == rejected
+
+
+# -- 3b. A KILL SWITCH SWEEPS AN ORDER ITS VENUE HAS NOT ACKNOWLEDGED YET -------------------------------
+
+
+def test_a_kill_cancels_an_unacknowledged_order_only_once_the_venue_has_it() -> None:
+    oms, risk, client = make()
+    routed = buy(oms, "c1", 100)
+    assert isinstance(routed, Routed)
+    # The order may still be on its way to the venue: a cancel now could arrive first.
+    sweep = oms.cancel_orders(defer_unacknowledged=True)
+    assert (sweep.changes, sweep.deferred) == ([], 1)
+    assert not oms.cancels_owed
+    assert oms.cancel_orders(defer_unacknowledged=True).deferred == 1  # a second kill leaves it as is
+
+    new = oms.apply(report(routed.venue_cl_ord_id, "n1", ExecKind.NEW, OrderStatus.NEW, leaves="100"))
+    assert new is not None and new.status is OrderStatus.NEW
+    [cancel] = oms.take_cancels()
+    assert (cancel.kind, cancel.orig_venue_cl_ord_id, cancel.venue_order_id) == (
+        RequestKind.CANCEL, routed.venue_cl_ord_id, "V1")
+    assert (client.reports[-1].kind, client.reports[-1].cl_ord_id) == (ExecKind.PENDING_CANCEL, "c1")
+    assert oms.take_cancels() == []  # made once
+    done = oms.apply(report(cancel.venue_cl_ord_id, "x1", ExecKind.CANCELED, OrderStatus.CANCELED,
+                            orig=routed.venue_cl_ord_id))
+    assert done is not None and done.status is OrderStatus.CANCELED
+    assert risk.view.working == {}
+
+
+def test_a_killed_order_the_venue_rejects_or_fills_needs_no_cancel() -> None:
+    oms, _, _ = make()
+    rejected, filled = buy(oms, "c1", 100), buy(oms, "c2", 100)
+    assert isinstance(rejected, Routed) and isinstance(filled, Routed)
+    assert oms.cancel_orders(defer_unacknowledged=True).deferred == 2
+    oms.apply(report(rejected.venue_cl_ord_id, "r1", ExecKind.REJECTED, OrderStatus.REJECTED))
+    oms.apply(report(filled.venue_cl_ord_id, "f1", ExecKind.TRADE, OrderStatus.FILLED, cum="100", last_qty="100"))
+    assert oms.take_cancels() == []
+
+
+def test_other_sweeps_cancel_an_unacknowledged_order_at_once() -> None:
+    # A client's own mass cancel or disconnect runs on the thread that sent its orders: they are out.
+    oms, _, _ = make()
+    routed = buy(oms, "c1", 100)
+    assert isinstance(routed, Routed)
+    [cancel] = oms.cancel_orders(session=SESSION).changes
+    assert cancel.orig_venue_cl_ord_id == routed.venue_cl_ord_id
 
 
 # -- 4. A RESTART WHILE A REQUEST IS PENDING ------------------------------------------------------------
@@ -329,7 +374,7 @@ def test_a_cancel_chained_on_a_replace_survives_a_restart() -> None:
     oms, _, _ = make()
     first = working(oms, "c1", 100)
     replace_to(oms, "c2", "c1", 150)
-    [cancel] = oms.cancel_orders()  # a kill switch sweep while the replace is pending
+    [cancel] = oms.cancel_orders().changes  # a kill switch sweep while the replace is pending
     restarted, _, _ = restarted_with(oms, first.order_id)
     done = restarted.apply(report(cancel.venue_cl_ord_id, "cxl", ExecKind.CANCELED, OrderStatus.CANCELED,
                                   orig=cancel.orig_venue_cl_ord_id))
