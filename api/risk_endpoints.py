@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -31,6 +31,7 @@ from risk import (
     risk_config_from_mapping,
     risk_config_to_mapping,
 )
+from risk.restore import KILL, RESUME
 from risk.status import ExposureUse, risk_status
 
 _log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ _log = logging.getLogger(__name__)
 risk_router = APIRouter(prefix="/risk", tags=["risk"], dependencies=[Depends(require_token)])
 
 OPERATOR_HEADER = "X-Operator"
+RECENT_ACTIONS = 20  # kills and resumes shown by GET /risk/status
 DEFAULT_OPERATOR = "api"
 Scope = Literal["firm", "account", "session", "symbol"]
 
@@ -131,15 +133,6 @@ class ExposureOut(_Schema):
     limits: list[LimitUseOut]
 
 
-class RiskStatusOut(_Schema):
-    firm_state: TradingState
-    firm: ExposureOut
-    accounts: list[ExposureOut]
-    account_states: dict[str, TradingState]
-    halts: list[HaltOut]
-    rejections: dict[str, int]
-
-
 class RiskEventOut(_Schema):
     id: int
     at: datetime
@@ -151,13 +144,47 @@ class RiskEventOut(_Schema):
     details: dict[str, Any]
 
 
+class PositionUseOut(_Schema):
+    """``max_position`` of an account in a symbol: the worst-case position against the limit."""
+
+    account: str
+    symbol: str
+    position: DecimalString
+    worst_case: DecimalString
+    max: DecimalString
+    percent: DecimalString
+
+
+class RateUseOut(_Schema):
+    """``max_orders_per_second`` of a client session: its orders of the last second against the limit."""
+
+    session: str
+    orders_last_second: int
+    max: int
+    percent: DecimalString
+
+
+class RiskStatusOut(_Schema):
+    firm_state: TradingState
+    firm: ExposureOut
+    accounts: list[ExposureOut]
+    account_states: dict[str, TradingState]
+    halts: list[HaltOut]
+    rejections: dict[str, int] = Field(description="denials since start per check, every check (0: none)")
+    positions: list[PositionUseOut] = Field(description="max_position use of every exposed account and symbol")
+    order_rates: list[RateUseOut] = Field(description="order rate use of every session with a rate limit")
+    recent_actions: list[RiskEventOut] = Field(
+        description=f"the last {RECENT_ACTIONS} kills and resumes, newest first: who, when, which scope")
+
+
 def _halt(halt: Halt) -> HaltOut:
     return HaltOut(scope=halt.scope, value=halt.value, by=halt.by, at=_time(halt.at_ns), at_ns=halt.at_ns,
                    reason=halt.reason)
 
 
 def _time(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, UTC)
+    seconds, rest = divmod(ns, 1_000_000_000)  # exact to the microsecond: no float of the whole
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1000)
 
 
 def _exposure(use: ExposureUse) -> ExposureOut:
@@ -248,10 +275,13 @@ async def resume(body: ResumeRequest, request: Request, operations: Operations, 
 
 
 @risk_router.get("/status", response_model=RiskStatusOut)
-async def status(operations: Operations) -> RiskStatusOut:
-    """Trading states, kill switches in force, each exposure limit's use (gross and worst-case net
-    notional, credit, daily loss; per account with limits and for the firm) and denials per check."""
+async def status(request: Request, operations: Operations) -> RiskStatusOut:
+    """Trading states, kill switches in force, each limit's use (gross and worst-case net notional,
+    credit and daily loss per account with limits and for the firm; worst-case position per account
+    and symbol; order rate per session), denials per check, and the last kills and resumes."""
     snapshot = await run_in_threadpool(risk_status, operations.risk)
+    async with request.app.state.engine.connect() as conn:
+        actions = await RiskEventRepository(conn).list(action=(KILL, RESUME), limit=RECENT_ACTIONS)
     return RiskStatusOut(
         firm_state=snapshot.firm.state,
         firm=_exposure(snapshot.firm),
@@ -259,6 +289,12 @@ async def status(operations: Operations) -> RiskStatusOut:
         account_states=snapshot.account_states,
         halts=[_halt(h) for h in snapshot.halts],
         rejections=snapshot.rejections,
+        positions=[PositionUseOut(account=p.account, symbol=p.symbol, position=p.position,
+                                  worst_case=p.worst_case, max=p.max, percent=p.percent)
+                   for p in snapshot.positions],
+        order_rates=[RateUseOut(session=r.session, orders_last_second=r.orders_last_second, max=r.max,
+                                percent=r.percent) for r in snapshot.order_rates],
+        recent_actions=[RiskEventOut.model_validate(dict(row)) for row in actions],
     )
 
 

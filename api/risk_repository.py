@@ -35,9 +35,11 @@ class RiskEventRepository:
         )
         return int(result.scalar_one())
 
-    async def list(self, *, action: str | None = None, limit: int = 100) -> Sequence[RowMapping]:
-        """The newest ``limit`` actions, newest first, of one kind or all."""
+    async def list(self, *, action: str | Sequence[str] | None = None, limit: int = 100) -> Sequence[RowMapping]:
+        """The newest ``limit`` actions, newest first, of one kind (or of several), or all."""
         query = select(risk_events).order_by(risk_events.c.id.desc()).limit(limit)
-        if action is not None:
+        if isinstance(action, str):
             query = query.where(risk_events.c.action == action)
+        elif action is not None:
+            query = query.where(risk_events.c.action.in_(action))
         return (await self._conn.execute(query)).mappings().all()

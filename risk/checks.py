@@ -70,6 +70,13 @@ class Breach:
 
 _NO_BREACH: tuple[Breach, ...] = ()
 
+# The name of every check, as ``rejections`` counts its denials (``GET /risk/status`` shows each).
+CHECKS = (
+    "kill_switch", "trading_state", "restricted_symbol", "unknown_symbol", "quantity", "market_orders",
+    "lot_size", "tick_size", "max_order_qty", "max_order_notional", "price_collar", "order_rate",
+    "duplicate_order", "max_position", "max_gross_notional", "max_net_notional", "credit_limit",
+)
+
 
 class PreTradeRisk:
     """The risk interceptor: limits, the exposure view, trading states and kill switches."""
@@ -158,7 +165,7 @@ class PreTradeRisk:
     ) -> tuple[str, str | None]:
         halts = self.halts
         if halts:
-            for scope, value in (("firm", ""), ("account", account), ("session", _comp_id(session)),
+            for scope, value in (("firm", ""), ("account", account), ("session", client_comp_id(session)),
                                  ("symbol", symbol)):
                 halt = halts.get((scope, value))
                 if halt is not None:
@@ -212,7 +219,7 @@ class PreTradeRisk:
         if flow:
             flow_limits = live.session_flow.get(session)
             if flow_limits is None:
-                flow_limits = live.session_flow[session] = config.session_flow(_comp_id(session))
+                flow_limits = live.session_flow[session] = config.session_flow(client_comp_id(session))
             now = 0
             if flow_limits.max_orders_per_second is not None:
                 window = self._flow.get(session)
@@ -223,7 +230,7 @@ class PreTradeRisk:
                         window.popleft()
                     if len(window) >= flow_limits.max_orders_per_second:
                         return "order_rate", (
-                            f"order rate of session {_comp_id(session)} is at its max of"
+                            f"order rate of session {client_comp_id(session)} is at its max of"
                             f" {flow_limits.max_orders_per_second} orders per second"
                         )
             if config.duplicate_window_ms is not None:
@@ -275,6 +282,12 @@ class PreTradeRisk:
             return denial
         return "", None
 
+    def orders_in_last_second(self) -> dict[str, int]:
+        """Per session with an order rate limit, the orders of the last second (what ``order_rate``
+        checks). Safe from another thread: each window is copied in one C-level call first."""
+        horizon = self._clock_ns() - 1_000_000_000
+        return {session: sum(t > horizon for t in tuple(window)) for session, window in dict(self._flow).items()}
+
     def _state_text(self, account: str | None, state: TradingState) -> str:
         """``account CLIENT1 REDUCING: daily loss 5012.50 > max 5000``: who, the state, and why."""
         who = "the firm" if account is None else f"account {account}"
@@ -287,7 +300,7 @@ class PreTradeRisk:
         """A checked order was routed: it now works, and counts for flow and duplicate checks."""
         now = self._clock_ns()
         config = self._live.config
-        if config.session_flow(_comp_id(order.session)).max_orders_per_second is not None:
+        if config.session_flow(client_comp_id(order.session)).max_orders_per_second is not None:
             self._flow.setdefault(order.session, deque()).append(now)
         if config.duplicate_window_ms is not None:
             self._recent[(order.account, order.symbol, order.side, order.quantity, order.price)] = now
@@ -596,6 +609,6 @@ def _who(account: str | None) -> str:
     return "the firm" if account is None else f"account {account}"
 
 
-def _comp_id(session: str) -> str:
+def client_comp_id(session: str) -> str:
     """A client session key (``FIX.4.4:FIXGATE->CLIENT1``) to the client's CompID."""
     return session.rpartition(">")[2]

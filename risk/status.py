@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from risk.checks import Halt, PreTradeRisk
+from risk.checks import CHECKS, Halt, PreTradeRisk, client_comp_id
 from risk.exposure import ZERO, Totals
 from risk.limits import ExposureLimits, TradingState
 
@@ -47,6 +47,29 @@ class ExposureUse:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionUse:
+    """``max_position`` of one account in one symbol: the worst-case position (every working order on
+    the heavier side filled, as the check counts it) against the limit."""
+
+    account: str
+    symbol: str
+    position: Decimal
+    worst_case: Decimal
+    max: Decimal
+    percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RateUse:
+    """``max_orders_per_second`` of one client session: the orders of the last second against it."""
+
+    session: str
+    orders_last_second: int
+    max: int
+    percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class RiskStatus:
     """Everything the risk interceptor holds that an operator wants to see at once."""
 
@@ -54,7 +77,9 @@ class RiskStatus:
     accounts: tuple[ExposureUse, ...]  # every account with exposure limits, by name
     account_states: dict[str, TradingState]  # accounts not ACTIVE
     halts: tuple[Halt, ...]  # kill switches in force, oldest first
-    rejections: dict[str, int]  # denials per check name since start
+    rejections: dict[str, int]  # denials per check name since start, every check (0 for none)
+    positions: tuple[PositionUse, ...] = ()  # exposed (account, symbol) pairs with a max_position
+    order_rates: tuple[RateUse, ...] = ()  # sessions with an order rate limit that sent orders
 
 
 def risk_status(risk: PreTradeRisk) -> RiskStatus:
@@ -73,7 +98,24 @@ def risk_status(risk: PreTradeRisk) -> RiskStatus:
     )
     firm = _use(None, risk.firm_state, view.firm, view.daily_pnl(None, day_ended=new_day), config.firm)
     halts = tuple(sorted(risk.halts.values(), key=lambda h: h.at_ns))  # copied in C first
-    return RiskStatus(firm, accounts, states, halts, dict(risk.rejections))
+    rejections = {name: 0 for name in CHECKS} | dict(risk.rejections)
+    positions = []
+    for (account, symbol), e in sorted(dict(view.symbols).items()):
+        limit = config.order_limits(account, symbol).max_position
+        if limit is None or (e.position == 0 and e.open_buy_qty == 0 and e.open_sell_qty == 0):
+            continue
+        worst = max(abs(e.position + e.open_buy_qty), abs(e.position - e.open_sell_qty))
+        positions.append(PositionUse(account, symbol, e.position, worst, limit, _percent(worst, limit)))
+    rates = []
+    for session, count in sorted(risk.orders_in_last_second().items()):
+        most = config.session_flow(client_comp_id(session)).max_orders_per_second
+        if most is not None:
+            rates.append(RateUse(session, count, most, _percent(Decimal(count), Decimal(most))))
+    return RiskStatus(firm, accounts, states, halts, rejections, tuple(positions), tuple(rates))
+
+
+def _percent(used: Decimal, limit: Decimal) -> Decimal:
+    return (used * _HUNDRED / limit).quantize(_CENT, ROUND_HALF_UP)
 
 
 def _has_limits(limits: ExposureLimits) -> bool:
@@ -94,9 +136,8 @@ def _use(account: str | None, state: TradingState, totals: Totals | None, daily_
         ("max_daily_loss", max(-daily_pnl, ZERO), limits.max_daily_loss),
     ):
         if limit is not None:
-            percent = (used * _HUNDRED / limit).quantize(_CENT, ROUND_HALF_UP)
-            uses.append(LimitUse(name, used, limit, percent))
+            uses.append(LimitUse(name, used, limit, _percent(used, limit)))
     return ExposureUse(account, state, t.gross, net, worst_net, t.credit_used, daily_pnl, tuple(uses))
 
 
-__all__ = ["ExposureUse", "LimitUse", "RiskStatus", "risk_status"]
+__all__ = ["ExposureUse", "LimitUse", "PositionUse", "RateUse", "RiskStatus", "risk_status"]

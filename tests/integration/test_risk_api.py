@@ -23,6 +23,7 @@ from book.writer import BookWriter, load_state
 from fixgate.rest import RestServer
 from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
 from risk import Breach, Halt, PreTradeRisk, TradingState, risk_config_from_mapping, risk_config_to_mapping
+from risk.checks import CHECKS
 from risk.restore import restore_from_events
 from tests.support import free_port
 
@@ -110,13 +111,21 @@ def test_kill_and_resume_act_on_risk_and_are_kept_with_who_and_when(
     status = api.get("/risk/status").json()
     assert [(h["scope"], h["value"], h["by"], h["reason"]) for h in status["halts"]] == [
         ("account", "ACC1", "alice", "fat finger")]
-    assert status["rejections"] == {"kill_switch": 1}
+    assert denials(status) == {"kill_switch": 1}
+    assert [(a["action"], a["scope"], a["value"], a["by"]) for a in status["recent_actions"]] == [
+        ("KILL", "account", "ACC1", "alice")]
 
     resumed = api.post("/risk/resume", json={"scope": "account", "value": "ACC1"})  # no X-Operator: "api"
     assert resumed.status_code == 200
     assert resumed.json()["by"] == "api" and resumed.json()["lifted"]["by"] == "alice"
     assert gateway.risk.check(new_order("1")) is None
     assert api.post("/risk/resume", json={"scope": "account", "value": "ACC1"}).json()["lifted"] is None
+    # Who lifted it, and when, shows in the status beside the kill (newest first).
+    status = api.get("/risk/status").json()
+    assert status["halts"] == []
+    assert [(a["action"], a["by"]) for a in status["recent_actions"]] == [
+        ("RESUME", "api"), ("RESUME", "api"), ("KILL", "alice")]
+    assert status["recent_actions"][0]["at_ns"] >= status["recent_actions"][2]["at_ns"]
 
     audit = rows(database_url, "SELECT action, scope, value, by, details, at, at_ns FROM risk_events ORDER BY id")
     assert [(r["action"], r["scope"], r["value"], r["by"]) for r in audit] == [
@@ -192,7 +201,8 @@ def test_status_shows_each_limits_use(api: httpx.Client, gateway: StubGateway) -
 
     status = api.get("/risk/status").json()
     assert status["firm_state"] == "ACTIVE" and status["account_states"] == {}
-    assert status["rejections"] == {"max_order_qty": 1}
+    assert set(status["rejections"]) == set(CHECKS)  # every check, 0 for those that denied nothing
+    assert denials(status) == {"max_order_qty": 1}
     [acc1] = status["accounts"]  # ACC2 has per-order limits only
     assert acc1 == {
         "account": "ACC1", "state": "ACTIVE",
@@ -209,6 +219,39 @@ def test_status_shows_each_limits_use(api: httpx.Client, gateway: StubGateway) -
     assert firm["account"] is None and firm["daily_pnl"] == "-600"
     assert [(u["limit"], u["used"], u["percent"]) for u in firm["limits"]] == [
         ("max_gross_notional", "17200", "1.72"), ("max_daily_loss", "600", "12")]
+
+
+def denials(status: dict[str, Any]) -> dict[str, int]:
+    return {name: n for name, n in status["rejections"].items() if n}
+
+
+def test_status_shows_the_use_of_position_and_order_rate_limits(database_url: str) -> None:
+    limits = {"firm": {"max_position": "400"}, "flow": {"max_orders_per_second": 8},
+              "sessions": {"CLIENT2": {"max_orders_per_second": 3}}}
+    # A still clock: the orders stay inside their one-second window however long the server takes.
+    risk = PreTradeRisk(INSTRUMENTS, risk_config_from_mapping(limits), clock_ns=lambda: 10**12)
+    # ACC1 long 100 with working buys of 50 and sells of 20: worst case 150 (buys fill) of 400.
+    risk.position_changed("ACC1", "AAPL", D(100), D(100), D(0), D(100))
+    risk.order_opened(1, new_order("50"))
+    risk.order_opened(2, new_order("20", side=Side.SELL, price="101"))
+    # ACC2 short 30, nothing working.
+    risk.position_changed("ACC2", "AAPL", D(-30), D(100), D(0), D(100))
+    for n in range(2):
+        risk.order_opened(10 + n, NewOrder("FIX.4.2:FIXGATE->CLIENT2", f"r{n}", "ACC3", "AAPL", Side.BUY,
+                                           OrdType.LIMIT, D(1), D(100), TimeInForce.DAY, 0))
+    with serve(database_url, AUTH, risk=StubGateway(risk)) as api:
+        status = api.get("/risk/status").json()
+    assert status["positions"] == [
+        {"account": "ACC1", "symbol": "AAPL", "position": "100", "worst_case": "150", "max": "400",
+         "percent": "37.5"},
+        {"account": "ACC2", "symbol": "AAPL", "position": "-30", "worst_case": "30", "max": "400",
+         "percent": "7.5"},
+        {"account": "ACC3", "symbol": "AAPL", "position": "0", "worst_case": "2", "max": "400", "percent": "0.5"},
+    ]  # fmt: skip
+    assert status["order_rates"] == [
+        {"session": "FIX.4.2:FIXGATE->CLIENT2", "orders_last_second": 2, "max": 3, "percent": "66.67"},
+        {"session": "FIX.4.4:FIXGATE->CLIENT1", "orders_last_second": 2, "max": 8, "percent": "25"},
+    ]
 
 
 def test_every_risk_endpoint_needs_the_token(database_url: str, gateway: StubGateway) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ import pytest
 
 from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
 from risk import PreTradeRisk, RiskConfigError, TradingState, load_risk_config, risk_config_from_mapping
+from risk.checks import CHECKS
 from risk.limits import risk_config_to_mapping
 
 AAPL = Instrument("AAPL", "SIM", D("0.01"), D(10), D("100.00"))
@@ -292,3 +295,10 @@ def test_config_file_round_trips_and_refuses_mistakes(tmp_path: Path) -> None:
     action.write_text('[firm]\ndaily_loss_action = "PANIC"\n')
     with pytest.raises(RiskConfigError, match="must be REDUCING or HALTED"):
         load_risk_config(action)
+
+
+def test_every_check_that_can_deny_is_named_in_checks() -> None:
+    # GET /risk/status shows a count for each name in CHECKS: a check missing there would not show.
+    source = Path(inspect.getfile(PreTradeRisk)).read_text()  # risk/checks.py
+    names = set(re.findall(r'return "(\w+)", ', source))
+    assert names == set(CHECKS) and len(CHECKS) == len(set(CHECKS))
