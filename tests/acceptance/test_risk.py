@@ -87,7 +87,7 @@ def test_kill_switch_on_an_account_cancels_its_orders_at_the_venue_and_halts_it_
     rest_a_buy(two, "k-6")
     status = rest.get("/risk/status").json()
     assert [(h["scope"], h["value"], h["by"]) for h in status["halts"]] == [("account", "CLIENT1", "alice")]
-    assert status["rejections"] == {"kill_switch": 1}
+    assert {name: n for name, n in status["rejections"].items() if n} == {"kill_switch": 1}
 
     assert resume(rest, "account", "CLIENT1")["lifted"]["reason"] == "runaway algo"
     rest_a_buy(one, "k-7")
@@ -152,7 +152,8 @@ def test_limits_change_live_and_the_change_is_in_the_audit_trail(
     bad = rest.put("/risk/limits", json={**limits, "firm": {"max_order_qty": "lots"}})
     assert (bad.status_code, bad.json()) == (422, {"detail": "limits: firm.max_order_qty = 'lots' is not a number"})
     assert rest.get("/risk/limits").json() == limits
-    assert rest.get("/risk/status").json()["rejections"] == {"max_order_qty": 1}
+    rejections = rest.get("/risk/status").json()["rejections"]
+    assert {name: n for name, n in rejections.items() if n} == {"max_order_qty": 1}
 
 
 def test_a_daily_loss_breach_leaves_the_account_only_reducing_orders(
