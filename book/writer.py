@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -40,7 +41,15 @@ from book.rows import (
     risk_event,
 )
 from book.tables import executions, orders, positions, risk_events
-from oms.model import BookRecord, ExecutionRecord, MarkRecord, OrderRecord, OrderStatus, PositionRecord
+from oms.model import (
+    BookRecord,
+    ExecKind,
+    ExecutionRecord,
+    MarkRecord,
+    OrderRecord,
+    OrderStatus,
+    PositionRecord,
+)
 from risk.checks import Breach
 from risk.restore import BREACH, KILL, LIMITS, RESUME, RiskEvent
 
@@ -509,6 +518,9 @@ class BookState:
     # What risk's halts, states and limits are rebuilt from (``risk.restore``): the last row of each
     # action, scope and value of KILL, RESUME and BREACH, and the last LIMITS.
     risk_events: tuple[RiskEvent, ...] = ()
+    # Per loaded order with fills, the exact sum of last_qty x last_px over them: the order's AvgPx
+    # after a restart goes on from its fills, not from the rounded AvgPx of its row.
+    notionals: dict[int, Decimal] = field(default_factory=dict)
 
     @property
     def open_orders(self) -> list[OrderRecord]:
@@ -532,12 +544,19 @@ async def read_state(conn: AsyncConnection, now_ns: int | None = None) -> BookSt
         .join(orders, orders.c.order_id == executions.c.order_id)
         .where(wanted)
     )
+    notionals = await conn.execute(
+        select(executions.c.order_id, func.sum(executions.c.last_qty * executions.c.last_px))
+        .join(orders, orders.c.order_id == executions.c.order_id)
+        .where(wanted, executions.c.kind == ExecKind.TRADE.value)
+        .group_by(executions.c.order_id)
+    )
     return BookState(
         orders=loaded,
         positions=all_positions,
         max_order_id=int(max_order_id),
         applied_executions=frozenset((venue, exec_id) for venue, exec_id in applied.all()),
         risk_events=await read_risk_events(conn),
+        notionals={order_id: Decimal(total) for order_id, total in notionals.all()},
     )
 
 

@@ -68,7 +68,7 @@ class Fixgate:
             marks_sink=self.writer.submit,
             next_order_id=state.max_order_id + 1,
         )
-        self.oms.restore(state.orders, state.positions, state.applied_executions)
+        self.oms.restore(state.orders, state.positions, state.applied_executions, state.notionals)
 
         self.hops = HopMetrics(book=self.writer.submit)
         self.gateway = FixGateway(

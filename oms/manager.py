@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -346,11 +346,16 @@ class OrderManager:
         orders: Iterable[OrderRecord],
         positions: Iterable[PositionRecord],
         applied_exec_ids: Iterable[tuple[str, str]] = (),
+        notionals: Mapping[int, Decimal] | None = None,
     ) -> None:
-        """Rebuild the in-memory state from the book (at start, before any session is up)."""
+        """Rebuild the in-memory state from the book (at start, before any session is up).
+        ``notionals``: per order, the exact sum of its fills' qty x price (else AvgPx x CumQty, which
+        the row holds rounded)."""
         with self._lock:
             for r in orders:
                 order = Order.from_record(r)
+                if notionals is not None and r.order_id in notionals:
+                    order.notional = notionals[r.order_id]
                 if order.pending is None and order.status in (OrderStatus.PENDING_CANCEL,
                                                               OrderStatus.PENDING_REPLACE):
                     # A row that does not hold its request (written before requests were kept): the

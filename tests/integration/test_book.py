@@ -496,6 +496,20 @@ def test_load_state_returns_open_orders_positions_and_applied_fills(
     assert state.applied_executions == frozenset({("XNAS", "X5")})
 
 
+def test_load_state_sums_each_orders_fills_exactly(writer: BookWriter, database_url: str) -> None:
+    # What the order's AvgPx goes on from after a restart: the fills, not the row's rounded AvgPx.
+    writer.submit([order(5, OrderStatus.PARTIALLY_FILLED, cum_qty=Decimal(3), leaves_qty=Decimal(97),
+                         avg_px=Decimal("190.01666667"))])
+    writer.submit([
+        fill(5, "N5", kind=ExecKind.NEW, status=OrderStatus.NEW, last_qty=Decimal(0), last_px=Decimal(0)),
+        fill(5, "X5a", last_qty=Decimal(1), last_px=Decimal("190.01")),
+        fill(5, "X5b", last_qty=Decimal(2), last_px=Decimal("190.02")),
+    ])  # fmt: skip
+    assert writer.flush()
+    notional = load_state(database_url).notionals[5]
+    assert notional == Decimal("570.05") and notional / 3 != Decimal("190.01666667")
+
+
 def test_an_outstanding_request_is_kept_with_its_order(writer: BookWriter, database_url: str) -> None:
     # What a restart needs to answer a client's cancel or replace by the client's own ids.
     replace_ = PendingChange(RequestKind.REPLACE, "C2b", "C2", "V2R1", OrderStatus.NEW, Decimal("150.5"),

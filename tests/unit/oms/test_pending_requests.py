@@ -393,6 +393,28 @@ def test_a_request_pending_at_a_restart_that_the_venue_never_got_is_rejected_by_
     assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.status) == ("x1", "c1", OrderStatus.NEW)
 
 
+def test_an_order_restored_with_its_fills_notional_keeps_its_avg_px_exact() -> None:
+    oms, _, _ = make()
+    routed = working(oms, "c1", 6)
+    for n, (qty, cum, px) in enumerate([("1", "1", "190.01"), ("2", "3", "190.02")]):
+        oms.apply(VenueReport("SIM", routed.venue_cl_ord_id, None, "V1", f"f{n}", ExecKind.TRADE,
+                              OrderStatus.PARTIALLY_FILLED, D(qty), D(px), D(cum), D(6) - D(cum), "", 5))
+    record = oms.order(routed.order_id)
+    assert record is not None and record.avg_px == D("190.01666667")  # 570.05 / 3, rounded
+
+    def after_restart(notionals: dict[int, D] | None) -> D:
+        restarted, _, _ = make()
+        restarted.restore([record], [], notionals=notionals)
+        last = restarted.apply(VenueReport("SIM", routed.venue_cl_ord_id, None, "V1", "f3", ExecKind.TRADE,
+                                           OrderStatus.FILLED, D(3), D("190.03"), D(6), D(0), "", 5))
+        assert last is not None
+        return last.avg_px
+
+    # From the fills: 1140.14 / 6. From the row's rounded AvgPx it would be 1140.14000001 / 6.
+    assert after_restart({routed.order_id: D("570.05")}) == D("190.02333333")
+    assert after_restart(None) == D("190.02333334")
+
+
 def test_a_replace_asked_before_a_restart_is_taken_from_the_venue_and_its_fills_are_applied() -> None:
     oms, _, _ = make()
     routed = working(oms, "c1", 100)
