@@ -339,6 +339,9 @@ class OrderManager:
         self._owed_cancel_rejects: list[ClientCancelReject] = []
         # Cancels of swept orders their venue has now acknowledged (``Order.cancel_on_ack``), until taken.
         self._owed_cancels: list[VenueChange] = []
+        # (venue, venue ClOrdID) of requests answered too late when their order ended first: the
+        # venue's OrderCancelReject of one is expected, not an unknown report.
+        self._ended_requests: set[tuple[str, str]] = set()
         self.counters = OmsCounters()
 
     def restore(
@@ -637,7 +640,16 @@ class OrderManager:
                 cl_ord_id = orig_cl_ord_id = order.cl_ord_id
                 order.venue_cl_ord_id = chained.venue_cl_ord_id
             if order.status.is_terminal:
-                # An end (the cancel, a fill, an IOC remainder, an expiry) ends every request too.
+                # An end (the cancel, a fill, an IOC remainder, an expiry) ends every request too. One
+                # it does not answer is answered now, too late: the venue's own OrderCancelReject may
+                # follow (it is then dropped) or never come (a venue that forgets the request).
+                for request in (order.pending, order.chained):
+                    if request is not None and request.venue_cl_ord_id != order.venue_cl_ord_id:
+                        self._ended_requests.add((order.venue, request.venue_cl_ord_id))
+                        self._owed_cancel_rejects.append(self._cancel_reject(
+                            order.session, order, request.cl_ord_id, request.orig_cl_ord_id, request.kind,
+                            CancelRejectReason.TOO_LATE, f"order {order.order_id} is already {order.status}",
+                        ))
                 order.pending = order.chained = None
             elif order.pending is None and order.chained is not None:
                 self._promote_chained(order)
@@ -700,6 +712,9 @@ class OrderManager:
                                          f"venue {reject.venue}: {reject.text}", reject.received_ns)
             pending = None if order is None else order.pending
             if order is None or pending is None or pending.venue_cl_ord_id != reject.venue_cl_ord_id:
+                if (reject.venue, reject.venue_cl_ord_id) in self._ended_requests:
+                    self._ended_requests.discard((reject.venue, reject.venue_cl_ord_id))
+                    return None  # its order ended first, and the client was told then
                 self.counters.unknown_reports += 1
                 log.warning("cancel reject from %s for %s matches no pending request",
                             reject.venue, reject.venue_cl_ord_id)

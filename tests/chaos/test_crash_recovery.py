@@ -9,7 +9,9 @@ FIX session (and resends what the gateway asks for, PossDup, as a FIX engine doe
 
 - every fill the venue made for fixgate is in the book exactly once, with its quantity, price and
   side, on the order the venue filled;
-- every order's cumulative quantity in the book is the sum of the venue's fills of it;
+- every order's cumulative quantity in the book is the sum of the venue's fills of it, and its
+  status is the venue's (one order in seven gets a cancel request, on its way at a kill or not);
+- every cancel request was answered (Canceled, or an OrderCancelReject);
 - every order the venue knows from fixgate is in the book;
 - every order the client sent is in the book exactly once, and the client got a report of it;
 - positions equal those recomputed from the venue's own fills;
@@ -48,6 +50,7 @@ REPO = Path(__file__).resolve().parents[2]
 TOKEN = "chaos-token"
 ORDERS = 1000
 KILLS = 5
+CANCEL_EVERY = 7  # one cancel request per this many orders
 
 
 class GatewayProcess:
@@ -106,6 +109,8 @@ class Client:
         self.missing_in: set[int] = set()
         self.exec_ids: set[str] = set()
         self.answered: set[str] = set()  # ClOrdIDs with at least one report
+        self.canceled: set[str] = set()  # ClOrdIDs of Canceled reports
+        self.cancel_rejected: set[str] = set()  # ClOrdIDs of OrderCancelRejects
         self.unmarked_repeats: list[str] = []  # ExecIDs received again without PossDupFlag
         self.fix: FixClient | None = None
         self.connections = 0
@@ -129,9 +134,9 @@ class Client:
                 assert time.monotonic() < deadline, "client could not log on again in 30 s"
                 time.sleep(0.2)
 
-    def send(self, fields: dict[int, FieldValue]) -> None:
+    def send(self, fields: dict[int, FieldValue], msg_type: str = "D") -> None:
         assert self.fix is not None
-        self.fix.send("D", fields)
+        self.fix.send(msg_type, fields)
 
     def collect(self) -> None:
         if self.fix is not None:
@@ -141,6 +146,10 @@ class Client:
                         self.unmarked_repeats.append(message[17])
                     self.exec_ids.add(message[17])
                     self.answered.add(message[11])
+                    if message[39] == "4":
+                        self.canceled.add(message[11])
+                elif message.get(35) == "9":
+                    self.cancel_rejected.add(message[11])
 
     def drop(self) -> None:
         """The connection is gone (the gateway was killed): keep where the session stands."""
@@ -183,6 +192,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
     rng = random.Random(seed)
     kill_after = sorted(rng.sample(range(50, ORDERS - 50), KILLS))
 
+    orders_sent: dict[str, dict[int, FieldValue]] = {}
+    cancels: list[str] = []
     gateway = GatewayProcess(tmp_path / "gw", database_url, simulator.port)
     gateway.data_dir.mkdir()
     gateway.start()
@@ -195,8 +206,14 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
                 11: f"o{n}", 21: "1", 55: "AAPL", 54: side, 38: rng.randint(1, 9), 40: "2", 44: "190.00",
                 59: "0", 60: utc_timestamp(),
             }
+            orders_sent[f"o{n}"] = fields
             try:
                 client.send(fields)
+                if n % CANCEL_EVERY == 3:  # a cancel of an order of a moment ago: filled, resting or in flight
+                    target = orders_sent[f"o{n - 2}"]
+                    cancels.append(f"x{n}")
+                    client.send({41: target[11], 11: f"x{n}", 55: "AAPL", 54: target[54], 38: target[38],
+                                 60: utc_timestamp()}, "F")
             except OSError:
                 pass  # kept in the history: the gateway asks for it again after the restart
             if n % 20 == 0:
@@ -221,9 +238,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
         client.drop()
         gateway.stop()
 
+    (tmp_path / "client-transcript.txt").write_text("\n".join(client.transcript))  # for a failure below
     assert gateway.starts == KILLS + 1
     book_fills = rows(database_url, """
-        SELECT e.venue_exec_id, e.last_qty, e.last_px, o.side, o.venue_cl_ord_id
+        SELECT e.venue_exec_id, e.last_qty, e.last_px, o.side, o.venue_order_id
         FROM executions e JOIN orders o USING (order_id)
         WHERE e.kind = 'TRADE' ORDER BY e.seq""")
     # Every venue fill exactly once, with its quantity, price and side, on the order the venue
@@ -232,25 +250,39 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
     assert book_fills, "no fill at all: the flow did not trade"
     assert len(book_fills) == len({r["venue_exec_id"] for r in book_fills})
     booked = {
-        r["venue_exec_id"]: (r["last_qty"], r["last_px"], r["side"], r["venue_cl_ord_id"]) for r in book_fills
+        r["venue_exec_id"]: (r["last_qty"], r["last_px"], r["side"], r["venue_order_id"]) for r in book_fills
     }
-    assert booked == {f.exec_id: (f.quantity, f.price, str(f.side), f.cl_ord_id) for f in venue_fills}
+    # (By the venue's OrderID: a cancel that ends a partly filled order moves its ClOrdID on.)
+    assert booked == {f.exec_id: (f.quantity, f.price, str(f.side), f.order_id) for f in venue_fills}
     # Every order's cumulative quantity is what the venue filled of it (an order's row is written
     # apart from its fills, so this catches a replay or resend that updated one and not the other).
     filled: dict[str, Decimal] = {}
     for f in venue_fills:
-        filled[f.cl_ord_id] = filled.get(f.cl_ord_id, Decimal(0)) + f.quantity
-    book_cum = {
-        r["venue_cl_ord_id"]: r["cum_qty"] for r in rows(database_url, "SELECT venue_cl_ord_id, cum_qty FROM orders")
-    }
+        filled[f.order_id] = filled.get(f.order_id, Decimal(0)) + f.quantity
+    book_cum = {r["venue_order_id"]: r["cum_qty"] for r in rows(
+        database_url, "SELECT venue_order_id, cum_qty FROM orders WHERE venue_order_id IS NOT NULL")}
     wrong = {c: (q, filled.get(c, Decimal(0))) for c, q in book_cum.items() if q != filled.get(c, Decimal(0))}
     assert not wrong, f"{len(wrong)} orders' cum qty (book, venue) differs, e.g. {sorted(wrong.items())[:5]}"
     # Every order the client sent is in the book exactly once (a resend taken for a new order would
     # be booked, and sent to the venue, twice) and got at least one report.
     sent = {f"o{n}" for n in range(ORDERS)}
-    client_orders = [r["cl_ord_id"] for r in rows(database_url, "SELECT cl_ord_id FROM orders")]
+    # (A canceled order carries the cancel's ClOrdID x<n>, which asked for o<n-2>.)
+    client_orders = [
+        f"o{int(c[1:]) - 2}" if c.startswith("x") else c
+        for c in (r["cl_ord_id"] for r in rows(database_url, "SELECT cl_ord_id FROM orders"))
+    ]
     assert len(client_orders) == ORDERS and set(client_orders) == sent
     assert client.answered >= sent, f"never answered: {sorted(sent - client.answered)[:5]}"
+    # Every cancel request was answered: Canceled, or an OrderCancelReject (too late, unknown).
+    unanswered = [c for c in cancels if c not in client.canceled | client.cancel_rejected]
+    assert not unanswered, f"{len(unanswered)} cancels never answered, e.g. {unanswered[:5]}"
+    # Every order ended as it did at the venue (matched by the venue's OrderID).
+    venue_status = {o.order_id: str(o.status) for o in simulator.record.orders_from("FIXGATE")}
+    book_status = {r["venue_order_id"]: r["status"] for r in rows(
+        database_url, "SELECT venue_order_id, status FROM orders WHERE venue_order_id IS NOT NULL")}
+    differ = {v: (book_status.get(v), s) for v, s in venue_status.items() if book_status.get(v) != s}
+    assert not differ, f"{len(differ)} orders' status (book, venue) differs, e.g. {sorted(differ.items())[:5]}"
+    assert len(client.canceled & set(cancels)) > 0, "no cancel took effect: the flow did not test one"
     # Every order the venue knows from fixgate is in the book.
     venue_orders = {o.cl_ord_id for o in simulator.record.orders_from("FIXGATE")}
     book_orders = {r["venue_cl_ord_id"] for r in rows(database_url, "SELECT venue_cl_ord_id FROM orders")}
@@ -267,8 +299,6 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
     # A report the client gets twice is marked as a possible duplicate the second time.
     assert client.unmarked_repeats == []
     missing = book_exec_ids - client.exec_ids
-    if missing:
-        (tmp_path / "client-transcript.txt").write_text("\n".join(client.transcript))
     assert not missing, (f"{len(missing)} reports never reached the client, e.g. {sorted(missing)[:5]};"
                          f" transcript in {tmp_path / 'client-transcript.txt'}")
     # Nothing is left pending.

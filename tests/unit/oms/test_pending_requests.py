@@ -272,6 +272,31 @@ def test_an_order_rejected_by_the_venue_while_its_cancel_is_pending_ends_rejecte
     assert oms.counters.illegal_transitions == 0
     assert risk.view.working == {}
     assert client.reports[-1] == rejected
+    # The cancel is answered too: too late, the order is done.
+    [reject] = oms.take_cancel_rejects()
+    assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.reason, reject.status) == (
+        "x1", "c1", CancelRejectReason.TOO_LATE, OrderStatus.REJECTED)
+
+
+def test_a_cancel_overtaken_by_the_fill_is_answered_too_late_and_the_venues_reject_is_expected() -> None:
+    oms, _, _ = make()
+    first = working(oms, "c1", 100)
+    change = oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 2))
+    assert isinstance(change, VenueChange)
+    filled = oms.apply(report(first.venue_cl_ord_id, "f1", ExecKind.TRADE, OrderStatus.FILLED, cum="100",
+                              last_qty="100"))
+    assert filled is not None and filled.status is OrderStatus.FILLED
+    [reject] = oms.take_cancel_rejects()  # the client's cancel gets its answer now
+    assert reject == ClientCancelReject(
+        session=SESSION, order_id=first.order_id, cl_ord_id="x1", orig_cl_ord_id="c1",
+        status=OrderStatus.FILLED, response_to=RequestKind.CANCEL, reason=CancelRejectReason.TOO_LATE,
+        text=f"order {first.order_id} is already FILLED",
+    )
+    # The venue's own OrderCancelReject comes after its fill: expected, answered already.
+    late = oms.apply_cancel_reject(VenueCancelReject("SIM", change.venue_cl_ord_id, first.venue_cl_ord_id,
+                                                     "order is filled", 6))
+    assert late is None and oms.counters.unknown_reports == 0
+    assert oms.take_cancel_rejects() == []
 
 
 # -- 3b. A KILL SWITCH SWEEPS AN ORDER ITS VENUE HAS NOT ACKNOWLEDGED YET -------------------------------
