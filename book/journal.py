@@ -38,7 +38,15 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oms.model import ClientReport, ExecutionRecord, MarkRecord, OrderRecord, PositionRecord
+from oms.model import (
+    ClientCancelReject,
+    ClientMessage,
+    ClientReport,
+    ExecutionRecord,
+    MarkRecord,
+    OrderRecord,
+    PositionRecord,
+)
 from risk.checks import Breach
 
 if TYPE_CHECKING:
@@ -74,7 +82,9 @@ class _Codec:
     (Decimal as ``str``, an enum as its value), then the type's code. The codes are this file
     format's: append new types, never renumber."""
 
-    TYPES: tuple[type, ...] = (OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach)
+    TYPES: tuple[type, ...] = (
+        OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach, ClientCancelReject,
+    )
 
     def __init__(self) -> None:
         self._encoders: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
@@ -265,12 +275,12 @@ class Replayed:
     The files stay until :meth:`carry_over`: until then, they are the only durable copy of the client
     reports still owed, so a crash in between replays them again (harmless: idempotent)."""
 
-    reports: tuple[ClientReport, ...]  # every client report the files hold, in journal order
+    reports: tuple[ClientMessage, ...]  # every client report and cancel reject the files hold, in order
     done: tuple[Path, ...]  # read to the end (or a torn last frame)
     corrupt: tuple[Path, ...]  # read up to a damaged frame only
     refused: tuple[Path, ...] = ()  # read to the end, but the book refused some of their records
 
-    def carry_over(self, owed: Sequence[ClientReport], journal: Journal) -> None:
+    def carry_over(self, owed: Sequence[ClientMessage], journal: Journal) -> None:
         """Append the reports still ``owed`` to the new ``journal``, then retire the replayed files:
         removed, or kept for a person to look at: ``*.corrupt`` with a damaged frame, ``*.refused``
         holding records the book refused (the only copy of those records left)."""
@@ -296,7 +306,7 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
     from book.writer import BookWriter
 
     files = Journal.pending(directory)
-    reports: list[ClientReport] = []
+    reports: list[ClientMessage] = []
     done: list[Path] = []
     corrupt: list[Path] = []
     refused: list[Path] = []
@@ -309,7 +319,7 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
             records: list[Any] = []
             try:
                 for item in Journal.read(path):
-                    (reports if isinstance(item, ClientReport) else records).append(item)
+                    (reports if isinstance(item, (ClientReport, ClientCancelReject)) else records).append(item)
                 done.append(path)
             except CorruptJournal as exc:
                 log.error(

@@ -89,7 +89,8 @@ class Fixgate:
         replayed.carry_over(owed, self.journal)
         if owed:
             log.warning(
-                "%d execution reports were journaled but never sent: sent at each client's logon", len(owed)
+                "%d execution reports and cancel rejects were journaled but never sent: sent at each client's"
+                " logon", len(owed)
             )
         self.gateway.start()
         if not s.api_token:

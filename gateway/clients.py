@@ -13,7 +13,7 @@ import quickfix as fix
 
 from gateway import fixspec as t
 from gateway.latency import HopMetrics
-from gateway.recovery import sent_exec_ids
+from gateway.recovery import sent_cancel_rejects, sent_exec_ids
 from gateway.settings import copy_session_id, session_key
 from gateway.translate import (
     Invalid,
@@ -29,7 +29,7 @@ from gateway.translate import (
 )
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager, Rejected, Routed, VenueChange
-from oms.model import ClientCancelReject, ClientReport
+from oms.model import ClientCancelReject, ClientMessage, ClientReport
 
 log = logging.getLogger(__name__)
 
@@ -53,23 +53,31 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self._hops = HopMetrics() if hops is None else hops
         self._sessions: dict[str, ClientSession] = {}
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
-        self._owed: dict[str, list[ClientReport]] = {}
+        self._owed: dict[str, list[ClientMessage]] = {}
 
-    def owe(self, reports: Iterable[ClientReport], store_dir: Path) -> list[ClientReport]:
-        """Reports a previous run journaled but QuickFIX never sent (killed in between): each is sent
-        when its client next logs on. Returns them, once each, in journal order.
+    def owe(self, reports: Iterable[ClientMessage], store_dir: Path) -> list[ClientMessage]:
+        """Reports and cancel rejects a previous run journaled but QuickFIX never sent (killed in
+        between): each is sent when its client next logs on. Returns them, once each, in journal order.
 
         What QuickFIX's store (``store_dir``) counts as sent is decided by
-        :func:`gateway.recovery.sent_exec_ids`; those are QuickFIX's to resend on request, so
-        owing them too would send them twice. A report journaled more than once (carried over to the
-        next journal, then replayed from both) is owed once."""
-        sent = sent_exec_ids(store_dir)
-        owed: list[ClientReport] = []
-        for report in reports:
-            if report.exec_id not in sent:
-                self._owed.setdefault(report.session, []).append(report)
-                sent.add(report.exec_id)
-                owed.append(report)
+        :mod:`gateway.recovery` (a report by its ExecID, a cancel reject by its session and
+        ClOrdID); those are QuickFIX's to resend on request, so owing them too would send them twice.
+        One journaled more than once (carried over to the next journal, then replayed from both) is
+        owed once."""
+        sent_reports = sent_exec_ids(store_dir)
+        sent_rejects = sent_cancel_rejects(store_dir)
+        owed: list[ClientMessage] = []
+        for message in reports:
+            if isinstance(message, ClientReport):
+                if message.exec_id in sent_reports:
+                    continue
+                sent_reports.add(message.exec_id)
+            else:
+                if (message.session, message.cl_ord_id) in sent_rejects:
+                    continue
+                sent_rejects.add((message.session, message.cl_ord_id))
+            self._owed.setdefault(message.session, []).append(message)
+            owed.append(message)
         return owed
 
     def send_cancel_reject(self, reject: ClientCancelReject) -> None:
@@ -113,10 +121,14 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             key = session_key(session_id)
             log.info("client logged on: %s", key)
             owed = self._owed.pop(key, [])
-            for report in owed:
-                self.send_report(report)
+            for message in owed:
+                if isinstance(message, ClientReport):
+                    self.send_report(message)
+                else:
+                    self.send_cancel_reject(message)
             if owed:
-                log.warning("client %s: sent %d reports a crash had kept from it", key, len(owed))
+                log.warning("client %s: sent %d reports and cancel rejects a crash had kept from it", key,
+                            len(owed))
         except Exception:
             log.exception("client onLogon failed")
 

@@ -23,6 +23,7 @@ from oms.model import (
     CancelOrder,
     CancelRejectReason,
     ClientCancelReject,
+    ClientMessage,
     ClientReport,
     ExecKind,
     ExecutionRecord,
@@ -52,7 +53,7 @@ GATEWAY = "FIXGATE"  # the "venue" of reports the gateway makes itself (risk rej
 # Where every change goes, under the OMS lock: the book records (with a daily loss breach a fill or
 # mark caused: a ``risk_events`` row, so a restart keeps the state it set), and the report owed to the
 # client if the change makes one (the journal keeps both, so a restart can send a report never sent).
-BookSink = Callable[[Sequence[BookRecord | Breach], ClientReport | None], None]
+BookSink = Callable[[Sequence[BookRecord | Breach], ClientMessage | None], None]
 
 
 @dataclass(slots=True)
@@ -628,6 +629,7 @@ class OrderManager:
             if legal:
                 order.status = status
             cl_ord_id = orig_cl_ord_id = None
+            too_late: list[ClientCancelReject] = []
             if answers_pending and pending is not None and report.kind in (ExecKind.CANCELED, ExecKind.REPLACED):
                 cl_ord_id, orig_cl_ord_id = pending.cl_ord_id, pending.orig_cl_ord_id
                 order.cl_ord_id = pending.cl_ord_id
@@ -646,7 +648,7 @@ class OrderManager:
                 for request in (order.pending, order.chained):
                     if request is not None and request.venue_cl_ord_id != order.venue_cl_ord_id:
                         self._ended_requests.add((order.venue, request.venue_cl_ord_id))
-                        self._owed_cancel_rejects.append(self._cancel_reject(
+                        too_late.append(self._cancel_reject(
                             order.session, order, request.cl_ord_id, request.orig_cl_ord_id, request.kind,
                             CancelRejectReason.TOO_LATE, f"order {order.order_id} is already {order.status}",
                         ))
@@ -663,6 +665,8 @@ class OrderManager:
             records.append(self._execution(order, client, report.venue, report.exec_id, report.received_ns))
             records.append(order.record())
             self._sink(records, client)
+            for reject in too_late:
+                self._owe_cancel_reject(reject)
             if order.cancel_on_ack and order.status is not OrderStatus.PENDING_NEW:
                 order.cancel_on_ack = False
                 change = None if order.status.is_terminal else self._sweep_cancel(order, now)
@@ -1001,10 +1005,16 @@ class OrderManager:
         log.warning("order %d: %s %s", order.order_id, pending.kind.lower(), why)
         chained = order.chained
         if chained is not None and chained.status_asked:  # one sent since may still arrive: it stays
-            self._owed_cancel_rejects.append(
+            self._owe_cancel_reject(
                 self._end_chained(order, chained, CancelRejectReason.OTHER, f"cancel: {why}", now))
-        self._owed_cancel_rejects.append(
+        self._owe_cancel_reject(
             self._end_change(order, pending, CancelRejectReason.OTHER, f"{pending.kind.lower()}: {why}", now))
+
+    def _owe_cancel_reject(self, reject: ClientCancelReject) -> None:
+        """A cancel reject the venue thread sends after the report it follows (``take_cancel_rejects``),
+        journaled first as owed: a crash before QuickFIX has it sends it at the client's next logon."""
+        self._sink((), reject)
+        self._owed_cancel_rejects.append(reject)
 
     def _cancel_reject(
         self,

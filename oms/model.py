@@ -221,6 +221,10 @@ class ClientCancelReject:
     text: str
 
 
+# What the OMS may owe a client across a crash (journaled, sent at its next logon if never sent).
+ClientMessage = ClientReport | ClientCancelReject
+
+
 # -- BOOK RECORDS ------------------------------------------------------------------------------------
 # What the OMS hands to the book-of-record writer. Each is the full new state of one row, so the
 # writer can upsert them in any batch size and the last one for a key wins.

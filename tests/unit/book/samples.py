@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 from oms.model import (
+    CancelRejectReason,
+    ClientCancelReject,
     ClientReport,
     ExecKind,
     ExecutionRecord,
@@ -13,6 +16,7 @@ from oms.model import (
     OrderStatus,
     OrdType,
     PositionRecord,
+    RequestKind,
     Side,
     TimeInForce,
 )
@@ -51,6 +55,14 @@ def report(exec_id: str = "R1", *, price: D | None = None, orig: str | None = No
     )
 
 
+def cancel_reject(cl_ord_id: str = "x1", *, order_id: int | None = 1,
+                  session: str = "FIX.4.4:FIXGATE->CLIENT1") -> ClientCancelReject:
+    return ClientCancelReject(session, order_id, cl_ord_id, "c1", OrderStatus.FILLED, RequestKind.REPLACE,
+                              CancelRejectReason.TOO_LATE, "order 1 is already FILLED")
+
+
 def every_type() -> list[object]:
+    pending = replace(order(3, status=OrderStatus.PENDING_CANCEL), pending='["CANCEL", "x3", "c3", "FG-3R1"]')
     return [order(), order(2, price=None, venue_order_id=None, status=OrderStatus.NEW, cum_qty=D(0)),
-            execution(), position(), mark(), report(), report("R2", price=D("190.5"), orig="c0")]
+            execution(), position(), mark(), report(), report("R2", price=D("190.5"), orig="c0"), pending,
+            cancel_reject(), cancel_reject("x2", order_id=None)]

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import cast
 
 from gateway.clients import ClientApplication
-from gateway.recovery import sent_exec_ids
+from gateway.recovery import sent_cancel_rejects, sent_exec_ids
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
 from oms.model import ClientReport, ExecKind, OrderStatus, OrdType, Side
+from tests.unit.book import samples
 
 
 def er(seq: int, exec_id: str) -> bytes:
@@ -72,3 +73,22 @@ def test_owe_owes_a_report_journaled_twice_once(tmp_path: Path) -> None:
     # Carried over into the next journal, then killed before the replayed file was removed.
     owed = clients().owe([report("A"), report("B"), report("A")], tmp_path)
     assert [r.exec_id for r in owed] == ["A", "B"]
+
+
+def cxl_rej(seq: int, cl_ord_id: str, target: str = "CLIENT1") -> bytes:
+    return (f"8=FIX.4.4\x019=50\x0135=9\x0134={seq}\x0149=FIXGATE\x0156={target}\x0111={cl_ord_id}\x0141=c\x01"
+            "39=2\x01434=1\x0110=000\x01").encode()
+
+
+def test_cancel_rejects_count_as_sent_by_session_and_clordid(tmp_path: Path) -> None:
+    path = store(tmp_path, [(1, er(1, "A")), (2, cxl_rej(2, "x1")), (3, cxl_rej(3, "x2"))], next_sender=3)
+    assert sent_cancel_rejects(path) == {("FIX.4.4:FIXGATE->CLIENT1", "x1")}  # x2: stored, never numbered
+    assert sent_exec_ids(path) == {"A"}
+
+
+def test_owe_owes_the_cancel_rejects_never_sent_once_each(tmp_path: Path) -> None:
+    path = store(tmp_path, [(1, cxl_rej(1, "x1"))], next_sender=2)
+    sent, unsent = samples.cancel_reject("x1"), samples.cancel_reject("x2")
+    other_session = samples.cancel_reject("x1", session="FIX.4.4:FIXGATE->CLIENT2")
+    owed = clients().owe([sent, report("A"), unsent, unsent, other_session], path)
+    assert owed == [report("A"), unsent, other_session]

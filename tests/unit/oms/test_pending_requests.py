@@ -13,7 +13,7 @@ from oms.model import (
     CancelOrder,
     CancelRejectReason,
     ClientCancelReject,
-    ClientReport,
+    ClientMessage,
     ExecKind,
     Instrument,
     NewOrder,
@@ -34,12 +34,13 @@ SESSION = "FIX.4.4:FIXGATE->CLIENT1"
 
 
 class Client:
-    """What the OMS hands over for the client: the reports (through the sink)."""
+    """What the OMS hands over for the client (through the sink, to be journaled): reports and the
+    cancel rejects that follow a report."""
 
     def __init__(self) -> None:
-        self.reports: list[ClientReport] = []
+        self.reports: list[ClientMessage] = []
 
-    def __call__(self, records: Sequence[BookRecord], owed: ClientReport | None) -> None:
+    def __call__(self, records: Sequence[BookRecord], owed: ClientMessage | None) -> None:
         if owed is not None:
             self.reports.append(owed)
 
@@ -271,11 +272,11 @@ def test_an_order_rejected_by_the_venue_while_its_cancel_is_pending_ends_rejecte
     assert rejected is not None and rejected.status is OrderStatus.REJECTED  # not stuck PENDING_CANCEL
     assert oms.counters.illegal_transitions == 0
     assert risk.view.working == {}
-    assert client.reports[-1] == rejected
-    # The cancel is answered too: too late, the order is done.
+    # The cancel is answered too: too late, the order is done; journaled after the report it follows.
     [reject] = oms.take_cancel_rejects()
     assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.reason, reject.status) == (
         "x1", "c1", CancelRejectReason.TOO_LATE, OrderStatus.REJECTED)
+    assert client.reports[-2:] == [rejected, reject]
 
 
 def test_a_cancel_overtaken_by_the_fill_is_answered_too_late_and_the_venues_reject_is_expected() -> None:
