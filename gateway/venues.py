@@ -22,7 +22,7 @@ from gateway.translate import (
     venue_status_request,
 )
 from oms.manager import OrderManager, VenueChange
-from oms.model import ClientCancelReject, ClientReport
+from oms.model import ClientCancelReject, ClientReport, ExecKind
 from oms.router import Router
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # on every order).
             return
         try:
-            header = message.getHeader()
-            resend = header.isSetField(t.POSS_DUP_FLAG) and header.getField(t.POSS_DUP_FLAG) == "Y"
-            drop = resend and header.getField(t.MSG_TYPE) in t.ORDER_MSG_TYPES
+            drop = _poss_dup(message) and message.getHeader().getField(t.MSG_TYPE) in t.ORDER_MSG_TYPES
         except Exception:
             log.exception("venue toApp failed")
             return
@@ -191,6 +189,12 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         if isinstance(report, Invalid):
             log.error("venue %s report not applied: %s", venue, report.text)
             return
+        if report.kind is ExecKind.ORDER_STATUS and _poss_dup(message):
+            # A status answer resent on a sequence gap answered an earlier process's question: what
+            # it says is old (a cancel may have been done since), and taken for the answer to this
+            # logon's question it would end requests the venue did get. The fresh answer follows.
+            log.info("venue %s: resent status answer for %s ignored", venue, report.venue_cl_ord_id)
+            return
         client_report = self._oms.apply(report)
         if client_report is not None:
             applied = time.time_ns()
@@ -204,3 +208,8 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # The venue acknowledged an order a kill switch swept while it was on its way.
             for change in self._oms.take_cancels():
                 self.send_change(change)
+
+
+def _poss_dup(message: fix.Message) -> bool:
+    header = message.getHeader()
+    return bool(header.isSetField(t.POSS_DUP_FLAG) and header.getField(t.POSS_DUP_FLAG) == "Y")
