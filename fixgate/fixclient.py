@@ -21,6 +21,7 @@ ahead. Every other message goes into an inbox that ``expect``/``receive`` take f
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -169,7 +170,8 @@ class FixClient:
         self.protocol_errors: list[str] = []
         """What the reader noticed that a FIX engine would object to (sequence too low, ...)."""
         self._sock = sock
-        self._send_lock = threading.Lock()
+        self._send_lock = threading.RLock()  # the reader holds it across its own send (_send_quietly)
+        self._parser = simplefix.FixParser()
         self._inbox: list[Message] = []
         self._inbox_changed = threading.Condition()
         self._closed = threading.Event()  # set when the connection ends, either side
@@ -213,6 +215,7 @@ class FixClient:
                     raise
                 time.sleep(0.05)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(None)  # blocking sends; the reader waits in select (create_connection set a timeout)
         return cls(
             sock,
             sender_comp_id=sender_comp_id,
@@ -321,11 +324,13 @@ class FixClient:
             encoded: bytes = message.encode()
             if self.app_history is not None and seq_num is None and msg_type not in _ADMIN_TYPES:
                 self.app_history[number] = (msg_type, _pairs(fields), _sending_time(message))
+            if seq_num is None:
+                # Numbered (and kept) before it goes out, as a FIX engine persists before sending: if
+                # the connection fails under it, the peer asks for this number again.
+                self.next_seq_out += 1
             self._sock.sendall(encoded)
             self.sent.append(encoded)
             self._last_sent = time.monotonic()
-            if seq_num is None:
-                self.next_seq_out += 1
             return number
 
     def send_raw(self, data: bytes) -> None:
@@ -414,15 +419,15 @@ class FixClient:
     # -- READER THREAD --------------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        parser = simplefix.FixParser()
-        self._sock.settimeout(0.2)  # wake up regularly to send heartbeats and notice close()
+        parser = self._parser
         try:
             while not self._stop.is_set():
-                try:
-                    data = self._sock.recv(65536)
-                except TimeoutError:
-                    self._heartbeat_if_idle()
+                # select, not a socket timeout: a timeout would apply to the sender's sendall too and
+                # cut a message in half whenever the peer is slow to read for a moment.
+                if not select.select([self._sock], [], [], 0.2)[0]:
+                    self._heartbeat_if_idle()  # wake up regularly to send heartbeats and notice close()
                     continue
+                data = self._sock.recv(65536)
                 if not data:
                     return
                 parser.append_buffer(data)
@@ -434,7 +439,7 @@ class FixClient:
                     )
                     self._handle(message)
                 self._heartbeat_if_idle()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select on a socket close() has just closed
             return
         finally:
             self._closed.set()
@@ -512,10 +517,25 @@ class FixClient:
             self._send_quietly("0", {})
 
     def _send_quietly(self, msg_type: str, fields: Fields, **kwargs: object) -> None:
+        """The reader's own sends (heartbeats, resend answers). While another thread holds the send
+        lock, blocked in a send because the peer is not reading (it may itself be blocked writing to
+        us), the reader keeps reading into the parser: waiting without reading could deadlock both."""
+        while not self._send_lock.acquire(timeout=0.05):
+            if self._stop.is_set():
+                return
+            try:
+                if select.select([self._sock], [], [], 0)[0]:
+                    data = self._sock.recv(65536)
+                    if data:
+                        self._parser.append_buffer(data)  # handled when the reader loop gets back to it
+            except (OSError, ValueError):
+                return
         try:
             self.send(msg_type, fields, **kwargs)  # type: ignore[arg-type]
         except OSError:
             pass  # the connection is going away; the reader notices on its next recv
+        finally:
+            self._send_lock.release()
 
 
 def _sending_time(message: simplefix.FixMessage) -> str:
