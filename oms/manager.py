@@ -336,7 +336,8 @@ class OrderManager:
         self._by_client_id: dict[tuple[str, str], Order] = {}  # every client ClOrdID, per session
         self._positions: dict[tuple[str, str], Position] = {}
         self._applied: set[tuple[str, str]] = set()  # (venue, venue ExecID) of every report applied
-        # Cancel rejects reconciliation owes clients (requests a venue never got), until taken.
+        # Cancel rejects owed to clients after a report (requests a venue never got, requests whose
+        # order ended first), until taken; journaled as owed too (``_owe_cancel_reject``).
         self._owed_cancel_rejects: list[ClientCancelReject] = []
         # Cancels of swept orders their venue has now acknowledged (``Order.cancel_on_ack``), until taken.
         self._owed_cancels: list[VenueChange] = []
@@ -812,7 +813,8 @@ class OrderManager:
 
     def take_cancel_rejects(self) -> list[ClientCancelReject]:
         """Cancel rejects owed to clients since the last call: requests reconciliation found their
-        venue never got (``apply`` of a status answer). The venue thread sends them after ``apply``."""
+        venue never got (``apply`` of a status answer), and requests whose order ended first (too
+        late). The venue thread sends them after ``apply``."""
         with self._lock:
             owed, self._owed_cancel_rejects = self._owed_cancel_rejects, []
             return owed
