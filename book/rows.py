@@ -52,8 +52,8 @@ def order_row(r: OrderRecord) -> Row:
         "text": _text(r.text),
         "created_ns": r.created_ns,
         "updated_ns": r.updated_ns,
-        "pending": None if r.pending is None else _text(r.pending),
-        "chained": None if r.chained is None else _text(r.chained),
+        "pending": r.pending,  # JSON of ASCII (``PendingChange.encode``): no NUL to replace
+        "chained": r.chained,
     }
 
 

@@ -169,6 +169,7 @@ class FixClient:
         """Every message sent, as encoded."""
         self.protocol_errors: list[str] = []
         """What the reader noticed that a FIX engine would object to (sequence too low, ...)."""
+        sock.settimeout(None)  # blocking sends, whoever made the socket (see _read_loop)
         self._sock = sock
         self._send_lock = threading.RLock()  # the reader holds it across its own send (_send_quietly)
         self._parser = simplefix.FixParser()
@@ -215,7 +216,6 @@ class FixClient:
                     raise
                 time.sleep(0.05)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(None)  # blocking sends; the reader waits in select (create_connection set a timeout)
         return cls(
             sock,
             sender_comp_id=sender_comp_id,

@@ -115,10 +115,7 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
             return Invalid(t.TIME_IN_FORCE, f"TimeInForce (59) '{code}' not supported: use 0, 1, 3 or 4")
         tif = found
     account = msg.getField(t.ACCOUNT) if msg.isSetField(t.ACCOUNT) else default_account
-    header = msg.getHeader()
-    possible_resend = (header.isSetField(t.POSS_DUP_FLAG) and header.getField(t.POSS_DUP_FLAG) == "Y") or (
-        header.isSetField(t.POSS_RESEND) and header.getField(t.POSS_RESEND) == "Y"
-    )
+    possible_resend = header_flag(msg, t.POSS_DUP_FLAG) or header_flag(msg, t.POSS_RESEND)
     return NewOrder(
         session=session,
         cl_ord_id=cl_ord_id,
@@ -349,3 +346,9 @@ def business_reject(ref_msg: fix.Message, invalid: Invalid, ref_id_tag: int) -> 
     msg.setField(t.BUSINESS_REJECT_REASON, invalid.business_reason)
     msg.setField(t.TEXT, invalid.text)
     return msg
+
+
+def header_flag(message: fix.Message, tag: int) -> bool:
+    """Whether a Boolean header field (PossDupFlag 43, PossResend 97) is set to Y."""
+    header = message.getHeader()
+    return bool(header.isSetField(tag) and header.getField(tag) == "Y")

@@ -16,6 +16,7 @@ from gateway.marketdata import TopOfBook, subscription
 from gateway.settings import copy_session_id
 from gateway.translate import (
     Invalid,
+    header_flag,
     parse_venue_cancel_reject,
     parse_venue_report,
     venue_change,
@@ -150,7 +151,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # on every order).
             return
         try:
-            drop = _poss_dup(message) and message.getHeader().getField(t.MSG_TYPE) in t.ORDER_MSG_TYPES
+            drop = header_flag(message, t.POSS_DUP_FLAG) and message.getHeader().getField(t.MSG_TYPE) in t.ORDER_MSG_TYPES
         except Exception:
             log.exception("venue toApp failed")
             return
@@ -189,7 +190,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         if isinstance(report, Invalid):
             log.error("venue %s report not applied: %s", venue, report.text)
             return
-        if report.kind is ExecKind.ORDER_STATUS and _poss_dup(message):
+        if report.kind is ExecKind.ORDER_STATUS and header_flag(message, t.POSS_DUP_FLAG):
             # A status answer resent on a sequence gap answered an earlier process's question: what
             # it says is old (a cancel may have been done since), and taken for the answer to this
             # logon's question it would end requests the venue did get. The fresh answer follows.
@@ -208,8 +209,3 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # The venue acknowledged an order a kill switch swept while it was on its way.
             for change in self._oms.take_cancels():
                 self.send_change(change)
-
-
-def _poss_dup(message: fix.Message) -> bool:
-    header = message.getHeader()
-    return bool(header.isSetField(t.POSS_DUP_FLAG) and header.getField(t.POSS_DUP_FLAG) == "Y")
