@@ -113,6 +113,45 @@ class FeeSchedule:
 _FEE_QUANTUM = Decimal("0.00000001")
 
 
+_REFUSABLE = {"F": "OrderCancelRequest", "G": "OrderCancelReplaceRequest", "H": "OrderStatusRequest",
+              "V": "MarketDataRequest"}
+
+
+@dataclass(frozen=True, slots=True)
+class VenueDialect:
+    """Ways real venues answer that differ from this simulator's manners; every one off by default.
+
+    - ``session_reject_ord_types``: OrdType (40) values whose NewOrderSingle is refused at the session
+      level (35=3, RefTagID 40, SessionRejectReason 5 "value is incorrect"), never reaching the book.
+    - ``business_reject``: MsgTypes (F, G, H, V) the venue does not support and refuses with a
+      BusinessMessageReject (35=j, BusinessRejectReason 3 "unsupported message type").
+    - ``cancel_ack_original_id``: a cancel is acknowledged under the order's original ClOrdID, without
+      OrigClOrdID (41).
+    - ``restart_exec_ids``: ExecIDs number from 1 again in each process (the venue restarted).
+    - ``forget_orders_on_restart``: a restarted venue starts with empty books and no order record, so
+      it answers status and cancel of an earlier order as unknown.
+    """
+
+    session_reject_ord_types: tuple[str, ...] = ()
+    business_reject: tuple[str, ...] = ()
+    cancel_ack_original_id: bool = False
+    restart_exec_ids: bool = False
+    forget_orders_on_restart: bool = False
+
+    def __post_init__(self) -> None:
+        for value in self.session_reject_ord_types:
+            if not isinstance(value, str) or len(value) != 1:
+                raise ConfigError(
+                    f"dialect.session_reject_ord_types: OrdType values are one character, got {value!r}"
+                )
+        for value in self.business_reject:
+            if value not in _REFUSABLE:
+                raise ConfigError(
+                    f"dialect.business_reject: {value!r} is not one of "
+                    + ", ".join(f"{k} ({v})" for k, v in _REFUSABLE.items())
+                )
+
+
 @dataclass(frozen=True, slots=True)
 class ParticipantsConfig:
     """The venue's own background traders, which make a living market; off by default.
@@ -188,6 +227,7 @@ class VenueConfig:
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     response_delay_ms: int = 0
     participants: ParticipantsConfig = field(default_factory=ParticipantsConfig)
+    dialect: VenueDialect = field(default_factory=VenueDialect)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -319,6 +359,7 @@ _VENUE_KEYS = {
     "fees",
     "response_delay_ms",
     "participants",
+    "dialect",
 }
 
 
@@ -340,6 +381,8 @@ def _venue(raw: Any, where: str) -> VenueConfig:
         kwargs["fees"] = _fees(raw["fees"], f"{where}.fees")
     if "participants" in raw:
         kwargs["participants"] = _participants(raw["participants"], f"{where}.participants")
+    if "dialect" in raw:
+        kwargs["dialect"] = _dialect(raw["dialect"], f"{where}.dialect")
     for key in ("begin_strings", "target_comp_ids"):
         if key in raw:
             values = raw[key]
@@ -393,6 +436,26 @@ def _fees(raw: Any, where: str) -> FeeSchedule:
         raise ConfigError(f"{where}: must be a table")
     _refuse_unknown(raw, {"per_share", "bps"}, where)
     return FeeSchedule(**{key: _decimal(value, f"{where}.{key}") for key, value in raw.items()})
+
+
+def _dialect(raw: Any, where: str) -> VenueDialect:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    lists = {"session_reject_ord_types", "business_reject"}
+    flags = {"cancel_ack_original_id", "restart_exec_ids", "forget_orders_on_restart"}
+    _refuse_unknown(raw, lists | flags, where)
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in flags:
+            kwargs[key] = _typed(value, bool, f"{where}.{key}")
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}.{key}: must be an array of strings, got {value!r}")
+        else:
+            kwargs[key] = tuple(value)
+    try:
+        return VenueDialect(**kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 _PARTICIPANT_INTS = {
