@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+if TYPE_CHECKING:
+    from simulator.matching import Fill
+    from simulator.venue import Simulator
 
 
 def free_port() -> int:
@@ -39,3 +46,36 @@ def order_fields(cl_ord_id: str, qty: int, price: str | None, symbol: str = "AAP
         fields[44] = price
     fields.update({int(k[1:]): v for k, v in extra.items()})
     return fields
+
+
+def book_rows(database_url: str, sql: str) -> list[Any]:
+    """The rows of one query on the book (asyncpg records), read outside any running loop."""
+
+    async def fetch() -> list[Any]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+def wait_for_book(database_url: str, simulator: Simulator, timeout: float = 60.0) -> list[Fill]:
+    """The venue's fills for fixgate once the book has them all, nothing is pending and nothing has
+    moved for a second (a count that matches for a moment while resends still arrive is not the end)."""
+    deadline = time.monotonic() + timeout
+    last: tuple[int, int] | None = None
+    stable_since = time.monotonic()
+    while True:
+        venue_fills = [f for f in simulator.record.fills if f.owner.endswith("->FIXGATE")]
+        booked = book_rows(database_url, "SELECT count(*) AS n FROM executions")[0]["n"]
+        pending = book_rows(database_url, "SELECT count(*) AS n FROM orders WHERE status LIKE 'PENDING%'")[0]["n"]
+        now = (len(venue_fills), booked)
+        if now != last:
+            last, stable_since = now, time.monotonic()
+        trades = book_rows(database_url, "SELECT count(*) AS n FROM executions WHERE kind = 'TRADE'")[0]["n"]
+        quiet = time.monotonic() - stable_since >= 1.0
+        if (trades == len(venue_fills) and pending == 0 and quiet) or time.monotonic() > deadline:
+            return venue_fills
+        time.sleep(0.2)
