@@ -9,11 +9,13 @@ from typing import Any
 from api.app import create_app
 from book.database import resolve_database_url, upgrade
 from book.journal import Journal, JournaledSink, replay
+from book.order_ids import OrderIdMark
 from book.writer import BookWriter, load_state
 from fixgate.config import Settings, load_instruments
 from fixgate.rest import RestServer
 from gateway.latency import HopMetrics
 from gateway.server import FixGateway
+from oms.ids import OrderIds
 from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, load_risk_config
@@ -60,13 +62,16 @@ class Fixgate:
         self.writer = BookWriter(self.database_url)
         self.writer.start()
         self.journal = Journal(journal_dir)
+        id_mark = OrderIdMark(data_dir / "order-ids")
         self.oms = OrderManager(
             instruments=instruments,
             risk=risk,
             router=self.router,
             sink=JournaledSink(self.journal, self.writer.submit),
             marks_sink=self.writer.submit,
-            next_order_id=state.max_order_id + 1,
+            # Above the book's highest id and every id reserved before: the book can lack an order
+            # the venue has (a record set aside, a row deleted), and its id must not come again.
+            order_ids=OrderIds(max(state.max_order_id + 1, id_mark.read()), reserve=id_mark.write),
         )
         self.oms.restore(state.orders, state.positions, state.applied_executions, state.notionals)
 

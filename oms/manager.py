@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from oms.ids import OrderIds
 from oms.lifecycle import IllegalTransition, check_transition
 from oms.model import (
     BookRecord,
@@ -316,6 +317,7 @@ class OrderManager:
         marks_sink: Callable[[Sequence[BookRecord]], None] | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
         next_order_id: int = 1,
+        order_ids: OrderIds | None = None,
     ) -> None:
         self._instruments = instruments
         self._risk = risk
@@ -326,7 +328,8 @@ class OrderManager:
         # which they would otherwise fill at the rate of the market. None: through ``sink``.
         self._marks_sink = marks_sink
         self._clock_ns = clock_ns
-        self._next_order_id = next_order_id
+        # Durable (fixgate.app: blocks reserved in the data folder) or, without one, from next_order_id.
+        self._order_ids = OrderIds(next_order_id) if order_ids is None else order_ids
         # Venue ids of cancel/replace requests: counted from the start time in ms, so ids made after
         # a restart never repeat ones made before it.
         self._request_seq = itertools.count(clock_ns() // 1_000_000)
@@ -374,7 +377,7 @@ class OrderManager:
                     self._index(order, order.pending.venue_cl_ord_id, order.pending.cl_ord_id)
                 if order.chained is not None:
                     self._by_venue_id[(order.venue, order.chained.venue_cl_ord_id)] = order
-                self._next_order_id = max(self._next_order_id, order.order_id + 1)
+                self._order_ids.above(order.order_id)
                 if order.venue and not order.status.is_terminal:
                     self._risk.view.open_order(
                         order.order_id, order.account, order.symbol, order.side, ZERO, ZERO
@@ -398,8 +401,7 @@ class OrderManager:
             if known is not None and cmd.possible_resend:
                 return Answered(known.client_report(self._exec_id(known, "STATUS", now), ExecKind.ORDER_STATUS,
                                                     cl_ord_id=cmd.cl_ord_id))
-            order_id = self._next_order_id
-            self._next_order_id += 1
+            order_id = self._order_ids.take()
             if known is not None and not known.status.is_terminal:
                 reason: str | None = f"duplicate ClOrdID {cmd.cl_ord_id}: order {known.order_id} is live"
             else:
