@@ -34,5 +34,6 @@ def test_a_kill_before_the_rename_leaves_the_previous_mark(tmp_path: Path) -> No
 
 def test_an_unreadable_mark_stops_the_start_rather_than_risk_an_id_again(tmp_path: Path) -> None:
     (tmp_path / "order-ids").write_text("garbage")
-    with pytest.raises(ValueError, match=r"order-ids: expected 'next order id >= <integer>', found 'garbage'"):
+    expected = r"order-ids: expected 'next order id >= <integer>', found 'garbage'"
+    with pytest.raises(ValueError, match=expected):
         OrderIdMark(tmp_path / "order-ids").read()
