@@ -9,7 +9,8 @@ would never resend a fill the gateway had taken but not committed. An append and
 page cache cost microseconds and survive a killed process (not a lost machine: there is no fsync;
 see docs/ARCHITECTURE.md). At start, fixgate replays the journal into PostgreSQL (every write is
 idempotent: upserts of full row states in order, executions once per venue ExecID), sends the
-client reports the journal holds but QuickFIX's store does not, and starts a new journal.
+client reports the journal holds without a mark that they went out (``ClientSent``, appended after
+QuickFIX put one on the wire), and starts a new journal.
 
 Format: a file header (``_MAGIC``), then frames of a 4-byte big-endian length and a ``marshal`` of a
 tuple of records, each record a tuple of plain values (Decimals as their exact text, enums as their
@@ -42,6 +43,7 @@ from oms.model import (
     ClientCancelReject,
     ClientMessage,
     ClientReport,
+    ClientSent,
     ExecutionRecord,
     MarkRecord,
     OrderRecord,
@@ -84,6 +86,7 @@ class _Codec:
 
     TYPES: tuple[type, ...] = (
         OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach, ClientCancelReject,
+        ClientSent,
     )
 
     def __init__(self) -> None:
@@ -279,6 +282,7 @@ class Replayed:
     done: tuple[Path, ...]  # read to the end (or a torn last frame)
     corrupt: tuple[Path, ...]  # read up to a damaged frame only
     refused: tuple[Path, ...] = ()  # read to the end, but the book refused some of their records
+    sent: frozenset[ClientSent] = frozenset()  # the files' marks of client messages on the wire
 
     def carry_over(self, owed: Sequence[ClientMessage], journal: Journal) -> None:
         """Append the reports still ``owed`` to the new ``journal``, then retire the replayed files:
@@ -307,6 +311,7 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
 
     files = Journal.pending(directory)
     reports: list[ClientMessage] = []
+    sent: set[ClientSent] = set()
     done: list[Path] = []
     corrupt: list[Path] = []
     refused: list[Path] = []
@@ -319,7 +324,12 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
             records: list[Any] = []
             try:
                 for item in Journal.read(path):
-                    (reports if isinstance(item, (ClientReport, ClientCancelReject)) else records).append(item)
+                    if isinstance(item, (ClientReport, ClientCancelReject)):
+                        reports.append(item)
+                    elif isinstance(item, ClientSent):
+                        sent.add(item)
+                    else:
+                        records.append(item)
                 done.append(path)
             except CorruptJournal as exc:
                 log.error(
@@ -344,7 +354,7 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
             log.info("journal %s: %d records replayed into the book", path.name, len(records) - set_aside)
     finally:
         writer.stop()
-    return Replayed(tuple(reports), tuple(done), tuple(corrupt), tuple(refused))
+    return Replayed(tuple(reports), tuple(done), tuple(corrupt), tuple(refused), frozenset(sent))
 
 
 def _wait_written(writer: BookWriter, path: Path, stall_timeout: float) -> None:

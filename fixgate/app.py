@@ -88,14 +88,15 @@ class Fixgate:
             message_log=s.fix_message_log,
             hops=self.hops,
         )
-        owed = self.gateway.clients.owe(replayed.reports, data_dir / "store" / "clients")
+        self.gateway.clients.record_sent = self.journal.append
+        owed = self.gateway.clients.owe(replayed.reports, replayed.sent)
         # Until the owed reports are in the new journal, the replayed files are their only durable
         # copy: a kill before the client logs on must find them again at the next start.
         replayed.carry_over(owed, self.journal)
         if owed:
             log.warning(
-                "%d execution reports and cancel rejects were journaled but never sent: sent at each client's"
-                " logon", len(owed)
+                "%d execution reports and cancel rejects were journaled but not marked as sent: sent at each"
+                " client's logon with PossResend", len(owed)
             )
         self.gateway.start()
         if not s.api_token:

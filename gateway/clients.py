@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import quickfix as fix
 
 from gateway import fixspec as t
 from gateway.latency import HopMetrics
-from gateway.recovery import sent_cancel_rejects, sent_exec_ids
 from gateway.settings import copy_session_id, session_key
 from gateway.translate import (
     Invalid,
@@ -29,7 +27,7 @@ from gateway.translate import (
 )
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager, Rejected, Routed, VenueChange
-from oms.model import ClientCancelReject, ClientMessage, ClientReport
+from oms.model import ClientCancelReject, ClientMessage, ClientReport, ClientSent
 
 log = logging.getLogger(__name__)
 
@@ -54,48 +52,65 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self._sessions: dict[str, ClientSession] = {}
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
         self._owed: dict[str, list[ClientMessage]] = {}
+        # Where a report or cancel reject is marked as on the wire (fixgate.app: the journal); marks
+        # decide at the next start what is owed (``owe``). None: not recorded (tests of one run).
+        self.record_sent: Callable[[Sequence[ClientSent]], None] | None = None
 
-    def owe(self, reports: Iterable[ClientMessage], store_dir: Path) -> list[ClientMessage]:
-        """Reports and cancel rejects a previous run journaled but QuickFIX never sent (killed in
-        between): each is sent when its client next logs on. Returns them, once each, in journal order.
+    def owe(self, messages: Iterable[ClientMessage], sent: Collection[ClientSent]) -> list[ClientMessage]:
+        """Reports and cancel rejects a previous run journaled with no mark in ``sent`` that they went
+        out on the wire: each is sent when its client next logs on, with PossResend (97=Y), for the
+        client may have had it (killed between the send and the mark). Returns them, once each, in
+        journal order. One journaled more than once (carried over to the next journal, then replayed
+        from both) is owed once.
 
-        What QuickFIX's store (``store_dir``) counts as sent is decided by
-        :mod:`gateway.recovery` (a report by its ExecID, a cancel reject by its session and
-        ClOrdID); those are QuickFIX's to resend on request, so owing them too would send them twice.
-        One journaled more than once (carried over to the next journal, then replayed from both) is
-        owed once."""
-        sent_reports = sent_exec_ids(store_dir)
-        sent_rejects = sent_cancel_rejects(store_dir)
+        The marks are fixgate's own (:class:`~oms.model.ClientSent`), not QuickFIX's store: a logon
+        with ResetSeqNumFlag (141=Y) empties the store, and a report sent before it would look unsent
+        and go again as new."""
+        done = set(sent)
         owed: list[ClientMessage] = []
-        for message in reports:
-            if isinstance(message, ClientReport):
-                if message.exec_id in sent_reports:
-                    continue
-                sent_reports.add(message.exec_id)
-            else:
-                if (message.session, message.cl_ord_id) in sent_rejects:
-                    continue
-                sent_rejects.add((message.session, message.cl_ord_id))
+        for message in messages:
+            mark = ClientSent.of(message)
+            if mark in done:
+                continue
+            done.add(mark)
             self._owed.setdefault(message.session, []).append(message)
             owed.append(message)
         return owed
 
-    def send_cancel_reject(self, reject: ClientCancelReject) -> None:
-        """Send an OrderCancelReject to the client session that asked."""
+    def send_cancel_reject(self, reject: ClientCancelReject, *, possible_resend: bool = False) -> None:
+        """Send an OrderCancelReject to the client session that asked (``possible_resend``: with 97=Y)."""
         session = self._sessions.get(reject.session)
         if session is None:
             log.error("cancel reject for unknown client session %s dropped", reject.session)
             return
-        self._send(client_cancel_reject(reject, session.begin_string), session.session_id)
+        self._deliver(client_cancel_reject(reject, session.begin_string), session, reject, possible_resend)
 
-    def send_report(self, report: ClientReport) -> None:
-        """Send an ExecutionReport to the client session the order came from. While the client is
-        away QuickFIX keeps it in the session's store, and it is resent when the client asks."""
+    def send_report(self, report: ClientReport, *, possible_resend: bool = False) -> None:
+        """Send an ExecutionReport to the client session the order came from (``possible_resend``: with
+        97=Y). While the client is away QuickFIX keeps it in the session's store, and it is resent
+        when the client asks."""
         session = self._sessions.get(report.session)
         if session is None:
             log.error("report %s for unknown client session %s dropped", report.exec_id, report.session)
             return
-        self._send(client_execution_report(report, session.begin_string, time.time_ns()), session.session_id)
+        msg = client_execution_report(report, session.begin_string, time.time_ns())
+        self._deliver(msg, session, report, possible_resend)
+
+    def _deliver(
+        self, msg: fix.Message, session: ClientSession, message: ClientMessage, possible_resend: bool
+    ) -> None:
+        """Send ``msg``, the wire form of ``message``, and once QuickFIX has put it on the wire, mark
+        it so. Only then: one QuickFIX merely stored (the client away) reaches the client by
+        QuickFIX's resend, which a 141=Y logon forgoes; unmarked, a restart owes it again."""
+        if possible_resend:
+            msg.getHeader().setField(t.POSS_RESEND, "Y")
+        try:
+            on_wire = fix.Session.sendToTarget(msg, session.session_id)
+        except fix.SessionNotFound:
+            log.error("client session %s not found; message dropped", session.key)
+            return
+        if on_wire and self.record_sent is not None:
+            self.record_sent((ClientSent.of(message),))
 
     @staticmethod
     def _send(msg: fix.Message, session_id: fix.SessionID) -> None:
@@ -122,13 +137,14 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             log.info("client logged on: %s", key)
             owed = self._owed.pop(key, [])
             for message in owed:
+                # Sent before the crash, or not: no mark says. PossResend lets the client tell by ExecID.
                 if isinstance(message, ClientReport):
-                    self.send_report(message)
+                    self.send_report(message, possible_resend=True)
                 else:
-                    self.send_cancel_reject(message)
+                    self.send_cancel_reject(message, possible_resend=True)
             if owed:
-                log.warning("client %s: sent %d reports and cancel rejects a crash had kept from it", key,
-                            len(owed))
+                log.warning("client %s: sent %d reports and cancel rejects a crash left unmarked as sent"
+                            " (PossResend)", key, len(owed))
         except Exception:
             log.exception("client onLogon failed")
 

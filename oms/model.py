@@ -225,6 +225,25 @@ class ClientCancelReject:
 ClientMessage = ClientReport | ClientCancelReject
 
 
+@dataclass(frozen=True, slots=True)
+class ClientSent:
+    """That a client message went out on the wire (QuickFIX's ``sendToTarget`` said so), journaled
+    right after: fixgate's own record of what a client has had. QuickFIX's store of the session
+    cannot tell, since a logon with ResetSeqNumFlag (141=Y) empties it. At start, a journaled
+    message without one is owed again, marked PossResend (``ClientApplication.owe``)."""
+
+    session: str
+    ref: str  # "8:" and a report's ExecID, or "9:" and a cancel reject's ClOrdID
+
+    @staticmethod
+    def of(message: ClientMessage) -> ClientSent:
+        """The mark of ``message``: a report by its ExecID; a cancel reject, which has none, by the
+        ClOrdID of the request it answers."""
+        if isinstance(message, ClientReport):
+            return ClientSent(message.session, f"8:{message.exec_id}")
+        return ClientSent(message.session, f"9:{message.cl_ord_id}")
+
+
 # -- BOOK RECORDS ------------------------------------------------------------------------------------
 # What the OMS hands to the book-of-record writer. Each is the full new state of one row, so the
 # writer can upsert them in any batch size and the last one for a key wins.
