@@ -110,7 +110,11 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             log.error("client session %s not found; message dropped", session.key)
             return
         if on_wire and self.record_sent is not None:
-            self.record_sent((ClientSent.of(message),))
+            try:
+                self.record_sent((ClientSent.of(message),))
+            except OSError:  # the message went out all the same; only a restart's PossResend is extra
+                log.exception("client %s: could not journal that %s went out", session.key,
+                              ClientSent.of(message))
 
     @staticmethod
     def _send(msg: fix.Message, session_id: fix.SessionID) -> None:
