@@ -709,7 +709,7 @@ class OrderManager:
                 log.error("venue %s refused order ClOrdID %s (%s), but %s: not applied", refusal.venue,
                           refusal.venue_cl_ord_id, refusal.text,
                           "no order has that id" if order is None
-                          else f"order {order.order_id} is {order.status} (acknowledged by the venue)")
+                          else f"order {order.order_id} is {order.status}, venue OrderID {order.venue_order_id}")
                 return None
             report = VenueReport(
                 venue=refusal.venue, venue_cl_ord_id=refusal.venue_cl_ord_id, orig_venue_cl_ord_id=None,
