@@ -206,7 +206,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             if isinstance(outcome, Rejected):  # an Answered resend is an order timed when first taken
                 self._hops.order(outcome.report.order_id, now, decided, None)
             return
-        reason = self._venues.send(outcome.venue, venue_new_order(outcome, now))
+        reason = self._venues.send(outcome.venue, venue_new_order(outcome, now), t.MSG_NEW_ORDER_SINGLE,
+                                   outcome.venue_cl_ord_id)
         if reason is not None:
             self.send_report(self._oms.venue_send_failed(outcome.order_id, reason))
             self._hops.order(outcome.order_id, now, decided, None)

@@ -276,6 +276,44 @@ def parse_venue_cancel_reject(msg: fix.Message, venue: str, now_ns: int) -> Venu
     )
 
 
+@dataclass(frozen=True, slots=True)
+class VenueRejection:
+    """A venue's session-level Reject (35=3) or BusinessMessageReject (35=j) of a message fixgate
+    sent, as read: what it names the refused message by, and why in words (``reason``)."""
+
+    session_level: bool
+    ref_seq_num: int | None  # RefSeqNum (45): the refused message's MsgSeqNum
+    ref_msg_type: str | None  # RefMsgType (372)
+    ref_id: str | None  # BusinessRejectRefID (379): the request's ClOrdID, or MDReqID
+    reason: str
+
+
+def parse_venue_rejection(msg: fix.Message) -> VenueRejection:
+    """A venue's 35=3 or 35=j: its reason as ``tag 40 value is incorrect ...: <Text>`` (session level)
+    or its Text, else the named BusinessRejectReason (business level)."""
+    session_level = msg.getHeader().getField(t.MSG_TYPE) == t.MSG_REJECT
+    text = msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else ""
+    if session_level:
+        parts = []
+        if msg.isSetField(t.REF_TAG_ID):
+            parts.append(f"tag {msg.getField(t.REF_TAG_ID)}")
+        if msg.isSetField(t.SESSION_REJECT_REASON):
+            code = msg.getField(t.SESSION_REJECT_REASON)
+            parts.append(t.SESSION_REJECT_REASONS.get(code, f"SessionRejectReason {code}"))
+        reason = ": ".join(part for part in (" ".join(parts), text) if part) or "session-level reject"
+    else:
+        code = msg.getField(t.BUSINESS_REJECT_REASON) if msg.isSetField(t.BUSINESS_REJECT_REASON) else ""
+        reason = text or t.BUSINESS_REJECT_REASONS.get(code, f"BusinessRejectReason {code or 'missing'}")
+    raw_seq = msg.getField(t.REF_SEQ_NUM) if msg.isSetField(t.REF_SEQ_NUM) else ""
+    return VenueRejection(
+        session_level=session_level,
+        ref_seq_num=int(raw_seq) if raw_seq.isdigit() else None,
+        ref_msg_type=msg.getField(t.REF_MSG_TYPE) if msg.isSetField(t.REF_MSG_TYPE) else None,
+        ref_id=msg.getField(t.BUSINESS_REJECT_REF_ID) if msg.isSetField(t.BUSINESS_REJECT_REF_ID) else None,
+        reason=reason,
+    )
+
+
 def client_cancel_reject(reject: ClientCancelReject, begin_string: str) -> fix.Message:
     """The OrderCancelReject (35=9) a client is sent, with its own ids."""
     msg = fix.Message()

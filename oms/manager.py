@@ -41,6 +41,7 @@ from oms.model import (
     Side,
     TimeInForce,
     VenueCancelReject,
+    VenueOrderRefusal,
     VenueReport,
 )
 from oms.positions import PRICE_QUANTUM, ZERO, Position
@@ -576,6 +577,7 @@ class OrderManager:
                 self.counters.duplicate_reports += 1
                 return None
 
+            report = self._as_answer_to_cancel(order, report)
             pending = order.pending
             chained = order.chained
             answers_pending = pending is not None and report.venue_cl_ord_id == pending.venue_cl_ord_id
@@ -676,6 +678,50 @@ class OrderManager:
                 if change is not None:
                     self._owed_cancels.append(change)
             return client
+
+    def _as_answer_to_cancel(self, order: Order, report: VenueReport) -> VenueReport:
+        """A venue that acknowledges a cancel under one of the order's own ClOrdIDs, without
+        OrigClOrdID (41), answers the cancel outstanding: the report is taken as if it named the
+        request's ClOrdID, so the client gets its Canceled under its cancel's ids and no "too late"
+        reject besides. (A venue's own cancel, such as an IOC remainder, that meets a cancel on its way
+        ends the order as the client asked; a refusal of the request that may follow finds no request:
+        logged and counted as unknown by ``apply_cancel_reject``.)"""
+        if (report.kind is not ExecKind.CANCELED
+                or self._by_venue_id.get((report.venue, report.venue_cl_ord_id)) is not order):
+            return report
+        requests = [r for r in (order.pending, order.chained) if r is not None]
+        if any(r.venue_cl_ord_id == report.venue_cl_ord_id for r in requests):
+            return report  # it names the request it answers
+        for request in requests:
+            if request.kind is RequestKind.CANCEL:
+                return replace(report, venue_cl_ord_id=request.venue_cl_ord_id,
+                               orig_venue_cl_ord_id=report.orig_venue_cl_ord_id or report.venue_cl_ord_id)
+        return report
+
+    def apply_order_refusal(self, refusal: VenueOrderRefusal) -> ClientReport | None:
+        """A venue refused an order it never acknowledged, at the session level or with a business
+        reject: the order ends REJECTED as if the venue had reported so (risk releases it, a request
+        on its way is answered too late), with the venue's reason as Text. ``None``, logged at ERROR,
+        when the refusal names no order still waiting for the venue: the order stays as it is."""
+        with self._lock:
+            order = self._by_venue_id.get((refusal.venue, refusal.venue_cl_ord_id))
+            if (order is None or order.status.is_terminal or order.venue_order_id is not None
+                    or order.venue_cl_ord_id != refusal.venue_cl_ord_id):
+                self.counters.unknown_reports += 1
+                log.error("venue %s refused order ClOrdID %s (%s), but %s: not applied", refusal.venue,
+                          refusal.venue_cl_ord_id, refusal.text,
+                          "no order has that id" if order is None
+                          else f"order {order.order_id} is {order.status}, venue OrderID {order.venue_order_id}")
+                return None
+            report = VenueReport(
+                venue=refusal.venue, venue_cl_ord_id=refusal.venue_cl_ord_id, orig_venue_cl_ord_id=None,
+                venue_order_id="", exec_id=f"REFUSED-{order.order_id}-{refusal.received_ns}",
+                kind=ExecKind.REJECTED, status=OrderStatus.REJECTED, last_qty=ZERO, last_px=ZERO,
+                cum_qty=ZERO, leaves_qty=ZERO, text=refusal.text, received_ns=refusal.received_ns,
+            )
+        # Applied as the venue's report would be (the lock is not reentrant; the venue's thread is the
+        # only one that applies its reports, so nothing of the venue's comes in between).
+        return self.apply(report)
 
     def _adopt_replace(self, order: Order, report: VenueReport) -> PendingChange:
         """The request a venue's Replaced answers, rebuilt from the report (the client's new ClOrdID

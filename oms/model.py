@@ -208,6 +208,18 @@ class VenueCancelReject:
 
 
 @dataclass(frozen=True, slots=True)
+class VenueOrderRefusal:
+    """A venue refused a NewOrderSingle outside an ExecutionReport (a session-level Reject 35=3 or a
+    BusinessMessageReject 35=j), translated: ``venue_cl_ord_id`` is the refused order's ClOrdID,
+    ``text`` says why in the venue's words (tag and reason included)."""
+
+    venue: str
+    venue_cl_ord_id: str
+    text: str
+    received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClientCancelReject:
     """An OrderCancelReject owed to a client."""
 

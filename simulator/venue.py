@@ -14,6 +14,7 @@ take the venue lock, and the SWIG wrapper releases the GIL inside ``sendToTarget
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import threading
@@ -782,6 +783,8 @@ class Venue:
 
     def _on_message(self, message: fix.Message, owner: str) -> None:
         msg_type = message.getHeader().getField(35)
+        if self._dialect_refuses(message, msg_type, owner):
+            return
         if msg_type == "D":
             self._on_new_order(message, owner)
         elif msg_type == "F":
@@ -853,7 +856,10 @@ class Venue:
             side=_side(message),
         )
         with self._lock:
-            self._report(self.engine.cancel(request))
+            events = self.engine.cancel(request)
+            if self.config.dialect.cancel_ack_original_id:
+                events = _acked_under_original_id(events)
+            self._report(events)
 
     def _on_replace(self, message: fix.Message, owner: str) -> None:
         cl_ord_id = message.getField(11)
@@ -1060,6 +1066,63 @@ class Venue:
         reject.setField(380, "0")  # BusinessRejectReason Other
         reject.setField(58, text[:200])
         fix.Session.sendToTarget(reject, session)
+
+
+    # -- DIALECT: REFUSALS (session_reject_ord_types, business_reject) ------------------------------------
+
+    def _dialect_refuses(self, message: fix.Message, msg_type: str, owner: str) -> bool:
+        """Refuse a message the way the venue's dialect says (``VenueDialect``), before the engine sees
+        it; True when refused. Both answers name the refused message by its MsgSeqNum (RefSeqNum 45),
+        as real venues do."""
+        dialect = self.config.dialect
+        if msg_type == "D" and dialect.session_reject_ord_types:
+            ord_type = _optional(message, 40)
+            if ord_type in dialect.session_reject_ord_types:
+                self._send_session_reject(message, owner, ord_type)
+                return True
+        if msg_type in dialect.business_reject:
+            self._send_unsupported(message, owner, msg_type)
+            return True
+        return False
+
+    def _send_session_reject(self, message: fix.Message, owner: str, ord_type: str) -> None:
+        """A session-level Reject (35=3) of a NewOrderSingle: RefTagID 40, SessionRejectReason 5 (value
+        is incorrect for this tag). The order never reaches the book or the record."""
+        reject = _new_message("3")
+        reject.setField(45, message.getHeader().getField(34))
+        reject.setField(371, "40")
+        reject.setField(372, "D")
+        reject.setField(373, "5")
+        reject.setField(58, f"OrdType (40) {ord_type} is not accepted by venue {self.name}")
+        log.info("venue %s: session-level reject of %s from %s (OrdType %s)", self.name,
+                 _optional(message, 11), owner, ord_type)
+        fix.Session.sendToTarget(reject, self._sessions[owner])
+
+    def _send_unsupported(self, message: fix.Message, owner: str, msg_type: str) -> None:
+        """A BusinessMessageReject (35=j) with BusinessRejectReason 3 (unsupported message type), naming
+        the request by its ClOrdID (11), or MDReqID (262) for market data, in BusinessRejectRefID."""
+        reject = _new_message("j")
+        reject.setField(45, message.getHeader().getField(34))
+        reject.setField(372, msg_type)
+        ref_id = _optional(message, 262 if msg_type == "V" else 11)
+        if ref_id is not None:
+            reject.setField(379, ref_id)
+        reject.setField(380, "3")
+        reject.setField(58, f"MsgType {msg_type} is not supported by venue {self.name}")
+        log.info("venue %s: business reject of MsgType %s %s from %s", self.name, msg_type, ref_id, owner)
+        fix.Session.sendToTarget(reject, self._sessions[owner])
+
+
+def _acked_under_original_id(events: list[ExecutionEvent]) -> list[ExecutionEvent]:
+    """The dialect ``cancel_ack_original_id``: a cancel's Canceled report names the order by the
+    ClOrdID it had before the cancel (the cancel's OrigClOrdID), and carries no OrigClOrdID (41)."""
+    acked: list[ExecutionEvent] = []
+    for event in events:
+        if isinstance(event, OrderCanceled) and event.order.orig_cl_ord_id is not None:
+            view = dataclasses.replace(event.order, cl_ord_id=event.order.orig_cl_ord_id, orig_cl_ord_id=None)
+            event = dataclasses.replace(event, order=view)
+        acked.append(event)
+    return acked
 
 
 # -- SIMULATOR ----------------------------------------------------------------------------------------
