@@ -50,7 +50,7 @@ class FixGateway:
         self.hops = HopMetrics() if hops is None else hops
         self.venues = VenueApplication(
             oms, router, to_client=self._send_report, cancel_reject_to_client=self._send_cancel_reject,
-            hops=self.hops,
+            hops=self.hops, venue_lag=risk.venue_report,
         )
         self.clients = ClientApplication(oms, self.venues, self.hops)
         self._initiator, self._venue_parts = _engine(

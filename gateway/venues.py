@@ -21,6 +21,7 @@ from gateway.translate import (
     parse_venue_cancel_reject,
     parse_venue_rejection,
     parse_venue_report,
+    sending_time_ns,
     venue_change,
     venue_status_request,
 )
@@ -87,9 +88,11 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         to_client: Callable[[ClientReport], None],
         cancel_reject_to_client: Callable[[ClientCancelReject], None],
         hops: HopMetrics | None = None,
+        venue_lag: Callable[[str, int, int], None] | None = None,
     ) -> None:
         super().__init__()
         self._oms = oms
+        self._venue_lag = venue_lag  # (venue, its SendingTime, taken at): feeds risk's fair-share throttle
         self._hops = HopMetrics() if hops is None else hops
         self._router = router
         self._to_client = to_client
@@ -231,6 +234,8 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             msg_type = message.getHeader().getField(t.MSG_TYPE)
             venue = session_id.getTargetCompID().getValue()
             if msg_type == t.MSG_EXECUTION_REPORT:
+                if self._venue_lag is not None:
+                    self._venue_lag(venue, sending_time_ns(message), now)
                 self._on_execution_report(message, venue, session_id.getBeginString().getValue(), now)
             elif msg_type == t.MSG_ORDER_CANCEL_REJECT:
                 reject = self._oms.apply_cancel_reject(parse_venue_cancel_reject(message, venue, now))

@@ -102,6 +102,7 @@ class NewOrder:
     time_in_force: TimeInForce
     received_ns: int
     possible_resend: bool = False  # PossDupFlag or PossResend: the client may have sent it before
+    sent_ns: int = 0  # the client's SendingTime (52), epoch ns; 0 when not known
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,7 +91,7 @@ def rows(database_url: str, sql: str) -> list[dict[str, Any]]:
 
 def new_order(qty: str, account: str = "ACC1", side: Side = Side.BUY, price: str = "100") -> NewOrder:
     return NewOrder("FIX.4.4:FIXGATE->CLIENT1", "c", account, "AAPL", side, OrdType.LIMIT, D(qty), D(price),
-                    TimeInForce.DAY, 0)
+                    TimeInForce.DAY, time.time_ns())
 
 
 def test_kill_and_resume_act_on_risk_and_are_kept_with_who_and_when(
@@ -238,7 +238,7 @@ def test_status_shows_the_use_of_position_and_order_rate_limits(database_url: st
     risk.position_changed("ACC2", "AAPL", D(-30), D(100), D(0), D(100))
     for n in range(2):
         risk.order_opened(10 + n, NewOrder("FIX.4.2:FIXGATE->CLIENT2", f"r{n}", "ACC3", "AAPL", Side.BUY,
-                                           OrdType.LIMIT, D(1), D(100), TimeInForce.DAY, 0))
+                                           OrdType.LIMIT, D(1), D(100), TimeInForce.DAY, time.time_ns()))
     with serve(database_url, AUTH, risk=StubGateway(risk)) as api:
         status = api.get("/risk/status").json()
     assert status["positions"] == [

@@ -38,9 +38,11 @@ def risk(config: dict[str, Any], clock: Clock | None = None) -> PreTradeRisk:
 
 
 def order(qty: str, price: str | None = "100", symbol: str = "AAPL", side: Side = Side.BUY,
-          account: str = "ACC", session: str = "FIX.4.4:FIXGATE->CLIENT1") -> NewOrder:
+          account: str = "ACC", session: str = "FIX.4.4:FIXGATE->CLIENT1", *, received: int = 0,
+          sent: int = 0) -> NewOrder:
+    """An order taken at ``received`` (ns) that the client stamped ``sent`` (SendingTime, ns)."""
     return NewOrder(session, "c", account, symbol, side, OrdType.LIMIT if price else OrdType.MARKET, D(qty),
-                    D(price) if price else None, TimeInForce.DAY, 0)
+                    D(price) if price else None, TimeInForce.DAY, received, sent_ns=sent)
 
 
 def accept(r: PreTradeRisk, o: NewOrder, order_id: int) -> None:
@@ -188,17 +190,79 @@ def test_daily_loss_of_the_firm_halts_everyone() -> None:
     assert r.check(order("10", account="B")) == "the firm HALTED: daily loss 501.00 > max 500"
 
 
+MS = 1_000_000
+T0 = 1_800_000_000 * 1_000_000_000  # a wall-clock moment, ns
+
+
 def test_order_rate_per_session_in_a_sliding_second() -> None:
-    clock = Clock()
-    r = risk({"flow": {"max_orders_per_second": 3}, "sessions": {"BENCH": {}}}, clock)
+    r = risk({"flow": {"max_orders_per_second": 3}, "sessions": {"BENCH": {}}})
     for i in range(3):
-        accept(r, order("10", f"100.0{i}"), i)
-        clock.advance_ms(100)
-    assert r.check(order("10")) == "order rate of session CLIENT1 is at its max of 3 orders per second"
-    assert r.check(order("10", session="FIX.4.4:FIXGATE->CLIENT2")) is None  # its own window
-    assert r.check(order("10", session="FIX.4.4:FIXGATE->BENCH")) is None  # no limit of its own
-    clock.advance_ms(701)  # the first order leaves the window
-    assert r.check(order("10")) is None
+        at = T0 + i * 100 * MS
+        accept(r, order("10", f"100.0{i}", received=at, sent=at), i)
+    at = T0 + 300 * MS
+    assert r.check(order("10", received=at, sent=at)) == (
+        "order rate of session CLIENT1 is at its max of 3 orders per second (counted by SendingTime)")
+    assert r.check(order("10", session="FIX.4.4:FIXGATE->CLIENT2", received=at, sent=at)) is None  # its own
+    assert r.check(order("10", session="FIX.4.4:FIXGATE->BENCH", received=at, sent=at)) is None  # no limit
+    at = T0 + 1001 * MS  # the first order leaves the window
+    assert r.check(order("10", received=at, sent=at)) is None
+
+
+def test_order_rate_counts_orders_by_when_they_were_sent_not_when_taken() -> None:
+    # A flood the gateway takes more slowly than it arrives: four orders sent within 30 ms, taken
+    # 400 ms apart. Counted when taken they would be under 3 a second; sent, they are 4 in one.
+    clock = Clock()  # the gateway's own clock moves with the orders taken, as it would
+    r = risk({"flow": {"max_orders_per_second": 3}}, clock)
+    for i in range(3):
+        clock.now = T0 + i * 400 * MS
+        accept(r, order("10", f"100.0{i}", received=clock.now, sent=T0 + i * 10 * MS), i)
+    clock.now = T0 + 1200 * MS
+    late = order("10", received=clock.now, sent=T0 + 30 * MS)
+    assert r.check(late) == "order rate of session CLIENT1 is at its max of 3 orders per second (counted by SendingTime)"
+    assert r.rejections["order_rate"] == 1
+
+
+def test_a_sending_time_far_in_the_past_or_ahead_cannot_hide_a_flood() -> None:
+    r = risk({"flow": {"max_orders_per_second": 2}})
+    # Stamped a minute ago: counts as sent 5 s before it was taken, no earlier.
+    accept(r, order("10", "100.01", received=T0, sent=T0 - 60_000 * MS), 1)
+    # Stamped in the future: counts as sent when taken.
+    accept(r, order("10", "100.02", received=T0 - 4_500 * MS, sent=T0 + 60_000 * MS), 2)
+    assert r.check(order("10", received=T0 - 4_400 * MS, sent=T0 - 4_400 * MS)) is not None
+    assert r.check(order("10", received=T0 + 2_000 * MS, sent=T0 + 2_000 * MS)) is None
+
+
+def test_a_session_whose_orders_wait_past_the_max_backlog_is_throttled_until_it_catches_up() -> None:
+    r = risk({"flow": {"max_backlog_ms": 100}})
+    offset = 7 * MS  # the clocks' offset and the network: the least lag, never counted
+    accept(r, order("10", "100.01", received=T0 + offset, sent=T0), 1)
+    accept(r, order("10", "100.02", received=T0 + 100 * MS + offset, sent=T0 + 10 * MS), 2)  # 90 ms behind
+    behind = order("10", "100.03", received=T0 + 250 * MS + offset, sent=T0 + 20 * MS)  # 230 ms behind
+    assert r.check(behind) == (
+        "session CLIENT1 throttled: this order waited 230 ms to be taken (max 100 ms): the session sends"
+        " faster than the gateway takes its orders")
+    assert r.rejections["throttle"] == 1
+    caught_up = order("10", "100.04", received=T0 + 300 * MS + offset, sent=T0 + 299 * MS)
+    assert r.check(caught_up) is None
+
+
+def test_while_a_venue_answers_late_sessions_over_their_fair_share_are_throttled() -> None:
+    r = risk({"flow": {"max_backlog_ms": 100}})
+    one, two = "FIX.4.4:FIXGATE->CLIENT1", "FIX.4.2:FIXGATE->CLIENT2"
+    for i in range(9):
+        at = T0 + i * MS
+        accept(r, order("10", f"100.{i:02d}", session=one, received=at, sent=at), i)
+    accept(r, order("10", "101.00", session=two, received=T0, sent=T0), 100)
+    r.venue_report("SIM", T0, T0 + 2 * MS)
+    r.venue_report("SIM", T0 + 10 * MS, T0 + 50 * MS)  # 38 ms over its least lag: not yet late
+    at = T0 + 20 * MS
+    assert r.check(order("10", "100.50", session=one, received=at, sent=at)) is None
+    r.venue_report("SIM", T0 + 20 * MS, T0 + 200 * MS)  # 178 ms over: late
+    assert r.venue_backlog_ns["SIM"] == 178 * MS
+    assert r.check(order("10", "100.50", session=one, received=at, sent=at)) == (
+        "session CLIENT1 throttled: venue SIM's reports are taken 178 ms late (max 100 ms) and the session"
+        " sent 9 of the last second's 10 orders, over its fair share of 5")
+    assert r.check(order("10", "101.50", session=two, received=at, sent=at)) is None  # under its share
 
 
 def test_duplicate_orders_within_the_window() -> None:
