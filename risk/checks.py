@@ -559,7 +559,7 @@ class _Lag:
     """How late a peer's messages are taken, over the least lag of the last 30-60 s: that least lag
     is the clocks' offset plus the network, so what is above it waited in the gateway's queue."""
 
-    __slots__ = ("_current", "_previous", "_bucket_end")
+    __slots__ = ("_bucket_end", "_current", "_previous")
 
     def __init__(self, lag: int, now: int) -> None:
         self._current = self._previous = lag

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import quickfix as fix
 import pytest
+import quickfix as fix
 
 from gateway.translate import sending_time_ns
 
