@@ -543,7 +543,7 @@ async def read_state(conn: AsyncConnection, now_ns: int | None = None) -> BookSt
     max_order_id = (await conn.execute(select(func.coalesce(func.max(orders.c.order_id), 0)))).scalar_one()
     applied = await conn.execute(
         select(executions.c.venue, executions.c.venue_exec_id, executions.c.order_id, executions.c.kind,
-               executions.c.last_qty, executions.c.last_px)
+               executions.c.last_qty, executions.c.last_px, executions.c.cum_qty)
         .join(orders, orders.c.order_id == executions.c.order_id)
         .where(wanted)
     )
@@ -558,8 +558,9 @@ async def read_state(conn: AsyncConnection, now_ns: int | None = None) -> BookSt
         positions=all_positions,
         max_order_id=int(max_order_id),
         applied_executions=frozenset(
-            AppliedReport(venue, exec_id, order_id, ExecKind(kind), Decimal(last_qty), Decimal(last_px))
-            for venue, exec_id, order_id, kind, last_qty, last_px in applied.all()
+            AppliedReport(venue, exec_id, order_id, ExecKind(kind), Decimal(last_qty), Decimal(last_px),
+                          Decimal(cum_qty))
+            for venue, exec_id, order_id, kind, last_qty, last_px, cum_qty in applied.all()
         ),
         risk_events=await read_risk_events(conn),
         notionals={order_id: Decimal(total) for order_id, total in notionals.all()},

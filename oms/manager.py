@@ -190,9 +190,6 @@ class Order:
         return order
 
 
-# What a venue report said beside its ExecID (``AppliedReport``): order id, ExecType, LastQty, LastPx.
-_Content = tuple[int, ExecKind, Decimal, Decimal]
-
 # The report kind a venue's status implies, when reconciling the book with it.
 _KIND_OF_STATUS = {
     OrderStatus.NEW: ExecKind.NEW,
@@ -342,7 +339,7 @@ class OrderManager:
         self._positions: dict[tuple[str, str], Position] = {}
         # (venue, venue ExecID) of every report applied -> what each report under it said (order,
         # ExecType, LastQty, LastPx): a venue that restarts its ExecIDs reuses them (``_is_repeat``).
-        self._applied: dict[tuple[str, str], list[_Content]] = {}
+        self._applied: dict[tuple[str, str], list[AppliedReport]] = {}
         # Orders a venue answered a cancel of as unknown: a status request for each (``take_status_checks``).
         self._owed_status_checks: list[OrderRecord] = []
         # Cancel rejects owed to clients after a report (requests a venue never got, requests whose
@@ -396,8 +393,7 @@ class OrderManager:
                 self._risk.restore_position(p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl,
                                             p.updated_ns)
             for a in applied:
-                self._applied.setdefault((a.venue, a.venue_exec_id), []).append(
-                    (a.order_id, a.kind, a.last_qty, a.last_px))
+                self._applied.setdefault((a.venue, a.venue_exec_id), []).append(a)
 
     # -- COMMANDS ------------------------------------------------------------------------------------
 
@@ -572,7 +568,8 @@ class OrderManager:
                 )
                 return None
             applied_key = (report.venue, report.exec_id)
-            client_exec_id = f"{report.venue}-{report.exec_id}"
+            # Unique for good: a venue's ExecID need not be (``_is_repeat``); the order's id is.
+            client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}"
             seen = None if report.kind is ExecKind.ORDER_STATUS else self._applied.get(applied_key)
             if report.kind is ExecKind.ORDER_STATUS:
                 # Not de-duplicated by ExecID: venues reuse it on status answers (FIX 4.4 even says 0),
@@ -583,7 +580,7 @@ class OrderManager:
                     return None
                 report = reconciled
                 applied_key = (report.venue, report.exec_id)
-                client_exec_id = f"{report.venue}-{report.exec_id}"
+                client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}"
             elif seen is not None:
                 if self._is_repeat(order, report, seen):
                     self.counters.duplicate_reports += 1
@@ -591,7 +588,9 @@ class OrderManager:
                 # Not a resend: the venue reused the ExecID (it restarted its numbering). Applied, under
                 # an ExecID of its own for the client and the book.
                 self.counters.reused_exec_ids += 1
-                client_exec_id = f"{client_exec_id}#{len(seen) + 1}"
+                earlier = sum(a.order_id == order.order_id for a in seen)
+                if earlier:  # the same order's report under the same ExecID before (another fill)
+                    client_exec_id = f"{client_exec_id}#{earlier + 1}"
                 log.warning("order %d: venue %s reused ExecID %s for a different report (%s %s @ %s):"
                             " applied", order.order_id, report.venue, report.exec_id, report.kind,
                             report.last_qty, report.last_px)
@@ -627,8 +626,9 @@ class OrderManager:
                     return None  # not applied; a fill is a fact and is applied below regardless
 
             now = self._clock_ns()
-            self._applied.setdefault(applied_key, []).append(
-                (order.order_id, report.kind, report.last_qty, report.last_px))
+            self._applied.setdefault(applied_key, []).append(AppliedReport(
+                report.venue, report.exec_id, order.order_id, report.kind, report.last_qty, report.last_px,
+                order.cum_qty))
             order.updated_ns = now
             if report.venue_order_id:
                 order.venue_order_id = report.venue_order_id
@@ -698,11 +698,12 @@ class OrderManager:
             return client
 
     @staticmethod
-    def _is_repeat(order: Order, report: VenueReport, seen: list[_Content]) -> bool:
+    def _is_repeat(order: Order, report: VenueReport, seen: list[AppliedReport]) -> bool:
         """Whether a report whose ExecID was applied before repeats one of those reports: the same
         order, ExecType, LastQty and LastPx. A fill that says more is filled than the book has is not a
         repeat, however alike: the book never counted it."""
-        if (order.order_id, report.kind, report.last_qty, report.last_px) not in seen:
+        if not any(a.order_id == order.order_id and a.kind is report.kind and a.last_qty == report.last_qty
+                   and a.last_px == report.last_px for a in seen):
             return False
         return report.kind is not ExecKind.TRADE or report.cum_qty <= order.cum_qty
 
@@ -827,7 +828,7 @@ class OrderManager:
         if arrived and pending is not None and pending.kind is RequestKind.CANCEL:
             venue_cl_ord_id = pending.venue_cl_ord_id
         return replace(
-            report, venue_cl_ord_id=venue_cl_ord_id, status=status,
+            report, venue_cl_ord_id=venue_cl_ord_id, venue_order_id=order.venue_order_id or "", status=status,
             kind=ExecKind.CANCELED if arrived else ExecKind.REJECTED,
             last_qty=ZERO, last_px=ZERO, cum_qty=order.cum_qty, leaves_qty=ZERO, text=text,
             exec_id=f"{report.exec_id}-RECON-{order.order_id}-{self._clock_ns()}",

@@ -292,6 +292,7 @@ class AppliedReport:
     kind: ExecKind
     last_qty: Decimal
     last_px: Decimal
+    cum_qty: Decimal  # the order's after it: two fills alike but for it are two reports
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,8 +316,9 @@ def test_a_reused_venue_exec_id_with_other_content_is_recorded_and_loaded(
     rows = query(database_url, "SELECT exec_id FROM executions ORDER BY seq")
     assert [r["exec_id"] for r in rows] == ["E-1-X1", "E-2-X1#2", "E-1-X1#3"]
     assert load_state(database_url).applied_executions == frozenset({
-        AppliedReport("XNAS", "X1", 1, ExecKind.TRADE, Decimal(10), Decimal("190.05")),
-        AppliedReport("XNAS", "X1", 2, ExecKind.TRADE, Decimal(10), Decimal("190.05")),
+        AppliedReport("XNAS", "X1", 1, ExecKind.TRADE, Decimal(10), Decimal("190.05"), Decimal(10)),
+        AppliedReport("XNAS", "X1", 2, ExecKind.TRADE, Decimal(10), Decimal("190.05"), Decimal(10)),
+        AppliedReport("XNAS", "X1", 1, ExecKind.TRADE, Decimal(10), Decimal("190.05"), Decimal(20)),
     })
 
 
@@ -515,7 +516,7 @@ def test_load_state_returns_open_orders_positions_and_applied_fills(
     assert state.positions == [aapl, msft]
     assert state.max_order_id == 9
     assert state.applied_executions == frozenset(
-        {AppliedReport("XNAS", "X5", 5, ExecKind.TRADE, Decimal(10), Decimal("190.05"))}
+        {AppliedReport("XNAS", "X5", 5, ExecKind.TRADE, Decimal(10), Decimal("190.05"), Decimal(10))}
     )
 
 

@@ -53,8 +53,9 @@ def test_an_execid_reused_for_another_order_is_applied_not_dropped() -> None:
     assert ack is not None and fill is not None and fill.status is OrderStatus.FILLED
     assert position(oms) == D(200)
     assert oms.counters.reused_exec_ids == 2 and oms.counters.duplicate_reports == 0
-    # Each has an ExecID of its own for the client and the book (executions.exec_id is the key).
-    assert (ack.exec_id, fill.exec_id) == ("SIM-E1#2", "SIM-E2#2")
+    # Each has an ExecID of its own for the client and the book (executions.exec_id is the key): the
+    # venue's alone would repeat, today or when the venue restarts again days later.
+    assert (ack.exec_id, fill.exec_id) == (f"SIM-{second.order_id}-E1", f"SIM-{second.order_id}-E2")
     exec_ids = [r.exec_id for r in book.of(ExecutionRecord)]
     assert len(exec_ids) == len(set(exec_ids)) == 4
 
@@ -82,7 +83,7 @@ def test_a_fill_alike_in_all_but_cumqty_is_a_new_fill_of_the_same_order() -> Non
     oms.apply(report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "40", "60"))
     again = report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "80", "20")
     client = oms.apply(again)
-    assert client is not None and client.cum_qty == D(80) and client.exec_id == "SIM-E2#2"
+    assert client is not None and client.cum_qty == D(80) and client.exec_id == f"SIM-{routed.order_id}-E2#2"
     # ... and that one's resend is a repeat in its turn.
     assert oms.apply(again) is None and oms.counters.duplicate_reports == 1
     assert position(oms) == D(80)
@@ -94,7 +95,7 @@ def test_after_a_restart_the_book_tells_repeats_from_reused_execids() -> None:
     restarted, _ = make()
     restarted.restore(
         [book.of(OrderRecord)[-1]], [book.of(PositionRecord)[-1]],
-        [AppliedReport("SIM", r.venue_exec_id, r.order_id, r.kind, r.last_qty, r.last_px)
+        [AppliedReport("SIM", r.venue_exec_id, r.order_id, r.kind, r.last_qty, r.last_px, r.cum_qty)
          for r in book.of(ExecutionRecord)],
     )
     resend = report(first, "E2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100", "0")
@@ -138,6 +139,8 @@ def test_a_partly_filled_order_the_venue_forgot_is_canceled_with_its_fills() -> 
     assert client.text == ("venue SIM does not know the order (unknown order FG1): canceled with 100 of 1000"
                            " filled")
     assert routed.order_id not in oms._risk.view.working  # risk no longer counts the 900
+    order = oms.order(routed.order_id)
+    assert order is not None and order.venue_order_id == "V1"  # the venue's id, not its "NONE"
     assert position(oms) == D(100) and oms.counters.reconcile_mismatches == 0
     assert oms.apply(unknown(routed)) is None  # asked again: it agrees now
 
@@ -188,3 +191,22 @@ def test_a_cancel_refused_for_another_reason_or_before_the_ack_asks_nothing() ->
         VenueCancelReject("SIM", change.venue_cl_ord_id, waiting.venue_cl_ord_id, "unknown order", 4),
         reason=CancelRejectReason.UNKNOWN_ORDER))
     assert not oms.status_checks_owed
+
+
+def test_exec_ids_given_after_a_restart_never_repeat_one_in_the_book() -> None:
+    oms, book = make()
+    routed = oms.submit(new())
+    assert isinstance(routed, Routed)
+    oms.apply(report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "40", "60"))
+    oms.apply(report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "80", "20"))
+    restarted, _ = make()
+    restarted.restore(
+        [book.of(OrderRecord)[-1]], [book.of(PositionRecord)[-1]],
+        {AppliedReport("SIM", r.venue_exec_id, r.order_id, r.kind, r.last_qty, r.last_px, r.cum_qty)
+         for r in book.of(ExecutionRecord)},  # as the book loads them: a set
+    )
+    third = restarted.apply(
+        report(routed, "E2", ExecKind.TRADE, OrderStatus.FILLED, "20", "190.01", "100", "0"))
+    assert third is not None
+    assert third.exec_id == f"SIM-{routed.order_id}-E2#3"
+    assert third.exec_id not in {r.exec_id for r in book.of(ExecutionRecord)}
