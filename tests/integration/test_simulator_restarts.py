@@ -11,8 +11,10 @@ from simulator.venue import Simulator
 from tests.support import free_port
 
 
-def simulator(tmp_path: Path, port: int, **dialect: bool) -> Simulator:
-    config = SimulatorConfig((dataclasses.replace(VenueConfig(), dialect=VenueDialect(**dialect)),))
+def simulator(tmp_path: Path, port: int, *, restart_exec_ids: bool = False,
+              forget_orders_on_restart: bool = False) -> Simulator:
+    dialect = VenueDialect(restart_exec_ids=restart_exec_ids, forget_orders_on_restart=forget_orders_on_restart)
+    config = SimulatorConfig((dataclasses.replace(VenueConfig(), dialect=dialect),))
     return Simulator(config, tmp_path / "sim", port=port)
 
 

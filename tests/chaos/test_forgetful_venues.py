@@ -18,10 +18,10 @@ from tests.chaos.test_outages import REPO, TOKEN, client_of, start_gateway
 from tests.support import eventually, free_port, order_fields
 
 
-def dialect_config(**dialect: bool) -> SimulatorConfig:
+def dialect_config(*, restart_exec_ids: bool = False, forget_orders_on_restart: bool = False) -> SimulatorConfig:
     config = load_config(REPO / "config" / "simulator.toml")
-    return dataclasses.replace(config, venues=(dataclasses.replace(config.venues[0],
-                                                                   dialect=VenueDialect(**dialect)),))
+    dialect = VenueDialect(restart_exec_ids=restart_exec_ids, forget_orders_on_restart=forget_orders_on_restart)
+    return dataclasses.replace(config, venues=(dataclasses.replace(config.venues[0], dialect=dialect),))
 
 
 def rest_of(gateway: Fixgate) -> httpx.Client:
