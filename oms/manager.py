@@ -337,8 +337,8 @@ class OrderManager:
         self._by_venue_id: dict[tuple[str, str], Order] = {}  # every venue ClOrdID an order had
         self._by_client_id: dict[tuple[str, str], Order] = {}  # every client ClOrdID, per session
         self._positions: dict[tuple[str, str], Position] = {}
-        # (venue, venue ExecID) of every report applied -> what each report under it said (order,
-        # ExecType, LastQty, LastPx): a venue that restarts its ExecIDs reuses them (``_is_repeat``).
+        # (venue, venue ExecID) of every report applied -> what each report under it said: a venue that
+        # restarts its ExecIDs reuses them for other reports (``_is_repeat``).
         self._applied: dict[tuple[str, str], list[AppliedReport]] = {}
         # Orders a venue answered a cancel of as unknown: a status request for each (``take_status_checks``).
         self._owed_status_checks: list[OrderRecord] = []
