@@ -8,7 +8,7 @@ advances a session's expected inbound sequence number as soon as ``fromApp`` ret
 would never resend a fill the gateway had taken but not committed. An append and a flush to the
 page cache cost microseconds and survive a killed process (not a lost machine: there is no fsync;
 see docs/ARCHITECTURE.md). At start, fixgate replays the journal into PostgreSQL (every write is
-idempotent: upserts of full row states in order, executions once per venue ExecID), sends the
+idempotent: upserts of full row states in order, executions once each, by their ExecID), sends the
 client reports the journal holds without a mark that they went out (``ClientSent``, appended after
 QuickFIX put one on the wire), and starts a new journal.
 
@@ -305,7 +305,7 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
     Writing goes through a :class:`~book.writer.BookWriter`, in journal order, so replay treats the
     database as the running gateway does: a failure is retried, and a record PostgreSQL refuses for
     its content is set aside and logged rather than failing every start. Replaying is idempotent
-    (full-state upserts in journal order; executions once per venue ExecID), so a crash during replay
+    (full-state upserts in journal order; executions once each, by their ExecID), so a crash during replay
     only means replaying again. Raises if the book takes nothing for ``stall_timeout`` seconds."""
     from book.writer import BookWriter
 

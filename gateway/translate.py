@@ -14,6 +14,7 @@ from gateway import fixspec as t
 from oms.manager import Routed, VenueChange
 from oms.model import (
     CancelOrder,
+    CancelRejectReason,
     ClientCancelReject,
     ClientReport,
     ExecKind,
@@ -275,6 +276,9 @@ def parse_venue_cancel_reject(msg: fix.Message, venue: str, now_ns: int) -> Venu
         orig_venue_cl_ord_id=msg.getField(t.ORIG_CL_ORD_ID),
         text=msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else "",
         received_ns=now_ns,
+        # Only "unknown order" changes what fixgate does (it asks the venue for the order's status).
+        reason=(CancelRejectReason.UNKNOWN_ORDER
+                if msg.isSetField(t.CXL_REJ_REASON) and msg.getField(t.CXL_REJ_REASON) == "1" else None),
     )
 
 

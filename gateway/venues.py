@@ -241,6 +241,9 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                 reject = self._oms.apply_cancel_reject(parse_venue_cancel_reject(message, venue, now))
                 if reject is not None:
                     self._cancel_reject_to_client(reject)
+                if self._oms.status_checks_owed:  # "unknown order": has the venue forgotten it?
+                    for order in self._oms.take_status_checks():
+                        fix.Session.sendToTarget(venue_status_request(order), session_id)
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
                 if book is not None:

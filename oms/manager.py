@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from oms.ids import OrderIds
 from oms.lifecycle import IllegalTransition, check_transition
 from oms.model import (
+    AppliedReport,
     BookRecord,
     CancelOrder,
     CancelRejectReason,
@@ -298,6 +299,7 @@ class OmsCounters:
     rejected: int = 0
     reports_applied: int = 0
     duplicate_reports: int = 0
+    reused_exec_ids: int = 0  # reports applied although their ExecID was seen: their content differed
     unknown_reports: int = 0
     illegal_transitions: int = 0
     cancel_rejects: int = 0
@@ -339,7 +341,11 @@ class OrderManager:
         self._by_venue_id: dict[tuple[str, str], Order] = {}  # every venue ClOrdID an order had
         self._by_client_id: dict[tuple[str, str], Order] = {}  # every client ClOrdID, per session
         self._positions: dict[tuple[str, str], Position] = {}
-        self._applied: set[tuple[str, str]] = set()  # (venue, venue ExecID) of every report applied
+        # (venue, venue ExecID) of every report applied -> what each report under it said: a venue that
+        # restarts its ExecIDs reuses them for other reports (``_is_repeat``).
+        self._applied: dict[tuple[str, str], list[AppliedReport]] = {}
+        # Orders a venue answered a cancel of as unknown: a status request for each (``take_status_checks``).
+        self._owed_status_checks: list[OrderRecord] = []
         # Cancel rejects owed to clients after a report (requests a venue never got, requests whose
         # order ended first), until taken; journaled as owed too (``_owe_cancel_reject``).
         self._owed_cancel_rejects: list[ClientCancelReject] = []
@@ -354,7 +360,7 @@ class OrderManager:
         self,
         orders: Iterable[OrderRecord],
         positions: Iterable[PositionRecord],
-        applied_exec_ids: Iterable[tuple[str, str]] = (),
+        applied: Iterable[AppliedReport] = (),
         notionals: Mapping[int, Decimal] | None = None,
     ) -> None:
         """Rebuild the in-memory state from the book (at start, before any session is up).
@@ -390,7 +396,8 @@ class OrderManager:
                 )
                 self._risk.restore_position(p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl,
                                             p.updated_ns)
-            self._applied.update(applied_exec_ids)
+            for a in applied:
+                self._applied.setdefault((a.venue, a.venue_exec_id), []).append(a)
 
     # -- COMMANDS ------------------------------------------------------------------------------------
 
@@ -564,6 +571,9 @@ class OrderManager:
                 )
                 return None
             applied_key = (report.venue, report.exec_id)
+            # Unique for good: a venue's ExecID need not be (``_is_repeat``); the order's id is.
+            client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}"
+            seen = None if report.kind is ExecKind.ORDER_STATUS else self._applied.get(applied_key)
             if report.kind is ExecKind.ORDER_STATUS:
                 # Not de-duplicated by ExecID: venues reuse it on status answers (FIX 4.4 even says 0),
                 # and an answer changes nothing when the book already agrees with it.
@@ -573,9 +583,20 @@ class OrderManager:
                     return None
                 report = reconciled
                 applied_key = (report.venue, report.exec_id)
-            elif applied_key in self._applied:
-                self.counters.duplicate_reports += 1
-                return None
+                client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}"
+            elif seen is not None:
+                if self._is_repeat(order, report, seen):
+                    self.counters.duplicate_reports += 1
+                    return None
+                # Not a resend: the venue reused the ExecID (it restarted its numbering). Applied, under
+                # an ExecID of its own for the client and the book.
+                self.counters.reused_exec_ids += 1
+                earlier = sum(a.order_id == order.order_id for a in seen)
+                if earlier:  # the same order's report under the same ExecID before (another fill)
+                    client_exec_id = f"{client_exec_id}#{earlier + 1}"
+                log.warning("order %d: venue %s reused ExecID %s for a different report (%s %s @ %s):"
+                            " applied", order.order_id, report.venue, report.exec_id, report.kind,
+                            report.last_qty, report.last_px)
 
             report = self._as_answer_to_cancel(order, report)
             pending = order.pending
@@ -609,7 +630,9 @@ class OrderManager:
                     return None  # not applied; a fill is a fact and is applied below regardless
 
             now = self._clock_ns()
-            self._applied.add(applied_key)
+            self._applied.setdefault(applied_key, []).append(AppliedReport(
+                report.venue, report.exec_id, order.order_id, report.kind, report.last_qty, report.last_px,
+                order.cum_qty))
             order.updated_ns = now
             if report.venue_order_id:
                 order.venue_order_id = report.venue_order_id
@@ -664,8 +687,7 @@ class OrderManager:
             self._sync_risk(order)
             self.counters.reports_applied += 1
             client = order.client_report(
-                f"{report.venue}-{report.exec_id}", report.kind, report.last_qty, report.last_px,
-                cl_ord_id, orig_cl_ord_id,
+                client_exec_id, report.kind, report.last_qty, report.last_px, cl_ord_id, orig_cl_ord_id,
             )
             records.append(self._execution(order, client, report.venue, report.exec_id, report.received_ns))
             records.append(order.record())
@@ -723,6 +745,16 @@ class OrderManager:
         # only one that applies its reports, so nothing of the venue's comes in between).
         return self.apply(report)
 
+    @staticmethod
+    def _is_repeat(order: Order, report: VenueReport, seen: list[AppliedReport]) -> bool:
+        """Whether a report whose ExecID was applied before repeats one of those reports: the same
+        order, ExecType, LastQty and LastPx. A fill that says more is filled than the book has is not a
+        repeat, however alike: the book never counted it."""
+        if not any(a.order_id == order.order_id and a.kind is report.kind and a.last_qty == report.last_qty
+                   and a.last_px == report.last_px for a in seen):
+            return False
+        return report.kind is not ExecKind.TRADE or report.cum_qty <= order.cum_qty
+
     def _adopt_replace(self, order: Order, report: VenueReport) -> PendingChange:
         """The request a venue's Replaced answers, rebuilt from the report (the client's new ClOrdID
         is not known: the order keeps its id); its venue ClOrdID is indexed for the fills to come."""
@@ -773,8 +805,29 @@ class OrderManager:
                             reject.venue, reject.venue_cl_ord_id)
                 return None
             reason = CancelRejectReason.TOO_LATE if order.status.is_terminal else CancelRejectReason.OTHER
-            return self._end_change(order, pending, reason, f"venue {reject.venue}: {reject.text}",
-                                    reject.received_ns)
+            answer = self._end_change(order, pending, reason, f"venue {reject.venue}: {reject.text}",
+                                      reject.received_ns)
+            if reject.reason is CancelRejectReason.UNKNOWN_ORDER and order.status in (
+                    OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+                # The venue does not know an order it acknowledged: it may have forgotten it (restarted
+                # with empty books). Ask it for the order's status; an "unknown" answer ends the order
+                # (``_reconcile_unknown``), any other leaves it as its fills say. (One not acknowledged
+                # yet may still be on its way: it is left alone.)
+                log.warning("order %d: venue %s does not know it (%s): asking for its status",
+                            order.order_id, reject.venue, reject.text)
+                self._owed_status_checks.append(order.record())
+            return answer
+
+    @property
+    def status_checks_owed(self) -> bool:
+        """Whether ``take_status_checks`` has any: read without the lock (a hint, as ``cancels_owed``)."""
+        return bool(self._owed_status_checks)
+
+    def take_status_checks(self) -> list[OrderRecord]:
+        """Orders whose cancel the venue answered "unknown order": the venue thread asks for their status."""
+        with self._lock:
+            owed, self._owed_status_checks = self._owed_status_checks, []
+            return owed
 
     def _reconcile(self, order: Order, report: VenueReport) -> VenueReport | None:
         """A venue's status report (asked for after a reconnect) against the book: what the book
@@ -782,6 +835,8 @@ class OrderManager:
         venue_status = report.status
         if venue_status is order.status or (order.status.is_terminal and venue_status.is_terminal):
             return None
+        if venue_status is OrderStatus.REJECTED and report.venue_order_id in ("", "NONE"):
+            return self._reconcile_unknown(order, report)
         if report.cum_qty != order.cum_qty:
             # Fills are applied only from their own reports; a resend brings them. Say so loudly.
             self.counters.reconcile_mismatches += 1
@@ -793,12 +848,6 @@ class OrderManager:
             # a report of its own: until then the order is pending, not what the venue saw before it.
             return None
         kind = _KIND_OF_STATUS.get(venue_status)
-        if venue_status is OrderStatus.REJECTED and report.venue_order_id in ("", "NONE"):
-            # The venue does not know the order: it never arrived (or the venue lost it); it will
-            # not trade there.
-            arrived = order.status is not OrderStatus.PENDING_NEW
-            kind = ExecKind.CANCELED if arrived else ExecKind.REJECTED
-            venue_status = OrderStatus.CANCELED if arrived else OrderStatus.REJECTED
         if kind is None:
             return None
         self.counters.reconciled += 1
@@ -809,6 +858,29 @@ class OrderManager:
         exec_id = f"{report.exec_id}-RECON-{order.order_id}-{self._clock_ns()}"
         return replace(report, kind=kind, status=venue_status, last_qty=ZERO, last_px=ZERO, text=text,
                        exec_id=exec_id)
+
+    def _reconcile_unknown(self, order: Order, report: VenueReport) -> VenueReport:
+        """The venue does not know the order: it never arrived, or the venue forgot it (restarted with
+        empty books). It will not trade there, so it ends: REJECTED if it never arrived, else CANCELED
+        with the fills it had (the venue keeps no CumQty to compare: the book's fills stand). A cancel
+        pending is answered by it; any other request is answered too late (``apply``)."""
+        arrived = (order.status is not OrderStatus.PENDING_NEW or order.cum_qty > 0
+                   or order.venue_order_id is not None)
+        status = OrderStatus.CANCELED if arrived else OrderStatus.REJECTED
+        self.counters.reconciled += 1
+        text = (f"venue {report.venue} does not know the order ({report.text or 'unknown order'}):"
+                f" {status.lower()} with {order.cum_qty} of {order.quantity} filled")
+        log.warning("order %d: %s -> %s: %s", order.order_id, order.status, status, text)
+        pending = order.pending
+        venue_cl_ord_id = report.venue_cl_ord_id
+        if arrived and pending is not None and pending.kind is RequestKind.CANCEL:
+            venue_cl_ord_id = pending.venue_cl_ord_id
+        return replace(
+            report, venue_cl_ord_id=venue_cl_ord_id, venue_order_id=order.venue_order_id or "", status=status,
+            kind=ExecKind.CANCELED if arrived else ExecKind.REJECTED,
+            last_qty=ZERO, last_px=ZERO, cum_qty=order.cum_qty, leaves_qty=ZERO, text=text,
+            exec_id=f"{report.exec_id}-RECON-{order.order_id}-{self._clock_ns()}",
+        )
 
     # -- QUERIES -------------------------------------------------------------------------------------
 

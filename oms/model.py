@@ -206,6 +206,8 @@ class VenueCancelReject:
     orig_venue_cl_ord_id: str
     text: str
     received_ns: int
+    # CxlRejReason (102) when the venue gave one: UNKNOWN_ORDER from a venue that may have forgotten it.
+    reason: CancelRejectReason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +295,8 @@ class OrderRecord:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionRecord:
-    """One execution report applied to an order (unique per venue + venue exec id)."""
+    """One execution report applied to an order (unique per venue, venue exec id and content: see
+    ``AppliedReport``)."""
 
     exec_id: str
     order_id: int
@@ -308,6 +311,20 @@ class ExecutionRecord:
     avg_px: Decimal
     text: str
     received_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedReport:
+    """What a venue report the OMS applied said, beside its ExecID: a repeat of it says the same. A venue
+    that restarts its ExecIDs reuses one for a different report, which the ExecID alone would drop."""
+
+    venue: str
+    venue_exec_id: str
+    order_id: int
+    kind: ExecKind
+    last_qty: Decimal
+    last_px: Decimal
+    cum_qty: Decimal  # the order's after it: two fills alike but for it are two reports
 
 
 @dataclass(frozen=True, slots=True)

@@ -566,8 +566,9 @@ class Venue:
     ``data_dir`` holds the rendered QuickFIX settings (``quickfix.cfg``), the FIX sequence-number
     stores (``store/``), the record of client orders and fills (``record.jsonl``, see
     ``simulator.journal``) and, if ``config.log_messages``, the FIX message logs (``log/``).
-    Books live in memory only: a restarted venue keeps its sequence numbers, its sent messages (for
-    resends) and its record, but starts with fresh books.
+    Books live in memory only: a new process of the venue keeps its sequence numbers, its sent
+    messages (for resends) and its record, but starts with fresh books. A venue stopped and started
+    again in one process keeps its books, unless its dialect says ``forget_orders_on_restart``.
     """
 
     def __init__(
@@ -575,16 +576,14 @@ class Venue:
     ) -> None:
         self.config = config
         self.data_dir = Path(data_dir)
-        # Start time in the id prefix: ExecIDs/OrderIDs never repeat across restarts of the venue.
-        run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
-        self.run_id = run_id
-        self.engine = MatchingEngine(config.instruments, id_prefix=f"{config.name}-{run_id}", clock=clock)
-        self.engine.seed_liquidity(SEED_OWNER, config.liquidity.levels, config.liquidity.level_qty)
-        self.journal = VenueJournal(self.data_dir / "record.jsonl", run_id)
+        self._clock = clock
+        self.engine = self._new_engine()
+        self.journal = VenueJournal(self.data_dir / "record.jsonl", self.run_id)
         self.market_data = MarketDataHub(i.symbol for i in config.instruments)
         self.market: LivingMarket | None = (
             LivingMarket(config.instruments, config.participants) if config.participants.enabled else None
         )
+        self._started_before = False
         self._market_thread: threading.Thread | None = None
         self._market_stop = threading.Event()
         self._lock = threading.Lock()  # engine + report sending; see the module docstring
@@ -610,10 +609,40 @@ class Venue:
 
     # -- LIFECYCLE ------------------------------------------------------------------------------------
 
+    def _new_engine(self) -> MatchingEngine:
+        """Fresh books with the venue's seeded liquidity, for a new run (``run_id``)."""
+        # Start time in the id prefix: ExecIDs/OrderIDs never repeat across restarts of the venue,
+        # unless the dialect numbers ExecIDs from 1 in each run, as some venues do.
+        self.run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
+        prefix = f"{self.config.name}-{self.run_id}"
+        engine = MatchingEngine(
+            self.config.instruments, id_prefix=prefix, clock=self._clock,
+            exec_id_prefix=self.config.name if self.config.dialect.restart_exec_ids else None,
+        )
+        engine.seed_liquidity(SEED_OWNER, self.config.liquidity.levels, self.config.liquidity.level_qty)
+        return engine
+
+    def _restart(self) -> None:
+        """What a restart in this process forgets, by the venue's dialect (a new process forgets all)."""
+        dialect = self.config.dialect
+        if dialect.forget_orders_on_restart:
+            with self._lock:
+                self.engine = self._new_engine()  # empty books, no order known: ExecIDs from 1 too
+                self.journal.run = self.run_id
+                if self.market is not None:
+                    self.market = LivingMarket(self.config.instruments, self.config.participants)
+            log.info("venue %s restarted with empty books: earlier orders are unknown", self.name)
+        elif dialect.restart_exec_ids:
+            with self._lock:
+                self.engine.renumber_exec_ids()
+
     def start(self) -> None:
         """Listen for FIX sessions. Raises ``SimulatorError`` if the port cannot be bound."""
         if self._acceptor is not None:
             raise SimulatorError(f"venue {self.name} is already running")
+        if self._started_before:
+            self._restart()
+        self._started_before = True
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal.open()
         settings_path = self.data_dir / "quickfix.cfg"
