@@ -243,7 +243,8 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                     self._cancel_reject_to_client(reject)
                 if self._oms.status_checks_owed:  # "unknown order": has the venue forgotten it?
                     for order in self._oms.take_status_checks():
-                        fix.Session.sendToTarget(venue_status_request(order), session_id)
+                        self._send_new(venue, session_id, venue_status_request(order), t.MSG_ORDER_STATUS_REQUEST,
+                                       order.venue_cl_ord_id)
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
                 if book is not None:
