@@ -92,13 +92,16 @@ class OrderDetail(Order):
 class Position(_Schema):
     """An account's position in one symbol, marked at the symbol's mark price.
 
-    ``unrealized_pnl`` is ``quantity * (mark_price - avg_price)``; ``0`` while the symbol has no mark
-    (``mark_price`` null).
+    ``cost`` is the exact open cost: the signed sum of qty x price of the open quantity (negative for
+    a short). ``unrealized_pnl`` is ``quantity * mark_price - cost``, exact; ``0`` while the symbol has
+    no mark (``mark_price`` null). ``avg_price`` is ``cost / quantity`` rounded half-even to 8 decimal
+    places, for display only: P&L never comes from it.
     """
 
     account: str
     symbol: str
     quantity: DecimalString
+    cost: DecimalString
     avg_price: DecimalString
     realized_pnl: DecimalString
     mark_price: DecimalString | None

@@ -44,10 +44,12 @@ class Serve:
 
     def start(self, timeout: float = 90) -> None:
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(self.args, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.args, cwd=REPO, env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
-            assert self.proc.poll() is None, f"fixgate exited with {self.proc.returncode}: {self.log.read_text()}"
+            exited = self.proc.poll()
+            assert exited is None, f"fixgate exited with {exited}: {self.log.read_text()}"
             try:
                 if httpx.get(f"http://127.0.0.1:{self.rest_port}/health", timeout=1).status_code == 200:
                     return
@@ -110,8 +112,8 @@ def test_a_second_fixgate_on_a_data_folder_exits_at_once_touching_nothing(
         stores = {name: inode for name, (inode, _, _) in _snapshot(data_dir / "store").items()}
 
         second = Serve(data_dir, tmp_path / "second.log", simulator.port, env)
-        out = subprocess.run(second.args, cwd=REPO, env=second.env, capture_output=True, text=True, timeout=60,
-                             check=False)
+        out = subprocess.run(second.args, cwd=REPO, env=second.env, capture_output=True, text=True,
+                             timeout=60, check=False)
 
         assert first.proc is not None
         assert out.returncode == 3, out.stderr

@@ -105,6 +105,7 @@ def position(account: str, symbol: str, quantity: str, **changes: Any) -> Positi
         "updated_ns": T0,
     }
     fields.update(changes)
+    fields.setdefault("cost", fields["quantity"] * fields["avg_price"])
     return PositionRecord(**fields)
 
 
