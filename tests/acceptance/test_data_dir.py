@@ -126,6 +126,20 @@ def test_a_second_fixgate_on_a_data_folder_exits_at_once_touching_nothing(
         assert {name: inode for name, (inode, _, _) in _snapshot(data_dir / "store").items()} == stores
         assert (data_dir / "fixgate.lock").read_text() == f"{first.proc.pid}\n"
 
+        # The other commands that use the folder stop the same way, before touching it.
+        no_database = {k: v for k, v in env.items() if k != "DATABASE_URL"}  # db upgrade: the embedded one
+        for command in (["demo", "--exit"], ["db", "upgrade"]):
+            other = subprocess.run(
+                [sys.executable, "-m", "fixgate.cli", *command, "--data-dir", str(data_dir),
+                 "--client-port", str(free_port()), "--rest-port", str(free_port()),
+                 "--venue-port", str(free_port())],
+                cwd=REPO, env=no_database, capture_output=True, text=True, timeout=60, check=False)
+            assert other.returncode == 3, (command, other.stdout, other.stderr)
+            assert f"data folder {data_dir.resolve()} is in use by another process (pid {first.proc.pid})" \
+                in other.stderr
+        assert not (data_dir / "pgdata").exists()  # db upgrade started no embedded server in it
+        assert _snapshot(data_dir / "journal") == journal
+
         _trade(first.client_port, "after-1")  # the first one is unharmed
     finally:
         first.stop()
@@ -182,3 +196,30 @@ def test_the_data_folder_and_its_files_are_for_the_owner_only_with_embedded_post
         gateway.stop()
         shutil.rmtree(root, ignore_errors=True)
     assert gateway.proc is not None and gateway.proc.returncode == 0
+
+
+def test_a_second_simulator_on_a_data_folder_exits_at_once(tmp_path: Path) -> None:
+    def simulator(port: int) -> list[str]:
+        return [sys.executable, "-m", "fixgate.cli", "simulator", "--port", str(port), "--data-dir",
+                str(tmp_path / "sim"), "--no-record-http"]
+
+    port = free_port()
+    with (tmp_path / "first.log").open("wb") as out:
+        first = subprocess.Popen(simulator(port), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="SIM",
+                               begin_string="FIX.4.2", connect_timeout=30) as client:
+            client.logon()  # the first is up
+            record = _snapshot(tmp_path / "sim")
+            second = subprocess.run(simulator(free_port()), cwd=REPO, capture_output=True, text=True,
+                                    timeout=60, check=False)
+            assert second.returncode == 3, second.stderr
+            assert (f"data folder {(tmp_path / 'sim').resolve()} is in use by another process"
+                    f" (pid {first.pid})") in second.stderr
+            assert {k: v[0] for k, v in _snapshot(tmp_path / "sim").items()} == {
+                k: v[0] for k, v in record.items()}
+            client.send("D", order_fields("sim-1", 10, "190.02"))
+            assert client.expect("8", where={11: "sim-1", 39: "2"}).decimal(14) == 10
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(20)
