@@ -215,3 +215,22 @@ def test_a_non_terminating_average_leaks_into_no_pnl(
     assert rest.get("/pnl").json()["total"] == {
         "realized_pnl": "-4", "unrealized_pnl": "-4.5", "total_pnl": "-8.5"}
     assert rest.get("/risk/status").json()["firm"]["daily_pnl"] == "-8.5"
+
+
+def test_the_exact_cost_survives_a_restart(connect: Connect, rest: httpx.Client, gateway: Fixgate) -> None:
+    from tests.acceptance.test_risk_restart import logon, restarted
+
+    client = connect("CLIENT1", "FIX.4.4")
+    assert trade(client, "c1", "1", 150, "190.02") == [(D(100), D("190.01")), (D(50), D("190.02"))]
+    # 100 of the 150 close: their share of 28502 is 19001.333..., rounded; the cost keeps the rest.
+    assert trade(client, "c2", "2", 100, "189.99") == [(D(100), D("189.99"))]
+    client.logout()
+    with restarted(gateway) as (app, api):
+        assert numbers(position(api, A, "AAPL"))[:4] == (D(50), D("9500.66666667"), D("190.01333333"),
+                                                         D("-2.33333333"))
+        client = logon(app, "CLIENT1")
+        # The last 50 close the whole remaining cost: realized is exactly 28498 - 28502.
+        assert trade(client, "c3", "2", 50, "189.98") == [(D(50), D("189.98"))]
+        assert app.writer is not None and app.writer.flush()
+        assert numbers(position(api, A, "AAPL"))[:4] == (D(0), D(0), D(0), D(-4))
+        client.logout()
