@@ -6,8 +6,9 @@ short), an exact ``Decimal``. P&L comes from it, never from a rounded average pr
 - unrealized = quantity x mark - cost (:func:`unrealized_pnl`, used by risk and the REST API alike);
 - a fill that closes ``closed`` of the ``open`` quantity realizes closed x price less the closed part's
   share of the cost, cost x closed / open. That share need not be a finite decimal (300.07 x 1/3): it
-  is exact when it is one, else rounded half-even to 8 decimal places (:data:`SHARE_QUANTUM`), and
-  the cost keeps the rest, so the cost stays what the fills paid minus what the closes took out;
+  is rounded half-even to 8 decimal places, or to the cost's own places if it has more (so an exact
+  share of a cost of up to 8 places is kept whole), and the cost keeps the rest: the cost stays what
+  the fills paid minus what the closes took out, and no amount grows more places than its inputs;
 - hence realized + unrealized always equals the cash-flow P&L exactly (sells' notional - buys'
   notional + quantity x mark), and a position opened and closed to flat realizes exactly its sells'
   notional minus its buys'. Rounding only moves at most half of 1e-8 between realized and unrealized
@@ -19,19 +20,17 @@ short), an exact ``Decimal``. P&L comes from it, never from a rounded average pr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from oms.model import PositionRecord, Side
 
 PRICE_QUANTUM = Decimal("1e-8")  # average prices are shown to 8 decimal places, half-even
-SHARE_QUANTUM = Decimal("1e-8")  # a closed part's cost that is not a finite decimal is rounded to this
+SHARE_PLACES = 8  # a closed part's share of the cost is rounded to this many places (or the cost's)
 ZERO = Decimal(0)
 
 # Far more digits than any quantity x price needs, so sums and products here are exact (the default
-# context's 28 digits could round a large cost silently). ``_EXACT`` raises where a quotient does not
-# terminate, which is how a closed share is known to need rounding.
+# context's 28 digits could round a large cost silently).
 _WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)
-_EXACT = Context(prec=80, rounding=ROUND_HALF_EVEN, traps=[Inexact])
 
 
 def unrealized_pnl(quantity: Decimal, cost: Decimal, mark: Decimal | None) -> Decimal:
@@ -49,15 +48,14 @@ def average_price(quantity: Decimal, cost: Decimal) -> Decimal:
 
 
 def closed_cost(cost: Decimal, closed: Decimal, open_qty: Decimal) -> Decimal:
-    """The share of ``cost`` that ``closed`` of ``open_qty`` carries: exact if a finite decimal, else
-    rounded half-even to :data:`SHARE_QUANTUM`; all of it when everything closes."""
+    """The share of ``cost`` that ``closed`` of ``open_qty`` carries, rounded half-even to
+    :data:`SHARE_PLACES` places or the cost's own if more; all of it when everything closes."""
     if closed == open_qty:
         return cost
-    try:
-        return _EXACT.divide(_EXACT.multiply(cost, closed), open_qty)
-    except Inexact:
-        share = _WIDE.divide(_WIDE.multiply(cost, closed), open_qty)
-        return share.quantize(SHARE_QUANTUM, ROUND_HALF_EVEN, context=_WIDE)
+    exponent = cost.as_tuple().exponent
+    places = max(SHARE_PLACES, -exponent if isinstance(exponent, int) else 0)
+    share = _WIDE.divide(_WIDE.multiply(cost, closed), open_qty)
+    return share.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN, context=_WIDE)
 
 
 @dataclass(slots=True)

@@ -100,3 +100,14 @@ def test_realized_plus_unrealized_is_the_exact_cash_flow_pnl(fills: list[tuple[S
         assert p.realized_pnl - p.cost == cash  # the cost is exactly what is still to realize
     if quantity == 0:
         assert p.cost == 0 and p.realized_pnl == cash  # flat: sells' notional minus buys', exactly
+
+
+def test_a_closed_share_has_no_more_places_than_eight_or_the_cost() -> None:
+    p = Position("A", "X")
+    p.apply_fill(Side.BUY, D(3), D("100.01"))
+    p.apply_fill(Side.SELL, D(1), D(100))  # a third of 300.03: 100.01 exactly
+    assert (p.realized_pnl, p.cost) == (D("-0.01"), D("200.02"))
+    p.apply_fill(Side.BUY, D(2), D("0.000000001"))  # cost 200.020000002: 9 places
+    p.apply_fill(Side.SELL, D(3), D(50))  # 3/4 of it: 150.0150000015, rounded to 9 places (half-even)
+    assert str(p.cost) == "50.005000000"  # 200.020000002 - 150.015000002
+    assert str(p.realized_pnl) == "-0.025000002"  # -0.01 + 150 - 150.015000002
