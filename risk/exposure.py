@@ -6,8 +6,7 @@ start. Each update changes a few sums by a delta, so every read a check makes is
 Valuation (stated in docs/ARCHITECTURE.md): a position is valued at its exact open cost (what its open
 quantity was bought or sold for, ``oms.positions``), a working order at its limit price (a market order
 at the reference price). Gross notional is sum(|cost|) + working buys + working sells; net notional is
-sum(cost);
-the worst-case net is net + working buys (long side) or net - working sells (short side);
+sum(cost); the worst-case net is net + working buys (long side) or net - working sells (short side);
 credit used is the cost of long positions plus working buys. An order with a replace pending counts
 the larger of its old and new open quantity at the higher of their prices: until the venue answers,
 the old order may fill at its price and then the new one work at its own, and this bound covers
