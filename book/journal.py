@@ -79,6 +79,18 @@ class CorruptJournal(Exception):
         self.size = size
 
 
+def _position_with_cost(values: list[Any]) -> list[Any]:
+    # A position journaled before positions kept their exact cost: the best it had, quantity x its
+    # 8-place average price (values are still the journal's text here).
+    return [*values, str(Decimal(values[2]) * Decimal(values[3]))]
+
+
+# (type, field count of an earlier layout) -> its values in this build's layout.
+_UPGRADES: dict[tuple[type, int], Callable[[list[Any]], list[Any]]] = {
+    (PositionRecord, 6): _position_with_cost,
+}
+
+
 class _Codec:
     """Records as tuples of plain values and back, per dataclass: field values in declaration order
     (Decimal as ``str``, an enum as its value), then the type's code. The codes are this file
@@ -125,6 +137,9 @@ class _Codec:
     ) -> Callable[[tuple[Any, ...]], Any]:
         def decode(item: tuple[Any, ...]) -> Any:
             values = list(item[:-1])
+            upgrade = _UPGRADES.get((record_type, len(values)))
+            if upgrade is not None:
+                values = upgrade(values)
             if len(values) != count:
                 # Values are positional: a field added or removed since the record was written would
                 # shift them into the wrong fields (or fail as a TypeError that looks like a torn frame).

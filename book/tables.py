@@ -162,6 +162,9 @@ positions = Table(
         TIMESTAMP(timezone=True),
         Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
     ),
+    # Migration 0007: the exact open cost (signed sum of qty x price of the open quantity); P&L comes
+    # from it, ``avg_price`` is cost / quantity rounded to 8 places for display.
+    Column("cost", Money, nullable=False),
 )
 
 # The price each symbol's open positions are marked at: one row per symbol, the last one written wins.

@@ -84,7 +84,7 @@ _EXECUTION_COLUMNS: tuple[tuple[str, str], ...] = (
 _EXECUTION_HOP_COLUMNS = (("applied_ns", "bigint"), ("client_sent_ns", "bigint"))
 _POSITION_COLUMNS = (
     ("account", "text"), ("symbol", "text"), ("quantity", "numeric"), ("avg_price", "numeric"),
-    ("realized_pnl", "numeric"), ("updated_ns", "bigint"),
+    ("realized_pnl", "numeric"), ("updated_ns", "bigint"), ("cost", "numeric"),
 )
 _MARK_COLUMNS = (("symbol", "text"), ("price", "numeric"), ("updated_ns", "bigint"))
 

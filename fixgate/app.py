@@ -12,6 +12,7 @@ from book.journal import Journal, JournaledSink, replay
 from book.order_ids import OrderIdMark
 from book.writer import BookWriter, load_state
 from fixgate.config import Settings, load_instruments
+from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
 from fixgate.rest import RestServer
 from gateway.latency import HopMetrics
 from gateway.server import FixGateway
@@ -38,16 +39,21 @@ class Fixgate:
         self.hops: HopMetrics | None = None
         self.rest: RestServer | None = None
         self._embedded: Any = None
+        self._lock: DataDirLock | None = None
 
     def start(self) -> None:
+        """Lock the data folder (raises ``DataDirInUse`` if another process has it), then bring up
+        the book, OMS, risk, FIX sessions and REST."""
         started = time.monotonic()
         s = self.settings
         data_dir = s.data_dir.resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # Before anything reads or writes the folder: a second process must not replay this one's journal.
+        self._lock = lock_data_dir(data_dir)
         if s.database_url:
             self.database_url = s.database_url
         else:
             self.database_url, self._embedded = resolve_database_url(data_dir)
+            allow_traverse(data_dir)
         upgrade(self.database_url)
         journal_dir = data_dir / "journal"
         replayed = replay(journal_dir, self.database_url)
@@ -136,4 +142,7 @@ class Fixgate:
             self.journal.close()
         if self._embedded is not None:
             self._embedded.stop()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 

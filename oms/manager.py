@@ -391,10 +391,8 @@ class OrderManager:
                     )
                     self._sync_risk(order)
             for p in positions:
-                self._positions[(p.account, p.symbol)] = Position(
-                    p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl
-                )
-                self._risk.restore_position(p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl,
+                self._positions[(p.account, p.symbol)] = Position.from_record(p)
+                self._risk.restore_position(p.account, p.symbol, p.quantity, p.cost, p.realized_pnl,
                                             p.updated_ns)
             for a in applied:
                 self._applied.setdefault((a.venue, a.venue_exec_id), []).append(a)
@@ -650,7 +648,7 @@ class OrderManager:
                 position = self._position(order.account, order.symbol)
                 position.apply_fill(order.side, report.last_qty, report.last_px)
                 breaches = self._risk.position_changed(order.account, order.symbol, position.quantity,
-                                                       position.avg_price, position.realized_pnl, report.last_px)
+                                                       position.cost, position.realized_pnl, report.last_px)
                 records.append(position.record(now))
                 records.append(MarkRecord(order.symbol, report.last_px, now))
                 records.extend(breaches)

@@ -329,12 +329,16 @@ class AppliedReport:
 
 @dataclass(frozen=True, slots=True)
 class PositionRecord:
+    """A position as the book holds it: ``cost`` is the exact open cost (signed sum of qty x price of
+    the open quantity, ``oms.positions``); ``avg_price`` is cost / quantity rounded, for display."""
+
     account: str
     symbol: str
     quantity: Decimal
     avg_price: Decimal
     realized_pnl: Decimal
     updated_ns: int
+    cost: Decimal  # last: a journal frame of the earlier 6-field layout decodes as a prefix
 
 
 @dataclass(frozen=True, slots=True)

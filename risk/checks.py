@@ -393,14 +393,14 @@ class PreTradeRisk:
         unit = max(self._unit(symbol, ord_type, price), self._unit(symbol, ord_type, new_price))
         self.view.set_working(order_id, max(leaves, new_leaves), unit)
 
-    def position_changed(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+    def position_changed(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                          realized: Decimal, last_px: Decimal) -> tuple[Breach, ...]:
-        """After a fill: new position and mark, then the daily loss limits of the account and the firm,
+        """After a fill: new position (``cost``: its exact open cost) and mark, then the daily loss limits of the account and the firm,
         and of the other accounts holding the symbol if the fill moved its mark. The breaches it made."""
         view = self.view
         now = self.wall_clock_ns()
         view.roll_day(now)  # the first fill of a new UTC day: earlier realized P&L is set aside first
-        view.set_position(account, symbol, quantity, avg_cost, realized)
+        view.set_position(account, symbol, quantity, cost, realized)
         moved = view.marks.get(symbol) != last_px
         view.set_mark(symbol, last_px)
         limits = self._live.loss_limits.get(account)
@@ -467,10 +467,10 @@ class PreTradeRisk:
                 breaches.append(breach)
         return tuple(breaches)
 
-    def restore_position(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+    def restore_position(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                          realized: Decimal, updated_ns: int) -> None:
         """A position from the book at start (``RiskView.restore_position``: today's realized only)."""
-        self.view.restore_position(account, symbol, quantity, avg_cost, realized, updated_ns)
+        self.view.restore_position(account, symbol, quantity, cost, realized, updated_ns)
 
     def _recheck(self, account: str | None, limits: ExposureLimits, now: int) -> Breach | None:
         """Move the account (``None``: the firm) to the limit's action if its daily loss is past the

@@ -213,5 +213,5 @@ def test_a_falling_market_moves_a_holder_to_reducing_without_a_fill_of_its_own(
         " (working on that side 0)")
     [event] = eventually(lambda: rest.get("/risk/events", params={"action": "BREACH"}).json(), bool)
     assert (event["by"], event["scope"], event["value"]) == ("risk", "account", "CLIENT1")
-    assert event["details"] == {"state": "REDUCING", "reason": "daily loss 2.00 > max 1", "daily_loss": "2.00000000",
+    assert event["details"] == {"state": "REDUCING", "reason": "daily loss 2.00 > max 1", "daily_loss": "2.00",
                                 "max_daily_loss": "1"}

@@ -106,6 +106,7 @@ def position(account: str, symbol: str, quantity: str, **changes: Any) -> Positi
         "updated_ns": T0,
     }
     fields.update(changes)
+    fields.setdefault("cost", fields["quantity"] * fields["avg_price"])
     return PositionRecord(**fields)
 
 
@@ -185,6 +186,30 @@ def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
         "orders",
         "positions",
         "risk_events",
+    ]
+
+
+def test_upgrade_to_0007_gives_each_position_the_cost_its_row_had(database_url: str) -> None:
+    downgrade(database_url, "0006")
+
+    async def write_0006_positions() -> None:
+        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(
+                    "INSERT INTO positions (account, symbol, quantity, avg_price, realized_pnl, updated_ns)"
+                    " VALUES ('A', 'AAPL', 150, 190.01333333, 0, 1), ('A', 'MSFT', -10, 420.5, -1.5, 1),"
+                    " ('B', 'AAPL', 0, 0, 12.25, 1)"))
+        finally:
+            await engine.dispose()
+
+    run_sync(write_0006_positions)
+    upgrade(database_url)
+    rows = query(database_url, "SELECT account, symbol, cost FROM positions ORDER BY account, symbol")
+    assert [(r["account"], r["symbol"], r["cost"]) for r in rows] == [
+        ("A", "AAPL", Decimal("28501.99999950")),  # quantity x the rounded average: the best it had
+        ("A", "MSFT", Decimal("-4205.0")),
+        ("B", "AAPL", Decimal(0)),
     ]
 
 

@@ -40,7 +40,7 @@ def execution(exec_id: str = "E1", order_id: int = 1) -> ExecutionRecord:
 
 
 def position() -> PositionRecord:
-    return PositionRecord("ACC", "AAPL", D(-40), D("190.01000000"), D("-0.00000001"), 4)
+    return PositionRecord("ACC", "AAPL", D(-40), D("190.01000000"), D("-0.00000001"), 4, D("-7600.4000"))
 
 
 def mark() -> MarkRecord:

@@ -97,7 +97,7 @@ def test_price_collar_in_percent_and_ticks() -> None:
 
 def test_the_collar_follows_the_last_trade() -> None:
     r = risk({"instruments": {"AAPL": {"price_collar_pct": "5"}}})
-    r.position_changed("X", "AAPL", D(10), D(120), D(0), last_px=D("120.00"))
+    r.position_changed("X", "AAPL", D(10), D(1200), D(0), last_px=D("120.00"))
     assert r.check(order("10", "105.01")) == "price 105.01 is more than 5% from the reference 120.00 for AAPL"
     assert r.check(order("10", "126.00")) is None
 
@@ -116,7 +116,7 @@ def test_tightest_limit_of_firm_account_and_instrument_applies() -> None:
 
 def test_max_position_counts_working_orders_as_if_filled() -> None:
     r = risk({"instruments": {"AAPL": {"max_position": "1000"}}})
-    r.position_changed("ACC", "AAPL", D(300), D(100), D(0), D(100))
+    r.position_changed("ACC", "AAPL", D(300), D(30000), D(0), D(100))
     accept(r, order("500"), 1)  # worst case 800
     assert r.check(order("200")) is None  # 1000
     assert r.check(order("210")) == (
@@ -132,7 +132,7 @@ def test_max_position_counts_working_orders_as_if_filled() -> None:
 def test_gross_and_net_notional_per_account_and_firm() -> None:
     r = risk({"accounts": {"ACC": {"max_gross_notional": "100000", "max_net_notional": "60000"}},
               "firm": {"max_gross_notional": "150000"}})
-    r.position_changed("ACC", "AAPL", D(400), D(100), D(0), D(100))  # 40,000 long
+    r.position_changed("ACC", "AAPL", D(400), D(40000), D(0), D(100))  # 40,000 long
     assert r.check(order("200")) is None  # net 60,000
     assert r.check(order("210")) == "worst-case net notional 61000 > max 60000 for account ACC"
     accept(r, order("500", side=Side.SELL), 1)  # gross 40,000 + 50,000 working
@@ -144,7 +144,7 @@ def test_gross_and_net_notional_per_account_and_firm() -> None:
 
 def test_credit_limit_counts_long_cost_and_working_buys() -> None:
     r = risk({"accounts": {"ACC": {"credit_limit": "50000"}}})
-    r.position_changed("ACC", "AAPL", D(200), D(100), D(0), D(100))  # 20,000 used
+    r.position_changed("ACC", "AAPL", D(200), D(20000), D(0), D(100))  # 20,000 used
     accept(r, order("100"), 1)  # 30,000 used
     assert r.check(order("200")) is None  # 50,000
     assert r.check(order("210")) == "credit used 51000 > credit limit 50000 for account ACC"
@@ -153,10 +153,10 @@ def test_credit_limit_counts_long_cost_and_working_buys() -> None:
 
 def test_daily_loss_moves_the_account_to_reducing_then_only_reducing_orders_pass() -> None:
     r = risk({"accounts": {"ACC": {"max_daily_loss": "1000", "daily_loss_action": "REDUCING"}}})
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(100))
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(90))  # unrealized -1,000: at the limit
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D(100))
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D(90))  # unrealized -1,000: at the limit
     assert r.account_states.get("ACC") is None
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D("89.99"))  # -1,001
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D("89.99"))  # -1,001
     assert r.account_states["ACC"] is TradingState.REDUCING
     assert r.check(order("100", "90", side=Side.SELL)) is None
     # The Text names the state, the limit and the values that set it, then why this order fails it.
@@ -173,7 +173,7 @@ def test_daily_loss_moves_the_account_to_reducing_then_only_reducing_orders_pass
 
 def test_daily_loss_halt_names_the_limit_and_the_loss() -> None:
     r = risk({"accounts": {"ACC": {"max_daily_loss": "5000"}}})
-    r.position_changed("ACC", "AAPL", D(-500), D(100), D("-12.50"), D("110.00"))  # -12.50 - 5,000
+    r.position_changed("ACC", "AAPL", D(-500), D(-50000), D("-12.50"), D("110.00"))  # -12.50 - 5,000
     assert r.account_states["ACC"] is TradingState.HALTED
     assert r.check(order("10")) == "account ACC HALTED: daily loss 5012.50 > max 5000"
     assert r.check(order("10", account="OTHER")) is None
@@ -183,9 +183,9 @@ def test_daily_loss_halt_names_the_limit_and_the_loss() -> None:
 
 def test_daily_loss_of_the_firm_halts_everyone() -> None:
     r = risk({"firm": {"max_daily_loss": "500"}})
-    r.position_changed("A", "AAPL", D(-100), D(100), D(-200), D(103))  # -200 realized, -300 unrealized
+    r.position_changed("A", "AAPL", D(-100), D(-10000), D(-200), D(103))  # -200 realized, -300 unrealized
     assert r.firm_state is TradingState.ACTIVE
-    r.position_changed("A", "AAPL", D(-100), D(100), D(-200), D("103.01"))
+    r.position_changed("A", "AAPL", D(-100), D(-10000), D(-200), D("103.01"))
     assert r.firm_state is TradingState.HALTED
     assert r.check(order("10", account="B")) == "the firm HALTED: daily loss 501.00 > max 500"
 
