@@ -162,7 +162,7 @@ positions = Table(
         TIMESTAMP(timezone=True),
         Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
     ),
-    # Migration 0007: the exact open cost (signed sum of qty x price of the open quantity); P&L comes
+    # Migration 0008: the exact open cost (signed sum of qty x price of the open quantity); P&L comes
     # from it, ``avg_price`` is cost / quantity rounded to 8 places for display.
     Column("cost", Money, nullable=False),
 )

@@ -189,10 +189,10 @@ def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
     ]
 
 
-def test_upgrade_to_0007_gives_each_position_the_cost_its_row_had(database_url: str) -> None:
-    downgrade(database_url, "0006")
+def test_upgrade_to_0008_gives_each_position_the_cost_its_row_had(database_url: str) -> None:
+    downgrade(database_url, "0007")
 
-    async def write_0006_positions() -> None:
+    async def write_0007_positions() -> None:
         engine = create_async_engine(async_url(database_url), poolclass=NullPool)
         try:
             async with engine.begin() as conn:
@@ -203,7 +203,7 @@ def test_upgrade_to_0007_gives_each_position_the_cost_its_row_had(database_url: 
         finally:
             await engine.dispose()
 
-    run_sync(write_0006_positions)
+    run_sync(write_0007_positions)
     upgrade(database_url)
     rows = query(database_url, "SELECT account, symbol, cost FROM positions ORDER BY account, symbol")
     assert [(r["account"], r["symbol"], r["cost"]) for r in rows] == [
