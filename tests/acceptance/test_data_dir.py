@@ -119,8 +119,8 @@ def test_a_second_fixgate_on_a_data_folder_exits_at_once_touching_nothing(
         assert out.returncode == 3, out.stderr
         assert out.stdout == ""
         assert out.stderr.splitlines() == [
-            f"fixgate: data folder {data_dir.resolve()} is in use by another process (pid {first.proc.pid});"
-            " stop it first or use another --data-dir"
+            (f"fixgate: data folder {data_dir.resolve()} is in use by another process (pid {first.proc.pid});"
+             " stop it first or use another --data-dir")
         ]
         assert _snapshot(data_dir / "journal") == journal
         assert {name: inode for name, (inode, _, _) in _snapshot(data_dir / "store").items()} == stores
