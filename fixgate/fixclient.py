@@ -36,8 +36,9 @@ import simplefix
 
 __all__ = ["FieldValue", "Fields", "FixClient", "FixSessionError", "Message", "utc_timestamp"]
 
-FieldValue = str | int | Decimal | bool
-"""What ``send`` accepts as a field value: str as is, int and Decimal in plain notation, bool as Y/N."""
+FieldValue = str | int | Decimal | bool | bytes
+"""What ``send`` accepts as a field value: str as is, int and Decimal in plain notation, bool as Y/N,
+bytes as they are (to send what no well-behaved client would: 0xFF, NUL)."""
 
 Fields = Mapping[int, FieldValue] | list[tuple[int, FieldValue]]
 """Body fields: a mapping, or a list of (tag, value) pairs in wire order when a tag repeats (groups)."""
@@ -59,7 +60,13 @@ def _encode_value(value: FieldValue) -> str:
         return format(value, "f")
     if isinstance(value, (str, int)):
         return str(value)
+    if isinstance(value, bytes):
+        return value.decode("latin-1")  # as the reader decodes what it receives
     raise TypeError(f"unsupported FIX field value {value!r} ({type(value).__name__}); floats are not allowed")
+
+
+def _wire_value(value: FieldValue) -> str | bytes:
+    return value if isinstance(value, bytes) else _encode_value(value)
 
 
 class FixSessionError(Exception):
@@ -318,9 +325,9 @@ class FixClient:
             message.append_pair(34, number, header=True)
             message.append_pair(52, utc_timestamp(), header=True)
             for tag, value in _pairs(header):
-                message.append_pair(tag, _encode_value(value), header=True)
+                message.append_pair(tag, _wire_value(value), header=True)
             for tag, value in _pairs(fields):
-                message.append_pair(tag, _encode_value(value))
+                message.append_pair(tag, _wire_value(value))
             encoded: bytes = message.encode()
             if self.app_history is not None and seq_num is None and msg_type not in _ADMIN_TYPES:
                 self.app_history[number] = (msg_type, _pairs(fields), _sending_time(message))

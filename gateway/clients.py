@@ -20,6 +20,7 @@ from gateway.translate import (
     business_reject,
     client_cancel_reject,
     client_execution_report,
+    invalid_text,
     mass_cancel_report,
     parse_cancel,
     parse_new_order,
@@ -195,6 +196,9 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_cancel(message, session_key(session_id), time.time_ns())
+        if isinstance(command, Invalid):
+            self._reply(message, session_id, command, t.CL_ORD_ID)
+            return
         self._change(self._oms.request_cancel(command))
 
     def _on_replace(self, message: fix.Message, session_id: fix.SessionID) -> None:
@@ -212,6 +216,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_status_request(self, message: fix.Message, session_id: fix.SessionID) -> None:
         session = self._sessions[session_key(session_id)]
+        invalid = invalid_text(message, (t.CL_ORD_ID, t.SYMBOL, t.ORD_STATUS_REQ_ID))
+        if invalid is not None:
+            self._reply(message, session_id, invalid, t.CL_ORD_ID)
+            return
         now = time.time_ns()
         report = self._oms.status_report(session.key, message.getField(t.CL_ORD_ID))
         if report is None:
@@ -224,6 +232,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_mass_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         key = session_key(session_id)
+        invalid = invalid_text(message, (t.CL_ORD_ID, t.SYMBOL))
+        if invalid is not None:
+            self._reply(message, session_id, invalid, t.CL_ORD_ID)
+            return
         kind = message.getField(t.MASS_CANCEL_REQUEST_TYPE)
         if kind == t.MASS_CANCEL_BY_SYMBOL and not message.isSetField(t.SYMBOL):
             report = mass_cancel_report(message, t.MASS_CANCEL_REJECTED, 0, "Symbol (55) is required to cancel by symbol",

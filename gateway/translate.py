@@ -28,6 +28,17 @@ from oms.model import (
 
 _ZERO = Decimal(0)
 
+MAX_TEXT_LENGTH = 64
+"""The longest ClOrdID, OrigClOrdID, Account, Symbol (any client string fixgate stores or echoes)."""
+
+_TEXT_FIELD_NAMES = {
+    t.ACCOUNT: "Account",
+    t.CL_ORD_ID: "ClOrdID",
+    t.ORIG_CL_ORD_ID: "OrigClOrdID",
+    t.SYMBOL: "Symbol",
+    t.ORD_STATUS_REQ_ID: "OrdStatusReqID",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Invalid:
@@ -76,10 +87,45 @@ def _decimal(msg: fix.Message, tag: int, name: str) -> Decimal | Invalid:
     return value
 
 
+def text_field(msg: fix.Message, tag: int) -> str | Invalid:
+    """The value of string field ``tag`` if it is 1 to 64 printable ASCII characters (0x20-0x7E),
+    else an ``Invalid`` that names the tag; ``FieldNotFound`` if absent.
+
+    Every client string that fixgate stores, forwards or echoes passes here first, so whatever the
+    OMS accepts the book can store and a FIX message can carry back: QuickFIX hands a byte that is
+    not UTF-8 over as a lone surrogate (0xFF as U+DCFF), which PostgreSQL would refuse after the
+    venue had the order. The bound keeps ids to what any venue and report can carry."""
+    value = msg.getField(tag)
+    name = _TEXT_FIELD_NAMES.get(tag, "field")
+    if not (value.isascii() and value.isprintable()):
+        return Invalid(tag, f"{name} ({tag}) must be printable ASCII (0x20-0x7E)")
+    if len(value) > MAX_TEXT_LENGTH:
+        return Invalid(tag, f"{name} ({tag}) is {len(value)} characters long: at most {MAX_TEXT_LENGTH}")
+    return value
+
+
+def invalid_text(msg: fix.Message, tags: tuple[int, ...]) -> Invalid | None:
+    """The first of ``tags`` present in ``msg`` that ``text_field`` refuses, as an ``Invalid``."""
+    for tag in tags:
+        if msg.isSetField(tag):
+            value = text_field(msg, tag)
+            if isinstance(value, Invalid):
+                return value
+    return None
+
+
 def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns: int) -> NewOrder | Invalid:
     """A NewOrderSingle as a ``NewOrder``. Required tags were checked by the data dictionary;
     this checks values and the tags that are required only in some cases."""
-    cl_ord_id = msg.getField(t.CL_ORD_ID)
+    cl_ord_id = text_field(msg, t.CL_ORD_ID)
+    if isinstance(cl_ord_id, Invalid):
+        return cl_ord_id
+    symbol = text_field(msg, t.SYMBOL)
+    if isinstance(symbol, Invalid):
+        return symbol
+    account = text_field(msg, t.ACCOUNT) if msg.isSetField(t.ACCOUNT) else default_account
+    if isinstance(account, Invalid):
+        return account
     side = t.SIDE_FROM_FIX.get(msg.getField(t.SIDE))
     if side is None:
         return Invalid(t.SIDE, f"Side (54) '{msg.getField(t.SIDE)}' not supported: use 1 (buy) or 2 (sell)")
@@ -114,13 +160,12 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
         if found is None:
             return Invalid(t.TIME_IN_FORCE, f"TimeInForce (59) '{code}' not supported: use 0, 1, 3 or 4")
         tif = found
-    account = msg.getField(t.ACCOUNT) if msg.isSetField(t.ACCOUNT) else default_account
     possible_resend = header_flag(msg, t.POSS_DUP_FLAG) or header_flag(msg, t.POSS_RESEND)
     return NewOrder(
         session=session,
         cl_ord_id=cl_ord_id,
         account=account,
-        symbol=msg.getField(t.SYMBOL),
+        symbol=symbol,
         side=side,
         ord_type=ord_type,
         quantity=quantity,
@@ -131,13 +176,30 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
     )
 
 
-def parse_cancel(msg: fix.Message, session: str, now_ns: int) -> CancelOrder:
-    """An OrderCancelRequest as a ``CancelOrder`` (ClOrdID and OrigClOrdID are dictionary-required)."""
-    return CancelOrder(session, msg.getField(t.CL_ORD_ID), msg.getField(t.ORIG_CL_ORD_ID), now_ns)
+def _request_ids(msg: fix.Message) -> tuple[str, str] | Invalid:
+    """ClOrdID and OrigClOrdID of a cancel or replace (both dictionary-required)."""
+    cl_ord_id = text_field(msg, t.CL_ORD_ID)
+    if isinstance(cl_ord_id, Invalid):
+        return cl_ord_id
+    orig = text_field(msg, t.ORIG_CL_ORD_ID)
+    if isinstance(orig, Invalid):
+        return orig
+    return cl_ord_id, orig
+
+
+def parse_cancel(msg: fix.Message, session: str, now_ns: int) -> CancelOrder | Invalid:
+    """An OrderCancelRequest as a ``CancelOrder``."""
+    ids = _request_ids(msg)
+    if isinstance(ids, Invalid):
+        return ids
+    return CancelOrder(session, ids[0], ids[1], now_ns)
 
 
 def parse_replace(msg: fix.Message, session: str, now_ns: int) -> ReplaceOrder | Invalid:
     """An OrderCancelReplaceRequest as a ``ReplaceOrder``: the new quantity and price."""
+    ids = _request_ids(msg)
+    if isinstance(ids, Invalid):
+        return ids
     if not msg.isSetField(t.ORDER_QTY):
         return Invalid(t.ORDER_QTY, "OrderQty (38) is required", t.BRR_CONDITIONALLY_REQUIRED_FIELD_MISSING)
     quantity = _decimal(msg, t.ORDER_QTY, "OrderQty")
@@ -153,9 +215,7 @@ def parse_replace(msg: fix.Message, session: str, now_ns: int) -> ReplaceOrder |
         if parsed <= 0:
             return Invalid(t.PRICE, f"Price (44) {fmt(parsed)} must be positive")
         price = parsed
-    return ReplaceOrder(
-        session, msg.getField(t.CL_ORD_ID), msg.getField(t.ORIG_CL_ORD_ID), quantity, price, now_ns
-    )
+    return ReplaceOrder(session, ids[0], ids[1], quantity, price, now_ns)
 
 
 def venue_change(change: VenueChange, now_ns: int) -> fix.Message:
@@ -342,7 +402,9 @@ def business_reject(ref_msg: fix.Message, invalid: Invalid, ref_id_tag: int) -> 
     msg.setField(t.REF_SEQ_NUM, header.getField(t.MSG_SEQ_NUM))
     msg.setField(t.REF_MSG_TYPE, header.getField(t.MSG_TYPE))
     if ref_msg.isSetField(ref_id_tag):
-        msg.setField(t.BUSINESS_REJECT_REF_ID, ref_msg.getField(ref_id_tag))
+        ref_id = text_field(ref_msg, ref_id_tag)
+        if not isinstance(ref_id, Invalid):  # a bad id is not echoed: the Text names its tag instead
+            msg.setField(t.BUSINESS_REJECT_REF_ID, ref_id)
     msg.setField(t.BUSINESS_REJECT_REASON, invalid.business_reason)
     msg.setField(t.TEXT, invalid.text)
     return msg
