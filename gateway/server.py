@@ -63,6 +63,7 @@ class FixGateway:
         )
 
         self.clients.cancel_on_disconnect = _flagged_sessions(self._client_parts[-1], "CancelOnDisconnect")
+        self.clients.entitlements = _entitlements(self._client_parts[-1])
 
     def _send_report(self, report: ClientReport) -> None:
         self.clients.send_report(report)
@@ -148,3 +149,16 @@ def _flagged_sessions(settings: fix.SessionSettings, key: str) -> frozenset[str]
         if values.has(key) and values.getBool(key):
             flagged.add(session_key(session_id))
     return frozenset(flagged)
+
+
+def _entitlements(settings: fix.SessionSettings) -> dict[str, frozenset[str] | None]:
+    """Per client session, the accounts it may trade: ``Accounts=`` (comma-separated; ``*`` for any
+    account), by default its own CompID only."""
+    entitled: dict[str, frozenset[str] | None] = {}
+    for session_id in settings.getSessions():
+        values = settings.get(session_id)
+        own = session_id.getTargetCompID().getValue()
+        listed = values.getString("Accounts") if values.has("Accounts") else own
+        accounts = frozenset(a.strip() for a in listed.split(",") if a.strip())
+        entitled[session_key(session_id)] = None if "*" in accounts else accounts
+    return entitled

@@ -350,8 +350,25 @@ def client_cancel_reject(reject: ClientCancelReject, begin_string: str) -> fix.M
     return msg
 
 
-def unknown_order_status(request: fix.Message, begin_string: str, now_ns: int) -> fix.Message:
-    """The answer to an OrderStatusRequest for a ClOrdID fixgate does not know."""
+def refused_order_report(order: NewOrder, begin_string: str, text: str, now_ns: int) -> fix.Message:
+    """The ExecutionReport (39=8, 150=8) refusing a NewOrderSingle at the edge, before the OMS saw it
+    (an account the session is not entitled to): no order id (37=NONE), the reason in Text."""
+    price = "" if order.price is None else f"44={fmt(order.price)}\x01"
+    trans_type = "20=0\x01" if begin_string == t.FIX42 else ""
+    return _message(
+        t.MSG_EXECUTION_REPORT,
+        f"37=NONE\x0111={order.cl_ord_id}\x0117=FIXGATE-REFUSED-{now_ns}\x01{trans_type}150=8\x0139=8\x01"
+        f"1={order.account}\x0155={order.symbol}\x0154={t.SIDE_TO_FIX[order.side]}\x01"
+        f"38={fmt(order.quantity)}\x0140={t.ORD_TYPE_TO_FIX[order.ord_type]}\x01{price}14=0\x01151=0\x016=0\x01"
+        f"60={utc_timestamp(now_ns)}\x0158={text}\x01",
+    )
+
+
+def unknown_order_status(
+    request: fix.Message, begin_string: str, now_ns: int, text: str | None = None
+) -> fix.Message:
+    """The answer to an OrderStatusRequest for a ClOrdID fixgate does not know (or will not tell:
+    ``text`` says why)."""
     cl_ord_id = request.getField(t.CL_ORD_ID)
     msg = fix.Message()
     msg.getHeader().setField(t.MSG_TYPE, t.MSG_EXECUTION_REPORT)
@@ -371,7 +388,7 @@ def unknown_order_status(request: fix.Message, begin_string: str, now_ns: int) -
     msg.setField(t.CUM_QTY, "0")
     msg.setField(t.AVG_PX, "0")
     msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
-    msg.setField(t.TEXT, f"unknown order ClOrdID {cl_ord_id}")
+    msg.setField(t.TEXT, f"unknown order ClOrdID {cl_ord_id}" if text is None else text)
     return msg
 
 

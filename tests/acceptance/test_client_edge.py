@@ -102,3 +102,59 @@ def test_a_text_field_that_is_not_printable_ascii_or_too_long_is_rejected_naming
     business_reject(client, client.send("F", cancel), 41)
     good_order_only(client, rest, simulator, "good-1")
     assert not [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")]
+
+
+def refused(client: FixClient, cl_ord_id: str, account: str) -> str:
+    """Send an order for ``account`` that must be refused; the Text of the ExecutionReport."""
+    client.send("D", order_fields(cl_ord_id, 10, "189.00", t1=account))
+    report = client.expect("8", where={11: cl_ord_id, 39: "8"})
+    assert (report[150], report[37], report[1]) == ("8", "NONE", account)
+    return report[58]
+
+
+@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])
+def test_a_session_trades_only_the_accounts_it_is_entitled_to(
+    begin_string: str, connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    one, two = connect("CLIENT1", begin_string), connect("CLIENT2", begin_string)
+    assert refused(one, "x-1", "CLIENT2") == "account CLIENT2 is not entitled to session CLIENT1"
+    # CLIENT2 has no Accounts= in clients.cfg: its own CompID only.
+    assert refused(two, "x-2", "CLIENT1") == "account CLIENT1 is not entitled to session CLIENT2"
+    one.send("D", order_fields("ok-1", 10, "189.00", t1="CLIENT1-A"))  # listed in Accounts=
+    mine = one.expect("8", where={11: "ok-1", 39: "0"})
+    two.send("D", order_fields("ok-2", 10, "189.00"))  # no Account: the CompID's own
+    two.expect("8", where={11: "ok-2", 39: "0", 1: "CLIENT2"})
+
+    # A cancel, a replace and a status request that name a foreign account are refused too.
+    one.send("F", {41: "ok-1", 11: "ok-1-x", 1: "CLIENT2", 55: "AAPL", 54: "1", 38: 10, 60: utc_timestamp()})
+    reject = one.expect("9", where={11: "ok-1-x"})
+    assert (reject[41], reject[434], reject[58]) == ("ok-1", "1", "account CLIENT2 is not entitled to session CLIENT1")
+    one.send("G", {41: "ok-1", 11: "ok-1-r", 1: "CLIENT2", 21: "1", 55: "AAPL", 54: "1", 38: 20, 40: "2",
+                   44: "189.00", 60: utc_timestamp()})
+    assert one.expect("9", where={11: "ok-1-r"})[434] == "2"
+    one.send("H", {11: "ok-1", 1: "CLIENT2", 55: "AAPL", 54: "1"})
+    status = one.expect("8", where={11: "ok-1", 39: "8"})
+    assert status[58] == "account CLIENT2 is not entitled to session CLIENT1"
+
+    # Only the entitled orders reached the venue and the book, and ok-1 works on unchanged.
+    at_venue = sorted(o.cl_ord_id for o in simulator.record.orders_from("FIXGATE"))
+    assert at_venue == sorted([f"FG{mine[37]}", "FG" + str(int(mine[37]) + 1)])
+    assert simulator.record.order(f"FG{mine[37]}").status == "NEW"  # type: ignore[union-attr]
+    orders = eventually(lambda: rest.get("/orders").json(), lambda body: len(body) == 2)
+    assert sorted((o["cl_ord_id"], o["account"]) for o in orders) == [("ok-1", "CLIENT1-A"), ("ok-2", "CLIENT2")]
+
+
+def test_a_kill_switch_is_not_bypassed_by_another_account_or_another_session(
+    connect: Connect, rest: httpx.Client
+) -> None:
+    one, bench = connect("CLIENT1"), connect("BENCH")
+    response = rest.post("/risk/kill", json={"scope": "session", "value": "CLIENT1", "reason": "runaway"})
+    assert response.status_code == 200, response.text
+    # The halted session may not escape by naming another of its accounts ...
+    one.send("D", order_fields("k-1", 10, "189.00", t1="CLIENT1-A"))
+    assert one.expect("8", where={11: "k-1", 39: "8"})[58].startswith("trading halted for session CLIENT1")
+    # ... nor its account by logging on as another session (BENCH may trade only BENCH).
+    assert refused(bench, "k-2", "CLIENT1") == "account CLIENT1 is not entitled to session BENCH"
+    response = rest.post("/risk/kill", json={"scope": "account", "value": "BENCH", "reason": "runaway"})
+    assert response.status_code == 200, response.text
+    assert refused(one, "k-3", "BENCH") == "account BENCH is not entitled to session CLIENT1"
