@@ -12,6 +12,7 @@ from typing import ClassVar
 import quickfix as fix
 
 from gateway import fixspec as t
+from gateway.credentials import LogonCredentials
 from gateway.latency import HopMetrics
 from gateway.recovery import sent_cancel_rejects, sent_exec_ids
 from gateway.settings import copy_session_id, session_key
@@ -75,6 +76,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
         # Per session key, the accounts it may trade (``Accounts=`` in clients.cfg); None: any.
         self.entitlements: dict[str, frozenset[str] | None] = {}
+        # Per session key, the Username/Password its Logon must carry (sessions with a Username=).
+        self.credentials: dict[str, LogonCredentials] = {}
         self._owed: dict[str, list[ClientMessage]] = {}
 
     def owe(self, reports: Iterable[ClientMessage], store_dir: Path) -> list[ClientMessage]:
@@ -169,7 +172,25 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         pass
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        refusal = None
+        try:
+            if message.getHeader().getField(t.MSG_TYPE) == t.MSG_LOGON:
+                refusal = self._logon_refusal(message, session_key(session_id))
+        except Exception:
+            log.exception("client fromAdmin failed")
+            refusal = "internal error"
+        if refusal is not None:
+            log.warning("client %s: logon refused: %s", session_key(session_id), refusal)
+            # QuickFIX answers with a Logout whose Text is "Rejected Logon Attempt: <refusal>", then hangs up.
+            raise fix.RejectLogon(refusal)
+
+    def _logon_refusal(self, message: fix.Message, key: str) -> str | None:
+        credentials = self.credentials.get(key)
+        if credentials is None:
+            return None
+        username = message.getField(t.USERNAME) if message.isSetField(t.USERNAME) else None
+        password = message.getField(t.PASSWORD) if message.isSetField(t.PASSWORD) else None
+        return credentials.refusal(username, password)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass

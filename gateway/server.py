@@ -11,7 +11,8 @@ import quickfix as fix
 
 from gateway.clients import ClientApplication
 from gateway.latency import HopMetrics
-from gateway.settings import render, session_key
+from gateway.credentials import CredentialsError, LogonCredentials, credentials_from
+from gateway.settings import SessionConfigError, render, session_key
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
 from oms.model import CancelRejectReason, ClientCancelReject, ClientReport, Refusal
@@ -64,6 +65,7 @@ class FixGateway:
 
         self.clients.cancel_on_disconnect = _flagged_sessions(self._client_parts[-1], "CancelOnDisconnect")
         self.clients.entitlements = _entitlements(self._client_parts[-1])
+        self.clients.credentials = _credentials(self._client_parts[-1])
 
     def _send_report(self, report: ClientReport) -> None:
         self.clients.send_report(report)
@@ -162,3 +164,26 @@ def _entitlements(settings: fix.SessionSettings) -> dict[str, frozenset[str] | N
         accounts = frozenset(a.strip() for a in listed.split(",") if a.strip())
         entitled[session_key(session_id)] = None if "*" in accounts else accounts
     return entitled
+
+
+_CREDENTIAL_KEYS = ("Username", "PasswordHash", "PasswordHashFile", "PasswordHashEnv")
+
+
+def _credentials(settings: fix.SessionSettings) -> dict[str, LogonCredentials]:
+    """Per client session with a ``Username``, the credentials its Logon must carry. FIX 4.2 has no
+    Username (553) or Password (554) in its Logon, so credentials on a 4.2 session are refused."""
+    found: dict[str, LogonCredentials] = {}
+    for session_id in settings.getSessions():
+        values = settings.get(session_id)
+        key = session_key(session_id)
+        given = {k: values.getString(k) for k in _CREDENTIAL_KEYS if values.has(k)}
+        try:
+            credentials = credentials_from(given, key)
+        except CredentialsError as exc:
+            raise SessionConfigError(str(exc)) from None
+        if credentials is None:
+            continue
+        if session_id.getBeginString().getValue() == "FIX.4.2":
+            raise SessionConfigError(f"{key}: FIX 4.2 Logon has no Username (553) or Password (554)")
+        found[key] = credentials
+    return found

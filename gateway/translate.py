@@ -359,7 +359,8 @@ def refused_order_report(order: NewOrder, begin_string: str, text: str, now_ns: 
         t.MSG_EXECUTION_REPORT,
         f"37=NONE\x0111={order.cl_ord_id}\x0117=FIXGATE-REFUSED-{now_ns}\x01{trans_type}150=8\x0139=8\x01"
         f"1={order.account}\x0155={order.symbol}\x0154={t.SIDE_TO_FIX[order.side]}\x01"
-        f"38={fmt(order.quantity)}\x0140={t.ORD_TYPE_TO_FIX[order.ord_type]}\x01{price}14=0\x01151=0\x016=0\x01"
+        f"38={fmt(order.quantity)}\x0140={t.ORD_TYPE_TO_FIX[order.ord_type]}\x01{price}"
+        f"14=0\x01151=0\x016=0\x01"
         f"60={utc_timestamp(now_ns)}\x0158={text}\x01",
     )
 

@@ -7,14 +7,21 @@ after the bad ones proves the bad ones were answered without being taken)."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
-from fixgate.fixclient import FixClient, Message, utc_timestamp
+from fixgate.app import Fixgate
+from fixgate.config import Settings
+from fixgate.fixclient import FixClient, FixSessionError, Message, utc_timestamp
 from simulator.venue import Simulator
-from tests.support import eventually, order_fields
+from tests.acceptance.conftest import API_TOKEN, REPO
+from tests.support import eventually, free_port, order_fields
 
 Connect = Callable[..., FixClient]
 
@@ -128,7 +135,8 @@ def test_a_session_trades_only_the_accounts_it_is_entitled_to(
     # A cancel, a replace and a status request that name a foreign account are refused too.
     one.send("F", {41: "ok-1", 11: "ok-1-x", 1: "CLIENT2", 55: "AAPL", 54: "1", 38: 10, 60: utc_timestamp()})
     reject = one.expect("9", where={11: "ok-1-x"})
-    assert (reject[41], reject[434], reject[58]) == ("ok-1", "1", "account CLIENT2 is not entitled to session CLIENT1")
+    assert (reject[41], reject[434]) == ("ok-1", "1")
+    assert reject[58] == "account CLIENT2 is not entitled to session CLIENT1"
     one.send("G", {41: "ok-1", 11: "ok-1-r", 1: "CLIENT2", 21: "1", 55: "AAPL", 54: "1", 38: 20, 40: "2",
                    44: "189.00", 60: utc_timestamp()})
     assert one.expect("9", where={11: "ok-1-r"})[434] == "2"
@@ -141,7 +149,8 @@ def test_a_session_trades_only_the_accounts_it_is_entitled_to(
     assert at_venue == sorted([f"FG{mine[37]}", "FG" + str(int(mine[37]) + 1)])
     assert simulator.record.order(f"FG{mine[37]}").status == "NEW"  # type: ignore[union-attr]
     orders = eventually(lambda: rest.get("/orders").json(), lambda body: len(body) == 2)
-    assert sorted((o["cl_ord_id"], o["account"]) for o in orders) == [("ok-1", "CLIENT1-A"), ("ok-2", "CLIENT2")]
+    assert sorted((o["cl_ord_id"], o["account"]) for o in orders) == [
+        ("ok-1", "CLIENT1-A"), ("ok-2", "CLIENT2")]
 
 
 def test_a_kill_switch_is_not_bypassed_by_another_account_or_another_session(
@@ -158,3 +167,58 @@ def test_a_kill_switch_is_not_bypassed_by_another_account_or_another_session(
     response = rest.post("/risk/kill", json={"scope": "account", "value": "BENCH", "reason": "runaway"})
     assert response.status_code == 200, response.text
     assert refused(one, "k-3", "BENCH") == "account BENCH is not entitled to session CLIENT1"
+
+
+def gateway_with_sessions(tmp_path: Path, database_url: str, simulator: Simulator, extra: str) -> Fixgate:
+    """A gateway (started) whose FIX 4.4 CLIENT1 session has ``extra`` settings added to its block."""
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    cfg = config / "fix_sessions" / "clients.cfg"
+    block = "TargetCompID=CLIENT1\nDataDictionary=${SPEC_DIR}/FIX44.xml\n"
+    text = cfg.read_text()
+    assert block in text
+    cfg.write_text(text.replace(block, block + extra, 1))
+    app = Fixgate(Settings(
+        config_dir=config, data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
+        rest_port=free_port(), database_url=database_url, api_token=API_TOKEN,
+    ))
+    app.start()
+    return app
+
+
+def test_a_session_with_credentials_refuses_a_logon_without_the_right_username_and_password(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    made = subprocess.run([sys.executable, "-m", "fixgate.cli", "hash-password"], input="pw one\n", cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=True)
+    hashed = made.stdout.strip()
+    assert hashed.startswith("scrypt$") and "pw one" not in hashed
+    (tmp_path / "client1.hash").write_text(hashed + "\n")
+    app = gateway_with_sessions(tmp_path, database_url, simulator,
+                                f"Username=alice\nPasswordHashFile={tmp_path / 'client1.hash'}\n")
+    try:
+        port = app.settings.client_port
+
+        def client1() -> FixClient:
+            return FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="FIXGATE")
+
+        for fields, why in [
+            ({}, "Username (553) and Password (554) are required"),
+            ({553: "alice", 554: "pw two"}, "wrong Username (553) or Password (554)"),
+            ({553: "bob", 554: "pw one"}, "wrong Username (553) or Password (554)"),
+        ]:
+            with client1() as c:
+                with pytest.raises(FixSessionError) as refused_logon:
+                    c.logon(fields=fields)
+                assert str(refused_logon.value) == f"logon refused: Rejected Logon Attempt: {why}"
+                assert c.wait_closed(10)  # and QuickFIX hangs up
+        client = client1()
+        client.logon(fields={553: "alice", 554: "pw one"})
+        client.send("D", order_fields("cred-1", 10, "189.00"))
+        client.expect("8", where={11: "cred-1", 39: "0"})
+        client.logout()
+        # CLIENT2 has no credentials configured: it logs on as before.
+        with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT2", target_comp_id="FIXGATE") as two:
+            two.logon()
+    finally:
+        app.stop()
