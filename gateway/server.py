@@ -11,6 +11,7 @@ import quickfix as fix
 
 from gateway.clients import ClientApplication
 from gateway.latency import HopMetrics
+from gateway.connections import ConnectionGuard
 from gateway.credentials import CredentialsError, LogonCredentials, credentials_from
 from gateway.settings import SessionConfigError, render, session_key
 from gateway.venues import VenueApplication
@@ -66,6 +67,7 @@ class FixGateway:
         self.clients.cancel_on_disconnect = _flagged_sessions(self._client_parts[-1], "CancelOnDisconnect")
         self.clients.entitlements = _entitlements(self._client_parts[-1])
         self.clients.credentials = _credentials(self._client_parts[-1])
+        self.connection_guard = _connection_guard(self._client_parts[-1], client_port)
 
     def _send_report(self, report: ClientReport) -> None:
         self.clients.send_report(report)
@@ -116,12 +118,14 @@ class FixGateway:
         """Connect to the venues and open the client port (both return at once; engines run on threads)."""
         self._initiator.start()
         self._acceptor.start()
+        self.connection_guard.start()
         log.info("FIX engines started")
 
     def stop(self) -> None:
         """Log out and stop; ``force`` so a dead counterparty cannot hold shutdown for 10 s."""
         if self._acceptor is None:
             return
+        self.connection_guard.stop()
         self._acceptor.stop(True)
         self._initiator.stop(True)
         # QuickFIX registers sessions process-wide by SessionID until the engine is destroyed: drop
@@ -187,3 +191,19 @@ def _credentials(settings: fix.SessionSettings) -> dict[str, LogonCredentials]:
             raise SessionConfigError(f"{key}: FIX 4.2 Logon has no Username (553) or Password (554)")
         found[key] = credentials
     return found
+
+
+def _connection_guard(settings: fix.SessionSettings, port: int) -> ConnectionGuard:
+    """The guard of the client port, from the acceptor's [DEFAULT]: ``ConnectionLogonTimeout``
+    (seconds a connection may take to log on; 5) and ``MaxConnectionsPerAddress`` (10)."""
+    defaults = settings.get()
+    try:
+        has = defaults.has
+        timeout = defaults.getDouble("ConnectionLogonTimeout") if has("ConnectionLogonTimeout") else 5.0
+        cap = defaults.getInt("MaxConnectionsPerAddress") if has("MaxConnectionsPerAddress") else 10
+    except fix.ConfigError as exc:
+        raise SessionConfigError(f"clients.cfg [DEFAULT]: {exc}") from None
+    if timeout <= 0 or cap <= 0:
+        raise SessionConfigError("clients.cfg [DEFAULT]: ConnectionLogonTimeout and MaxConnectionsPerAddress "
+                                 "must be positive")
+    return ConnectionGuard(port, logon_timeout=timeout, max_per_address=cap)

@@ -8,6 +8,7 @@ after the bad ones proves the bad ones were answered without being taken)."""
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -169,15 +170,14 @@ def test_a_kill_switch_is_not_bypassed_by_another_account_or_another_session(
     assert refused(one, "k-3", "BENCH") == "account BENCH is not entitled to session CLIENT1"
 
 
-def gateway_with_sessions(tmp_path: Path, database_url: str, simulator: Simulator, extra: str) -> Fixgate:
-    """A gateway (started) whose FIX 4.4 CLIENT1 session has ``extra`` settings added to its block."""
+def gateway_with(tmp_path: Path, database_url: str, simulator: Simulator, old: str, new: str) -> Fixgate:
+    """A gateway (started) whose clients.cfg has its first ``old`` replaced by ``new``."""
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     cfg = config / "fix_sessions" / "clients.cfg"
-    block = "TargetCompID=CLIENT1\nDataDictionary=${SPEC_DIR}/FIX44.xml\n"
     text = cfg.read_text()
-    assert block in text
-    cfg.write_text(text.replace(block, block + extra, 1))
+    assert old in text
+    cfg.write_text(text.replace(old, new, 1))
     app = Fixgate(Settings(
         config_dir=config, data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
         rest_port=free_port(), database_url=database_url, api_token=API_TOKEN,
@@ -194,8 +194,9 @@ def test_a_session_with_credentials_refuses_a_logon_without_the_right_username_a
     hashed = made.stdout.strip()
     assert hashed.startswith("scrypt$") and "pw one" not in hashed
     (tmp_path / "client1.hash").write_text(hashed + "\n")
-    app = gateway_with_sessions(tmp_path, database_url, simulator,
-                                f"Username=alice\nPasswordHashFile={tmp_path / 'client1.hash'}\n")
+    block = "TargetCompID=CLIENT1\nDataDictionary=${SPEC_DIR}/FIX44.xml\n"  # FIX 4.4 CLIENT1's
+    app = gateway_with(tmp_path, database_url, simulator, block,
+                       f"{block}Username=alice\nPasswordHashFile={tmp_path / 'client1.hash'}\n")
     try:
         port = app.settings.client_port
 
@@ -220,5 +221,59 @@ def test_a_session_with_credentials_refuses_a_logon_without_the_right_username_a
         # CLIENT2 has no credentials configured: it logs on as before.
         with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT2", target_comp_id="FIXGATE") as two:
             two.logon()
+    finally:
+        app.stop()
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the peer ends the connection (within a deadline for correctness, not speed)."""
+    sock.settimeout(30)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_a_connection_that_does_not_log_on_in_time_is_closed(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    app = gateway_with(tmp_path, database_url, simulator, "ConnectionLogonTimeout=5\n",
+                       "ConnectionLogonTimeout=1\n")
+    try:
+        port = app.settings.client_port
+        with socket.create_connection(("127.0.0.1", port)) as silent, \
+                socket.create_connection(("127.0.0.1", port)) as garbled:
+            garbled.sendall(b"8=FIX.4.4\x019=5")  # the start of a message that never ends
+            client = FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="FIXGATE")
+            client.logon()
+            assert closed_by_peer(silent) and closed_by_peer(garbled)
+        # The client that logged on, older than the timeout by now, trades on.
+        client.send("D", order_fields("t-1", 10, "189.00"))
+        client.expect("8", where={11: "t-1", 39: "0"})
+        client.logout()
+        assert app.gateway is not None and app.gateway.connection_guard.closed_for_timeout == 2
+    finally:
+        app.stop()
+
+
+def test_connections_over_the_cap_per_address_are_closed(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    app = gateway_with(tmp_path, database_url, simulator, "MaxConnectionsPerAddress=10\n",
+                       "MaxConnectionsPerAddress=2\nConnectionLogonTimeout=120\n")
+    try:
+        port = app.settings.client_port
+        one = FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="FIXGATE")
+        one.logon()
+        two = FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT2", target_comp_id="FIXGATE")
+        two.logon()
+        with socket.create_connection(("127.0.0.1", port)) as third:
+            assert closed_by_peer(third)  # long before its logon timeout: over the cap
+        for client, cl_ord_id in ((one, "c-1"), (two, "c-2")):  # the logged-on two are kept
+            client.send("D", order_fields(cl_ord_id, 10, "189.00"))
+            client.expect("8", where={11: cl_ord_id, 39: "0"})
+            client.logout()
     finally:
         app.stop()
