@@ -37,8 +37,8 @@ import simplefix
 __all__ = ["FieldValue", "Fields", "FixClient", "FixSessionError", "Message", "utc_timestamp"]
 
 FieldValue = str | int | Decimal | bool | bytes
-"""What ``send`` accepts as a field value: str as is, int and Decimal in plain notation, bool as Y/N,
-bytes as they are (to send what no well-behaved client would: 0xFF, NUL)."""
+"""What ``send`` accepts as a field value: str as is (UTF-8), bytes as they are (hostile input), int and
+Decimal in plain notation, bool as Y/N."""
 
 Fields = Mapping[int, FieldValue] | list[tuple[int, FieldValue]]
 """Body fields: a mapping, or a list of (tag, value) pairs in wire order when a tag repeats (groups)."""
@@ -53,20 +53,16 @@ def utc_timestamp(when: datetime | None = None) -> str:
     return when.strftime("%Y%m%d-%H:%M:%S.") + f"{when.microsecond // 1000:03d}"
 
 
-def _encode_value(value: FieldValue) -> str:
+def _encode_value(value: FieldValue) -> str | bytes:
+    if isinstance(value, bytes):
+        return value
     if isinstance(value, bool):  # before int: bool is an int
         return "Y" if value else "N"
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, (str, int)):
         return str(value)
-    if isinstance(value, bytes):
-        return value.decode("latin-1")  # as the reader decodes what it receives
     raise TypeError(f"unsupported FIX field value {value!r} ({type(value).__name__}); floats are not allowed")
-
-
-def _wire_value(value: FieldValue) -> str | bytes:
-    return value if isinstance(value, bytes) else _encode_value(value)
 
 
 class FixSessionError(Exception):
@@ -325,9 +321,9 @@ class FixClient:
             message.append_pair(34, number, header=True)
             message.append_pair(52, utc_timestamp(), header=True)
             for tag, value in _pairs(header):
-                message.append_pair(tag, _wire_value(value), header=True)
+                message.append_pair(tag, _encode_value(value), header=True)
             for tag, value in _pairs(fields):
-                message.append_pair(tag, _wire_value(value))
+                message.append_pair(tag, _encode_value(value))
             encoded: bytes = message.encode()
             if self.app_history is not None and seq_num is None and msg_type not in _ADMIN_TYPES:
                 self.app_history[number] = (msg_type, _pairs(fields), _sending_time(message))
