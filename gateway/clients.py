@@ -73,11 +73,11 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self._venues = venues
         self._hops = HopMetrics() if hops is None else hops
         self._sessions: dict[str, ClientSession] = {}
-        self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
         # Per session key, the accounts it may trade (``Accounts=`` in clients.cfg); None: any.
         self.entitlements: dict[str, frozenset[str] | None] = {}
         # Per session key, the Username/Password its Logon must carry (sessions with a Username=).
         self.credentials: dict[str, LogonCredentials] = {}
+        self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
         self._owed: dict[str, list[ClientMessage]] = {}
 
     def owe(self, reports: Iterable[ClientMessage], store_dir: Path) -> list[ClientMessage]:
