@@ -249,6 +249,17 @@ def venue_new_order(routed: Routed, now_ns: int) -> fix.Message:
     )
 
 
+def venue_text(value: str) -> str:
+    """A venue's string as the book can store it and a client report can carry it: itself if it is
+    printable ASCII, else every byte outside 0x20-0x7E written as ``\\xNN``. A venue's report is a
+    fact to book, not a message to refuse, so its ids and Text are escaped rather than rejected; the
+    escape is the same every time, so a repeated report is still known as one."""
+    if value.isascii() and value.isprintable():
+        return value
+    raw = value.encode("utf-8", "surrogateescape")  # QuickFIX's lone surrogates back to the wire bytes
+    return "".join(chr(b) if 0x20 <= b <= 0x7E else f"\\x{b:02x}" for b in raw)
+
+
 def _optional_decimal(msg: fix.Message, tag: int) -> Decimal:
     return Decimal(msg.getField(tag)) if msg.isSetField(tag) else _ZERO
 
@@ -269,15 +280,15 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
             venue=venue,
             venue_cl_ord_id=msg.getField(t.CL_ORD_ID),
             orig_venue_cl_ord_id=msg.getField(t.ORIG_CL_ORD_ID) if msg.isSetField(t.ORIG_CL_ORD_ID) else None,
-            venue_order_id=msg.getField(t.ORDER_ID),
-            exec_id=msg.getField(t.EXEC_ID),
+            venue_order_id=venue_text(msg.getField(t.ORDER_ID)),
+            exec_id=venue_text(msg.getField(t.EXEC_ID)),
             kind=kind,
             status=status,
             last_qty=_optional_decimal(msg, t.LAST_QTY),
             last_px=_optional_decimal(msg, t.LAST_PX),
             cum_qty=Decimal(msg.getField(t.CUM_QTY)),
             leaves_qty=Decimal(msg.getField(t.LEAVES_QTY)),
-            text=msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else "",
+            text=venue_text(msg.getField(t.TEXT)) if msg.isSetField(t.TEXT) else "",
             received_ns=now_ns,
             price=Decimal(msg.getField(t.PRICE))
             if kind is ExecKind.REPLACED and msg.isSetField(t.PRICE) else None,

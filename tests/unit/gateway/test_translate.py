@@ -5,7 +5,7 @@ from __future__ import annotations
 import quickfix as fix
 import pytest
 
-from gateway.translate import MAX_TEXT_LENGTH, Invalid, invalid_text, text_field
+from gateway.translate import MAX_TEXT_LENGTH, Invalid, invalid_text, text_field, venue_text
 
 
 def message(**fields: str) -> fix.Message:
@@ -34,3 +34,14 @@ def test_invalid_text_names_the_first_bad_tag_present() -> None:
         55, "Symbol (55) must be printable ASCII (0x20-0x7E)"
     )
     assert invalid_text(message(t11="ok"), (11, 1, 55)) is None
+
+
+@pytest.mark.parametrize(("value", "stored"), [
+    ("SIM-1", "SIM-1"),
+    ("r\u00e9f", "r\\xc3\\xa9f"),  # UTF-8 bytes
+    ("a\udcffb", "a\\xffb"),  # how QuickFIX hands over a byte that is not UTF-8
+    ("nul\x00tab\t", "nul\\x00tab\\x09"),
+])
+def test_a_venue_string_is_kept_as_printable_ascii_byte_for_byte(value: str, stored: str) -> None:
+    assert venue_text(value) == stored
+    assert venue_text(value) == venue_text(value)  # a repeated report is known as one
