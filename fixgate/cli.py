@@ -1,4 +1,4 @@
-"""The ``fixgate`` command: serve, simulator, demo, db upgrade."""
+"""The ``fixgate`` command: serve, simulator, demo, db upgrade, hash-password."""
 
 from __future__ import annotations
 
@@ -109,6 +109,23 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from gateway.credentials import CredentialsError, hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        print(hash_password(password))
+    except CredentialsError as exc:
+        print(f"fixgate: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -128,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gateway_flags(demo)
     demo.add_argument("--exit", action="store_true", help="exit after the scripted flow instead of staying up")
     demo.set_defaults(func=_demo)
+
+    hashpw = sub.add_parser(
+        "hash-password",
+        help="read a FIX client's Logon password from stdin, print its hash for PasswordHash= in clients.cfg",
+    )
+    hashpw.set_defaults(func=_hash_password)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -36,8 +36,9 @@ import simplefix
 
 __all__ = ["FieldValue", "Fields", "FixClient", "FixSessionError", "Message", "utc_timestamp"]
 
-FieldValue = str | int | Decimal | bool
-"""What ``send`` accepts as a field value: str as is, int and Decimal in plain notation, bool as Y/N."""
+FieldValue = str | int | Decimal | bool | bytes
+"""What ``send`` accepts as a field value: str as is (UTF-8), bytes as they are (hostile input), int and
+Decimal in plain notation, bool as Y/N."""
 
 Fields = Mapping[int, FieldValue] | list[tuple[int, FieldValue]]
 """Body fields: a mapping, or a list of (tag, value) pairs in wire order when a tag repeats (groups)."""
@@ -52,7 +53,9 @@ def utc_timestamp(when: datetime | None = None) -> str:
     return when.strftime("%Y%m%d-%H:%M:%S.") + f"{when.microsecond // 1000:03d}"
 
 
-def _encode_value(value: FieldValue) -> str:
+def _encode_value(value: FieldValue) -> str | bytes:
+    if isinstance(value, bytes):
+        return value
     if isinstance(value, bool):  # before int: bool is an int
         return "Y" if value else "N"
     if isinstance(value, Decimal):

@@ -11,6 +11,7 @@ from typing import ClassVar
 import quickfix as fix
 
 from gateway import fixspec as t
+from gateway.credentials import LogonCredentials
 from gateway.latency import HopMetrics
 from gateway.settings import copy_session_id, session_key
 from gateway.translate import (
@@ -18,16 +19,29 @@ from gateway.translate import (
     business_reject,
     client_cancel_reject,
     client_execution_report,
+    invalid_text,
     mass_cancel_report,
     parse_cancel,
     parse_new_order,
     parse_replace,
+    refused_order_report,
+    text_field,
     unknown_order_status,
     venue_new_order,
 )
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager, Rejected, Routed, VenueChange
-from oms.model import ClientCancelReject, ClientMessage, ClientReport, ClientSent
+from oms.model import (
+    CancelOrder,
+    CancelRejectReason,
+    ClientCancelReject,
+    ClientMessage,
+    ClientReport,
+    ClientSent,
+    OrderStatus,
+    ReplaceOrder,
+    RequestKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +51,14 @@ class ClientSession:
     session_id: fix.SessionID
     begin_string: str
     comp_id: str  # the client's CompID: the account of orders that carry no Account (1)
+
+    def entitled(self, account: str, entitlements: dict[str, frozenset[str] | None]) -> str | None:
+        """``None`` if this session may trade ``account``, else why not. A session not in
+        ``entitlements`` may trade its own CompID only; ``None`` there means any account."""
+        accounts = entitlements.get(self.key, frozenset((self.comp_id,)))
+        if accounts is None or account in accounts:
+            return None
+        return f"account {account} is not entitled to session {self.comp_id}"
 
 
 class ClientApplication(fix.Application):  # type: ignore[misc]
@@ -50,6 +72,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self._venues = venues
         self._hops = HopMetrics() if hops is None else hops
         self._sessions: dict[str, ClientSession] = {}
+        # Per session key, the accounts it may trade (``Accounts=`` in clients.cfg); None: any.
+        self.entitlements: dict[str, frozenset[str] | None] = {}
+        # Per session key, the Username/Password its Logon must carry (sessions with a Username=).
+        self.credentials: dict[str, LogonCredentials] = {}
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
         self._owed: dict[str, list[ClientMessage]] = {}
         # Where a report or cancel reject is marked as on the wire (fixgate.app: the journal); marks
@@ -167,7 +193,25 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         pass
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        refusal = None
+        try:
+            if message.getHeader().getField(t.MSG_TYPE) == t.MSG_LOGON:
+                refusal = self._logon_refusal(message, session_key(session_id))
+        except Exception:
+            log.exception("client fromAdmin failed")
+            refusal = "internal error"
+        if refusal is not None:
+            log.warning("client %s: logon refused: %s", session_key(session_id), refusal)
+            # QuickFIX answers with a Logout whose Text is "Rejected Logon Attempt: <refusal>", then hangs up.
+            raise fix.RejectLogon(refusal)
+
+    def _logon_refusal(self, message: fix.Message, key: str) -> str | None:
+        credentials = self.credentials.get(key)
+        if credentials is None:
+            return None
+        username = message.getField(t.USERNAME) if message.isSetField(t.USERNAME) else None
+        password = message.getField(t.PASSWORD) if message.isSetField(t.PASSWORD) else None
+        return credentials.refusal(username, password)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass
@@ -199,6 +243,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         if isinstance(command, Invalid):
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
+        refusal = session.entitled(command.account, self.entitlements)
+        if refusal is not None:
+            self._send(refused_order_report(command, session.begin_string, refusal, now), session.session_id)
+            return
         outcome = self._oms.submit(command)
         decided = time.time_ns()
         if not isinstance(outcome, Routed):
@@ -216,14 +264,41 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_cancel(message, session_key(session_id), time.time_ns())
-        self._change(self._oms.request_cancel(command))
+        if isinstance(command, Invalid):
+            self._reply(message, session_id, command, t.CL_ORD_ID)
+            return
+        if not self._refuse_change(message, command, RequestKind.CANCEL):
+            self._change(self._oms.request_cancel(command))
 
     def _on_replace(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_replace(message, session_key(session_id), time.time_ns())
         if isinstance(command, Invalid):
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
-        self._change(self._oms.request_replace(command))
+        if not self._refuse_change(message, command, RequestKind.REPLACE):
+            self._change(self._oms.request_replace(command))
+
+    def _refuse_change(
+        self, message: fix.Message, command: CancelOrder | ReplaceOrder, kind: RequestKind
+    ) -> bool:
+        """A cancel or replace that names an Account (1) its session may not trade gets an
+        OrderCancelReject saying so (True). The order it names is looked up among the session's own
+        orders anyway; this keeps the answer to a foreign account the same for every request."""
+        if not message.isSetField(t.ACCOUNT):
+            return False
+        session = self._sessions[command.session]
+        account = text_field(message, t.ACCOUNT)
+        if isinstance(account, Invalid):
+            text: str | None = account.text
+        else:
+            text = session.entitled(account, self.entitlements)
+        if text is None:
+            return False
+        self.send_cancel_reject(ClientCancelReject(
+            command.session, None, command.cl_ord_id, command.orig_cl_ord_id, OrderStatus.REJECTED, kind,
+            CancelRejectReason.OTHER, text,
+        ))
+        return True
 
     def _change(self, outcome: VenueChange | ClientCancelReject) -> None:
         if isinstance(outcome, ClientCancelReject):
@@ -233,7 +308,17 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_status_request(self, message: fix.Message, session_id: fix.SessionID) -> None:
         session = self._sessions[session_key(session_id)]
+        invalid = invalid_text(message, (t.CL_ORD_ID, t.SYMBOL, t.ORD_STATUS_REQ_ID, t.ACCOUNT))
+        if invalid is not None:
+            self._reply(message, session_id, invalid, t.CL_ORD_ID)
+            return
         now = time.time_ns()
+        if message.isSetField(t.ACCOUNT):
+            refusal = session.entitled(message.getField(t.ACCOUNT), self.entitlements)
+            if refusal is not None:
+                refused = unknown_order_status(message, session.begin_string, now, refusal)
+                self._send(refused, session.session_id)
+                return
         report = self._oms.status_report(session.key, message.getField(t.CL_ORD_ID))
         if report is None:
             self._send(unknown_order_status(message, session.begin_string, now), session.session_id)
@@ -245,6 +330,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_mass_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         key = session_key(session_id)
+        invalid = invalid_text(message, (t.CL_ORD_ID, t.SYMBOL))
+        if invalid is not None:
+            self._reply(message, session_id, invalid, t.CL_ORD_ID)
+            return
         kind = message.getField(t.MASS_CANCEL_REQUEST_TYPE)
         if kind == t.MASS_CANCEL_BY_SYMBOL and not message.isSetField(t.SYMBOL):
             report = mass_cancel_report(message, t.MASS_CANCEL_REJECTED, 0, "Symbol (55) is required to cancel by symbol",

@@ -24,7 +24,7 @@ Connect = Callable[..., FixClient]
 
 # Seeded books, 100 each level: AAPL asks 190.01 .. 190.05, bids 189.99 .. 189.95;
 # MSFT asks 420.01 .. 420.05, bids 419.99 .. 419.95. Fills trade at the resting price.
-A, B = "PNL-A", "PNL-B"
+A, B = "CLIENT1-A", "CLIENT1-B"  # accounts CLIENT1 is entitled to (clients.cfg)
 
 
 def trade(
