@@ -275,7 +275,7 @@ async def list_positions(
     rows = await repository.list_positions(account=account, symbol=symbol)
     return [
         Position.model_validate(
-            {**row, "unrealized_pnl": unrealized_pnl(row["quantity"], row["avg_price"], row["mark_price"])}
+            {**row, "unrealized_pnl": unrealized_pnl(row["quantity"], row["cost"], row["mark_price"])}
         )
         for row in rows
     ]
@@ -286,7 +286,7 @@ async def pnl(repository: Repository, account: str | None = None) -> Pnl:
     """Realized, unrealized and total P&L per account and for the firm (all accounts, or ``account``)."""
     rows = await repository.list_positions(account=account)
     report = pnl_report(
-        (r["account"], r["quantity"], r["avg_price"], r["realized_pnl"], r["mark_price"]) for r in rows
+        (r["account"], r["quantity"], r["cost"], r["realized_pnl"], r["mark_price"]) for r in rows
     )
 
     return Pnl(

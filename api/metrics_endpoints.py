@@ -104,7 +104,14 @@ class OmsCounters(_Schema):
     orders: int = Field(description="new orders taken (risk rejects included, resends answered from the book not)")
     rejected: int = Field(description="orders the gateway rejected itself (risk, duplicate ClOrdID, venue down)")
     reports_applied: int = Field(description="venue execution reports applied to the book")
-    duplicate_reports: int = Field(description="venue reports skipped as already applied (same venue ExecID)")
+    duplicate_reports: int = Field(
+        description="venue reports skipped as already applied (same venue ExecID, order, ExecType, LastQty, "
+        "LastPx)"
+    )
+    reused_exec_ids: int = Field(
+        description="venue reports applied although their venue ExecID was seen: their content differed (a "
+        "venue that restarted its ExecIDs); each logged"
+    )
     unknown_reports: int = Field(
         description="venue reports and cancel rejects for no order or request the gateway knows: ignored"
     )

@@ -1,7 +1,7 @@
 """Unrealized and total P&L of positions against marks (average-cost method, see docs/ARCHITECTURE.md).
 
-Pure functions on ``Decimal``: exact, no rounding (an average price has 8 decimal places, a mark and
-a quantity a few, so their products are exact decimals).
+Pure functions on ``Decimal``, exact: unrealized P&L is quantity x mark - the position's exact open
+cost (``oms.positions.unrealized_pnl``, the one formula risk uses too), never from a rounded average.
 """
 
 from __future__ import annotations
@@ -10,14 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from oms.positions import unrealized_pnl
+
 ZERO = Decimal(0)
 
-
-def unrealized_pnl(quantity: Decimal, avg_price: Decimal, mark: Decimal | None) -> Decimal:
-    """``quantity * (mark - avg_price)``; zero when the symbol has no mark yet."""
-    if mark is None:
-        return ZERO
-    return quantity * (mark - avg_price)
+__all__ = ["PnlReport", "PnlSum", "pnl_report", "unrealized_pnl"]
 
 
 @dataclass(slots=True)
@@ -45,10 +42,10 @@ class PnlReport:
 
 
 def pnl_report(positions: Iterable[tuple[str, Decimal, Decimal, Decimal, Decimal | None]]) -> PnlReport:
-    """Sum ``(account, quantity, avg_price, realized_pnl, mark)`` rows per account and for the firm."""
+    """Sum ``(account, quantity, cost, realized_pnl, mark)`` rows per account and for the firm."""
     report = PnlReport()
-    for account, quantity, avg_price, realized, mark in positions:
-        unrealized = unrealized_pnl(quantity, avg_price, mark)
+    for account, quantity, cost, realized, mark in positions:
+        unrealized = unrealized_pnl(quantity, cost, mark)
         report.accounts.setdefault(account, PnlSum()).add(realized, unrealized)
         report.firm.add(realized, unrealized)
     report.accounts = dict(sorted(report.accounts.items()))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
@@ -12,16 +12,19 @@ from oms.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
 
 
 def format_decimal(value: Decimal) -> str:
-    """Plain decimal text without exponent or trailing fractional zeros: ``190.0500`` -> ``"190.05"``.
+    """The exact value as plain decimal text, without exponent or trailing fractional zeros:
+    ``190.0500`` -> ``"190.05"``. Every decimal of the API is written so (money, prices, quantities);
+    the only rounded value is a position's ``avg_price``, rounded where it is computed.
 
     ``Decimal.normalize`` alone would turn ``100`` into ``1E+2``; formatting with ``"f"`` afterwards
-    spells it out again. No float is involved at any step.
+    spells it out again. It rounds to its context's precision (28 digits by default), so it gets one
+    as wide as the value: stripping zeros never needs more. No float is involved at any step.
     """
     if not value.is_finite():
         return str(value)
     if value.is_zero():
         return "0"  # also folds -0 and 0E-10
-    return format(value.normalize(), "f")
+    return format(value.normalize(Context(prec=len(value.as_tuple().digits))), "f")
 
 
 DecimalString = Annotated[
@@ -92,13 +95,16 @@ class OrderDetail(Order):
 class Position(_Schema):
     """An account's position in one symbol, marked at the symbol's mark price.
 
-    ``unrealized_pnl`` is ``quantity * (mark_price - avg_price)``; ``0`` while the symbol has no mark
-    (``mark_price`` null).
+    ``cost`` is the exact open cost: the signed sum of qty x price of the open quantity (negative for
+    a short). ``unrealized_pnl`` is ``quantity * mark_price - cost``, exact; ``0`` while the symbol has
+    no mark (``mark_price`` null). ``avg_price`` is ``cost / quantity`` rounded half-even to 8 decimal
+    places, for display only: P&L never comes from it.
     """
 
     account: str
     symbol: str
     quantity: DecimalString
+    cost: DecimalString
     avg_price: DecimalString
     realized_pnl: DecimalString
     mark_price: DecimalString | None

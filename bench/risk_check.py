@@ -54,7 +54,8 @@ def build(accounts: int, open_orders: int, seed: int) -> tuple[PreTradeRisk, lis
     for name in names:
         for symbol in symbols:
             ref = instruments[symbol].reference_price
-            risk.position_changed(name, symbol, Decimal(rng.randint(-500, 500)), ref, Decimal(0), ref)
+            quantity = Decimal(rng.randint(-500, 500))
+            risk.position_changed(name, symbol, quantity, quantity * ref, Decimal(0), ref)
     orders: list[NewOrder] = []
     for n in range(open_orders + 20_000):
         symbol = rng.choice(symbols)

@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         done = range(n_open + 1, n_open + n_done + 1)
         writer.submit([order(i, OrderStatus.FILLED, now) for i in done])
         writer.submit([fill(i, now) for i in done])
-        writer.submit([PositionRecord("CLIENT1", "AAPL", Decimal(100 * n_done), Decimal(189), Decimal(0), now)])
+        writer.submit([PositionRecord("CLIENT1", "AAPL", Decimal(100 * n_done), Decimal(189), Decimal(0), now,
+                                      Decimal(100 * n_done * 189))])
         assert writer.flush(timeout=300)
         writer.stop()
         for run in range(args.runs):

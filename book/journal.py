@@ -8,8 +8,9 @@ advances a session's expected inbound sequence number as soon as ``fromApp`` ret
 would never resend a fill the gateway had taken but not committed. An append and a flush to the
 page cache cost microseconds and survive a killed process (not a lost machine: there is no fsync;
 see docs/ARCHITECTURE.md). At start, fixgate replays the journal into PostgreSQL (every write is
-idempotent: upserts of full row states in order, executions once per venue ExecID), sends the
-client reports the journal holds but QuickFIX's store does not, and starts a new journal.
+idempotent: upserts of full row states in order, executions once each, by their ExecID), sends the
+client reports the journal holds without a mark that they went out (``ClientSent``, appended after
+QuickFIX put one on the wire), and starts a new journal.
 
 Format: a file header (``_MAGIC``), then frames of a 4-byte big-endian length and a ``marshal`` of a
 tuple of records, each record a tuple of plain values (Decimals as their exact text, enums as their
@@ -42,6 +43,7 @@ from oms.model import (
     ClientCancelReject,
     ClientMessage,
     ClientReport,
+    ClientSent,
     ExecutionRecord,
     MarkRecord,
     OrderRecord,
@@ -77,6 +79,18 @@ class CorruptJournal(Exception):
         self.size = size
 
 
+def _position_with_cost(values: list[Any]) -> list[Any]:
+    # A position journaled before positions kept their exact cost: the best it had, quantity x its
+    # 8-place average price (values are still the journal's text here).
+    return [*values, str(Decimal(values[2]) * Decimal(values[3]))]
+
+
+# (type, field count of an earlier layout) -> its values in this build's layout.
+_UPGRADES: dict[tuple[type, int], Callable[[list[Any]], list[Any]]] = {
+    (PositionRecord, 6): _position_with_cost,
+}
+
+
 class _Codec:
     """Records as tuples of plain values and back, per dataclass: field values in declaration order
     (Decimal as ``str``, an enum as its value), then the type's code. The codes are this file
@@ -84,6 +98,7 @@ class _Codec:
 
     TYPES: tuple[type, ...] = (
         OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach, ClientCancelReject,
+        ClientSent,
     )
 
     def __init__(self) -> None:
@@ -122,6 +137,9 @@ class _Codec:
     ) -> Callable[[tuple[Any, ...]], Any]:
         def decode(item: tuple[Any, ...]) -> Any:
             values = list(item[:-1])
+            upgrade = _UPGRADES.get((record_type, len(values)))
+            if upgrade is not None:
+                values = upgrade(values)
             if len(values) != count:
                 # Values are positional: a field added or removed since the record was written would
                 # shift them into the wrong fields (or fail as a TypeError that looks like a torn frame).
@@ -279,6 +297,7 @@ class Replayed:
     done: tuple[Path, ...]  # read to the end (or a torn last frame)
     corrupt: tuple[Path, ...]  # read up to a damaged frame only
     refused: tuple[Path, ...] = ()  # read to the end, but the book refused some of their records
+    sent: frozenset[ClientSent] = frozenset()  # the files' marks of client messages on the wire
 
     def carry_over(self, owed: Sequence[ClientMessage], journal: Journal) -> None:
         """Append the reports still ``owed`` to the new ``journal``, then retire the replayed files:
@@ -301,12 +320,13 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
     Writing goes through a :class:`~book.writer.BookWriter`, in journal order, so replay treats the
     database as the running gateway does: a failure is retried, and a record PostgreSQL refuses for
     its content is set aside and logged rather than failing every start. Replaying is idempotent
-    (full-state upserts in journal order; executions once per venue ExecID), so a crash during replay
+    (full-state upserts in journal order; executions once each, by their ExecID), so a crash during replay
     only means replaying again. Raises if the book takes nothing for ``stall_timeout`` seconds."""
     from book.writer import BookWriter
 
     files = Journal.pending(directory)
     reports: list[ClientMessage] = []
+    sent: set[ClientSent] = set()
     done: list[Path] = []
     corrupt: list[Path] = []
     refused: list[Path] = []
@@ -319,7 +339,12 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
             records: list[Any] = []
             try:
                 for item in Journal.read(path):
-                    (reports if isinstance(item, (ClientReport, ClientCancelReject)) else records).append(item)
+                    if isinstance(item, (ClientReport, ClientCancelReject)):
+                        reports.append(item)
+                    elif isinstance(item, ClientSent):
+                        sent.add(item)
+                    else:
+                        records.append(item)
                 done.append(path)
             except CorruptJournal as exc:
                 log.error(
@@ -344,7 +369,7 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
             log.info("journal %s: %d records replayed into the book", path.name, len(records) - set_aside)
     finally:
         writer.stop()
-    return Replayed(tuple(reports), tuple(done), tuple(corrupt), tuple(refused))
+    return Replayed(tuple(reports), tuple(done), tuple(corrupt), tuple(refused), frozenset(sent))
 
 
 def _wait_written(writer: BookWriter, path: Path, stall_timeout: float) -> None:

@@ -85,6 +85,7 @@ def position_row(r: PositionRecord) -> Row:
         "avg_price": r.avg_price,
         "realized_pnl": r.realized_pnl,
         "updated_ns": r.updated_ns,
+        "cost": r.cost,
     }
 
 
@@ -170,6 +171,7 @@ def position_record(m: Mapping[Any, Any]) -> PositionRecord:
         avg_price=m["avg_price"],
         realized_pnl=m["realized_pnl"],
         updated_ns=m["updated_ns"],
+        cost=m["cost"],
     )
 
 

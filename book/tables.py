@@ -137,8 +137,12 @@ executions = Table(
         TIMESTAMP(timezone=True),
         Computed(_epoch_ns_to_timestamptz("received_ns"), persisted=True),
     ),
-    # A venue may resend an ExecutionReport (at-least-once delivery): it must count once.
-    UniqueConstraint("venue", "venue_exec_id"),
+    # A venue may resend an ExecutionReport (at-least-once delivery): it must count once. Not unique
+    # on the ExecID alone (migration 0007): a venue that restarts its ExecIDs reuses one for another
+    # report, which is recorded too. The key is what the OMS tells a repeat by (``AppliedReport``),
+    # and the CumQty the order had after it (a second fill alike in all else is a new one).
+    UniqueConstraint("venue", "venue_exec_id", "order_id", "kind", "last_qty", "last_px", "cum_qty",
+                     name="uq_executions_venue_report"),
     CheckConstraint(_in("kind", EXEC_KINDS), name="kind"),
     CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
     Index(None, "order_id"),
@@ -158,6 +162,9 @@ positions = Table(
         TIMESTAMP(timezone=True),
         Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
     ),
+    # Migration 0008: the exact open cost (signed sum of qty x price of the open quantity); P&L comes
+    # from it, ``avg_price`` is cost / quantity rounded to 8 places for display.
+    Column("cost", Money, nullable=False),
 )
 
 # The price each symbol's open positions are marked at: one row per symbol, the last one written wins.

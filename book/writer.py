@@ -42,6 +42,7 @@ from book.rows import (
 )
 from book.tables import executions, orders, positions, risk_events
 from oms.model import (
+    AppliedReport,
     BookRecord,
     ExecKind,
     ExecutionRecord,
@@ -83,7 +84,7 @@ _EXECUTION_COLUMNS: tuple[tuple[str, str], ...] = (
 _EXECUTION_HOP_COLUMNS = (("applied_ns", "bigint"), ("client_sent_ns", "bigint"))
 _POSITION_COLUMNS = (
     ("account", "text"), ("symbol", "text"), ("quantity", "numeric"), ("avg_price", "numeric"),
-    ("realized_pnl", "numeric"), ("updated_ns", "bigint"),
+    ("realized_pnl", "numeric"), ("updated_ns", "bigint"), ("cost", "numeric"),
 )
 _MARK_COLUMNS = (("symbol", "text"), ("price", "numeric"), ("updated_ns", "bigint"))
 
@@ -115,8 +116,9 @@ def _upsert_sql(table: str, columns: Sequence[tuple[str, str]], key: Sequence[st
 _UPSERT_ORDERS = _upsert_sql("orders", _ORDER_COLUMNS, ("order_id",), _ORDER_HOP_COLUMNS)
 _UPSERT_POSITIONS = _upsert_sql("positions", _POSITION_COLUMNS, ("account", "symbol"))
 _UPSERT_MARKS = _upsert_sql("marks", _MARK_COLUMNS, ("symbol",))
-# No conflict target: a duplicate exec_id or a duplicate (venue, venue_exec_id) is skipped alike, so
-# a resent ExecutionReport is recorded once. Inserted in submission order: ``seq`` numbers them so.
+# No conflict target: a duplicate exec_id or a duplicate report (``uq_executions_venue_report``) is
+# skipped alike, so a resent ExecutionReport (or a replayed journal) is recorded once. Inserted in
+# submission order: ``seq`` numbers them so.
 _EXECUTION_ALL = (*_EXECUTION_COLUMNS, *_EXECUTION_HOP_COLUMNS)
 _INSERT_EXECUTIONS = (
     f"INSERT INTO executions ({_names(_EXECUTION_ALL)}) SELECT {_names(_EXECUTION_ALL)}"
@@ -514,7 +516,7 @@ class BookState:
     orders: list[OrderRecord]  # every open order, and the orders done within RECENT_NS
     positions: list[PositionRecord]
     max_order_id: int
-    applied_executions: frozenset[tuple[str, str]]  # (venue, venue_exec_id) of those orders' reports
+    applied_executions: frozenset[AppliedReport]  # what those orders' venue reports said, by venue ExecID
     # What risk's halts, states and limits are rebuilt from (``risk.restore``): the last row of each
     # action, scope and value of KILL, RESUME and BREACH, and the last LIMITS.
     risk_events: tuple[RiskEvent, ...] = ()
@@ -540,7 +542,8 @@ async def read_state(conn: AsyncConnection, now_ns: int | None = None) -> BookSt
     all_positions = [position_record(m) for m in position_rows.mappings()]
     max_order_id = (await conn.execute(select(func.coalesce(func.max(orders.c.order_id), 0)))).scalar_one()
     applied = await conn.execute(
-        select(executions.c.venue, executions.c.venue_exec_id)
+        select(executions.c.venue, executions.c.venue_exec_id, executions.c.order_id, executions.c.kind,
+               executions.c.last_qty, executions.c.last_px, executions.c.cum_qty)
         .join(orders, orders.c.order_id == executions.c.order_id)
         .where(wanted)
     )
@@ -554,7 +557,11 @@ async def read_state(conn: AsyncConnection, now_ns: int | None = None) -> BookSt
         orders=loaded,
         positions=all_positions,
         max_order_id=int(max_order_id),
-        applied_executions=frozenset((venue, exec_id) for venue, exec_id in applied.all()),
+        applied_executions=frozenset(
+            AppliedReport(venue, exec_id, order_id, ExecKind(kind), Decimal(last_qty), Decimal(last_px),
+                          Decimal(cum_qty))
+            for venue, exec_id, order_id, kind, last_qty, last_px, cum_qty in applied.all()
+        ),
         risk_events=await read_risk_events(conn),
         notionals={order_id: Decimal(total) for order_id, total in notionals.all()},
     )

@@ -9,11 +9,14 @@ from typing import Any
 from api.app import create_app
 from book.database import resolve_database_url, upgrade
 from book.journal import Journal, JournaledSink, replay
+from book.order_ids import OrderIdMark
 from book.writer import BookWriter, load_state
 from fixgate.config import Settings, load_instruments
+from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
 from fixgate.rest import RestServer
 from gateway.latency import HopMetrics
 from gateway.server import FixGateway
+from oms.ids import OrderIds
 from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, load_risk_config
@@ -36,16 +39,21 @@ class Fixgate:
         self.hops: HopMetrics | None = None
         self.rest: RestServer | None = None
         self._embedded: Any = None
+        self._lock: DataDirLock | None = None
 
     def start(self) -> None:
+        """Lock the data folder (raises ``DataDirInUse`` if another process has it), then bring up
+        the book, OMS, risk, FIX sessions and REST."""
         started = time.monotonic()
         s = self.settings
         data_dir = s.data_dir.resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # Before anything reads or writes the folder: a second process must not replay this one's journal.
+        self._lock = lock_data_dir(data_dir)
         if s.database_url:
             self.database_url = s.database_url
         else:
             self.database_url, self._embedded = resolve_database_url(data_dir)
+            allow_traverse(data_dir)
         upgrade(self.database_url)
         journal_dir = data_dir / "journal"
         replayed = replay(journal_dir, self.database_url)
@@ -60,13 +68,16 @@ class Fixgate:
         self.writer = BookWriter(self.database_url)
         self.writer.start()
         self.journal = Journal(journal_dir)
+        id_mark = OrderIdMark(data_dir / "order-ids")
         self.oms = OrderManager(
             instruments=instruments,
             risk=risk,
             router=self.router,
             sink=JournaledSink(self.journal, self.writer.submit),
             marks_sink=self.writer.submit,
-            next_order_id=state.max_order_id + 1,
+            # Above the book's highest id and every id reserved before: the book can lack an order
+            # the venue has (a record set aside, a row deleted), and its id must not come again.
+            order_ids=OrderIds(max(state.max_order_id + 1, id_mark.read()), reserve=id_mark.write),
         )
         self.oms.restore(state.orders, state.positions, state.applied_executions, state.notionals)
 
@@ -83,14 +94,15 @@ class Fixgate:
             message_log=s.fix_message_log,
             hops=self.hops,
         )
-        owed = self.gateway.clients.owe(replayed.reports, data_dir / "store" / "clients")
+        self.gateway.clients.record_sent = self.journal.append
+        owed = self.gateway.clients.owe(replayed.reports, replayed.sent)
         # Until the owed reports are in the new journal, the replayed files are their only durable
         # copy: a kill before the client logs on must find them again at the next start.
         replayed.carry_over(owed, self.journal)
         if owed:
             log.warning(
-                "%d execution reports and cancel rejects were journaled but never sent: sent at each client's"
-                " logon", len(owed)
+                "%d execution reports and cancel rejects were journaled but not marked as sent: sent at each"
+                " client's logon with PossResend", len(owed)
             )
         self.gateway.start()
         if not s.api_token:
@@ -130,4 +142,7 @@ class Fixgate:
             self.journal.close()
         if self._embedded is not None:
             self._embedded.stop()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 

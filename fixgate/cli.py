@@ -1,9 +1,10 @@
-"""The ``fixgate`` command: serve, simulator, demo, db upgrade."""
+"""The ``fixgate`` command: serve, simulator, demo, db upgrade, hash-password."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -11,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fixgate.config import ConfigError, Settings, rest_access_help, token_from_file
+from fixgate.datadir import PRIVATE_UMASK, DataDirInUse, lock_data_dir
 
 
 def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
@@ -54,9 +56,10 @@ def wait_for_ctrl_c() -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from fixgate.app import Fixgate
-
     settings, generated = settings_from(args).with_api_token()
+    lock_data_dir(settings.data_dir)  # first: a second fixgate on this folder stops here, touching nothing
+    from fixgate.app import Fixgate  # after the lock: importing the app logs (alembic) and loads a lot
+
     gateway = Fixgate(settings)
     gateway.start()
     rest_url = gateway.rest.url if gateway.rest else ""
@@ -77,24 +80,49 @@ def _simulator(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    lock_data_dir(settings.data_dir)
+    lock_data_dir(settings.data_dir / "simulator")  # the demo's venue: `fixgate simulator` locks it too
     from fixgate.demo import run_demo
 
-    return run_demo(settings_from(args), stay_up=not args.exit)
+    return run_demo(settings, stay_up=not args.exit)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
     from book.database import resolve_database_url, upgrade
+    from fixgate.datadir import allow_traverse
 
     settings = settings_from(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url, embedded = (settings.database_url, None) if settings.database_url \
-        else resolve_database_url(settings.data_dir.resolve())
+    embedded = None
+    if settings.database_url:
+        url = settings.database_url
+    else:
+        data_dir = lock_data_dir(settings.data_dir).data_dir  # its embedded PostgreSQL is a gateway's
+        url, embedded = resolve_database_url(data_dir)
+        allow_traverse(data_dir)
     try:
         upgrade(url)
         print("database schema is at head")
     finally:
         if embedded is not None:
             embedded.stop()
+    return 0
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from gateway.credentials import CredentialsError, hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        print(hash_password(password))
+    except CredentialsError as exc:
+        print(f"fixgate: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -118,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--exit", action="store_true", help="exit after the scripted flow instead of staying up")
     demo.set_defaults(func=_demo)
 
+    hashpw = sub.add_parser(
+        "hash-password",
+        help="read a FIX client's Logon password from stdin, print its hash for PasswordHash= in clients.cfg",
+    )
+    hashpw.set_defaults(func=_hash_password)
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_upgrade = db_sub.add_parser("upgrade", help="apply migrations up to head")
@@ -128,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Before any file is made: the stores, FIX logs and journal hold orders and fills, for the owner only.
+    os.umask(PRIVATE_UMASK)
     if argv[:1] == ["simulator"]:
         # The simulator has its own command line (`fixgate simulator --help`); hand it over whole.
         from simulator.cli import main as simulator_main
@@ -145,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"fixgate: {exc}", file=sys.stderr)
         return 2
+    except DataDirInUse as exc:
+        print(f"fixgate: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -64,6 +64,12 @@ def _run_flow(client: FixClient) -> list[str]:
     return order_ids
 
 
+def _money(text: str) -> str:
+    """A P&L amount from the API (exact) for the table: every digit it has, and at least cents."""
+    whole, _, cents = text.partition(".")
+    return f"{whole}.{cents.ljust(2, '0')}"
+
+
 def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
     assert gateway.rest is not None and gateway.writer is not None
     gateway.writer.flush(timeout=10)
@@ -77,11 +83,11 @@ def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
           f"{'mark':>10} {'unrealized P&L':>14}")
     for p in positions:
         print(f"  {p['account']:10} {p['symbol']:6} {p['quantity']:>10} {p['avg_price']:>14} "
-              f"{p['realized_pnl']:>14} {p['mark_price'] or '-':>10} {p['unrealized_pnl']:>14}")
+              f"{_money(p['realized_pnl']):>14} {p['mark_price'] or '-':>10} {_money(p['unrealized_pnl']):>14}")
     print(f"\nGET {gateway.rest.url}/pnl")
     for a in [*pnl["accounts"], {"account": "firm", **pnl["total"]}]:
-        print(f"  {a['account']:10} realized {a['realized_pnl']:>12}  unrealized {a['unrealized_pnl']:>12}  "
-              f"total {a['total_pnl']:>12}")
+        print(f"  {a['account']:10} realized {_money(a['realized_pnl']):>12}  unrealized "
+              f"{_money(a['unrealized_pnl']):>12}  total {_money(a['total_pnl']):>12}")
     print(f"\nGET {gateway.rest.url}/orders/{{id}} (the orders above)")
     for o in orders:
         print(f"  order {o['order_id']:>4} {o['cl_ord_id']:14} {o['side']:4} {o['quantity']:>6} {o['symbol']:5} "

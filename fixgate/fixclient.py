@@ -304,12 +304,14 @@ class FixClient:
         *,
         header: Fields | None = None,
         seq_num: int | None = None,
+        sending_time: str | None = None,
     ) -> int:
         """Send one message; returns its MsgSeqNum.
 
         BeginString, BodyLength, MsgType, CompIDs, MsgSeqNum, SendingTime and CheckSum are filled in.
         ``header`` adds header fields (e.g. ``{43: True, 122: ...}`` for a PossDup); ``seq_num`` forces
-        a MsgSeqNum and leaves the counter alone (to test sequence handling).
+        a MsgSeqNum and leaves the counter alone (to test sequence handling); ``sending_time`` stamps
+        a SendingTime other than now (a message that waited in a queue).
         """
         with self._send_lock:
             number = self.next_seq_out if seq_num is None else seq_num
@@ -319,7 +321,7 @@ class FixClient:
             message.append_pair(49, self.sender_comp_id, header=True)
             message.append_pair(56, self.target_comp_id, header=True)
             message.append_pair(34, number, header=True)
-            message.append_pair(52, utc_timestamp(), header=True)
+            message.append_pair(52, sending_time or utc_timestamp(), header=True)
             for tag, value in _pairs(header):
                 message.append_pair(tag, _encode_value(value), header=True)
             for tag, value in _pairs(fields):

@@ -4,32 +4,44 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import quickfix as fix
 
 from gateway import fixspec as t
+from gateway.credentials import LogonCredentials
 from gateway.latency import HopMetrics
-from gateway.recovery import sent_cancel_rejects, sent_exec_ids
 from gateway.settings import copy_session_id, session_key
 from gateway.translate import (
     Invalid,
     business_reject,
     client_cancel_reject,
     client_execution_report,
+    invalid_text,
     mass_cancel_report,
     parse_cancel,
     parse_new_order,
     parse_replace,
+    refused_order_report,
+    text_field,
     unknown_order_status,
     venue_new_order,
 )
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager, Rejected, Routed, VenueChange
-from oms.model import ClientCancelReject, ClientMessage, ClientReport
+from oms.model import (
+    CancelOrder,
+    CancelRejectReason,
+    ClientCancelReject,
+    ClientMessage,
+    ClientReport,
+    ClientSent,
+    OrderStatus,
+    ReplaceOrder,
+    RequestKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +51,14 @@ class ClientSession:
     session_id: fix.SessionID
     begin_string: str
     comp_id: str  # the client's CompID: the account of orders that carry no Account (1)
+
+    def entitled(self, account: str, entitlements: dict[str, frozenset[str] | None]) -> str | None:
+        """``None`` if this session may trade ``account``, else why not. A session not in
+        ``entitlements`` may trade its own CompID only; ``None`` there means any account."""
+        accounts = entitlements.get(self.key, frozenset((self.comp_id,)))
+        if accounts is None or account in accounts:
+            return None
+        return f"account {account} is not entitled to session {self.comp_id}"
 
 
 class ClientApplication(fix.Application):  # type: ignore[misc]
@@ -52,50 +72,75 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self._venues = venues
         self._hops = HopMetrics() if hops is None else hops
         self._sessions: dict[str, ClientSession] = {}
+        # Per session key, the accounts it may trade (``Accounts=`` in clients.cfg); None: any.
+        self.entitlements: dict[str, frozenset[str] | None] = {}
+        # Per session key, the Username/Password its Logon must carry (sessions with a Username=).
+        self.credentials: dict[str, LogonCredentials] = {}
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
         self._owed: dict[str, list[ClientMessage]] = {}
+        # Where a report or cancel reject is marked as on the wire (fixgate.app: the journal); marks
+        # decide at the next start what is owed (``owe``). None: not recorded (tests of one run).
+        self.record_sent: Callable[[Sequence[ClientSent]], None] | None = None
 
-    def owe(self, reports: Iterable[ClientMessage], store_dir: Path) -> list[ClientMessage]:
-        """Reports and cancel rejects a previous run journaled but QuickFIX never sent (killed in
-        between): each is sent when its client next logs on. Returns them, once each, in journal order.
+    def owe(self, messages: Iterable[ClientMessage], sent: Collection[ClientSent]) -> list[ClientMessage]:
+        """Reports and cancel rejects a previous run journaled with no mark in ``sent`` that they went
+        out on the wire: each is sent when its client next logs on, with PossResend (97=Y), for the
+        client may have had it (killed between the send and the mark). Returns them, once each, in
+        journal order. One journaled more than once (carried over to the next journal, then replayed
+        from both) is owed once.
 
-        What QuickFIX's store (``store_dir``) counts as sent is decided by
-        :mod:`gateway.recovery` (a report by its ExecID, a cancel reject by its session and
-        ClOrdID); those are QuickFIX's to resend on request, so owing them too would send them twice.
-        One journaled more than once (carried over to the next journal, then replayed from both) is
-        owed once."""
-        sent_reports = sent_exec_ids(store_dir)
-        sent_rejects = sent_cancel_rejects(store_dir)
+        The marks are fixgate's own (:class:`~oms.model.ClientSent`), not QuickFIX's store: a logon
+        with ResetSeqNumFlag (141=Y) empties the store, and a report sent before it would look unsent
+        and go again as new."""
+        done = set(sent)
         owed: list[ClientMessage] = []
-        for message in reports:
-            if isinstance(message, ClientReport):
-                if message.exec_id in sent_reports:
-                    continue
-                sent_reports.add(message.exec_id)
-            else:
-                if (message.session, message.cl_ord_id) in sent_rejects:
-                    continue
-                sent_rejects.add((message.session, message.cl_ord_id))
+        for message in messages:
+            mark = ClientSent.of(message)
+            if mark in done:
+                continue
+            done.add(mark)
             self._owed.setdefault(message.session, []).append(message)
             owed.append(message)
         return owed
 
-    def send_cancel_reject(self, reject: ClientCancelReject) -> None:
-        """Send an OrderCancelReject to the client session that asked."""
+    def send_cancel_reject(self, reject: ClientCancelReject, *, possible_resend: bool = False) -> None:
+        """Send an OrderCancelReject to the client session that asked (``possible_resend``: with 97=Y)."""
         session = self._sessions.get(reject.session)
         if session is None:
             log.error("cancel reject for unknown client session %s dropped", reject.session)
             return
-        self._send(client_cancel_reject(reject, session.begin_string), session.session_id)
+        self._deliver(client_cancel_reject(reject, session.begin_string), session, reject, possible_resend)
 
-    def send_report(self, report: ClientReport) -> None:
-        """Send an ExecutionReport to the client session the order came from. While the client is
-        away QuickFIX keeps it in the session's store, and it is resent when the client asks."""
+    def send_report(self, report: ClientReport, *, possible_resend: bool = False) -> None:
+        """Send an ExecutionReport to the client session the order came from (``possible_resend``: with
+        97=Y). While the client is away QuickFIX keeps it in the session's store, and it is resent
+        when the client asks."""
         session = self._sessions.get(report.session)
         if session is None:
             log.error("report %s for unknown client session %s dropped", report.exec_id, report.session)
             return
-        self._send(client_execution_report(report, session.begin_string, time.time_ns()), session.session_id)
+        msg = client_execution_report(report, session.begin_string, time.time_ns())
+        self._deliver(msg, session, report, possible_resend)
+
+    def _deliver(
+        self, msg: fix.Message, session: ClientSession, message: ClientMessage, possible_resend: bool
+    ) -> None:
+        """Send ``msg``, the wire form of ``message``, and once QuickFIX has put it on the wire, mark
+        it so. Only then: one QuickFIX merely stored (the client away) reaches the client by
+        QuickFIX's resend, which a 141=Y logon forgoes; unmarked, a restart owes it again."""
+        if possible_resend:
+            msg.getHeader().setField(t.POSS_RESEND, "Y")
+        try:
+            on_wire = fix.Session.sendToTarget(msg, session.session_id)
+        except fix.SessionNotFound:
+            log.error("client session %s not found; message dropped", session.key)
+            return
+        if on_wire and self.record_sent is not None:
+            try:
+                self.record_sent((ClientSent.of(message),))
+            except OSError:  # the message went out all the same; only a restart's PossResend is extra
+                log.exception("client %s: could not journal that %s went out", session.key,
+                              ClientSent.of(message))
 
     @staticmethod
     def _send(msg: fix.Message, session_id: fix.SessionID) -> None:
@@ -122,13 +167,14 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             log.info("client logged on: %s", key)
             owed = self._owed.pop(key, [])
             for message in owed:
+                # Sent before the crash, or not: no mark says. PossResend lets the client tell by ExecID.
                 if isinstance(message, ClientReport):
-                    self.send_report(message)
+                    self.send_report(message, possible_resend=True)
                 else:
-                    self.send_cancel_reject(message)
+                    self.send_cancel_reject(message, possible_resend=True)
             if owed:
-                log.warning("client %s: sent %d reports and cancel rejects a crash had kept from it", key,
-                            len(owed))
+                log.warning("client %s: sent %d reports and cancel rejects a crash left unmarked as sent"
+                            " (PossResend)", key, len(owed))
         except Exception:
             log.exception("client onLogon failed")
 
@@ -147,7 +193,25 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         pass
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        refusal = None
+        try:
+            if message.getHeader().getField(t.MSG_TYPE) == t.MSG_LOGON:
+                refusal = self._logon_refusal(message, session_key(session_id))
+        except Exception:
+            log.exception("client fromAdmin failed")
+            refusal = "internal error"
+        if refusal is not None:
+            log.warning("client %s: logon refused: %s", session_key(session_id), refusal)
+            # QuickFIX answers with a Logout whose Text is "Rejected Logon Attempt: <refusal>", then hangs up.
+            raise fix.RejectLogon(refusal)
+
+    def _logon_refusal(self, message: fix.Message, key: str) -> str | None:
+        credentials = self.credentials.get(key)
+        if credentials is None:
+            return None
+        username = message.getField(t.USERNAME) if message.isSetField(t.USERNAME) else None
+        password = message.getField(t.PASSWORD) if message.isSetField(t.PASSWORD) else None
+        return credentials.refusal(username, password)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass
@@ -179,6 +243,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         if isinstance(command, Invalid):
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
+        refusal = session.entitled(command.account, self.entitlements)
+        if refusal is not None:
+            self._send(refused_order_report(command, session.begin_string, refusal, now), session.session_id)
+            return
         outcome = self._oms.submit(command)
         decided = time.time_ns()
         if not isinstance(outcome, Routed):
@@ -186,7 +254,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             if isinstance(outcome, Rejected):  # an Answered resend is an order timed when first taken
                 self._hops.order(outcome.report.order_id, now, decided, None)
             return
-        reason = self._venues.send(outcome.venue, venue_new_order(outcome, now))
+        reason = self._venues.send(outcome.venue, venue_new_order(outcome, now), t.MSG_NEW_ORDER_SINGLE,
+                                   outcome.venue_cl_ord_id)
         if reason is not None:
             self.send_report(self._oms.venue_send_failed(outcome.order_id, reason))
             self._hops.order(outcome.order_id, now, decided, None)
@@ -195,14 +264,41 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_cancel(message, session_key(session_id), time.time_ns())
-        self._change(self._oms.request_cancel(command))
+        if isinstance(command, Invalid):
+            self._reply(message, session_id, command, t.CL_ORD_ID)
+            return
+        if not self._refuse_change(message, command, RequestKind.CANCEL):
+            self._change(self._oms.request_cancel(command))
 
     def _on_replace(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_replace(message, session_key(session_id), time.time_ns())
         if isinstance(command, Invalid):
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
-        self._change(self._oms.request_replace(command))
+        if not self._refuse_change(message, command, RequestKind.REPLACE):
+            self._change(self._oms.request_replace(command))
+
+    def _refuse_change(
+        self, message: fix.Message, command: CancelOrder | ReplaceOrder, kind: RequestKind
+    ) -> bool:
+        """A cancel or replace that names an Account (1) its session may not trade gets an
+        OrderCancelReject saying so (True). The order it names is looked up among the session's own
+        orders anyway; this keeps the answer to a foreign account the same for every request."""
+        if not message.isSetField(t.ACCOUNT):
+            return False
+        session = self._sessions[command.session]
+        account = text_field(message, t.ACCOUNT)
+        if isinstance(account, Invalid):
+            text: str | None = account.text
+        else:
+            text = session.entitled(account, self.entitlements)
+        if text is None:
+            return False
+        self.send_cancel_reject(ClientCancelReject(
+            command.session, None, command.cl_ord_id, command.orig_cl_ord_id, OrderStatus.REJECTED, kind,
+            CancelRejectReason.OTHER, text,
+        ))
+        return True
 
     def _change(self, outcome: VenueChange | ClientCancelReject) -> None:
         if isinstance(outcome, ClientCancelReject):
@@ -212,7 +308,17 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_status_request(self, message: fix.Message, session_id: fix.SessionID) -> None:
         session = self._sessions[session_key(session_id)]
+        invalid = invalid_text(message, (t.CL_ORD_ID, t.SYMBOL, t.ORD_STATUS_REQ_ID, t.ACCOUNT))
+        if invalid is not None:
+            self._reply(message, session_id, invalid, t.CL_ORD_ID)
+            return
         now = time.time_ns()
+        if message.isSetField(t.ACCOUNT):
+            refusal = session.entitled(message.getField(t.ACCOUNT), self.entitlements)
+            if refusal is not None:
+                refused = unknown_order_status(message, session.begin_string, now, refusal)
+                self._send(refused, session.session_id)
+                return
         report = self._oms.status_report(session.key, message.getField(t.CL_ORD_ID))
         if report is None:
             self._send(unknown_order_status(message, session.begin_string, now), session.session_id)
@@ -224,6 +330,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_mass_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         key = session_key(session_id)
+        invalid = invalid_text(message, (t.CL_ORD_ID, t.SYMBOL))
+        if invalid is not None:
+            self._reply(message, session_id, invalid, t.CL_ORD_ID)
+            return
         kind = message.getField(t.MASS_CANCEL_REQUEST_TYPE)
         if kind == t.MASS_CANCEL_BY_SYMBOL and not message.isSetField(t.SYMBOL):
             report = mass_cancel_report(message, t.MASS_CANCEL_REJECTED, 0, "Symbol (55) is required to cancel by symbol",

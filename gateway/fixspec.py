@@ -22,6 +22,7 @@ ORDER_QTY = 38
 ORD_STATUS = 39
 ORD_TYPE = 40
 ORIG_CL_ORD_ID = 41
+SENDING_TIME = 52
 POSS_DUP_FLAG = 43
 REF_SEQ_NUM = 45
 PRICE = 44
@@ -37,18 +38,23 @@ CXL_REJ_REASON = 102
 EXEC_TYPE = 150
 LEAVES_QTY = 151
 CXL_REJ_RESPONSE_TO = 434
+USERNAME = 553
+PASSWORD = 554
 MASS_CANCEL_REQUEST_TYPE = 530
 MASS_CANCEL_RESPONSE = 531
 MASS_CANCEL_REJECT_REASON = 532
 TOTAL_AFFECTED_ORDERS = 533
 ORD_STATUS_REQ_ID = 790
+REF_TAG_ID = 371
 REF_MSG_TYPE = 372
+SESSION_REJECT_REASON = 373
 BUSINESS_REJECT_REF_ID = 379
 BUSINESS_REJECT_REASON = 380
 
 FIX42 = "FIX.4.2"
 FIX44 = "FIX.4.4"
 
+MSG_LOGON = "A"
 MSG_NEW_ORDER_SINGLE = "D"
 MSG_ORDER_CANCEL_REQUEST = "F"
 MSG_ORDER_CANCEL_REPLACE_REQUEST = "G"
@@ -58,12 +64,31 @@ MSG_ORDER_MASS_CANCEL_REPORT = "r"
 MSG_EXECUTION_REPORT = "8"
 MSG_ORDER_CANCEL_REJECT = "9"
 MSG_BUSINESS_MESSAGE_REJECT = "j"
+MSG_REJECT = "3"
+MSG_MARKET_DATA_REQUEST = "V"
 ORDER_MSG_TYPES = frozenset({"D", "F", "G"})
 
 # BusinessRejectReason (380)
 BRR_OTHER = "0"
 BRR_UNSUPPORTED_MESSAGE_TYPE = "3"
 BRR_CONDITIONALLY_REQUIRED_FIELD_MISSING = "5"
+
+# SessionRejectReason (373) and BusinessRejectReason (380) as a venue's refusal is told to people.
+SESSION_REJECT_REASONS = {
+    "0": "invalid tag number", "1": "required tag missing", "2": "tag not defined for this message type",
+    "3": "undefined tag", "4": "tag specified without a value",
+    "5": "value is incorrect (out of range) for this tag", "6": "incorrect data format for value",
+    "7": "decryption problem", "8": "signature problem", "9": "CompID problem",
+    "10": "SendingTime accuracy problem", "11": "invalid MsgType", "12": "XML validation error",
+    "13": "tag appears more than once", "14": "tag specified out of required order",
+    "15": "repeating group fields out of order", "16": "incorrect NumInGroup count for repeating group",
+    "17": "non-data value includes field delimiter", "99": "other",
+}
+BUSINESS_REJECT_REASONS = {
+    "0": "other", "1": "unknown ID", "2": "unknown security", "3": "unsupported message type",
+    "4": "application not available", "5": "conditionally required field missing", "6": "not authorized",
+    "7": "DeliverTo firm not available at this time",
+}
 
 SIDE_FROM_FIX = {"1": Side.BUY, "2": Side.SELL}
 SIDE_TO_FIX = {v: k for k, v in SIDE_FROM_FIX.items()}

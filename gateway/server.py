@@ -10,8 +10,10 @@ from typing import Any
 import quickfix as fix
 
 from gateway.clients import ClientApplication
+from gateway.connections import ConnectionGuard
+from gateway.credentials import CredentialsError, LogonCredentials, credentials_from
 from gateway.latency import HopMetrics
-from gateway.settings import render, session_key
+from gateway.settings import SessionConfigError, render, session_key
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
 from oms.model import CancelRejectReason, ClientCancelReject, ClientReport, Refusal
@@ -50,7 +52,7 @@ class FixGateway:
         self.hops = HopMetrics() if hops is None else hops
         self.venues = VenueApplication(
             oms, router, to_client=self._send_report, cancel_reject_to_client=self._send_cancel_reject,
-            hops=self.hops,
+            hops=self.hops, venue_lag=risk.venue_report,
         )
         self.clients = ClientApplication(oms, self.venues, self.hops)
         self._initiator, self._venue_parts = _engine(
@@ -63,6 +65,9 @@ class FixGateway:
         )
 
         self.clients.cancel_on_disconnect = _flagged_sessions(self._client_parts[-1], "CancelOnDisconnect")
+        self.clients.entitlements = _entitlements(self._client_parts[-1])
+        self.clients.credentials = _credentials(self._client_parts[-1])
+        self.connection_guard = _connection_guard(self._client_parts[-1], client_port)
 
     def _send_report(self, report: ClientReport) -> None:
         self.clients.send_report(report)
@@ -113,12 +118,14 @@ class FixGateway:
         """Connect to the venues and open the client port (both return at once; engines run on threads)."""
         self._initiator.start()
         self._acceptor.start()
+        self.connection_guard.start()
         log.info("FIX engines started")
 
     def stop(self) -> None:
         """Log out and stop; ``force`` so a dead counterparty cannot hold shutdown for 10 s."""
         if self._acceptor is None:
             return
+        self.connection_guard.stop()
         self._acceptor.stop(True)
         self._initiator.stop(True)
         # QuickFIX registers sessions process-wide by SessionID until the engine is destroyed: drop
@@ -148,3 +155,55 @@ def _flagged_sessions(settings: fix.SessionSettings, key: str) -> frozenset[str]
         if values.has(key) and values.getBool(key):
             flagged.add(session_key(session_id))
     return frozenset(flagged)
+
+
+def _entitlements(settings: fix.SessionSettings) -> dict[str, frozenset[str] | None]:
+    """Per client session, the accounts it may trade: ``Accounts=`` (comma-separated; ``*`` for any
+    account), by default its own CompID only."""
+    entitled: dict[str, frozenset[str] | None] = {}
+    for session_id in settings.getSessions():
+        values = settings.get(session_id)
+        own = session_id.getTargetCompID().getValue()
+        listed = values.getString("Accounts") if values.has("Accounts") else own
+        accounts = frozenset(a.strip() for a in listed.split(",") if a.strip())
+        entitled[session_key(session_id)] = None if "*" in accounts else accounts
+    return entitled
+
+
+_CREDENTIAL_KEYS = ("Username", "PasswordHash", "PasswordHashFile", "PasswordHashEnv")
+
+
+def _credentials(settings: fix.SessionSettings) -> dict[str, LogonCredentials]:
+    """Per client session with a ``Username``, the credentials its Logon must carry. FIX 4.2 has no
+    Username (553) or Password (554) in its Logon, so credentials on a 4.2 session are refused."""
+    found: dict[str, LogonCredentials] = {}
+    for session_id in settings.getSessions():
+        values = settings.get(session_id)
+        key = session_key(session_id)
+        given = {k: values.getString(k) for k in _CREDENTIAL_KEYS if values.has(k)}
+        try:
+            credentials = credentials_from(given, key)
+        except CredentialsError as exc:
+            raise SessionConfigError(str(exc)) from None
+        if credentials is None:
+            continue
+        if session_id.getBeginString().getValue() == "FIX.4.2":
+            raise SessionConfigError(f"{key}: FIX 4.2 Logon has no Username (553) or Password (554)")
+        found[key] = credentials
+    return found
+
+
+def _connection_guard(settings: fix.SessionSettings, port: int) -> ConnectionGuard:
+    """The guard of the client port, from the acceptor's [DEFAULT]: ``ConnectionLogonTimeout``
+    (seconds a connection may take to log on; 5) and ``MaxConnectionsPerAddress`` (10)."""
+    defaults = settings.get()
+    try:
+        has = defaults.has
+        timeout = defaults.getDouble("ConnectionLogonTimeout") if has("ConnectionLogonTimeout") else 5.0
+        cap = defaults.getInt("MaxConnectionsPerAddress") if has("MaxConnectionsPerAddress") else 10
+    except fix.ConfigError as exc:
+        raise SessionConfigError(f"clients.cfg [DEFAULT]: {exc}") from None
+    if timeout <= 0 or cap <= 0:
+        raise SessionConfigError("clients.cfg [DEFAULT]: ConnectionLogonTimeout and MaxConnectionsPerAddress "
+                                 "must be positive")
+    return ConnectionGuard(port, logon_timeout=timeout, max_per_address=cap)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 import quickfix as fix
@@ -13,6 +14,7 @@ from gateway import fixspec as t
 from oms.manager import Routed, VenueChange
 from oms.model import (
     CancelOrder,
+    CancelRejectReason,
     ClientCancelReject,
     ClientReport,
     ExecKind,
@@ -27,6 +29,17 @@ from oms.model import (
 )
 
 _ZERO = Decimal(0)
+
+MAX_TEXT_LENGTH = 64
+"""The longest ClOrdID, OrigClOrdID, Account, Symbol (any client string fixgate stores or echoes)."""
+
+_TEXT_FIELD_NAMES = {
+    t.ACCOUNT: "Account",
+    t.CL_ORD_ID: "ClOrdID",
+    t.ORIG_CL_ORD_ID: "OrigClOrdID",
+    t.SYMBOL: "Symbol",
+    t.ORD_STATUS_REQ_ID: "OrdStatusReqID",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +89,45 @@ def _decimal(msg: fix.Message, tag: int, name: str) -> Decimal | Invalid:
     return value
 
 
+def text_field(msg: fix.Message, tag: int) -> str | Invalid:
+    """The value of string field ``tag`` if it is 1 to 64 printable ASCII characters (0x20-0x7E),
+    else an ``Invalid`` that names the tag; ``FieldNotFound`` if absent.
+
+    Every client string that fixgate stores, forwards or echoes passes here first, so whatever the
+    OMS accepts the book can store and a FIX message can carry back: QuickFIX hands a byte that is
+    not UTF-8 over as a lone surrogate (0xFF as U+DCFF), which PostgreSQL would refuse after the
+    venue had the order. The bound keeps ids to what any venue and report can carry."""
+    value: str = msg.getField(tag)
+    name = _TEXT_FIELD_NAMES.get(tag, "field")
+    if not (value.isascii() and value.isprintable()):
+        return Invalid(tag, f"{name} ({tag}) must be printable ASCII (0x20-0x7E)")
+    if len(value) > MAX_TEXT_LENGTH:
+        return Invalid(tag, f"{name} ({tag}) is {len(value)} characters long: at most {MAX_TEXT_LENGTH}")
+    return value
+
+
+def invalid_text(msg: fix.Message, tags: tuple[int, ...]) -> Invalid | None:
+    """The first of ``tags`` present in ``msg`` that ``text_field`` refuses, as an ``Invalid``."""
+    for tag in tags:
+        if msg.isSetField(tag):
+            value = text_field(msg, tag)
+            if isinstance(value, Invalid):
+                return value
+    return None
+
+
 def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns: int) -> NewOrder | Invalid:
     """A NewOrderSingle as a ``NewOrder``. Required tags were checked by the data dictionary;
     this checks values and the tags that are required only in some cases."""
-    cl_ord_id = msg.getField(t.CL_ORD_ID)
+    cl_ord_id = text_field(msg, t.CL_ORD_ID)
+    if isinstance(cl_ord_id, Invalid):
+        return cl_ord_id
+    symbol = text_field(msg, t.SYMBOL)
+    if isinstance(symbol, Invalid):
+        return symbol
+    account = text_field(msg, t.ACCOUNT) if msg.isSetField(t.ACCOUNT) else default_account
+    if isinstance(account, Invalid):
+        return account
     side = t.SIDE_FROM_FIX.get(msg.getField(t.SIDE))
     if side is None:
         return Invalid(t.SIDE, f"Side (54) '{msg.getField(t.SIDE)}' not supported: use 1 (buy) or 2 (sell)")
@@ -114,13 +162,12 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
         if found is None:
             return Invalid(t.TIME_IN_FORCE, f"TimeInForce (59) '{code}' not supported: use 0, 1, 3 or 4")
         tif = found
-    account = msg.getField(t.ACCOUNT) if msg.isSetField(t.ACCOUNT) else default_account
     possible_resend = header_flag(msg, t.POSS_DUP_FLAG) or header_flag(msg, t.POSS_RESEND)
     return NewOrder(
         session=session,
         cl_ord_id=cl_ord_id,
         account=account,
-        symbol=msg.getField(t.SYMBOL),
+        symbol=symbol,
         side=side,
         ord_type=ord_type,
         quantity=quantity,
@@ -128,16 +175,34 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
         time_in_force=tif,
         received_ns=now_ns,
         possible_resend=possible_resend,
+        sent_ns=sending_time_ns(msg),
     )
 
 
-def parse_cancel(msg: fix.Message, session: str, now_ns: int) -> CancelOrder:
-    """An OrderCancelRequest as a ``CancelOrder`` (ClOrdID and OrigClOrdID are dictionary-required)."""
-    return CancelOrder(session, msg.getField(t.CL_ORD_ID), msg.getField(t.ORIG_CL_ORD_ID), now_ns)
+def _request_ids(msg: fix.Message) -> tuple[str, str] | Invalid:
+    """ClOrdID and OrigClOrdID of a cancel or replace (both dictionary-required)."""
+    cl_ord_id = text_field(msg, t.CL_ORD_ID)
+    if isinstance(cl_ord_id, Invalid):
+        return cl_ord_id
+    orig = text_field(msg, t.ORIG_CL_ORD_ID)
+    if isinstance(orig, Invalid):
+        return orig
+    return cl_ord_id, orig
+
+
+def parse_cancel(msg: fix.Message, session: str, now_ns: int) -> CancelOrder | Invalid:
+    """An OrderCancelRequest as a ``CancelOrder``."""
+    ids = _request_ids(msg)
+    if isinstance(ids, Invalid):
+        return ids
+    return CancelOrder(session, ids[0], ids[1], now_ns)
 
 
 def parse_replace(msg: fix.Message, session: str, now_ns: int) -> ReplaceOrder | Invalid:
     """An OrderCancelReplaceRequest as a ``ReplaceOrder``: the new quantity and price."""
+    ids = _request_ids(msg)
+    if isinstance(ids, Invalid):
+        return ids
     if not msg.isSetField(t.ORDER_QTY):
         return Invalid(t.ORDER_QTY, "OrderQty (38) is required", t.BRR_CONDITIONALLY_REQUIRED_FIELD_MISSING)
     quantity = _decimal(msg, t.ORDER_QTY, "OrderQty")
@@ -153,9 +218,7 @@ def parse_replace(msg: fix.Message, session: str, now_ns: int) -> ReplaceOrder |
         if parsed <= 0:
             return Invalid(t.PRICE, f"Price (44) {fmt(parsed)} must be positive")
         price = parsed
-    return ReplaceOrder(
-        session, msg.getField(t.CL_ORD_ID), msg.getField(t.ORIG_CL_ORD_ID), quantity, price, now_ns
-    )
+    return ReplaceOrder(session, ids[0], ids[1], quantity, price, now_ns)
 
 
 def venue_change(change: VenueChange, now_ns: int) -> fix.Message:
@@ -189,6 +252,17 @@ def venue_new_order(routed: Routed, now_ns: int) -> fix.Message:
     )
 
 
+def venue_text(value: str) -> str:
+    """A venue's string as the book can store it and a client report can carry it: itself if it is
+    printable ASCII, else every byte outside 0x20-0x7E written as ``\\xNN``. A venue's report is a
+    fact to book, not a message to refuse, so its ids and Text are escaped rather than rejected; the
+    escape is the same every time, so a repeated report is still known as one."""
+    if value.isascii() and value.isprintable():
+        return value
+    raw = value.encode("utf-8", "surrogateescape")  # QuickFIX's lone surrogates back to the wire bytes
+    return "".join(chr(b) if 0x20 <= b <= 0x7E else f"\\x{b:02x}" for b in raw)
+
+
 def _optional_decimal(msg: fix.Message, tag: int) -> Decimal:
     return Decimal(msg.getField(tag)) if msg.isSetField(tag) else _ZERO
 
@@ -209,15 +283,15 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
             venue=venue,
             venue_cl_ord_id=msg.getField(t.CL_ORD_ID),
             orig_venue_cl_ord_id=msg.getField(t.ORIG_CL_ORD_ID) if msg.isSetField(t.ORIG_CL_ORD_ID) else None,
-            venue_order_id=msg.getField(t.ORDER_ID),
-            exec_id=msg.getField(t.EXEC_ID),
+            venue_order_id=venue_text(msg.getField(t.ORDER_ID)),
+            exec_id=venue_text(msg.getField(t.EXEC_ID)),
             kind=kind,
             status=status,
             last_qty=_optional_decimal(msg, t.LAST_QTY),
             last_px=_optional_decimal(msg, t.LAST_PX),
             cum_qty=Decimal(msg.getField(t.CUM_QTY)),
             leaves_qty=Decimal(msg.getField(t.LEAVES_QTY)),
-            text=msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else "",
+            text=venue_text(msg.getField(t.TEXT)) if msg.isSetField(t.TEXT) else "",
             received_ns=now_ns,
             price=Decimal(msg.getField(t.PRICE))
             if kind is ExecKind.REPLACED and msg.isSetField(t.PRICE) else None,
@@ -273,6 +347,47 @@ def parse_venue_cancel_reject(msg: fix.Message, venue: str, now_ns: int) -> Venu
         orig_venue_cl_ord_id=msg.getField(t.ORIG_CL_ORD_ID),
         text=msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else "",
         received_ns=now_ns,
+        # Only "unknown order" changes what fixgate does (it asks the venue for the order's status).
+        reason=(CancelRejectReason.UNKNOWN_ORDER
+                if msg.isSetField(t.CXL_REJ_REASON) and msg.getField(t.CXL_REJ_REASON) == "1" else None),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRejection:
+    """A venue's session-level Reject (35=3) or BusinessMessageReject (35=j) of a message fixgate
+    sent, as read: what it names the refused message by, and why in words (``reason``)."""
+
+    session_level: bool
+    ref_seq_num: int | None  # RefSeqNum (45): the refused message's MsgSeqNum
+    ref_msg_type: str | None  # RefMsgType (372)
+    ref_id: str | None  # BusinessRejectRefID (379): the request's ClOrdID, or MDReqID
+    reason: str
+
+
+def parse_venue_rejection(msg: fix.Message) -> VenueRejection:
+    """A venue's 35=3 or 35=j: its reason as ``tag 40 value is incorrect ...: <Text>`` (session level)
+    or its Text, else the named BusinessRejectReason (business level)."""
+    session_level = msg.getHeader().getField(t.MSG_TYPE) == t.MSG_REJECT
+    text = msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else ""
+    if session_level:
+        parts = []
+        if msg.isSetField(t.REF_TAG_ID):
+            parts.append(f"tag {msg.getField(t.REF_TAG_ID)}")
+        if msg.isSetField(t.SESSION_REJECT_REASON):
+            code = msg.getField(t.SESSION_REJECT_REASON)
+            parts.append(t.SESSION_REJECT_REASONS.get(code, f"SessionRejectReason {code}"))
+        reason = ": ".join(part for part in (" ".join(parts), text) if part) or "session-level reject"
+    else:
+        code = msg.getField(t.BUSINESS_REJECT_REASON) if msg.isSetField(t.BUSINESS_REJECT_REASON) else ""
+        reason = text or t.BUSINESS_REJECT_REASONS.get(code, f"BusinessRejectReason {code or 'missing'}")
+    raw_seq = msg.getField(t.REF_SEQ_NUM) if msg.isSetField(t.REF_SEQ_NUM) else ""
+    return VenueRejection(
+        session_level=session_level,
+        ref_seq_num=int(raw_seq) if raw_seq.isdigit() else None,
+        ref_msg_type=msg.getField(t.REF_MSG_TYPE) if msg.isSetField(t.REF_MSG_TYPE) else None,
+        ref_id=msg.getField(t.BUSINESS_REJECT_REF_ID) if msg.isSetField(t.BUSINESS_REJECT_REF_ID) else None,
+        reason=reason,
     )
 
 
@@ -290,8 +405,26 @@ def client_cancel_reject(reject: ClientCancelReject, begin_string: str) -> fix.M
     return msg
 
 
-def unknown_order_status(request: fix.Message, begin_string: str, now_ns: int) -> fix.Message:
-    """The answer to an OrderStatusRequest for a ClOrdID fixgate does not know."""
+def refused_order_report(order: NewOrder, begin_string: str, text: str, now_ns: int) -> fix.Message:
+    """The ExecutionReport (39=8, 150=8) refusing a NewOrderSingle at the edge, before the OMS saw it
+    (an account the session is not entitled to): no order id (37=NONE), the reason in Text."""
+    price = "" if order.price is None else f"44={fmt(order.price)}\x01"
+    trans_type = "20=0\x01" if begin_string == t.FIX42 else ""
+    return _message(
+        t.MSG_EXECUTION_REPORT,
+        f"37=NONE\x0111={order.cl_ord_id}\x0117=FIXGATE-REFUSED-{now_ns}\x01{trans_type}150=8\x0139=8\x01"
+        f"1={order.account}\x0155={order.symbol}\x0154={t.SIDE_TO_FIX[order.side]}\x01"
+        f"38={fmt(order.quantity)}\x0140={t.ORD_TYPE_TO_FIX[order.ord_type]}\x01{price}"
+        f"14=0\x01151=0\x016=0\x01"
+        f"60={utc_timestamp(now_ns)}\x0158={text}\x01",
+    )
+
+
+def unknown_order_status(
+    request: fix.Message, begin_string: str, now_ns: int, text: str | None = None
+) -> fix.Message:
+    """The answer to an OrderStatusRequest for a ClOrdID fixgate does not know (or will not tell:
+    ``text`` says why)."""
     cl_ord_id = request.getField(t.CL_ORD_ID)
     msg = fix.Message()
     msg.getHeader().setField(t.MSG_TYPE, t.MSG_EXECUTION_REPORT)
@@ -311,7 +444,7 @@ def unknown_order_status(request: fix.Message, begin_string: str, now_ns: int) -
     msg.setField(t.CUM_QTY, "0")
     msg.setField(t.AVG_PX, "0")
     msg.setField(t.TRANSACT_TIME, utc_timestamp(now_ns))
-    msg.setField(t.TEXT, f"unknown order ClOrdID {cl_ord_id}")
+    msg.setField(t.TEXT, f"unknown order ClOrdID {cl_ord_id}" if text is None else text)
     return msg
 
 
@@ -342,10 +475,36 @@ def business_reject(ref_msg: fix.Message, invalid: Invalid, ref_id_tag: int) -> 
     msg.setField(t.REF_SEQ_NUM, header.getField(t.MSG_SEQ_NUM))
     msg.setField(t.REF_MSG_TYPE, header.getField(t.MSG_TYPE))
     if ref_msg.isSetField(ref_id_tag):
-        msg.setField(t.BUSINESS_REJECT_REF_ID, ref_msg.getField(ref_id_tag))
+        ref_id = text_field(ref_msg, ref_id_tag)
+        if not isinstance(ref_id, Invalid):  # a bad id is not echoed: the Text names its tag instead
+            msg.setField(t.BUSINESS_REJECT_REF_ID, ref_id)
     msg.setField(t.BUSINESS_REJECT_REASON, invalid.business_reason)
     msg.setField(t.TEXT, invalid.text)
     return msg
+
+
+_DAY_NS: dict[str, int] = {}  # "YYYYMMDD" -> its UTC midnight in epoch ns; a day or two at a time
+
+
+def sending_time_ns(message: fix.Message) -> int:
+    """SendingTime (52) as epoch nanoseconds, 0 when it is not a UTCTimestamp (QuickFIX has checked
+    it against the dictionary already). About a microsecond: the day is parsed once."""
+    header = message.getHeader()
+    if not header.isSetField(t.SENDING_TIME):
+        return 0
+    text = header.getField(t.SENDING_TIME)
+    day = _DAY_NS.get(text[:8])
+    try:
+        if day is None:
+            day = int(datetime.strptime(text[:8], "%Y%m%d").replace(tzinfo=UTC).timestamp()) * 1_000_000_000
+            if len(_DAY_NS) > 3:
+                _DAY_NS.clear()
+            _DAY_NS[text[:8]] = day
+        seconds = int(text[9:11]) * 3600 + int(text[12:14]) * 60 + int(text[15:17])
+        fraction = text[18:27]
+        return day + seconds * 1_000_000_000 + (int(fraction.ljust(9, "0")) if fraction else 0)
+    except ValueError:
+        return 0
 
 
 def header_flag(message: fix.Message, tag: int) -> bool:

@@ -12,21 +12,59 @@ import quickfix as fix
 
 from gateway import fixspec as t
 from gateway.latency import HopMetrics
-from gateway.marketdata import TopOfBook, subscription
+from gateway.marketdata import MD_REQ_ID, TopOfBook, subscription
 from gateway.settings import copy_session_id
 from gateway.translate import (
     Invalid,
+    VenueRejection,
     header_flag,
     parse_venue_cancel_reject,
+    parse_venue_rejection,
     parse_venue_report,
+    sending_time_ns,
     venue_change,
     venue_status_request,
 )
 from oms.manager import OrderManager, VenueChange
-from oms.model import ClientCancelReject, ClientReport, ExecKind
+from oms.model import (
+    ClientCancelReject,
+    ClientReport,
+    ExecKind,
+    RequestKind,
+    VenueCancelReject,
+    VenueOrderRefusal,
+)
 from oms.router import Router
 
 log = logging.getLogger(__name__)
+
+# How many of the latest application messages sent on a venue session a Reject or a
+# BusinessMessageReject can name by RefSeqNum: a venue answers within moments, not 10,000 messages on.
+SENT_MESSAGES_KEPT = 10_000
+
+
+class SentMessages:
+    """The latest application messages fixgate sent on one venue session, by MsgSeqNum: (MsgType, the
+    ClOrdID or MDReqID it carried). A venue's Reject (35=3) names the refused message by RefSeqNum (45)
+    only. Written in ``toApp``, which QuickFIX runs under the session's lock as it numbers each
+    message (so before the venue can answer it), and read on the venue's thread: single dict
+    operations, atomic under the GIL."""
+
+    def __init__(self, capacity: int = SENT_MESSAGES_KEPT) -> None:
+        self._capacity = capacity
+        self._by_seq: dict[int, tuple[str, str]] = {}
+        self._last = 0
+
+    def add(self, seq: int, msg_type: str, ref_id: str) -> None:
+        if seq <= self._last:
+            self._by_seq.clear()  # the numbers began again (a sequence reset): the old ones mean nothing
+        self._last = seq
+        self._by_seq[seq] = (msg_type, ref_id)
+        if len(self._by_seq) > self._capacity:
+            del self._by_seq[next(iter(self._by_seq))]  # the oldest: dicts keep insertion order
+
+    def get(self, seq: int) -> tuple[str, str] | None:
+        return self._by_seq.get(seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,33 +88,37 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         to_client: Callable[[ClientReport], None],
         cancel_reject_to_client: Callable[[ClientCancelReject], None],
         hops: HopMetrics | None = None,
+        venue_lag: Callable[[str, int, int], None] | None = None,
     ) -> None:
         super().__init__()
         self._oms = oms
+        self._venue_lag = venue_lag  # (venue, its SendingTime, taken at): feeds risk's fair-share throttle
         self._hops = HopMetrics() if hops is None else hops
         self._router = router
         self._to_client = to_client
         self._cancel_reject_to_client = cancel_reject_to_client
         self._sessions: dict[str, VenueSession] = {}
         self._books: dict[str, TopOfBook] = {}  # per venue; each touched by that venue's thread only
-        # .fresh: this thread is in send(), so toApp needs no check. A threading.local lives as long
-        # as the callback that set it (QuickFIX's threads get a new thread state per callback), and
-        # send() and the toApp it causes run inside the same one.
+        self._sent: dict[str, SentMessages] = {}  # per venue, made in onCreate
+        # Venues that refused an OrderStatusRequest since their last logon (said once per logon).
+        self._status_refused: set[str] = set()
+        # .out: (venue, MsgType, ClOrdID or MDReqID) of the message this thread is handing to QuickFIX
+        # in _send_new(): toApp records its MsgSeqNum and needs no other check. A threading.local lives
+        # as long as the callback that set it (QuickFIX's threads get a new thread state per callback),
+        # and _send_new() and the toApp it causes run inside the same one.
         self._sending = threading.local()
 
-    def send(self, venue: str, msg: fix.Message) -> str | None:
-        """Hand an order message to a venue's session; ``None`` when sent, else why not."""
+    def send(self, venue: str, msg: fix.Message, msg_type: str, cl_ord_id: str) -> str | None:
+        """Hand an order message (its ``msg_type`` and ClOrdID, which a venue's refusal of it is tied
+        back to) to a venue's session; ``None`` when sent, else why not."""
         session = self._sessions.get(venue)
         if session is None:
             return f"no FIX session configured for venue {venue}"
-        self._sending.fresh = True
         try:
-            if fix.Session.sendToTarget(msg, session.session_id):
+            if self._send_new(venue, session.session_id, msg, msg_type, cl_ord_id):
                 return None
         except fix.SessionNotFound:
             return f"no FIX session configured for venue {venue}"
-        finally:
-            self._sending.fresh = False
         # QuickFIX stores a message it could not send while logged out and would resend it on the
         # next logon; toApp drops such resends (DoNotSend), so a refused order stays refused.
         return f"venue {venue} session is not logged on"
@@ -85,12 +127,24 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         """Send a cancel or replace to the venue; the client gets the Pending report first, then a
         cancel reject if the venue session cannot take the request. ``None`` when sent, else why not."""
         self._to_client(change.ack)
-        reason = self.send(change.venue, venue_change(change, time.time_ns()))
+        replace = change.kind is RequestKind.REPLACE
+        msg_type = t.MSG_ORDER_CANCEL_REPLACE_REQUEST if replace else t.MSG_ORDER_CANCEL_REQUEST
+        reason = self.send(change.venue, venue_change(change, time.time_ns()), msg_type,
+                           change.venue_cl_ord_id)
         if reason is not None:
             reject = self._oms.change_send_failed(change, reason)
             if reject is not None:
                 self._cancel_reject_to_client(reject)
         return reason
+
+    def _send_new(self, venue: str, session_id: fix.SessionID, msg: fix.Message, msg_type: str,
+                  ref_id: str) -> bool:
+        """``sendToTarget`` of a message made now (not a resend), remembered by its MsgSeqNum."""
+        self._sending.out = (venue, msg_type, ref_id)
+        try:
+            return bool(fix.Session.sendToTarget(msg, session_id))
+        finally:
+            self._sending.out = None
 
     # -- QuickFIX callbacks --------------------------------------------------------------------------
 
@@ -99,6 +153,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             sid = copy_session_id(session_id)
             venue = sid.getTargetCompID().getValue()
             self._sessions[venue] = VenueSession(venue, sid, sid.getBeginString().getValue())
+            self._sent[venue] = SentMessages()
         except Exception:
             log.exception("venue onCreate failed")
 
@@ -107,6 +162,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             venue = session_id.getTargetCompID().getValue()
             self._router.set_venue_up(venue, True)
             log.info("venue %s logged on (%s)", venue, session_id.toString())
+            self._status_refused.discard(venue)
             self._reconcile(venue, session_id)
             self._subscribe(venue, session_id)
         except Exception:
@@ -118,7 +174,8 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         symbols = self._router.symbols_at(venue)
         if symbols:
             self._books[venue] = TopOfBook()
-            fix.Session.sendToTarget(subscription(venue, symbols), session_id)
+            request = subscription(venue, symbols)
+            self._send_new(venue, session_id, request, t.MSG_MARKET_DATA_REQUEST, request.getField(MD_REQ_ID))
 
     def _reconcile(self, venue: str, session_id: fix.SessionID) -> None:
         """Ask the venue for the status of every order the book has working there. Sent after the
@@ -126,7 +183,8 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         is applied from the answers (``OrderManager._reconcile``)."""
         working = self._oms.working_at(venue)
         for order in working:
-            fix.Session.sendToTarget(venue_status_request(order), session_id)
+            self._send_new(venue, session_id, venue_status_request(order), t.MSG_ORDER_STATUS_REQUEST,
+                           order.venue_cl_ord_id)
         if working:
             log.info("venue %s: asked for the status of %d working orders", venue, len(working))
 
@@ -142,13 +200,23 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         pass
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        try:
+            if message.getHeader().getField(t.MSG_TYPE) == t.MSG_REJECT:
+                self._on_rejection(message, session_id.getTargetCompID().getValue(), time.time_ns())
+        except Exception:
+            log.exception("venue fromAdmin failed on %s", message.toString().replace("\x01", "|"))
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        if getattr(self._sending, "fresh", False):
-            # A message send() is handing over right now is new, not one QuickFIX resends from its
-            # store (those go out on the engine's thread): skip reading the header (a few SWIG calls
-            # on every order).
+        out = getattr(self._sending, "out", None)
+        if out is not None:
+            # A message _send_new() is handing over right now is new, not one QuickFIX resends from its
+            # store (those go out on the engine's thread): only its MsgSeqNum is read (one SWIG call
+            # on every order), for a Reject that names it by number alone.
+            try:
+                venue, msg_type, ref_id = out
+                self._sent[venue].add(int(message.getHeader().getField(t.MSG_SEQ_NUM)), msg_type, ref_id)
+            except Exception:
+                log.exception("venue toApp failed")
             return
         try:
             drop = header_flag(message, t.POSS_DUP_FLAG) and message.getHeader().getField(t.MSG_TYPE) in t.ORDER_MSG_TYPES
@@ -166,20 +234,28 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             msg_type = message.getHeader().getField(t.MSG_TYPE)
             venue = session_id.getTargetCompID().getValue()
             if msg_type == t.MSG_EXECUTION_REPORT:
+                if self._venue_lag is not None:
+                    self._venue_lag(venue, sending_time_ns(message), now)
                 self._on_execution_report(message, venue, session_id.getBeginString().getValue(), now)
             elif msg_type == t.MSG_ORDER_CANCEL_REJECT:
                 reject = self._oms.apply_cancel_reject(parse_venue_cancel_reject(message, venue, now))
                 if reject is not None:
                     self._cancel_reject_to_client(reject)
+                if self._oms.status_checks_owed:  # "unknown order": has the venue forgotten it?
+                    for order in self._oms.take_status_checks():
+                        self._send_new(venue, session_id, venue_status_request(order), t.MSG_ORDER_STATUS_REQUEST,
+                                       order.venue_cl_ord_id)
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
                 if book is not None:
                     self._oms.market_marks(book.apply(message))
             elif msg_type == "Y":
                 log.warning("venue %s refused market data: %s", venue, message.toString().replace("\x01", "|"))
+            elif msg_type == t.MSG_BUSINESS_MESSAGE_REJECT:
+                self._on_rejection(message, venue, now)
             else:
-                log.warning("venue %s sent unhandled message type %s: %s", venue, msg_type,
-                            message.toString().replace("\x01", "|"))
+                log.error("venue %s sent message type %s, which fixgate has no rule for: %s", venue, msg_type,
+                          message.toString().replace("\x01", "|"))
         except fix.FieldNotFound:
             raise  # QuickFIX rejects the report naming the tag; nothing was applied yet
         except Exception:
@@ -201,6 +277,10 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             applied = time.time_ns()
             self._to_client(client_report)
             self._hops.report(client_report.exec_id, now, applied, time.time_ns())
+        self._send_owed()
+
+    def _send_owed(self) -> None:
+        """What an applied report left owed: cancel rejects to clients, cancels to the venue."""
         if self._oms.cancel_rejects_owed:
             # A status answer showed the venue never got a cancel or replace (lost in a drop).
             for reject in self._oms.take_cancel_rejects():
@@ -209,3 +289,56 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # The venue acknowledged an order a kill switch swept while it was on its way.
             for change in self._oms.take_cancels():
                 self.send_change(change)
+
+    # -- REFUSALS: a venue's Reject (35=3) or BusinessMessageReject (35=j) of a message fixgate sent --
+
+    def _on_rejection(self, message: fix.Message, venue: str, now: int) -> None:
+        """End what the refused message started: an order is rejected, a cancel or replace ends with
+        the client's cancel reject; a refused status request or market data request is said once."""
+        rejection = parse_venue_rejection(message)
+        refused = self._refused_message(venue, rejection)
+        if refused is None:
+            log.error("venue %s sent a %s fixgate cannot tie to a message it sent (%s): %s", venue,
+                      "Reject" if rejection.session_level else "BusinessMessageReject", rejection.reason,
+                      message.toString().replace("\x01", "|"))
+            return
+        msg_type, ref_id = refused
+        if msg_type == t.MSG_NEW_ORDER_SINGLE:
+            text = f"venue {venue} rejected the order: {rejection.reason}"
+            report = self._oms.apply_order_refusal(VenueOrderRefusal(venue, ref_id, text, now))
+            if report is not None:
+                self._to_client(report)
+            self._send_owed()
+        elif msg_type in (t.MSG_ORDER_CANCEL_REQUEST, t.MSG_ORDER_CANCEL_REPLACE_REQUEST):
+            # As the venue's OrderCancelReject of the request would be (a 35=j need not name the
+            # order's id, and the OMS finds the order by the request's).
+            cancel_reject = VenueCancelReject(venue, ref_id, "", rejection.reason, now)
+            reject = self._oms.apply_cancel_reject(cancel_reject)
+            if reject is not None:
+                self._cancel_reject_to_client(reject)
+        elif msg_type == t.MSG_ORDER_STATUS_REQUEST:
+            if venue in self._status_refused:
+                log.debug("venue %s refused the status request of %s", venue, ref_id)
+            else:
+                self._status_refused.add(venue)
+                log.warning("venue %s refuses OrderStatusRequest (%s): reconciliation is unavailable for that"
+                            " venue; its orders stay as the book has them", venue, rejection.reason)
+        elif msg_type == t.MSG_MARKET_DATA_REQUEST:
+            self._books.pop(venue, None)
+            log.warning("venue %s refuses market data (%s): marks stay on the reference price and fixgate's"
+                        " own fills", venue, rejection.reason)
+        else:  # pragma: no cover - only the types above are remembered by _send_new
+            log.error("venue %s refused a %s message (%s): %s", venue, msg_type, rejection.reason,
+                      message.toString().replace("\x01", "|"))
+
+    def _refused_message(self, venue: str, rejection: VenueRejection) -> tuple[str, str] | None:
+        """(MsgType, ClOrdID or MDReqID) of the message a refusal names: by RefSeqNum among those sent
+        lately (exact, and all a 35=3 gives), else by RefMsgType and BusinessRejectRefID (a 35=j
+        about a message sent before a restart)."""
+        sent = self._sent.get(venue)
+        found = None if sent is None or rejection.ref_seq_num is None else sent.get(rejection.ref_seq_num)
+        if found is not None and rejection.ref_msg_type in (None, found[0]):
+            return found
+        if rejection.ref_msg_type is not None and rejection.ref_id is not None:
+            return rejection.ref_msg_type, rejection.ref_id
+        return None

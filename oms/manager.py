@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from oms.ids import OrderIds
 from oms.lifecycle import IllegalTransition, check_transition
 from oms.model import (
+    AppliedReport,
     BookRecord,
     CancelOrder,
     CancelRejectReason,
@@ -40,6 +42,7 @@ from oms.model import (
     Side,
     TimeInForce,
     VenueCancelReject,
+    VenueOrderRefusal,
     VenueReport,
 )
 from oms.positions import PRICE_QUANTUM, ZERO, Position
@@ -296,6 +299,7 @@ class OmsCounters:
     rejected: int = 0
     reports_applied: int = 0
     duplicate_reports: int = 0
+    reused_exec_ids: int = 0  # reports applied although their ExecID was seen: their content differed
     unknown_reports: int = 0
     illegal_transitions: int = 0
     cancel_rejects: int = 0
@@ -316,6 +320,7 @@ class OrderManager:
         marks_sink: Callable[[Sequence[BookRecord]], None] | None = None,
         clock_ns: Callable[[], int] = time.time_ns,
         next_order_id: int = 1,
+        order_ids: OrderIds | None = None,
     ) -> None:
         self._instruments = instruments
         self._risk = risk
@@ -326,7 +331,8 @@ class OrderManager:
         # which they would otherwise fill at the rate of the market. None: through ``sink``.
         self._marks_sink = marks_sink
         self._clock_ns = clock_ns
-        self._next_order_id = next_order_id
+        # Durable (fixgate.app: blocks reserved in the data folder) or, without one, from next_order_id.
+        self._order_ids = OrderIds(next_order_id) if order_ids is None else order_ids
         # Venue ids of cancel/replace requests: counted from the start time in ms, so ids made after
         # a restart never repeat ones made before it.
         self._request_seq = itertools.count(clock_ns() // 1_000_000)
@@ -335,7 +341,11 @@ class OrderManager:
         self._by_venue_id: dict[tuple[str, str], Order] = {}  # every venue ClOrdID an order had
         self._by_client_id: dict[tuple[str, str], Order] = {}  # every client ClOrdID, per session
         self._positions: dict[tuple[str, str], Position] = {}
-        self._applied: set[tuple[str, str]] = set()  # (venue, venue ExecID) of every report applied
+        # (venue, venue ExecID) of every report applied -> what each report under it said: a venue that
+        # restarts its ExecIDs reuses them for other reports (``_is_repeat``).
+        self._applied: dict[tuple[str, str], list[AppliedReport]] = {}
+        # Orders a venue answered a cancel of as unknown: a status request for each (``take_status_checks``).
+        self._owed_status_checks: list[OrderRecord] = []
         # Cancel rejects owed to clients after a report (requests a venue never got, requests whose
         # order ended first), until taken; journaled as owed too (``_owe_cancel_reject``).
         self._owed_cancel_rejects: list[ClientCancelReject] = []
@@ -350,7 +360,7 @@ class OrderManager:
         self,
         orders: Iterable[OrderRecord],
         positions: Iterable[PositionRecord],
-        applied_exec_ids: Iterable[tuple[str, str]] = (),
+        applied: Iterable[AppliedReport] = (),
         notionals: Mapping[int, Decimal] | None = None,
     ) -> None:
         """Rebuild the in-memory state from the book (at start, before any session is up).
@@ -374,19 +384,18 @@ class OrderManager:
                     self._index(order, order.pending.venue_cl_ord_id, order.pending.cl_ord_id)
                 if order.chained is not None:
                     self._by_venue_id[(order.venue, order.chained.venue_cl_ord_id)] = order
-                self._next_order_id = max(self._next_order_id, order.order_id + 1)
+                self._order_ids.above(order.order_id)
                 if order.venue and not order.status.is_terminal:
                     self._risk.view.open_order(
                         order.order_id, order.account, order.symbol, order.side, ZERO, ZERO
                     )
                     self._sync_risk(order)
             for p in positions:
-                self._positions[(p.account, p.symbol)] = Position(
-                    p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl
-                )
-                self._risk.restore_position(p.account, p.symbol, p.quantity, p.avg_price, p.realized_pnl,
+                self._positions[(p.account, p.symbol)] = Position.from_record(p)
+                self._risk.restore_position(p.account, p.symbol, p.quantity, p.cost, p.realized_pnl,
                                             p.updated_ns)
-            self._applied.update(applied_exec_ids)
+            for a in applied:
+                self._applied.setdefault((a.venue, a.venue_exec_id), []).append(a)
 
     # -- COMMANDS ------------------------------------------------------------------------------------
 
@@ -398,8 +407,7 @@ class OrderManager:
             if known is not None and cmd.possible_resend:
                 return Answered(known.client_report(self._exec_id(known, "STATUS", now), ExecKind.ORDER_STATUS,
                                                     cl_ord_id=cmd.cl_ord_id))
-            order_id = self._next_order_id
-            self._next_order_id += 1
+            order_id = self._order_ids.take()
             if known is not None and not known.status.is_terminal:
                 reason: str | None = f"duplicate ClOrdID {cmd.cl_ord_id}: order {known.order_id} is live"
             else:
@@ -561,6 +569,9 @@ class OrderManager:
                 )
                 return None
             applied_key = (report.venue, report.exec_id)
+            # Unique for good: a venue's ExecID need not be (``_is_repeat``); the order's id is.
+            client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}"
+            seen = None if report.kind is ExecKind.ORDER_STATUS else self._applied.get(applied_key)
             if report.kind is ExecKind.ORDER_STATUS:
                 # Not de-duplicated by ExecID: venues reuse it on status answers (FIX 4.4 even says 0),
                 # and an answer changes nothing when the book already agrees with it.
@@ -570,10 +581,22 @@ class OrderManager:
                     return None
                 report = reconciled
                 applied_key = (report.venue, report.exec_id)
-            elif applied_key in self._applied:
-                self.counters.duplicate_reports += 1
-                return None
+                client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}"
+            elif seen is not None:
+                if self._is_repeat(order, report, seen):
+                    self.counters.duplicate_reports += 1
+                    return None
+                # Not a resend: the venue reused the ExecID (it restarted its numbering). Applied, under
+                # an ExecID of its own for the client and the book.
+                self.counters.reused_exec_ids += 1
+                earlier = sum(a.order_id == order.order_id for a in seen)
+                if earlier:  # the same order's report under the same ExecID before (another fill)
+                    client_exec_id = f"{client_exec_id}#{earlier + 1}"
+                log.warning("order %d: venue %s reused ExecID %s for a different report (%s %s @ %s):"
+                            " applied", order.order_id, report.venue, report.exec_id, report.kind,
+                            report.last_qty, report.last_px)
 
+            report = self._as_answer_to_cancel(order, report)
             pending = order.pending
             chained = order.chained
             answers_pending = pending is not None and report.venue_cl_ord_id == pending.venue_cl_ord_id
@@ -605,7 +628,9 @@ class OrderManager:
                     return None  # not applied; a fill is a fact and is applied below regardless
 
             now = self._clock_ns()
-            self._applied.add(applied_key)
+            self._applied.setdefault(applied_key, []).append(AppliedReport(
+                report.venue, report.exec_id, order.order_id, report.kind, report.last_qty, report.last_px,
+                order.cum_qty))
             order.updated_ns = now
             if report.venue_order_id:
                 order.venue_order_id = report.venue_order_id
@@ -623,7 +648,7 @@ class OrderManager:
                 position = self._position(order.account, order.symbol)
                 position.apply_fill(order.side, report.last_qty, report.last_px)
                 breaches = self._risk.position_changed(order.account, order.symbol, position.quantity,
-                                                       position.avg_price, position.realized_pnl, report.last_px)
+                                                       position.cost, position.realized_pnl, report.last_px)
                 records.append(position.record(now))
                 records.append(MarkRecord(order.symbol, report.last_px, now))
                 records.extend(breaches)
@@ -660,8 +685,7 @@ class OrderManager:
             self._sync_risk(order)
             self.counters.reports_applied += 1
             client = order.client_report(
-                f"{report.venue}-{report.exec_id}", report.kind, report.last_qty, report.last_px,
-                cl_ord_id, orig_cl_ord_id,
+                client_exec_id, report.kind, report.last_qty, report.last_px, cl_ord_id, orig_cl_ord_id,
             )
             records.append(self._execution(order, client, report.venue, report.exec_id, report.received_ns))
             records.append(order.record())
@@ -674,6 +698,60 @@ class OrderManager:
                 if change is not None:
                     self._owed_cancels.append(change)
             return client
+
+    def _as_answer_to_cancel(self, order: Order, report: VenueReport) -> VenueReport:
+        """A venue that acknowledges a cancel under one of the order's own ClOrdIDs, without
+        OrigClOrdID (41), answers the cancel outstanding: the report is taken as if it named the
+        request's ClOrdID, so the client gets its Canceled under its cancel's ids and no "too late"
+        reject besides. (A venue's own cancel, such as an IOC remainder, that meets a cancel on its way
+        ends the order as the client asked; a refusal of the request that may follow finds no request:
+        logged and counted as unknown by ``apply_cancel_reject``.)"""
+        if (report.kind is not ExecKind.CANCELED
+                or self._by_venue_id.get((report.venue, report.venue_cl_ord_id)) is not order):
+            return report
+        requests = [r for r in (order.pending, order.chained) if r is not None]
+        if any(r.venue_cl_ord_id == report.venue_cl_ord_id for r in requests):
+            return report  # it names the request it answers
+        for request in requests:
+            if request.kind is RequestKind.CANCEL:
+                return replace(report, venue_cl_ord_id=request.venue_cl_ord_id,
+                               orig_venue_cl_ord_id=report.orig_venue_cl_ord_id or report.venue_cl_ord_id)
+        return report
+
+    def apply_order_refusal(self, refusal: VenueOrderRefusal) -> ClientReport | None:
+        """A venue refused an order it never acknowledged, at the session level or with a business
+        reject: the order ends REJECTED as if the venue had reported so (risk releases it, a request
+        on its way is answered too late), with the venue's reason as Text. ``None``, logged at ERROR,
+        when the refusal names no order still waiting for the venue: the order stays as it is."""
+        with self._lock:
+            order = self._by_venue_id.get((refusal.venue, refusal.venue_cl_ord_id))
+            if (order is None or order.status.is_terminal or order.venue_order_id is not None
+                    or order.venue_cl_ord_id != refusal.venue_cl_ord_id):
+                self.counters.unknown_reports += 1
+                log.error("venue %s refused order ClOrdID %s (%s), but %s: not applied", refusal.venue,
+                          refusal.venue_cl_ord_id, refusal.text,
+                          "no order has that id" if order is None
+                          else f"order {order.order_id} is {order.status}, venue OrderID {order.venue_order_id}")
+                return None
+            report = VenueReport(
+                venue=refusal.venue, venue_cl_ord_id=refusal.venue_cl_ord_id, orig_venue_cl_ord_id=None,
+                venue_order_id="", exec_id=f"REFUSED-{order.order_id}-{refusal.received_ns}",
+                kind=ExecKind.REJECTED, status=OrderStatus.REJECTED, last_qty=ZERO, last_px=ZERO,
+                cum_qty=ZERO, leaves_qty=ZERO, text=refusal.text, received_ns=refusal.received_ns,
+            )
+        # Applied as the venue's report would be (the lock is not reentrant; the venue's thread is the
+        # only one that applies its reports, so nothing of the venue's comes in between).
+        return self.apply(report)
+
+    @staticmethod
+    def _is_repeat(order: Order, report: VenueReport, seen: list[AppliedReport]) -> bool:
+        """Whether a report whose ExecID was applied before repeats one of those reports: the same
+        order, ExecType, LastQty and LastPx. A fill that says more is filled than the book has is not a
+        repeat, however alike: the book never counted it."""
+        if not any(a.order_id == order.order_id and a.kind is report.kind and a.last_qty == report.last_qty
+                   and a.last_px == report.last_px for a in seen):
+            return False
+        return report.kind is not ExecKind.TRADE or report.cum_qty <= order.cum_qty
 
     def _adopt_replace(self, order: Order, report: VenueReport) -> PendingChange:
         """The request a venue's Replaced answers, rebuilt from the report (the client's new ClOrdID
@@ -725,8 +803,29 @@ class OrderManager:
                             reject.venue, reject.venue_cl_ord_id)
                 return None
             reason = CancelRejectReason.TOO_LATE if order.status.is_terminal else CancelRejectReason.OTHER
-            return self._end_change(order, pending, reason, f"venue {reject.venue}: {reject.text}",
-                                    reject.received_ns)
+            answer = self._end_change(order, pending, reason, f"venue {reject.venue}: {reject.text}",
+                                      reject.received_ns)
+            if reject.reason is CancelRejectReason.UNKNOWN_ORDER and order.status in (
+                    OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED):
+                # The venue does not know an order it acknowledged: it may have forgotten it (restarted
+                # with empty books). Ask it for the order's status; an "unknown" answer ends the order
+                # (``_reconcile_unknown``), any other leaves it as its fills say. (One not acknowledged
+                # yet may still be on its way: it is left alone.)
+                log.warning("order %d: venue %s does not know it (%s): asking for its status",
+                            order.order_id, reject.venue, reject.text)
+                self._owed_status_checks.append(order.record())
+            return answer
+
+    @property
+    def status_checks_owed(self) -> bool:
+        """Whether ``take_status_checks`` has any: read without the lock (a hint, as ``cancels_owed``)."""
+        return bool(self._owed_status_checks)
+
+    def take_status_checks(self) -> list[OrderRecord]:
+        """Orders whose cancel the venue answered "unknown order": the venue thread asks for their status."""
+        with self._lock:
+            owed, self._owed_status_checks = self._owed_status_checks, []
+            return owed
 
     def _reconcile(self, order: Order, report: VenueReport) -> VenueReport | None:
         """A venue's status report (asked for after a reconnect) against the book: what the book
@@ -734,6 +833,8 @@ class OrderManager:
         venue_status = report.status
         if venue_status is order.status or (order.status.is_terminal and venue_status.is_terminal):
             return None
+        if venue_status is OrderStatus.REJECTED and report.venue_order_id in ("", "NONE"):
+            return self._reconcile_unknown(order, report)
         if report.cum_qty != order.cum_qty:
             # Fills are applied only from their own reports; a resend brings them. Say so loudly.
             self.counters.reconcile_mismatches += 1
@@ -745,12 +846,6 @@ class OrderManager:
             # a report of its own: until then the order is pending, not what the venue saw before it.
             return None
         kind = _KIND_OF_STATUS.get(venue_status)
-        if venue_status is OrderStatus.REJECTED and report.venue_order_id in ("", "NONE"):
-            # The venue does not know the order: it never arrived (or the venue lost it); it will
-            # not trade there.
-            arrived = order.status is not OrderStatus.PENDING_NEW
-            kind = ExecKind.CANCELED if arrived else ExecKind.REJECTED
-            venue_status = OrderStatus.CANCELED if arrived else OrderStatus.REJECTED
         if kind is None:
             return None
         self.counters.reconciled += 1
@@ -761,6 +856,29 @@ class OrderManager:
         exec_id = f"{report.exec_id}-RECON-{order.order_id}-{self._clock_ns()}"
         return replace(report, kind=kind, status=venue_status, last_qty=ZERO, last_px=ZERO, text=text,
                        exec_id=exec_id)
+
+    def _reconcile_unknown(self, order: Order, report: VenueReport) -> VenueReport:
+        """The venue does not know the order: it never arrived, or the venue forgot it (restarted with
+        empty books). It will not trade there, so it ends: REJECTED if it never arrived, else CANCELED
+        with the fills it had (the venue keeps no CumQty to compare: the book's fills stand). A cancel
+        pending is answered by it; any other request is answered too late (``apply``)."""
+        arrived = (order.status is not OrderStatus.PENDING_NEW or order.cum_qty > 0
+                   or order.venue_order_id is not None)
+        status = OrderStatus.CANCELED if arrived else OrderStatus.REJECTED
+        self.counters.reconciled += 1
+        text = (f"venue {report.venue} does not know the order ({report.text or 'unknown order'}):"
+                f" {status.lower()} with {order.cum_qty} of {order.quantity} filled")
+        log.warning("order %d: %s -> %s: %s", order.order_id, order.status, status, text)
+        pending = order.pending
+        venue_cl_ord_id = report.venue_cl_ord_id
+        if arrived and pending is not None and pending.kind is RequestKind.CANCEL:
+            venue_cl_ord_id = pending.venue_cl_ord_id
+        return replace(
+            report, venue_cl_ord_id=venue_cl_ord_id, venue_order_id=order.venue_order_id or "", status=status,
+            kind=ExecKind.CANCELED if arrived else ExecKind.REJECTED,
+            last_qty=ZERO, last_px=ZERO, cum_qty=order.cum_qty, leaves_qty=ZERO, text=text,
+            exec_id=f"{report.exec_id}-RECON-{order.order_id}-{self._clock_ns()}",
+        )
 
     # -- QUERIES -------------------------------------------------------------------------------------
 

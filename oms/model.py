@@ -102,6 +102,7 @@ class NewOrder:
     time_in_force: TimeInForce
     received_ns: int
     possible_resend: bool = False  # PossDupFlag or PossResend: the client may have sent it before
+    sent_ns: int = 0  # the client's SendingTime (52), epoch ns; 0 when not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +206,20 @@ class VenueCancelReject:
     orig_venue_cl_ord_id: str
     text: str
     received_ns: int
+    # CxlRejReason (102) when the venue gave one: UNKNOWN_ORDER from a venue that may have forgotten it.
+    reason: CancelRejectReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrderRefusal:
+    """A venue refused a NewOrderSingle outside an ExecutionReport (a session-level Reject 35=3 or a
+    BusinessMessageReject 35=j), translated: ``venue_cl_ord_id`` is the refused order's ClOrdID,
+    ``text`` says why in the venue's words (tag and reason included)."""
+
+    venue: str
+    venue_cl_ord_id: str
+    text: str
+    received_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +238,25 @@ class ClientCancelReject:
 
 # What the OMS may owe a client across a crash (journaled, sent at its next logon if never sent).
 ClientMessage = ClientReport | ClientCancelReject
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSent:
+    """That a client message went out on the wire (QuickFIX's ``sendToTarget`` said so), journaled
+    right after: fixgate's own record of what a client has had. QuickFIX's store of the session
+    cannot tell, since a logon with ResetSeqNumFlag (141=Y) empties it. At start, a journaled
+    message without one is owed again, marked PossResend (``ClientApplication.owe``)."""
+
+    session: str
+    ref: str  # "8:" and a report's ExecID, or "9:" and a cancel reject's ClOrdID
+
+    @staticmethod
+    def of(message: ClientMessage) -> ClientSent:
+        """The mark of ``message``: a report by its ExecID; a cancel reject, which has none, by the
+        ClOrdID of the request it answers."""
+        if isinstance(message, ClientReport):
+            return ClientSent(message.session, f"8:{message.exec_id}")
+        return ClientSent(message.session, f"9:{message.cl_ord_id}")
 
 
 # -- BOOK RECORDS ------------------------------------------------------------------------------------
@@ -261,7 +295,8 @@ class OrderRecord:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionRecord:
-    """One execution report applied to an order (unique per venue + venue exec id)."""
+    """One execution report applied to an order (unique per venue, venue exec id and content: see
+    ``AppliedReport``)."""
 
     exec_id: str
     order_id: int
@@ -279,13 +314,31 @@ class ExecutionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AppliedReport:
+    """What a venue report the OMS applied said, beside its ExecID: a repeat of it says the same. A venue
+    that restarts its ExecIDs reuses one for a different report, which the ExecID alone would drop."""
+
+    venue: str
+    venue_exec_id: str
+    order_id: int
+    kind: ExecKind
+    last_qty: Decimal
+    last_px: Decimal
+    cum_qty: Decimal  # the order's after it: two fills alike but for it are two reports
+
+
+@dataclass(frozen=True, slots=True)
 class PositionRecord:
+    """A position as the book holds it: ``cost`` is the exact open cost (signed sum of qty x price of
+    the open quantity, ``oms.positions``); ``avg_price`` is cost / quantity rounded, for display."""
+
     account: str
     symbol: str
     quantity: Decimal
     avg_price: Decimal
     realized_pnl: Decimal
     updated_ns: int
+    cost: Decimal  # last: a journal frame of the earlier 6-field layout decodes as a prefix
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,7 @@ _NO_BREACH: tuple[Breach, ...] = ()
 CHECKS = (
     "kill_switch", "trading_state", "restricted_symbol", "unknown_symbol", "quantity", "market_orders",
     "lot_size", "tick_size", "max_order_qty", "max_order_notional", "price_collar", "order_rate",
-    "duplicate_order", "max_position", "max_gross_notional", "max_net_notional", "credit_limit",
+    "duplicate_order", "throttle", "max_position", "max_gross_notional", "max_net_notional", "credit_limit",
 )
 
 
@@ -100,7 +100,12 @@ class PreTradeRisk:
         # Why the firm (key None) or an account is not ACTIVE, for the Text of every order it refuses.
         self.state_reasons: dict[str | None, str] = {}
         self.halts: dict[tuple[str, str], Halt] = {}
+        # Per session, when each order of the last second was sent (SendingTime, clamped: see
+        # ``_arrival``), oldest first: what ``order_rate`` counts and the fair share compares.
         self._flow: dict[str, deque[int]] = {}
+        self._lags: dict[str, _Lag] = {}  # per client session: how late its orders are taken
+        self._venue_lags: dict[str, _Lag] = {}  # per venue: how late its reports are taken
+        self.venue_backlog_ns: dict[str, int] = {}  # per venue, as of its last report
         self._recent: dict[tuple[str, str, Side, Decimal, Decimal | None], int] = {}
         self._live = _Live(config, instruments)
 
@@ -128,7 +133,7 @@ class PreTradeRisk:
     def check(self, order: NewOrder) -> str | None:
         """``None`` when ``order`` may go to its venue, else why not (and the denial is counted)."""
         name, reason = self._check(order.session, order.account, order.symbol, order.side, order.ord_type,
-                                   order.quantity, order.price, ZERO, ZERO)
+                                   order.quantity, order.price, ZERO, ZERO, order=order)
         if reason is not None:
             self.rejections[name] += 1
         return reason
@@ -162,6 +167,7 @@ class PreTradeRisk:
         *,
         total_qty: Decimal | None = None,
         flow: bool = True,
+        order: NewOrder | None = None,
     ) -> tuple[str, str | None]:
         halts = self.halts
         if halts:
@@ -220,22 +226,14 @@ class PreTradeRisk:
             flow_limits = live.session_flow.get(session)
             if flow_limits is None:
                 flow_limits = live.session_flow[session] = config.session_flow(client_comp_id(session))
-            now = 0
-            if flow_limits.max_orders_per_second is not None:
-                window = self._flow.get(session)
-                if window is not None:
-                    now = self._clock_ns()
-                    horizon = now - 1_000_000_000
-                    while window and window[0] <= horizon:
-                        window.popleft()
-                    if len(window) >= flow_limits.max_orders_per_second:
-                        return "order_rate", (
-                            f"order rate of session {client_comp_id(session)} is at its max of"
-                            f" {flow_limits.max_orders_per_second} orders per second"
-                        )
+            if order is not None and (flow_limits.max_orders_per_second is not None
+                                      or flow_limits.max_backlog_ms is not None):
+                denial = self._flow_denial(order, flow_limits, instrument.venue)
+                if denial is not None:
+                    return denial
             if config.duplicate_window_ms is not None:
                 seen = self._recent.get((account, symbol, side, qty, price))
-                if seen is not None and (now or self._clock_ns()) - seen < config.duplicate_window_ms * 1_000_000:
+                if seen is not None and self._clock_ns() - seen < config.duplicate_window_ms * 1_000_000:
                     return "duplicate_order", (
                         f"duplicate of an order for {account} {side} {qty} {symbol} @ {price or 'market'}"
                         f" within {config.duplicate_window_ms} ms"
@@ -282,10 +280,72 @@ class PreTradeRisk:
             return denial
         return "", None
 
+    def _flow_denial(self, order: NewOrder, limits: FlowLimits, venue: str) -> tuple[str, str] | None:
+        """The order rate and the backlog, judged by when the client sent the order: a flood that the
+        gateway takes more slowly than it arrives is refused for what it sent, at once."""
+        session = order.session
+        arrival = _arrival(order)
+        most = limits.max_orders_per_second
+        if most is not None:
+            window = self._flow.get(session)
+            if window:
+                horizon = max(arrival, window[-1]) - 1_000_000_000
+                while window and window[0] <= horizon:
+                    window.popleft()
+                if len(window) >= most:
+                    return "order_rate", (
+                        f"order rate of session {client_comp_id(session)} is at its max of {most} orders"
+                        " per second (counted by SendingTime)"
+                    )
+        cap_ms = limits.max_backlog_ms
+        if cap_ms is None or not order.sent_ns:
+            return None
+        cap = cap_ms * 1_000_000
+        lag = self._lags.get(session)
+        if lag is None:
+            lag = self._lags[session] = _Lag(order.received_ns - arrival, order.received_ns)
+        backlog = lag.backlog(order.received_ns - arrival, order.received_ns)
+        if backlog > cap:
+            return "throttle", (
+                f"session {client_comp_id(session)} throttled: this order waited {backlog // 1_000_000} ms"
+                f" to be taken (max {cap_ms} ms): the session sends faster than the gateway takes its orders"
+            )
+        late = self.venue_backlog_ns.get(venue, 0)
+        if late > cap:
+            shares = self._shares(order.received_ns)
+            mine = shares.get(session, 0)
+            fair = sum(shares.values()) / max(len(shares), 1)
+            if mine > fair:
+                return "throttle", (
+                    f"session {client_comp_id(session)} throttled: venue {venue}'s reports are taken"
+                    f" {late // 1_000_000} ms late (max {cap_ms} ms) and the session sent {mine} of the last"
+                    f" second's {sum(shares.values())} orders, over its fair share of {fair:.0f}"
+                )
+        return None
+
+    def _shares(self, now_ns: int) -> dict[str, int]:
+        """Orders of the last second per session that sent any (each counted by its own clock)."""
+        shares: dict[str, int] = {}
+        for session, window in self._flow.items():
+            if window and window[-1] > now_ns - _MAX_LAG_NS - 1_000_000_000:
+                horizon = window[-1] - 1_000_000_000
+                shares[session] = sum(1 for t in reversed(window) if t > horizon)
+        return shares
+
+    def venue_report(self, venue: str, sent_ns: int, received_ns: int) -> None:
+        """A venue's message was taken at ``received_ns``: how late that is, over its least lag of
+        the last minute (the venue's clock offset and the network), feeds the fair-share throttle."""
+        if not sent_ns:
+            return
+        lag = self._venue_lags.get(venue)
+        if lag is None:
+            lag = self._venue_lags[venue] = _Lag(received_ns - sent_ns, received_ns)
+        self.venue_backlog_ns[venue] = lag.backlog(received_ns - sent_ns, received_ns)
+
     def orders_in_last_second(self) -> dict[str, int]:
-        """Per session with an order rate limit, the orders of the last second (what ``order_rate``
+        """Per session with a flow limit, the orders sent in the last second (what ``order_rate``
         checks). Safe from another thread: each window is copied in one C-level call first."""
-        horizon = self._clock_ns() - 1_000_000_000
+        horizon = self.wall_clock_ns() - 1_000_000_000
         return {session: sum(t > horizon for t in tuple(window)) for session, window in dict(self._flow).items()}
 
     def _state_text(self, account: str | None, state: TradingState) -> str:
@@ -298,11 +358,21 @@ class PreTradeRisk:
 
     def order_opened(self, order_id: int, order: NewOrder) -> None:
         """A checked order was routed: it now works, and counts for flow and duplicate checks."""
-        now = self._clock_ns()
         config = self._live.config
-        if config.session_flow(client_comp_id(order.session)).max_orders_per_second is not None:
-            self._flow.setdefault(order.session, deque()).append(now)
+        flow = config.session_flow(client_comp_id(order.session))
+        if flow.max_orders_per_second is not None or flow.max_backlog_ms is not None:
+            window = self._flow.get(order.session)
+            if window is None:
+                window = self._flow[order.session] = deque()
+            arrival = _arrival(order)
+            if window and arrival < window[-1]:
+                arrival = window[-1]
+            window.append(arrival)
+            horizon = arrival - 1_000_000_000
+            while window[0] <= horizon:
+                window.popleft()
         if config.duplicate_window_ms is not None:
+            now = self._clock_ns()
             self._recent[(order.account, order.symbol, order.side, order.quantity, order.price)] = now
             if len(self._recent) > 100_000:  # forget the stale ones now and then
                 horizon = now - config.duplicate_window_ms * 1_000_000
@@ -323,14 +393,14 @@ class PreTradeRisk:
         unit = max(self._unit(symbol, ord_type, price), self._unit(symbol, ord_type, new_price))
         self.view.set_working(order_id, max(leaves, new_leaves), unit)
 
-    def position_changed(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+    def position_changed(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                          realized: Decimal, last_px: Decimal) -> tuple[Breach, ...]:
-        """After a fill: new position and mark, then the daily loss limits of the account and the firm,
+        """After a fill: new position (``cost``: its exact open cost) and mark, then the daily loss limits of the account and the firm,
         and of the other accounts holding the symbol if the fill moved its mark. The breaches it made."""
         view = self.view
         now = self.wall_clock_ns()
         view.roll_day(now)  # the first fill of a new UTC day: earlier realized P&L is set aside first
-        view.set_position(account, symbol, quantity, avg_cost, realized)
+        view.set_position(account, symbol, quantity, cost, realized)
         moved = view.marks.get(symbol) != last_px
         view.set_mark(symbol, last_px)
         limits = self._live.loss_limits.get(account)
@@ -397,10 +467,10 @@ class PreTradeRisk:
                 breaches.append(breach)
         return tuple(breaches)
 
-    def restore_position(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+    def restore_position(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                          realized: Decimal, updated_ns: int) -> None:
         """A position from the book at start (``RiskView.restore_position``: today's realized only)."""
-        self.view.restore_position(account, symbol, quantity, avg_cost, realized, updated_ns)
+        self.view.restore_position(account, symbol, quantity, cost, realized, updated_ns)
 
     def _recheck(self, account: str | None, limits: ExposureLimits, now: int) -> Breach | None:
         """Move the account (``None``: the firm) to the limit's action if its daily loss is past the
@@ -466,6 +536,44 @@ class PreTradeRisk:
 # Rules worked out ahead for accounts with per-order limits of their own, at most this many; the
 # rest are worked out on an account's first order in a symbol.
 _PREBUILT_RULES = 100_000
+
+
+_MAX_LAG_NS = 5_000_000_000
+"""The most an order's SendingTime counts before its receipt: a client cannot move its orders further
+into the past to look slower than it is (and a clock ahead of ours counts as sent on receipt)."""
+
+_LAG_BUCKET_NS = 30_000_000_000
+
+
+def _arrival(order: NewOrder) -> int:
+    """When the client sent the order, in the gateway's wall clock: its SendingTime, kept within
+    ``_MAX_LAG_NS`` before the gateway took it and never after."""
+    received = order.received_ns
+    sent = order.sent_ns
+    if not sent or sent >= received:
+        return received
+    return sent if received - sent <= _MAX_LAG_NS else received - _MAX_LAG_NS
+
+
+class _Lag:
+    """How late a peer's messages are taken, over the least lag of the last 30-60 s: that least lag
+    is the clocks' offset plus the network, so what is above it waited in the gateway's queue."""
+
+    __slots__ = ("_bucket_end", "_current", "_previous")
+
+    def __init__(self, lag: int, now: int) -> None:
+        self._current = self._previous = lag
+        self._bucket_end = now + _LAG_BUCKET_NS
+
+    def backlog(self, lag: int, now: int) -> int:
+        if now >= self._bucket_end:
+            # A new bucket: the least of the one that ended, or this lag after a quiet spell.
+            self._previous = self._current if now < self._bucket_end + _LAG_BUCKET_NS else lag
+            self._current = lag
+            self._bucket_end = now + _LAG_BUCKET_NS
+        elif lag < self._current:
+            self._current = lag
+        return lag - min(self._current, self._previous)
 
 
 class _Live:

@@ -3,10 +3,10 @@
 Kept current by the OMS on every order and fill (under the OMS lock), and rebuilt from the book at
 start. Each update changes a few sums by a delta, so every read a check makes is O(1).
 
-Valuation (stated in docs/ARCHITECTURE.md): a position is valued at its average cost, a working
-order at its limit price (a market order at the reference price). Gross notional is
-sum(|position| x cost) + working buys + working sells; net notional is sum(position x cost);
-the worst-case net is net + working buys (long side) or net - working sells (short side);
+Valuation (stated in docs/ARCHITECTURE.md): a position is valued at its exact open cost (what its open
+quantity was bought or sold for, ``oms.positions``), a working order at its limit price (a market order
+at the reference price). Gross notional is sum(|cost|) + working buys + working sells; net notional is
+sum(cost); the worst-case net is net + working buys (long side) or net - working sells (short side);
 credit used is the cost of long positions plus working buys. An order with a replace pending counts
 the larger of its old and new open quantity at the higher of their prices: until the venue answers,
 the old order may fill at its price and then the new one work at its own, and this bound covers
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from oms.model import Side
+from oms.positions import unrealized_pnl
 
 ZERO = Decimal(0)
 DAY_NS = 86_400 * 1_000_000_000  # a UTC day; POSIX time has no leap seconds, so days are all this long
@@ -32,7 +33,7 @@ class SymbolExposure:
     """One account's position and working orders in one symbol."""
 
     position: Decimal = ZERO
-    avg_cost: Decimal = ZERO
+    cost: Decimal = ZERO  # the position's exact open cost, signed like it
     open_buy_qty: Decimal = ZERO
     open_sell_qty: Decimal = ZERO
     realized: Decimal = ZERO
@@ -42,9 +43,9 @@ class SymbolExposure:
 class Totals:
     """Sums over the symbols of one account, or of the firm."""
 
-    position_gross: Decimal = ZERO  # sum |position| x cost
-    position_net: Decimal = ZERO  # sum position x cost
-    long_cost: Decimal = ZERO  # sum max(position, 0) x cost
+    position_gross: Decimal = ZERO  # sum |cost|
+    position_net: Decimal = ZERO  # sum cost
+    long_cost: Decimal = ZERO  # sum of the cost of long positions
     open_buy_notional: Decimal = ZERO
     open_sell_notional: Decimal = ZERO
     realized: Decimal = ZERO
@@ -59,11 +60,10 @@ class Totals:
         return self.long_cost + self.open_buy_notional
 
     def add_position(self, sign: int, position: Decimal, cost: Decimal) -> None:
-        value = position * cost
-        self.position_gross += sign * abs(value)
-        self.position_net += sign * value
+        self.position_gross += sign * abs(cost)
+        self.position_net += sign * cost
         if position > 0:
-            self.long_cost += sign * value
+            self.long_cost += sign * cost
 
 
 @dataclass(slots=True)
@@ -84,7 +84,7 @@ class RiskView:
     firm: Totals = field(default_factory=Totals)
     working: dict[int, WorkingOrder] = field(default_factory=dict)
     account_symbols: dict[str, set[str]] = field(default_factory=dict)
-    symbol_totals: dict[str, list[Decimal]] = field(default_factory=dict)  # symbol -> [qty, cost]
+    symbol_totals: dict[str, list[Decimal]] = field(default_factory=dict)  # symbol -> [qty, open cost]
     marks: dict[str, Decimal] = field(default_factory=dict)
     # symbol -> accounts with a position in it: a mark that moves re-checks the daily loss of these
     # only (``PreTradeRisk.marks_changed``), not of every account.
@@ -146,19 +146,20 @@ class RiskView:
 
     # -- POSITIONS -----------------------------------------------------------------------------------
 
-    def set_position(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+    def set_position(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                      realized: Decimal) -> None:
-        """The account's position in ``symbol`` is now this (the OMS computed it from the fills)."""
+        """The account's position in ``symbol`` is now this (the OMS computed it from the fills);
+        ``cost`` is its exact open cost (``oms.positions.Position.cost``)."""
         exposure = self.exposure(account, symbol)
         totals = self.totals(account)
         realized_delta = realized - exposure.realized
         for sums in (totals, self.firm):
-            sums.add_position(-1, exposure.position, exposure.avg_cost)
-            sums.add_position(1, quantity, avg_cost)
+            sums.add_position(-1, exposure.position, exposure.cost)
+            sums.add_position(1, quantity, cost)
             sums.realized += realized_delta
         per_symbol = self.symbol_totals.setdefault(symbol, [ZERO, ZERO])
         per_symbol[0] += quantity - exposure.position
-        per_symbol[1] += quantity * avg_cost - exposure.position * exposure.avg_cost
+        per_symbol[1] += cost - exposure.cost
         if quantity:
             self.holders.setdefault(symbol, set()).add(account)
         else:
@@ -166,17 +167,17 @@ class RiskView:
             if holders is not None:
                 holders.discard(account)
         exposure.position = quantity
-        exposure.avg_cost = avg_cost
+        exposure.cost = cost
         exposure.realized = realized
 
-    def restore_position(self, account: str, symbol: str, quantity: Decimal, avg_cost: Decimal,
+    def restore_position(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                          realized: Decimal, updated_ns: int) -> None:
         """A position from the book at start. The row holds realized P&L as a lifetime total: a row
         last written before today began holds none of today's, so all of it is set aside as earlier
         days'. A row written today cannot be split (the book keeps no day-start snapshot): all of
         its realized P&L counts as today's, so a restart on a day that position traded overstates
         today's loss by what it lost on earlier days (or understates it by what it made)."""
-        self.set_position(account, symbol, quantity, avg_cost, realized)
+        self.set_position(account, symbol, quantity, cost, realized)
         if updated_ns < self.day_start_ns:
             for sums in (self.totals(account), self.firm):
                 sums.day_start_realized += realized
@@ -187,23 +188,21 @@ class RiskView:
     # -- P&L -----------------------------------------------------------------------------------------
 
     def unrealized(self, account: str) -> Decimal:
-        """Sum over the account's symbols of position x (mark - cost); a symbol with no mark adds 0."""
+        """Sum over the account's symbols of position x mark - cost; a symbol with no mark adds 0."""
         total = ZERO
         # Copies and lookups that tolerate absence: ``GET /risk/status`` reads this while fills change it.
         for symbol in tuple(self.account_symbols.get(account, ())):
             mark = self.marks.get(symbol)
             exposure = self.symbols.get((account, symbol))
             if mark is not None and exposure is not None:
-                total += exposure.position * (mark - exposure.avg_cost)
+                total += unrealized_pnl(exposure.position, exposure.cost, mark)
         return total
 
     def firm_unrealized(self) -> Decimal:
         """The same over every account, from per-symbol sums: O(symbols), not O(accounts)."""
         total = ZERO
         for symbol, (quantity, cost) in list(self.symbol_totals.items()):
-            mark = self.marks.get(symbol)
-            if mark is not None:
-                total += quantity * mark - cost
+            total += unrealized_pnl(quantity, cost, self.marks.get(symbol))
         return total
 
     def daily_pnl(self, account: str | None, *, day_ended: bool = False) -> Decimal:

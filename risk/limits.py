@@ -66,9 +66,15 @@ class ExposureLimits:
 
 @dataclass(frozen=True, slots=True)
 class FlowLimits:
-    """Limits on the flow of orders from one client session."""
+    """Limits on the flow of orders from one client session, both judged at arrival: by when the
+    client sent each order (its SendingTime), not by when the gateway got round to it."""
 
     max_orders_per_second: int | None = None
+    # How long an order may wait between the client sending it and the gateway taking it (over the
+    # least wait of the last minute, so the clocks' offset does not count). Past it, the session
+    # sends faster than the gateway takes its orders: its orders are refused at once until it has
+    # caught up, and while a venue answers that late, sessions sending more than their fair share.
+    max_backlog_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +146,7 @@ def _boolean(where: str, raw: object) -> bool:
 def _value(where: str, key: str, raw: object) -> object:
     if key in ("allow_market_orders", "check_tick_lot"):
         return _boolean(where, raw)
-    if key in ("price_collar_ticks", "max_orders_per_second", "duplicate_window_ms"):
+    if key in ("price_collar_ticks", "max_orders_per_second", "max_backlog_ms", "duplicate_window_ms"):
         return _integer(where, raw)
     if key == "daily_loss_action":
         if raw not in (TradingState.REDUCING, TradingState.HALTED):

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from fixgate.datadir import PRIVATE_UMASK, DataDirInUse, lock_data_dir
 from simulator.config import ConfigError, SimulatorConfig, load_config
 from simulator.venue import Simulator, SimulatorError
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["expire"]:
         return expire_main(argv[1:])
     args = build_parser().parse_args(argv)
+    os.umask(PRIVATE_UMASK)  # the stores, FIX logs and record: the owner's only
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -110,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     # find the default action (terminate) still in place.
     inbox = _SignalInbox()
     try:
+        try:
+            # First: a second simulator on this folder would append to the running one's record.
+            lock_data_dir(args.data_dir)
+        except DataDirInUse as exc:
+            log.error("%s", exc)
+            return 3
         try:
             config = _config(args.config)
             simulator = Simulator(config, args.data_dir, port=args.port)

@@ -419,11 +419,15 @@ class MatchingEngine:
         instruments: Iterable[SimInstrument],
         *,
         id_prefix: str,
+        exec_id_prefix: str | None = None,
         clock: Callable[[], int] = time.time_ns,
         avg_px_places: int = 8,
     ) -> None:
         self._books: dict[str, _Book] = {i.symbol: _Book(i) for i in instruments}
         self._prefix = id_prefix
+        # ExecIDs may have a prefix of their own: a venue that numbers them from 1 in each process
+        # (``VenueDialect.restart_exec_ids``) gives them one without its start time.
+        self._exec_prefix = id_prefix if exec_id_prefix is None else exec_id_prefix
         self._clock = clock
         self._avg_px_quantum = Decimal(1).scaleb(-avg_px_places)
         self._order_seq = itertools.count(1)
@@ -440,7 +444,11 @@ class MatchingEngine:
 
     def next_exec_id(self) -> str:
         """A fresh ExecID (also used by the venue for status reports, which change nothing)."""
-        return f"{self._prefix}-E{next(self._exec_seq)}"
+        return f"{self._exec_prefix}-E{next(self._exec_seq)}"
+
+    def renumber_exec_ids(self) -> None:
+        """Number ExecIDs from 1 again (a venue restarted that does not keep its ExecID counter)."""
+        self._exec_seq = itertools.count(1)
 
     def _next_order_id(self) -> str:
         return f"{self._prefix}-O{next(self._order_seq)}"

@@ -14,6 +14,7 @@ take the venue lock, and the SWIG wrapper releases the GIL inside ``sendToTarget
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import threading
@@ -565,8 +566,9 @@ class Venue:
     ``data_dir`` holds the rendered QuickFIX settings (``quickfix.cfg``), the FIX sequence-number
     stores (``store/``), the record of client orders and fills (``record.jsonl``, see
     ``simulator.journal``) and, if ``config.log_messages``, the FIX message logs (``log/``).
-    Books live in memory only: a restarted venue keeps its sequence numbers, its sent messages (for
-    resends) and its record, but starts with fresh books.
+    Books live in memory only: a new process of the venue keeps its sequence numbers, its sent
+    messages (for resends) and its record, but starts with fresh books. A venue stopped and started
+    again in one process keeps its books, unless its dialect says ``forget_orders_on_restart``.
     """
 
     def __init__(
@@ -574,16 +576,14 @@ class Venue:
     ) -> None:
         self.config = config
         self.data_dir = Path(data_dir)
-        # Start time in the id prefix: ExecIDs/OrderIDs never repeat across restarts of the venue.
-        run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
-        self.run_id = run_id
-        self.engine = MatchingEngine(config.instruments, id_prefix=f"{config.name}-{run_id}", clock=clock)
-        self.engine.seed_liquidity(SEED_OWNER, config.liquidity.levels, config.liquidity.level_qty)
-        self.journal = VenueJournal(self.data_dir / "record.jsonl", run_id)
+        self._clock = clock
+        self.engine = self._new_engine()
+        self.journal = VenueJournal(self.data_dir / "record.jsonl", self.run_id)
         self.market_data = MarketDataHub(i.symbol for i in config.instruments)
         self.market: LivingMarket | None = (
             LivingMarket(config.instruments, config.participants) if config.participants.enabled else None
         )
+        self._started_before = False
         self._market_thread: threading.Thread | None = None
         self._market_stop = threading.Event()
         self._lock = threading.Lock()  # engine + report sending; see the module docstring
@@ -609,10 +609,40 @@ class Venue:
 
     # -- LIFECYCLE ------------------------------------------------------------------------------------
 
+    def _new_engine(self) -> MatchingEngine:
+        """Fresh books with the venue's seeded liquidity, for a new run (``run_id``)."""
+        # Start time in the id prefix: ExecIDs/OrderIDs never repeat across restarts of the venue,
+        # unless the dialect numbers ExecIDs from 1 in each run, as some venues do.
+        self.run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")[:-3]
+        prefix = f"{self.config.name}-{self.run_id}"
+        engine = MatchingEngine(
+            self.config.instruments, id_prefix=prefix, clock=self._clock,
+            exec_id_prefix=self.config.name if self.config.dialect.restart_exec_ids else None,
+        )
+        engine.seed_liquidity(SEED_OWNER, self.config.liquidity.levels, self.config.liquidity.level_qty)
+        return engine
+
+    def _restart(self) -> None:
+        """What a restart in this process forgets, by the venue's dialect (a new process forgets all)."""
+        dialect = self.config.dialect
+        if dialect.forget_orders_on_restart:
+            with self._lock:
+                self.engine = self._new_engine()  # empty books, no order known: ExecIDs from 1 too
+                self.journal.run = self.run_id
+                if self.market is not None:
+                    self.market = LivingMarket(self.config.instruments, self.config.participants)
+            log.info("venue %s restarted with empty books: earlier orders are unknown", self.name)
+        elif dialect.restart_exec_ids:
+            with self._lock:
+                self.engine.renumber_exec_ids()
+
     def start(self) -> None:
         """Listen for FIX sessions. Raises ``SimulatorError`` if the port cannot be bound."""
         if self._acceptor is not None:
             raise SimulatorError(f"venue {self.name} is already running")
+        if self._started_before:
+            self._restart()
+        self._started_before = True
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.journal.open()
         settings_path = self.data_dir / "quickfix.cfg"
@@ -782,6 +812,8 @@ class Venue:
 
     def _on_message(self, message: fix.Message, owner: str) -> None:
         msg_type = message.getHeader().getField(35)
+        if self._dialect_refuses(message, msg_type, owner):
+            return
         if msg_type == "D":
             self._on_new_order(message, owner)
         elif msg_type == "F":
@@ -853,7 +885,10 @@ class Venue:
             side=_side(message),
         )
         with self._lock:
-            self._report(self.engine.cancel(request))
+            events = self.engine.cancel(request)
+            if self.config.dialect.cancel_ack_original_id:
+                events = _acked_under_original_id(events)
+            self._report(events)
 
     def _on_replace(self, message: fix.Message, owner: str) -> None:
         cl_ord_id = message.getField(11)
@@ -1060,6 +1095,63 @@ class Venue:
         reject.setField(380, "0")  # BusinessRejectReason Other
         reject.setField(58, text[:200])
         fix.Session.sendToTarget(reject, session)
+
+
+    # -- DIALECT: REFUSALS (session_reject_ord_types, business_reject) ------------------------------------
+
+    def _dialect_refuses(self, message: fix.Message, msg_type: str, owner: str) -> bool:
+        """Refuse a message the way the venue's dialect says (``VenueDialect``), before the engine sees
+        it; True when refused. Both answers name the refused message by its MsgSeqNum (RefSeqNum 45),
+        as real venues do."""
+        dialect = self.config.dialect
+        if msg_type == "D" and dialect.session_reject_ord_types:
+            ord_type = _optional(message, 40)
+            if ord_type in dialect.session_reject_ord_types:
+                self._send_session_reject(message, owner, ord_type)
+                return True
+        if msg_type in dialect.business_reject:
+            self._send_unsupported(message, owner, msg_type)
+            return True
+        return False
+
+    def _send_session_reject(self, message: fix.Message, owner: str, ord_type: str) -> None:
+        """A session-level Reject (35=3) of a NewOrderSingle: RefTagID 40, SessionRejectReason 5 (value
+        is incorrect for this tag). The order never reaches the book or the record."""
+        reject = _new_message("3")
+        reject.setField(45, message.getHeader().getField(34))
+        reject.setField(371, "40")
+        reject.setField(372, "D")
+        reject.setField(373, "5")
+        reject.setField(58, f"OrdType (40) {ord_type} is not accepted by venue {self.name}")
+        log.info("venue %s: session-level reject of %s from %s (OrdType %s)", self.name,
+                 _optional(message, 11), owner, ord_type)
+        fix.Session.sendToTarget(reject, self._sessions[owner])
+
+    def _send_unsupported(self, message: fix.Message, owner: str, msg_type: str) -> None:
+        """A BusinessMessageReject (35=j) with BusinessRejectReason 3 (unsupported message type), naming
+        the request by its ClOrdID (11), or MDReqID (262) for market data, in BusinessRejectRefID."""
+        reject = _new_message("j")
+        reject.setField(45, message.getHeader().getField(34))
+        reject.setField(372, msg_type)
+        ref_id = _optional(message, 262 if msg_type == "V" else 11)
+        if ref_id is not None:
+            reject.setField(379, ref_id)
+        reject.setField(380, "3")
+        reject.setField(58, f"MsgType {msg_type} is not supported by venue {self.name}")
+        log.info("venue %s: business reject of MsgType %s %s from %s", self.name, msg_type, ref_id, owner)
+        fix.Session.sendToTarget(reject, self._sessions[owner])
+
+
+def _acked_under_original_id(events: list[ExecutionEvent]) -> list[ExecutionEvent]:
+    """The dialect ``cancel_ack_original_id``: a cancel's Canceled report names the order by the
+    ClOrdID it had before the cancel (the cancel's OrigClOrdID), and carries no OrigClOrdID (41)."""
+    acked: list[ExecutionEvent] = []
+    for event in events:
+        if isinstance(event, OrderCanceled) and event.order.orig_cl_ord_id is not None:
+            view = dataclasses.replace(event.order, cl_ord_id=event.order.orig_cl_ord_id, orig_cl_ord_id=None)
+            event = dataclasses.replace(event, order=view)
+        acked.append(event)
+    return acked
 
 
 # -- SIMULATOR ----------------------------------------------------------------------------------------

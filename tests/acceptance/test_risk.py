@@ -73,7 +73,7 @@ def test_kill_switch_on_an_account_cancels_its_orders_at_the_venue_and_halts_it_
 ) -> None:
     one, two = connect("CLIENT1"), connect("CLIENT2")
     mine = rest_a_buy(one, "k-1")
-    other_account = rest_a_buy(one, "k-2", t1="ACC9")
+    other_account = rest_a_buy(one, "k-2", t1="CLIENT1-A")
     other_client = rest_a_buy(two, "k-3")
 
     body = kill(rest, "account", "CLIENT1", "runaway algo", by="alice")
@@ -83,7 +83,7 @@ def test_kill_switch_on_an_account_cancels_its_orders_at_the_venue_and_halts_it_
     assert still_working(simulator, other_account) and still_working(simulator, other_client)
 
     assert rejected(one, "k-4") == "trading halted for account CLIENT1 by alice: runaway algo"
-    rest_a_buy(one, "k-5", t1="ACC9")  # the same session, another account: passes
+    rest_a_buy(one, "k-5", t1="CLIENT1-A")  # the same session, another account: passes
     rest_a_buy(two, "k-6")
     status = rest.get("/risk/status").json()
     assert [(h["scope"], h["value"], h["by"]) for h in status["halts"]] == [("account", "CLIENT1", "alice")]
@@ -184,7 +184,7 @@ def test_a_daily_loss_breach_leaves_the_account_only_reducing_orders(
     client.expect("8", where={11: "d-4", 39: "0"})
     assert rejected(client, "d-5", 6, "191.00", side="2").startswith(
         "account CLIENT1 REDUCING: daily loss 0.40 > max 0.3; SELL 6 AAPL")
-    client.send("D", order_fields("d-7", 1, "189.00", t1="ACC9"))  # another account: not reducing-only
+    client.send("D", order_fields("d-7", 1, "189.00", t1="CLIENT1-A"))  # another account: not reducing-only
     client.expect("8", where={11: "d-7", 39: "0"})
     resume(rest, "account", "CLIENT1")
     client.send("D", order_fields("d-8", 1, "189.00"))
@@ -213,5 +213,5 @@ def test_a_falling_market_moves_a_holder_to_reducing_without_a_fill_of_its_own(
         " (working on that side 0)")
     [event] = eventually(lambda: rest.get("/risk/events", params={"action": "BREACH"}).json(), bool)
     assert (event["by"], event["scope"], event["value"]) == ("risk", "account", "CLIENT1")
-    assert event["details"] == {"state": "REDUCING", "reason": "daily loss 2.00 > max 1", "daily_loss": "2.00000000",
+    assert event["details"] == {"state": "REDUCING", "reason": "daily loss 2.00 > max 1", "daily_loss": "2.00",
                                 "max_daily_loss": "1"}

@@ -58,7 +58,7 @@ def test_a_kill_switch_and_a_limit_change_survive_a_restart_and_resume_works_aft
         assert rejected(client, "r-1") == "trading halted for account CLIENT1 by alice: runaway algo"
         assert api.get("/risk/status").json()["halts"] == [halt]  # who, when and why, as pulled
         assert api.get("/risk/limits").json() == limits
-        assert rejected(client, "r-2", 151, t1="ACC9") == "order qty 151 > max 150 for AAPL"
+        assert rejected(client, "r-2", 151, t1="CLIENT1-A") == "order qty 151 > max 150 for AAPL"
 
         assert resume(api, "account", "CLIENT1")["lifted"] == halt
         rest_a_buy(client, "r-3")

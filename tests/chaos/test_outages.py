@@ -92,7 +92,7 @@ def test_trading_goes_on_through_a_database_outage_and_the_book_catches_up(
             executions = rest.get("/executions", params={"limit": 1000}).json()
         assert len(orders) == 40 and {o["status"] for o in orders} == {"FILLED"}
         venue_fills = {f.exec_id for f in simulator.record.fills if f.owner.endswith("->FIXGATE")}
-        assert {e["exec_id"].removeprefix("SIM-") for e in executions if e["kind"] == "TRADE"} == venue_fills
+        assert {e["venue_exec_id"] for e in executions if e["kind"] == "TRADE"} == venue_fills
         client.logout()
     finally:
         if gateway is not None:

@@ -168,10 +168,11 @@ def book(writer: BookWriter) -> BookWriter:
                  status=OrderStatus.FILLED),
             fill(3, "X3", T0 + 3_000),
             fill(3, "X3", T0 + 3_000),  # resent by the venue
-            PositionRecord("ACC1", "AAPL", Decimal(100), Decimal("190.02"), Decimal(0), T0),
-            PositionRecord("ACC2", "AAPL", Decimal(-10), Decimal("190.05"), Decimal("-1.5"), T0),
-            PositionRecord("ACC2", "MSFT", Decimal(0), Decimal(0), Decimal("123.456"), T0),
-            PositionRecord("ACC3", "TSLA", Decimal(5), Decimal(250), Decimal(0), T0),  # never marked
+            PositionRecord("ACC1", "AAPL", Decimal(100), Decimal("190.02"), Decimal(0), T0, Decimal(19002)),
+            PositionRecord("ACC2", "AAPL", Decimal(-10), Decimal("190.05"), Decimal("-1.5"), T0,
+                           Decimal("-1900.5")),
+            PositionRecord("ACC2", "MSFT", Decimal(0), Decimal(0), Decimal("123.456"), T0, Decimal(0)),
+            PositionRecord("ACC3", "TSLA", Decimal(5), Decimal(250), Decimal(0), T0, Decimal(1250)),  # unmarked
             MarkRecord("AAPL", Decimal("190.10"), T0),
             MarkRecord("AAPL", Decimal("190.15"), T0 + 1),  # the last mark of a symbol wins
         ]
@@ -428,12 +429,12 @@ def test_positions_are_marked(client: httpx.Client, book: BookWriter) -> None:
         ("ACC2", "MSFT"),
         ("ACC3", "TSLA"),
     ]
-    fields = ("quantity", "avg_price", "realized_pnl", "mark_price", "unrealized_pnl")
+    fields = ("quantity", "cost", "avg_price", "realized_pnl", "mark_price", "unrealized_pnl")
     assert [tuple(p[k] for k in fields) for p in everything] == [
-        ("100", "190.02", "0", "190.15", "13"),  # 100 * (190.15 - 190.02) = 13.00
-        ("-10", "190.05", "-1.5", "190.15", "-1"),  # -10 * (190.15 - 190.05) = -1.00
-        ("0", "0", "123.456", None, "0"),  # flat, and MSFT has no mark
-        ("5", "250", "0", None, "0"),  # open, but TSLA has no mark yet
+        ("100", "19002", "190.02", "0", "190.15", "13"),  # 100 * 190.15 - 19002 = 13.00
+        ("-10", "-1900.5", "190.05", "-1.5", "190.15", "-1"),  # -10 * 190.15 + 1900.50 = -1.00
+        ("0", "0", "0", "123.456", None, "0"),  # flat, and MSFT has no mark
+        ("5", "1250", "250", "0", None, "0"),  # open, but TSLA has no mark yet
     ]
     assert [p["symbol"] for p in client.get("/positions", params={"account": "ACC2"}).json()] == [
         "AAPL",

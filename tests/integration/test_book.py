@@ -33,6 +33,7 @@ from book.tables import executions, metadata, orders
 from book.writer import BookWriter, load_state
 from oms.manager import PendingChange
 from oms.model import (
+    AppliedReport,
     ExecKind,
     ExecutionRecord,
     MarkRecord,
@@ -105,6 +106,7 @@ def position(account: str, symbol: str, quantity: str, **changes: Any) -> Positi
         "updated_ns": T0,
     }
     fields.update(changes)
+    fields.setdefault("cost", fields["quantity"] * fields["avg_price"])
     return PositionRecord(**fields)
 
 
@@ -166,7 +168,7 @@ def test_migrations_match_table_definitions(database_url: str) -> None:
         "pk_positions",
         "pk_risk_events",
         "uq_executions_seq",
-        "uq_executions_venue_venue_exec_id",
+        "uq_executions_venue_report",
     ]
     head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
     assert query(database_url, "SELECT version_num FROM alembic_version")[0]["version_num"] == head
@@ -184,6 +186,30 @@ def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
         "orders",
         "positions",
         "risk_events",
+    ]
+
+
+def test_upgrade_to_0008_gives_each_position_the_cost_its_row_had(database_url: str) -> None:
+    downgrade(database_url, "0007")
+
+    async def write_0007_positions() -> None:
+        engine = create_async_engine(async_url(database_url), poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(
+                    "INSERT INTO positions (account, symbol, quantity, avg_price, realized_pnl, updated_ns)"
+                    " VALUES ('A', 'AAPL', 150, 190.01333333, 0, 1), ('A', 'MSFT', -10, 420.5, -1.5, 1),"
+                    " ('B', 'AAPL', 0, 0, 12.25, 1)"))
+        finally:
+            await engine.dispose()
+
+    run_sync(write_0007_positions)
+    upgrade(database_url)
+    rows = query(database_url, "SELECT account, symbol, cost FROM positions ORDER BY account, symbol")
+    assert [(r["account"], r["symbol"], r["cost"]) for r in rows] == [
+        ("A", "AAPL", Decimal("28501.99999950")),  # quantity x the rounded average: the best it had
+        ("A", "MSFT", Decimal("-4205.0")),
+        ("B", "AAPL", Decimal(0)),
     ]
 
 
@@ -289,7 +315,7 @@ def test_resubmitted_execution_is_recorded_once(writer: BookWriter, database_url
     writer.submit([fill(1, "X1")])  # same record resent, in the same batch or the next
     assert writer.flush()
     writer.submit([fill(1, "X1")])  # resent after a commit
-    writer.submit([fill(1, "X1", exec_id="OTHER-ID")])  # new exec id, same venue + venue exec id
+    writer.submit([fill(1, "X1", exec_id="OTHER-ID")])  # new exec id, same venue report
     writer.submit([fill(1, "X1", venue="BATS", exec_id="E-BATS")])  # same id from another venue is new
     assert writer.flush()
 
@@ -299,6 +325,26 @@ def test_resubmitted_execution_is_recorded_once(writer: BookWriter, database_url
         ("XNAS", "X1", "E-1-X1"),
     ]
     assert writer.committed_records == 6
+
+
+def test_a_reused_venue_exec_id_with_other_content_is_recorded_and_loaded(
+    writer: BookWriter, database_url: str
+) -> None:
+    # A venue that restarted its ExecIDs: X1 again, for another order; and for the same order, a second
+    # fill alike but for the CumQty after it. A resend of either (the journal replayed) counts once.
+    writer.submit([order(1, OrderStatus.PARTIALLY_FILLED), order(2, OrderStatus.PARTIALLY_FILLED)])
+    writer.submit([fill(1, "X1"), fill(2, "X1", exec_id="E-2-X1#2"),
+                   fill(1, "X1", exec_id="E-1-X1#3", cum_qty=Decimal(20))])
+    writer.submit([fill(2, "X1", exec_id="E-2-X1#2"), fill(1, "X1", exec_id="E-1-X1#3", cum_qty=Decimal(20))])
+    assert writer.flush()
+
+    rows = query(database_url, "SELECT exec_id FROM executions ORDER BY seq")
+    assert [r["exec_id"] for r in rows] == ["E-1-X1", "E-2-X1#2", "E-1-X1#3"]
+    assert load_state(database_url).applied_executions == frozenset({
+        AppliedReport("XNAS", "X1", 1, ExecKind.TRADE, Decimal(10), Decimal("190.05"), Decimal(10)),
+        AppliedReport("XNAS", "X1", 2, ExecKind.TRADE, Decimal(10), Decimal("190.05"), Decimal(10)),
+        AppliedReport("XNAS", "X1", 1, ExecKind.TRADE, Decimal(10), Decimal("190.05"), Decimal(20)),
+    })
 
 
 def test_last_order_snapshot_wins(writer: BookWriter, database_url: str) -> None:
@@ -494,7 +540,9 @@ def test_load_state_returns_open_orders_positions_and_applied_fills(
     assert state.open_orders == [open_new, open_partial, open_done_for_day]
     assert state.positions == [aapl, msft]
     assert state.max_order_id == 9
-    assert state.applied_executions == frozenset({("XNAS", "X5")})
+    assert state.applied_executions == frozenset(
+        {AppliedReport("XNAS", "X5", 5, ExecKind.TRADE, Decimal(10), Decimal("190.05"), Decimal(10))}
+    )
 
 
 def test_load_state_sums_each_orders_fills_exactly(writer: BookWriter, database_url: str) -> None:
@@ -537,7 +585,7 @@ def test_load_state_also_returns_orders_done_within_a_day_with_their_fills(
     state = load_state(database_url)
     assert state.orders == [recent]  # a PossDup resend of it must still be recognised
     assert state.open_orders == []
-    assert state.applied_executions == frozenset({("XNAS", "R20")})
+    assert {(a.venue, a.venue_exec_id) for a in state.applied_executions} == {("XNAS", "R20")}
 
 
 def test_load_state_works_inside_a_running_event_loop(writer: BookWriter, database_url: str) -> None:

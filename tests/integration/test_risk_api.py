@@ -91,7 +91,7 @@ def rows(database_url: str, sql: str) -> list[dict[str, Any]]:
 
 def new_order(qty: str, account: str = "ACC1", side: Side = Side.BUY, price: str = "100") -> NewOrder:
     return NewOrder("FIX.4.4:FIXGATE->CLIENT1", "c", account, "AAPL", side, OrdType.LIMIT, D(qty), D(price),
-                    TimeInForce.DAY, 0)
+                    TimeInForce.DAY, time.time_ns())
 
 
 def test_kill_and_resume_act_on_risk_and_are_kept_with_who_and_when(
@@ -194,7 +194,7 @@ def test_status_shows_each_limits_use(api: httpx.Client, gateway: StubGateway) -
     risk = gateway.risk
     # ACC1: long 100 @ 100 (cost 10000), marked at 95 (unrealized -500), realized -100, a working buy
     # of 50 @ 100 (5000) and a working sell of 20 @ 110 (2200).
-    risk.position_changed("ACC1", "AAPL", D(100), D(100), D(-100), D(95))
+    risk.position_changed("ACC1", "AAPL", D(100), D(10000), D(-100), D(95))
     risk.order_opened(1, new_order("50"))
     risk.order_opened(2, new_order("20", side=Side.SELL, price="110"))
     assert risk.check(new_order("2000", account="ACC3")) is not None  # one max_order_qty denial
@@ -231,14 +231,14 @@ def test_status_shows_the_use_of_position_and_order_rate_limits(database_url: st
     # A still clock: the orders stay inside their one-second window however long the server takes.
     risk = PreTradeRisk(INSTRUMENTS, risk_config_from_mapping(limits), clock_ns=lambda: 10**12)
     # ACC1 long 100 with working buys of 50 and sells of 20: worst case 150 (buys fill) of 400.
-    risk.position_changed("ACC1", "AAPL", D(100), D(100), D(0), D(100))
+    risk.position_changed("ACC1", "AAPL", D(100), D(10000), D(0), D(100))
     risk.order_opened(1, new_order("50"))
     risk.order_opened(2, new_order("20", side=Side.SELL, price="101"))
     # ACC2 short 30, nothing working.
-    risk.position_changed("ACC2", "AAPL", D(-30), D(100), D(0), D(100))
+    risk.position_changed("ACC2", "AAPL", D(-30), D(-3000), D(0), D(100))
     for n in range(2):
         risk.order_opened(10 + n, NewOrder("FIX.4.2:FIXGATE->CLIENT2", f"r{n}", "ACC3", "AAPL", Side.BUY,
-                                           OrdType.LIMIT, D(1), D(100), TimeInForce.DAY, 0))
+                                           OrdType.LIMIT, D(1), D(100), TimeInForce.DAY, time.time_ns()))
     with serve(database_url, AUTH, risk=StubGateway(risk)) as api:
         status = api.get("/risk/status").json()
     assert status["positions"] == [

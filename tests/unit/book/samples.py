@@ -9,6 +9,7 @@ from oms.model import (
     CancelRejectReason,
     ClientCancelReject,
     ClientReport,
+    ClientSent,
     ExecKind,
     ExecutionRecord,
     MarkRecord,
@@ -39,7 +40,7 @@ def execution(exec_id: str = "E1", order_id: int = 1) -> ExecutionRecord:
 
 
 def position() -> PositionRecord:
-    return PositionRecord("ACC", "AAPL", D(-40), D("190.01000000"), D("-0.00000001"), 4)
+    return PositionRecord("ACC", "AAPL", D(-40), D("190.01000000"), D("-0.00000001"), 4, D("-7600.4000"))
 
 
 def mark() -> MarkRecord:
@@ -65,4 +66,5 @@ def every_type() -> list[object]:
     pending = replace(order(3, status=OrderStatus.PENDING_CANCEL), pending='["CANCEL", "x3", "c3", "FG-3R1"]')
     return [order(), order(2, price=None, venue_order_id=None, status=OrderStatus.NEW, cum_qty=D(0)),
             execution(), position(), mark(), report(), report("R2", price=D("190.5"), orig="c0"), pending,
-            cancel_reject(), cancel_reject("x2", order_id=None)]
+            cancel_reject(), cancel_reject("x2", order_id=None), ClientSent.of(report()),
+            ClientSent.of(cancel_reject())]

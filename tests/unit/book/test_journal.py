@@ -5,13 +5,14 @@ from __future__ import annotations
 import marshal
 import pickle
 import struct
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
 from book.hops import OrderHops
 from book.journal import _CODEC, _MAGIC, CorruptJournal, Journal, JournalFormatError, _Codec
-from oms.model import MarkRecord, OrderRecord, OrderStatus
+from oms.model import MarkRecord, OrderRecord, OrderStatus, PositionRecord
 from tests.unit.book import samples
 
 LENGTH = struct.Struct(">I")
@@ -108,6 +109,13 @@ def test_a_record_with_another_field_count_fails_loudly(tmp_path: Path) -> None:
         fh.write(LENGTH.pack(len(data)) + data)  # the last frame: no excuse to call it torn
     with pytest.raises(JournalFormatError, match=r"MarkRecord has 2 fields, this build's MarkRecord has 3"):
         list(Journal.read(path))
+
+
+def test_a_position_journaled_before_positions_kept_their_cost_is_read_with_one() -> None:
+    code = _Codec.TYPES.index(PositionRecord)
+    # The 6-field layout of before: account, symbol, quantity, avg_price, realized_pnl, updated_ns.
+    [back] = _CODEC.loads(marshal.dumps((("ACC", "AAPL", "-40", "190.01000000", "-1.5", 4, code),)))
+    assert back == PositionRecord("ACC", "AAPL", D(-40), D("190.01"), D("-1.5"), 4, D("-7600.4"))
 
 
 def test_an_unknown_record_type_code_fails_loudly() -> None:

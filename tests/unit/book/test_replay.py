@@ -16,8 +16,8 @@ from book.writer import connect
 from gateway.clients import ClientApplication
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
+from oms.model import ClientSent
 from tests.unit.book import samples
-from tests.unit.gateway.test_recovery import er
 
 LENGTH = struct.Struct(">I")
 
@@ -121,22 +121,31 @@ def test_replayed_files_stay_until_the_owed_reports_are_carried_over(
 
 
 def test_a_report_carried_over_then_sent_is_not_owed_again(tmp_path: Path, database_url: str) -> None:
-    journal_dir, store = tmp_path / "journal", tmp_path / "store"
-    store.mkdir()
-    run(journal_dir, [samples.order(1), samples.report("R1")])
+    run(tmp_path, [samples.order(1), samples.report("R1")])
     clients = ClientApplication(cast(OrderManager, object()), cast(VenueApplication, object()))
 
-    first = replay(journal_dir, database_url)
-    owed = clients.owe(first.reports, store)
-    journal = Journal(journal_dir)
+    first = replay(tmp_path, database_url)
+    owed = clients.owe(first.reports, first.sent)
+    assert owed == [samples.report("R1")]
+    journal = Journal(tmp_path)
     first.carry_over(owed, journal)
-    # CLIENT1 logs on and QuickFIX sends R1 (seq 1, next sender 2); then the gateway is killed.
-    (store / "FIX.4.4-FIXGATE-CLIENT1.body").write_bytes(er(1, "R1"))
-    (store / "FIX.4.4-FIXGATE-CLIENT1.header").write_text(f"1,0,{len(er(1, 'R1'))} ")
-    (store / "FIX.4.4-FIXGATE-CLIENT1.seqnums").write_text(f"{2:020d} : {1:020d}")
+    # CLIENT1 logs on, R1 goes out and is marked so; then the gateway is killed.
+    journal.append([ClientSent.of(samples.report("R1"))])
     journal.close()
 
-    second = replay(journal_dir, database_url)
+    second = replay(tmp_path, database_url)
     assert [r.exec_id for r in second.reports] == ["R1"]  # still journaled, ...
+    assert second.sent == {ClientSent.of(samples.report("R1"))}
     assert ClientApplication(cast(OrderManager, object()), cast(VenueApplication, object())).owe(
-        second.reports, store) == []  # ... but QuickFIX has it: sending it again would be twice
+        second.reports, second.sent) == []  # ... but marked: sending it again would be twice
+
+
+def test_marks_are_read_from_every_replayed_file_and_never_reach_the_book(
+    tmp_path: Path, database_url: str
+) -> None:
+    # A report journaled in one run and marked in the next (owed, carried over, sent at logon).
+    run(tmp_path, [samples.order(1), samples.report("R1")], [ClientSent.of(samples.cancel_reject("x1"))])
+    run(tmp_path, [ClientSent.of(samples.report("R1"))])
+    replayed = replay(tmp_path, database_url)
+    assert replayed.sent == {ClientSent.of(samples.report("R1")), ClientSent.of(samples.cancel_reject("x1"))}
+    assert replayed.refused == () and len(replayed.done) == 2

@@ -38,9 +38,11 @@ def risk(config: dict[str, Any], clock: Clock | None = None) -> PreTradeRisk:
 
 
 def order(qty: str, price: str | None = "100", symbol: str = "AAPL", side: Side = Side.BUY,
-          account: str = "ACC", session: str = "FIX.4.4:FIXGATE->CLIENT1") -> NewOrder:
+          account: str = "ACC", session: str = "FIX.4.4:FIXGATE->CLIENT1", *, received: int = 0,
+          sent: int = 0) -> NewOrder:
+    """An order taken at ``received`` (ns) that the client stamped ``sent`` (SendingTime, ns)."""
     return NewOrder(session, "c", account, symbol, side, OrdType.LIMIT if price else OrdType.MARKET, D(qty),
-                    D(price) if price else None, TimeInForce.DAY, 0)
+                    D(price) if price else None, TimeInForce.DAY, received, sent_ns=sent)
 
 
 def accept(r: PreTradeRisk, o: NewOrder, order_id: int) -> None:
@@ -95,7 +97,7 @@ def test_price_collar_in_percent_and_ticks() -> None:
 
 def test_the_collar_follows_the_last_trade() -> None:
     r = risk({"instruments": {"AAPL": {"price_collar_pct": "5"}}})
-    r.position_changed("X", "AAPL", D(10), D(120), D(0), last_px=D("120.00"))
+    r.position_changed("X", "AAPL", D(10), D(1200), D(0), last_px=D("120.00"))
     assert r.check(order("10", "105.01")) == "price 105.01 is more than 5% from the reference 120.00 for AAPL"
     assert r.check(order("10", "126.00")) is None
 
@@ -114,7 +116,7 @@ def test_tightest_limit_of_firm_account_and_instrument_applies() -> None:
 
 def test_max_position_counts_working_orders_as_if_filled() -> None:
     r = risk({"instruments": {"AAPL": {"max_position": "1000"}}})
-    r.position_changed("ACC", "AAPL", D(300), D(100), D(0), D(100))
+    r.position_changed("ACC", "AAPL", D(300), D(30000), D(0), D(100))
     accept(r, order("500"), 1)  # worst case 800
     assert r.check(order("200")) is None  # 1000
     assert r.check(order("210")) == (
@@ -130,7 +132,7 @@ def test_max_position_counts_working_orders_as_if_filled() -> None:
 def test_gross_and_net_notional_per_account_and_firm() -> None:
     r = risk({"accounts": {"ACC": {"max_gross_notional": "100000", "max_net_notional": "60000"}},
               "firm": {"max_gross_notional": "150000"}})
-    r.position_changed("ACC", "AAPL", D(400), D(100), D(0), D(100))  # 40,000 long
+    r.position_changed("ACC", "AAPL", D(400), D(40000), D(0), D(100))  # 40,000 long
     assert r.check(order("200")) is None  # net 60,000
     assert r.check(order("210")) == "worst-case net notional 61000 > max 60000 for account ACC"
     accept(r, order("500", side=Side.SELL), 1)  # gross 40,000 + 50,000 working
@@ -142,7 +144,7 @@ def test_gross_and_net_notional_per_account_and_firm() -> None:
 
 def test_credit_limit_counts_long_cost_and_working_buys() -> None:
     r = risk({"accounts": {"ACC": {"credit_limit": "50000"}}})
-    r.position_changed("ACC", "AAPL", D(200), D(100), D(0), D(100))  # 20,000 used
+    r.position_changed("ACC", "AAPL", D(200), D(20000), D(0), D(100))  # 20,000 used
     accept(r, order("100"), 1)  # 30,000 used
     assert r.check(order("200")) is None  # 50,000
     assert r.check(order("210")) == "credit used 51000 > credit limit 50000 for account ACC"
@@ -151,10 +153,10 @@ def test_credit_limit_counts_long_cost_and_working_buys() -> None:
 
 def test_daily_loss_moves_the_account_to_reducing_then_only_reducing_orders_pass() -> None:
     r = risk({"accounts": {"ACC": {"max_daily_loss": "1000", "daily_loss_action": "REDUCING"}}})
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(100))
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(90))  # unrealized -1,000: at the limit
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D(100))
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D(90))  # unrealized -1,000: at the limit
     assert r.account_states.get("ACC") is None
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D("89.99"))  # -1,001
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D("89.99"))  # -1,001
     assert r.account_states["ACC"] is TradingState.REDUCING
     assert r.check(order("100", "90", side=Side.SELL)) is None
     # The Text names the state, the limit and the values that set it, then why this order fails it.
@@ -171,7 +173,7 @@ def test_daily_loss_moves_the_account_to_reducing_then_only_reducing_orders_pass
 
 def test_daily_loss_halt_names_the_limit_and_the_loss() -> None:
     r = risk({"accounts": {"ACC": {"max_daily_loss": "5000"}}})
-    r.position_changed("ACC", "AAPL", D(-500), D(100), D("-12.50"), D("110.00"))  # -12.50 - 5,000
+    r.position_changed("ACC", "AAPL", D(-500), D(-50000), D("-12.50"), D("110.00"))  # -12.50 - 5,000
     assert r.account_states["ACC"] is TradingState.HALTED
     assert r.check(order("10")) == "account ACC HALTED: daily loss 5012.50 > max 5000"
     assert r.check(order("10", account="OTHER")) is None
@@ -181,24 +183,86 @@ def test_daily_loss_halt_names_the_limit_and_the_loss() -> None:
 
 def test_daily_loss_of_the_firm_halts_everyone() -> None:
     r = risk({"firm": {"max_daily_loss": "500"}})
-    r.position_changed("A", "AAPL", D(-100), D(100), D(-200), D(103))  # -200 realized, -300 unrealized
+    r.position_changed("A", "AAPL", D(-100), D(-10000), D(-200), D(103))  # -200 realized, -300 unrealized
     assert r.firm_state is TradingState.ACTIVE
-    r.position_changed("A", "AAPL", D(-100), D(100), D(-200), D("103.01"))
+    r.position_changed("A", "AAPL", D(-100), D(-10000), D(-200), D("103.01"))
     assert r.firm_state is TradingState.HALTED
     assert r.check(order("10", account="B")) == "the firm HALTED: daily loss 501.00 > max 500"
 
 
+MS = 1_000_000
+T0 = 1_800_000_000 * 1_000_000_000  # a wall-clock moment, ns
+
+
 def test_order_rate_per_session_in_a_sliding_second() -> None:
-    clock = Clock()
-    r = risk({"flow": {"max_orders_per_second": 3}, "sessions": {"BENCH": {}}}, clock)
+    r = risk({"flow": {"max_orders_per_second": 3}, "sessions": {"BENCH": {}}})
     for i in range(3):
-        accept(r, order("10", f"100.0{i}"), i)
-        clock.advance_ms(100)
-    assert r.check(order("10")) == "order rate of session CLIENT1 is at its max of 3 orders per second"
-    assert r.check(order("10", session="FIX.4.4:FIXGATE->CLIENT2")) is None  # its own window
-    assert r.check(order("10", session="FIX.4.4:FIXGATE->BENCH")) is None  # no limit of its own
-    clock.advance_ms(701)  # the first order leaves the window
-    assert r.check(order("10")) is None
+        at = T0 + i * 100 * MS
+        accept(r, order("10", f"100.0{i}", received=at, sent=at), i)
+    at = T0 + 300 * MS
+    assert r.check(order("10", received=at, sent=at)) == (
+        "order rate of session CLIENT1 is at its max of 3 orders per second (counted by SendingTime)")
+    assert r.check(order("10", session="FIX.4.4:FIXGATE->CLIENT2", received=at, sent=at)) is None  # its own
+    assert r.check(order("10", session="FIX.4.4:FIXGATE->BENCH", received=at, sent=at)) is None  # no limit
+    at = T0 + 1001 * MS  # the first order leaves the window
+    assert r.check(order("10", received=at, sent=at)) is None
+
+
+def test_order_rate_counts_orders_by_when_they_were_sent_not_when_taken() -> None:
+    # A flood the gateway takes more slowly than it arrives: four orders sent within 30 ms, taken
+    # 400 ms apart. Counted when taken they would be under 3 a second; sent, they are 4 in one.
+    clock = Clock()  # the gateway's own clock moves with the orders taken, as it would
+    r = risk({"flow": {"max_orders_per_second": 3}}, clock)
+    for i in range(3):
+        clock.now = T0 + i * 400 * MS
+        accept(r, order("10", f"100.0{i}", received=clock.now, sent=T0 + i * 10 * MS), i)
+    clock.now = T0 + 1200 * MS
+    late = order("10", received=clock.now, sent=T0 + 30 * MS)
+    assert r.check(late) == "order rate of session CLIENT1 is at its max of 3 orders per second (counted by SendingTime)"
+    assert r.rejections["order_rate"] == 1
+
+
+def test_a_sending_time_far_in_the_past_or_ahead_cannot_hide_a_flood() -> None:
+    r = risk({"flow": {"max_orders_per_second": 2}})
+    # Stamped a minute ago: counts as sent 5 s before it was taken, no earlier.
+    accept(r, order("10", "100.01", received=T0, sent=T0 - 60_000 * MS), 1)
+    # Stamped in the future: counts as sent when taken.
+    accept(r, order("10", "100.02", received=T0 - 4_500 * MS, sent=T0 + 60_000 * MS), 2)
+    assert r.check(order("10", received=T0 - 4_400 * MS, sent=T0 - 4_400 * MS)) is not None
+    assert r.check(order("10", received=T0 + 2_000 * MS, sent=T0 + 2_000 * MS)) is None
+
+
+def test_a_session_whose_orders_wait_past_the_max_backlog_is_throttled_until_it_catches_up() -> None:
+    r = risk({"flow": {"max_backlog_ms": 100}})
+    offset = 7 * MS  # the clocks' offset and the network: the least lag, never counted
+    accept(r, order("10", "100.01", received=T0 + offset, sent=T0), 1)
+    accept(r, order("10", "100.02", received=T0 + 100 * MS + offset, sent=T0 + 10 * MS), 2)  # 90 ms behind
+    behind = order("10", "100.03", received=T0 + 250 * MS + offset, sent=T0 + 20 * MS)  # 230 ms behind
+    assert r.check(behind) == (
+        "session CLIENT1 throttled: this order waited 230 ms to be taken (max 100 ms): the session sends"
+        " faster than the gateway takes its orders")
+    assert r.rejections["throttle"] == 1
+    caught_up = order("10", "100.04", received=T0 + 300 * MS + offset, sent=T0 + 299 * MS)
+    assert r.check(caught_up) is None
+
+
+def test_while_a_venue_answers_late_sessions_over_their_fair_share_are_throttled() -> None:
+    r = risk({"flow": {"max_backlog_ms": 100}})
+    one, two = "FIX.4.4:FIXGATE->CLIENT1", "FIX.4.2:FIXGATE->CLIENT2"
+    for i in range(9):
+        at = T0 + i * MS
+        accept(r, order("10", f"100.{i:02d}", session=one, received=at, sent=at), i)
+    accept(r, order("10", "101.00", session=two, received=T0, sent=T0), 100)
+    r.venue_report("SIM", T0, T0 + 2 * MS)
+    r.venue_report("SIM", T0 + 10 * MS, T0 + 50 * MS)  # 38 ms over its least lag: not yet late
+    at = T0 + 20 * MS
+    assert r.check(order("10", "100.50", session=one, received=at, sent=at)) is None
+    r.venue_report("SIM", T0 + 20 * MS, T0 + 200 * MS)  # 178 ms over: late
+    assert r.venue_backlog_ns["SIM"] == 178 * MS
+    assert r.check(order("10", "100.50", session=one, received=at, sent=at)) == (
+        "session CLIENT1 throttled: venue SIM's reports are taken 178 ms late (max 100 ms) and the session"
+        " sent 9 of the last second's 10 orders, over its fair share of 5")
+    assert r.check(order("10", "101.50", session=two, received=at, sent=at)) is None  # under its share
 
 
 def test_duplicate_orders_within_the_window() -> None:

@@ -37,7 +37,7 @@ def make(wall: Wall, max_daily_loss: str = "1000") -> PreTradeRisk:
 def test_the_day_rolls_at_utc_midnight_and_yesterdays_realized_loss_stops_counting() -> None:
     wall = Wall(TODAY - HOUR)  # 23:00 the day before
     r = make(wall)
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(-900), D(100))  # -900 realized late yesterday
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(-900), D(100))  # -900 realized late yesterday
     assert r.view.daily_pnl("ACC") == D(-900)
 
     wall.now = TODAY + HOUR  # 01:00: no fill yet, the status already shows a fresh day
@@ -46,7 +46,7 @@ def test_the_day_rolls_at_utc_midnight_and_yesterdays_realized_loss_stops_counti
 
     # Sell 50 @ 96: -200 realized today, the other 50 marked at 96: -200 unrealized. Lifetime
     # realized is -1,100 (past the max with the unrealized), today's loss only 400.
-    r.position_changed("ACC", "AAPL", D(50), D(100), D(-1100), D(96))
+    r.position_changed("ACC", "AAPL", D(50), D(5000), D(-1100), D(96))
     assert r.view.daily_pnl("ACC") == D(-400)
     assert r.account_states == {}
     assert r.view.day_start_ns == TODAY
@@ -69,14 +69,14 @@ def test_restore_counts_only_todays_realized_pnl() -> None:
                        clock_ns=wall)
     oms.restore([], [
         # Last written yesterday: every cent of it is earlier days'.
-        PositionRecord("ACC", "AAPL", D(100), D(100), D(-5000), TODAY - 2 * HOUR),
+        PositionRecord("ACC", "AAPL", D(100), D(100), D(-5000), TODAY - 2 * HOUR, D(10000)),
         # Written today: the row holds a lifetime total that cannot be split, so it all counts.
-        PositionRecord("ACC", "MSFT", D(0), D(0), D(-300), TODAY + 9 * HOUR),
+        PositionRecord("ACC", "MSFT", D(0), D(0), D(-300), TODAY + 9 * HOUR, D(0)),
     ])
     assert risk.view.daily_pnl("ACC") == D(-300)
     assert risk.view.daily_pnl(None) == D(-300)
     # A small loss today does not breach the max, as the lifetime -5,300 would.
-    risk.position_changed("ACC", "AAPL", D(100), D(100), D(-5000), D("99.00"))
+    risk.position_changed("ACC", "AAPL", D(100), D(10000), D(-5000), D("99.00"))
     assert risk.view.daily_pnl("ACC") == D(-400)
     assert risk.account_states == {}
     [account] = risk_status(risk).accounts

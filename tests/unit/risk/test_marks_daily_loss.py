@@ -45,7 +45,7 @@ LIMITED = {"accounts": {"ACC": {"max_daily_loss": "1000", "daily_loss_action": "
 def test_a_falling_market_moves_a_long_account_to_reducing_without_a_fill_of_its_own() -> None:
     wall = Wall(TODAY + 10 * HOUR)
     r = make(LIMITED, wall)
-    assert r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(100)) == ()
+    assert r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D(100)) == ()
 
     assert r.marks_changed([("AAPL", D(90))]) == ()  # a loss of 1,000: at the limit, not past it
     assert r.account_states == {}
@@ -62,7 +62,7 @@ def test_a_falling_market_moves_a_long_account_to_reducing_without_a_fill_of_its
 
 def test_a_rising_market_breaches_a_short_and_the_halted_action_halts() -> None:
     r = make({"accounts": {"ACC": {"max_daily_loss": "500", "daily_loss_action": "HALTED"}}})
-    r.position_changed("ACC", "MSFT", D(-10), D(400), D(0), D(400))
+    r.position_changed("ACC", "MSFT", D(-10), D(-4000), D(0), D(400))
     [breach] = r.marks_changed([("MSFT", D("450.01"))])
     assert (breach.account, breach.state, breach.daily_loss) == ("ACC", TradingState.HALTED, D("500.10"))
     assert r.check(buy("1", "100")) == "account ACC HALTED: daily loss 500.10 > max 500"
@@ -70,8 +70,8 @@ def test_a_rising_market_breaches_a_short_and_the_halted_action_halts() -> None:
 
 def test_the_firm_limit_is_rechecked_on_a_mark_when_the_firm_holds_the_symbol() -> None:
     r = make({"firm": {"max_daily_loss": "300", "daily_loss_action": "HALTED"}})  # no account limits
-    r.position_changed("A", "AAPL", D(20), D(100), D(0), D(100))
-    r.position_changed("B", "AAPL", D(20), D(100), D(0), D(100))
+    r.position_changed("A", "AAPL", D(20), D(2000), D(0), D(100))
+    r.position_changed("B", "AAPL", D(20), D(2000), D(0), D(100))
     assert r.marks_changed([("AAPL", D("92.50"))]) == ()  # 40 x -7.50 = -300: at the limit
     [breach] = r.marks_changed([("AAPL", D("92.49"))])
     assert (breach.account, breach.state, breach.reason) == (None, TradingState.HALTED,
@@ -82,17 +82,17 @@ def test_the_firm_limit_is_rechecked_on_a_mark_when_the_firm_holds_the_symbol() 
 
 def test_a_fill_of_one_account_that_moves_the_mark_rechecks_the_other_holders() -> None:
     r = make({"accounts": {"HOLDER": {"max_daily_loss": "100"}, "TRADER": {"max_daily_loss": "100000"}}})
-    r.position_changed("HOLDER", "AAPL", D(10), D(100), D(0), D(100))
+    r.position_changed("HOLDER", "AAPL", D(10), D(1000), D(0), D(100))
     # TRADER buys at 89: a trade on the venue, so HOLDER is marked there too (-110).
-    breaches = r.position_changed("TRADER", "AAPL", D(5), D(89), D(0), D(89))
+    breaches = r.position_changed("TRADER", "AAPL", D(5), D(445), D(0), D(89))
     assert [(b.account, b.state, b.daily_loss) for b in breaches] == [("HOLDER", TradingState.HALTED, D(110))]
 
 
 def test_only_holders_with_the_limit_are_summed_and_a_mark_nobody_holds_reads_no_clock() -> None:
     wall = Wall(TODAY + 10 * HOUR)
     r = make({"accounts": {"ACC": {"max_daily_loss": "1000"}}}, wall)
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(100))
-    r.position_changed("NOLIMIT", "MSFT", D(100), D(400), D(0), D(400))
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D(100))
+    r.position_changed("NOLIMIT", "MSFT", D(100), D(40000), D(0), D(400))
     assert r.view.holders == {"AAPL": {"ACC"}, "MSFT": {"NOLIMIT"}}
 
     reads = wall.reads
@@ -110,7 +110,7 @@ def test_only_holders_with_the_limit_are_summed_and_a_mark_nobody_holds_reads_no
 
 def test_limits_changed_live_decide_who_a_mark_rechecks() -> None:
     r = make({})
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(0), D(100))
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(0), D(100))
     assert r.marks_changed([("AAPL", D(80))]) == ()  # no limit: nothing to breach
     r.config = risk_config_from_mapping(LIMITED)
     [breach] = r.marks_changed([("AAPL", D(79))])
@@ -120,7 +120,7 @@ def test_limits_changed_live_decide_who_a_mark_rechecks() -> None:
 def test_a_mark_after_utc_midnight_starts_the_day_before_it_counts() -> None:
     wall = Wall(TODAY - HOUR)
     r = make(LIMITED, wall)
-    r.position_changed("ACC", "AAPL", D(100), D(100), D(-5000), D(100))  # -5,000 realized yesterday
+    r.position_changed("ACC", "AAPL", D(100), D(10000), D(-5000), D(100))  # -5,000 realized yesterday
     assert r.account_states == {"ACC": TradingState.REDUCING}
     r.resume("account", "ACC", "ops")
 

@@ -1,0 +1,182 @@
+"""A guard over the client port's TCP connections: one that has not logged on within a few seconds is
+closed, and so is each one beyond a cap per remote address.
+
+QuickFIX 1.16 gives Python no hook on a connection before it names a session: an acceptor thread
+waits on a silent connection for ever (its LogonTimeout is the initiator's wait for the answer), and
+no callback tells the remote address. So the guard looks from outside, on Linux: every
+``interval`` it lists this process's sockets (``/proc/self/fd``), keeps those connected to the client
+port (``/proc/net/tcp``, ``tcp6``), and asks the kernel (``TCP_INFO``) whether fixgate has sent the
+connection anything. It has not until QuickFIX answers a Logon, so "nothing sent for
+``logon_timeout`` seconds" is "not logged on". Such a connection, or one over the cap, is shut down
+through a duplicate of its descriptor; QuickFIX sees the end of the stream and closes its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_TCP_ESTABLISHED = "01"
+_TCPI_BYTES_ACKED = 120  # offset of tcpi_bytes_acked (u64) in struct tcp_info (Linux >= 4.1)
+
+
+@dataclass(slots=True)
+class _Connection:
+    fd: int
+    remote: str  # the peer's address, without the port
+    first_seen: float
+    logged_on: bool = False
+
+
+class ConnectionGuard:
+    """Closes client connections that do not log on within ``logon_timeout`` seconds, and those over
+    ``max_per_address`` from one remote address (the newest first). Linux only; a thread of its own."""
+
+    def __init__(
+        self, port: int, *, logon_timeout: float, max_per_address: int, interval: float = 0.2
+    ) -> None:
+        self._port = port
+        self._logon_timeout = logon_timeout
+        self._max_per_address = max_per_address
+        self._interval = interval
+        self._known: dict[int, _Connection] = {}  # by socket inode
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.closed_for_timeout = 0
+        self.closed_for_cap = 0
+
+    def start(self) -> None:
+        """Start watching (a daemon thread); a platform without ``/proc/net/tcp`` only logs a warning."""
+        if not Path("/proc/net/tcp").exists():
+            log.warning("no /proc/net/tcp: no logon timeout or cap per address on client connections")
+            return
+        self._thread = threading.Thread(target=self._run, name="fixgate-connection-guard", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.check(time.monotonic())
+            except Exception:  # the guard must outlive any surprise in /proc; the next pass retries
+                log.exception("connection guard pass failed")
+
+    def check(self, now: float) -> None:
+        """One pass: take note of new connections, close the late and the surplus."""
+        remotes = _client_connections(self._port)
+        seen: dict[int, _Connection] = {}
+        for fd, inode in _socket_fds():
+            remote = remotes.get(inode)
+            if remote is None:
+                continue
+            known = self._known.get(inode)
+            seen[inode] = known if known is not None and known.fd == fd else _Connection(fd, remote, now)
+        self._known = seen
+        by_address: dict[str, list[tuple[int, _Connection]]] = {}
+        for inode, conn in seen.items():
+            by_address.setdefault(conn.remote, []).append((inode, conn))
+            if not conn.logged_on:
+                conn.logged_on = _has_sent(conn.fd, inode)
+            late = not conn.logged_on and now - conn.first_seen >= self._logon_timeout
+            if late and _shut_down(conn.fd, inode):
+                self.closed_for_timeout += 1
+                log.warning("client connection from %s closed: no logon within %gs", conn.remote,
+                            self._logon_timeout)
+        for remote, conns in by_address.items():
+            if len(conns) <= self._max_per_address:
+                continue
+            # Keep the logged-on and the oldest; close the newest beyond the cap.
+            conns.sort(key=lambda c: (not c[1].logged_on, c[1].first_seen, c[1].fd))
+            for inode, conn in conns[self._max_per_address:]:
+                if _shut_down(conn.fd, inode):
+                    self.closed_for_cap += 1
+                    log.warning("client connection from %s closed: over %d connections from that address",
+                                remote, self._max_per_address)
+
+
+def _socket_fds() -> list[tuple[int, int]]:
+    """(descriptor, inode) of every socket this process has open."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            found.append((int(name), int(target[8:-1])))
+    return found
+
+
+def _client_connections(port: int) -> dict[int, str]:
+    """Established TCP connections whose local port is ``port``: remote address by socket inode."""
+    found: dict[int, str] = {}
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+            if state != _TCP_ESTABLISHED or int(local.rsplit(":", 1)[1], 16) != port or inode == 0:
+                continue
+            found[inode] = _address(remote.rsplit(":", 1)[0], v6)
+    return found
+
+
+def _address(hex_address: str, v6: bool) -> str:
+    raw = bytes.fromhex(hex_address)
+    if not v6:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1])  # /proc prints the u32 in host (little) order
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    if words.startswith(b"\0" * 10 + b"\xff\xff"):
+        return socket.inet_ntop(socket.AF_INET, words[12:])  # an IPv4 peer on a v6 socket
+    return socket.inet_ntop(socket.AF_INET6, words)
+
+
+def _duplicate(fd: int, inode: int) -> socket.socket | None:
+    """A socket object over a duplicate of ``fd``, if ``fd`` is still that socket (not closed and reused)."""
+    try:
+        dup = os.dup(fd)
+    except OSError:
+        return None
+    if os.fstat(dup).st_ino != inode:
+        os.close(dup)
+        return None
+    return socket.socket(fileno=dup)
+
+
+def _has_sent(fd: int, inode: int) -> bool:
+    """Whether fixgate has sent anything on the connection that the peer acknowledged."""
+    sock = _duplicate(fd, inode)
+    if sock is None:
+        return False
+    with sock:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCPI_BYTES_ACKED + 8)
+    return len(info) >= _TCPI_BYTES_ACKED + 8 and struct.unpack_from("<Q", info, _TCPI_BYTES_ACKED)[0] > 0
+
+
+def _shut_down(fd: int, inode: int) -> bool:
+    """End the connection both ways; the QuickFIX thread reading it sees the end and closes it."""
+    sock = _duplicate(fd, inode)
+    if sock is None:
+        return False
+    with sock:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,129 @@
+"""A client that resets its sequence numbers (141=Y) never gets a report it had again as new after a
+restart; a report whose delivery fixgate cannot vouch for comes with PossResend (97=Y).
+
+A ResetSeqNumFlag logon empties QuickFIX's store of the client session, so what QuickFIX sent before
+it is no longer there to read; fixgate keeps its own durable record of what it sent (``ClientSent``
+in the journal)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from book.journal import Journal
+from fixgate.app import Fixgate
+from fixgate.config import Settings
+from fixgate.fixclient import FixClient, Message
+from simulator.config import load_config
+from simulator.venue import Simulator
+from tests.chaos.test_crash_recovery import GatewayProcess
+from tests.support import free_port, order_fields
+from tests.unit.book import samples
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Simulator]:
+    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
+    sim.start()
+    yield sim
+    sim.stop(force=True)
+
+
+def logon(port: int) -> FixClient:
+    """CLIENT1 starting a new day: sequence numbers from 1, ResetSeqNumFlag (141=Y)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client = FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="FIXGATE")
+            client.logon(reset_seq_num=True, timeout=10)
+            return client
+        except (OSError, ConnectionError, TimeoutError):
+            assert time.monotonic() < deadline, "CLIENT1 could not log on in 30 s"
+            time.sleep(0.2)
+
+
+def sync(client: FixClient) -> None:
+    """Wait until the gateway has answered a TestRequest: what it sent before is in."""
+    test_id = f"sync-{time.monotonic_ns()}"
+    client.send("1", {112: test_id})
+    deadline = time.monotonic() + 30
+    while not any(m.get(35) == "0" and m.get(112) == test_id for m in client.received):
+        assert time.monotonic() < deadline, f"no Heartbeat answered TestRequest {test_id} in 30 s"
+        time.sleep(0.02)
+
+
+def reports(client: FixClient) -> list[Message]:
+    return [m for m in client.received if m.get(35) in ("8", "9")]
+
+
+def flagged(message: Message) -> bool:
+    return message.get(43) == "Y" or message.get(97) == "Y"
+
+
+def test_reports_a_resetting_client_had_never_come_again_as_new_after_a_kill(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    gateway = GatewayProcess(tmp_path / "gw", database_url, simulator.port)
+    gateway.data_dir.mkdir()
+    gateway.start()
+    had: set[str] = set()  # ExecIDs CLIENT1 received
+    try:
+        for day in range(4):  # each logon resets the session and empties QuickFIX's store of it
+            client = logon(gateway.client_port)
+            for n in range(2):
+                # A sell that rests below the simulator's ask, and a buy that takes it: four reports.
+                sell, buy = f"s{day}-{n}", f"b{day}-{n}"
+                client.send("D", order_fields(sell, 5, "190.00", side="2"))
+                client.expect("8", where={11: sell, 150: "0"})
+                client.send("D", order_fields(buy, 5, "190.00"))
+                client.expect("8", where={11: buy, 39: "2"})
+                client.expect("8", where={11: sell, 39: "2"})
+            sync(client)
+            had.update(m[17] for m in reports(client))
+            client.close()  # dropped without a Logout, as a client's crash would
+        assert len(had) == 4 * 2 * 4
+        gateway.kill()
+        gateway.start()
+
+        client = logon(gateway.client_port)
+        sync(client)  # reports owed at logon are sent before the TestRequest is answered
+        again = [m for m in reports(client) if m.get(17) in had]
+        client.close()
+    finally:
+        gateway.stop()
+    assert [str(m) for m in again if not flagged(m)] == []  # never again as new
+    # Every report was on the wire, and marked so, long before the kill: none is even uncertain.
+    assert [str(m) for m in again] == []
+
+
+def test_a_report_journaled_but_never_marked_sent_goes_at_logon_with_possresend(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    settings = Settings(data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
+                        rest_port=free_port(), database_url=database_url, api_token="t" * 32)
+    # A run killed after journaling a fill's report and before QuickFIX had it on the wire (or before
+    # fixgate recorded that it had): the journal holds the report, and no ClientSent for it.
+    journal = Journal(settings.data_dir / "journal")
+    journal.append([samples.order(1), samples.report("R1")])
+    journal.close()
+
+    received: list[list[Message]] = []
+    for _ in range(2):  # the second start finds R1 marked as sent at the first one's logon
+        app = Fixgate(replace(settings, client_port=free_port(), rest_port=free_port()))
+        app.start()
+        try:
+            client = logon(app.settings.client_port)
+            sync(client)
+            received.append(reports(client))
+            client.logout(timeout=2)
+        finally:
+            app.stop()
+    [owed] = received[0]
+    assert (owed[17], owed[11], owed.get(97), owed.get(43)) == ("R1", "c1", "Y", None)
+    assert received[1] == []

@@ -1,0 +1,74 @@
+"""The simulator's venue dialects on the wire (``[venues.dialect]``): a session-level Reject of chosen
+OrdTypes, BusinessMessageRejects of unsupported message types, cancels acknowledged under the
+original ClOrdID. Real sockets, any FIX client (here the test client), FIX 4.2 and 4.4."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fixgate.fixclient import FixClient, utc_timestamp
+from simulator.config import SimulatorConfig, VenueConfig, VenueDialect
+from simulator.venue import Simulator
+from tests.support import free_port, order_fields
+
+VERSIONS = ["FIX.4.4", "FIX.4.2"]
+DIALECT = VenueDialect(session_reject_ord_types=("1",), business_reject=("G", "H", "V"),
+                       cancel_ack_original_id=True)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    simulator = Simulator(SimulatorConfig((VenueConfig(dialect=DIALECT),)), tmp_path / "sim", port=free_port())
+    simulator.start()
+    yield simulator
+    simulator.stop(force=True)
+
+
+@pytest.fixture(params=VERSIONS)
+def client(request: pytest.FixtureRequest, sim: Simulator) -> Iterator[FixClient]:
+    with FixClient.connect("127.0.0.1", sim.port, sender_comp_id="CLIENT1", target_comp_id="SIM",
+                           begin_string=request.param) as fix_client:
+        fix_client.logon()
+        yield fix_client
+
+
+def test_an_ord_type_the_dialect_refuses_gets_a_session_reject_and_never_reaches_the_book(
+    client: FixClient, sim: Simulator
+) -> None:
+    seq = client.send("D", order_fields("m-1", 10, None))  # market
+    reject = client.expect("3")
+    assert (reject[45], reject[371], reject[372], reject[373]) == (str(seq), "40", "D", "5")
+    assert reject[58] == "OrdType (40) 1 is not accepted by venue SIM"
+    assert not sim.record.saw("m-1")
+    client.send("D", order_fields("l-1", 10, "189.00"))  # a limit order is taken
+    client.expect("8", where={11: "l-1", 39: "0"})
+
+
+def test_message_types_the_dialect_refuses_get_a_business_reject_naming_the_request(
+    client: FixClient, sim: Simulator
+) -> None:
+    client.send("D", order_fields("l-1", 10, "189.00"))
+    client.expect("8", where={11: "l-1", 39: "0"})
+    seq = client.send("G", {41: "l-1", 11: "l-2", 21: "1", 55: "AAPL", 54: "1", 38: 20, 40: "2", 44: "189.00",
+                            60: utc_timestamp()})
+    refused = client.expect("j")
+    assert (refused[45], refused[372], refused[379], refused[380]) == (str(seq), "G", "l-2", "3")
+    assert refused[58] == "MsgType G is not supported by venue SIM"
+    client.send("H", {11: "l-1", 55: "AAPL", 54: "1"})
+    assert (client.expect("j")[372], sim.record.order("l-1").quantity) == ("H", 10)  # type: ignore[union-attr]
+    client.send("V", {262: "md-1", 263: "1", 264: "1", 146: 1, 55: "AAPL", 267: 1, 269: "0"})
+    assert client.expect("j", where={372: "V"})[379] == "md-1"
+
+
+def test_a_cancel_is_acknowledged_under_the_original_cl_ord_id_without_41(
+    client: FixClient, sim: Simulator
+) -> None:
+    client.send("D", order_fields("c-1", 10, "189.00"))
+    client.expect("8", where={11: "c-1", 39: "0"})
+    client.send("F", {41: "c-1", 11: "c-2", 55: "AAPL", 54: "1", 38: 10, 60: utc_timestamp()})
+    canceled = client.expect("8", where={39: "4"})
+    assert (canceled[11], canceled[150], 41 in canceled) == ("c-1", "4", False)
+    assert sim.record.order("c-2").status == "CANCELED"  # type: ignore[union-attr]
