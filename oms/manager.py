@@ -596,6 +596,7 @@ class OrderManager:
                             " applied", order.order_id, report.venue, report.exec_id, report.kind,
                             report.last_qty, report.last_px)
 
+            venue_id = report.venue_cl_ord_id  # the id the venue knows the order by after this report
             report = self._as_answer_to_cancel(order, report)
             pending = order.pending
             chained = order.chained
@@ -659,7 +660,9 @@ class OrderManager:
             if answers_pending and pending is not None and report.kind in (ExecKind.CANCELED, ExecKind.REPLACED):
                 cl_ord_id, orig_cl_ord_id = pending.cl_ord_id, pending.orig_cl_ord_id
                 order.cl_ord_id = pending.cl_ord_id
-                order.venue_cl_ord_id = pending.venue_cl_ord_id
+                # (A Canceled under the order's own id answers the request but leaves the venue
+                # knowing the order by that id: the request's never took.)
+                order.venue_cl_ord_id = pending.venue_cl_ord_id if venue_id == report.venue_cl_ord_id else venue_id
                 order.pending = None
             elif (chained is not None and report.kind is ExecKind.CANCELED
                   and report.venue_cl_ord_id == chained.venue_cl_ord_id):
@@ -704,8 +707,8 @@ class OrderManager:
         OrigClOrdID (41), answers the cancel outstanding: the report is taken as if it named the
         request's ClOrdID, so the client gets its Canceled under its cancel's ids and no "too late"
         reject besides. (A venue's own cancel, such as an IOC remainder, that meets a cancel on its way
-        ends the order as the client asked; a refusal of the request that may follow finds no request:
-        logged and counted as unknown by ``apply_cancel_reject``.)"""
+        ends the order as the client asked; the venue's refusal of the request that may follow is
+        expected and dropped.) The order keeps the venue's id for it."""
         if (report.kind is not ExecKind.CANCELED
                 or self._by_venue_id.get((report.venue, report.venue_cl_ord_id)) is not order):
             return report
@@ -714,6 +717,9 @@ class OrderManager:
             return report  # it names the request it answers
         for request in requests:
             if request.kind is RequestKind.CANCEL:
+                # The venue may still refuse the request itself (an IOC remainder or an expiry met it):
+                # that refusal is expected, and dropped (``apply_cancel_reject``).
+                self._ended_requests.add((order.venue, request.venue_cl_ord_id))
                 return replace(report, venue_cl_ord_id=request.venue_cl_ord_id,
                                orig_venue_cl_ord_id=report.orig_venue_cl_ord_id or report.venue_cl_ord_id)
         return report

@@ -22,6 +22,7 @@ from oms.model import (
     ReplaceOrder,
     Side,
     TimeInForce,
+    VenueCancelReject,
     VenueOrderRefusal,
     VenueReport,
 )
@@ -141,6 +142,22 @@ def test_a_canceled_report_under_the_orders_own_id_answers_the_pending_cancel_on
     assert risk.view.working == {}
     record = oms.order(routed.order_id)
     assert record is not None and (record.cl_ord_id, record.pending) == ("x1", None)
+
+
+def test_an_ioc_remainder_meeting_a_cancel_answers_it_and_the_venues_refusal_after_is_expected() -> None:
+    oms, _, _ = make()
+    routed = working(oms, "c1")
+    change = oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 2))
+    assert isinstance(change, VenueChange)
+    # The venue cancels the IOC remainder under the order's id, then refuses the cancel: too late.
+    canceled = oms.apply(report(routed.venue_cl_ord_id, "e2", ExecKind.CANCELED, OrderStatus.CANCELED))
+    assert canceled is not None and (canceled.cl_ord_id, canceled.orig_cl_ord_id) == ("x1", "c1")
+    record = oms.order(routed.order_id)
+    assert record is not None and record.venue_cl_ord_id == routed.venue_cl_ord_id  # the venue's id for it
+    refused = VenueCancelReject("SIM", change.venue_cl_ord_id, routed.venue_cl_ord_id, "too late to cancel", 6)
+    assert oms.apply_cancel_reject(refused) is None
+    assert oms.counters.unknown_reports == 0
+    assert oms.take_cancel_rejects() == []
 
 
 def test_a_sweeps_cancel_chained_on_a_replace_is_answered_under_the_orders_own_id_too() -> None:
