@@ -172,6 +172,8 @@ def test_a_sweeps_cancel_chained_on_a_replace_is_answered_under_the_orders_own_i
     # The replace never happened: answered too late, once.
     [late] = oms.take_cancel_rejects()
     assert (late.cl_ord_id, late.reason) == ("c2", CancelRejectReason.TOO_LATE)
+    record = oms.order(routed.order_id)
+    assert record is not None and record.venue_cl_ord_id == routed.venue_cl_ord_id  # the venue's id for it
 
 
 def test_a_venues_own_cancel_with_no_cancel_outstanding_stays_unsolicited() -> None:
