@@ -86,7 +86,16 @@ def _decimal(msg: fix.Message, tag: int, name: str) -> Decimal | Invalid:
         return Invalid(tag, f"{name} ({tag}) '{raw}' is not a number")
     if not value.is_finite():
         return Invalid(tag, f"{name} ({tag}) '{raw}' is not a finite number")
+    if value.adjusted() >= MAX_INTEGER_DIGITS or -value.as_tuple().exponent > MAX_DECIMAL_PLACES:  # type: ignore[operator]
+        return Invalid(tag, f"{name} ({tag}) {raw} is out of range: at most {MAX_INTEGER_DIGITS} digits before"
+                            f" the decimal point and {MAX_DECIMAL_PLACES} after")
     return value
+
+
+# A client's quantity or price is kept to what every sum and remainder of risk and the OMS computes
+# exactly in Decimal's 28 digits (a 29-digit price made ``price % tick`` raise), and far above any real one.
+MAX_INTEGER_DIGITS = 12
+MAX_DECIMAL_PLACES = 8
 
 
 def text_field(msg: fix.Message, tag: int) -> str | Invalid:

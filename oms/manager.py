@@ -670,6 +670,7 @@ class OrderManager:
                 # before it went (the venue may not even have answered that one).
                 cl_ord_id = orig_cl_ord_id = order.cl_ord_id
                 order.venue_cl_ord_id = chained.venue_cl_ord_id if venue_id == report.venue_cl_ord_id else venue_id
+                order.chained = None  # answered
             if order.status.is_terminal:
                 # An end (the cancel, a fill, an IOC remainder, an expiry) ends every request too. One
                 # it does not answer is answered now, too late: the venue's own OrderCancelReject may

@@ -1,11 +1,12 @@
-"""The edge's check of client text fields: printable ASCII, 1 to 64 characters, the tag named."""
+"""The edge's checks of client fields: text printable ASCII of 1 to 64 characters, numbers in range,
+the tag named."""
 
 from __future__ import annotations
 
 import pytest
 import quickfix as fix
 
-from gateway.translate import MAX_TEXT_LENGTH, Invalid, invalid_text, text_field, venue_text
+from gateway.translate import MAX_TEXT_LENGTH, Invalid, invalid_text, parse_new_order, text_field, venue_text
 
 
 def message(**fields: str) -> fix.Message:
@@ -45,3 +46,18 @@ def test_invalid_text_names_the_first_bad_tag_present() -> None:
 def test_a_venue_string_is_kept_as_printable_ascii_byte_for_byte(value: str, stored: str) -> None:
     assert venue_text(value) == stored
     assert venue_text(value) == venue_text(value)  # a repeated report is known as one
+
+
+@pytest.mark.parametrize(("price", "ok"), [
+    ("999999999999", True), ("1000000000000", False), ("99999999999999999999999999999", False),
+    ("190.12345678", True), ("190.123456789", False), ("1E+20000000", False), ("1E-9", False),
+])
+def test_a_price_out_of_range_is_refused_naming_the_tag(price: str, ok: bool) -> None:
+    order = message(t11="c1", t21="1", t55="AAPL", t54="1", t38="10", t40="2", t44=price)
+    parsed = parse_new_order(order, "FIX.4.4:FIXGATE->CLIENT1", "CLIENT1", 1)
+    if ok:
+        assert not isinstance(parsed, Invalid)
+    else:
+        assert isinstance(parsed, Invalid) and parsed.tag == 44
+        assert parsed.text == (f"Price (44) {price} is out of range: at most 12 digits before the decimal point"
+                               " and 8 after")
