@@ -16,7 +16,15 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.auth import Caller, Canceller, authenticate
-from api.errors import PROTECTED_RESPONSES, Conflict, ErrorBody, Forbidden, InvalidParameter, NotFound, Unavailable
+from api.errors import (
+    PROTECTED_RESPONSES,
+    Conflict,
+    ErrorBody,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    Unavailable,
+)
 from api.identities import Identity
 from api.params import INT64_MAX, OrderId, SafeText, cursor, parse_time_ns
 from api.pnl import PnlSum, pnl_report, unrealized_pnl
@@ -190,7 +198,8 @@ def _page(
 
 def _own(caller: Identity, order_id: int, account: str) -> None:
     if not caller.may_see(account):
-        raise Forbidden(f"{caller.name} (client) may not see or cancel order {order_id}: not one of its accounts")
+        raise Forbidden(
+            f"{caller.name} (client) may not see or cancel order {order_id}: not one of its accounts")
 
 
 @router.get(
@@ -213,7 +222,8 @@ async def get_order(order_id: OrderId, repository: Repository, caller: Caller) -
     response_model=CancelAccepted,
     responses={
         404: {"model": ErrorBody, "description": "no such order"},
-        409: {"model": ErrorBody, "description": "the order is done, or a cancel or replace is already pending"},
+        409: {"model": ErrorBody,
+              "description": "the order is done, or a cancel or replace is already pending"},
         503: {"model": ErrorBody, "description": "no gateway is wired to this API"},
     },
 )

@@ -89,7 +89,8 @@ def make_identity(name: str, role: str, accounts: Iterable[str] = (), where: str
     try:
         known = Role(role)
     except ValueError:
-        raise IdentityError(f"{where}: role {role!r} must be one of {', '.join(r.value for r in Role)}") from None
+        known_roles = ", ".join(r.value for r in Role)
+        raise IdentityError(f"{where}: role {role!r} must be one of {known_roles}") from None
     names = frozenset(accounts)
     for account in names:
         if not _ACCOUNT.fullmatch(account):
@@ -97,7 +98,8 @@ def make_identity(name: str, role: str, accounts: Iterable[str] = (), where: str
     if known is Role.CLIENT and not names:
         raise IdentityError(f"{where}: a client identity needs its accounts (e.g. CLIENT1,CLIENT2)")
     if known is not Role.CLIENT and names:
-        raise IdentityError(f"{where}: only a client identity names accounts ({known.value} sees every account)")
+        raise IdentityError(
+            f"{where}: only a client identity names accounts ({known.value} sees every account)")
     return Identity(name, known, names)
 
 
@@ -117,7 +119,8 @@ def parse_tokens(text: str, source: str) -> dict[str, Identity]:
         accounts = [a for field in rest for a in field.split(",") if a]
         identity = make_identity(name, role, accounts, where)
         if not _HEX.fullmatch(digest):
-            raise IdentityError(f"{where}: {digest[:8]}... is not a SHA-256 in lower-case hex (64 characters)")
+            raise IdentityError(
+                f"{where}: {digest[:8]}... is not a SHA-256 in lower-case hex (64 characters)")
         if name in names:
             raise IdentityError(f"{where}: identity {name!r} is named twice")
         if digest in by_hash:
@@ -141,7 +144,9 @@ def load_tokens(path: str | Path) -> dict[str, Identity]:
 class Identities:
     """Bearer token -> identity: the tokens file's identities and the legacy single operator token."""
 
-    def __init__(self, by_hash: Mapping[str, Identity] | None = None, legacy_token: str | None = None) -> None:
+    def __init__(
+        self, by_hash: Mapping[str, Identity] | None = None, legacy_token: str | None = None
+    ) -> None:
         self._by_hash = dict(by_hash or {})
         if legacy_token:
             digest = hash_token(legacy_token)
@@ -149,8 +154,9 @@ class Identities:
                 raise IdentityError(
                     f"the API token is also the token of {self._by_hash[digest].name!r} in the tokens file")
             if any(i.name == LEGACY_TOKEN_NAME for i in self._by_hash.values()):
-                raise IdentityError(f"the tokens file names an identity {LEGACY_TOKEN_NAME!r}: that is the name of"
-                                    " the API token's identity (FIXGATE_API_TOKEN); rename it")
+                raise IdentityError(
+                    f"the tokens file names an identity {LEGACY_TOKEN_NAME!r}: that is the name of the API"
+                    " token's identity (FIXGATE_API_TOKEN); rename it")
             self._by_hash[digest] = Identity(LEGACY_TOKEN_NAME, Role.OPERATOR)
 
     def __bool__(self) -> bool:

@@ -9,7 +9,7 @@ are kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,9 +21,9 @@ from api.errors import PROTECTED_RESPONSES, ErrorBody, NotFound, Unavailable
 from api.params import OrderId
 
 # Operators and viewers: the metrics are the whole gateway's, not one client's.
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": "no gateway wired to this API"}}
 metrics_router = APIRouter(prefix="/metrics", tags=["metrics"], dependencies=[Depends(firm_reader)],
-                           responses={**PROTECTED_RESPONSES,
-                                      503: {"model": ErrorBody, "description": "no gateway wired to this API"}})
+                           responses={**PROTECTED_RESPONSES, **_UNAVAILABLE})
 
 
 class HopStatsLike(Protocol):

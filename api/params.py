@@ -41,7 +41,8 @@ OrderId = Annotated[int, Path(ge=1, le=INT64_MAX, description="the gateway's ord
 
 def cursor(what: str) -> Any:
     """The ``after`` query parameter of a paged list: 0 .. 2**63-1."""
-    return Query(ge=0, le=INT64_MAX, description=f"cursor: only {what} (the X-Next-Cursor of the previous page)")
+    return Query(ge=0, le=INT64_MAX,
+                 description=f"cursor: only {what} (the X-Next-Cursor of the previous page)")
 
 
 def parse_time_ns(name: str, value: str | None) -> int | None:

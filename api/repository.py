@@ -98,7 +98,11 @@ class BookRepository:
         return (await self._conn.execute(query)).mappings().all()
 
     async def list_positions(
-        self, *, account: str | None = None, accounts: Collection[str] | None = None, symbol: str | None = None
+        self,
+        *,
+        account: str | None = None,
+        accounts: Collection[str] | None = None,
+        symbol: str | None = None,
     ) -> Sequence[RowMapping]:
         """Positions matching every given filter with their symbol's mark (``mark_price``, or None),
         by account then symbol; ``accounts``: only these accounts'."""

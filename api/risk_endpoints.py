@@ -42,8 +42,10 @@ from risk.status import ExposureUse, risk_status
 
 _log = logging.getLogger(__name__)
 
-_UNAVAILABLE = {503: {"model": ErrorBody, "description": "no gateway is wired to this API"}}
-_BAD_BODY = {400: {"model": ErrorBody, "description": "the body is not JSON this API can read"}}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "no gateway is wired to this API"}}
+_BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not JSON this API can read"}}
 risk_router = APIRouter(prefix="/risk", tags=["risk"], responses={**PROTECTED_RESPONSES, **_UNAVAILABLE})
 
 RECENT_ACTIONS = 20  # kills and resumes shown by GET /risk/status
@@ -258,7 +260,9 @@ async def kill(body: KillRequest, request: Request, operations: Operations, call
 
 
 @risk_router.post("/resume", response_model=ResumeResponse, responses=_BAD_BODY)
-async def resume(body: ResumeRequest, request: Request, operations: Operations, caller: Operator) -> ResumeResponse:
+async def resume(
+    body: ResumeRequest, request: Request, operations: Operations, caller: Operator
+) -> ResumeResponse:
     """Lift a kill switch; for the firm or an account, also the state a daily loss breach set."""
     value = _value(body.scope, body.value)
     by = caller.name
@@ -337,8 +341,8 @@ async def patch_limits(
     request: Request,
     operations: Operations,
     caller: Operator,
-    changes: Annotated[dict[str, Any], Body(description="a JSON merge patch (RFC 7396) of GET /risk/limits:"
-                                                        " a value sets, null turns off, a key left out stays")],
+    changes: Annotated[dict[str, Any], Body(description="a JSON merge patch (RFC 7396) of GET /risk/limits: a"
+                                                        " value sets, null turns off, a key left out stays")],
 ) -> dict[str, Any]:
     """Change some limits, live: the body is merged into the limits in force as a JSON merge patch
     (RFC 7396): a key with a value sets it, a key with null turns that limit (or table) off, a key left

@@ -24,8 +24,8 @@ def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-token-file", type=Path,
                         help="file holding the REST API's bearer token (FIXGATE_API_TOKEN_FILE; FIXGATE_API_TOKEN)")
     parser.add_argument("--api-tokens-file", type=Path,
-                        help="REST identities, one 'name role sha256hex [accounts]' a line; `fixgate token add`"
-                        " writes them (FIXGATE_API_TOKENS_FILE)")
+                        help="REST identities, one 'name role sha256hex [accounts]' a line; `fixgate token"
+                        " add` writes them (FIXGATE_API_TOKENS_FILE)")
     parser.add_argument("--no-fix-message-log", action="store_true",
                         help="do not log every FIX message to files (FIXGATE_FIX_MESSAGE_LOG=0)")
 

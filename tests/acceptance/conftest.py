@@ -44,7 +44,7 @@ def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator
         rest_port=free_port(),
         database_url=database_url,
         api_token=API_TOKEN,
-        api_tokens={hash_token(token): Identity(name, Role.OPERATOR) for name, token in OPERATOR_TOKENS.items()},
+        api_tokens={hash_token(t): Identity(name, Role.OPERATOR) for name, t in OPERATOR_TOKENS.items()},
     )
     app = Fixgate(settings)
     app.start()

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 
 from fixgate.app import Fixgate
-from tests.acceptance.conftest import as_operator
 from fixgate.fixclient import FixClient, Message
 from simulator.venue import Simulator
+from tests.acceptance.conftest import as_operator
 from tests.support import eventually, order_fields
 
 Connect = Callable[..., FixClient]

@@ -183,7 +183,8 @@ def test_the_audit_trail_names_the_authenticated_identity_not_a_header(
         assert alice.patch("/risk/limits", json={"firm": {"max_order_qty": "9"}}).status_code == 200
     assert gateway.kills == [("firm", "", "alice", "drill")]
     audit = rows(database_url, "SELECT action, by FROM risk_events ORDER BY id")
-    assert [(r["action"], r["by"]) for r in audit] == [("KILL", "alice"), ("RESUME", "api"), ("LIMITS", "alice")]
+    assert [(r["action"], r["by"]) for r in audit] == [
+        ("KILL", "alice"), ("RESUME", "api"), ("LIMITS", "alice")]
 
 
 def test_unknown_tokens_are_401_and_the_legacy_token_is_an_operator(

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -144,7 +143,8 @@ def test_a_failed_audit_row_says_so_without_the_sql(
     execute(database_url, "ALTER TABLE risk_events RENAME TO risk_events_gone")
     response = api.post("/risk/kill", json={"scope": "firm", "reason": "drill"})
     assert response.status_code == 500
-    assert "kill switch on firm is in effect, but its audit row could not be written" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert "kill switch on firm is in effect, but its audit row could not be written" in detail
     for leaked in ("risk_events", "INSERT", "relation", "ProgrammingError", "asyncpg"):
         assert leaked not in response.text
 

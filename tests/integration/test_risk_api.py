@@ -72,8 +72,8 @@ def gateway() -> StubGateway:
 @contextmanager
 def serve(database_url: str, headers: dict[str, str], **options: Any) -> Iterator[httpx.Client]:
     """The app on a real socket (uvicorn on 127.0.0.1)."""
-    server = RestServer(create_app(database_url, api_token=TOKEN, api_tokens=IDENTITIES, **options), "127.0.0.1",
-                        free_port())
+    app = create_app(database_url, api_token=TOKEN, api_tokens=IDENTITIES, **options)
+    server = RestServer(app, "127.0.0.1", free_port())
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=10.0, headers=headers) as client:
@@ -201,7 +201,8 @@ def test_put_limits_swaps_them_live_and_keeps_old_and_new(
 )
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_bad_limits_are_422_naming_the_key_and_change_nothing(
-    api: httpx.Client, gateway: StubGateway, database_url: str, limits: dict[str, Any], named: str, method: str
+    api: httpx.Client, gateway: StubGateway, database_url: str, limits: dict[str, Any], named: str,
+    method: str,
 ) -> None:
     config = gateway.risk.config
     response = api.request(method, "/risk/limits", json=limits)
@@ -243,7 +244,9 @@ def test_put_turns_a_limit_off_only_when_told_with_null(
     assert row["by"] == "bob" and row["details"]["new"] == after
 
 
-def test_patch_merges_changes_and_an_empty_one_changes_nothing(api: httpx.Client, gateway: StubGateway) -> None:
+def test_patch_merges_changes_and_an_empty_one_changes_nothing(
+    api: httpx.Client, gateway: StubGateway
+) -> None:
     before = api.get("/risk/limits").json()
     assert api.patch("/risk/limits", json={}).json() == before
     response = api.patch("/risk/limits", json={"firm": {"max_order_qty": "7", "max_daily_loss": None},

@@ -212,8 +212,8 @@ def test_end_of_day_needs_the_action_header_and_a_loopback_host(sim: Simulator) 
         with pytest.raises(urllib.error.HTTPError) as rebound:
             get(urllib.request.Request(f"{sim.record_url}/record", headers={"Host": "evil.example"}))
         assert rebound.value.code == 403
-        assert {o["cl_ord_id"]: o["status"] for o in get(f"{sim.record_url}/venues/SIM/orders")["orders"]} == {
-            "day": "NEW"}
+        orders = get(f"{sim.record_url}/venues/SIM/orders")["orders"]
+        assert {o["cl_ord_id"]: o["status"] for o in orders} == {"day": "NEW"}
         assert post(url) == {"expired": 1, "done_for_day": 0}
     with pytest.raises(ValueError, match="binds a loopback address only"):
         RecordServer({}, "0.0.0.0", 0)
