@@ -23,7 +23,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.auth import Operator, firm_reader
+from api.auth import Operator, authenticate, firm_reader
 from api.errors import PROTECTED_RESPONSES, APIError, ErrorBody, InvalidParameter, Unavailable
 from api.params import MAX_TEXT, SafeText, storable_text
 from api.risk_repository import RiskEventRepository
@@ -46,7 +46,10 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "no gateway is wired to this API"}}
 _BAD_BODY: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the body is not JSON this API can read"}}
-risk_router = APIRouter(prefix="/risk", tags=["risk"], responses={**PROTECTED_RESPONSES, **_UNAVAILABLE})
+# Authenticated first (router dependencies run before an endpoint's own): a caller without a token
+# learns nothing, not even that no gateway is wired (503).
+risk_router = APIRouter(prefix="/risk", tags=["risk"], dependencies=[Depends(authenticate)],
+                        responses={**PROTECTED_RESPONSES, **_UNAVAILABLE})
 
 RECENT_ACTIONS = 20  # kills and resumes shown by GET /risk/status
 MAX_REASON = 1000
@@ -244,7 +247,7 @@ _WHAT = {"account": "account", "session": "client CompID", "symbol": "symbol"}
 
 
 @risk_router.post("/kill", response_model=KillResponse, responses=_BAD_BODY)
-async def kill(body: KillRequest, request: Request, operations: Operations, caller: Operator) -> KillResponse:
+async def kill(body: KillRequest, request: Request, caller: Operator, operations: Operations) -> KillResponse:
     """The kill switch: halt new orders in a scope (firm, account, client session by CompID, symbol)
     and cancel every working order in it at every venue. Orders in the scope are then rejected with a
     Text naming the halt, who pulled it and why, until ``POST /risk/resume``."""
@@ -261,7 +264,7 @@ async def kill(body: KillRequest, request: Request, operations: Operations, call
 
 @risk_router.post("/resume", response_model=ResumeResponse, responses=_BAD_BODY)
 async def resume(
-    body: ResumeRequest, request: Request, operations: Operations, caller: Operator
+    body: ResumeRequest, request: Request, caller: Operator, operations: Operations
 ) -> ResumeResponse:
     """Lift a kill switch; for the firm or an account, also the state a daily loss breach set."""
     value = _value(body.scope, body.value)
@@ -315,8 +318,8 @@ _LIMITS_RESPONSES: dict[int | str, dict[str, Any]] = {
 @risk_router.put("/limits", responses=_LIMITS_RESPONSES)
 async def put_limits(
     request: Request,
-    operations: Operations,
     caller: Operator,
+    operations: Operations,
     limits: Annotated[dict[str, Any], Body(description="the whole config, as GET /risk/limits returns it,"
                                                        " with null for each limit to turn off")],
 ) -> dict[str, Any]:
@@ -339,8 +342,8 @@ async def put_limits(
 @risk_router.patch("/limits", responses=_LIMITS_RESPONSES)
 async def patch_limits(
     request: Request,
-    operations: Operations,
     caller: Operator,
+    operations: Operations,
     changes: Annotated[dict[str, Any], Body(description="a JSON merge patch (RFC 7396) of GET /risk/limits: a"
                                                         " value sets, null turns off, a key left out stays")],
 ) -> dict[str, Any]:

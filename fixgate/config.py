@@ -70,10 +70,10 @@ class Settings:
             api_tokens=tokens_from_file(os.environ.get("FIXGATE_API_TOKENS_FILE")),
         )
 
-    def with_api_token(self) -> tuple[Settings, bool]:
-        """These settings with an API token: the configured one, else a new random one (True); none is
-        made when a tokens file names the identities."""
-        if self.api_token or self.api_tokens:
+    def with_api_token(self, *, always: bool = False) -> tuple[Settings, bool]:
+        """These settings with an API token: the configured one, else a new random one (True). None is
+        made when a tokens file names the identities, unless ``always`` (the demo reads its own API)."""
+        if self.api_token or (self.api_tokens and not always):
             return self, False
         return replace(self, api_token=secrets.token_urlsafe(32)), True
 

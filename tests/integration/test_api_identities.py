@@ -116,6 +116,7 @@ def test_the_settings_read_the_tokens_file_and_a_bad_one_stops_the_start(
     settings = settings_from(build_parser().parse_args(["serve", "--api-tokens-file", str(tokens["file"])]))
     assert {i.name for i in settings.api_tokens.values()} == {"alice", "vera", "acme"}
     assert settings.with_api_token() == (settings, False)  # named identities: no token is made up
+    assert settings.with_api_token(always=True)[1] is True  # but the demo gets one to read its own API
     bad = tmp_path / "bad"
     bad.write_text("alice operator nothex\n")
     with pytest.raises(ConfigError, match="bad:1"):

@@ -354,6 +354,9 @@ def test_without_a_gateway_risk_endpoints_are_503(database_url: str) -> None:
         assert response.status_code == 503
         assert client.get("/risk/status").status_code == 503
         assert client.get("/risk/events").json() == []
+        # Who may not call learns nothing, not even that no gateway is wired.
+        assert client.post("/risk/kill", json={"scope": "firm"}, headers={"Authorization": ""}).status_code == 401
+        assert client.get("/risk/status", headers={"Authorization": "Bearer guess"}).status_code == 401
 
 
 def test_status_daily_pnl_counts_from_the_start_of_the_utc_day(database_url: str) -> None:
