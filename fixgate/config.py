@@ -9,9 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from api.identities import Identity, IdentityError, load_tokens
 from oms.model import Instrument
+
+if TYPE_CHECKING:
+    from api.identities import Identity
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = REPO_DIR / "config"
@@ -109,6 +112,10 @@ def tokens_from_file(path: str | Path | None) -> dict[str, Identity]:
     by token hash; none without a path. A missing or malformed file is an error naming the line."""
     if path is None or str(path) == "":
         return {}
+    # Here, not at the top: importing the api package loads FastAPI, which `fixgate simulator` and
+    # `fixgate --help` do not need.
+    from api.identities import IdentityError, load_tokens
+
     try:
         return load_tokens(path)
     except IdentityError as exc:
