@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from api.audit import audit
 from api.auth import Caller, Canceller, authenticate
 from api.errors import (
     PROTECTED_RESPONSES,
@@ -244,6 +246,8 @@ async def cancel_order(order_id: OrderId, request: Request, caller: Canceller) -
     # Off the event loop: the gateway takes the OMS lock and a FIX session's send lock.
     refusal = await run_in_threadpool(operations.cancel_order, order_id)
     if refusal is None:
+        await audit(request, f"the cancel of order {order_id}", at_ns=time.time_ns(), by=caller.name,
+                    action="CANCEL", value=str(order_id), details={"order_id": order_id})
         return CancelAccepted(
             order_id=order_id,
             status=OrderStatus.PENDING_CANCEL,

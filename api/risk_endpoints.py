@@ -23,8 +23,9 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.audit import audit
 from api.auth import Operator, authenticate, firm_reader
-from api.errors import PROTECTED_RESPONSES, APIError, ErrorBody, InvalidParameter, Unavailable
+from api.errors import PROTECTED_RESPONSES, ErrorBody, InvalidParameter, Unavailable
 from api.params import MAX_TEXT, SafeText, storable_text
 from api.risk_repository import RiskEventRepository
 from api.schemas import DecimalString
@@ -68,12 +69,6 @@ class RiskOperations(Protocol):
     def resume(self, scope: str, value: str, by: str) -> Halt | None:
         """Lift the scope's kill switch (and a daily-loss state); the halt lifted, if one was in force."""
         ...
-
-
-class AuditNotRecorded(APIError):
-    """The action took effect but its audit row could not be written."""
-
-    status_code = 500
 
 
 # -- SCHEMAS -----------------------------------------------------------------------------------------
@@ -222,17 +217,6 @@ def _operations(request: Request) -> RiskOperations:
 Operations = Annotated[RiskOperations, Depends(_operations)]
 
 
-async def _audit(request: Request, what: str, **row: Any) -> None:
-    try:
-        async with request.app.state.engine.begin() as conn:
-            await RiskEventRepository(conn).record(**row)
-    except Exception as exc:
-        _log.exception("risk audit row not written: %s", row)
-        # The cause (SQL, driver message) is in the log only: it is no business of the caller's.
-        raise AuditNotRecorded(f"{what} is in effect, but its audit row could not be written: see the"
-                               " gateway's log") from exc
-
-
 def _value(scope: str, value: str) -> str:
     value = value.strip()
     if scope != "firm" and not value:
@@ -256,7 +240,7 @@ async def kill(body: KillRequest, request: Request, caller: Operator, operations
     by = caller.name
     # Off the event loop: the sweep takes the OMS lock and each venue session's send lock.
     halt, sent = await run_in_threadpool(operations.kill, body.scope, value, by, reason)
-    await _audit(request, f"kill switch on {body.scope} {value}".rstrip(), at_ns=halt.at_ns, by=by,
+    await audit(request, f"kill switch on {body.scope} {value}".rstrip(), at_ns=halt.at_ns, by=by,
                  action="KILL", scope=body.scope, value=value,
                  details={"reason": reason, "cancels_sent": sent})
     return KillResponse(halt=_halt(halt), cancels_sent=sent)
@@ -273,7 +257,7 @@ async def resume(
     details: dict[str, Any] = {"lifted": None}
     if lifted is not None:
         details["lifted"] = {"by": lifted.by, "at_ns": lifted.at_ns, "reason": lifted.reason}
-    await _audit(request, f"resume of {body.scope} {value}".rstrip(), at_ns=time.time_ns(), by=by,
+    await audit(request, f"resume of {body.scope} {value}".rstrip(), at_ns=time.time_ns(), by=by,
                  action="RESUME", scope=body.scope, value=value, details=details)
     return ResumeResponse(scope=body.scope, value=value, by=by, lifted=None if lifted is None else _halt(lifted))
 
@@ -365,7 +349,7 @@ async def _replace_limits(request: Request, operations: RiskOperations, by: str,
     risk.config = new
     _log.warning("risk limits replaced by %s", by)
     after = risk_config_to_mapping(new)
-    await _audit(request, "the limit change", at_ns=time.time_ns(), by=by, action="LIMITS",
+    await audit(request, "the limit change", at_ns=time.time_ns(), by=by, action="LIMITS",
                  details={"old": risk_config_to_mapping(old), "new": after})
     return after
 
@@ -441,12 +425,13 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 @risk_router.get("/events", response_model=list[RiskEventOut], dependencies=[Depends(firm_reader)])
 async def events(
     request: Request,
-    action: Annotated[Literal["KILL", "RESUME", "LIMITS", "BREACH"] | None,
+    action: Annotated[Literal["KILL", "RESUME", "LIMITS", "BREACH", "CANCEL"] | None,
                       Query(description="only this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RiskEventOut]:
-    """The audit trail of risk operations, newest first: KILL, RESUME, LIMITS by operators and BREACH
-    (a state the daily loss limit set, ``by`` "risk")."""
+    """The audit trail, newest first: KILL, RESUME, LIMITS and CANCEL (``POST /orders/{id}/cancel``,
+    the order id as ``value``) by the identity that acted, and BREACH (a state the daily loss limit
+    set, ``by`` "risk")."""
     async with request.app.state.engine.connect() as conn:
         rows = await RiskEventRepository(conn).list(action=action, limit=limit)
     return [RiskEventOut.model_validate(dict(row)) for row in rows]

@@ -173,7 +173,7 @@ def test_a_client_sees_and_cancels_only_its_accounts(
 
 
 def test_the_audit_trail_names_the_authenticated_identity_not_a_header(
-    url: str, tokens: dict[str, Any], gateway: Gateway, database_url: str
+    url: str, tokens: dict[str, Any], gateway: Gateway, database_url: str, book: None
 ) -> None:
     with client(url, tokens["alice"]) as alice, client(url, LEGACY) as legacy:
         killed = alice.post("/risk/kill", json={"scope": "firm", "reason": "drill"},
@@ -182,10 +182,14 @@ def test_the_audit_trail_names_the_authenticated_identity_not_a_header(
         resumed = legacy.post("/risk/resume", json={"scope": "firm"}, headers={"X-Operator": "mallory"})
         assert resumed.status_code == 200 and resumed.json()["by"] == "api"
         assert alice.patch("/risk/limits", json={"firm": {"max_order_qty": "9"}}).status_code == 200
+        assert alice.post("/orders/2/cancel").status_code == 202
+    with client(url, tokens["acme"]) as acme:
+        assert acme.post("/orders/3/cancel").status_code == 202
     assert gateway.kills == [("firm", "", "alice", "drill")]
-    audit = rows(database_url, "SELECT action, by FROM risk_events ORDER BY id")
-    assert [(r["action"], r["by"]) for r in audit] == [
-        ("KILL", "alice"), ("RESUME", "api"), ("LIMITS", "alice")]
+    audit = rows(database_url, "SELECT action, by, value FROM risk_events ORDER BY id")
+    assert [(r["action"], r["by"], r["value"]) for r in audit] == [
+        ("KILL", "alice", ""), ("RESUME", "api", ""), ("LIMITS", "alice", None), ("CANCEL", "alice", "2"),
+        ("CANCEL", "acme", "3")]
 
 
 def test_unknown_tokens_are_401_and_the_legacy_token_is_an_operator(
