@@ -254,8 +254,8 @@ async def cancel_order(order_id: OrderId, request: Request, caller: Canceller) -
             detail=f"cancel of order {order_id} sent to its venue",
         )
     # The gateway holds the orders of this run and those restored at start (open or recent), so
-    # for one it does not hold the book decides between 404 and 409; the book is not read
-    # otherwise, so a cancel never waits on the database.
+    # for one it does not hold the book decides between 404 and 409; an operator's cancel is sent
+    # without reading the book (only its audit row, written after, waits on the database).
     if refusal.reason is CancelRejectReason.UNKNOWN_ORDER:
         async with _snapshot(request) as repository:
             row = await repository.get_order(order_id)
