@@ -131,8 +131,13 @@ def parse_tokens(text: str, source: str) -> dict[str, Identity]:
 
 
 def load_tokens(path: str | Path) -> dict[str, Identity]:
-    """The identities of the tokens file at ``path``, by token hash."""
+    """The identities of the tokens file at ``path``, by token hash. A file others may write is
+    refused: whoever can add a line can make themselves an operator."""
     try:
+        mode = Path(path).stat().st_mode
+        if mode & 0o022:
+            raise IdentityError(f"API tokens file {path} is writable by others (mode {mode & 0o777:o}):"
+                                f" chmod go-w {path}")
         text = Path(path).read_text()
     except OSError as exc:
         raise IdentityError(f"API tokens file {path}: {exc.strerror or exc}") from None

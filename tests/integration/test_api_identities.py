@@ -121,6 +121,9 @@ def test_the_settings_read_the_tokens_file_and_a_bad_one_stops_the_start(
     bad.write_text("alice operator nothex\n")
     with pytest.raises(ConfigError, match="bad:1"):
         settings_from(build_parser().parse_args(["serve", "--api-tokens-file", str(bad)]))
+    tokens["file"].chmod(0o666)
+    with pytest.raises(ConfigError, match="is writable by others"):
+        settings_from(build_parser().parse_args(["serve", "--api-tokens-file", str(tokens["file"])]))
 
 
 def test_a_viewer_reads_everything_and_changes_nothing(
