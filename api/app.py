@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,7 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.endpoints import OrderOperations, open_router, router
-from api.errors import APIError, api_error_handler, validation_error_handler
+from api.errors import APIError, api_error_handler, unexpected_error_handler, validation_error_handler
+from api.identities import Identities, Identity
 from api.metrics_endpoints import LatencyProvider, OmsCountersProvider, metrics_router
 from api.risk_endpoints import RiskOperations, risk_router
 from book.database import async_url
@@ -20,6 +21,7 @@ def create_app(
     database_url: str,
     *,
     api_token: str | None = None,
+    api_tokens: Mapping[str, Identity] | None = None,
     operations: OrderOperations | None = None,
     metrics: LatencyProvider | None = None,
     risk: RiskOperations | None = None,
@@ -27,8 +29,11 @@ def create_app(
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
 
-    Every endpoint but ``/health`` and the docs requires ``Authorization: Bearer <api_token>``; with
-    no ``api_token`` they all answer 401. ``operations`` (the gateway) carries out operator commands
+    Every endpoint but ``/health`` and the docs requires ``Authorization: Bearer <token>``: ``api_token``
+    (an operator, named "api") or one of ``api_tokens`` (identities by the SHA-256 of their token,
+    as :func:`api.identities.load_tokens` reads them); with neither they all answer 401. What an
+    identity may do depends on its role (403 otherwise). ``operations`` (the gateway) carries out operator
+    commands
     such as ``POST /orders/{id}/cancel``; without it those answer 503. ``metrics`` (the gateway's
     per-hop latency) serves ``GET /metrics/latency``; without it that answers 503.
     ``risk`` (the gateway) serves ``/risk/*``: kill switch, status, limits; without it those answer 503.
@@ -59,7 +64,7 @@ def create_app(
         version="0.2.0",
         lifespan=lifespan,
     )
-    app.state.api_token = api_token or None
+    app.state.identities = Identities(api_tokens, api_token or None)
     app.state.operations = operations
     app.state.risk = risk
     app.state.metrics = metrics
@@ -69,6 +74,8 @@ def create_app(
     app.state.oms = oms
     app.add_exception_handler(APIError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    # Last resort: a bug or a database failure is a logged 500 whose body says nothing of the cause.
+    app.add_exception_handler(Exception, unexpected_error_handler)
     app.include_router(open_router)
     app.include_router(router)
     app.include_router(risk_router)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Protocol
 
@@ -16,8 +16,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from api.auth import require_token
-from api.errors import Conflict, InvalidParameter, NotFound, Unavailable
+from api.audit import audit
+from api.auth import Caller, Canceller, authenticate
+from api.errors import (
+    PROTECTED_RESPONSES,
+    Conflict,
+    ErrorBody,
+    Forbidden,
+    InvalidParameter,
+    NotFound,
+    Unavailable,
+)
+from api.identities import Identity
+from api.params import INT64_MAX, OrderId, SafeText, cursor, parse_time_ns
 from api.pnl import PnlSum, pnl_report, unrealized_pnl
 from api.repository import BookRepository
 from api.schemas import (
@@ -37,13 +48,12 @@ _log = logging.getLogger(__name__)
 
 #: Open to anyone: liveness only. (FastAPI's own /docs and /openapi.json are open too.)
 open_router = APIRouter()
-#: Everything else requires the bearer token.
-router = APIRouter(dependencies=[Depends(require_token)])
+#: Everything else requires a bearer token; a client identity sees its own accounts only.
+router = APIRouter(dependencies=[Depends(authenticate)], responses=PROTECTED_RESPONSES)
 
 HEALTH_TIMEOUT_S = 2.0
 MAX_LIMIT = 1000
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"at most this many rows (1..{MAX_LIMIT})")]
 
@@ -97,20 +107,13 @@ def _parse_side(value: str | None) -> str | None:
     return value
 
 
-def _parse_time_ns(name: str, value: str | None) -> int | None:
-    """An ISO-8601 timestamp with a UTC offset, as integer nanoseconds since the epoch."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidParameter(
-            f"{name}={value!r} is not an ISO-8601 timestamp (e.g. 2025-11-21T14:30:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        # Which zone a bare time means is a guess; a wrong guess silently shifts the window by hours.
-        raise InvalidParameter(f"{name}={value!r} has no UTC offset: add Z or +00:00")
-    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+def _accounts(caller: Identity, account: str | None) -> tuple[str | None, frozenset[str] | None]:
+    """The account filter of a read, and the accounts it is limited to (``None``: all): a client's reads
+    cover its own accounts only, and naming another is a 403 rather than an empty answer."""
+    if account is not None and not caller.may_see(account):
+        raise Forbidden(f"{caller.name} (client) may not see account {account!r}: its accounts are"
+                        f" {', '.join(sorted(caller.accounts))}")
+    return account, caller.account_scope
 
 
 @open_router.get("/health", response_model=Health, responses={503: {"model": Health}})
@@ -135,12 +138,13 @@ async def list_orders(
     request: Request,
     response: Response,
     repository: Repository,
+    caller: Caller,
     status: Annotated[
         list[str] | None,
         Query(description=f"order status name, repeatable: {', '.join(OrderStatus.__members__)}"),
     ] = None,
-    symbol: str | None = None,
-    account: str | None = None,
+    symbol: SafeText | None = None,
+    account: SafeText | None = None,
     side: Annotated[str | None, Query(description="BUY or SELL")] = None,
     created_from: Annotated[
         str | None,
@@ -152,12 +156,7 @@ async def list_orders(
     created_to: Annotated[
         str | None, Query(alias="to", description="created before this ISO-8601 time with offset")
     ] = None,
-    after: Annotated[
-        int | None,
-        Query(
-            description=f"cursor: only orders with a greater order id (the {NEXT_CURSOR_HEADER} of the previous page)"
-        ),
-    ] = None,
+    after: Annotated[int | None, cursor("orders with a greater order id")] = None,
     limit: Limit = 100,
 ) -> list[Order]:
     """Orders by order id, filtered by status, symbol, account, side and created time.
@@ -166,14 +165,16 @@ async def list_orders(
     ``X-Next-Cursor`` header (pass it as ``after``) and its URL in a ``Link: <...>; rel="next"`` header;
     on the last page neither is present.
     """
-    from_ns = _parse_time_ns("from", created_from)
-    to_ns = _parse_time_ns("to", created_to)
+    from_ns = parse_time_ns("from", created_from)
+    to_ns = parse_time_ns("to", created_to)
+    account, scope = _accounts(caller, account)
     if from_ns is not None and to_ns is not None and from_ns > to_ns:
         raise InvalidParameter(f"from={created_from!r} is after to={created_to!r}")
     rows = await repository.list_orders(
         statuses=_parse_statuses(status),
         symbol=symbol,
         account=account,
+        accounts=scope,
         side=_parse_side(side),
         created_from_ns=from_ns,
         created_to_ns=to_ns,
@@ -197,14 +198,22 @@ def _page(
     return page
 
 
+def _own(caller: Identity, order_id: int, account: str) -> None:
+    if not caller.may_see(account):
+        raise Forbidden(
+            f"{caller.name} (client) may not see or cancel order {order_id}: not one of its accounts")
+
+
 @router.get(
-    "/orders/{order_id}", response_model=OrderDetail, responses={404: {"description": "no such order"}}
+    "/orders/{order_id}", response_model=OrderDetail, responses={404: {"model": ErrorBody,
+                                                                       "description": "no such order"}}
 )
-async def get_order(order_id: int, repository: Repository) -> OrderDetail:
+async def get_order(order_id: OrderId, repository: Repository, caller: Caller) -> OrderDetail:
     """One order with its full event history (every execution, in the order applied)."""
     row = await repository.get_order(order_id)
     if row is None:
         raise NotFound(f"order {order_id} not found")
+    _own(caller, order_id, row["account"])
     events = await repository.executions_of_order(order_id)
     return OrderDetail.model_validate({**row, "executions": [dict(e) for e in events]})
 
@@ -214,27 +223,39 @@ async def get_order(order_id: int, repository: Repository) -> OrderDetail:
     status_code=202,
     response_model=CancelAccepted,
     responses={
-        404: {"description": "no such order"},
-        409: {"description": "the order is done, or a cancel or replace is already pending"},
-        503: {"description": "no gateway is wired to this API"},
+        404: {"model": ErrorBody, "description": "no such order"},
+        409: {"model": ErrorBody,
+              "description": "the order is done, or a cancel or replace is already pending"},
+        503: {"model": ErrorBody, "description": "no gateway is wired to this API"},
     },
 )
-async def cancel_order(order_id: int, request: Request) -> CancelAccepted:
-    """An operator's cancel: sent to the order's venue (202); the result arrives as the order's events."""
+async def cancel_order(order_id: OrderId, request: Request, caller: Canceller) -> CancelAccepted:
+    """A cancel sent to the order's venue (202); the result arrives as the order's events. An operator
+    may cancel any order, a client the orders of its accounts (as the book has them), a viewer none."""
     operations: OrderOperations | None = request.app.state.operations
     if operations is None:
         raise Unavailable("order operations are not available: this API serves the book only")
+    if caller.account_scope is not None:
+        # A client's cancel waits on the book to learn whose the order is: an order the book does not
+        # have yet is not one the client can be shown to own.
+        async with _snapshot(request) as repository:
+            row = await repository.get_order(order_id)
+        if row is None:
+            raise NotFound(f"order {order_id} not found")
+        _own(caller, order_id, row["account"])
     # Off the event loop: the gateway takes the OMS lock and a FIX session's send lock.
     refusal = await run_in_threadpool(operations.cancel_order, order_id)
     if refusal is None:
+        await audit(request, f"the cancel of order {order_id}", at_ns=time.time_ns(), by=caller.name,
+                    action="CANCEL", value=str(order_id), details={"order_id": order_id})
         return CancelAccepted(
             order_id=order_id,
             status=OrderStatus.PENDING_CANCEL,
             detail=f"cancel of order {order_id} sent to its venue",
         )
     # The gateway holds the orders of this run and those restored at start (open or recent), so
-    # for one it does not hold the book decides between 404 and 409; the book is not read
-    # otherwise, so a cancel never waits on the database.
+    # for one it does not hold the book decides between 404 and 409; an operator's cancel is sent
+    # without reading the book (only its audit row, written after, waits on the database).
     if refusal.reason is CancelRejectReason.UNKNOWN_ORDER:
         async with _snapshot(request) as repository:
             row = await repository.get_order(order_id)
@@ -249,30 +270,28 @@ async def list_executions(
     request: Request,
     response: Response,
     repository: Repository,
-    order_id: int | None = None,
-    account: Annotated[str | None, Query(description="the order's account")] = None,
-    symbol: Annotated[str | None, Query(description="the order's symbol")] = None,
-    after: Annotated[
-        int | None,
-        Query(
-            description=f"cursor: only executions with a greater seq (the {NEXT_CURSOR_HEADER} of the previous page)"
-        ),
-    ] = None,
+    caller: Caller,
+    order_id: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
+    account: Annotated[SafeText | None, Query(description="the order's account")] = None,
+    symbol: Annotated[SafeText | None, Query(description="the order's symbol")] = None,
+    after: Annotated[int | None, cursor("executions with a greater seq")] = None,
     limit: Limit = 100,
 ) -> list[Execution]:
     """Executions in the order the book applied them (``seq``), filtered by order id, account and symbol;
     paged like ``/orders`` (``X-Next-Cursor`` and ``Link`` while more match)."""
-    rows = await repository.list_executions(order_id=order_id, account=account, symbol=symbol, after=after,
-                                            limit=limit + 1)
+    account, scope = _accounts(caller, account)
+    rows = await repository.list_executions(order_id=order_id, account=account, accounts=scope, symbol=symbol,
+                                            after=after, limit=limit + 1)
     return [Execution.model_validate(dict(row)) for row in _page(request, response, rows, limit, "seq")]
 
 
 @router.get("/positions", response_model=list[Position])
 async def list_positions(
-    repository: Repository, account: str | None = None, symbol: str | None = None
+    repository: Repository, caller: Caller, account: SafeText | None = None, symbol: SafeText | None = None
 ) -> list[Position]:
     """Positions by account and symbol, filtered by either, marked at each symbol's mark price."""
-    rows = await repository.list_positions(account=account, symbol=symbol)
+    account, scope = _accounts(caller, account)
+    rows = await repository.list_positions(account=account, accounts=scope, symbol=symbol)
     return [
         Position.model_validate(
             {**row, "unrealized_pnl": unrealized_pnl(row["quantity"], row["cost"], row["mark_price"])}
@@ -282,9 +301,11 @@ async def list_positions(
 
 
 @router.get("/pnl", response_model=Pnl)
-async def pnl(repository: Repository, account: str | None = None) -> Pnl:
-    """Realized, unrealized and total P&L per account and for the firm (all accounts, or ``account``)."""
-    rows = await repository.list_positions(account=account)
+async def pnl(repository: Repository, caller: Caller, account: SafeText | None = None) -> Pnl:
+    """Realized, unrealized and total P&L per account and for the firm (all accounts, or ``account``;
+    for a client identity, its accounts)."""
+    account, scope = _accounts(caller, account)
+    rows = await repository.list_positions(account=account, accounts=scope)
     report = pnl_report(
         (r["account"], r["quantity"], r["cost"], r["realized_pnl"], r["mark_price"]) for r in rows
     )

@@ -9,17 +9,21 @@ are kept.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import require_token
-from api.errors import NotFound, Unavailable
+from api.auth import firm_reader
+from api.errors import PROTECTED_RESPONSES, ErrorBody, NotFound, Unavailable
+from api.params import OrderId
 
-metrics_router = APIRouter(prefix="/metrics", tags=["metrics"], dependencies=[Depends(require_token)])
+# Operators and viewers: the metrics are the whole gateway's, not one client's.
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": "no gateway wired to this API"}}
+metrics_router = APIRouter(prefix="/metrics", tags=["metrics"], dependencies=[Depends(firm_reader)],
+                           responses={**PROTECTED_RESPONSES, **_UNAVAILABLE})
 
 
 class HopStatsLike(Protocol):
@@ -173,8 +177,9 @@ def _hop(name: str, exec_id: str | None, start: int | None, end: int | None) -> 
     return [OrderHop(hop=name, exec_id=exec_id, from_ns=start, to_ns=end, micros=(end - start) / 1000)]
 
 
-@metrics_router.get("/latency/orders/{order_id}", response_model=OrderLatency)
-async def order_latency(order_id: int, request: Request) -> OrderLatency:
+@metrics_router.get("/latency/orders/{order_id}", response_model=OrderLatency,
+                    responses={404: {"model": ErrorBody, "description": "no such order"}})
+async def order_latency(order_id: OrderId, request: Request) -> OrderLatency:
     """One order's hops as the book recorded them: the order's way in, then each venue report's."""
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as conn:

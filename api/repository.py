@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import RowMapping, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,13 +26,15 @@ class BookRepository:
         statuses: Sequence[str] | None = None,
         symbol: str | None = None,
         account: str | None = None,
+        accounts: Collection[str] | None = None,
         side: str | None = None,
         created_from_ns: int | None = None,
         created_to_ns: int | None = None,
         after: int | None = None,
         limit: int = 100,
     ) -> Sequence[RowMapping]:
-        """Orders matching every given filter, by order id; ``after`` pages past an order id.
+        """Orders matching every given filter, by order id; ``after`` pages past an order id;
+        ``accounts``: only orders of these accounts.
 
         Created time is ``created_from_ns <= created_ns < created_to_ns``.
         """
@@ -43,6 +45,8 @@ class BookRepository:
             query = query.where(orders.c.symbol == symbol)
         if account is not None:
             query = query.where(orders.c.account == account)
+        if accounts is not None:
+            query = query.where(orders.c.account.in_(accounts))
         if side is not None:
             query = query.where(orders.c.side == side)
         if created_from_ns is not None:
@@ -69,17 +73,21 @@ class BookRepository:
         *,
         order_id: int | None = None,
         account: str | None = None,
+        accounts: Collection[str] | None = None,
         symbol: str | None = None,
         after: int | None = None,
         limit: int = 100,
     ) -> Sequence[RowMapping]:
         """Executions matching every given filter, in the order applied (account and symbol are the
-        order's); ``after``: only those with a greater ``seq``."""
+        order's; ``accounts``: only of orders of these accounts); ``after``: only those with a greater
+        ``seq``."""
         query = select(executions)
-        if account is not None or symbol is not None:
+        if account is not None or accounts is not None or symbol is not None:
             query = query.join(orders, orders.c.order_id == executions.c.order_id)
             if account is not None:
                 query = query.where(orders.c.account == account)
+            if accounts is not None:
+                query = query.where(orders.c.account.in_(accounts))
             if symbol is not None:
                 query = query.where(orders.c.symbol == symbol)
         if order_id is not None:
@@ -90,15 +98,21 @@ class BookRepository:
         return (await self._conn.execute(query)).mappings().all()
 
     async def list_positions(
-        self, *, account: str | None = None, symbol: str | None = None
+        self,
+        *,
+        account: str | None = None,
+        accounts: Collection[str] | None = None,
+        symbol: str | None = None,
     ) -> Sequence[RowMapping]:
         """Positions matching every given filter with their symbol's mark (``mark_price``, or None),
-        by account then symbol."""
+        by account then symbol; ``accounts``: only these accounts'."""
         query = select(positions, marks.c.price.label("mark_price")).join(
             marks, marks.c.symbol == positions.c.symbol, isouter=True
         )
         if account is not None:
             query = query.where(positions.c.account == account)
+        if accounts is not None:
+            query = query.where(positions.c.account.in_(accounts))
         if symbol is not None:
             query = query.where(positions.c.symbol == symbol)
         query = query.order_by(positions.c.account, positions.c.symbol)

@@ -1,31 +1,38 @@
 """Pre-trade risk over HTTP: the kill switch, its status, and the limits, changed live.
 
-Every call that changes something (``POST /risk/kill``, ``POST /risk/resume``, ``PUT /risk/limits``)
-acts on the live risk interceptor first and then appends a row to the ``risk_events`` audit table
-with who (the ``X-Operator`` header, ``"api"`` without one), when and what. The order is on purpose:
-a kill switch must not wait on the database. Those rows are also what a restarted gateway rebuilds its
-kill switches, states and limits from (``risk.restore``), with the BREACH rows the book writer adds
-when the daily loss limit sets a state.
+Every call that changes something (``POST /risk/kill``, ``POST /risk/resume``, ``PUT`` and ``PATCH
+/risk/limits``) needs an operator identity; it is validated whole (every text storable in the audit
+row), then acts on the live risk interceptor, then appends a row to the ``risk_events`` audit table
+with who (the authenticated identity's name), when and what. The order is on purpose: a kill switch
+must not wait on the database, and nothing takes effect that its audit row could not hold. Those rows
+are also what a restarted gateway rebuilds its kill switches, states and limits from
+(``risk.restore``), with the BREACH rows the book writer adds when the daily loss limit sets a state.
+
+The reads (status, limits, events) need an operator or a viewer: they show every account.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from api.auth import require_token
-from api.errors import APIError, InvalidParameter, Unavailable
+from api.audit import audit
+from api.auth import Operator, authenticate, firm_reader
+from api.errors import PROTECTED_RESPONSES, ErrorBody, InvalidParameter, Unavailable
+from api.params import MAX_TEXT, SafeText, storable_text
 from api.risk_repository import RiskEventRepository
 from api.schemas import DecimalString
 from risk import (
     Halt,
     PreTradeRisk,
+    RiskConfig,
     RiskConfigError,
     TradingState,
     risk_config_from_mapping,
@@ -36,11 +43,17 @@ from risk.status import ExposureUse, risk_status
 
 _log = logging.getLogger(__name__)
 
-risk_router = APIRouter(prefix="/risk", tags=["risk"], dependencies=[Depends(require_token)])
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "no gateway is wired to this API"}}
+_BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the body is not JSON this API can read"}}
+# Authenticated first (router dependencies run before an endpoint's own): a caller without a token
+# learns nothing, not even that no gateway is wired (503).
+risk_router = APIRouter(prefix="/risk", tags=["risk"], dependencies=[Depends(authenticate)],
+                        responses={**PROTECTED_RESPONSES, **_UNAVAILABLE})
 
-OPERATOR_HEADER = "X-Operator"
 RECENT_ACTIONS = 20  # kills and resumes shown by GET /risk/status
-DEFAULT_OPERATOR = "api"
+MAX_REASON = 1000
 Scope = Literal["firm", "account", "session", "symbol"]
 
 
@@ -58,12 +71,6 @@ class RiskOperations(Protocol):
         ...
 
 
-class AuditNotRecorded(APIError):
-    """The action took effect but its audit row could not be written."""
-
-    status_code = 500
-
-
 # -- SCHEMAS -----------------------------------------------------------------------------------------
 
 
@@ -77,8 +84,9 @@ class KillRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scope: Scope
-    value: str = Field("", description="account, client CompID or symbol; ignored for the firm")
-    reason: str = Field("", max_length=1000, description="shown in the Text of every order it rejects")
+    value: SafeText = Field("", description="account, client CompID or symbol; ignored for the firm")
+    reason: Annotated[str, Field(max_length=MAX_REASON), AfterValidator(storable_text)] = Field(
+        "", description="shown in the Text of every order it rejects")
 
 
 class ResumeRequest(BaseModel):
@@ -87,7 +95,7 @@ class ResumeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scope: Scope
-    value: str = ""
+    value: SafeText = ""
 
 
 class HaltOut(_Schema):
@@ -209,30 +217,6 @@ def _operations(request: Request) -> RiskOperations:
 Operations = Annotated[RiskOperations, Depends(_operations)]
 
 
-def _operator(
-    x_operator: Annotated[
-        str | None,
-        Header(alias=OPERATOR_HEADER, max_length=200,
-               description=f"who is acting, kept in the audit trail; {DEFAULT_OPERATOR!r} if absent"),
-    ] = None,
-) -> str:
-    return (x_operator or "").strip() or DEFAULT_OPERATOR
-
-
-Operator = Annotated[str, Depends(_operator)]
-
-
-async def _audit(request: Request, what: str, **row: Any) -> None:
-    try:
-        async with request.app.state.engine.begin() as conn:
-            await RiskEventRepository(conn).record(**row)
-    except Exception as exc:
-        _log.exception("risk audit row not written: %s", row)
-        raise AuditNotRecorded(
-            f"{what} is in effect, but its audit row could not be written: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
 def _value(scope: str, value: str) -> str:
     value = value.strip()
     if scope != "firm" and not value:
@@ -246,35 +230,39 @@ _WHAT = {"account": "account", "session": "client CompID", "symbol": "symbol"}
 # -- ENDPOINTS ---------------------------------------------------------------------------------------
 
 
-@risk_router.post("/kill", response_model=KillResponse, responses={503: {"description": "no gateway wired"}})
-async def kill(body: KillRequest, request: Request, operations: Operations, by: Operator) -> KillResponse:
+@risk_router.post("/kill", response_model=KillResponse, responses=_BAD_BODY)
+async def kill(body: KillRequest, request: Request, caller: Operator, operations: Operations) -> KillResponse:
     """The kill switch: halt new orders in a scope (firm, account, client session by CompID, symbol)
     and cancel every working order in it at every venue. Orders in the scope are then rejected with a
     Text naming the halt, who pulled it and why, until ``POST /risk/resume``."""
     value = _value(body.scope, body.value)
     reason = body.reason.strip() or "no reason given"
+    by = caller.name
     # Off the event loop: the sweep takes the OMS lock and each venue session's send lock.
     halt, sent = await run_in_threadpool(operations.kill, body.scope, value, by, reason)
-    await _audit(request, f"kill switch on {body.scope} {value}".rstrip(), at_ns=halt.at_ns, by=by,
+    await audit(request, f"kill switch on {body.scope} {value}".rstrip(), at_ns=halt.at_ns, by=by,
                  action="KILL", scope=body.scope, value=value,
                  details={"reason": reason, "cancels_sent": sent})
     return KillResponse(halt=_halt(halt), cancels_sent=sent)
 
 
-@risk_router.post("/resume", response_model=ResumeResponse)
-async def resume(body: ResumeRequest, request: Request, operations: Operations, by: Operator) -> ResumeResponse:
+@risk_router.post("/resume", response_model=ResumeResponse, responses=_BAD_BODY)
+async def resume(
+    body: ResumeRequest, request: Request, caller: Operator, operations: Operations
+) -> ResumeResponse:
     """Lift a kill switch; for the firm or an account, also the state a daily loss breach set."""
     value = _value(body.scope, body.value)
+    by = caller.name
     lifted = operations.resume(body.scope, value, by)
     details: dict[str, Any] = {"lifted": None}
     if lifted is not None:
         details["lifted"] = {"by": lifted.by, "at_ns": lifted.at_ns, "reason": lifted.reason}
-    await _audit(request, f"resume of {body.scope} {value}".rstrip(), at_ns=time.time_ns(), by=by,
+    await audit(request, f"resume of {body.scope} {value}".rstrip(), at_ns=time.time_ns(), by=by,
                  action="RESUME", scope=body.scope, value=value, details=details)
     return ResumeResponse(scope=body.scope, value=value, by=by, lifted=None if lifted is None else _halt(lifted))
 
 
-@risk_router.get("/status", response_model=RiskStatusOut)
+@risk_router.get("/status", response_model=RiskStatusOut, dependencies=[Depends(firm_reader)])
 async def status(request: Request, operations: Operations) -> RiskStatusOut:
     """Trading states, kill switches in force, each limit's use (gross and worst-case net notional,
     credit and daily loss per account with limits and for the firm; worst-case position per account
@@ -298,46 +286,152 @@ async def status(request: Request, operations: Operations) -> RiskStatusOut:
     )
 
 
-@risk_router.get("/limits")
+@risk_router.get("/limits", dependencies=[Depends(firm_reader)])
 async def get_limits(operations: Operations) -> dict[str, Any]:
     """The limits in force, in the shape of ``config/risk.toml`` (numbers as strings)."""
     return risk_config_to_mapping(operations.risk.config)
 
 
-@risk_router.put("/limits", responses={422: {"description": "a key or value is not valid; nothing changed"}})
+_LIMITS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_BAD_BODY,
+    422: {"model": ErrorBody, "description": "a key or value is not valid, or a limit in force is neither"
+          " given nor turned off (null): the detail names it; nothing changed"},
+}
+
+
+@risk_router.put("/limits", responses=_LIMITS_RESPONSES)
 async def put_limits(
     request: Request,
+    caller: Operator,
     operations: Operations,
-    by: Operator,
-    limits: Annotated[dict[str, Any], Body(description="the whole config, as GET /risk/limits returns it")],
+    limits: Annotated[dict[str, Any], Body(description="the whole config, as GET /risk/limits returns it,"
+                                                       " with null for each limit to turn off")],
 ) -> dict[str, Any]:
-    """Replace every limit at once, live: validated first (a bad key or value is a 422 naming it, and
-    nothing changes), then swapped in for the next check. The change is kept with the old and new
-    limits in the audit trail."""
-    try:
-        new = risk_config_from_mapping(limits, "limits")
-    except RiskConfigError as exc:
-        raise InvalidParameter(str(exc)) from None
+    """Replace every limit at once, live. Nothing is turned off by leaving it out: each limit in force
+    must be in the body, with its value (kept or changed) or null (turned off); a table set to null
+    (``"accounts": {"ACC1": null}``) turns off all of it. Validated first (a bad key or value, or a
+    limit in force left out, is a 422 naming it, and nothing changes), then swapped in for the next
+    check. The change is kept with the old and new limits in the audit trail."""
+    _check_strings(limits)
+    given = _without_nulls(limits)
+    _validated(given)  # a bad key or value is named before what is missing
+    left_out = _left_out(risk_config_to_mapping(operations.risk.config), limits)
+    if left_out:
+        raise InvalidParameter(
+            f"limits in force left out of the body: {', '.join(left_out)}; send each with its value, or null"
+            " to turn it off (or use PATCH /risk/limits to change only some)")
+    return await _replace_limits(request, operations, caller.name, given)
+
+
+@risk_router.patch("/limits", responses=_LIMITS_RESPONSES)
+async def patch_limits(
+    request: Request,
+    caller: Operator,
+    operations: Operations,
+    changes: Annotated[dict[str, Any], Body(description="a JSON merge patch (RFC 7396) of GET /risk/limits: a"
+                                                        " value sets, null turns off, a key left out stays")],
+) -> dict[str, Any]:
+    """Change some limits, live: the body is merged into the limits in force as a JSON merge patch
+    (RFC 7396): a key with a value sets it, a key with null turns that limit (or table) off, a key left
+    out stays as it is (``{}`` changes nothing); a list (``restricted_symbols``) is replaced whole.
+    Validated like PUT; kept in the audit trail with the old and new limits."""
+    _check_strings(changes)
+    merged = _merge_patch(risk_config_to_mapping(operations.risk.config), changes)
+    return await _replace_limits(request, operations, caller.name, merged)
+
+
+async def _replace_limits(request: Request, operations: RiskOperations, by: str,
+                          limits: Mapping[str, Any]) -> dict[str, Any]:
+    new = _validated(limits)
     risk = operations.risk
-    # On the event loop with no await between: two PUTs cannot interleave, so "old" is what was replaced.
+    # On the event loop with no await between: two changes cannot interleave, so "old" is what was replaced.
     old = risk.config
     risk.config = new
     _log.warning("risk limits replaced by %s", by)
     after = risk_config_to_mapping(new)
-    await _audit(request, "the limit change", at_ns=time.time_ns(), by=by, action="LIMITS",
+    await audit(request, "the limit change", at_ns=time.time_ns(), by=by, action="LIMITS",
                  details={"old": risk_config_to_mapping(old), "new": after})
     return after
 
 
-@risk_router.get("/events", response_model=list[RiskEventOut])
+def _validated(limits: Mapping[str, Any]) -> RiskConfig:
+    try:
+        return risk_config_from_mapping(limits, "limits")
+    except RiskConfigError as exc:
+        raise InvalidParameter(str(exc)) from None
+
+
+def _check_strings(value: Any, where: str = "limits") -> None:
+    """Every key and text of a limits body is text the audit row can store: 422 naming the first that
+    is not."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_text(f"{where}: key", key)
+            _check_strings(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _check_strings(item, f"{where}[{n}]")
+    elif isinstance(value, str):
+        _check_text(where, value)
+
+
+def _check_text(where: str, text: str) -> None:
+    try:
+        storable_text(text)
+    except ValueError as exc:
+        raise InvalidParameter(f"{where} {text[:50]!r}: {exc}") from None
+    if len(text) > MAX_TEXT:
+        raise InvalidParameter(f"{where} {text[:50]!r}...: longer than {MAX_TEXT} characters")
+
+
+def _in_force(value: Any) -> bool:
+    """A limit, or a table or list with something in it (an empty one turns nothing on)."""
+    return bool(value) if isinstance(value, (Mapping, list)) else value is not None
+
+
+def _left_out(old: Mapping[str, Any], new: Mapping[str, Any], where: str = "") -> list[str]:
+    """The limits in force in ``old`` that ``new`` neither gives nor turns off with null, by path."""
+    missing: list[str] = []
+    for key, value in old.items():
+        path = f"{where}{key}"
+        given = new.get(key, {}) if isinstance(value, Mapping) else new.get(key)
+        if isinstance(value, Mapping) and isinstance(given, Mapping):
+            missing += _left_out(value, given, f"{path}.")  # each limit of a table left out, by name
+        elif key not in new and _in_force(value):
+            missing.append(path)
+    return missing
+
+
+def _without_nulls(value: Any) -> Any:
+    """A body with its null limits (and tables) left out: how the config says "off"."""
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch of ``target`` by ``patch``."""
+    if not isinstance(patch, Mapping):
+        return patch
+    merged = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge_patch(merged.get(key), value)
+    return merged
+
+
+@risk_router.get("/events", response_model=list[RiskEventOut], dependencies=[Depends(firm_reader)])
 async def events(
     request: Request,
-    action: Annotated[Literal["KILL", "RESUME", "LIMITS", "BREACH"] | None,
+    action: Annotated[Literal["KILL", "RESUME", "LIMITS", "BREACH", "CANCEL"] | None,
                       Query(description="only this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RiskEventOut]:
-    """The audit trail of risk operations, newest first: KILL, RESUME, LIMITS by operators and BREACH
-    (a state the daily loss limit set, ``by`` "risk")."""
+    """The audit trail, newest first: KILL, RESUME, LIMITS and CANCEL (``POST /orders/{id}/cancel``,
+    the order id as ``value``) by the identity that acted, and BREACH (a state the daily loss limit
+    set, ``by`` "risk")."""
     async with request.app.state.engine.connect() as conn:
         rows = await RiskEventRepository(conn).list(action=action, limit=limit)
     return [RiskEventOut.model_validate(dict(row)) for row in rows]

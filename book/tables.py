@@ -181,7 +181,7 @@ marks = Table(
     ),
 )
 
-RISK_ACTIONS = ["KILL", "RESUME", "LIMITS", "BREACH"]  # BREACH: migration 0005
+RISK_ACTIONS = ["KILL", "RESUME", "LIMITS", "BREACH", "CANCEL"]  # BREACH: migration 0005; CANCEL: 0009
 RISK_SCOPES = ["firm", "account", "session", "symbol"]
 
 # Audit trail of pre-trade risk (migration 0003): operators' kill switches, resumes and limit changes,
@@ -193,7 +193,7 @@ risk_events = Table(
     Column("at_ns", BigInteger, nullable=False),
     Column("at", TIMESTAMP(timezone=True), Computed(_epoch_ns_to_timestamptz("at_ns"), persisted=True)),
     Column("by", Text, nullable=False),
-    Column("action", Text, nullable=False),  # KILL, RESUME, LIMITS, BREACH
+    Column("action", Text, nullable=False),  # KILL, RESUME, LIMITS, BREACH, CANCEL (an order, over REST)
     Column("scope", Text, nullable=True),  # firm, account, session, symbol; none for LIMITS
     Column("value", Text, nullable=True),
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),

@@ -105,10 +105,12 @@ class Fixgate:
                 " client's logon with PossResend", len(owed)
             )
         self.gateway.start()
-        if not s.api_token:
-            log.warning("no REST API token (FIXGATE_API_TOKEN): the REST API refuses every call but /health")
+        if not s.api_token and not s.api_tokens:
+            log.warning("no REST API token (FIXGATE_API_TOKEN, FIXGATE_API_TOKENS_FILE): the REST API refuses"
+                        " every call but /health")
         api = create_app(
-            self.database_url, api_token=s.api_token, operations=self.gateway, metrics=self.hops, risk=self.gateway
+            self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.gateway,
+            metrics=self.hops, risk=self.gateway
         )
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()

@@ -1,4 +1,4 @@
-"""The ``fixgate`` command: serve, simulator, demo, db upgrade, hash-password."""
+"""The ``fixgate`` command: serve, simulator, demo, db upgrade, hash-password, token add."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from fixgate.config import ConfigError, Settings, rest_access_help, token_from_file
+from fixgate.config import ConfigError, Settings, rest_access_help, token_from_file, tokens_from_file
 from fixgate.datadir import PRIVATE_UMASK, DataDirInUse, lock_data_dir
 
 
@@ -25,6 +25,9 @@ def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rest-port", type=int, help="REST port (8080, FIXGATE_REST_PORT)")
     parser.add_argument("--api-token-file", type=Path,
                         help="file holding the REST API's bearer token (FIXGATE_API_TOKEN_FILE; FIXGATE_API_TOKEN)")
+    parser.add_argument("--api-tokens-file", type=Path,
+                        help="REST identities, one 'name role sha256hex [accounts]' a line; `fixgate token"
+                        " add` writes them (FIXGATE_API_TOKENS_FILE)")
     parser.add_argument("--no-fix-message-log", action="store_true",
                         help="do not log every FIX message to files (FIXGATE_FIX_MESSAGE_LOG=0)")
 
@@ -45,6 +48,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         s = replace(s, fix_message_log=False)
     if args.api_token_file is not None:
         s = replace(s, api_token=token_from_file(args.api_token_file))
+    if args.api_tokens_file is not None:
+        s = replace(s, api_tokens=tokens_from_file(args.api_tokens_file))
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -64,8 +69,10 @@ def _serve(args: argparse.Namespace) -> int:
     gateway.start()
     rest_url = gateway.rest.url if gateway.rest else ""
     print(f"fixgate serving: FIX clients on port {gateway.settings.client_port}, REST on {rest_url}")
-    assert settings.api_token is not None
-    print(rest_access_help(rest_url, settings.api_token, generated), flush=True)
+    if settings.api_token is not None:
+        print(rest_access_help(rest_url, settings.api_token, generated), flush=True)
+    if settings.api_tokens:
+        print(f"REST API identities: {len(settings.api_tokens)} from the tokens file", flush=True)
     try:
         wait_for_ctrl_c()
     finally:
@@ -126,6 +133,36 @@ def _hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_add(args: argparse.Namespace) -> int:
+    """Make a token for a new identity, append its hash to the tokens file, print the token once."""
+    import os
+
+    from api.identities import IdentityError, hash_token, identity_line, load_tokens, make_identity, new_token
+
+    path = args.file or os.environ.get("FIXGATE_API_TOKENS_FILE")
+    if not path:
+        raise ConfigError("name the tokens file: --file PATH or FIXGATE_API_TOKENS_FILE")
+    path = Path(path)
+    accounts = [a for part in args.accounts for a in part.split(",") if a]
+    try:
+        identity = make_identity(args.name, args.role, accounts)
+        existing = load_tokens(path) if path.exists() else {}
+    except IdentityError as exc:
+        raise ConfigError(str(exc)) from None
+    if any(i.name == identity.name for i in existing.values()):
+        raise ConfigError(f"API tokens file {path} already has an identity {identity.name!r}")
+    token = new_token()
+    # 0600: the file holds hashes only, but who may call the API is nobody else's business either.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as fh:
+        if fh.tell() > 0 and not path.read_text().endswith("\n"):
+            fh.write("\n")
+        fh.write(identity_line(identity, hash_token(token)) + "\n")
+    print(f"identity {identity.name} ({identity.role.value}) added to {path}; its token, shown only now:")
+    print(token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -151,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="read a FIX client's Logon password from stdin, print its hash for PasswordHash= in clients.cfg",
     )
     hashpw.set_defaults(func=_hash_password)
+
+    token = sub.add_parser("token", help="REST API identities of the tokens file")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_add = token_sub.add_parser("add", help="add an identity with a new token (printed once)")
+    token_add.add_argument("name", help="who: recorded in the audit trail of everything it does")
+    token_add.add_argument("--role", required=True, choices=["operator", "viewer", "client"],
+                           help="operator: everything; viewer: read only; client: its accounts only")
+    token_add.add_argument("--accounts", nargs="+", default=[], metavar="ACCOUNT",
+                           help="a client's accounts (space- or comma-separated)")
+    token_add.add_argument("--file", type=Path, help="the tokens file (FIXGATE_API_TOKENS_FILE)")
+    token_add.set_defaults(func=_token_add)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oms.model import Instrument
+
+if TYPE_CHECKING:
+    from api.identities import Identity
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_DIR = REPO_DIR / "config"
@@ -46,6 +51,10 @@ class Settings:
     # FIXGATE_API_TOKEN_FILE names). None: every REST call but /health is refused;
     # `fixgate serve` and `fixgate demo` generate one. Kept out of repr so it is never logged.
     api_token: str | None = field(default=None, repr=False)
+    # Named REST identities with roles, by the SHA-256 of their token (FIXGATE_API_TOKENS_FILE or
+    # --api-tokens-file: lines "name role sha256hex [accounts]"; see api.identities). With the token
+    # above too, that one is an operator named "api".
+    api_tokens: Mapping[str, Identity] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,11 +70,13 @@ class Settings:
             fix_message_log=os.environ.get("FIXGATE_FIX_MESSAGE_LOG", "1") not in ("0", "false", "no"),
             api_token=_api_token(os.environ.get("FIXGATE_API_TOKEN"), "FIXGATE_API_TOKEN")
             or token_from_file(os.environ.get("FIXGATE_API_TOKEN_FILE")),
+            api_tokens=tokens_from_file(os.environ.get("FIXGATE_API_TOKENS_FILE")),
         )
 
-    def with_api_token(self) -> tuple[Settings, bool]:
-        """These settings with an API token: the configured one, else a new random one (True)."""
-        if self.api_token:
+    def with_api_token(self, *, always: bool = False) -> tuple[Settings, bool]:
+        """These settings with an API token: the configured one, else a new random one (True). None is
+        made when a tokens file names the identities, unless ``always`` (the demo reads its own API)."""
+        if self.api_token or (self.api_tokens and not always):
             return self, False
         return replace(self, api_token=secrets.token_urlsafe(32)), True
 
@@ -94,6 +105,21 @@ def token_from_file(path: str | Path | None) -> str | None:
     if token is None:
         raise ConfigError(f"API token file {path} is empty")
     return token
+
+
+def tokens_from_file(path: str | Path | None) -> dict[str, Identity]:
+    """The REST identities of an API tokens file (``--api-tokens-file``, ``FIXGATE_API_TOKENS_FILE``),
+    by token hash; none without a path. A missing or malformed file is an error naming the line."""
+    if path is None or str(path) == "":
+        return {}
+    # Here, not at the top: importing the api package loads FastAPI, which `fixgate simulator` and
+    # `fixgate --help` do not need.
+    from api.identities import IdentityError, load_tokens
+
+    try:
+        return load_tokens(path)
+    except IdentityError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def rest_access_help(url: str, token: str, generated: bool) -> str:

@@ -96,7 +96,7 @@ def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
 
 def run_demo(settings: Settings, stay_up: bool = True) -> int:
     """Start everything on ``settings``' ports, run the flow, print the book, then wait for Ctrl-C."""
-    settings, generated = settings.with_api_token()
+    settings, generated = settings.with_api_token(always=True)  # the demo reads the book over REST
     sim_config = load_config(settings.config_dir / "simulator.toml").with_port(settings.sim_port)
     simulator = Simulator(sim_config, settings.data_dir / "simulator")
     gateway = Fixgate(settings)

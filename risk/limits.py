@@ -117,29 +117,44 @@ _FLOW_KEYS = {f.name for f in fields(FlowLimits)}
 _TOP_KEYS = {"firm", "flow", "duplicate_window_ms", "restricted_symbols", "instruments", "accounts", "sessions"}
 
 
+# Bounds on any limit: far above what a desk sets, far below what makes a number's text megabytes long
+# (``1E+20000000`` is a finite Decimal) or a comparison meaningless.
+MAX_LIMIT = Decimal("1e15")
+MAX_PLACES = 8  # as many decimal places as a price or quantity in the book
+MAX_INTEGER = 1_000_000_000  # orders per second, ticks, milliseconds
+
+
 def _decimal(where: str, raw: object) -> Decimal:
     if isinstance(raw, float):
-        raise RiskConfigError(f"{where} = {raw!r}: write it as a string or integer, not a float")
+        raise RiskConfigError(f"{where} = {_shown(raw)}: write it as a string or integer, not a float")
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise RiskConfigError(f"{where} = {raw!r} is not a number")
+        raise RiskConfigError(f"{where} = {_shown(raw)} is not a number")
     try:
         value = Decimal(str(raw))
     except InvalidOperation:
-        raise RiskConfigError(f"{where} = {raw!r} is not a number") from None
+        raise RiskConfigError(f"{where} = {_shown(raw)} is not a number") from None
     if not value.is_finite() or value <= 0:
-        raise RiskConfigError(f"{where} = {raw!r} must be a positive number")
+        raise RiskConfigError(f"{where} = {_shown(raw)} must be a positive number")
+    if value >= MAX_LIMIT or value != value.quantize(Decimal(1).scaleb(-MAX_PLACES)):
+        raise RiskConfigError(f"{where} = {_shown(raw)} must be below {MAX_LIMIT:f} with at most"
+                              f" {MAX_PLACES} decimal places")
     return value
 
 
+def _shown(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else f"{text[:40]}..."
+
+
 def _integer(where: str, raw: object) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
-        raise RiskConfigError(f"{where} = {raw!r} must be a positive integer")
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= MAX_INTEGER:
+        raise RiskConfigError(f"{where} = {_shown(raw)} must be a positive integer up to {MAX_INTEGER}")
     return raw
 
 
 def _boolean(where: str, raw: object) -> bool:
     if not isinstance(raw, bool):
-        raise RiskConfigError(f"{where} = {raw!r} must be true or false")
+        raise RiskConfigError(f"{where} = {_shown(raw)} must be true or false")
     return raw
 
 
@@ -150,14 +165,14 @@ def _value(where: str, key: str, raw: object) -> object:
         return _integer(where, raw)
     if key == "daily_loss_action":
         if raw not in (TradingState.REDUCING, TradingState.HALTED):
-            raise RiskConfigError(f"{where} = {raw!r} must be REDUCING or HALTED")
+            raise RiskConfigError(f"{where} = {_shown(raw)} must be REDUCING or HALTED")
         return TradingState(str(raw))
     return _decimal(where, raw)
 
 
 def _table(where: str, raw: object, allowed: set[str]) -> dict[str, object]:
     if not isinstance(raw, Mapping):
-        raise RiskConfigError(f"{where}: expected a table, got {raw!r}")
+        raise RiskConfigError(f"{where}: expected a table, got {_shown(raw)}")
     unknown = set(raw) - allowed
     if unknown:
         raise RiskConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(allowed)}")

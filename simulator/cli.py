@@ -251,6 +251,8 @@ def expire_main(argv: list[str]) -> int:
 
 def _request(method: str, url: str) -> Any:
     request = urllib.request.Request(url, data=b"" if method == "POST" else None, method=method)
+    if method == "POST":
+        request.add_header("X-Simulator-Action", url.rsplit("/", 1)[-1])
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 

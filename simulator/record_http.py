@@ -7,7 +7,15 @@ Stdlib ``http.server`` on a thread of its own, bound to 127.0.0.1. Read-only exc
 - ``GET /venues/NAME/orders[?client=COMPID]`` and ``GET /venues/NAME/fills[?client=COMPID]``
 - ``GET /venues/NAME/book/SYMBOL``: ``{"bids": [[price, qty], ...], "asks": [...]}``, best first
 - ``POST /venues/NAME/expire-day-orders``: end the trading day (``Venue.end_of_day``);
-  ``{"expired": n, "done_for_day": m}`` (Day orders expired, client GTC orders told DoneForDay)
+  ``{"expired": n, "done_for_day": m}`` (Day orders expired, client GTC orders told DoneForDay).
+  It needs the header ``X-Simulator-Action: expire-day-orders`` (403 without).
+
+A local test tool, not a service: it has no authentication, and anyone who can open a connection to
+127.0.0.1 on this machine can read the record and end the trading day. It only binds a loopback
+address (another is refused), and two checks keep a web browser on this machine from being used
+against it: a request whose ``Host`` is not a loopback name is refused (DNS rebinding), and the POST
+needs a custom header, which a page of another origin cannot send without a CORS preflight that this
+server never answers.
 
 Orders and fills are those of ``simulator.journal``, every run of the venue: client orders and fills,
 and the venue participants' side of each trade with a client (``venue_participant`` true).
@@ -15,6 +23,7 @@ and the venue participants' side of each trade with a client (``venue_participan
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
@@ -27,15 +36,31 @@ from urllib.parse import parse_qs, urlsplit
 if TYPE_CHECKING:
     from simulator.venue import Venue
 
-__all__ = ["RecordServer"]
+__all__ = ["ACTION_HEADER", "RecordServer"]
 
 log = logging.getLogger(__name__)
+
+#: The header a POST must carry, with the action's name as its value.
+ACTION_HEADER = "X-Simulator-Action"
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class RecordServer:
     """Serves the record of ``venues`` on ``host:port`` (port 0 picks a free one; see ``port``)."""
 
     def __init__(self, venues: Mapping[str, Venue], host: str = "127.0.0.1", port: int = 0) -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the simulator's record endpoint has no authentication: it binds a loopback"
+                             f" address only, not {host!r}")
         self._venues = venues
         handler = _handler_class(venues)
         self._server = ThreadingHTTPServer((host, port), handler)
@@ -99,7 +124,19 @@ def _handler_class(venues: Mapping[str, Venue]) -> type[BaseHTTPRequestHandler]:
                 self._not_found(f"no venue {name} (venues: {', '.join(venues)})")
             return venue
 
+        def _trusted_host(self) -> bool:
+            """The Host header names this machine's loopback: a DNS-rebound page names its own domain."""
+            host = (self.headers.get("Host") or "").strip().lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name in _LOOPBACK_NAMES:
+                return True
+            self._send(HTTPStatus.FORBIDDEN, {"error": f"Host {host!r} is not a loopback name: this"
+                                                       " endpoint answers local requests only"})
+            return False
+
         def do_GET(self) -> None:
+            if not self._trusted_host():
+                return
             try:
                 self._get()
             except Exception as exc:  # a bug here must not kill the server thread
@@ -145,8 +182,14 @@ def _handler_class(venues: Mapping[str, Venue]) -> type[BaseHTTPRequestHandler]:
                 self._not_found(f"no such path {url.path}")
 
         def do_POST(self) -> None:
+            if not self._trusted_host():
+                return
             parts = [p for p in urlsplit(self.path).path.split("/") if p]
             if len(parts) == 3 and parts[0] == "venues" and parts[2] == "expire-day-orders":
+                if self.headers.get(ACTION_HEADER) != "expire-day-orders":
+                    self._send(HTTPStatus.FORBIDDEN, {"error": f"send the header '{ACTION_HEADER}:"
+                                                               " expire-day-orders' to end the trading day"})
+                    return
                 venue = self._venue(parts[1])
                 if venue is not None:
                     day = venue.end_of_day()

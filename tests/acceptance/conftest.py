@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.identities import Identity, Role, hash_token
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient
@@ -17,6 +18,13 @@ from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 API_TOKEN = "acceptance-test-token-0123456789"
+#: Named operators of the REST API (as in a tokens file): the audit trail records these names.
+OPERATOR_TOKENS = {name: f"acceptance-{name}-token-0123456789" for name in ("alice", "carol")}
+
+
+def as_operator(name: str) -> dict[str, str]:
+    """The headers of a REST request by the named operator."""
+    return {"Authorization": f"Bearer {OPERATOR_TOKENS[name]}"}
 
 
 @pytest.fixture
@@ -36,6 +44,7 @@ def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator
         rest_port=free_port(),
         database_url=database_url,
         api_token=API_TOKEN,
+        api_tokens={hash_token(t): Identity(name, Role.OPERATOR) for name, t in OPERATOR_TOKENS.items()},
     )
     app = Fixgate(settings)
     app.start()

@@ -12,6 +12,7 @@ import httpx
 from fixgate.app import Fixgate
 from fixgate.fixclient import FixClient, Message
 from simulator.venue import Simulator
+from tests.acceptance.conftest import as_operator
 from tests.support import eventually, order_fields
 
 Connect = Callable[..., FixClient]
@@ -56,7 +57,7 @@ def trade_elsewhere(simulator: Simulator, cl_ord_id: str, qty: int, price: str, 
 
 
 def kill(rest: httpx.Client, scope: str, value: str = "", reason: str = "test", by: str | None = None) -> Any:
-    headers = {"X-Operator": by} if by else {}
+    headers = as_operator(by) if by else {}
     response = rest.post("/risk/kill", json={"scope": scope, "value": value, "reason": reason}, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
@@ -136,7 +137,7 @@ def test_limits_change_live_and_the_change_is_in_the_audit_trail(
     limits = rest.get("/risk/limits").json()
     assert limits["instruments"]["AAPL"]["max_order_qty"] == "5000"
     limits["instruments"]["AAPL"]["max_order_qty"] = "150"
-    put = rest.put("/risk/limits", json=limits, headers={"X-Operator": "carol"})
+    put = rest.put("/risk/limits", json=limits, headers=as_operator("carol"))
     assert put.status_code == 200, put.text
 
     client = connect("CLIENT1")

@@ -13,7 +13,7 @@ import httpx
 from fixgate.app import Fixgate
 from fixgate.fixclient import FixClient
 from simulator.venue import Simulator
-from tests.acceptance.conftest import API_TOKEN
+from tests.acceptance.conftest import API_TOKEN, as_operator
 from tests.acceptance.test_risk import kill, rejected, rest_a_buy, resume, trade_elsewhere
 from tests.support import eventually, free_port, order_fields
 
@@ -51,7 +51,7 @@ def test_a_kill_switch_and_a_limit_change_survive_a_restart_and_resume_works_aft
     halt = kill(rest, "account", "CLIENT1", "runaway algo", by="alice")["halt"]
     limits = rest.get("/risk/limits").json()
     limits["instruments"]["AAPL"]["max_order_qty"] = "150"
-    assert rest.put("/risk/limits", json=limits, headers={"X-Operator": "carol"}).status_code == 200
+    assert rest.put("/risk/limits", json=limits, headers=as_operator("carol")).status_code == 200
 
     with restarted(gateway) as (app, api):
         client = logon(app, "CLIENT1")

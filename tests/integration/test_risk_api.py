@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from api import create_app
+from api.identities import Identity, Role, hash_token
 from book.database import async_url, run_sync
 from book.journal import Journal, replay
 from book.writer import BookWriter, load_state
@@ -27,8 +28,17 @@ from risk.checks import CHECKS
 from risk.restore import restore_from_events
 from tests.support import free_port
 
-TOKEN = "integration-test-token-0123456789"
+TOKEN = "integration-test-token-0123456789"  # the single API token: an operator named "api"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+#: Named operators of the tokens file, by the hash of their token.
+OPERATORS = {name: f"{name}-token-0123456789abcdef" for name in ("alice", "bob")}
+IDENTITIES = {hash_token(token): Identity(name, Role.OPERATOR) for name, token in OPERATORS.items()}
+
+
+def as_(name: str) -> dict[str, str]:
+    """The headers of a request by the named operator."""
+    return {"Authorization": f"Bearer {OPERATORS[name]}"}
+
 INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D("100.00"))}
 LIMITS: dict[str, Any] = {
     "firm": {"max_order_qty": "1000", "max_gross_notional": "1000000", "max_daily_loss": "5000",
@@ -62,7 +72,8 @@ def gateway() -> StubGateway:
 @contextmanager
 def serve(database_url: str, headers: dict[str, str], **options: Any) -> Iterator[httpx.Client]:
     """The app on a real socket (uvicorn on 127.0.0.1)."""
-    server = RestServer(create_app(database_url, api_token=TOKEN, **options), "127.0.0.1", free_port())
+    app = create_app(database_url, api_token=TOKEN, api_tokens=IDENTITIES, **options)
+    server = RestServer(app, "127.0.0.1", free_port())
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=10.0, headers=headers) as client:
@@ -98,7 +109,7 @@ def test_kill_and_resume_act_on_risk_and_are_kept_with_who_and_when(
     api: httpx.Client, gateway: StubGateway, database_url: str
 ) -> None:
     killed = api.post("/risk/kill", json={"scope": "account", "value": "ACC1", "reason": "fat finger"},
-                      headers={"X-Operator": "alice"})
+                      headers=as_("alice"))
     assert killed.status_code == 200, killed.text
     body = killed.json()
     assert body["cancels_sent"] == 3
@@ -115,7 +126,7 @@ def test_kill_and_resume_act_on_risk_and_are_kept_with_who_and_when(
     assert [(a["action"], a["scope"], a["value"], a["by"]) for a in status["recent_actions"]] == [
         ("KILL", "account", "ACC1", "alice")]
 
-    resumed = api.post("/risk/resume", json={"scope": "account", "value": "ACC1"})  # no X-Operator: "api"
+    resumed = api.post("/risk/resume", json={"scope": "account", "value": "ACC1"})  # the API token: "api"
     assert resumed.status_code == 200
     assert resumed.json()["by"] == "api" and resumed.json()["lifted"]["by"] == "alice"
     assert gateway.risk.check(new_order("1")) is None
@@ -158,7 +169,7 @@ def test_put_limits_swaps_them_live_and_keeps_old_and_new(
     assert before["firm"]["max_order_qty"] == "1000"
     assert gateway.risk.check(new_order("1000", account="ACC3")) is None
     changed = {**before, "firm": {**before["firm"], "max_order_qty": "500"}}
-    put = api.put("/risk/limits", json=changed, headers={"X-Operator": "bob"})
+    put = api.put("/risk/limits", json=changed, headers=as_("bob"))
     assert put.status_code == 200, put.text
     assert put.json() == changed == api.get("/risk/limits").json()
     assert gateway.risk.check(new_order("501", account="ACC3")) == "order qty 501 > max 500 for AAPL"
@@ -177,17 +188,85 @@ def test_put_limits_swaps_them_live_and_keeps_old_and_new(
         ({"accounts": {"ACC1": {"daily_loss_action": "PANIC"}}}, "accounts.ACC1.daily_loss_action"),
         ({"limits": {}}, "unknown key(s) ['limits']"),
         ({"flow": {"max_orders_per_second": "fast"}}, "flow.max_orders_per_second"),
+        # Bounded: a finite Decimal can still be 20 MB of digits once written out.
+        ({"firm": {"max_order_qty": "1E+20000000"}}, "firm.max_order_qty = '1E+20000000' must be below"),
+        ({"firm": {"max_gross_notional": "1000000000000000"}}, "firm.max_gross_notional"),
+        ({"firm": {"max_order_qty": "0.000000001"}}, "at most 8 decimal places"),
+        ({"firm": {"max_order_qty": "NaN"}}, "must be a positive number"),
+        ({"flow": {"max_orders_per_second": 10**30}}, "positive integer up to 1000000000"),
+        ({"duplicate_window_ms": 0}, "duplicate_window_ms"),
+        ({"accounts": {"ACC\u0000": {"max_order_qty": "1"}}}, "limits.accounts: key"),
+        ({"restricted_symbols": ["AA\u0000PL"]}, "limits.restricted_symbols[0]"),
     ],
 )
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_bad_limits_are_422_naming_the_key_and_change_nothing(
-    api: httpx.Client, gateway: StubGateway, database_url: str, limits: dict[str, Any], named: str
+    api: httpx.Client, gateway: StubGateway, database_url: str, limits: dict[str, Any], named: str,
+    method: str,
 ) -> None:
     config = gateway.risk.config
-    response = api.put("/risk/limits", json=limits)
+    response = api.request(method, "/risk/limits", json=limits)
     assert response.status_code == 422
     assert named in response.json()["detail"]
     assert gateway.risk.config is config
     assert rows(database_url, "SELECT id FROM risk_events") == []
+
+
+@pytest.mark.parametrize("body", [{}, {"firm": {"max_order_qty": "5"}},
+                                  {**LIMITS, "accounts": {"ACC1": LIMITS["accounts"]["ACC1"]}}])
+def test_put_of_an_empty_or_partial_body_turns_nothing_off(
+    api: httpx.Client, gateway: StubGateway, database_url: str, body: dict[str, Any]
+) -> None:
+    config = gateway.risk.config
+    response = api.put("/risk/limits", json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "limits in force left out of the body" in detail and "or null to turn it off" in detail
+    assert "accounts.ACC2.max_order_qty" in detail  # in none of the three bodies
+    assert ("firm.max_order_qty" in detail) is ("firm" not in body)
+    assert gateway.risk.config is config
+    assert rows(database_url, "SELECT id FROM risk_events") == []
+
+
+def test_put_turns_a_limit_off_only_when_told_with_null(
+    api: httpx.Client, gateway: StubGateway, database_url: str
+) -> None:
+    limits = api.get("/risk/limits").json()
+    limits["firm"]["max_order_qty"] = None
+    limits["accounts"]["ACC2"] = None
+    response = api.put("/risk/limits", json=limits, headers=as_("bob"))
+    assert response.status_code == 200, response.text
+    after = response.json()
+    assert "max_order_qty" not in after["firm"] and after["firm"]["max_gross_notional"] == "1000000"
+    assert list(after["accounts"]) == ["ACC1"]
+    assert gateway.risk.check(new_order("5000", price="1", account="ACC2")) is None
+    [row] = rows(database_url, "SELECT by, details FROM risk_events")
+    assert row["by"] == "bob" and row["details"]["new"] == after
+
+
+def test_patch_merges_changes_and_an_empty_one_changes_nothing(
+    api: httpx.Client, gateway: StubGateway
+) -> None:
+    before = api.get("/risk/limits").json()
+    assert api.patch("/risk/limits", json={}).json() == before
+    response = api.patch("/risk/limits", json={"firm": {"max_order_qty": "7", "max_daily_loss": None},
+                                               "accounts": {"ACC2": None, "ACC9": {"max_order_qty": "3"}},
+                                               "restricted_symbols": ["MSFT"]})
+    assert response.status_code == 200, response.text
+    after = response.json()
+    assert after["firm"] == {"max_order_qty": "7", "max_gross_notional": "1000000"}
+    assert after["accounts"] == {"ACC1": before["accounts"]["ACC1"], "ACC9": {"max_order_qty": "3"}}
+    assert after["restricted_symbols"] == ["MSFT"]
+    assert gateway.risk.check(new_order("8", account="ACC3")) == "order qty 8 > max 7 for AAPL"
+
+
+def test_a_huge_limit_value_never_makes_a_huge_answer(api: httpx.Client, gateway: StubGateway) -> None:
+    response = api.patch("/risk/limits", json={"firm": {"max_order_qty": "1E+20000000"}})
+    assert response.status_code == 422
+    assert len(response.content) < 1000
+    assert len(api.get("/risk/limits").content) < 2000
+    assert api.patch("/risk/limits", content=b'{"firm": {"max_order_qty": 1E+20000000}}',
+                     headers={"Content-Type": "application/json"}).status_code == 422
 
 
 def test_status_shows_each_limits_use(api: httpx.Client, gateway: StubGateway) -> None:
@@ -259,6 +338,7 @@ def test_every_risk_endpoint_needs_the_token(database_url: str, gateway: StubGat
         for method, path, body in (
             ("POST", "/risk/kill", {"scope": "firm"}), ("POST", "/risk/resume", {"scope": "firm"}),
             ("GET", "/risk/status", None), ("GET", "/risk/limits", None), ("PUT", "/risk/limits", {}),
+            ("PATCH", "/risk/limits", {}),
             ("GET", "/risk/events", None),
         ):
             response = anonymous.request(method, path, json=body)
@@ -274,6 +354,9 @@ def test_without_a_gateway_risk_endpoints_are_503(database_url: str) -> None:
         assert response.status_code == 503
         assert client.get("/risk/status").status_code == 503
         assert client.get("/risk/events").json() == []
+        # Who may not call learns nothing, not even that no gateway is wired.
+        assert client.post("/risk/kill", json={"scope": "firm"}, headers={"Authorization": ""}).status_code == 401
+        assert client.get("/risk/status", headers={"Authorization": "Bearer guess"}).status_code == 401
 
 
 def test_status_daily_pnl_counts_from_the_start_of_the_utc_day(database_url: str) -> None:
@@ -330,7 +413,7 @@ def test_the_audit_trail_rebuilds_halts_states_and_limits_for_a_restart(
     api: httpx.Client, gateway: StubGateway, database_url: str
 ) -> None:
     def post(path: str, body: dict[str, str]) -> None:
-        response = api.post(path, json=body, headers={"X-Operator": "alice"})
+        response = api.post(path, json=body, headers=as_("alice"))
         assert response.status_code == 200, response.text
 
     post("/risk/kill", {"scope": "account", "value": "ACC1", "reason": "fat finger"})
@@ -368,7 +451,7 @@ def test_only_the_last_row_of_each_scope_and_action_is_read_at_start(
     for n in range(5):
         assert api.post("/risk/kill", json={"scope": "account", "value": "ACC1", "reason": f"#{n}"}).status_code == 200
         assert api.post("/risk/resume", json={"scope": "account", "value": "ACC1"}).status_code == 200
-        assert api.put("/risk/limits", json={"firm": {"max_order_qty": str(n + 1)}}).status_code == 200
+        assert api.patch("/risk/limits", json={"firm": {"max_order_qty": str(n + 1)}}).status_code == 200
     events = load_state(database_url).risk_events
     assert sorted((e.action, e.scope, e.value) for e in events) == [
         ("KILL", "account", "ACC1"), ("LIMITS", None, None), ("RESUME", "account", "ACC1")]

@@ -17,6 +17,7 @@ import pytest
 
 from fixgate.fixclient import FixClient, Message, utc_timestamp
 from simulator import SimulatorConfig, cli
+from simulator.record_http import RecordServer
 from simulator.venue import Simulator, SimulatorError
 from tests.support import eventually, free_port
 
@@ -41,13 +42,16 @@ def new_order(client: FixClient, cl_ord_id: str, side: str, qty: int, price: str
     )
 
 
-def get(url: str) -> Any:
+def get(url: str | urllib.request.Request) -> Any:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
 
 
-def post(url: str) -> Any:
-    request = urllib.request.Request(url, data=b"", method="POST")
+def post(url: str, headers: dict[str, str] | None = None) -> Any:
+    """POST with the action header the record endpoint asks for (``headers`` instead, when given)."""
+    if headers is None:
+        headers = {"X-Simulator-Action": url.rsplit("/", 1)[-1]}
+    request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -191,6 +195,28 @@ def test_end_of_day_expires_day_orders_and_tells_their_owner(sim: Simulator) -> 
         new_order(client, "hit", "2", 510, "189.00")  # through the five seeded bids to it
         filled = client.expect("8", where={11: "gtc", 39: "2"})
         assert (filled.decimal(32), filled.decimal(31)) == (Decimal(10), Decimal(189))
+
+
+def test_end_of_day_needs_the_action_header_and_a_loopback_host(sim: Simulator) -> None:
+    with FixClient.connect("127.0.0.1", sim.port, sender_comp_id="CLIENT1", target_comp_id="SIM") as client:
+        client.logon()
+        new_order(client, "day", "1", 10, "189.00")
+        client.expect("8", where={11: "day"})
+        url = f"{sim.record_url}/venues/SIM/expire-day-orders"
+        # What a web page of another origin can send (no custom header), and a DNS-rebound Host.
+        for headers in ({}, {"Content-Type": "text/plain"},
+                        {"X-Simulator-Action": "expire-day-orders", "Host": "evil.example:80"}):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                post(url, headers)
+            assert refused.value.code == 403, headers
+        with pytest.raises(urllib.error.HTTPError) as rebound:
+            get(urllib.request.Request(f"{sim.record_url}/record", headers={"Host": "evil.example"}))
+        assert rebound.value.code == 403
+        orders = get(f"{sim.record_url}/venues/SIM/orders")["orders"]
+        assert {o["cl_ord_id"]: o["status"] for o in orders} == {"day": "NEW"}
+        assert post(url) == {"expired": 1, "done_for_day": 0}
+    with pytest.raises(ValueError, match="binds a loopback address only"):
+        RecordServer({}, "0.0.0.0", 0)
 
 
 def test_record_file_survives_a_restart_and_a_torn_last_line(tmp_path: Path) -> None:
