@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh, migrated PostgreSQL database per test.
+"""Shared fixtures: a fresh, migrated PostgreSQL database per test, and the venue simulator.
 
 The server is the one named by ``DATABASE_URL``, or else one embedded PostgreSQL (pgserver) started
 once per test session with its data in a fresh temporary directory.
@@ -15,6 +15,11 @@ from pathlib import Path
 import pytest
 
 from book.database import create_database, drop_database, resolve_database_url, upgrade
+from simulator.config import load_config
+from simulator.venue import Simulator
+from tests.support import free_port
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +50,12 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Simulator]:
+    """The venue simulator with the shipped config (venue SIM) on a free port, its files in tmp_path/sim."""
+    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
+    sim.start()
+    yield sim
+    sim.stop(force=True)

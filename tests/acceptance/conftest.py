@@ -12,7 +12,6 @@ from api.identities import Identity, Role, hash_token
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient
-from simulator.config import load_config
 from simulator.venue import Simulator
 from tests.support import free_port
 
@@ -25,14 +24,6 @@ OPERATOR_TOKENS = {name: f"acceptance-{name}-token-0123456789" for name in ("ali
 def as_operator(name: str) -> dict[str, str]:
     """The headers of a REST request by the named operator."""
     return {"Authorization": f"Bearer {OPERATOR_TOKENS[name]}"}
-
-
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Simulator]:
-    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
-    sim.start()
-    yield sim
-    sim.stop(force=True)
 
 
 @pytest.fixture

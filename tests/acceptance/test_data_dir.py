@@ -12,14 +12,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from fixgate.fixclient import FixClient
-from simulator.config import load_config
 from simulator.venue import Simulator
 from tests.support import free_port, order_fields
 
@@ -66,14 +63,6 @@ class Serve:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-
-
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Simulator]:
-    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
-    sim.start()
-    yield sim
-    sim.stop(force=True)
 
 
 def _trade(port: int, cl_ord_id: str) -> None:

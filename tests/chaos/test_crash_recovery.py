@@ -24,28 +24,23 @@ The randomness comes from a seed printed at the start (``FIXGATE_CHAOS_SEED`` re
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
-import pytest
 
 from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from oms.model import Side
 from oms.positions import Position
-from simulator.config import load_config
 from simulator.venue import Simulator
-from tests.support import free_port
+from tests.support import book_rows as rows
+from tests.support import free_port, wait_for_book
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "chaos-token"
@@ -183,25 +178,6 @@ class Client:
         self.fix = None
 
 
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Simulator]:
-    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
-    sim.start()
-    yield sim
-    sim.stop(force=True)
-
-
-def rows(database_url: str, sql: str) -> list[Any]:
-    async def fetch() -> list[Any]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            return list(await conn.fetch(sql))
-        finally:
-            await conn.close()
-
-    return asyncio.run(fetch())
-
-
 def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
     tmp_path: Path, database_url: str, simulator: Simulator
 ) -> None:
@@ -337,23 +313,3 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
     # Nothing is left pending.
     stuck = rows(database_url, "SELECT order_id, status FROM orders WHERE status LIKE 'PENDING%'")
     assert stuck == []
-
-
-def wait_for_book(database_url: str, simulator: Simulator, timeout: float = 60.0) -> list[Any]:
-    """The venue's fills for fixgate once the book has them all and nothing has moved for a second
-    (a count that matches for a moment while resends are still arriving is not the end)."""
-    deadline = time.monotonic() + timeout
-    last: tuple[int, int] | None = None
-    stable_since = time.monotonic()
-    while True:
-        venue_fills = [f for f in simulator.record.fills if f.owner.endswith("->FIXGATE")]
-        booked = rows(database_url, "SELECT count(*) AS n FROM executions")[0]["n"]
-        pending = rows(database_url, "SELECT count(*) AS n FROM orders WHERE status LIKE 'PENDING%'")[0]["n"]
-        now = (len(venue_fills), booked)
-        if now != last:
-            last, stable_since = now, time.monotonic()
-        trades = rows(database_url, "SELECT count(*) AS n FROM executions WHERE kind = 'TRADE'")[0]["n"]
-        quiet = time.monotonic() - stable_since >= 1.0
-        if (trades == len(venue_fills) and pending == 0 and quiet) or time.monotonic() > deadline:
-            return venue_fills
-        time.sleep(0.2)

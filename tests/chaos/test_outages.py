@@ -10,12 +10,10 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
 
 import httpx
-import pytest
 import quickfix as fix
 
 from book.database import create_database, start_embedded, upgrade
@@ -43,14 +41,6 @@ def client_of(gateway: Fixgate, comp_id: str = "CLIENT1") -> FixClient:
                                target_comp_id="FIXGATE")
     client.logon()
     return client
-
-
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Simulator]:
-    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
-    sim.start()
-    yield sim
-    sim.stop(force=True)
 
 
 def test_trading_goes_on_through_a_database_outage_and_the_book_catches_up(

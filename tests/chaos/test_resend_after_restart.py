@@ -8,31 +8,17 @@ in the journal)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from book.journal import Journal
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient, Message
-from simulator.config import load_config
 from simulator.venue import Simulator
 from tests.chaos.test_crash_recovery import GatewayProcess
 from tests.support import free_port, order_fields
 from tests.unit.book import samples
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Simulator]:
-    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
-    sim.start()
-    yield sim
-    sim.stop(force=True)
 
 
 def logon(port: int) -> FixClient:

@@ -58,7 +58,7 @@ def url(database_url: str) -> Iterator[str]:
     writer.start()
     writer.submit([order(1, OrderStatus.PARTIALLY_FILLED, cum_qty=Decimal(10), leaves_qty=Decimal(90)),
                    order(2, account="ACC2"), fill(1, "X1", T0 + 1),
-                   PositionRecord("ACC1", "AAPL", Decimal(10), Decimal("190.05"), Decimal(0), T0)])
+                   PositionRecord("ACC1", "AAPL", Decimal(10), Decimal("190.05"), Decimal(0), T0, Decimal("1900.5"))])
     assert writer.flush()
     assert writer.stop()
     # Every provider wired, as in the gateway: a 503 "not available" is documented, but is a 5xx.
