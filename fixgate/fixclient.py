@@ -333,7 +333,7 @@ class FixClient:
                 # Numbered (and kept) before it goes out, as a FIX engine persists before sending: if
                 # the connection fails under it, the peer asks for this number again.
                 self.next_seq_out += 1
-            self._sock.sendall(encoded)
+            self._write(encoded)
             self.sent.append(encoded)
             self._last_sent = time.monotonic()
             return number
@@ -341,9 +341,32 @@ class FixClient:
     def send_raw(self, data: bytes) -> None:
         """Send bytes as they are (garbled messages, wrong checksums); no sequence number is used."""
         with self._send_lock:
-            self._sock.sendall(data)
+            self._write(data)
             self.sent.append(data)
             self._last_sent = time.monotonic()
+
+    def _write(self, data: bytes) -> None:
+        """All of ``data`` onto the socket. Another thread blocks in ``sendall`` while the reader reads.
+        The reader itself (its heartbeats and resend answers: a resend can be thousands of messages)
+        must never block in a send without reading: the peer may be blocked writing to us, and a
+        reader that waits for it to read would deadlock both; so it sends what fits and reads the
+        rest of the time, into the parser, handled once it is back in its loop."""
+        if threading.current_thread() is not self._reader:
+            self._sock.sendall(data)
+            return
+        view = memoryview(data)
+        while view:
+            readable, writable, _ = select.select([self._sock], [self._sock], [], 0.2)
+            if readable:
+                chunk = self._sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("the peer closed the connection")
+                self._parser.append_buffer(chunk)
+            if writable:
+                try:
+                    view = view[self._sock.send(view, socket.MSG_DONTWAIT):]
+                except BlockingIOError:
+                    pass
 
     # -- RECEIVING ------------------------------------------------------------------------------------
 
