@@ -629,9 +629,10 @@ class OrderManager:
                     return None  # not applied; a fill is a fact and is applied below regardless
 
             now = self._clock_ns()
+            cum_after = order.cum_qty + report.last_qty if report.kind is ExecKind.TRADE else order.cum_qty
             self._applied.setdefault(applied_key, []).append(AppliedReport(
                 report.venue, report.exec_id, order.order_id, report.kind, report.last_qty, report.last_px,
-                order.cum_qty))
+                cum_after))  # as the book's row has it, so a restart restores the same
             order.updated_ns = now
             if report.venue_order_id:
                 order.venue_order_id = report.venue_order_id

@@ -324,13 +324,10 @@ class PreTradeRisk:
         return None
 
     def _shares(self, now_ns: int) -> dict[str, int]:
-        """Orders of the last second per session that sent any (each counted by its own clock)."""
-        shares: dict[str, int] = {}
-        for session, window in self._flow.items():
-            if window and window[-1] > now_ns - _MAX_LAG_NS - 1_000_000_000:
-                horizon = window[-1] - 1_000_000_000
-                shares[session] = sum(1 for t in reversed(window) if t > horizon)
-        return shares
+        """Orders of the last second per session that sent any lately (each by its own clock: a window
+        holds one second before its newest order, ``order_opened`` trims it). O(sessions)."""
+        horizon = now_ns - _MAX_LAG_NS - 1_000_000_000
+        return {session: len(window) for session, window in self._flow.items() if window and window[-1] > horizon}
 
     def venue_report(self, venue: str, sent_ns: int, received_ns: int) -> None:
         """A venue's message was taken at ``received_ns``: how late that is, over its least lag of
