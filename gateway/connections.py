@@ -1,5 +1,6 @@
 """A guard over the client port's TCP connections: one that has not logged on within a few seconds is
-closed, and so is each one beyond a cap per remote address.
+closed, and so is each one beyond a cap per remote address, and one that leaves what fixgate sends it
+unread for a few seconds.
 
 QuickFIX 1.16 gives Python no hook on a connection before it names a session: an acceptor thread
 waits on a silent connection for ever (its LogonTimeout is the initiator's wait for the answer), and
@@ -9,14 +10,24 @@ port (``/proc/net/tcp``, ``tcp6``), and asks the kernel (``TCP_INFO``) whether f
 connection anything. It has not until QuickFIX answers a Logon, so "nothing sent for
 ``logon_timeout`` seconds" is "not logged on". Such a connection, or one over the cap, is shut down
 through a duplicate of its descriptor; QuickFIX sees the end of the stream and closes its own.
+
+A client that stops reading is the worse danger: QuickFIX sends on a blocking socket from the thread
+that sends, and the venue's thread sends every client its reports, so once the client's buffers are
+full that thread blocks and every client's fills wait behind it. The guard watches each logged-on
+connection's unsent bytes (``SIOCOUTQ``) and acknowledged bytes (``TCP_INFO``): bytes waiting and none
+acknowledged for ``send_stall_timeout`` seconds is a client that does not read, and shutting the
+connection down makes the blocked send fail at once (the reports stay in QuickFIX's store for its
+next logon).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
 import struct
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +45,8 @@ class _Connection:
     remote: str  # the peer's address, without the port
     first_seen: float
     logged_on: bool = False
+    acked: int = 0  # bytes the peer has acknowledged, as of ``progress``
+    progress: float = 0.0  # when ``acked`` last grew, or fixgate had nothing waiting to send
 
 
 class ConnectionGuard:
@@ -41,9 +54,11 @@ class ConnectionGuard:
     ``max_per_address`` from one remote address (the newest first). Linux only; a thread of its own."""
 
     def __init__(
-        self, port: int, *, logon_timeout: float, max_per_address: int, interval: float = 0.2
+        self, port: int, *, logon_timeout: float, max_per_address: int, send_stall_timeout: float = 2.0,
+        interval: float = 0.2,
     ) -> None:
         self._port = port
+        self._send_stall_timeout = send_stall_timeout
         self._logon_timeout = logon_timeout
         self._max_per_address = max_per_address
         self._interval = interval
@@ -52,6 +67,7 @@ class ConnectionGuard:
         self._thread: threading.Thread | None = None
         self.closed_for_timeout = 0
         self.closed_for_cap = 0
+        self.closed_for_stall = 0
 
     def start(self) -> None:
         """Start watching (a daemon thread); a platform without ``/proc/net/tcp`` only logs a warning."""
@@ -90,6 +106,10 @@ class ConnectionGuard:
             by_address.setdefault(conn.remote, []).append((inode, conn))
             if not conn.logged_on:
                 conn.logged_on = _has_sent(conn.fd, inode)
+            elif self._stalled(conn, inode, now) and _shut_down(conn.fd, inode):
+                self.closed_for_stall += 1
+                log.warning("client connection from %s closed: it left %gs of fixgate's messages unread",
+                            conn.remote, self._send_stall_timeout)
             late = not conn.logged_on and now - conn.first_seen >= self._logon_timeout
             if late and _shut_down(conn.fd, inode):
                 self.closed_for_timeout += 1
@@ -105,6 +125,18 @@ class ConnectionGuard:
                     self.closed_for_cap += 1
                     log.warning("client connection from %s closed: over %d connections from that address",
                                 remote, self._max_per_address)
+
+
+    def _stalled(self, conn: _Connection, inode: int, now: float) -> bool:
+        """Whether fixgate has had bytes waiting for the peer, and none acknowledged, for the timeout."""
+        state = _send_state(conn.fd, inode)
+        if state is None:
+            return False
+        waiting, acked = state
+        if waiting == 0 or acked != conn.acked:
+            conn.acked, conn.progress = acked, now
+            return False
+        return now - (conn.progress or now) >= self._send_stall_timeout
 
 
 def _socket_fds() -> list[tuple[int, int]]:
@@ -167,6 +199,22 @@ def _has_sent(fd: int, inode: int) -> bool:
     with sock:
         info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCPI_BYTES_ACKED + 8)
     return len(info) >= _TCPI_BYTES_ACKED + 8 and struct.unpack_from("<Q", info, _TCPI_BYTES_ACKED)[0] > 0
+
+
+def _send_state(fd: int, inode: int) -> tuple[int, int] | None:
+    """(bytes in the send queue, bytes the peer has acknowledged) of the connection."""
+    sock = _duplicate(fd, inode)
+    if sock is None:
+        return None
+    with sock:
+        try:
+            waiting = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCPI_BYTES_ACKED + 8)
+        except OSError:
+            return None
+    if len(info) < _TCPI_BYTES_ACKED + 8:
+        return None
+    return waiting, struct.unpack_from("<Q", info, _TCPI_BYTES_ACKED)[0]
 
 
 def _shut_down(fd: int, inode: int) -> bool:

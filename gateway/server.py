@@ -195,15 +195,17 @@ def _credentials(settings: fix.SessionSettings) -> dict[str, LogonCredentials]:
 
 def _connection_guard(settings: fix.SessionSettings, port: int) -> ConnectionGuard:
     """The guard of the client port, from the acceptor's [DEFAULT]: ``ConnectionLogonTimeout``
-    (seconds a connection may take to log on; 5) and ``MaxConnectionsPerAddress`` (10)."""
+    (seconds a connection may take to log on; 5), ``MaxConnectionsPerAddress`` (10) and
+    ``SendStallTimeout`` (seconds a client may leave fixgate's reports unread; 2)."""
     defaults = settings.get()
     try:
         has = defaults.has
         timeout = defaults.getDouble("ConnectionLogonTimeout") if has("ConnectionLogonTimeout") else 5.0
         cap = defaults.getInt("MaxConnectionsPerAddress") if has("MaxConnectionsPerAddress") else 10
+        stall = defaults.getDouble("SendStallTimeout") if has("SendStallTimeout") else 2.0
     except fix.ConfigError as exc:
         raise SessionConfigError(f"clients.cfg [DEFAULT]: {exc}") from None
-    if timeout <= 0 or cap <= 0:
-        raise SessionConfigError("clients.cfg [DEFAULT]: ConnectionLogonTimeout and MaxConnectionsPerAddress "
-                                 "must be positive")
-    return ConnectionGuard(port, logon_timeout=timeout, max_per_address=cap)
+    if timeout <= 0 or cap <= 0 or stall <= 0:
+        raise SessionConfigError("clients.cfg [DEFAULT]: ConnectionLogonTimeout, MaxConnectionsPerAddress and "
+                                 "SendStallTimeout must be positive")
+    return ConnectionGuard(port, logon_timeout=timeout, max_per_address=cap, send_stall_timeout=stall)
