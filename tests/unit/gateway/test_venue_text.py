@@ -5,7 +5,7 @@ Text once left the order REJECTED in the OMS, unbooked, and its client report un
 
 ``fix.Message`` cannot be given such a string from Python (SWIG encodes strictly), so ``WireMessage``
 stands in for the message QuickFIX hands over: the same getters, the strings as QuickFIX decodes them
-(``surrogateescape``). The same bytes go over real sockets in tests/acceptance/test_venue_refusals.py."""
+(``surrogateescape``). The same bytes go over real sockets in tests/acceptance/test_venue_bytes.py."""
 
 from __future__ import annotations
 
