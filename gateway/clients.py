@@ -168,10 +168,14 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             owed = self._owed.pop(key, [])
             for message in owed:
                 # Sent before the crash, or not: no mark says. PossResend lets the client tell by ExecID.
-                if isinstance(message, ClientReport):
-                    self.send_report(message, possible_resend=True)
-                else:
-                    self.send_cancel_reject(message, possible_resend=True)
+                # Each on its own: one that cannot be built or sent must not keep the rest from the client.
+                try:
+                    if isinstance(message, ClientReport):
+                        self.send_report(message, possible_resend=True)
+                    else:
+                        self.send_cancel_reject(message, possible_resend=True)
+                except Exception:
+                    log.exception("client %s: owed %s not sent", key, ClientSent.of(message))
             if owed:
                 log.warning("client %s: sent %d reports and cancel rejects a crash left unmarked as sent"
                             " (PossResend)", key, len(owed))

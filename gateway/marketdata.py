@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 import quickfix as fix
 
 from gateway import fixspec as t
+from gateway.translate import venue_text
 
 MD_REQ_ID = 262
 SUBSCRIPTION_REQUEST_TYPE = 263
@@ -22,6 +23,21 @@ MD_ENTRY_TYPE = 269
 MD_ENTRY_PX = 270
 MD_UPDATE_ACTION = 279
 NO_RELATED_SYM = 146
+MD_REQ_REJ_REASON = 281
+MSG_MARKET_DATA_REQUEST_REJECT = "Y"
+
+MD_REQ_REJ_REASONS = {
+    "0": "unknown symbol",
+    "1": "duplicate MDReqID",
+    "2": "insufficient bandwidth",
+    "3": "insufficient permissions",
+    "4": "unsupported SubscriptionRequestType",
+    "5": "unsupported MarketDepth",
+    "6": "unsupported MDUpdateType",
+    "7": "unsupported AggregatedBook",
+    "8": "unsupported MDEntryType",
+}
+"""MDReqRejReason (281) values by name."""
 
 BID, OFFER, TRADE = "0", "1", "2"
 NEW, CHANGE, DELETE = "0", "1", "2"
@@ -45,6 +61,19 @@ def subscription(venue: str, symbols: Iterable[str]) -> fix.Message:
         group.setField(t.SYMBOL, symbol)
         msg.addGroup(group)
     return msg
+
+
+def parse_market_data_reject(msg: fix.Message) -> str:
+    """A venue's MarketDataRequestReject (35=Y) as its reason in words: its Text, else the named
+    MDReqRejReason; escaped as every venue string (``venue_text``)."""
+    if msg.isSetField(t.TEXT):
+        text = venue_text(msg.getField(t.TEXT))
+        if text:
+            return text
+    if msg.isSetField(MD_REQ_REJ_REASON):
+        code = venue_text(msg.getField(MD_REQ_REJ_REASON))
+        return MD_REQ_REJ_REASONS.get(code, f"MDReqRejReason {code}")
+    return "MarketDataRequestReject"
 
 
 @dataclass(slots=True)
@@ -74,7 +103,8 @@ class TopOfBook:
         """Fold a 35=W or 35=X in; returns the symbols whose mark changed, with the new mark."""
         snapshot = msg.getHeader().getField(t.MSG_TYPE) == "W"
         count = int(msg.getField(NO_MD_ENTRIES)) if msg.isSetField(NO_MD_ENTRIES) else 0
-        symbol_of_message = msg.getField(t.SYMBOL) if msg.isSetField(t.SYMBOL) else ""
+        # Symbols as every venue string (``venue_text``): a mark's symbol goes to the book.
+        symbol_of_message = venue_text(msg.getField(t.SYMBOL)) if msg.isSetField(t.SYMBOL) else ""
         before: dict[str, Decimal | None] = {}
         if snapshot and symbol_of_message:
             before[symbol_of_message] = self._quote(symbol_of_message).mark
@@ -83,7 +113,7 @@ class TopOfBook:
         group = fix.Group(NO_MD_ENTRIES, MD_ENTRY_TYPE if snapshot else MD_UPDATE_ACTION)
         for i in range(1, count + 1):
             msg.getGroup(i, group)
-            symbol = group.getField(t.SYMBOL) if group.isSetField(t.SYMBOL) else symbol_of_message
+            symbol = venue_text(group.getField(t.SYMBOL)) if group.isSetField(t.SYMBOL) else symbol_of_message
             if not symbol or not group.isSetField(MD_ENTRY_PX):
                 continue
             try:

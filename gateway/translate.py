@@ -265,11 +265,22 @@ def venue_text(value: str) -> str:
     """A venue's string as the book can store it and a client report can carry it: itself if it is
     printable ASCII, else every byte outside 0x20-0x7E written as ``\\xNN``. A venue's report is a
     fact to book, not a message to refuse, so its ids and Text are escaped rather than rejected; the
-    escape is the same every time, so a repeated report is still known as one."""
+    escape is the same every time, so a repeated report is still known as one. One rule for every
+    string a venue sends that fixgate stores, logs as a fact or hands to a client: each venue parser
+    reads its strings through ``venue_field``."""
     if value.isascii() and value.isprintable():
         return value
     raw = value.encode("utf-8", "surrogateescape")  # QuickFIX's lone surrogates back to the wire bytes
     return "".join(chr(b) if 0x20 <= b <= 0x7E else f"\\x{b:02x}" for b in raw)
+
+
+def venue_field(msg: fix.FieldMap, tag: int) -> str | None:
+    """A venue's string field through ``venue_text``; ``None`` when the field is absent."""
+    return venue_text(msg.getField(tag)) if msg.isSetField(tag) else None
+
+
+def _venue_field_or_empty(msg: fix.FieldMap, tag: int) -> str:
+    return venue_text(msg.getField(tag)) if msg.isSetField(tag) else ""
 
 
 def _optional_decimal(msg: fix.Message, tag: int) -> Decimal:
@@ -283,15 +294,17 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
     if begin_string == t.FIX42 and msg.isSetField(t.EXEC_TRANS_TYPE) and msg.getField(t.EXEC_TRANS_TYPE) == "3":
         kind = ExecKind.ORDER_STATUS
     if kind is None:
-        return Invalid(t.EXEC_TYPE, f"ExecType (150) '{exec_type}' not supported")
+        return Invalid(t.EXEC_TYPE, f"ExecType (150) '{venue_text(exec_type)}' not supported")
     status = t.ORD_STATUS_FROM_FIX.get(msg.getField(t.ORD_STATUS))
     if status is None:
-        return Invalid(t.ORD_STATUS, f"OrdStatus (39) '{msg.getField(t.ORD_STATUS)}' not supported")
+        return Invalid(t.ORD_STATUS, f"OrdStatus (39) '{venue_text(msg.getField(t.ORD_STATUS))}' not supported")
     try:
         return VenueReport(
             venue=venue,
-            venue_cl_ord_id=msg.getField(t.CL_ORD_ID),
-            orig_venue_cl_ord_id=msg.getField(t.ORIG_CL_ORD_ID) if msg.isSetField(t.ORIG_CL_ORD_ID) else None,
+            # fixgate's own ClOrdIDs are printable ASCII and read as sent; one fixgate never sent (a
+            # Replaced the book has no request for, ``OrderManager._adopt_replace``) is stored.
+            venue_cl_ord_id=venue_text(msg.getField(t.CL_ORD_ID)),
+            orig_venue_cl_ord_id=venue_field(msg, t.ORIG_CL_ORD_ID),
             venue_order_id=venue_text(msg.getField(t.ORDER_ID)),
             exec_id=venue_text(msg.getField(t.EXEC_ID)),
             kind=kind,
@@ -300,7 +313,7 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
             last_px=_optional_decimal(msg, t.LAST_PX),
             cum_qty=Decimal(msg.getField(t.CUM_QTY)),
             leaves_qty=Decimal(msg.getField(t.LEAVES_QTY)),
-            text=venue_text(msg.getField(t.TEXT)) if msg.isSetField(t.TEXT) else "",
+            text=_venue_field_or_empty(msg, t.TEXT),
             received_ns=now_ns,
             price=Decimal(msg.getField(t.PRICE))
             if kind is ExecKind.REPLACED and msg.isSetField(t.PRICE) else None,
@@ -352,9 +365,9 @@ def parse_venue_cancel_reject(msg: fix.Message, venue: str, now_ns: int) -> Venu
     """A venue's OrderCancelReject as a ``VenueCancelReject``."""
     return VenueCancelReject(
         venue=venue,
-        venue_cl_ord_id=msg.getField(t.CL_ORD_ID),
-        orig_venue_cl_ord_id=msg.getField(t.ORIG_CL_ORD_ID),
-        text=msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else "",
+        venue_cl_ord_id=venue_text(msg.getField(t.CL_ORD_ID)),
+        orig_venue_cl_ord_id=venue_text(msg.getField(t.ORIG_CL_ORD_ID)),
+        text=_venue_field_or_empty(msg, t.TEXT),
         received_ns=now_ns,
         # Only "unknown order" changes what fixgate does (it asks the venue for the order's status).
         reason=(CancelRejectReason.UNKNOWN_ORDER
@@ -378,24 +391,24 @@ def parse_venue_rejection(msg: fix.Message) -> VenueRejection:
     """A venue's 35=3 or 35=j: its reason as ``tag 40 value is incorrect ...: <Text>`` (session level)
     or its Text, else the named BusinessRejectReason (business level)."""
     session_level = msg.getHeader().getField(t.MSG_TYPE) == t.MSG_REJECT
-    text = msg.getField(t.TEXT) if msg.isSetField(t.TEXT) else ""
+    text = _venue_field_or_empty(msg, t.TEXT)
     if session_level:
         parts = []
         if msg.isSetField(t.REF_TAG_ID):
-            parts.append(f"tag {msg.getField(t.REF_TAG_ID)}")
+            parts.append(f"tag {venue_text(msg.getField(t.REF_TAG_ID))}")
         if msg.isSetField(t.SESSION_REJECT_REASON):
-            code = msg.getField(t.SESSION_REJECT_REASON)
+            code = venue_text(msg.getField(t.SESSION_REJECT_REASON))
             parts.append(t.SESSION_REJECT_REASONS.get(code, f"SessionRejectReason {code}"))
         reason = ": ".join(part for part in (" ".join(parts), text) if part) or "session-level reject"
     else:
-        code = msg.getField(t.BUSINESS_REJECT_REASON) if msg.isSetField(t.BUSINESS_REJECT_REASON) else ""
+        code = _venue_field_or_empty(msg, t.BUSINESS_REJECT_REASON)
         reason = text or t.BUSINESS_REJECT_REASONS.get(code, f"BusinessRejectReason {code or 'missing'}")
     raw_seq = msg.getField(t.REF_SEQ_NUM) if msg.isSetField(t.REF_SEQ_NUM) else ""
     return VenueRejection(
         session_level=session_level,
-        ref_seq_num=int(raw_seq) if raw_seq.isdigit() else None,
-        ref_msg_type=msg.getField(t.REF_MSG_TYPE) if msg.isSetField(t.REF_MSG_TYPE) else None,
-        ref_id=msg.getField(t.BUSINESS_REJECT_REF_ID) if msg.isSetField(t.BUSINESS_REJECT_REF_ID) else None,
+        ref_seq_num=int(raw_seq) if raw_seq.isascii() and raw_seq.isdigit() else None,
+        ref_msg_type=venue_field(msg, t.REF_MSG_TYPE),
+        ref_id=venue_field(msg, t.BUSINESS_REJECT_REF_ID),
         reason=reason,
     )
 

@@ -12,7 +12,13 @@ import quickfix as fix
 
 from gateway import fixspec as t
 from gateway.latency import HopMetrics
-from gateway.marketdata import MD_REQ_ID, TopOfBook, subscription
+from gateway.marketdata import (
+    MD_REQ_ID,
+    MSG_MARKET_DATA_REQUEST_REJECT,
+    TopOfBook,
+    parse_market_data_reject,
+    subscription,
+)
 from gateway.settings import copy_session_id
 from gateway.translate import (
     Invalid,
@@ -242,15 +248,15 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                 if reject is not None:
                     self._cancel_reject_to_client(reject)
                 if self._oms.status_checks_owed:  # "unknown order": has the venue forgotten it?
-                    for order in self._oms.take_status_checks():
+                    for order in self._oms.take_status_checks(venue):
                         self._send_new(venue, session_id, venue_status_request(order), t.MSG_ORDER_STATUS_REQUEST,
                                        order.venue_cl_ord_id)
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
                 if book is not None:
                     self._oms.market_marks(book.apply(message))
-            elif msg_type == "Y":
-                log.warning("venue %s refused market data: %s", venue, message.toString().replace("\x01", "|"))
+            elif msg_type == MSG_MARKET_DATA_REQUEST_REJECT:
+                self._market_data_refused(venue, parse_market_data_reject(message))
             elif msg_type == t.MSG_BUSINESS_MESSAGE_REJECT:
                 self._on_rejection(message, venue, now)
             else:
@@ -324,12 +330,20 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                 log.warning("venue %s refuses OrderStatusRequest (%s): reconciliation is unavailable for that"
                             " venue; its orders stay as the book has them", venue, rejection.reason)
         elif msg_type == t.MSG_MARKET_DATA_REQUEST:
-            self._books.pop(venue, None)
-            log.warning("venue %s refuses market data (%s): marks stay on the reference price and fixgate's"
-                        " own fills", venue, rejection.reason)
+            self._market_data_refused(venue, rejection.reason)
         else:  # pragma: no cover - only the types above are remembered by _send_new
             log.error("venue %s refused a %s message (%s): %s", venue, msg_type, rejection.reason,
                       message.toString().replace("\x01", "|"))
+
+    def _market_data_refused(self, venue: str, reason: str) -> None:
+        """The venue refused the market data request (a MarketDataRequestReject 35=Y, or a 35=3/35=j of
+        the request): its book is dropped, so marks stay on the reference price; said once per logon
+        (``_subscribe`` asks again at the next), however many refusals the venue sends."""
+        if self._books.pop(venue, None) is None:
+            log.debug("venue %s refused market data again (%s)", venue, reason)
+            return
+        log.warning("venue %s refuses market data (%s): marks stay on the reference price and fixgate's"
+                    " own fills", venue, reason)
 
     def _refused_message(self, venue: str, rejection: VenueRejection) -> tuple[str, str] | None:
         """(MsgType, ClOrdID or MDReqID) of the message a refusal names: by RefSeqNum among those sent

@@ -829,10 +829,14 @@ class OrderManager:
         """Whether ``take_status_checks`` has any: read without the lock (a hint, as ``cancels_owed``)."""
         return bool(self._owed_status_checks)
 
-    def take_status_checks(self) -> list[OrderRecord]:
-        """Orders whose cancel the venue answered "unknown order": the venue thread asks for their status."""
+    def take_status_checks(self, venue: str) -> list[OrderRecord]:
+        """Orders at ``venue`` whose cancel it answered "unknown order": that venue's thread asks for their
+        status. Per venue: each venue's thread sends on its own session, and another venue's checks
+        wait for its thread (which takes them after the cancel reject that owed them)."""
         with self._lock:
-            owed, self._owed_status_checks = self._owed_status_checks, []
+            owed = [order for order in self._owed_status_checks if order.venue == venue]
+            if owed:
+                self._owed_status_checks = [o for o in self._owed_status_checks if o.venue != venue]
             return owed
 
     def _reconcile(self, order: Order, report: VenueReport) -> VenueReport | None:

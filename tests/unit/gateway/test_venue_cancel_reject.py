@@ -1,9 +1,28 @@
-"""A venue's OrderCancelReject translated: its CxlRejReason "unknown order" reaches the OMS."""
+"""A venue's OrderCancelReject translated: its CxlRejReason "unknown order" reaches the OMS, and the
+status request it owes goes to that venue's session alone."""
+
+from decimal import Decimal as D
 
 import quickfix as fix
 
 from gateway.translate import parse_venue_cancel_reject
-from oms.model import CancelRejectReason
+from gateway.venues import VenueApplication
+from oms.manager import OrderManager, Routed, VenueChange
+from oms.model import (
+    CancelOrder,
+    CancelRejectReason,
+    ExecKind,
+    Instrument,
+    NewOrder,
+    OrderStatus,
+    OrdType,
+    Side,
+    TimeInForce,
+    VenueCancelReject,
+    VenueReport,
+)
+from oms.router import Router
+from risk import PreTradeRisk, risk_config_from_mapping
 
 
 def cancel_reject(reason: str | None) -> fix.Message:
@@ -25,3 +44,61 @@ def test_unknown_order_is_read_from_cxl_rej_reason() -> None:
 def test_other_or_no_reason_is_none() -> None:
     assert parse_venue_cancel_reject(cancel_reject("0"), "SIM", 7).reason is None
     assert parse_venue_cancel_reject(cancel_reject(None), "SIM", 7).reason is None
+
+
+# -- "unknown order": the status check goes to the order's venue ------------------------------------
+
+INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D(190)),
+               "MSFT": Instrument("MSFT", "OTHER", D("0.01"), D(1), D(400))}
+SESSION = "FIX.4.4:FIXGATE->CLIENT1"
+
+
+class RecordingVenues(VenueApplication):
+    """The venue application over a real OMS, with what it hands to venue sessions kept (no session
+    is up in a unit test)."""
+
+    def __init__(self, oms: OrderManager, router: Router) -> None:
+        super().__init__(oms, router, lambda report: None, lambda reject: None)
+        self.sent: list[tuple[str, str, str]] = []
+
+    def _send_new(self, venue: str, session_id: fix.SessionID, msg: fix.Message, msg_type: str,
+                  ref_id: str) -> bool:
+        self.sent.append((venue, msg_type, ref_id))
+        return True
+
+
+def acknowledged(oms: OrderManager, cl_ord_id: str, symbol: str) -> tuple[Routed, VenueChange]:
+    """An order its venue acknowledged, with a cancel of it on its way."""
+    price = INSTRUMENTS[symbol].reference_price
+    routed = oms.submit(NewOrder(SESSION, cl_ord_id, "ACC", symbol, Side.BUY, OrdType.LIMIT, D(10), price,
+                                 TimeInForce.DAY, 1))
+    assert isinstance(routed, Routed)
+    oms.apply(VenueReport(routed.venue, routed.venue_cl_ord_id, None, "V" + cl_ord_id, "e" + cl_ord_id,
+                          ExecKind.NEW, OrderStatus.NEW, D(0), D(0), D(0), D(10), "", 2))
+    change = oms.request_cancel(CancelOrder(SESSION, cl_ord_id + "-x", cl_ord_id, 3))
+    assert isinstance(change, VenueChange)
+    return routed, change
+
+
+def test_a_status_check_owed_to_one_venue_is_never_sent_to_another() -> None:
+    router = Router(INSTRUMENTS)
+    router.set_venue_up("SIM", True)
+    router.set_venue_up("OTHER", True)
+    oms = OrderManager(instruments=INSTRUMENTS, risk=PreTradeRisk(INSTRUMENTS, risk_config_from_mapping({})),
+                       router=router, sink=lambda records, order: None)
+    app = RecordingVenues(oms, router)
+    at_sim, sim_cancel = acknowledged(oms, "c1", "AAPL")
+    _, other_cancel = acknowledged(oms, "c2", "MSFT")
+    # SIM's thread has applied its "unknown order" cancel reject and not yet taken the check it owes...
+    oms.apply_cancel_reject(VenueCancelReject("SIM", sim_cancel.venue_cl_ord_id, at_sim.venue_cl_ord_id,
+                                              "unknown order", 4, CancelRejectReason.UNKNOWN_ORDER))
+    # ... when OTHER's thread applies a cancel reject of its own.
+    refused = fix.Message()
+    refused.getHeader().setField(35, "9")
+    for tag, value in ((37, "Vc2"), (11, other_cancel.venue_cl_ord_id), (41, other_cancel.orig_venue_cl_ord_id),
+                       (39, "0"), (434, "1"), (102, "0"), (58, "too late")):
+        refused.setField(tag, value)
+    app.fromApp(refused, fix.SessionID("FIX.4.4", "FIXGATE", "OTHER"))
+    assert [s for s in app.sent if s[1] == "H"] == []  # SIM's order was never asked about at OTHER
+    [owed] = oms.take_status_checks("SIM")  # still owed, to SIM
+    assert owed.order_id == at_sim.order_id
