@@ -29,6 +29,7 @@ from api.errors import PROTECTED_RESPONSES, ErrorBody, InvalidParameter, Unavail
 from api.params import MAX_TEXT, SafeText, storable_text
 from api.risk_repository import RiskEventRepository
 from api.schemas import DecimalString
+from book.tables import RiskAction
 from risk import (
     Halt,
     PreTradeRisk,
@@ -453,7 +454,7 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 @risk_router.get("/events", response_model=list[RiskEventOut], dependencies=[Depends(firm_reader)])
 async def events(
     request: Request,
-    action: Annotated[Literal["KILL", "RESUME", "LIMITS", "BREACH", "CANCEL"] | None,
+    action: Annotated[RiskAction | None,
                       Query(description="only this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RiskEventOut]:

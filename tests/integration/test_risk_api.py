@@ -20,6 +20,7 @@ from api import create_app
 from api.identities import Identity, Role, hash_token
 from book.database import async_url, run_sync
 from book.journal import Journal, replay
+from book.tables import RISK_ACTIONS
 from book.writer import BookWriter, load_state
 from fixgate.rest import RestServer
 from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
@@ -311,6 +312,15 @@ def test_a_deeply_nested_field_of_a_kill_is_422(api: httpx.Client, gateway: Stub
     assert response.status_code == 422, response.text
     assert "reason" in response.json()["detail"] and len(response.content) < 1000
     assert gateway.risk.halts == {}
+
+
+def test_events_filter_by_each_action_the_table_holds_and_no_other(api: httpx.Client) -> None:
+    for action in RISK_ACTIONS:
+        assert api.get("/risk/events", params={"action": action}).status_code == 200, action
+    response = api.get("/risk/events", params={"action": "HALT"})
+    assert response.status_code == 422 and "action" in response.json()["detail"]
+    [parameter] = api.get("/openapi.json").json()["paths"]["/risk/events"]["get"]["parameters"][:1]
+    assert parameter["name"] == "action" and RISK_ACTIONS == parameter["schema"]["anyOf"][0]["enum"]
 
 
 def test_status_shows_each_limits_use(api: httpx.Client, gateway: StubGateway) -> None:
