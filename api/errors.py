@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from risk.limits import shown
+
 _log = logging.getLogger(__name__)
 
 
@@ -84,15 +86,9 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
         where = [str(part) for part in error.get("loc", ())]
         name = ".".join(where[1:]) if len(where) > 1 else (where[0] if where else "request")
         kind = f"{where[0]} parameter" if len(where) > 1 else "parameter"
-        given = f" (got {_shown(error['input'])})" if "input" in error and error["input"] is not None else ""
+        given = f" (got {shown(error['input'], 200)})" if "input" in error and error["input"] is not None else ""
         problems.append(f"{kind} {name!r}: {error.get('msg', 'invalid')}{given}")
     return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
-
-
-def _shown(value: Any) -> str:
-    """A bad input as the error shows it: its repr, cut short (the input is the client's, of any size)."""
-    text = repr(value)
-    return text if len(text) <= 200 else f"{text[:200]}... ({len(text)} characters)"
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:

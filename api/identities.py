@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from gateway.credentials import AccessFileError, read_access_file
+
 
 class IdentityError(ValueError):
     """A tokens file or identity is malformed: the message names the file, the line and the field."""
@@ -134,15 +136,9 @@ def load_tokens(path: str | Path) -> dict[str, Identity]:
     """The identities of the tokens file at ``path``, by token hash. A file others may write is
     refused: whoever can add a line can make themselves an operator."""
     try:
-        mode = Path(path).stat().st_mode
-        if mode & 0o022:
-            raise IdentityError(f"API tokens file {path} is writable by others (mode {mode & 0o777:o}):"
-                                f" chmod go-w {path}")
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise IdentityError(f"API tokens file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise IdentityError(f"API tokens file {path} is not UTF-8 text") from None
+        text = read_access_file(path, "API tokens file")
+    except AccessFileError as exc:
+        raise IdentityError(str(exc)) from None
     return parse_tokens(text, f"API tokens file {path}")
 
 

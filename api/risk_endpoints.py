@@ -29,6 +29,7 @@ from api.errors import PROTECTED_RESPONSES, ErrorBody, InvalidParameter, Unavail
 from api.params import MAX_TEXT, SafeText, storable_text
 from api.risk_repository import RiskEventRepository
 from api.schemas import DecimalString
+from book.tables import RiskAction
 from risk import (
     Halt,
     PreTradeRisk,
@@ -54,6 +55,8 @@ risk_router = APIRouter(prefix="/risk", tags=["risk"], dependencies=[Depends(aut
 
 RECENT_ACTIONS = 20  # kills and resumes shown by GET /risk/status
 MAX_REASON = 1000
+# How deep a limits body nests: the body, a table of tables (accounts), a table (ACC1), then values.
+MAX_LIMITS_DEPTH = 3
 Scope = Literal["firm", "account", "session", "symbol"]
 
 
@@ -312,7 +315,7 @@ async def put_limits(
     (``"accounts": {"ACC1": null}``) turns off all of it. Validated first (a bad key or value, or a
     limit in force left out, is a 422 naming it, and nothing changes), then swapped in for the next
     check. The change is kept with the old and new limits in the audit trail."""
-    _check_strings(limits)
+    _check_body(limits)
     given = _without_nulls(limits)
     _validated(given)  # a bad key or value is named before what is missing
     left_out = _left_out(risk_config_to_mapping(operations.risk.config), limits)
@@ -335,7 +338,7 @@ async def patch_limits(
     (RFC 7396): a key with a value sets it, a key with null turns that limit (or table) off, a key left
     out stays as it is (``{}`` changes nothing); a list (``restricted_symbols``) is replaced whole.
     Validated like PUT; kept in the audit trail with the old and new limits."""
-    _check_strings(changes)
+    _check_body(changes)
     merged = _merge_patch(risk_config_to_mapping(operations.risk.config), changes)
     return await _replace_limits(request, operations, caller.name, merged)
 
@@ -361,9 +364,35 @@ def _validated(limits: Mapping[str, Any]) -> RiskConfig:
         raise InvalidParameter(str(exc)) from None
 
 
+def _check_body(body: Mapping[str, Any]) -> None:
+    """A limits body nests no deeper than the config does, and every key and text in it is text the
+    audit row can store: else a 422 naming the first place that is not. The depth first: the other
+    walks of a body (this one, the merge patch, what PUT leaves out) recurse."""
+    _check_depth(body)
+    _check_strings(body)
+
+
+def _check_depth(body: Mapping[str, Any]) -> None:
+    # A loop, not a recursion: a client's JSON may nest as deep as the parser takes (some 960 levels).
+    pending: list[tuple[Any, str, int]] = [(body, "limits", 1)]
+    while pending:
+        value, where, depth = pending.pop()
+        if isinstance(value, Mapping):
+            children = [(item, f"{where}.{str(key)[:50]}") for key, item in value.items()]
+        elif isinstance(value, list):
+            children = [(item, f"{where}[{n}]") for n, item in enumerate(value)]
+        else:
+            continue
+        if depth > MAX_LIMITS_DEPTH:
+            raise InvalidParameter(
+                f"{where}: nested too deep; limits nest at most {MAX_LIMITS_DEPTH} levels"
+                " (as accounts.ACC1.max_order_qty), and a limit is a number, text or true/false")
+        pending += [(item, path, depth + 1) for item, path in children]
+
+
 def _check_strings(value: Any, where: str = "limits") -> None:
-    """Every key and text of a limits body is text the audit row can store: 422 naming the first that
-    is not."""
+    """Every key and text of a limits body (of a depth checked) is text the audit row can store: 422
+    naming the first that is not."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             _check_text(f"{where}: key", key)
@@ -425,7 +454,7 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 @risk_router.get("/events", response_model=list[RiskEventOut], dependencies=[Depends(firm_reader)])
 async def events(
     request: Request,
-    action: Annotated[Literal["KILL", "RESUME", "LIMITS", "BREACH", "CANCEL"] | None,
+    action: Annotated[RiskAction | None,
                       Query(description="only this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RiskEventOut]:

@@ -8,6 +8,8 @@ it can never commit. Timestamps are integer nanoseconds (the domain's unit) with
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -181,7 +183,10 @@ marks = Table(
     ),
 )
 
-RISK_ACTIONS = ["KILL", "RESUME", "LIMITS", "BREACH", "CANCEL"]  # BREACH: migration 0005; CANCEL: 0009
+#: What a row of ``risk_events`` records: the one list, for the CHECK here and ``GET /risk/events``'s
+#: ``action`` parameter (``risk.restore`` names the four it reads at start).
+RiskAction = Literal["KILL", "RESUME", "LIMITS", "BREACH", "CANCEL"]  # BREACH: migration 0005; CANCEL: 0009
+RISK_ACTIONS: list[str] = list(get_args(RiskAction))
 RISK_SCOPES = ["firm", "account", "session", "symbol"]
 
 # Audit trail of pre-trade risk (migration 0003): operators' kill switches, resumes and limit changes,

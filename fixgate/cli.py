@@ -135,8 +135,6 @@ def _hash_password(args: argparse.Namespace) -> int:
 
 def _token_add(args: argparse.Namespace) -> int:
     """Make a token for a new identity, append its hash to the tokens file, print the token once."""
-    import os
-
     from api.identities import IdentityError, hash_token, identity_line, load_tokens, make_identity, new_token
 
     path = args.file or os.environ.get("FIXGATE_API_TOKENS_FILE")

@@ -6,6 +6,7 @@ on an account and on an instrument; the tightest one set applies.
 
 from __future__ import annotations
 
+import reprlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -126,35 +127,48 @@ MAX_INTEGER = 1_000_000_000  # orders per second, ticks, milliseconds
 
 def _decimal(where: str, raw: object) -> Decimal:
     if isinstance(raw, float):
-        raise RiskConfigError(f"{where} = {_shown(raw)}: write it as a string or integer, not a float")
+        raise RiskConfigError(f"{where} = {shown(raw)}: write it as a string or integer, not a float")
     if isinstance(raw, bool) or not isinstance(raw, (int, str)):
-        raise RiskConfigError(f"{where} = {_shown(raw)} is not a number")
+        raise RiskConfigError(f"{where} = {shown(raw)} is not a number")
     try:
         value = Decimal(str(raw))
     except InvalidOperation:
-        raise RiskConfigError(f"{where} = {_shown(raw)} is not a number") from None
+        raise RiskConfigError(f"{where} = {shown(raw)} is not a number") from None
     if not value.is_finite() or value <= 0:
-        raise RiskConfigError(f"{where} = {_shown(raw)} must be a positive number")
+        raise RiskConfigError(f"{where} = {shown(raw)} must be a positive number")
     if value >= MAX_LIMIT or value != value.quantize(Decimal(1).scaleb(-MAX_PLACES)):
-        raise RiskConfigError(f"{where} = {_shown(raw)} must be below {MAX_LIMIT:f} with at most"
+        raise RiskConfigError(f"{where} = {shown(raw)} must be below {MAX_LIMIT:f} with at most"
                               f" {MAX_PLACES} decimal places")
     return value
 
 
-def _shown(raw: object) -> str:
-    text = repr(raw)
-    return text if len(text) <= 40 else f"{text[:40]}..."
+def _bounded_repr() -> reprlib.Repr:
+    bounded = reprlib.Repr()
+    bounded.maxlevel = 3
+    bounded.maxstring = bounded.maxother = bounded.maxlong = 200
+    return bounded
+
+
+_REPR = _bounded_repr()
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A value as an error message shows it: its repr, at most ``limit`` characters. The value may be
+    a client's, of any size or depth: the repr stops at a few levels and items, so it never recurses
+    deep nor builds a long text to cut."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 def _integer(where: str, raw: object) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 0 < raw <= MAX_INTEGER:
-        raise RiskConfigError(f"{where} = {_shown(raw)} must be a positive integer up to {MAX_INTEGER}")
+        raise RiskConfigError(f"{where} = {shown(raw)} must be a positive integer up to {MAX_INTEGER}")
     return raw
 
 
 def _boolean(where: str, raw: object) -> bool:
     if not isinstance(raw, bool):
-        raise RiskConfigError(f"{where} = {_shown(raw)} must be true or false")
+        raise RiskConfigError(f"{where} = {shown(raw)} must be true or false")
     return raw
 
 
@@ -165,14 +179,14 @@ def _value(where: str, key: str, raw: object) -> object:
         return _integer(where, raw)
     if key == "daily_loss_action":
         if raw not in (TradingState.REDUCING, TradingState.HALTED):
-            raise RiskConfigError(f"{where} = {_shown(raw)} must be REDUCING or HALTED")
+            raise RiskConfigError(f"{where} = {shown(raw)} must be REDUCING or HALTED")
         return TradingState(str(raw))
     return _decimal(where, raw)
 
 
 def _table(where: str, raw: object, allowed: set[str]) -> dict[str, object]:
     if not isinstance(raw, Mapping):
-        raise RiskConfigError(f"{where}: expected a table, got {_shown(raw)}")
+        raise RiskConfigError(f"{where}: expected a table, got {shown(raw)}")
     unknown = set(raw) - allowed
     if unknown:
         raise RiskConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(allowed)}")
@@ -285,4 +299,5 @@ __all__ = [
     "load_risk_config",
     "risk_config_from_mapping",
     "risk_config_to_mapping",
+    "shown",
 ]

@@ -34,7 +34,6 @@ KILL = "KILL"
 RESUME = "RESUME"
 LIMITS = "LIMITS"
 BREACH = "BREACH"
-ACTIONS = (KILL, RESUME, LIMITS, BREACH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,4 +142,4 @@ def _when_ns(at_ns: int) -> str:
     return datetime.fromtimestamp(at_ns / 1e9, UTC).isoformat(timespec="seconds")
 
 
-__all__ = ["ACTIONS", "BREACH", "KILL", "LIMITS", "RESUME", "RestoredRisk", "RiskEvent", "restore_from_events"]
+__all__ = ["BREACH", "KILL", "LIMITS", "RESUME", "RestoredRisk", "RiskEvent", "restore_from_events"]

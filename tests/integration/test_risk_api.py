@@ -20,6 +20,7 @@ from api import create_app
 from api.identities import Identity, Role, hash_token
 from book.database import async_url, run_sync
 from book.journal import Journal, replay
+from book.tables import RISK_ACTIONS
 from book.writer import BookWriter, load_state
 from fixgate.rest import RestServer
 from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
@@ -267,6 +268,59 @@ def test_a_huge_limit_value_never_makes_a_huge_answer(api: httpx.Client, gateway
     assert len(api.get("/risk/limits").content) < 2000
     assert api.patch("/risk/limits", content=b'{"firm": {"max_order_qty": 1E+20000000}}',
                      headers={"Content-Type": "application/json"}).status_code == 422
+
+
+def nested(levels: int) -> str:
+    """JSON text of a list ``levels`` deep, ``[[[...]]]`` (written out: encoding it would recurse too)."""
+    return "[" * levels + "]" * levels
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def deepest(api: httpx.Client, method: str, url: str, template: str) -> httpx.Response:
+    """The answer to ``template`` (a ``%s`` for ``[[[...]]]``) at the deepest nesting the JSON parser
+    takes: a deeper body is a 400 before any endpoint runs, and this one is where a recursive walk of
+    the body (or a ``repr`` of it) runs out of stack."""
+    for levels in range(1100, 800, -1):
+        response = api.request(method, url, content=template % nested(levels), headers=JSON)
+        if response.status_code != 400:
+            return response
+    raise AssertionError(f"{method} {url}: the JSON parser took no body 800 deep")
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+@pytest.mark.parametrize(("template", "named"), [
+    ('{"firm": %s}', "limits.firm[0][0]"),
+    ('{"accounts": {"ACC1": {"max_order_qty": %s}}}', "limits.accounts.ACC1.max_order_qty"),
+    ("%s", "body"),  # not even an object: FastAPI's own 422, the input shown cut short
+])
+def test_a_deeply_nested_body_is_422_naming_where_and_changes_nothing(
+    api: httpx.Client, gateway: StubGateway, database_url: str, method: str, template: str, named: str
+) -> None:
+    config = gateway.risk.config
+    response = deepest(api, method, "/risk/limits", template)
+    assert response.status_code == 422, response.text
+    assert named in response.json()["detail"]
+    assert len(response.content) < 1000
+    assert gateway.risk.config is config
+    assert rows(database_url, "SELECT id FROM risk_events") == []
+
+
+def test_a_deeply_nested_field_of_a_kill_is_422(api: httpx.Client, gateway: StubGateway) -> None:
+    response = deepest(api, "POST", "/risk/kill", '{"scope": "firm", "reason": %s}')
+    assert response.status_code == 422, response.text
+    assert "reason" in response.json()["detail"] and len(response.content) < 1000
+    assert gateway.risk.halts == {}
+
+
+def test_events_filter_by_each_action_the_table_holds_and_no_other(api: httpx.Client) -> None:
+    for action in RISK_ACTIONS:
+        assert api.get("/risk/events", params={"action": action}).status_code == 200, action
+    response = api.get("/risk/events", params={"action": "HALT"})
+    assert response.status_code == 422 and "action" in response.json()["detail"]
+    [parameter] = api.get("/openapi.json").json()["paths"]["/risk/events"]["get"]["parameters"][:1]
+    assert parameter["name"] == "action" and RISK_ACTIONS == parameter["schema"]["anyOf"][0]["enum"]
 
 
 def test_status_shows_each_limits_use(api: httpx.Client, gateway: StubGateway) -> None:
