@@ -126,7 +126,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
     def send_report(self, report: ClientReport, *, possible_resend: bool = False) -> None:
         """Send an ExecutionReport to the client session the order came from (``possible_resend``: with
         97=Y). While the client is away QuickFIX keeps it in the session's store, and it is resent
-        when the client asks."""
+        when the client asks; after a 141=Y logon, which empties the store, fixgate sends it again."""
         session = self._sessions.get(report.session)
         if session is None:
             log.error("report %s for unknown client session %s dropped", report.exec_id, report.session)
