@@ -85,9 +85,16 @@ def _position_with_cost(values: list[Any]) -> list[Any]:
     return [*values, str(Decimal(values[2]) * Decimal(values[3]))]
 
 
+def _cancel_reject_with_id(values: list[Any]) -> list[Any]:
+    # A cancel reject journaled before rejects had their own identity: "" marks it by its ClOrdID,
+    # as the marks of that journal were written (ClientSent.of).
+    return [*values, ""]
+
+
 # (type, field count of an earlier layout) -> its values in this build's layout.
 _UPGRADES: dict[tuple[type, int], Callable[[list[Any]], list[Any]]] = {
     (PositionRecord, 6): _position_with_cost,
+    (ClientCancelReject, 8): _cancel_reject_with_id,
 }
 
 

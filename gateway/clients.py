@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from gateway.translate import (
     business_reject,
     client_cancel_reject,
     client_execution_report,
+    header_flag,
     invalid_text,
     mass_cancel_report,
     parse_cancel,
@@ -81,6 +83,16 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         # Where a report or cancel reject is marked as on the wire (fixgate.app: the journal); marks
         # decide at the next start what is owed (``owe``). None: not recorded (tests of one run).
         self.record_sent: Callable[[Sequence[ClientSent]], None] | None = None
+        # Per session key, what QuickFIX took while the client was away (stored, not sent): each with
+        # the MsgSeqNum it was stored under, None if QuickFIX did not even store it. QuickFIX resends
+        # one when the client asks, unless a 141=Y logon has emptied the store: onLogon tells which.
+        self._away: dict[str, list[tuple[int | None, ClientMessage]]] = {}
+        self._away_lock = threading.Lock()  # _deliver runs on the venue threads too
+        self._logon_seq: dict[str, int] = {}  # per session key, the MsgSeqNum of its last Logon sent
+        # .message: the ClientMessage this thread is handing to QuickFIX in _deliver(); .state: what
+        # toApp saw ("wire" or "stored"). As in VenueApplication, toApp runs inside sendToTarget on
+        # the same thread (and the same callback's thread state), under QuickFIX's session lock.
+        self._handing = threading.local()
 
     def owe(self, messages: Iterable[ClientMessage], sent: Collection[ClientSent]) -> list[ClientMessage]:
         """Reports and cancel rejects a previous run journaled with no mark in ``sent`` that they went
@@ -114,7 +126,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
     def send_report(self, report: ClientReport, *, possible_resend: bool = False) -> None:
         """Send an ExecutionReport to the client session the order came from (``possible_resend``: with
         97=Y). While the client is away QuickFIX keeps it in the session's store, and it is resent
-        when the client asks."""
+        when the client asks; after a 141=Y logon, which empties the store, fixgate sends it again."""
         session = self._sessions.get(report.session)
         if session is None:
             log.error("report %s for unknown client session %s dropped", report.exec_id, report.session)
@@ -126,21 +138,36 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         self, msg: fix.Message, session: ClientSession, message: ClientMessage, possible_resend: bool
     ) -> None:
         """Send ``msg``, the wire form of ``message``, and once QuickFIX has put it on the wire, mark
-        it so. Only then: one QuickFIX merely stored (the client away) reaches the client by
-        QuickFIX's resend, which a 141=Y logon forgoes; unmarked, a restart owes it again."""
+        it so. Only then: ``sendToTarget`` is True as well when the client is away and QuickFIX merely
+        stored the message (QuickFIX 1.16), so toApp tells the two apart. One stored is kept in
+        ``_away`` until the client's next logon (``onLogon``); unmarked, a restart owes it again."""
         if possible_resend:
             msg.getHeader().setField(t.POSS_RESEND, "Y")
+        self._handing.message = message
+        self._handing.state = None
         try:
-            on_wire = fix.Session.sendToTarget(msg, session.session_id)
+            fix.Session.sendToTarget(msg, session.session_id)
         except fix.SessionNotFound:
             log.error("client session %s not found; message dropped", session.key)
             return
-        if on_wire and self.record_sent is not None:
-            try:
-                self.record_sent((ClientSent.of(message),))
-            except OSError:  # the message went out all the same; only a restart's PossResend is extra
-                log.exception("client %s: could not journal that %s went out", session.key,
-                              ClientSent.of(message))
+        finally:
+            state = self._handing.state
+            self._handing.message = None
+        if state is None:
+            # Never reached toApp: QuickFIX neither sent nor stored it (a session set to reset its
+            # sequence numbers at logon drops what it is given while logged out). Sent at the next logon.
+            with self._away_lock:
+                self._away.setdefault(session.key, []).append((None, message))
+        elif state == "wire":
+            self._mark(session.key, message)
+
+    def _mark(self, key: str, message: ClientMessage) -> None:
+        if self.record_sent is None:
+            return
+        try:
+            self.record_sent((ClientSent.of(message),))
+        except OSError:  # the message went out all the same; only a restart's PossResend is extra
+            log.exception("client %s: could not journal that %s went out", key, ClientSent.of(message))
 
     @staticmethod
     def _send(msg: fix.Message, session_id: fix.SessionID) -> None:
@@ -166,6 +193,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             key = session_key(session_id)
             log.info("client logged on: %s", key)
             owed = self._owed.pop(key, [])
+            owed.extend(self._emptied_from_store(key))
             for message in owed:
                 # Sent before the crash, or not: no mark says. PossResend lets the client tell by ExecID.
                 # Each on its own: one that cannot be built or sent must not keep the rest from the client.
@@ -177,8 +205,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
                 except Exception:
                     log.exception("client %s: owed %s not sent", key, ClientSent.of(message))
             if owed:
-                log.warning("client %s: sent %d reports and cancel rejects a crash left unmarked as sent"
-                            " (PossResend)", key, len(owed))
+                log.warning("client %s: sent %d reports and cancel rejects that a crash left unmarked as"
+                            " sent or a 141=Y logon emptied from QuickFIX's store (PossResend)", key, len(owed))
         except Exception:
             log.exception("client onLogon failed")
 
@@ -193,8 +221,28 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         except Exception:
             log.exception("client onLogout failed")
 
+    def _emptied_from_store(self, key: str) -> list[ClientMessage]:
+        """Of what QuickFIX took while ``key``'s client was away, what its store no longer holds: a
+        message stored under a MsgSeqNum at or above that of the Logon just sent was stored before the
+        sequence numbers went back (a 141=Y logon, which empties the store). Those are taken out of
+        ``_away``; the rest stay, for QuickFIX resends them when the client asks (``toApp``)."""
+        logon_seq = self._logon_seq.get(key, 1)
+        with self._away_lock:
+            away = self._away.pop(key, [])
+            kept: list[tuple[int | None, ClientMessage]] = [
+                (seq, m) for seq, m in away if seq is not None and seq < logon_seq
+            ]
+            if kept:
+                self._away[key] = kept
+        return [m for seq, m in away if seq is None or seq >= logon_seq]
+
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        try:
+            header = message.getHeader()
+            if header.getField(t.MSG_TYPE) == t.MSG_LOGON:
+                self._logon_seq[session_key(session_id)] = int(header.getField(t.MSG_SEQ_NUM))
+        except Exception:
+            log.exception("client toAdmin failed")
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         refusal = None
@@ -218,7 +266,37 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         return credentials.refusal(username, password)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        try:
+            handing = getattr(self._handing, "message", None)
+            if handing is None:
+                self._resending(message, session_key(session_id))
+                return
+            # Under the session lock that sendToTarget holds until the message is written to the
+            # socket or stored: a logout cannot come in between (QuickFIX disconnects under that lock).
+            session = fix.Session.lookupSession(session_id)
+            if session is not None and session.isLoggedOn():
+                self._handing.state = "wire"
+                return
+            self._handing.state = "stored"
+            seq = int(message.getHeader().getField(t.MSG_SEQ_NUM))
+            with self._away_lock:
+                self._away.setdefault(handing.session, []).append((seq, handing))
+        except Exception:
+            log.exception("client toApp failed")
+
+    def _resending(self, message: fix.Message, key: str) -> None:
+        """QuickFIX resends from its store (PossDupFlag) what the client missed: one it took while
+        the client was away goes on the wire now, and is marked so."""
+        if key not in self._away or not header_flag(message, t.POSS_DUP_FLAG):
+            return
+        seq = int(message.getHeader().getField(t.MSG_SEQ_NUM))
+        with self._away_lock:
+            away = self._away.get(key, [])
+            resent = [m for s, m in away if s == seq]
+            if resent:
+                self._away[key] = [(s, m) for s, m in away if s != seq]
+        for resent_message in resent:
+            self._mark(key, resent_message)
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         handler = None

@@ -6,9 +6,10 @@ Money and quantities are ``Decimal``; timestamps are integer nanoseconds since t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from uuid import uuid4
 
 
 class Side(StrEnum):
@@ -234,6 +235,12 @@ class ClientCancelReject:
     response_to: RequestKind
     reason: CancelRejectReason
     text: str
+    # This reject's own identity, for its ClientSent mark: the ClOrdID it answers is not unique (a
+    # sweep's reject answers the order's own ClOrdID; a client may reuse a refused cancel's ClOrdID).
+    # Journaled with it, so a carried-over copy keeps it. "" in one decoded from a journal written
+    # before it existed: such a reject is marked by its ClOrdID, as it was then. Not compared: two
+    # rejects saying the same are equal whatever their identities.
+    reject_id: str = field(default_factory=lambda: uuid4().hex, compare=False)
 
 
 # What the OMS may owe a client across a crash (journaled, sent at its next logon if never sent).
@@ -242,20 +249,23 @@ ClientMessage = ClientReport | ClientCancelReject
 
 @dataclass(frozen=True, slots=True)
 class ClientSent:
-    """That a client message went out on the wire (QuickFIX's ``sendToTarget`` said so), journaled
-    right after: fixgate's own record of what a client has had. QuickFIX's store of the session
+    """That a client message went out on the wire (QuickFIX took it while the client's session was
+    logged on; ``ClientApplication._deliver``), journaled right after: fixgate's own record of what a
+    client has had. One QuickFIX only stored, the client away, gets none. QuickFIX's store of the session
     cannot tell, since a logon with ResetSeqNumFlag (141=Y) empties it. At start, a journaled
     message without one is owed again, marked PossResend (``ClientApplication.owe``)."""
 
     session: str
-    ref: str  # "8:" and a report's ExecID, or "9:" and a cancel reject's ClOrdID
+    ref: str  # "8:" and a report's ExecID, or "9#" and a cancel reject's reject_id
 
     @staticmethod
     def of(message: ClientMessage) -> ClientSent:
-        """The mark of ``message``: a report by its ExecID; a cancel reject, which has none, by the
-        ClOrdID of the request it answers."""
+        """The mark of ``message``: a report by its ExecID; a cancel reject, which has none on the wire,
+        by its ``reject_id`` (one journaled before rejects had it: "9:" and its ClOrdID, as then)."""
         if isinstance(message, ClientReport):
             return ClientSent(message.session, f"8:{message.exec_id}")
+        if message.reject_id:
+            return ClientSent(message.session, f"9#{message.reject_id}")
         return ClientSent(message.session, f"9:{message.cl_ord_id}")
 
 

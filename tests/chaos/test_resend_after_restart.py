@@ -21,16 +21,16 @@ from tests.support import free_port, order_fields
 from tests.unit.book import samples
 
 
-def logon(port: int) -> FixClient:
-    """CLIENT1 starting a new day: sequence numbers from 1, ResetSeqNumFlag (141=Y)."""
+def logon(port: int, comp_id: str = "CLIENT1") -> FixClient:
+    """A client (CLIENT1) starting a new day: sequence numbers from 1, ResetSeqNumFlag (141=Y)."""
     deadline = time.monotonic() + 30
     while True:
         try:
-            client = FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="FIXGATE")
+            client = FixClient.connect("127.0.0.1", port, sender_comp_id=comp_id, target_comp_id="FIXGATE")
             client.logon(reset_seq_num=True, timeout=10)
             return client
         except (OSError, ConnectionError, TimeoutError):
-            assert time.monotonic() < deadline, "CLIENT1 could not log on in 30 s"
+            assert time.monotonic() < deadline, f"{comp_id} could not log on in 30 s"
             time.sleep(0.2)
 
 
@@ -110,6 +110,101 @@ def test_a_report_journaled_but_never_marked_sent_goes_at_logon_with_possresend(
             client.logout(timeout=2)
         finally:
             app.stop()
-    [owed] = received[0]
+    [owed, canceled] = received[0]
     assert (owed[17], owed[11], owed.get(97), owed.get(43)) == ("R1", "c1", "Y", None)
+    # The venue does not know order 1: start-up's status check cancels it while CLIENT1 is away, and
+    # its report, stored by QuickFIX and emptied from the store by the 141=Y logon, is sent again.
+    assert (canceled[11], canceled[39], canceled.get(97), canceled.get(43)) == ("c1", "4", "Y", None)
     assert received[1] == []
+
+
+def fill_while_away(port: int) -> FixClient:
+    """CLIENT1 leaves a sell resting and logs out; BENCH's buy fills it while CLIENT1 is away. Returns
+    once the gateway has handled CLIENT1's fill (and handed its report to QuickFIX, which can only
+    store it): the venue session's reports are handled in order, and BENCH's next order's ack comes
+    after the fill. Returns CLIENT1's closed connection (its sequence numbers)."""
+    client = logon(port)
+    client.send("D", order_fields("away", 5, "190.00", side="2"))
+    client.expect("8", where={11: "away", 150: "0"})
+    client.logout(timeout=10)
+    bench = logon(port, "BENCH")
+    bench.send("D", order_fields("take", 5, "190.00"))
+    bench.expect("8", where={11: "take", 39: "2"})
+    bench.send("D", order_fields("after", 1, "175.00"))
+    bench.expect("8", where={11: "after", 150: "0"})
+    bench.logout(timeout=10)
+    return client
+
+
+def fill_of_away(client: FixClient) -> list[tuple[str | None, str | None, str | None]]:
+    return [(m.get(39), m.get(97), m.get(43)) for m in reports(client) if m.get(11) == "away" and m.get(150) == "F"]
+
+
+def test_a_fill_made_while_the_client_was_away_reaches_it_after_a_kill_and_a_resetting_logon(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    # QuickFIX stores a report for a logged-out session (sendToTarget says True): no mark that it went
+    # out, so after a kill it is owed; the 141=Y logon has emptied QuickFIX's store of it.
+    gateway = GatewayProcess(tmp_path / "gw", database_url, simulator.port)
+    gateway.data_dir.mkdir()
+    gateway.start()
+    try:
+        fill_while_away(gateway.client_port)
+        gateway.kill()
+        gateway.start()
+        client = logon(gateway.client_port)
+        sync(client)
+        fills = fill_of_away(client)
+        client.close()
+    finally:
+        gateway.stop()
+    assert fills == [("2", "Y", None)]
+
+
+def test_a_fill_made_while_the_client_was_away_reaches_it_at_a_resetting_logon_in_the_same_run(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    # The 141=Y logon empties QuickFIX's store, the only copy QuickFIX had: fixgate sends it again.
+    settings = Settings(data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
+                        rest_port=free_port(), database_url=database_url, api_token="t" * 32)
+    app = Fixgate(settings)
+    app.start()
+    try:
+        fill_while_away(settings.client_port)
+        client = logon(settings.client_port)
+        sync(client)
+        fills = fill_of_away(client)
+        client.logout(timeout=10)
+    finally:
+        app.stop()
+    assert fills == [("2", "Y", None)]
+
+
+def test_a_fill_made_while_the_client_was_away_is_resent_by_quickfix_to_a_client_keeping_its_numbers(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    # No reset: QuickFIX's store still has the report, and resends it (PossDup) when the client asks
+    # for the gap; fixgate sends no second copy of its own, and marks the resend as on the wire.
+    gateway = GatewayProcess(tmp_path / "gw", database_url, simulator.port)
+    gateway.data_dir.mkdir()
+    gateway.start()
+    try:
+        before = fill_while_away(gateway.client_port)
+        client = FixClient.connect("127.0.0.1", gateway.client_port, sender_comp_id="CLIENT1",
+                                   target_comp_id="FIXGATE", next_seq_out=before.next_seq_out,
+                                   next_seq_in=before.next_seq_in)
+        client.logon(timeout=10)
+        client.expect("8", where={11: "away", 150: "F"})
+        sync(client)
+        resent = fill_of_away(client)
+        client.close()
+        gateway.kill()
+        gateway.start()
+        client = logon(gateway.client_port)
+        sync(client)
+        after_kill = fill_of_away(client)
+        client.close()
+    finally:
+        gateway.stop()
+    assert resent == [("2", None, "Y")]
+    assert after_kill == []  # marked when QuickFIX resent it: not owed

@@ -12,7 +12,7 @@ import pytest
 
 from book.hops import OrderHops
 from book.journal import _CODEC, _MAGIC, CorruptJournal, Journal, JournalFormatError, _Codec
-from oms.model import MarkRecord, OrderRecord, OrderStatus, PositionRecord
+from oms.model import ClientCancelReject, ClientSent, MarkRecord, OrderRecord, OrderStatus, PositionRecord
 from tests.unit.book import samples
 
 LENGTH = struct.Struct(">I")
@@ -116,6 +116,23 @@ def test_a_position_journaled_before_positions_kept_their_cost_is_read_with_one(
     # The 6-field layout of before: account, symbol, quantity, avg_price, realized_pnl, updated_ns.
     [back] = _CODEC.loads(marshal.dumps((("ACC", "AAPL", "-40", "190.01000000", "-1.5", 4, code),)))
     assert back == PositionRecord("ACC", "AAPL", D(-40), D("190.01"), D("-1.5"), 4, D("-7600.4"))
+
+
+def test_a_cancel_reject_keeps_its_identity_through_the_journal() -> None:
+    reject = samples.cancel_reject("x1")
+    [back] = _CODEC.loads(_CODEC.dumps([reject]))
+    assert back.reject_id == reject.reject_id != ""
+    assert ClientSent.of(back) == ClientSent.of(reject)
+
+
+def test_a_cancel_reject_journaled_before_rejects_had_an_identity_is_marked_by_its_clordid() -> None:
+    code = _Codec.TYPES.index(ClientCancelReject)
+    # The 8-field layout of before, whose marks were "9:" and the ClOrdID.
+    session = "FIX.4.4:FIXGATE->CLIENT1"
+    old = (session, 1, "x1", "c1", "FILLED", "REPLACE", "TOO_LATE", "order 1 is already FILLED", code)
+    [back] = _CODEC.loads(marshal.dumps((old,)))
+    assert back == samples.cancel_reject("x1", session=session)
+    assert ClientSent.of(back) == ClientSent(session, "9:x1")
 
 
 def test_an_unknown_record_type_code_fails_loudly() -> None:

@@ -144,8 +144,9 @@ def test_marks_are_read_from_every_replayed_file_and_never_reach_the_book(
     tmp_path: Path, database_url: str
 ) -> None:
     # A report journaled in one run and marked in the next (owed, carried over, sent at logon).
-    run(tmp_path, [samples.order(1), samples.report("R1")], [ClientSent.of(samples.cancel_reject("x1"))])
+    reject = samples.cancel_reject("x1")
+    run(tmp_path, [samples.order(1), samples.report("R1")], [ClientSent.of(reject)])
     run(tmp_path, [ClientSent.of(samples.report("R1"))])
     replayed = replay(tmp_path, database_url)
-    assert replayed.sent == {ClientSent.of(samples.report("R1")), ClientSent.of(samples.cancel_reject("x1"))}
+    assert replayed.sent == {ClientSent.of(samples.report("R1")), ClientSent.of(reject)}
     assert replayed.refused == () and len(replayed.done) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 from gateway.clients import ClientApplication
@@ -34,9 +35,18 @@ def test_owe_owes_a_report_journaled_twice_once() -> None:
     assert clients().owe([a, b, a], set()) == [a, b]
 
 
-def test_cancel_rejects_are_marked_by_session_and_clordid_once_each() -> None:
+def test_cancel_rejects_are_marked_by_session_and_their_own_identity_once_each() -> None:
     sent, unsent = samples.cancel_reject("x1"), samples.cancel_reject("x2")
-    other_session = samples.cancel_reject("x1", session="FIX.4.4:FIXGATE->CLIENT2")
+    other_session = replace(sent, session="FIX.4.4:FIXGATE->CLIENT2")
     report = samples.report("x1")  # an ExecID equal to a ClOrdID is another message
     owed = clients().owe([sent, report, unsent, unsent, other_session], {ClientSent.of(sent)})
     assert owed == [report, unsent, other_session]
+
+
+def test_a_cancel_reject_answering_a_clordid_already_answered_is_still_owed() -> None:
+    # A sweep's reject answers the order's own ClOrdID; a client may reuse a refused cancel's ClOrdID:
+    # the first reject's mark says nothing of the second, nor is the second a copy of the first.
+    first, second = samples.cancel_reject("x1"), samples.cancel_reject("x1")
+    assert ClientSent.of(first) != ClientSent.of(second)
+    assert clients().owe([first, second], {ClientSent.of(first)}) == [second]
+    assert clients().owe([first, second], set()) == [first, second]
