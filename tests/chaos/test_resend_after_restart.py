@@ -110,11 +110,15 @@ def test_a_report_journaled_but_never_marked_sent_goes_at_logon_with_possresend(
             client.logout(timeout=2)
         finally:
             app.stop()
-    [owed, canceled] = received[0]
-    assert (owed[17], owed[11], owed.get(97), owed.get(43)) == ("R1", "c1", "Y", None)
+    [owed] = [m for m in received[0] if m[17] == "R1"]
+    assert (owed[11], owed.get(97), owed.get(43)) == ("c1", "Y", None)
     # The venue does not know order 1: start-up's status check cancels it while CLIENT1 is away, and
-    # its report, stored by QuickFIX and emptied from the store by the 141=Y logon, is sent again.
-    assert (canceled[11], canceled[39], canceled.get(97), canceled.get(43)) == ("c1", "4", "Y", None)
+    # its report, stored by QuickFIX and emptied from the store by the 141=Y logon, is sent again with
+    # PossResend. (One handed to QuickFIX while the Logon is being answered is in the new store too:
+    # the client may get it a second time by resend, PossDup: a possible duplicate, never as new.)
+    canceled = [m for m in received[0] if m[17] != "R1"]
+    assert canceled and {(m[17], m[11], m[39]) for m in canceled} == {(canceled[0][17], "c1", "4")}
+    assert all(m.get(97) == "Y" or m.get(43) == "Y" for m in canceled), [str(m) for m in canceled]
     assert received[1] == []
 
 
