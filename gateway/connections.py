@@ -54,7 +54,7 @@ class ConnectionGuard:
     ``max_per_address`` from one remote address (the newest first). Linux only; a thread of its own."""
 
     def __init__(
-        self, port: int, *, logon_timeout: float, max_per_address: int, send_stall_timeout: float = 2.0,
+        self, port: int, *, logon_timeout: float, max_per_address: int, send_stall_timeout: float = 5.0,
         interval: float = 0.2,
     ) -> None:
         self._port = port

@@ -196,13 +196,13 @@ def _credentials(settings: fix.SessionSettings) -> dict[str, LogonCredentials]:
 def _connection_guard(settings: fix.SessionSettings, port: int) -> ConnectionGuard:
     """The guard of the client port, from the acceptor's [DEFAULT]: ``ConnectionLogonTimeout``
     (seconds a connection may take to log on; 5), ``MaxConnectionsPerAddress`` (10) and
-    ``SendStallTimeout`` (seconds a client may leave fixgate's reports unread; 2)."""
+    ``SendStallTimeout`` (seconds a client may leave fixgate's reports unread; 5)."""
     defaults = settings.get()
     try:
         has = defaults.has
         timeout = defaults.getDouble("ConnectionLogonTimeout") if has("ConnectionLogonTimeout") else 5.0
         cap = defaults.getInt("MaxConnectionsPerAddress") if has("MaxConnectionsPerAddress") else 10
-        stall = defaults.getDouble("SendStallTimeout") if has("SendStallTimeout") else 2.0
+        stall = defaults.getDouble("SendStallTimeout") if has("SendStallTimeout") else 5.0
     except fix.ConfigError as exc:
         raise SessionConfigError(f"clients.cfg [DEFAULT]: {exc}") from None
     if timeout <= 0 or cap <= 0 or stall <= 0:
