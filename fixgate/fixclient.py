@@ -25,6 +25,7 @@ import select
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,6 +177,10 @@ class FixClient:
         self._sock = sock
         self._send_lock = threading.RLock()  # the reader holds it across its own send (_send_quietly)
         self._parser = simplefix.FixParser()
+        # What the reader took off the socket but has not parsed yet, in arrival order. simplefix copies
+        # its whole buffer for every message it takes out, so it is fed a chunk at a time: megabytes
+        # drained while a send waited would otherwise take minutes to parse.
+        self._unparsed: deque[bytes] = deque()
         self._inbox: list[Message] = []
         self._inbox_changed = threading.Condition()
         self._closed = threading.Event()  # set when the connection ends, either side
@@ -361,7 +366,7 @@ class FixClient:
                 chunk = self._sock.recv(65536)
                 if not chunk:
                     raise ConnectionError("the peer closed the connection")
-                self._parser.append_buffer(chunk)
+                self._unparsed.append(chunk)
             if writable:
                 try:
                     view = view[self._sock.send(view, socket.MSG_DONTWAIT):]
@@ -458,14 +463,16 @@ class FixClient:
                 data = self._sock.recv(65536)
                 if not data:
                     return
-                parser.append_buffer(data)
-                while (parsed := parser.get_message()) is not None:
-                    message = Message(
-                        tuple((int(t), v.decode("latin-1")) for t, v in parsed.pairs),
-                        parsed.encode(raw=True),
-                        time.monotonic(),
-                    )
-                    self._handle(message)
+                self._unparsed.append(data)
+                while self._unparsed:  # grows while _handle sends (it reads as it waits)
+                    parser.append_buffer(self._unparsed.popleft())
+                    while (parsed := parser.get_message()) is not None:
+                        message = Message(
+                            tuple((int(t), v.decode("latin-1")) for t, v in parsed.pairs),
+                            parsed.encode(raw=True),
+                            time.monotonic(),
+                        )
+                        self._handle(message)
                 self._heartbeat_if_idle()
         except (OSError, ValueError):  # ValueError: select on a socket close() has just closed
             return
@@ -555,7 +562,7 @@ class FixClient:
                 if select.select([self._sock], [], [], 0)[0]:
                     data = self._sock.recv(65536)
                     if data:
-                        self._parser.append_buffer(data)  # handled when the reader loop gets back to it
+                        self._unparsed.append(data)  # handled when the reader loop gets back to it
             except (OSError, ValueError):
                 return
         try:
