@@ -91,6 +91,17 @@ def _cancel_reject_with_id(values: list[Any]) -> list[Any]:
     return [*values, ""]
 
 
+def _unpickled(records: list[Any]) -> list[Any]:
+    """Records of the earlier pickle format, brought to this build's layout: a slots dataclass
+    unpickles its stored values into its first fields and leaves a field added since unset."""
+    for record in records:
+        if isinstance(record, PositionRecord) and not hasattr(record, "cost"):
+            object.__setattr__(record, "cost", record.quantity * record.avg_price)
+        elif isinstance(record, ClientCancelReject) and not hasattr(record, "reject_id"):
+            object.__setattr__(record, "reject_id", "")
+    return records
+
+
 # (type, field count of an earlier layout) -> its values in this build's layout.
 _UPGRADES: dict[tuple[type, int], Callable[[list[Any]], list[Any]]] = {
     (PositionRecord, 6): _position_with_cost,
@@ -178,7 +189,7 @@ class _Codec:
         for item in marshal.loads(data):
             code = item[-1]
             if code == _PICKLED:
-                records.append(pickle.loads(item[0]))
+                records.extend(_unpickled([pickle.loads(item[0])]))
             elif 0 <= code < len(decoders):
                 records.append(decoders[code](item))
             else:
@@ -266,7 +277,7 @@ class Journal:
                     log.warning("journal %s: torn last frame (%d of %d bytes) ignored", path, len(data), length)
                     return
                 try:
-                    records = _CODEC.loads(data) if current else pickle.loads(data)
+                    records = _CODEC.loads(data) if current else _unpickled(pickle.loads(data))
                 except JournalFormatError as exc:
                     raise JournalFormatError(
                         f"journal {path}, frame at byte {offset}: {exc}; the file is left in place"

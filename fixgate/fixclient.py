@@ -452,9 +452,11 @@ class FixClient:
     # -- READER THREAD --------------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        parser = self._parser
         try:
             while not self._stop.is_set():
+                if self._unparsed:  # read while the reader's own send waited (a heartbeat, say)
+                    self._parse_unparsed()
+                    continue
                 # select, not a socket timeout: a timeout would apply to the sender's sendall too and
                 # cut a message in half whenever the peer is slow to read for a moment.
                 if not select.select([self._sock], [], [], 0.2)[0]:
@@ -464,15 +466,7 @@ class FixClient:
                 if not data:
                     return
                 self._unparsed.append(data)
-                while self._unparsed:  # grows while _handle sends (it reads as it waits)
-                    parser.append_buffer(self._unparsed.popleft())
-                    while (parsed := parser.get_message()) is not None:
-                        message = Message(
-                            tuple((int(t), v.decode("latin-1")) for t, v in parsed.pairs),
-                            parsed.encode(raw=True),
-                            time.monotonic(),
-                        )
-                        self._handle(message)
+                self._parse_unparsed()
                 self._heartbeat_if_idle()
         except (OSError, ValueError):  # ValueError: select on a socket close() has just closed
             return
@@ -480,6 +474,18 @@ class FixClient:
             self._closed.set()
             with self._inbox_changed:
                 self._inbox_changed.notify_all()
+
+    def _parse_unparsed(self) -> None:
+        parser = self._parser
+        while self._unparsed:  # grows while _handle sends (it reads as it waits)
+            parser.append_buffer(self._unparsed.popleft())
+            while (parsed := parser.get_message()) is not None:
+                message = Message(
+                    tuple((int(t), v.decode("latin-1")) for t, v in parsed.pairs),
+                    parsed.encode(raw=True),
+                    time.monotonic(),
+                )
+                self._handle(message)
 
     def _handle(self, message: Message) -> None:
         self.received.append(message)

@@ -66,7 +66,7 @@ def verify_password(password: str, encoded: str) -> bool:
             password.encode(errors="surrogateescape"), salt=base64.b64decode(salt, validate=True),
             n=int(n), r=int(r), p=int(p), dklen=len(expected),
         )
-    except ValueError as exc:
+    except (ValueError, TypeError, OverflowError) as exc:  # hashlib: TypeError for an N, r or p out of range
         raise CredentialsError(f"not a password hash made by `fixgate hash-password`: {exc}") from None
     return hmac.compare_digest(actual, expected)
 

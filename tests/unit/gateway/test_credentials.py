@@ -100,6 +100,8 @@ _, N, R, P, SALT, KEY = GOOD.split("$")
     f"scrypt$1000${R}${P}${SALT}${KEY}",  # N not a power of two
     f"scrypt${2**24}${R}${P}${SALT}${KEY}",  # far more memory than scrypt may take
     f"scrypt${N}$0${P}${SALT}${KEY}",
+    f"scrypt${2**70}${R}${P}${SALT}${KEY}",  # hashlib: TypeError, not ValueError
+    f"scrypt${N}$-1${P}${SALT}${KEY}",
     f"scrypt${N}${R}${P}$!!!!${KEY}",  # not base64
     f"scrypt${N}${R}${P}${SALT}$",  # no key: would match any password
     f"bcrypt${N}${R}${P}${SALT}${KEY}",
