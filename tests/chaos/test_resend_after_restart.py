@@ -112,13 +112,14 @@ def test_a_report_journaled_but_never_marked_sent_goes_at_logon_with_possresend(
             app.stop()
     [owed] = [m for m in received[0] if m[17] == "R1"]
     assert (owed[11], owed.get(97), owed.get(43)) == ("c1", "Y", None)
-    # The venue does not know order 1: start-up's status check cancels it while CLIENT1 is away, and
-    # its report, stored by QuickFIX and emptied from the store by the 141=Y logon, is sent again with
-    # PossResend. (One handed to QuickFIX while the Logon is being answered is in the new store too:
-    # the client may get it a second time by resend, PossDup: a possible duplicate, never as new.)
+    # The venue does not know order 1: start-up's status check cancels it, and the client gets that
+    # report: live if it is logged on by then; else QuickFIX stores it, the 141=Y logon empties the
+    # store and fixgate sends it with PossResend; one handed over while the Logon is being answered
+    # may come a second time by resend (PossDup). Never twice as new.
     canceled = [m for m in received[0] if m[17] != "R1"]
     assert canceled and {(m[17], m[11], m[39]) for m in canceled} == {(canceled[0][17], "c1", "4")}
-    assert all(m.get(97) == "Y" or m.get(43) == "Y" for m in canceled), [str(m) for m in canceled]
+    new = [str(m) for m in canceled if m.get(97) != "Y" and m.get(43) != "Y"]
+    assert len(new) <= 1, new
     assert received[1] == []
 
 
