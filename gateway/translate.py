@@ -279,10 +279,6 @@ def venue_field(msg: fix.FieldMap, tag: int) -> str | None:
     return venue_text(msg.getField(tag)) if msg.isSetField(tag) else None
 
 
-def _venue_field_or_empty(msg: fix.FieldMap, tag: int) -> str:
-    return venue_text(msg.getField(tag)) if msg.isSetField(tag) else ""
-
-
 def _optional_decimal(msg: fix.Message, tag: int) -> Decimal:
     return Decimal(msg.getField(tag)) if msg.isSetField(tag) else _ZERO
 
@@ -313,7 +309,7 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
             last_px=_optional_decimal(msg, t.LAST_PX),
             cum_qty=Decimal(msg.getField(t.CUM_QTY)),
             leaves_qty=Decimal(msg.getField(t.LEAVES_QTY)),
-            text=_venue_field_or_empty(msg, t.TEXT),
+            text=venue_field(msg, t.TEXT) or "",
             received_ns=now_ns,
             price=Decimal(msg.getField(t.PRICE))
             if kind is ExecKind.REPLACED and msg.isSetField(t.PRICE) else None,
@@ -367,7 +363,7 @@ def parse_venue_cancel_reject(msg: fix.Message, venue: str, now_ns: int) -> Venu
         venue=venue,
         venue_cl_ord_id=venue_text(msg.getField(t.CL_ORD_ID)),
         orig_venue_cl_ord_id=venue_text(msg.getField(t.ORIG_CL_ORD_ID)),
-        text=_venue_field_or_empty(msg, t.TEXT),
+        text=venue_field(msg, t.TEXT) or "",
         received_ns=now_ns,
         # Only "unknown order" changes what fixgate does (it asks the venue for the order's status).
         reason=(CancelRejectReason.UNKNOWN_ORDER
@@ -391,7 +387,7 @@ def parse_venue_rejection(msg: fix.Message) -> VenueRejection:
     """A venue's 35=3 or 35=j: its reason as ``tag 40 value is incorrect ...: <Text>`` (session level)
     or its Text, else the named BusinessRejectReason (business level)."""
     session_level = msg.getHeader().getField(t.MSG_TYPE) == t.MSG_REJECT
-    text = _venue_field_or_empty(msg, t.TEXT)
+    text = venue_field(msg, t.TEXT) or ""
     if session_level:
         parts = []
         if msg.isSetField(t.REF_TAG_ID):
@@ -401,7 +397,7 @@ def parse_venue_rejection(msg: fix.Message) -> VenueRejection:
             parts.append(t.SESSION_REJECT_REASONS.get(code, f"SessionRejectReason {code}"))
         reason = ": ".join(part for part in (" ".join(parts), text) if part) or "session-level reject"
     else:
-        code = _venue_field_or_empty(msg, t.BUSINESS_REJECT_REASON)
+        code = venue_field(msg, t.BUSINESS_REJECT_REASON) or ""
         reason = text or t.BUSINESS_REJECT_REASONS.get(code, f"BusinessRejectReason {code or 'missing'}")
     raw_seq = msg.getField(t.REF_SEQ_NUM) if msg.isSetField(t.REF_SEQ_NUM) else ""
     return VenueRejection(
