@@ -569,8 +569,7 @@ class OrderManager:
                 )
                 return None
             applied_key = (report.venue, report.exec_id)
-            # Unique for good: a venue's ExecID need not be (``_is_repeat``); the order's id is.
-            client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}"
+            repeat = ""  # a suffix when the venue reused this order's ExecID (another report under it)
             seen = None if report.kind is ExecKind.ORDER_STATUS else self._applied.get(applied_key)
             if report.kind is ExecKind.ORDER_STATUS:
                 # Not de-duplicated by ExecID: venues reuse it on status answers (FIX 4.4 even says 0),
@@ -581,7 +580,6 @@ class OrderManager:
                     return None
                 report = reconciled
                 applied_key = (report.venue, report.exec_id)
-                client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}"
             elif seen is not None:
                 if self._is_repeat(order, report, seen):
                     self.counters.duplicate_reports += 1
@@ -591,10 +589,12 @@ class OrderManager:
                 self.counters.reused_exec_ids += 1
                 earlier = sum(a.order_id == order.order_id for a in seen)
                 if earlier:  # the same order's report under the same ExecID before (another fill)
-                    client_exec_id = f"{client_exec_id}#{earlier + 1}"
+                    repeat = f"#{earlier + 1}"
                 log.warning("order %d: venue %s reused ExecID %s for a different report (%s %s @ %s):"
                             " applied", order.order_id, report.venue, report.exec_id, report.kind,
                             report.last_qty, report.last_px)
+            # Unique for good: a venue's ExecID need not be (``_is_repeat``); the order's id is.
+            client_exec_id = f"{report.venue}-{order.order_id}-{report.exec_id}{repeat}"
 
             venue_id = report.venue_cl_ord_id  # the id the venue knows the order by after this report
             report = self._as_answer_to_cancel(order, report)
