@@ -42,7 +42,7 @@ from api.schemas import (
     PnlTotals,
     Position,
 )
-from oms.model import CancelRejectReason, OrderStatus, Refusal, Side
+from domain.model import CancelRejectReason, OrderStatus, Refusal, Side
 
 _log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Unrealized and total P&L of positions against marks (average-cost method, see docs/ARCHITECTURE.md).
 
 Pure functions on ``Decimal``, exact: unrealized P&L is quantity x mark - the position's exact open
-cost (``oms.positions.unrealized_pnl``, the one formula risk uses too), never from a rounded average.
+cost (``domain.positions.unrealized_pnl``, the one formula risk uses too), never from a rounded average.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from oms.positions import unrealized_pnl
+from domain.positions import unrealized_pnl
 
 ZERO = Decimal(0)
 

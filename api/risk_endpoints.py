@@ -23,6 +23,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from domain.model import Halt, TradingState
 from api.audit import audit
 from api.auth import Operator, authenticate, firm_reader
 from api.errors import PROTECTED_RESPONSES, ErrorBody, InvalidParameter, Unavailable
@@ -31,11 +32,9 @@ from api.risk_repository import RiskEventRepository
 from api.schemas import DecimalString
 from book.tables import RiskAction
 from risk import (
-    Halt,
     PreTradeRisk,
     RiskConfig,
     RiskConfigError,
-    TradingState,
     risk_config_from_mapping,
     risk_config_to_mapping,
 )

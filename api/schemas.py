@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
-from oms.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
+from domain.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
 
 
 def format_decimal(value: Decimal) -> str:

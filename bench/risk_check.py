@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from fixgate.config import DEFAULT_CONFIG_DIR, load_instruments
-from oms.model import NewOrder, OrdType, Side, TimeInForce
+from domain.model import NewOrder, OrdType, Side, TimeInForce
 from risk import PreTradeRisk, risk_config_from_mapping
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -25,7 +25,7 @@ from book.journal import Journal
 from book.writer import BookWriter
 from fixgate.app import Fixgate
 from fixgate.config import Settings
-from oms.model import (
+from domain.model import (
     ExecKind,
     ExecutionRecord,
     OrderRecord,

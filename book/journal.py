@@ -39,7 +39,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oms.model import (
+from domain.model import (
+    Breach,
     ClientCancelReject,
     ClientMessage,
     ClientReport,
@@ -49,7 +50,6 @@ from oms.model import (
     OrderRecord,
     PositionRecord,
 )
-from risk.checks import Breach
 
 if TYPE_CHECKING:
     from book.writer import BookWriter

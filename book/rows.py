@@ -1,4 +1,4 @@
-"""Conversions between book records (``oms.model``) and table rows (``book.tables``)."""
+"""Conversions between book records (``domain.model``) and table rows (``book.tables``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from oms.model import (
+from domain.model import (
+    Breach,
     ExecKind,
     ExecutionRecord,
     MarkRecord,
@@ -17,7 +18,6 @@ from oms.model import (
     Side,
     TimeInForce,
 )
-from risk.checks import Breach
 from risk.restore import BREACH, RiskEvent
 
 Row = dict[str, Any]

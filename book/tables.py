@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TIMESTAMP
 
-from oms.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
+from domain.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
 
 # Set before the first revision so every constraint has a predictable name that later migrations
 # can alter or drop by name.

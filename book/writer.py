@@ -41,9 +41,10 @@ from book.rows import (
     risk_event,
 )
 from book.tables import executions, orders, positions, risk_events
-from oms.model import (
+from domain.model import (
     AppliedReport,
     BookRecord,
+    Breach,
     ExecKind,
     ExecutionRecord,
     MarkRecord,
@@ -51,7 +52,6 @@ from oms.model import (
     OrderStatus,
     PositionRecord,
 )
-from risk.checks import Breach
 from risk.restore import BREACH, KILL, LIMITS, RESUME, RiskEvent
 
 # What the writer takes: book records, hop timestamps, and daily loss breaches (``risk_events`` rows).

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oms.model import Instrument
+from domain.model import Instrument
 
 if TYPE_CHECKING:
     from api.identities import Identity

@@ -32,8 +32,8 @@ from gateway.translate import (
     venue_new_order,
 )
 from gateway.venues import VenueApplication
-from oms.manager import OrderManager, Rejected, Routed, VenueChange
-from oms.model import (
+from oms.manager import OrderManager, Rejected
+from domain.model import (
     CancelOrder,
     CancelRejectReason,
     ClientCancelReject,
@@ -43,6 +43,8 @@ from oms.model import (
     OrderStatus,
     ReplaceOrder,
     RequestKind,
+    Routed,
+    VenueChange,
 )
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         journal order. One journaled more than once (carried over to the next journal, then replayed
         from both) is owed once.
 
-        The marks are fixgate's own (:class:`~oms.model.ClientSent`), not QuickFIX's store: a logon
+        The marks are fixgate's own (:class:`~domain.model.ClientSent`), not QuickFIX's store: a logon
         with ResetSeqNumFlag (141=Y) empties the store, and a report sent before it would look unsent
         and go again as new."""
         done = set(sent)

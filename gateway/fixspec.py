@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oms.model import CancelRejectReason, ExecKind, OrderStatus, OrdType, RequestKind, Side, TimeInForce
+from domain.model import CancelRejectReason, ExecKind, OrderStatus, OrdType, RequestKind, Side, TimeInForce
 
 # Integer tags: getField(int) costs about 1 µs, a typed field object about 32 µs (design notes).
 ACCOUNT = 1

@@ -16,9 +16,9 @@ from gateway.latency import HopMetrics
 from gateway.settings import SessionConfigError, render, session_key
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from oms.model import CancelRejectReason, ClientCancelReject, ClientReport, Refusal
+from domain.model import CancelRejectReason, ClientCancelReject, ClientReport, Halt, Refusal
 from oms.router import Router
-from risk import Halt, PreTradeRisk
+from risk import PreTradeRisk
 
 log = logging.getLogger(__name__)
 

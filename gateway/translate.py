@@ -11,8 +11,7 @@ from decimal import Decimal, InvalidOperation
 import quickfix as fix
 
 from gateway import fixspec as t
-from oms.manager import Routed, VenueChange
-from oms.model import (
+from domain.model import (
     CancelOrder,
     CancelRejectReason,
     ClientCancelReject,
@@ -23,8 +22,10 @@ from oms.model import (
     OrdType,
     ReplaceOrder,
     RequestKind,
+    Routed,
     TimeInForce,
     VenueCancelReject,
+    VenueChange,
     VenueReport,
 )
 

@@ -31,13 +31,14 @@ from gateway.translate import (
     venue_change,
     venue_status_request,
 )
-from oms.manager import OrderManager, VenueChange
-from oms.model import (
+from oms.manager import OrderManager
+from domain.model import (
     ClientCancelReject,
     ClientReport,
     ExecKind,
     RequestKind,
     VenueCancelReject,
+    VenueChange,
     VenueOrderRefusal,
 )
 from oms.router import Router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oms.model import OrderStatus as S
+from domain.model import OrderStatus as S
 
 
 class IllegalTransition(Exception):

@@ -19,9 +19,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from oms.ids import OrderIds
 from oms.lifecycle import IllegalTransition, check_transition
-from oms.model import (
+from domain.model import (
     AppliedReport,
     BookRecord,
+    Breach,
     CancelOrder,
     CancelRejectReason,
     ClientCancelReject,
@@ -45,9 +46,9 @@ from oms.model import (
     VenueOrderRefusal,
     VenueReport,
 )
-from oms.positions import PRICE_QUANTUM, ZERO, Position
+from domain.positions import PRICE_QUANTUM, ZERO, Position
 from oms.router import Router
-from risk.checks import Breach, PreTradeRisk
+from risk.checks import PreTradeRisk
 
 log = logging.getLogger(__name__)
 
@@ -204,16 +205,6 @@ _KIND_OF_STATUS = {
 
 
 @dataclass(frozen=True, slots=True)
-class Routed:
-    """The order passed every check: send ``order`` to ``venue`` as ``venue_cl_ord_id``."""
-
-    order_id: int
-    venue: str
-    venue_cl_ord_id: str
-    order: NewOrder
-
-
-@dataclass(frozen=True, slots=True)
 class Rejected:
     """The order was refused before reaching any venue; ``report`` goes back to the client."""
 
@@ -261,27 +252,6 @@ class PendingChange:
             venue_cl_ord_id=venue_cl_ord_id, prior_status=OrderStatus(prior_status),
             quantity=None if quantity is None else Decimal(quantity), price=None if price is None else Decimal(price),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class VenueChange:
-    """Send an OrderCancelRequest or OrderCancelReplaceRequest to the order's venue; ``ack`` (the
-    PendingCancel or PendingReplace report) goes to the client."""
-
-    kind: RequestKind
-    order_id: int
-    venue: str
-    venue_cl_ord_id: str
-    orig_venue_cl_ord_id: str
-    venue_order_id: str | None
-    account: str
-    symbol: str
-    side: Side
-    ord_type: OrdType
-    time_in_force: TimeInForce
-    quantity: Decimal
-    price: Decimal | None
-    ack: ClientReport
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from oms.model import Instrument
+from domain.model import Instrument
 
 
 class Router:

@@ -1,13 +1,13 @@
 """Pre-trade risk: pure checks on an in-memory view of exposure. Never imports quickfix."""
 
-from risk.checks import Breach, Halt, PreTradeRisk
+from domain.model import Breach, Halt, TradingState
+from risk.checks import PreTradeRisk
 from risk.limits import (
     ExposureLimits,
     FlowLimits,
     OrderLimits,
     RiskConfig,
     RiskConfigError,
-    TradingState,
     load_risk_config,
     risk_config_from_mapping,
     risk_config_to_mapping,

@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from oms.model import Instrument, NewOrder, OrdType, Side
+from domain.model import Instrument, NewOrder, OrdType, Side, TradingState
 from risk.exposure import ZERO, RiskView, Totals
-from risk.limits import ExposureLimits, FlowLimits, OrderLimits, RiskConfig, TradingState
+from risk.limits import ExposureLimits, FlowLimits, OrderLimits, RiskConfig
 
 log = logging.getLogger(__name__)
 
@@ -39,33 +39,6 @@ _BUY = Side.BUY
 
 # What a kill switch halts: the firm, or one account, client session (CompID) or symbol.
 SCOPES = ("firm", "account", "session", "symbol")
-
-
-@dataclass(frozen=True, slots=True)
-class Halt:
-    """A kill switch in force: who pulled it, when, and why."""
-
-    scope: str
-    value: str
-    by: str
-    at_ns: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Breach:
-    """The daily loss limit moved an account (``account=None``: the firm) to ``state``.
-
-    Returned to the OMS, which hands it to the book with the fill or mark that caused it (a BREACH
-    row in ``risk_events``, through the journal like every other change), so that a restart keeps
-    the account REDUCING or HALTED until an operator resumes it."""
-
-    account: str | None
-    state: TradingState
-    daily_loss: Decimal
-    limit: Decimal
-    reason: str  # what every order the state refuses is told: ``daily loss 5012.50 > max 5000``
-    at_ns: int
 
 
 _NO_BREACH: tuple[Breach, ...] = ()

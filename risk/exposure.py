@@ -4,7 +4,7 @@ Kept current by the OMS on every order and fill (under the OMS lock), and rebuil
 start. Each update changes a few sums by a delta, so every read a check makes is O(1).
 
 Valuation (stated in docs/ARCHITECTURE.md): a position is valued at its exact open cost (what its open
-quantity was bought or sold for, ``oms.positions``), a working order at its limit price (a market order
+quantity was bought or sold for, ``domain.positions``), a working order at its limit price (a market order
 at the reference price). Gross notional is sum(|cost|) + working buys + working sells; net notional is
 sum(cost); the worst-case net is net + working buys (long side) or net - working sells (short side);
 credit used is the cost of long positions plus working buys. An order with a replace pending counts
@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from oms.model import Side
-from oms.positions import unrealized_pnl
+from domain.model import Side
+from domain.positions import unrealized_pnl
 
 ZERO = Decimal(0)
 DAY_NS = 86_400 * 1_000_000_000  # a UTC day; POSIX time has no leap seconds, so days are all this long
@@ -149,7 +149,7 @@ class RiskView:
     def set_position(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                      realized: Decimal) -> None:
         """The account's position in ``symbol`` is now this (the OMS computed it from the fills);
-        ``cost`` is its exact open cost (``oms.positions.Position.cost``)."""
+        ``cost`` is its exact open cost (``domain.positions.Position.cost``)."""
         exposure = self.exposure(account, symbol)
         totals = self.totals(account)
         realized_delta = realized - exposure.realized

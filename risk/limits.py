@@ -15,17 +15,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from domain.model import TradingState
+
 
 class RiskConfigError(ValueError):
     """A risk config is malformed: the message names the key and the value."""
-
-
-class TradingState(StrEnum):
-    """What an account, or the firm, may do."""
-
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"  # only orders that shrink a position pass
-    HALTED = "HALTED"  # no new orders; cancels still pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from risk.checks import SCOPES, Halt, PreTradeRisk
-from risk.limits import RiskConfig, RiskConfigError, TradingState, risk_config_from_mapping
+from domain.model import Halt, TradingState
+from risk.checks import SCOPES, PreTradeRisk
+from risk.limits import RiskConfig, RiskConfigError, risk_config_from_mapping
 
 log = logging.getLogger(__name__)
 

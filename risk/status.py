@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from risk.checks import CHECKS, Halt, PreTradeRisk, client_comp_id
+from domain.model import Halt, TradingState
+from risk.checks import CHECKS, PreTradeRisk, client_comp_id
 from risk.exposure import ZERO, Totals
-from risk.limits import ExposureLimits, TradingState
+from risk.limits import ExposureLimits
 
 _HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2025-11-21
 
 Hand-written. The enum values in the CHECK constraints are spelled out, not imported from
-``oms.model``, so this revision keeps meaning what it meant when it was applied. Constraint and
+``domain.model``, so this revision keeps meaning what it meant when it was applied. Constraint and
 index names are final (``op.f``): they already follow the naming convention of ``book.tables``,
 which Alembic would otherwise apply to them a second time.
 """

@@ -6,7 +6,7 @@ Create Date: 2026-12-02
 
 Hand-written. ``positions.cost`` is the signed sum of qty x price of the open quantity (negative for a
 short), exact: unrealized P&L is quantity x mark - cost, and a close realizes against the closed
-part's share of it (``oms.positions``); ``avg_price`` stays, as cost / quantity rounded to 8 places,
+part's share of it (``domain.positions``); ``avg_price`` stays, as cost / quantity rounded to 8 places,
 for display. Rows written before hold no cost: they get quantity x avg_price, the best they have (off
 by under quantity x 0.5e-8; exact for a flat position, 0).
 """

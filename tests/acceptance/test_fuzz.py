@@ -32,8 +32,8 @@ import pytest
 
 from fixgate.app import Fixgate
 from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
-from oms.model import Side
-from oms.positions import Position
+from domain.model import Side
+from domain.positions import Position
 from simulator.venue import Simulator
 from tests.support import book_rows, wait_for_book
 

@@ -16,8 +16,8 @@ from sqlalchemy.pool import NullPool
 from book.database import async_url, run_sync
 from fixgate.app import Fixgate
 from fixgate.fixclient import FixClient, Message, utc_timestamp
-from oms.model import Side
-from oms.positions import Position
+from domain.model import Side
+from domain.positions import Position
 from tests.support import order_fields
 
 Connect = Callable[..., FixClient]

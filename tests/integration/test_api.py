@@ -18,7 +18,7 @@ import uvicorn
 from api import create_app
 from book.database import database_url_for
 from book.writer import BookWriter
-from oms.model import (
+from domain.model import (
     CancelRejectReason,
     ExecKind,
     ExecutionRecord,

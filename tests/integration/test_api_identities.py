@@ -17,7 +17,7 @@ from api.identities import IdentityError, Role, hash_token, load_tokens, parse_t
 from book.writer import BookWriter
 from fixgate.cli import build_parser, main, settings_from
 from fixgate.config import ConfigError
-from oms.model import OrderStatus
+from domain.model import OrderStatus
 from tests.integration.test_api import ServerThread, order
 from tests.integration.test_api_input import Gateway
 from tests.integration.test_risk_api import rows

@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 from api import create_app
 from book.database import async_url, run_sync
 from book.writer import BookWriter
-from oms.model import Refusal
+from domain.model import Refusal
 from risk import PreTradeRisk, risk_config_from_mapping
 from tests.integration.test_api import TOKEN, ServerThread, order
 from tests.integration.test_risk_api import INSTRUMENTS, LIMITS, StubGateway, rows

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from api import create_app
 from api.metrics_endpoints import HopStatsLike, OmsCounters
 from book.writer import BookWriter
-from oms.model import OrderStatus, PositionRecord
+from domain.model import OrderStatus, PositionRecord
 from tests.integration.test_api import T0, ServerThread, fill, order
 from tests.integration.test_api_input import Gateway
 

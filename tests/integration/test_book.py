@@ -32,7 +32,7 @@ from book.rows import execution_row, order_row
 from book.tables import executions, metadata, orders
 from book.writer import BookWriter, load_state
 from oms.manager import PendingChange
-from oms.model import (
+from domain.model import (
     AppliedReport,
     ExecKind,
     ExecutionRecord,

@@ -23,8 +23,8 @@ from book.journal import Journal, replay
 from book.tables import RISK_ACTIONS
 from book.writer import BookWriter, load_state
 from fixgate.rest import RestServer
-from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
-from risk import Breach, Halt, PreTradeRisk, TradingState, risk_config_from_mapping, risk_config_to_mapping
+from domain.model import Breach, Halt, Instrument, NewOrder, OrdType, Side, TimeInForce, TradingState
+from risk import PreTradeRisk, risk_config_from_mapping, risk_config_to_mapping
 from risk.checks import CHECKS
 from risk.restore import restore_from_events
 from tests.support import free_port

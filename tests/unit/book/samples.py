@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal as D
 
-from oms.model import (
+from domain.model import (
     CancelRejectReason,
     ClientCancelReject,
     ClientReport,

@@ -12,7 +12,7 @@ import pytest
 
 from book.hops import OrderHops
 from book.journal import _CODEC, _MAGIC, CorruptJournal, Journal, JournalFormatError, _Codec
-from oms.model import ClientCancelReject, ClientSent, MarkRecord, OrderRecord, OrderStatus, PositionRecord
+from domain.model import ClientCancelReject, ClientSent, MarkRecord, OrderRecord, OrderStatus, PositionRecord
 from tests.unit.book import samples
 
 LENGTH = struct.Struct(">I")

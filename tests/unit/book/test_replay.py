@@ -16,7 +16,7 @@ from book.writer import connect
 from gateway.clients import ClientApplication
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from oms.model import ClientSent
+from domain.model import ClientSent
 from tests.unit.book import samples
 
 LENGTH = struct.Struct(">I")

@@ -8,7 +8,7 @@ from typing import cast
 from gateway.clients import ClientApplication
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from oms.model import ClientSent
+from domain.model import ClientSent
 from tests.unit.book import samples
 
 

@@ -7,8 +7,8 @@ import quickfix as fix
 
 from gateway.translate import parse_venue_cancel_reject
 from gateway.venues import VenueApplication
-from oms.manager import OrderManager, Routed, VenueChange
-from oms.model import (
+from oms.manager import OrderManager
+from domain.model import (
     CancelOrder,
     CancelRejectReason,
     ExecKind,
@@ -16,9 +16,11 @@ from oms.model import (
     NewOrder,
     OrderStatus,
     OrdType,
+    Routed,
     Side,
     TimeInForce,
     VenueCancelReject,
+    VenueChange,
     VenueReport,
 )
 from oms.router import Router

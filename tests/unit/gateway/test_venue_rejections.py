@@ -12,8 +12,8 @@ import quickfix as fix
 
 from gateway.translate import parse_venue_rejection
 from gateway.venues import SentMessages, VenueApplication
-from oms.manager import OrderManager, Routed, VenueChange
-from oms.model import (
+from oms.manager import OrderManager
+from domain.model import (
     CancelOrder,
     ClientCancelReject,
     ClientReport,
@@ -22,8 +22,10 @@ from oms.model import (
     NewOrder,
     OrderStatus,
     OrdType,
+    Routed,
     Side,
     TimeInForce,
+    VenueChange,
     VenueReport,
 )
 from oms.router import Router

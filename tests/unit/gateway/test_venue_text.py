@@ -26,16 +26,17 @@ from gateway.translate import (
     parse_venue_rejection,
     parse_venue_report,
 )
-from oms.manager import Routed, VenueChange
-from oms.model import (
+from domain.model import (
     CancelOrder,
     ClientMessage,
     ClientReport,
     NewOrder,
     OrderStatus,
     OrdType,
+    Routed,
     Side,
     TimeInForce,
+    VenueChange,
     VenueReport,
 )
 from tests.unit.book import samples

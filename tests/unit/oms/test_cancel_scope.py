@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Routed
-from oms.model import Instrument, NewOrder, OrdType, RequestKind, Side, TimeInForce
+from oms.manager import OrderManager
+from domain.model import Instrument, NewOrder, OrdType, RequestKind, Routed, Side, TimeInForce
 from oms.router import Router
 from risk import PreTradeRisk, RiskConfig
 

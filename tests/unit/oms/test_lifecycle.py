@@ -17,7 +17,7 @@ import itertools
 import pytest
 
 from oms.lifecycle import TRANSITIONS, IllegalTransition, check_transition
-from oms.model import OrderStatus as S
+from domain.model import OrderStatus as S
 
 EXPECTED: dict[S, set[S]] = {
     S.PENDING_NEW: {

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Rejected, Routed
-from oms.model import (
+from oms.manager import OrderManager, Rejected
+from domain.model import (
     BookRecord,
+    Breach,
     ClientReport,
     ExecKind,
     ExecutionRecord,
@@ -19,12 +20,14 @@ from oms.model import (
     OrderStatus,
     OrdType,
     PositionRecord,
+    Routed,
     Side,
     TimeInForce,
+    TradingState,
     VenueReport,
 )
 from oms.router import Router
-from risk import Breach, PreTradeRisk, TradingState, risk_config_from_mapping
+from risk import PreTradeRisk, risk_config_from_mapping
 
 INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D(190))}
 NOW = 20_000 * 86_400 * 1_000_000_000 + 1  # just after a UTC midnight

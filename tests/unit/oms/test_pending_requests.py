@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Rejected, Routed, VenueChange
-from oms.model import (
+from oms.manager import OrderManager, Rejected
+from domain.model import (
     BookRecord,
     CancelOrder,
     CancelRejectReason,
@@ -21,9 +21,11 @@ from oms.model import (
     OrdType,
     ReplaceOrder,
     RequestKind,
+    Routed,
     Side,
     TimeInForce,
     VenueCancelReject,
+    VenueChange,
     VenueReport,
 )
 from oms.router import Router

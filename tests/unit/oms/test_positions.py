@@ -3,8 +3,8 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oms.model import Side
-from oms.positions import Position
+from domain.model import Side
+from domain.positions import Position
 
 
 def test_buys_average_their_cost() -> None:

@@ -6,8 +6,8 @@ order ends it (``OrderManager._reconcile_unknown``)."""
 from dataclasses import replace
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Routed, VenueChange
-from oms.model import (
+from oms.manager import OrderManager
+from domain.model import (
     AppliedReport,
     CancelOrder,
     CancelRejectReason,
@@ -17,7 +17,9 @@ from oms.model import (
     OrderRecord,
     OrderStatus,
     PositionRecord,
+    Routed,
     VenueCancelReject,
+    VenueChange,
     VenueReport,
 )
 from tests.unit.oms.test_manager import make, new, report
@@ -35,7 +37,7 @@ def filled_order(oms: OrderManager, cl: str, new_id: str, fill_id: str, qty: str
 
 
 def position(oms: OrderManager) -> D:
-    [p] = oms.positions()
+    [p] = domain.positions()
     return p.quantity
 
 

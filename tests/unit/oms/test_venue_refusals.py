@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Routed, VenueChange
-from oms.model import (
+from oms.manager import OrderManager
+from domain.model import (
     BookRecord,
     CancelOrder,
     CancelRejectReason,
@@ -20,9 +20,11 @@ from oms.model import (
     OrderStatus,
     OrdType,
     ReplaceOrder,
+    Routed,
     Side,
     TimeInForce,
     VenueCancelReject,
+    VenueChange,
     VenueOrderRefusal,
     VenueReport,
 )

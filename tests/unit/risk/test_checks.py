@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
-from risk import PreTradeRisk, RiskConfigError, TradingState, load_risk_config, risk_config_from_mapping
+from domain.model import Instrument, NewOrder, OrdType, Side, TimeInForce, TradingState
+from risk import PreTradeRisk, RiskConfigError, load_risk_config, risk_config_from_mapping
 from risk.checks import CHECKS
 from risk.limits import risk_config_to_mapping
 

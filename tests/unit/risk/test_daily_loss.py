@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from oms.manager import OrderManager
-from oms.model import Instrument, NewOrder, OrdType, PositionRecord, Side, TimeInForce
+from domain.model import Instrument, NewOrder, OrdType, PositionRecord, Side, TimeInForce, TradingState
 from oms.router import Router
-from risk import PreTradeRisk, TradingState, risk_config_from_mapping
+from risk import PreTradeRisk, risk_config_from_mapping
 from risk.status import risk_status
 
 AAPL = Instrument("AAPL", "SIM", D("0.01"), D(1), D("100.00"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
+from domain.model import Instrument, NewOrder, OrdType, Side, TimeInForce
 from risk import PreTradeRisk, risk_config_from_mapping
 
 AAPL = Instrument("AAPL", "SIM", D("0.01"), D(1), D("100.00"))

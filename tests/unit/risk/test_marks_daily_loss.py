@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
-from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
-from risk import Breach, PreTradeRisk, TradingState, risk_config_from_mapping
+from domain.model import Breach, Instrument, NewOrder, OrdType, Side, TimeInForce, TradingState
+from risk import PreTradeRisk, risk_config_from_mapping
 
 AAPL = Instrument("AAPL", "SIM", D("0.01"), D(1), D("100.00"))
 MSFT = Instrument("MSFT", "SIM", D("0.01"), D(1), D("400.00"))

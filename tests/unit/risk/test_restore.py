@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from oms.model import Instrument, NewOrder, OrdType, Side, TimeInForce
-from risk import Halt, PreTradeRisk, TradingState, risk_config_from_mapping
+from domain.model import Halt, Instrument, NewOrder, OrdType, Side, TimeInForce, TradingState
+from risk import PreTradeRisk, risk_config_from_mapping
 from risk.restore import RiskEvent, restore_from_events
 
 INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D("100.00"))}

@@ -19,8 +19,8 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oms.manager import OrderManager, Routed, VenueChange
-from oms.model import (
+from oms.manager import OrderManager
+from domain.model import (
     BookRecord,
     CancelOrder,
     CancelRejectReason,
@@ -31,9 +31,11 @@ from oms.model import (
     OrderStatus,
     OrdType,
     ReplaceOrder,
+    Routed,
     Side,
     TimeInForce,
     VenueCancelReject,
+    VenueChange,
     VenueReport,
 )
 from oms.router import Router
@@ -77,7 +79,7 @@ class Live:
 
 def worst_case(oms: OrderManager, live: dict[int, Live]) -> tuple[D, D, D]:
     """Long-side and short-side worst-case position, and gross notional."""
-    positions = oms.positions()
+    positions = domain.positions()
     position = sum((p.quantity for p in positions), D(0))
     gross = sum((abs(p.cost) for p in positions), D(0))
     buys = sells = D(0)

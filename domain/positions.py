@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-from oms.model import PositionRecord, Side
+from domain.model import PositionRecord, Side
 
 PRICE_QUANTUM = Decimal("1e-8")  # average prices are shown to 8 decimal places, half-even
 SHARE_PLACES = 8  # a closed part's share of the cost is rounded to this many places (or the cost's)

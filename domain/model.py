@@ -74,6 +74,14 @@ class ExecKind(StrEnum):
     ORDER_STATUS = "ORDER_STATUS"
 
 
+class TradingState(StrEnum):
+    """What an account, or the firm, may do."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"  # only orders that shrink a position pass
+    HALTED = "HALTED"  # no new orders; cancels still pass
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """Reference data of one tradable symbol and the venue it is routed to."""
@@ -148,6 +156,40 @@ class Refusal:
 
     reason: CancelRejectReason
     text: str
+
+
+# -- TO VENUES -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """The order passed every check: send ``order`` to ``venue`` as ``venue_cl_ord_id``."""
+
+    order_id: int
+    venue: str
+    venue_cl_ord_id: str
+    order: NewOrder
+
+
+@dataclass(frozen=True, slots=True)
+class VenueChange:
+    """Send an OrderCancelRequest or OrderCancelReplaceRequest to the order's venue; ``ack`` (the
+    PendingCancel or PendingReplace report) goes to the client."""
+
+    kind: RequestKind
+    order_id: int
+    venue: str
+    venue_cl_ord_id: str
+    orig_venue_cl_ord_id: str
+    venue_order_id: str | None
+    account: str
+    symbol: str
+    side: Side
+    ord_type: OrdType
+    time_in_force: TimeInForce
+    quantity: Decimal
+    price: Decimal | None
+    ack: ClientReport
 
 
 # -- EVENTS ------------------------------------------------------------------------------------------
@@ -269,6 +311,36 @@ class ClientSent:
         return ClientSent(message.session, f"9:{message.cl_ord_id}")
 
 
+# -- RISK ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """A kill switch in force: who pulled it, when, and why."""
+
+    scope: str
+    value: str
+    by: str
+    at_ns: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    """The daily loss limit moved an account (``account=None``: the firm) to ``state``.
+
+    Returned to the OMS, which hands it to the book with the fill or mark that caused it (a BREACH
+    row in ``risk_events``, through the journal like every other change), so that a restart keeps
+    the account REDUCING or HALTED until an operator resumes it."""
+
+    account: str | None
+    state: TradingState
+    daily_loss: Decimal
+    limit: Decimal
+    reason: str  # what every order the state refuses is told: ``daily loss 5012.50 > max 5000``
+    at_ns: int
+
+
 # -- BOOK RECORDS ------------------------------------------------------------------------------------
 # What the OMS hands to the book-of-record writer. Each is the full new state of one row, so the
 # writer can upsert them in any batch size and the last one for a key wins.
@@ -340,7 +412,7 @@ class AppliedReport:
 @dataclass(frozen=True, slots=True)
 class PositionRecord:
     """A position as the book holds it: ``cost`` is the exact open cost (signed sum of qty x price of
-    the open quantity, ``oms.positions``); ``avg_price`` is cost / quantity rounded, for display."""
+    the open quantity, ``domain.positions``); ``avg_price`` is cost / quantity rounded, for display."""
 
     account: str
     symbol: str
