@@ -11,6 +11,22 @@ from typing import ClassVar
 
 import quickfix as fix
 
+from domain.model import (
+    CancelOrder,
+    CancelRejectReason,
+    Carried,
+    ClientCancelReject,
+    ClientMessage,
+    ClientReport,
+    ClientSent,
+    Effect,
+    ExecKind,
+    OrderStatus,
+    ReplaceOrder,
+    RequestKind,
+    Routed,
+    VenueChange,
+)
 from gateway import fixspec as t
 from gateway.credentials import LogonCredentials
 from gateway.latency import HopMetrics
@@ -31,22 +47,6 @@ from gateway.translate import (
     unknown_order_status,
 )
 from oms.manager import OrderManager
-from domain.model import (
-    CancelOrder,
-    CancelRejectReason,
-    Carried,
-    ClientCancelReject,
-    ClientMessage,
-    ClientReport,
-    ClientSent,
-    Effect,
-    ExecKind,
-    OrderStatus,
-    ReplaceOrder,
-    RequestKind,
-    Routed,
-    VenueChange,
-)
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +339,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         outcome = effects[0]
         if isinstance(outcome, Routed):
             self._hops.order(outcome.order_id, now, decided, carried.order_sent_ns or None)
-        elif outcome.kind is ExecKind.REJECTED:  # a resend's status report is of an order timed when first taken
+        elif isinstance(outcome, ClientReport) and outcome.kind is ExecKind.REJECTED:
+            # (A resend's status report is of an order timed when first taken.)
             self._hops.order(outcome.order_id, now, decided, None)
 
     def _on_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:

@@ -13,10 +13,10 @@ import pytest
 
 from book.journal import _MAGIC, Journal, JournalFormatError, replay
 from book.writer import connect
+from domain.model import ClientSent
 from gateway.clients import ClientApplication
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from domain.model import ClientSent
 from tests.unit.book import samples
 
 LENGTH = struct.Struct(">I")

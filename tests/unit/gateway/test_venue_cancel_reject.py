@@ -5,9 +5,6 @@ from decimal import Decimal as D
 
 import quickfix as fix
 
-from gateway.translate import parse_venue_cancel_reject
-from gateway.venues import VenueApplication
-from oms.manager import OrderManager
 from domain.model import (
     CancelOrder,
     CancelRejectReason,
@@ -23,6 +20,9 @@ from domain.model import (
     VenueChange,
     VenueReport,
 )
+from gateway.translate import parse_venue_cancel_reject
+from gateway.venues import VenueApplication
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 

@@ -10,9 +10,6 @@ from decimal import Decimal as D
 import pytest
 import quickfix as fix
 
-from gateway.translate import parse_venue_rejection
-from gateway.venues import SentMessages, VenueApplication
-from oms.manager import OrderManager
 from domain.model import (
     CancelOrder,
     ClientCancelReject,
@@ -28,6 +25,9 @@ from domain.model import (
     VenueChange,
     VenueReport,
 )
+from gateway.translate import parse_venue_rejection
+from gateway.venues import SentMessages, VenueApplication
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 

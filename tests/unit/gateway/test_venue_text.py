@@ -16,16 +16,6 @@ from decimal import Decimal as D
 import pytest
 import quickfix as fix
 
-from gateway import fixspec as t
-from gateway.clients import ClientApplication
-from gateway.marketdata import TopOfBook
-from gateway.translate import (
-    client_cancel_reject,
-    client_execution_report,
-    parse_venue_cancel_reject,
-    parse_venue_rejection,
-    parse_venue_report,
-)
 from domain.model import (
     CancelOrder,
     ClientMessage,
@@ -38,6 +28,16 @@ from domain.model import (
     TimeInForce,
     VenueChange,
     VenueReport,
+)
+from gateway import fixspec as t
+from gateway.clients import ClientApplication
+from gateway.marketdata import TopOfBook
+from gateway.translate import (
+    client_cancel_reject,
+    client_execution_report,
+    parse_venue_cancel_reject,
+    parse_venue_rejection,
+    parse_venue_report,
 )
 from tests.unit.book import samples
 from tests.unit.gateway.test_venue_rejections import VENUE_SESSION, Venue, message

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from oms.manager import OrderManager
 from domain.model import Instrument, NewOrder, OrdType, RequestKind, Routed, Side, TimeInForce
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, RiskConfig
 

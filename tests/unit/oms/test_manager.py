@@ -1,7 +1,6 @@
 from collections.abc import Sequence
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Rejected
 from domain.model import (
     BookRecord,
     ClientReport,
@@ -18,6 +17,7 @@ from domain.model import (
     TimeInForce,
     VenueReport,
 )
+from oms.manager import OrderManager, Rejected
 from oms.router import Router
 from risk import OrderLimits, PreTradeRisk, RiskConfig
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Rejected
 from domain.model import (
     BookRecord,
     Breach,
@@ -26,6 +25,7 @@ from domain.model import (
     TradingState,
     VenueReport,
 )
+from oms.manager import OrderManager, Rejected
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 

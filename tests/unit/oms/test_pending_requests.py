@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Rejected
 from domain.model import (
     BookRecord,
     CancelOrder,
@@ -28,6 +27,7 @@ from domain.model import (
     VenueChange,
     VenueReport,
 )
+from oms.manager import OrderManager, Rejected
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 

@@ -6,7 +6,6 @@ order ends it (``OrderManager._reconcile_unknown``)."""
 from dataclasses import replace
 from decimal import Decimal as D
 
-from oms.manager import OrderManager
 from domain.model import (
     AppliedReport,
     CancelOrder,
@@ -22,6 +21,7 @@ from domain.model import (
     VenueChange,
     VenueReport,
 )
+from oms.manager import OrderManager
 from tests.unit.oms.test_manager import make, new, report
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal as D
 
-from oms.manager import OrderManager
 from domain.model import (
     BookRecord,
     CancelOrder,
@@ -28,6 +27,7 @@ from domain.model import (
     VenueOrderRefusal,
     VenueReport,
 )
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 

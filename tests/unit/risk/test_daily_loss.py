@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from oms.manager import OrderManager
 from domain.model import Instrument, NewOrder, OrdType, PositionRecord, Side, TimeInForce, TradingState
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 from risk.status import risk_status

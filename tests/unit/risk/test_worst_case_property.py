@@ -19,7 +19,6 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oms.manager import OrderManager
 from domain.model import (
     BookRecord,
     CancelOrder,
@@ -38,6 +37,7 @@ from domain.model import (
     VenueChange,
     VenueReport,
 )
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 
