@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import cast
 
+from domain.model import ClientSent
 from gateway.clients import ClientApplication
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from domain.model import ClientSent
 from tests.unit.book import samples
 
 
