@@ -1,4 +1,4 @@
-"""Small helpers shared by tests that run real servers."""
+"""Small helpers shared by tests: real servers and ports, and the effects an OMS call returns."""
 
 from __future__ import annotations
 
