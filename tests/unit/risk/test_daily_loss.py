@@ -65,7 +65,7 @@ def test_restore_counts_only_todays_realized_pnl() -> None:
     wall = Wall(TODAY + 10 * HOUR)
     risk = make(wall)
     router = Router(INSTRUMENTS)
-    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=lambda records, owed: None,
+    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=lambda records, owed=(): None,
                        clock_ns=wall)
     oms.restore([], [
         # Last written yesterday: every cent of it is earlier days'.
