@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from book.risk_events import event_row, insert_event
 from book.tables import risk_events
 
 
@@ -28,11 +29,8 @@ class RiskEventRepository:
         details: Mapping[str, Any] | None = None,
     ) -> int:
         """Append one operator action; its id."""
-        result = await self._conn.execute(
-            insert(risk_events)
-            .values(at_ns=at_ns, by=by, action=action, scope=scope, value=value, details=dict(details or {}))
-            .returning(risk_events.c.id)
-        )
+        row = event_row(at_ns=at_ns, by=by, action=action, scope=scope, value=value, details=details)
+        result = await self._conn.execute(insert_event().returning(risk_events.c.id), row)
         return int(result.scalar_one())
 
     async def list(self, *, action: str | Sequence[str] | None = None, limit: int = 100) -> Sequence[RowMapping]:
