@@ -34,6 +34,12 @@ class Field:
         return issubclass(self.type, Enum)
 
     @property
+    def enum_values(self) -> list[str]:
+        """The values an enum field may hold, in declaration order."""
+        kind: type[StrEnum] = self.type
+        return [member.value for member in kind]
+
+    @property
     def is_text(self) -> bool:
         """A ``str`` and not an enum (a ``StrEnum`` is a ``str`` too)."""
         return self.type is str
