@@ -68,10 +68,10 @@ OPEN_STATUSES: tuple[str, ...] = tuple(s.value for s in OrderStatus if not s.is_
 # statement over column arrays (``unnest``), prepared once per connection (asyncpg's statement cache),
 # so a batch costs a few array encodings, not a SQLAlchemy compile and a parameter set per row.
 
-Columns = tuple[tuple[str, str], ...]  # (name, PostgreSQL type) of each column a statement writes
+_Columns = tuple[tuple[str, str], ...]  # (name, PostgreSQL type) of each column a statement writes
 
 
-def _columns(table: Table, record_type: type, *, but: Sequence[str] = ()) -> Columns:
+def _columns(table: Table, record_type: type, *, but: Sequence[str] = ()) -> _Columns:
     """The columns of ``table`` that hold the fields of ``record_type`` (a record, or hop timestamps),
     in field order, each with its PostgreSQL type as the table declares it; ``but`` left out."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -86,12 +86,13 @@ _ORDER_COLUMNS = _columns(orders, OrderRecord)
 _ORDER_HOP_COLUMNS = _columns(orders, OrderHops, but=("order_id",))
 _EXECUTION_COLUMNS = _columns(executions, ExecutionRecord)
 _EXECUTION_HOP_COLUMNS = _columns(executions, ReportHops, but=("exec_id",))
+_POSITION_COLUMNS = _columns(positions, PositionRecord)
+_MARK_COLUMNS = _columns(marks, MarkRecord)
+# Hop timestamps ride on the row of their order or execution when it is in the same batch.
 _ORDER_HOP_NAMES = tuple(name for name, _ in _ORDER_HOP_COLUMNS)
 _order_hops = attrgetter(*_ORDER_HOP_NAMES)
 _EXECUTION_HOP_NAMES = tuple(name for name, _ in _EXECUTION_HOP_COLUMNS)
 _report_hops = attrgetter(*_EXECUTION_HOP_NAMES)
-_POSITION_COLUMNS = _columns(positions, PositionRecord)
-_MARK_COLUMNS = _columns(marks, MarkRecord)
 
 
 def _unnest(columns: Sequence[tuple[str, str]], ordinality: bool = False) -> str:
@@ -131,7 +132,7 @@ _INSERT_EXECUTIONS = (
 )
 
 
-def _update_sql(table: str, alias: str, columns: Columns, key: str) -> str:
+def _update_sql(table: str, alias: str, columns: _Columns, key: str) -> str:
     """Set ``columns`` of the rows of ``table`` found by ``key`` (the first column), from arrays."""
     sets = ", ".join(f"{name} = u.{name}" for name, _ in columns[1:])
     return f"UPDATE {table} AS {alias} SET {sets} FROM {_unnest(columns)} WHERE {alias}.{key} = u.{key}"
