@@ -9,7 +9,7 @@ it can never commit. Timestamps are integer nanoseconds (the domain's unit) with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -61,6 +61,11 @@ def _epoch_ns_to_timestamptz(column: str) -> str:
     return f"to_timestamp({column}::double precision / 1e9)"
 
 
+def _timestamptz(name: str, epoch_ns: str) -> Column[Any]:
+    """A ``timestamptz`` column generated from an epoch-nanoseconds column, for people and SQL tools."""
+    return Column(name, TIMESTAMP(timezone=True), Computed(_epoch_ns_to_timestamptz(epoch_ns), persisted=True))
+
+
 def record_columns(
     record_type: type, *, primary_key: Sequence[str] = (), references: Mapping[str, str] | None = None
 ) -> list[SchemaItem]:
@@ -95,16 +100,8 @@ orders = Table(
     Column("received_ns", BigInteger, nullable=True),
     Column("decided_ns", BigInteger, nullable=True),
     Column("venue_sent_ns", BigInteger, nullable=True),
-    Column(
-        "created_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("created_ns"), persisted=True),
-    ),
-    Column(
-        "updated_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
-    ),
+    _timestamptz("created_at", "created_ns"),
+    _timestamptz("updated_at", "updated_ns"),
     Index(None, "account"),
     Index(None, "symbol"),
     Index(None, "status"),
@@ -121,11 +118,7 @@ executions = Table(
     # The gateway's hop timestamps (migration 0004): report applied by the OMS, sent to the client.
     Column("applied_ns", BigInteger, nullable=True),
     Column("client_sent_ns", BigInteger, nullable=True),
-    Column(
-        "received_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("received_ns"), persisted=True),
-    ),
+    _timestamptz("received_at", "received_ns"),
     # A venue may resend an ExecutionReport (at-least-once delivery): it must count once. Not unique
     # on the ExecID alone (migration 0007): a venue that restarts its ExecIDs reuses one for another
     # report, which is recorded too. The key is what the OMS tells a repeat by (``AppliedReport``),
@@ -141,11 +134,7 @@ positions = Table(
     "positions",
     metadata,
     *record_columns(PositionRecord, primary_key=("account", "symbol")),
-    Column(
-        "updated_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
-    ),
+    _timestamptz("updated_at", "updated_ns"),
 )
 
 # The price each symbol's open positions are marked at: one row per symbol, the last one written wins.
@@ -153,11 +142,7 @@ marks = Table(
     "marks",
     metadata,
     *record_columns(MarkRecord, primary_key=("symbol",)),
-    Column(
-        "updated_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
-    ),
+    _timestamptz("updated_at", "updated_ns"),
 )
 
 #: What a row of ``risk_events`` records: the one list, for the CHECK here and ``GET /risk/events``'s
@@ -173,7 +158,7 @@ risk_events = Table(
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("at_ns", BigInteger, nullable=False),
-    Column("at", TIMESTAMP(timezone=True), Computed(_epoch_ns_to_timestamptz("at_ns"), persisted=True)),
+    _timestamptz("at", "at_ns"),
     Column("by", Text, nullable=False),
     Column("action", Text, nullable=False),  # KILL, RESUME, LIMITS, BREACH, CANCEL (an order, over REST)
     Column("scope", Text, nullable=True),  # firm, account, session, symbol; none for LIMITS
