@@ -9,6 +9,7 @@ from fastapi import Request
 
 from api.errors import APIError
 from api.risk_repository import RiskEventRepository
+from book.risk_events import event_row
 
 _log = logging.getLogger(__name__)
 
@@ -20,11 +21,11 @@ class AuditNotRecorded(APIError):
 
 
 async def audit(request: Request, what: str, **row: Any) -> None:
-    """Append one row (``RiskEventRepository.record``'s fields) in a transaction of its own; a failure
+    """Append one row (``book.risk_events.event_row``'s fields) in a transaction of its own; a failure
     is logged with its cause and answered as :class:`AuditNotRecorded` naming ``what``, without it."""
     try:
         async with request.app.state.engine.begin() as conn:
-            await RiskEventRepository(conn).record(**row)
+            await RiskEventRepository(conn).record(event_row(**row))
     except Exception as exc:
         _log.exception("audit row not written: %s", row)
         # The cause (SQL, driver message) is in the log only: it is no business of the caller's.

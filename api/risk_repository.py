@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy import RowMapping, insert, select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from book.risk_events import insert_event
+from book.rows import Row
 from book.tables import risk_events
 
 
@@ -17,22 +18,9 @@ class RiskEventRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def record(
-        self,
-        *,
-        at_ns: int,
-        by: str,
-        action: str,
-        scope: str | None = None,
-        value: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Append one operator action; its id."""
-        result = await self._conn.execute(
-            insert(risk_events)
-            .values(at_ns=at_ns, by=by, action=action, scope=scope, value=value, details=dict(details or {}))
-            .returning(risk_events.c.id)
-        )
+    async def record(self, row: Row) -> int:
+        """Append one operator action (a row of ``book.risk_events.event_row``); its id."""
+        result = await self._conn.execute(insert_event().returning(risk_events.c.id), row)
         return int(result.scalar_one())
 
     async def list(self, *, action: str | Sequence[str] | None = None, limit: int = 100) -> Sequence[RowMapping]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Context, Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, create_model
 
-from domain.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
+from book.fields import record_fields
+from domain.model import ExecutionRecord, OrderRecord, OrderStatus, PositionRecord
 
 
 def format_decimal(value: Decimal) -> str:
@@ -38,50 +40,40 @@ class _Schema(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class Order(_Schema):
+def _record_fields(record_type: type, *, omit: Collection[str] = ()) -> type[_Schema]:
+    """A base schema with a field per field of a book record (``book.fields``), in its order and of its
+    type (a Decimal as :data:`DecimalString`, an enum as the enum), all required: a response model adds
+    what the book derives beside them (``created_at`` and the like). ``omit``: fields kept from the API."""
+    definitions: dict[str, Any] = {}
+    for f in record_fields(record_type):
+        if f.name not in omit:
+            kind: Any = DecimalString if f.is_decimal else f.type
+            definitions[f.name] = (kind | None if f.optional else kind, ...)
+    return create_model(f"{record_type.__name__}Fields", __base__=_Schema, **definitions)
+
+
+if TYPE_CHECKING:  # a base made at import is beyond mypy: it sees the plain schema
+    _OrderFields: TypeAlias = _Schema
+    _ExecutionFields: TypeAlias = _Schema
+    _PositionFields: TypeAlias = _Schema
+else:
+    # The book's internal encodings of an order's outstanding requests are not the API's business.
+    _OrderFields = _record_fields(OrderRecord, omit=("pending", "chained"))
+    _ExecutionFields = _record_fields(ExecutionRecord)
+    _PositionFields = _record_fields(PositionRecord)
+
+
+class Order(_OrderFields):
     """An order as the book last recorded it."""
 
-    order_id: int
-    session: str
-    cl_ord_id: str
-    account: str
-    symbol: str
-    side: Side
-    ord_type: OrdType
-    time_in_force: TimeInForce
-    quantity: DecimalString
-    price: DecimalString | None
-    venue: str
-    venue_cl_ord_id: str
-    venue_order_id: str | None
-    status: OrderStatus
-    cum_qty: DecimalString
-    leaves_qty: DecimalString
-    avg_px: DecimalString
-    text: str
-    created_ns: int
-    updated_ns: int
     created_at: datetime
     updated_at: datetime
 
 
-class Execution(_Schema):
+class Execution(_ExecutionFields):
     """One execution report applied to an order; ``seq`` is the order in which the book applied them."""
 
     seq: int
-    exec_id: str
-    order_id: int
-    venue: str
-    venue_exec_id: str
-    kind: ExecKind
-    status: OrderStatus
-    last_qty: DecimalString
-    last_px: DecimalString
-    cum_qty: DecimalString
-    leaves_qty: DecimalString
-    avg_px: DecimalString
-    text: str
-    received_ns: int
     received_at: datetime
 
 
@@ -92,7 +84,7 @@ class OrderDetail(Order):
     executions: list[Execution]
 
 
-class Position(_Schema):
+class Position(_PositionFields):
     """An account's position in one symbol, marked at the symbol's mark price.
 
     ``cost`` is the exact open cost: the signed sum of qty x price of the open quantity (negative for
@@ -101,15 +93,8 @@ class Position(_Schema):
     places, for display only: P&L never comes from it.
     """
 
-    account: str
-    symbol: str
-    quantity: DecimalString
-    cost: DecimalString
-    avg_price: DecimalString
-    realized_pnl: DecimalString
     mark_price: DecimalString | None
     unrealized_pnl: DecimalString
-    updated_ns: int
     updated_at: datetime
 
 

@@ -12,11 +12,14 @@ idempotent: upserts of full row states in order, executions once each, by their 
 client reports the journal holds without a mark that they went out (``ClientSent``, appended after
 QuickFIX put one on the wire), and starts a new journal.
 
-Format: a file header (``_MAGIC``), then frames of a 4-byte big-endian length and a ``marshal`` of a
-tuple of records, each record a tuple of plain values (Decimals as their exact text, enums as their
-value) ending with its type's code (see :class:`_Codec`). ``marshal`` of plain tuples costs a fifth of
-pickling the dataclasses, and this runs under the OMS lock on every change. A file without the header
-is a journal of the earlier format (a pickle per frame) and is read as such. A kill in mid-write can
+Format: a file header (``_MAGIC`` and the file's schema: each type code's record type and field names),
+then frames of a 4-byte big-endian length and a ``marshal`` of a tuple of records, each record a tuple
+of plain values (Decimals as their exact text, enums as their value) ending with its type's code (see
+:class:`_Codec`). ``marshal`` of plain tuples costs a fifth of pickling the dataclasses, and this runs
+under the OMS lock on every change. The schema makes the frames self-describing: a reader maps values
+to fields by name, so a record written before a field was added reads with that field's default (or
+its ``_UPGRADES`` value). Files of the earlier formats are read too: ``FGJ2`` (no schema, values by
+position) and, without any header, a pickle per frame. A kill in mid-write can
 only leave the file's last frame short: that one is ignored. An undecodable frame with more bytes after
 it is corruption, not a kill: replay writes what came before it and keeps the file as ``*.corrupt``.
 """
@@ -30,15 +33,14 @@ import pickle
 import struct
 import threading
 import time
-import typing
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from book.fields import Field, field_names, record_fields
 from domain.model import (
     Breach,
     ClientCancelReject,
@@ -57,7 +59,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")
-_MAGIC = b"FGJ2\n"  # this format: marshal frames of plain tuples
+_MAGIC = b"FGJ3\n"  # this format: a schema, then marshal frames of plain tuples
+_MAGIC_FGJ2 = b"FGJ2\n"  # the format before: marshal frames of plain tuples, values by position
 _PICKLED = -1  # the code of a record of a type the codec does not know: kept as a pickle
 _REPLAY_BATCH = 5000  # records per book transaction during replay
 
@@ -79,62 +82,155 @@ class CorruptJournal(Exception):
         self.size = size
 
 
-def _position_with_cost(values: list[Any]) -> list[Any]:
+def _position_cost(values: dict[str, Any]) -> Any:
     # A position journaled before positions kept their exact cost: the best it had, quantity x its
-    # 8-place average price (values are still the journal's text here).
-    return [*values, str(Decimal(values[2]) * Decimal(values[3]))]
+    # 8-place average price.
+    return values["quantity"] * values["avg_price"]
 
 
-def _cancel_reject_with_id(values: list[Any]) -> list[Any]:
+def _no_reject_id(values: dict[str, Any]) -> str:
     # A cancel reject journaled before rejects had their own identity: "" marks it by its ClOrdID,
-    # as the marks of that journal were written (ClientSent.of).
-    return [*values, ""]
+    # as the marks of that journal were written (ClientSent.of). Not the field's default: a new id
+    # would match none of that journal's marks.
+    return ""
+
+
+# (type, field) -> the value of that field for a journaled record written before the field existed,
+# from the values it has, by name; where there is none, the field's default. A field added with
+# neither cannot be read from an older journal (JournalFormatError).
+_UPGRADES: dict[tuple[type, str], Callable[[dict[str, Any]], Any]] = {
+    (PositionRecord, "cost"): _position_cost,
+    (ClientCancelReject, "reject_id"): _no_reject_id,
+}
+
+_Decode = Callable[[tuple[Any, ...]], Any]
+
+
+def _missing_value(record_type: type, f: Field) -> Callable[[dict[str, Any]], Any] | None:
+    """How a record of ``record_type`` read without field ``f`` gets its value; None: it cannot."""
+    upgrade = _UPGRADES.get((record_type, f.name))
+    if upgrade is not None:
+        return upgrade
+    default = f.default
+    return None if default is None else lambda _values: default()
+
+
+def _complete(record: Any) -> Any:
+    """A record of the earlier pickle format, brought to this build's fields: a slots dataclass
+    unpickles its stored values into its first fields and leaves a field added since unset."""
+    missing = [f for f in record_fields(type(record)) if not hasattr(record, f.name)]
+    if missing:
+        values = {f.name: getattr(record, f.name) for f in record_fields(type(record)) if hasattr(record, f.name)}
+        for f in missing:
+            fill = _missing_value(type(record), f)
+            if fill is None:
+                raise JournalFormatError(_lacks(type(record), len(values), f.name))
+            object.__setattr__(record, f.name, fill(values))
+    return record
 
 
 def _unpickled(records: list[Any]) -> list[Any]:
-    """Records of the earlier pickle format, brought to this build's layout: a slots dataclass
-    unpickles its stored values into its first fields and leaves a field added since unset."""
-    for record in records:
-        if isinstance(record, PositionRecord) and not hasattr(record, "cost"):
-            object.__setattr__(record, "cost", record.quantity * record.avg_price)
-        elif isinstance(record, ClientCancelReject) and not hasattr(record, "reject_id"):
-            object.__setattr__(record, "reject_id", "")
-    return records
+    return [_complete(r) if type(r) in _Codec.TYPES else r for r in records]
 
 
-# (type, field count of an earlier layout) -> its values in this build's layout.
-_UPGRADES: dict[tuple[type, int], Callable[[list[Any]], list[Any]]] = {
-    (PositionRecord, 6): _position_with_cost,
-    (ClientCancelReject, 8): _cancel_reject_with_id,
-}
+def _lacks(record_type: type, count: int, name: str) -> str:
+    return (
+        f"journal record of type {record_type.__name__} has {count} fields, this build's {record_type.__name__}"
+        f" has {len(record_fields(record_type))}: no value for {name}; written by another version of fixgate"
+    )
+
+
+def _raise(message: str) -> _Decode:
+    def fail(item: tuple[Any, ...]) -> Any:
+        raise JournalFormatError(message)
+
+    return fail
+
+
+def _decoder(record_type: type, names: Sequence[str]) -> _Decode:
+    """Decode a record of ``record_type`` written as the values of ``names`` and its type code: each
+    value into the field of its name (a Decimal from its text, an enum from its value); a field the
+    record lacks from ``_UPGRADES`` or its default. A field this build does not have is an error: the
+    record was written by a later version, and dropping the value would lose what it said."""
+    by_name = {f.name: f for f in record_fields(record_type)}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        return _raise(
+            f"journal record of type {record_type.__name__} has fields {', '.join(unknown)}, which this"
+            f" build's {record_type.__name__} does not: written by a later version of fixgate"
+        )
+    count = len(names)
+    decimals = tuple(i for i, n in enumerate(names) if by_name[n].is_decimal)
+    enums = tuple((i, by_name[n].type) for i, n in enumerate(names) if by_name[n].is_enum)
+    fills = []
+    for f in record_fields(record_type):
+        if f.name not in names:
+            fill = _missing_value(record_type, f)
+            if fill is None:
+                return _raise(_lacks(record_type, count, f.name))
+            fills.append((f.name, fill))
+    in_order = tuple(names) == field_names(record_type)
+    keys = tuple(names)
+
+    def decode(item: tuple[Any, ...]) -> Any:
+        values = list(item[:-1])
+        if len(values) != count:
+            raise JournalFormatError(
+                f"journal record of type {record_type.__name__} has {len(values)} fields, its journal's"
+                f" {record_type.__name__} has {count}"
+            )
+        for i in decimals:
+            value = values[i]
+            if value is not None:
+                values[i] = Decimal(value)
+        for i, kind in enums:
+            value = values[i]
+            if value is not None:
+                values[i] = kind(value)
+        if in_order:
+            return record_type(*values)
+        by = dict(zip(keys, values))
+        for name, fill in fills:
+            by[name] = fill(by)
+        return record_type(**by)
+
+    return decode
 
 
 class _Codec:
     """Records as tuples of plain values and back, per dataclass: field values in declaration order
-    (Decimal as ``str``, an enum as its value), then the type's code. The codes are this file
-    format's: append new types, never renumber."""
+    (Decimal as ``str``, an enum as its value), then the type's code. A file's header names each code's
+    type and fields (:meth:`schema`), so a reader maps values by name. The codes are this build's; in a
+    file of the earlier format (FGJ2, no schema) they are these, and values are by position in the
+    fields (fields were only appended then): append new types, never renumber."""
 
     TYPES: tuple[type, ...] = (
         OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach, ClientCancelReject,
         ClientSent,
     )
 
-    def __init__(self) -> None:
+    def __init__(self, types: Sequence[type] = TYPES) -> None:
+        self.types = tuple(types)
         self._encoders: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
-        self._decoders: list[Callable[[tuple[Any, ...]], Any]] = []
-        for code, cls in enumerate(self.TYPES):
-            names = [f.name for f in fields(cls)]
-            hints = typing.get_type_hints(cls)
-            decimals = tuple(i for i, n in enumerate(names) if "Decimal" in str(hints[n]))
-            enums = tuple(
-                (i, hints[n]) for i, n in enumerate(names) if isinstance(hints[n], type) and issubclass(hints[n], Enum)
-            )
-            self._encoders[cls] = self._encoder(attrgetter(*names), decimals, enums, code)
-            self._decoders.append(self._decoder(cls, len(names), decimals, enums))
+        for code, cls in enumerate(self.types):
+            fields = record_fields(cls)
+            decimals = tuple(i for i, f in enumerate(fields) if f.is_decimal)
+            enums = tuple(i for i, f in enumerate(fields) if f.is_enum and not f.optional)
+            optional_enums = tuple(i for i, f in enumerate(fields) if f.is_enum and f.optional)
+            get = attrgetter(*field_names(cls))
+            self._encoders[cls] = self._encoder(get, decimals, enums, optional_enums, code)
+
+    def schema(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Each code's type name and field names: what a file's header holds."""
+        return tuple((cls.__name__, field_names(cls)) for cls in self.types)
 
     @staticmethod
     def _encoder(
-        get: Callable[[Any], tuple[Any, ...]], decimals: tuple[int, ...], enums: tuple[tuple[int, Any], ...], code: int
+        get: Callable[[Any], tuple[Any, ...]],
+        decimals: tuple[int, ...],
+        enums: tuple[int, ...],
+        optional_enums: tuple[int, ...],
+        code: int,
     ) -> Callable[[Any], tuple[Any, ...]]:
         def encode(record: Any) -> tuple[Any, ...]:
             values = list(get(record))
@@ -142,38 +238,16 @@ class _Codec:
                 value = values[i]
                 if value is not None:
                     values[i] = str(value)
-            for i, _ in enums:
+            for i in enums:
                 values[i] = values[i]._value_
+            for i in optional_enums:
+                value = values[i]
+                if value is not None:
+                    values[i] = value._value_
             values.append(code)
             return tuple(values)
 
         return encode
-
-    @staticmethod
-    def _decoder(
-        record_type: type, count: int, decimals: tuple[int, ...], enums: tuple[tuple[int, Any], ...]
-    ) -> Callable[[tuple[Any, ...]], Any]:
-        def decode(item: tuple[Any, ...]) -> Any:
-            values = list(item[:-1])
-            upgrade = _UPGRADES.get((record_type, len(values)))
-            if upgrade is not None:
-                values = upgrade(values)
-            if len(values) != count:
-                # Values are positional: a field added or removed since the record was written would
-                # shift them into the wrong fields (or fail as a TypeError that looks like a torn frame).
-                raise JournalFormatError(
-                    f"journal record of type {record_type.__name__} has {len(values)} fields, this build's"
-                    f" {record_type.__name__} has {count}: written by another version of fixgate"
-                )
-            for i in decimals:
-                value = values[i]
-                if value is not None:
-                    values[i] = Decimal(value)
-            for i, kind in enums:
-                values[i] = kind(values[i])
-            return record_type(*values)
-
-        return decode
 
     def dumps(self, records: Sequence[Any]) -> bytes:
         encoders = self._encoders
@@ -183,21 +257,66 @@ class _Codec:
             items.append((pickle.dumps(record), _PICKLED) if encode is None else encode(record))
         return marshal.dumps(tuple(items))
 
+    def reader(self, schema: Sequence[tuple[str, Sequence[str]]] | None) -> _Reader:
+        """The reader of frames written under ``schema`` (a file's header); ``None``: a file of the
+        earlier format (FGJ2), whose records are this build's types by code, values by position."""
+        return _Reader(self, None if schema is None else [(name, tuple(names)) for name, names in schema])
+
+    def loads(self, data: bytes) -> list[Any]:
+        """The records of a frame this codec wrote."""
+        return self.reader(self.schema()).loads(data)
+
+
+class _Reader:
+    """Decodes the frames of one journal file; one decoder per type code (and, for FGJ2, per length),
+    made when a record of it first appears."""
+
+    def __init__(self, codec: _Codec, schema: list[tuple[str, tuple[str, ...]]] | None) -> None:
+        self._types = {cls.__name__: cls for cls in codec.types}
+        self._codec = codec
+        self._schema = schema
+        self._decoders: dict[tuple[int, int], _Decode] = {}
+
+    def _decoder(self, code: int, count: int) -> _Decode:
+        if self._schema is None:
+            if not 0 <= code < len(self._codec.types):
+                return _raise(f"journal record type code {code} unknown to this build of fixgate")
+            record_type = self._codec.types[code]
+            names = field_names(record_type)
+            if count > len(names):
+                return _raise(
+                    f"journal record of type {record_type.__name__} has {count} fields, this build's"
+                    f" {record_type.__name__} has {len(names)}: written by another version of fixgate"
+                )
+            return _decoder(record_type, names[:count])
+        if not 0 <= code < len(self._schema):
+            return _raise(f"journal record type code {code} unknown to this build of fixgate")
+        name, names = self._schema[code]
+        if name not in self._types:
+            return _raise(f"journal record type {name} (code {code}) unknown to this build of fixgate")
+        return _decoder(self._types[name], names)
+
     def loads(self, data: bytes) -> list[Any]:
         decoders = self._decoders
+        # FGJ2's layouts differ by length (a field appended since); a schema's by code only.
+        positional = self._schema is None
         records = []
         for item in marshal.loads(data):
             code = item[-1]
             if code == _PICKLED:
                 records.extend(_unpickled([pickle.loads(item[0])]))
-            elif 0 <= code < len(decoders):
-                records.append(decoders[code](item))
-            else:
-                raise JournalFormatError(f"journal record type code {code} unknown to this build of fixgate")
+                continue
+            key = (code, len(item) - 1 if positional else 0)
+            decode = decoders.get(key)
+            if decode is None:
+                decode = decoders[key] = self._decoder(code, key[1])
+            records.append(decode(item))
         return records
 
 
 _CODEC = _Codec()
+_SCHEMA = marshal.dumps(_CODEC.schema())
+_HEADER = _MAGIC + _LENGTH.pack(len(_SCHEMA)) + _SCHEMA  # what a journal file of this build starts with
 
 
 def _move_aside(current: Path) -> Path:
@@ -219,7 +338,7 @@ class Journal:
             # for the next replay rather than append frames of another format to it.
             _move_aside(self.path)
         self._file = self.path.open("ab", buffering=1 << 16)
-        self._file.write(_MAGIC)
+        self._file.write(_HEADER)
         self._file.flush()
         self._lock = threading.Lock()  # appends normally come under the OMS lock; this keeps frames whole
         self.appends = 0
@@ -261,9 +380,16 @@ class Journal:
         can be trusted. A record of another build's layout raises :class:`JournalFormatError`."""
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            current = fh.read(len(_MAGIC)) == _MAGIC
-            if not current:
-                fh.seek(0)  # the earlier format: a pickle per frame, no header
+            magic = fh.read(len(_MAGIC))
+            if magic == _MAGIC:
+                reader: _Reader | None = _read_header(fh, path, size)
+                if reader is None:
+                    return
+            elif magic == _MAGIC_FGJ2:
+                reader = _CODEC.reader(None)
+            else:
+                reader = None
+                fh.seek(0)  # the earliest format: a pickle per frame, no header
             while True:
                 offset = fh.tell()
                 head = fh.read(_LENGTH.size)
@@ -277,7 +403,7 @@ class Journal:
                     log.warning("journal %s: torn last frame (%d of %d bytes) ignored", path, len(data), length)
                     return
                 try:
-                    records = _CODEC.loads(data) if current else _unpickled(pickle.loads(data))
+                    records = _unpickled(pickle.loads(data)) if reader is None else reader.loads(data)
                 except JournalFormatError as exc:
                     raise JournalFormatError(
                         f"journal {path}, frame at byte {offset}: {exc}; the file is left in place"
@@ -290,6 +416,20 @@ class Journal:
                     )
                     return
                 yield from records
+
+
+def _read_header(fh: BinaryIO, path: Path, size: int) -> _Reader | None:
+    """The reader of a file by the schema in its header (after the magic); None if a kill tore the
+    header, so the file holds no record."""
+    head = fh.read(_LENGTH.size)
+    data = fh.read(_LENGTH.unpack(head)[0]) if len(head) == _LENGTH.size else b""
+    if len(head) < _LENGTH.size or len(data) < _LENGTH.unpack(head)[0]:
+        log.warning("journal %s: torn header ignored, no records", path)
+        return None
+    try:
+        return _CODEC.reader(marshal.loads(data))
+    except Exception as exc:  # damaged bytes can fail to decode in many ways
+        raise CorruptJournal(path, len(_MAGIC), size) from exc
 
 
 class JournaledSink:

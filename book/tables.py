@@ -8,7 +8,8 @@ it can never commit. Timestamps are integer nanoseconds (the domain's unit) with
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -26,9 +27,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TIMESTAMP
 
-from domain.model import ExecKind, OrderStatus, OrdType, Side, TimeInForce
+from book.fields import record_fields
+from domain.model import ExecutionRecord, MarkRecord, OrderRecord, PositionRecord
 
 # Set before the first revision so every constraint has a predictable name that later migrations
 # can alter or drop by name.
@@ -58,54 +61,47 @@ def _epoch_ns_to_timestamptz(column: str) -> str:
     return f"to_timestamp({column}::double precision / 1e9)"
 
 
-ORDER_STATUSES = [s.value for s in OrderStatus]
-EXEC_KINDS = [k.value for k in ExecKind]
+def _timestamptz(name: str, epoch_ns: str) -> Column[Any]:
+    """A ``timestamptz`` column generated from an epoch-nanoseconds column, for people and SQL tools."""
+    return Column(name, TIMESTAMP(timezone=True), Computed(_epoch_ns_to_timestamptz(epoch_ns), persisted=True))
+
+
+def record_columns(
+    record_type: type, *, primary_key: Sequence[str] = (), references: Mapping[str, str] | None = None
+) -> list[SchemaItem]:
+    """A column per field of a record (``book.fields``), named as the field: a Decimal as ``Money``, an
+    int as ``BigInteger``, text and enums as ``Text``, nullable where the field may be ``None``; and a
+    CHECK that an enum's column holds one of its values (named as the field). ``primary_key``: the key's
+    fields (given by the OMS, never numbered here); ``references``: field -> the column it refers to."""
+    items: list[SchemaItem] = []
+    for f in record_fields(record_type):
+        kind = Money if f.is_decimal else BigInteger if f.is_int else Text
+        target = (references or {}).get(f.name)
+        foreign = [ForeignKey(target)] if target else []
+        if f.name in primary_key:
+            items.append(Column(f.name, kind, *foreign, primary_key=True, autoincrement=False))
+        else:
+            items.append(Column(f.name, kind, *foreign, nullable=f.optional))
+        if f.is_enum:
+            items.append(CheckConstraint(_in(f.name, f.enum_values), name=f.name))
+    return items
+
+
+
+# Each table's columns of its record's fields come from the record (``domain.model``); what else a table
+# has is spelled out: hop timestamps, generated ``*_at`` columns, numbering, keys and indexes. Fields
+# added since the first revision: orders' ``pending`` and ``chained`` (0006), positions' ``cost`` (0008).
 
 orders = Table(
     "orders",
     metadata,
-    Column("order_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("session", Text, nullable=False),
-    Column("cl_ord_id", Text, nullable=False),
-    Column("account", Text, nullable=False),
-    Column("symbol", Text, nullable=False),
-    Column("side", Text, nullable=False),
-    Column("ord_type", Text, nullable=False),
-    Column("time_in_force", Text, nullable=False),
-    Column("quantity", Money, nullable=False),
-    Column("price", Money, nullable=True),
-    Column("venue", Text, nullable=False),
-    Column("venue_cl_ord_id", Text, nullable=False),
-    Column("venue_order_id", Text, nullable=True),
-    Column("status", Text, nullable=False),
-    Column("cum_qty", Money, nullable=False),
-    Column("leaves_qty", Money, nullable=False),
-    Column("avg_px", Money, nullable=False),
-    Column("text", Text, nullable=False),
-    Column("created_ns", BigInteger, nullable=False),
-    Column("updated_ns", BigInteger, nullable=False),
+    *record_columns(OrderRecord, primary_key=("order_id",)),
     # The gateway's hop timestamps (migration 0004): client order in, OMS/risk decided, sent to venue.
     Column("received_ns", BigInteger, nullable=True),
     Column("decided_ns", BigInteger, nullable=True),
     Column("venue_sent_ns", BigInteger, nullable=True),
-    # The cancel/replace outstanding and a cancel chained behind it, as the OMS encodes them
-    # (migration 0006): what a restart needs to answer the client's request by its own ids.
-    Column("pending", Text, nullable=True),
-    Column("chained", Text, nullable=True),
-    Column(
-        "created_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("created_ns"), persisted=True),
-    ),
-    Column(
-        "updated_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
-    ),
-    CheckConstraint(_in("side", [s.value for s in Side]), name="side"),
-    CheckConstraint(_in("ord_type", [t.value for t in OrdType]), name="ord_type"),
-    CheckConstraint(_in("time_in_force", [t.value for t in TimeInForce]), name="time_in_force"),
-    CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+    _timestamptz("created_at", "created_ns"),
+    _timestamptz("updated_at", "updated_ns"),
     Index(None, "account"),
     Index(None, "symbol"),
     Index(None, "status"),
@@ -115,72 +111,38 @@ orders = Table(
 executions = Table(
     "executions",
     metadata,
-    Column("exec_id", Text, primary_key=True),
+    *record_columns(ExecutionRecord, primary_key=("exec_id",), references={"order_id": "orders.order_id"}),
     # The order in which the book applied executions (numbered by PostgreSQL as the one writer
     # inserts them): positions are recomputed from the fills in this order.
     Column("seq", BigInteger, Identity(always=True), nullable=False, unique=True),
-    Column("order_id", BigInteger, ForeignKey("orders.order_id"), nullable=False),
-    Column("venue", Text, nullable=False),
-    Column("venue_exec_id", Text, nullable=False),
-    Column("kind", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("last_qty", Money, nullable=False),
-    Column("last_px", Money, nullable=False),
-    Column("cum_qty", Money, nullable=False),
-    Column("leaves_qty", Money, nullable=False),
-    Column("avg_px", Money, nullable=False),
-    Column("text", Text, nullable=False),
-    Column("received_ns", BigInteger, nullable=False),
     # The gateway's hop timestamps (migration 0004): report applied by the OMS, sent to the client.
     Column("applied_ns", BigInteger, nullable=True),
     Column("client_sent_ns", BigInteger, nullable=True),
-    Column(
-        "received_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("received_ns"), persisted=True),
-    ),
+    _timestamptz("received_at", "received_ns"),
     # A venue may resend an ExecutionReport (at-least-once delivery): it must count once. Not unique
     # on the ExecID alone (migration 0007): a venue that restarts its ExecIDs reuses one for another
     # report, which is recorded too. The key is what the OMS tells a repeat by (``AppliedReport``),
     # and the CumQty the order had after it (a second fill alike in all else is a new one).
     UniqueConstraint("venue", "venue_exec_id", "order_id", "kind", "last_qty", "last_px", "cum_qty",
                      name="uq_executions_venue_report"),
-    CheckConstraint(_in("kind", EXEC_KINDS), name="kind"),
-    CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
     Index(None, "order_id"),
 )
 
+# ``cost`` (migration 0008) is the exact open cost (signed sum of qty x price of the open quantity);
+# P&L comes from it, ``avg_price`` is cost / quantity rounded to 8 places for display.
 positions = Table(
     "positions",
     metadata,
-    Column("account", Text, primary_key=True),
-    Column("symbol", Text, primary_key=True),
-    Column("quantity", Money, nullable=False),
-    Column("avg_price", Money, nullable=False),
-    Column("realized_pnl", Money, nullable=False),
-    Column("updated_ns", BigInteger, nullable=False),
-    Column(
-        "updated_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
-    ),
-    # Migration 0008: the exact open cost (signed sum of qty x price of the open quantity); P&L comes
-    # from it, ``avg_price`` is cost / quantity rounded to 8 places for display.
-    Column("cost", Money, nullable=False),
+    *record_columns(PositionRecord, primary_key=("account", "symbol")),
+    _timestamptz("updated_at", "updated_ns"),
 )
 
 # The price each symbol's open positions are marked at: one row per symbol, the last one written wins.
 marks = Table(
     "marks",
     metadata,
-    Column("symbol", Text, primary_key=True),
-    Column("price", Money, nullable=False),
-    Column("updated_ns", BigInteger, nullable=False),
-    Column(
-        "updated_at",
-        TIMESTAMP(timezone=True),
-        Computed(_epoch_ns_to_timestamptz("updated_ns"), persisted=True),
-    ),
+    *record_columns(MarkRecord, primary_key=("symbol",)),
+    _timestamptz("updated_at", "updated_ns"),
 )
 
 #: What a row of ``risk_events`` records: the one list, for the CHECK here and ``GET /risk/events``'s
@@ -196,7 +158,7 @@ risk_events = Table(
     metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("at_ns", BigInteger, nullable=False),
-    Column("at", TIMESTAMP(timezone=True), Computed(_epoch_ns_to_timestamptz("at_ns"), persisted=True)),
+    _timestamptz("at", "at_ns"),
     Column("by", Text, nullable=False),
     Column("action", Text, nullable=False),  # KILL, RESUME, LIMITS, BREACH, CANCEL (an order, over REST)
     Column("scope", Text, nullable=True),  # firm, account, session, symbol; none for LIMITS

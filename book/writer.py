@@ -17,10 +17,12 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, or_, select
+from sqlalchemy import Table, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
@@ -28,19 +30,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from book.database import async_url, run_sync
+from book.fields import field_names
 from book.hops import HopRecord, OrderHops, ReportHops
+from book.risk_events import INSERT_ONCE, breach_row, once_args, risk_event
 from book.rows import (
     Row,
-    breach_row,
     execution_row,
     mark_row,
     order_record,
     order_row,
     position_record,
     position_row,
-    risk_event,
 )
-from book.tables import executions, orders, positions, risk_events
+from book.tables import executions, marks, orders, positions, risk_events
 from domain.model import (
     AppliedReport,
     BookRecord,
@@ -66,27 +68,31 @@ OPEN_STATUSES: tuple[str, ...] = tuple(s.value for s in OrderStatus if not s.is_
 # statement over column arrays (``unnest``), prepared once per connection (asyncpg's statement cache),
 # so a batch costs a few array encodings, not a SQLAlchemy compile and a parameter set per row.
 
-_ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("order_id", "bigint"), ("session", "text"), ("cl_ord_id", "text"), ("account", "text"),
-    ("symbol", "text"), ("side", "text"), ("ord_type", "text"), ("time_in_force", "text"),
-    ("quantity", "numeric"), ("price", "numeric"), ("venue", "text"), ("venue_cl_ord_id", "text"),
-    ("venue_order_id", "text"), ("status", "text"), ("cum_qty", "numeric"), ("leaves_qty", "numeric"),
-    ("avg_px", "numeric"), ("text", "text"), ("created_ns", "bigint"), ("updated_ns", "bigint"),
-    ("pending", "text"), ("chained", "text"),
-)
-_ORDER_HOP_COLUMNS = (("received_ns", "bigint"), ("decided_ns", "bigint"), ("venue_sent_ns", "bigint"))
-_EXECUTION_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("exec_id", "text"), ("order_id", "bigint"), ("venue", "text"), ("venue_exec_id", "text"),
-    ("kind", "text"), ("status", "text"), ("last_qty", "numeric"), ("last_px", "numeric"),
-    ("cum_qty", "numeric"), ("leaves_qty", "numeric"), ("avg_px", "numeric"), ("text", "text"),
-    ("received_ns", "bigint"),
-)
-_EXECUTION_HOP_COLUMNS = (("applied_ns", "bigint"), ("client_sent_ns", "bigint"))
-_POSITION_COLUMNS = (
-    ("account", "text"), ("symbol", "text"), ("quantity", "numeric"), ("avg_price", "numeric"),
-    ("realized_pnl", "numeric"), ("updated_ns", "bigint"), ("cost", "numeric"),
-)
-_MARK_COLUMNS = (("symbol", "text"), ("price", "numeric"), ("updated_ns", "bigint"))
+_Columns = tuple[tuple[str, str], ...]  # (name, PostgreSQL type) of each column a statement writes
+
+
+def _columns(table: Table, record_type: type, *, but: Sequence[str] = ()) -> _Columns:
+    """The columns of ``table`` that hold the fields of ``record_type`` (a record, or hop timestamps),
+    in field order, each with its PostgreSQL type as the table declares it; ``but`` left out."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return tuple(
+        (name, table.c[name].type.compile(dialect=dialect).lower())
+        for name in field_names(record_type)
+        if name not in but
+    )
+
+
+_ORDER_COLUMNS = _columns(orders, OrderRecord)
+_ORDER_HOP_COLUMNS = _columns(orders, OrderHops, but=("order_id",))
+_EXECUTION_COLUMNS = _columns(executions, ExecutionRecord)
+_EXECUTION_HOP_COLUMNS = _columns(executions, ReportHops, but=("exec_id",))
+_POSITION_COLUMNS = _columns(positions, PositionRecord)
+_MARK_COLUMNS = _columns(marks, MarkRecord)
+# Hop timestamps ride on the row of their order or execution when it is in the same batch.
+_ORDER_HOP_NAMES = tuple(name for name, _ in _ORDER_HOP_COLUMNS)
+_order_hops = attrgetter(*_ORDER_HOP_NAMES)
+_EXECUTION_HOP_NAMES = tuple(name for name, _ in _EXECUTION_HOP_COLUMNS)
+_report_hops = attrgetter(*_EXECUTION_HOP_NAMES)
 
 
 def _unnest(columns: Sequence[tuple[str, str]], ordinality: bool = False) -> str:
@@ -124,25 +130,16 @@ _INSERT_EXECUTIONS = (
     f"INSERT INTO executions ({_names(_EXECUTION_ALL)}) SELECT {_names(_EXECUTION_ALL)}"
     f" FROM {_unnest(_EXECUTION_ALL, ordinality=True)} ORDER BY ord ON CONFLICT DO NOTHING"
 )
-_UPDATE_ORDER_HOPS = (
-    "UPDATE orders AS o SET received_ns = u.received_ns, decided_ns = u.decided_ns,"
-    " venue_sent_ns = u.venue_sent_ns"
-    f" FROM {_unnest((('order_id', 'bigint'), *_ORDER_HOP_COLUMNS))} WHERE o.order_id = u.order_id"
-)
-_UPDATE_REPORT_HOPS = (
-    "UPDATE executions AS e SET applied_ns = u.applied_ns, client_sent_ns = u.client_sent_ns"
-    f" FROM {_unnest((('exec_id', 'text'), *_EXECUTION_HOP_COLUMNS))} WHERE e.exec_id = u.exec_id"
-)
 
-# A breach is journaled, so a replay after a crash may write it again: a second copy (same time, scope
-# and value; at_ns is indexed) is skipped. Rare (a state change), so one row per statement is enough.
-_INSERT_BREACH = (
-    'INSERT INTO risk_events (at_ns, "by", action, scope, value, details)'
-    " SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::jsonb"
-    " WHERE NOT EXISTS (SELECT 1 FROM risk_events WHERE at_ns = $1::bigint AND action = $3::text"
-    " AND scope = $4::text AND value = $5::text)"
-)
-_BREACH_COLUMNS = ("at_ns", "by", "action", "scope", "value", "details")
+
+def _update_sql(table: str, alias: str, columns: _Columns, key: str) -> str:
+    """Set ``columns`` of the rows of ``table`` found by ``key`` (the first column), from arrays."""
+    sets = ", ".join(f"{name} = u.{name}" for name, _ in columns[1:])
+    return f"UPDATE {table} AS {alias} SET {sets} FROM {_unnest(columns)} WHERE {alias}.{key} = u.{key}"
+
+
+_UPDATE_ORDER_HOPS = _update_sql("orders", "o", _columns(orders, OrderHops), "order_id")
+_UPDATE_REPORT_HOPS = _update_sql("executions", "e", _columns(executions, ReportHops), "exec_id")
 
 _STATEMENTS = (_UPSERT_ORDERS, _INSERT_EXECUTIONS, _UPSERT_POSITIONS, _UPSERT_MARKS, _UPDATE_ORDER_HOPS,
                _UPDATE_REPORT_HOPS)
@@ -150,6 +147,12 @@ _STATEMENTS = (_UPSERT_ORDERS, _INSERT_EXECUTIONS, _UPSERT_POSITIONS, _UPSERT_MA
 
 def _arrays(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> list[list[Any]]:
     return [[row.get(name) for row in rows] for name, _ in columns]
+
+
+def _field_arrays(records: Iterable[Any], record_type: type) -> list[list[Any]]:
+    """A column array per field of ``record_type`` (hop timestamps: plain ints, no conversion)."""
+    values = list(records)
+    return [[getattr(r, name) for r in values] for name in field_names(record_type)]
 
 
 def connect_args(database_url: str) -> dict[str, Any]:
@@ -463,12 +466,12 @@ class BookRows:
         if rows.order_hops and rows.orders:
             for order_id in [i for i in rows.order_hops if i in rows.orders]:
                 h = rows.order_hops.pop(order_id)
-                rows.orders[order_id].update(received_ns=h.received_ns, decided_ns=h.decided_ns, venue_sent_ns=h.venue_sent_ns)
+                rows.orders[order_id].update(zip(_ORDER_HOP_NAMES, _order_hops(h)))
         if rows.report_hops and rows.executions:
             for row in rows.executions:
                 r = rows.report_hops.pop(row["exec_id"], None)
                 if r is not None:
-                    row["applied_ns"], row["client_sent_ns"] = r.applied_ns, r.client_sent_ns
+                    row.update(zip(_EXECUTION_HOP_NAMES, _report_hops(r)))
         return rows
 
 
@@ -487,15 +490,13 @@ async def write_rows(conn: asyncpg.Connection, rows: BookRows) -> None:
     if rows.marks:
         await conn.execute(_UPSERT_MARKS, *_arrays(list(rows.marks.values()), _MARK_COLUMNS))
     if rows.breaches:
-        await conn.executemany(_INSERT_BREACH, [tuple(row[c] for c in _BREACH_COLUMNS) for row in rows.breaches])
+        # Journaled, so a replay after a crash may write one again: INSERT_ONCE skips the copy. Rare
+        # (a state change), so one row per statement is enough.
+        await conn.executemany(INSERT_ONCE, [once_args(row) for row in rows.breaches])
     if rows.order_hops:
-        hops = list(rows.order_hops.values())
-        await conn.execute(_UPDATE_ORDER_HOPS, [h.order_id for h in hops], [h.received_ns for h in hops],
-                           [h.decided_ns for h in hops], [h.venue_sent_ns for h in hops])
+        await conn.execute(_UPDATE_ORDER_HOPS, *_field_arrays(rows.order_hops.values(), OrderHops))
     if rows.report_hops:
-        reports = list(rows.report_hops.values())
-        await conn.execute(_UPDATE_REPORT_HOPS, [r.exec_id for r in reports], [r.applied_ns for r in reports],
-                           [r.client_sent_ns for r in reports])
+        await conn.execute(_UPDATE_REPORT_HOPS, *_field_arrays(rows.report_hops.values(), ReportHops))
 
 
 async def write_records(conn: asyncpg.Connection, records: Iterable[Record]) -> None:

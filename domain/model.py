@@ -351,6 +351,9 @@ class Breach:
 # -- BOOK RECORDS ------------------------------------------------------------------------------------
 # What the OMS hands to the book-of-record writer. Each is the full new state of one row, so the
 # writer can upsert them in any batch size and the last one for a key wins.
+# Each dataclass is the one definition of its fields: table columns, rows, journal frames and the API's
+# schemas are derived from it (``book.fields``). A field added later takes a default (or an upgrade in
+# ``book.journal._UPGRADES``), so a journal written before it still replays; and a migration.
 
 
 @dataclass(frozen=True, slots=True)

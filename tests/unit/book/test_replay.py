@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from book.journal import _MAGIC, Journal, JournalFormatError, replay
+from book.journal import _HEADER, Journal, JournalFormatError, replay
 from book.writer import connect
 from domain.model import Carried, ClientSent
 from gateway.clients import ClientApplication
@@ -65,7 +65,7 @@ def test_damage_mid_file_keeps_the_file_and_replays_what_it_can(
     run(tmp_path, [samples.order(1), samples.report("R1")], [samples.order(2)], [samples.order(3)])
     [damaged] = Journal.pending(tmp_path)
     data = bytearray(damaged.read_bytes())
-    second = len(_MAGIC) + LENGTH.size + LENGTH.unpack_from(data, len(_MAGIC))[0]
+    second = len(_HEADER) + LENGTH.size + LENGTH.unpack_from(data, len(_HEADER))[0]
     data[second + LENGTH.size : second + LENGTH.size + 4] = b"\xff\xff\xff\xff"
     damaged.write_bytes(bytes(data))
     run(tmp_path, [samples.order(4)])  # a later run's journal, whole
