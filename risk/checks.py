@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from domain.model import Instrument, NewOrder, OrdType, Side, TradingState
+from domain.model import Breach, Halt, Instrument, NewOrder, OrdType, Side, TradingState
 from risk.exposure import ZERO, RiskView, Totals
 from risk.limits import ExposureLimits, FlowLimits, OrderLimits, RiskConfig
 
