@@ -130,8 +130,10 @@ class PreTradeRisk:
 
     # The check runs on every order under the OMS lock: its phases are few (a call costs 50-100 ns
     # in CPython 3.11, as much as a check or two), each is handed what an earlier one worked out
-    # rather than reading it again, and arguments are positional. A check denies with
-    # ``return "<its name in CHECKS>", reason``: a test finds the names in this source that way.
+    # rather than reading it again, and arguments are positional. The phases that need no state of
+    # the engine (``_order_checks``) are functions below, beside ``_collar_reason`` and
+    # ``_exposure_denial``. A check denies with ``return "<its name in CHECKS>", reason``: a test
+    # finds the names in this source that way.
 
     def _check(
         self,
