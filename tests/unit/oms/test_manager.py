@@ -100,7 +100,7 @@ def test_fills_update_order_and_position_and_a_repeat_counts_once() -> None:
     client = oms.apply(report(routed, "e3", ExecKind.TRADE, OrderStatus.FILLED, "60", "190.02", "100", "0"))
     assert client is not None and client.status is OrderStatus.FILLED
     assert client.avg_px == D("190.016")
-    [position] = domain.positions()
+    [position] = oms.positions()
     assert position.quantity == D(100)
     assert book.of(PositionRecord)[-1].quantity == D(100)
     assert [e.venue_exec_id for e in book.of(ExecutionRecord)] == ["e1", "e2", "e3"]
@@ -124,7 +124,7 @@ def test_a_fill_after_cancel_is_still_applied_to_the_position() -> None:
     oms.apply(report(routed, "e1", ExecKind.CANCELED, OrderStatus.CANCELED, leaves="0"))
     oms.apply(report(routed, "e2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190", "100", "0"))
     assert oms.counters.illegal_transitions == 1
-    assert domain.positions()[0].quantity == D(100)
+    assert oms.positions()[0].quantity == D(100)
 
 
 def test_duplicate_live_cl_ord_id_is_rejected_and_reusable_once_done() -> None:

@@ -37,7 +37,7 @@ def filled_order(oms: OrderManager, cl: str, new_id: str, fill_id: str, qty: str
 
 
 def position(oms: OrderManager) -> D:
-    [p] = domain.positions()
+    [p] = oms.positions()
     return p.quantity
 
 

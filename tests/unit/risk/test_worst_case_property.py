@@ -79,7 +79,7 @@ class Live:
 
 def worst_case(oms: OrderManager, live: dict[int, Live]) -> tuple[D, D, D]:
     """Long-side and short-side worst-case position, and gross notional."""
-    positions = domain.positions()
+    positions = oms.positions()
     position = sum((p.quantity for p in positions), D(0))
     gross = sum((abs(p.cost) for p in positions), D(0))
     buys = sells = D(0)
