@@ -183,7 +183,7 @@ class PreTradeRisk:
         if denial is not None:
             return denial
         if order is not None:
-            denial = self._flow_checks(order, live, instrument.venue)
+            denial = self._flow_checks(order, account, symbol, side, qty, price, live, instrument.venue)
             if denial is not None:
                 return denial
         if total_qty is None:
@@ -209,7 +209,8 @@ class PreTradeRisk:
             return "trading_state", self._state_text(None if state is _HALTED else account, _HALTED)
         return None
 
-    def _flow_checks(self, order: NewOrder, live: _Live, venue: str) -> tuple[str, str] | None:
+    def _flow_checks(self, order: NewOrder, account: str, symbol: str, side: Side, qty: Decimal,
+                     price: Decimal | None, live: _Live, venue: str) -> tuple[str, str] | None:
         """The session's order rate and backlog (``_flow_denial``), then a duplicate of a recent order."""
         session = order.session
         flow_limits = live.session_flow.get(session)
@@ -221,7 +222,6 @@ class PreTradeRisk:
                 return denial
         window_ms = live.config.duplicate_window_ms
         if window_ms is not None:
-            account, symbol, side, qty, price = order.account, order.symbol, order.side, order.quantity, order.price
             seen = self._recent.get((account, symbol, side, qty, price))
             if seen is not None and self._clock_ns() - seen < window_ms * 1_000_000:
                 return "duplicate_order", (
