@@ -23,7 +23,6 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from domain.model import Halt, TradingState
 from api.audit import audit
 from api.auth import Operator, authenticate, firm_reader
 from api.errors import PROTECTED_RESPONSES, ErrorBody, InvalidParameter, Unavailable
@@ -31,6 +30,7 @@ from api.params import MAX_TEXT, SafeText, storable_text
 from api.risk_repository import RiskEventRepository
 from api.schemas import DecimalString
 from book.tables import RiskAction
+from domain.model import Halt, TradingState
 from risk import (
     PreTradeRisk,
     RiskConfig,

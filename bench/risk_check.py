@@ -21,8 +21,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from fixgate.config import DEFAULT_CONFIG_DIR, load_instruments
 from domain.model import NewOrder, OrdType, Side, TimeInForce
+from fixgate.config import DEFAULT_CONFIG_DIR, load_instruments
 from risk import PreTradeRisk, risk_config_from_mapping
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -23,8 +23,6 @@ from pathlib import Path
 from book.database import create_database, drop_database, resolve_database_url, upgrade
 from book.journal import Journal
 from book.writer import BookWriter
-from fixgate.app import Fixgate
-from fixgate.config import Settings
 from domain.model import (
     ExecKind,
     ExecutionRecord,
@@ -35,6 +33,8 @@ from domain.model import (
     Side,
     TimeInForce,
 )
+from fixgate.app import Fixgate
+from fixgate.config import Settings
 from tests.support import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -299,9 +299,10 @@ class JournaledSink:
         self._journal = journal
         self._submit = submit
 
-    def __call__(self, records: Sequence[Any], owed: Any = None) -> None:
-        self._journal.append(records if owed is None else (*records, owed))
-        self._submit(records)
+    def __call__(self, records: Sequence[Any], owed: Sequence[Any] = ()) -> None:
+        self._journal.append((*records, *owed) if owed else records)
+        if records:
+            self._submit(records)
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,8 +173,8 @@ class Routed:
 
 @dataclass(frozen=True, slots=True)
 class VenueChange:
-    """Send an OrderCancelRequest or OrderCancelReplaceRequest to the order's venue; ``ack`` (the
-    PendingCancel or PendingReplace report) goes to the client."""
+    """Send an OrderCancelRequest or OrderCancelReplaceRequest to the order's venue (the client's
+    PendingCancel or PendingReplace report comes before it in the same effects)."""
 
     kind: RequestKind
     order_id: int
@@ -189,7 +189,14 @@ class VenueChange:
     time_in_force: TimeInForce
     quantity: Decimal
     price: Decimal | None
-    ack: ClientReport
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """Ask the order's venue for its status (an OrderStatusRequest): at a venue's logon, and when a
+    venue answers a cancel "unknown order"."""
+
+    order: OrderRecord
 
 
 # -- EVENTS ------------------------------------------------------------------------------------------
@@ -433,3 +440,18 @@ class MarkRecord:
 
 
 BookRecord = OrderRecord | ExecutionRecord | PositionRecord | MarkRecord
+
+
+# What an OMS call asks the edge to do, in order: orders and requests for venues, reports and cancel
+# rejects for clients (``gateway.dispatch`` carries them out).
+Effect = Routed | VenueChange | StatusRequest | ClientReport | ClientCancelReject
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """What carrying out effects did: venue messages handed to their sessions (``sent``), why the others
+    were not (``failed``), and when the last order went to its venue (``order_sent_ns``, 0 if none)."""
+
+    sent: int = 0
+    failed: tuple[str, ...] = ()
+    order_sent_ns: int = 0

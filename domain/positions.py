@@ -79,36 +79,38 @@ class Position:
         return average_price(self.quantity, self.cost)
 
     def apply_fill(self, side: Side, qty: Decimal, price: Decimal) -> None:
-        """Fold one fill in. Closing quantity realizes P&L against its share of the cost; a fill
-        through zero closes all and opens the rest at its price."""
-        signed = qty if side is Side.BUY else -qty
-        held = self.quantity
-        if held == 0 or (held > 0) == (signed > 0):
-            self.cost = _WIDE.add(self.cost, _WIDE.multiply(signed, price))
-            self.quantity = held + signed
-            return
-        open_qty = abs(held)
-        closed = min(open_qty, qty)
-        share = closed_cost(self.cost, closed, open_qty)
-        # Closing a long sells ``closed`` (cash in); closing a short buys it (cash out).
-        proceeds = _WIDE.multiply(closed if held > 0 else -closed, price)
-        self.realized_pnl = _WIDE.add(self.realized_pnl, _WIDE.subtract(proceeds, share))
-        self.cost = _WIDE.subtract(self.cost, share)  # exactly 0 when all of it closed
-        self.quantity = held + signed
-        if self.quantity and (self.quantity > 0) != (held > 0):
-            self.cost = _WIDE.multiply(self.quantity, price)  # the rest opens the other way
+        """Fold one fill in (:func:`after_fill`)."""
+        self.quantity, self.cost, self.realized_pnl = after_fill(self.quantity, self.cost, self.realized_pnl,
+                                                                 side, qty, price)
 
     def unrealized(self, mark: Decimal | None) -> Decimal:
         """Unrealized P&L at ``mark`` (see :func:`unrealized_pnl`)."""
         return unrealized_pnl(self.quantity, self.cost, mark)
 
     def record(self, now_ns: int) -> PositionRecord:
-        return PositionRecord(
-            account=self.account,
-            symbol=self.symbol,
-            quantity=self.quantity,
-            avg_price=self.avg_price,
-            realized_pnl=self.realized_pnl,
-            updated_ns=now_ns,
-            cost=self.cost,
-        )
+        return position_record(self.account, self.symbol, self.quantity, self.cost, self.realized_pnl, now_ns)
+
+
+def after_fill(quantity: Decimal, cost: Decimal, realized: Decimal, side: Side, qty: Decimal, price: Decimal
+               ) -> tuple[Decimal, Decimal, Decimal]:
+    """A position's (quantity, cost, realized P&L) after one fill. Closing quantity realizes P&L against
+    its share of the cost; a fill through zero closes all and opens the rest at its price."""
+    signed = qty if side is Side.BUY else -qty
+    if quantity == 0 or (quantity > 0) == (signed > 0):
+        return quantity + signed, _WIDE.add(cost, _WIDE.multiply(signed, price)), realized
+    open_qty = abs(quantity)
+    closed = min(open_qty, qty)
+    share = closed_cost(cost, closed, open_qty)
+    # Closing a long sells ``closed`` (cash in); closing a short buys it (cash out).
+    proceeds = _WIDE.multiply(closed if quantity > 0 else -closed, price)
+    realized = _WIDE.add(realized, _WIDE.subtract(proceeds, share))
+    after = quantity + signed
+    if after and (after > 0) != (quantity > 0):
+        return after, _WIDE.multiply(after, price), realized  # the rest opens the other way
+    return after, _WIDE.subtract(cost, share), realized  # exactly 0 cost when all of it closed
+
+
+def position_record(account: str, symbol: str, quantity: Decimal, cost: Decimal, realized: Decimal,
+                    now_ns: int) -> PositionRecord:
+    """A position as the book records it (``avg_price`` for display: :func:`average_price`)."""
+    return PositionRecord(account, symbol, quantity, average_price(quantity, cost), realized, now_ns, cost)

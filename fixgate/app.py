@@ -16,6 +16,7 @@ from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
 from fixgate.rest import RestServer
 from gateway.latency import HopMetrics
 from gateway.server import FixGateway
+from oms.controls import TradingControls
 from oms.ids import OrderIds
 from oms.manager import OrderManager
 from oms.router import Router
@@ -36,6 +37,7 @@ class Fixgate:
         self.writer: BookWriter | None = None
         self.journal: Journal | None = None
         self.gateway: FixGateway | None = None
+        self.controls: TradingControls[PreTradeRisk] | None = None
         self.hops: HopMetrics | None = None
         self.rest: RestServer | None = None
         self._embedded: Any = None
@@ -108,9 +110,10 @@ class Fixgate:
         if not s.api_token and not s.api_tokens:
             log.warning("no REST API token (FIXGATE_API_TOKEN, FIXGATE_API_TOKENS_FILE): the REST API refuses"
                         " every call but /health")
+        self.controls = TradingControls(self.oms, risk, self.gateway.dispatcher.carry_out)
         api = create_app(
-            self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.gateway,
-            metrics=self.hops, risk=self.gateway
+            self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
+            metrics=self.hops, risk=self.controls
         )
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()

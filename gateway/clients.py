@@ -11,6 +11,22 @@ from typing import ClassVar
 
 import quickfix as fix
 
+from domain.model import (
+    CancelOrder,
+    CancelRejectReason,
+    Carried,
+    ClientCancelReject,
+    ClientMessage,
+    ClientReport,
+    ClientSent,
+    Effect,
+    ExecKind,
+    OrderStatus,
+    ReplaceOrder,
+    RequestKind,
+    Routed,
+    VenueChange,
+)
 from gateway import fixspec as t
 from gateway.credentials import LogonCredentials
 from gateway.latency import HopMetrics
@@ -29,23 +45,8 @@ from gateway.translate import (
     refused_order_report,
     text_field,
     unknown_order_status,
-    venue_new_order,
 )
-from gateway.venues import VenueApplication
-from oms.manager import OrderManager, Rejected
-from domain.model import (
-    CancelOrder,
-    CancelRejectReason,
-    ClientCancelReject,
-    ClientMessage,
-    ClientReport,
-    ClientSent,
-    OrderStatus,
-    ReplaceOrder,
-    RequestKind,
-    Routed,
-    VenueChange,
-)
+from oms.manager import OrderManager
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,11 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     Callbacks run on QuickFIX threads; no exception but QuickFIX's own may leave one."""
 
-    def __init__(self, oms: OrderManager, venues: VenueApplication, hops: HopMetrics | None = None) -> None:
+    def __init__(self, oms: OrderManager, dispatch: Callable[[Sequence[Effect]], Carried],
+                 hops: HopMetrics | None = None) -> None:
         super().__init__()
         self._oms = oms
-        self._venues = venues
+        self._dispatch = dispatch  # gateway.dispatch: where the OMS's effects go out
         self._hops = HopMetrics() if hops is None else hops
         self._sessions: dict[str, ClientSession] = {}
         # Per session key, the accounts it may trade (``Accounts=`` in clients.cfg); None: any.
@@ -217,9 +219,9 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             key = session_key(session_id)
             log.info("client logged out: %s", key)
             if key in self.cancel_on_disconnect:
-                changes = self._oms.cancel_orders(session=key).changes
-                log.info("cancel on disconnect: %d working orders of %s", len(changes), key)
-                self._send_changes(changes)
+                effects = self._oms.cancel_orders(session=key)
+                log.info("cancel on disconnect: %d working orders of %s", _cancels(effects), key)
+                self._dispatch(effects)
         except Exception:
             log.exception("client onLogout failed")
 
@@ -331,20 +333,15 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         if refusal is not None:
             self._send(refused_order_report(command, session.begin_string, refusal, now), session.session_id)
             return
-        outcome = self._oms.submit(command)
+        effects = self._oms.submit(command)
         decided = time.time_ns()
-        if not isinstance(outcome, Routed):
-            self.send_report(outcome.report)
-            if isinstance(outcome, Rejected):  # an Answered resend is an order timed when first taken
-                self._hops.order(outcome.report.order_id, now, decided, None)
-            return
-        reason = self._venues.send(outcome.venue, venue_new_order(outcome, now), t.MSG_NEW_ORDER_SINGLE,
-                                   outcome.venue_cl_ord_id)
-        if reason is not None:
-            self.send_report(self._oms.venue_send_failed(outcome.order_id, reason))
+        carried = self._dispatch(effects)
+        outcome = effects[0]
+        if isinstance(outcome, Routed):
+            self._hops.order(outcome.order_id, now, decided, carried.order_sent_ns or None)
+        elif isinstance(outcome, ClientReport) and outcome.kind is ExecKind.REJECTED:
+            # (A resend's status report is of an order timed when first taken.)
             self._hops.order(outcome.order_id, now, decided, None)
-        else:
-            self._hops.order(outcome.order_id, now, decided, time.time_ns())
 
     def _on_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_cancel(message, session_key(session_id), time.time_ns())
@@ -352,7 +349,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
         if not self._refuse_change(message, command, RequestKind.CANCEL):
-            self._change(self._oms.request_cancel(command))
+            self._dispatch(self._oms.request_cancel(command))
 
     def _on_replace(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_replace(message, session_key(session_id), time.time_ns())
@@ -360,7 +357,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
         if not self._refuse_change(message, command, RequestKind.REPLACE):
-            self._change(self._oms.request_replace(command))
+            self._dispatch(self._oms.request_replace(command))
 
     def _refuse_change(
         self, message: fix.Message, command: CancelOrder | ReplaceOrder, kind: RequestKind
@@ -383,12 +380,6 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             CancelRejectReason.OTHER, text,
         ))
         return True
-
-    def _change(self, outcome: VenueChange | ClientCancelReject) -> None:
-        if isinstance(outcome, ClientCancelReject):
-            self.send_cancel_reject(outcome)
-        else:
-            self._venues.send_change(outcome)
 
     def _on_status_request(self, message: fix.Message, session_id: fix.SessionID) -> None:
         session = self._sessions[session_key(session_id)]
@@ -430,16 +421,13 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             )
         else:
             symbol = message.getField(t.SYMBOL) if kind == t.MASS_CANCEL_BY_SYMBOL else None
-            changes = self._oms.cancel_orders(session=key, symbol=symbol).changes
-            report = mass_cancel_report(message, kind, len(changes), f"{len(changes)} orders to cancel")
+            effects = self._oms.cancel_orders(session=key, symbol=symbol)
+            count = _cancels(effects)
+            report = mass_cancel_report(message, kind, count, f"{count} orders to cancel")
             self._send(report, session_id)
-            self._send_changes(changes)
+            self._dispatch(effects)
             return
         self._send(report, session_id)
-
-    def _send_changes(self, changes: list[VenueChange]) -> None:
-        for change in changes:
-            self._venues.send_change(change)
 
     _handlers: ClassVar[dict[str, Callable[[ClientApplication, fix.Message, fix.SessionID], None]]] = {
         t.MSG_NEW_ORDER_SINGLE: _on_new_order,
@@ -454,3 +442,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             fix.Session.sendToTarget(business_reject(ref, invalid, ref_id_tag), session_id)
         except Exception:
             log.exception("could not send BusinessMessageReject")
+
+
+def _cancels(effects: Sequence[Effect]) -> int:
+    """How many cancels a sweep's effects send."""
+    return sum(isinstance(e, VenueChange) for e in effects)

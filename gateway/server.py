@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,11 @@ import quickfix as fix
 from gateway.clients import ClientApplication
 from gateway.connections import ConnectionGuard
 from gateway.credentials import CredentialsError, LogonCredentials, credentials_from
+from gateway.dispatch import Dispatcher
 from gateway.latency import HopMetrics
 from gateway.settings import SessionConfigError, render, session_key
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from domain.model import CancelRejectReason, ClientCancelReject, ClientReport, Halt, Refusal
 from oms.router import Router
 from risk import PreTradeRisk
 
@@ -46,15 +45,13 @@ class FixGateway:
             "SIM_HOST": sim_host,
             "SIM_PORT": sim_port,
         }
-        self._oms = oms
-        self.risk = risk
         rendered = data_dir / "fix_sessions"
         self.hops = HopMetrics() if hops is None else hops
-        self.venues = VenueApplication(
-            oms, router, to_client=self._send_report, cancel_reject_to_client=self._send_cancel_reject,
-            hops=self.hops, venue_lag=risk.venue_report,
-        )
-        self.clients = ClientApplication(oms, self.venues, self.hops)
+        self.dispatcher = Dispatcher(oms)
+        self.venues = VenueApplication(oms, router, self.dispatcher.carry_out, hops=self.hops,
+                                       venue_lag=risk.venue_report)
+        self.clients = ClientApplication(oms, self.dispatcher.carry_out, self.hops)
+        self.dispatcher.bind(self.clients, self.venues)
         self._initiator, self._venue_parts = _engine(
             fix.ThreadedSocketInitiator, self.venues,
             render(sessions_dir / "venues.cfg", rendered, variables), message_log,
@@ -68,51 +65,6 @@ class FixGateway:
         self.clients.entitlements = _entitlements(self._client_parts[-1])
         self.clients.credentials = _credentials(self._client_parts[-1])
         self.connection_guard = _connection_guard(self._client_parts[-1], client_port)
-
-    def _send_report(self, report: ClientReport) -> None:
-        self.clients.send_report(report)
-
-    def _send_cancel_reject(self, reject: ClientCancelReject) -> None:
-        self.clients.send_cancel_reject(reject)
-
-    def cancel_order(self, order_id: int) -> Refusal | None:
-        """An operator's cancel (REST): ``None`` when the request went to the venue, else why not."""
-        change = self._oms.cancel_order(order_id)
-        if isinstance(change, Refusal):
-            return change
-        reason = self.venues.send_change(change)
-        return None if reason is None else Refusal(CancelRejectReason.OTHER, reason)
-
-    def kill(self, scope: str, value: str, by: str, reason: str) -> tuple[Halt, int]:
-        """The kill switch: halt new orders in a scope (firm, account, session = client CompID, symbol),
-        then cancel every working order in it at its venue. The halt comes first, so no order of the
-        scope is accepted once the sweep has begun; one that passed its check just before and is still
-        on its way to the venue (PENDING_NEW) gets its cancel when the venue acknowledges it, so the
-        cancel cannot overtake it on the wire. Returns the halt and how many cancels were sent now."""
-        halt = self.risk.kill(scope, value, by, reason)
-        if scope == "firm":
-            sweep = self._oms.cancel_orders(defer_unacknowledged=True)
-        elif scope == "account":
-            sweep = self._oms.cancel_orders(account=value, defer_unacknowledged=True)
-        elif scope == "session":
-            sweep = self._oms.cancel_orders(comp_id=value, defer_unacknowledged=True)
-        else:
-            sweep = self._oms.cancel_orders(symbol=value, defer_unacknowledged=True)
-        sent = sum(self.venues.send_change(change) is None for change in sweep.changes)
-        log.warning("kill switch %s %s by %s: %d of %d cancels sent, %d more at the venue's ack", scope,
-                    halt.value or "-", by, sent, len(sweep.changes), sweep.deferred)
-        return halt, sent
-
-    def oms_counters(self) -> dict[str, int]:
-        """The OMS's counters since start (``OmsCounters``: orders, rejects, venue reports applied,
-        duplicate and unknown reports, illegal lifecycle transitions, cancel rejects, reconciliation),
-        for ``GET /metrics/oms``. Read without the OMS lock, which the FIX threads need: each number
-        is exact, two of them may be one report apart."""
-        return dataclasses.asdict(self._oms.counters)
-
-    def resume(self, scope: str, value: str, by: str) -> Halt | None:
-        """Lift a kill switch (and a state the daily loss limit set in that scope); the halt lifted."""
-        return self.risk.resume(scope, value, by)
 
     def start(self) -> None:
         """Connect to the venues and open the client port (both return at once; engines run on threads)."""

@@ -10,7 +10,6 @@ from decimal import Decimal, InvalidOperation
 
 import quickfix as fix
 
-from gateway import fixspec as t
 from domain.model import (
     CancelOrder,
     CancelRejectReason,
@@ -28,6 +27,7 @@ from domain.model import (
     VenueChange,
     VenueReport,
 )
+from gateway import fixspec as t
 
 _ZERO = Decimal(0)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import quickfix as fix
 
+from domain.model import Carried, ClientReport, Effect, ExecKind, VenueCancelReject, VenueOrderRefusal
 from gateway import fixspec as t
 from gateway.latency import HopMetrics
 from gateway.marketdata import (
@@ -28,19 +29,9 @@ from gateway.translate import (
     parse_venue_rejection,
     parse_venue_report,
     sending_time_ns,
-    venue_change,
     venue_status_request,
 )
 from oms.manager import OrderManager
-from domain.model import (
-    ClientCancelReject,
-    ClientReport,
-    ExecKind,
-    RequestKind,
-    VenueCancelReject,
-    VenueChange,
-    VenueOrderRefusal,
-)
 from oms.router import Router
 
 log = logging.getLogger(__name__)
@@ -92,8 +83,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         self,
         oms: OrderManager,
         router: Router,
-        to_client: Callable[[ClientReport], None],
-        cancel_reject_to_client: Callable[[ClientCancelReject], None],
+        dispatch: Callable[[Sequence[Effect]], Carried],
         hops: HopMetrics | None = None,
         venue_lag: Callable[[str, int, int], None] | None = None,
     ) -> None:
@@ -102,8 +92,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         self._venue_lag = venue_lag  # (venue, its SendingTime, taken at): feeds risk's fair-share throttle
         self._hops = HopMetrics() if hops is None else hops
         self._router = router
-        self._to_client = to_client
-        self._cancel_reject_to_client = cancel_reject_to_client
+        self._dispatch = dispatch  # gateway.dispatch: where the OMS's effects go out
         self._sessions: dict[str, VenueSession] = {}
         self._books: dict[str, TopOfBook] = {}  # per venue; each touched by that venue's thread only
         self._sent: dict[str, SentMessages] = {}  # per venue, made in onCreate
@@ -129,20 +118,6 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         # QuickFIX stores a message it could not send while logged out and would resend it on the
         # next logon; toApp drops such resends (DoNotSend), so a refused order stays refused.
         return f"venue {venue} session is not logged on"
-
-    def send_change(self, change: VenueChange) -> str | None:
-        """Send a cancel or replace to the venue; the client gets the Pending report first, then a
-        cancel reject if the venue session cannot take the request. ``None`` when sent, else why not."""
-        self._to_client(change.ack)
-        replace = change.kind is RequestKind.REPLACE
-        msg_type = t.MSG_ORDER_CANCEL_REPLACE_REQUEST if replace else t.MSG_ORDER_CANCEL_REQUEST
-        reason = self.send(change.venue, venue_change(change, time.time_ns()), msg_type,
-                           change.venue_cl_ord_id)
-        if reason is not None:
-            reject = self._oms.change_send_failed(change, reason)
-            if reject is not None:
-                self._cancel_reject_to_client(reject)
-        return reason
 
     def _send_new(self, venue: str, session_id: fix.SessionID, msg: fix.Message, msg_type: str,
                   ref_id: str) -> bool:
@@ -245,13 +220,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                     self._venue_lag(venue, sending_time_ns(message), now)
                 self._on_execution_report(message, venue, session_id.getBeginString().getValue(), now)
             elif msg_type == t.MSG_ORDER_CANCEL_REJECT:
-                reject = self._oms.apply_cancel_reject(parse_venue_cancel_reject(message, venue, now))
-                if reject is not None:
-                    self._cancel_reject_to_client(reject)
-                if self._oms.status_checks_owed:  # "unknown order": has the venue forgotten it?
-                    for order in self._oms.take_status_checks(venue):
-                        self._send_new(venue, session_id, venue_status_request(order), t.MSG_ORDER_STATUS_REQUEST,
-                                       order.venue_cl_ord_id)
+                self._dispatch(self._oms.apply_cancel_reject(parse_venue_cancel_reject(message, venue, now)))
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
                 if book is not None:
@@ -279,23 +248,13 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # logon's question it would end requests the venue did get. The fresh answer follows.
             log.info("venue %s: resent status answer for %s ignored", venue, report.venue_cl_ord_id)
             return
-        client_report = self._oms.apply(report)
-        if client_report is not None:
+        effects = self._oms.apply(report)
+        if effects:
             applied = time.time_ns()
-            self._to_client(client_report)
-            self._hops.report(client_report.exec_id, now, applied, time.time_ns())
-        self._send_owed()
-
-    def _send_owed(self) -> None:
-        """What an applied report left owed: cancel rejects to clients, cancels to the venue."""
-        if self._oms.cancel_rejects_owed:
-            # A status answer showed the venue never got a cancel or replace (lost in a drop).
-            for reject in self._oms.take_cancel_rejects():
-                self._cancel_reject_to_client(reject)
-        if self._oms.cancels_owed:
-            # The venue acknowledged an order a kill switch swept while it was on its way.
-            for change in self._oms.take_cancels():
-                self.send_change(change)
+            self._dispatch(effects)
+            first = effects[0]
+            if isinstance(first, ClientReport):
+                self._hops.report(first.exec_id, now, applied, time.time_ns())
 
     # -- REFUSALS: a venue's Reject (35=3) or BusinessMessageReject (35=j) of a message fixgate sent --
 
@@ -312,17 +271,11 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         msg_type, ref_id = refused
         if msg_type == t.MSG_NEW_ORDER_SINGLE:
             text = f"venue {venue} rejected the order: {rejection.reason}"
-            report = self._oms.apply_order_refusal(VenueOrderRefusal(venue, ref_id, text, now))
-            if report is not None:
-                self._to_client(report)
-            self._send_owed()
+            self._dispatch(self._oms.apply_order_refusal(VenueOrderRefusal(venue, ref_id, text, now)))
         elif msg_type in (t.MSG_ORDER_CANCEL_REQUEST, t.MSG_ORDER_CANCEL_REPLACE_REQUEST):
             # As the venue's OrderCancelReject of the request would be (a 35=j need not name the
             # order's id, and the OMS finds the order by the request's).
-            cancel_reject = VenueCancelReject(venue, ref_id, "", rejection.reason, now)
-            reject = self._oms.apply_cancel_reject(cancel_reject)
-            if reject is not None:
-                self._cancel_reject_to_client(reject)
+            self._dispatch(self._oms.apply_cancel_reject(VenueCancelReject(venue, ref_id, "", rejection.reason, now)))
         elif msg_type == t.MSG_ORDER_STATUS_REQUEST:
             if venue in self._status_refused:
                 log.debug("venue %s refused the status request of %s", venue, ref_id)

@@ -36,8 +36,25 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     ),
 }
 
+# Moves only fixgate's own request bookkeeping makes, never a venue's report: a replace asked before
+# the venue's ack or of a GTC order done for the day; a cancel chained on a pending replace (and
+# undone when it fails); a request that fails before the venue acknowledged the order.
+REQUEST_MOVES: dict[S, frozenset[S]] = {
+    S.PENDING_NEW: frozenset({S.PENDING_REPLACE}),
+    S.DONE_FOR_DAY: frozenset({S.PENDING_REPLACE}),
+    S.PENDING_REPLACE: frozenset({S.PENDING_CANCEL, S.PENDING_NEW}),
+    S.PENDING_CANCEL: frozenset({S.PENDING_REPLACE, S.PENDING_NEW}),
+}
 
-def check_transition(order_id: int, current: S, reported: S) -> None:
+
+def allowed(current: S, new: S, *, request: bool = False) -> bool:
+    """Whether the table allows ``current -> new`` (``request``: a move of a request's own)."""
+    if new in TRANSITIONS.get(current, frozenset()):
+        return True
+    return request and new in REQUEST_MOVES.get(current, frozenset())
+
+
+def check_transition(order_id: int, current: S, reported: S, *, request: bool = False) -> None:
     """Raise ``IllegalTransition`` unless the table allows ``current -> reported``."""
-    if reported not in TRANSITIONS.get(current, frozenset()):
+    if not allowed(current, reported, request=request):
         raise IllegalTransition(order_id, current, reported)

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from domain.model import Breach, Halt, Instrument, NewOrder, OrdType, Side, TradingState
+from domain.model import Breach, Halt, Instrument, NewOrder, OrdType, PositionRecord, Side, TradingState
+from domain.positions import after_fill, position_record
 from risk.exposure import ZERO, RiskView, Totals
 from risk.limits import ExposureLimits, FlowLimits, OrderLimits, RiskConfig
 
@@ -366,6 +367,15 @@ class PreTradeRisk:
         self.view.open_order(order_id, order.account, order.symbol, order.side, order.quantity,
                              self._unit(order.symbol, order.ord_type, order.price))
 
+    def order_changed(self, order_id: int, symbol: str, ord_type: OrdType, leaves: Decimal, price: Decimal | None,
+                      replacing: tuple[Decimal, Decimal | None] | None) -> None:
+        """The order's open quantity, price or pending replace changed (0 leaves: it is done);
+        ``replacing``: the open quantity and price it will have if the replace pending succeeds."""
+        if replacing is None:
+            self.order_working(order_id, leaves, symbol, ord_type, price)
+        else:
+            self.order_replacing(order_id, leaves, replacing[0], symbol, ord_type, price, replacing[1])
+
     def order_working(self, order_id: int, leaves: Decimal, symbol: str, ord_type: OrdType,
                       price: Decimal | None) -> None:
         """The order's open quantity or price changed; 0 leaves: it is done."""
@@ -378,6 +388,20 @@ class PreTradeRisk:
         (a bound on every mix that a fill never raises). The answer (``order_working``) settles it."""
         unit = max(self._unit(symbol, ord_type, price), self._unit(symbol, ord_type, new_price))
         self.view.set_working(order_id, max(leaves, new_leaves), unit)
+
+    def fill(self, account: str, symbol: str, side: Side, qty: Decimal, price: Decimal, now_ns: int
+             ) -> tuple[PositionRecord, tuple[Breach, ...]]:
+        """A fill: the account's position in the symbol (held here only) takes it, then the daily
+        loss limits are re-checked (``position_changed``). The position as the book records it, and
+        the breaches it made."""
+        exposure = self.view.symbols.get((account, symbol))
+        if exposure is None:
+            quantity, cost, realized = after_fill(ZERO, ZERO, ZERO, side, qty, price)
+        else:
+            quantity, cost, realized = after_fill(exposure.position, exposure.cost, exposure.realized, side, qty,
+                                                  price)
+        breaches = self.position_changed(account, symbol, quantity, cost, realized, price)
+        return position_record(account, symbol, quantity, cost, realized, now_ns), breaches
 
     def position_changed(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                          realized: Decimal, last_px: Decimal) -> tuple[Breach, ...]:
@@ -453,10 +477,19 @@ class PreTradeRisk:
                 breaches.append(breach)
         return tuple(breaches)
 
-    def restore_position(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
-                         realized: Decimal, updated_ns: int) -> None:
+    def restore_position(self, p: PositionRecord) -> None:
         """A position from the book at start (``RiskView.restore_position``: today's realized only)."""
-        self.view.restore_position(account, symbol, quantity, cost, realized, updated_ns)
+        self.view.restore_position(p.account, p.symbol, p.quantity, p.cost, p.realized_pnl, p.updated_ns)
+
+    def restore_order(self, order_id: int, account: str, symbol: str, side: Side) -> None:
+        """A working order from the book at start: registered with nothing open yet (the OMS's
+        ``order_changed`` right after sets what it counts)."""
+        self.view.open_order(order_id, account, symbol, side, ZERO, ZERO)
+
+    def positions(self, now_ns: int) -> list[PositionRecord]:
+        """Every position held, as the book records it (stamped ``now_ns``)."""
+        return [position_record(account, symbol, e.position, e.cost, e.realized, now_ns)
+                for (account, symbol), e in list(self.view.symbols.items()) if e.position or e.cost or e.realized]
 
     def _recheck(self, account: str | None, limits: ExposureLimits, now: int) -> Breach | None:
         """Move the account (``None``: the firm) to the limit's action if its daily loss is past the

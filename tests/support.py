@@ -1,18 +1,39 @@
-"""Small helpers shared by tests that run real servers."""
+"""Small helpers shared by tests: real servers and ports, and the effects an OMS call returns."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
+
+from domain.model import ClientReport, Effect
 
 if TYPE_CHECKING:
     from simulator.matching import Fill
     from simulator.venue import Simulator
+
+
+E = TypeVar("E")
+
+
+def first_report(effects: Sequence[Effect]) -> ClientReport | None:
+    """The client report an OMS call leads its effects with (``OrderManager.apply``), if any."""
+    return effects[0] if effects and isinstance(effects[0], ClientReport) else None
+
+
+def of(effects: Sequence[Effect], kind: type[E]) -> list[E]:
+    """The effects of one kind, in order."""
+    return [e for e in effects if isinstance(e, kind)]
+
+
+def only(effects: Sequence[Effect], kind: type[E]) -> E:
+    """The one effect of a kind (it fails unless there is exactly one)."""
+    [effect] = of(effects, kind)
+    return effect
 
 
 def free_port() -> int:

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import pytest
 
-from fixgate.app import Fixgate
-from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from domain.model import Side
 from domain.positions import Position
+from fixgate.app import Fixgate
+from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from simulator.venue import Simulator
 from tests.support import book_rows, wait_for_book
 

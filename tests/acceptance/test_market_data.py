@@ -52,8 +52,8 @@ def test_the_price_collar_is_centred_on_the_market_not_the_configured_reference(
         other.logon()
         other.send("D", new_order("elsewhere-2", 600, "189.50", side="2"))  # sweeps the bids down to 189.50
         other.expect("8", where={11: "elsewhere-2"})
-    assert gateway.gateway is not None
-    risk = gateway.gateway.risk
+    assert gateway.controls is not None
+    risk = gateway.controls.risk
     reference = eventually(lambda: risk.reference_price("AAPL"), lambda price: price != D("190.00"))
     assert reference is not None and D("189.50") < reference < D("190.00")  # the last bid level it hit
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from book.database import async_url, run_sync
-from fixgate.app import Fixgate
-from fixgate.fixclient import FixClient, Message, utc_timestamp
 from domain.model import Side
 from domain.positions import Position
+from fixgate.app import Fixgate
+from fixgate.fixclient import FixClient, Message, utc_timestamp
 from tests.support import order_fields
 
 Connect = Callable[..., FixClient]

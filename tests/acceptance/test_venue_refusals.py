@@ -44,8 +44,8 @@ def simulator(tmp_path: Path, dialect: VenueDialect) -> Iterator[Simulator]:
 
 
 def _working_qty(gateway: Fixgate, account: str = "CLIENT1") -> D:
-    assert gateway.gateway is not None
-    return gateway.gateway.risk.view.exposure(account, "AAPL").open_buy_qty
+    assert gateway.controls is not None
+    return gateway.controls.risk.view.exposure(account, "AAPL").open_buy_qty
 
 
 # -- 35=3: a session-level Reject of a NewOrderSingle -------------------------------------------------
@@ -156,7 +156,7 @@ def test_a_venue_that_refuses_market_data_leaves_marks_on_the_reference_price(
         "reference price and fixgate's own fills"
     )
     assert refused.levelno == logging.WARNING
-    assert gateway.gateway.risk.reference_price("AAPL") == D("190.00")
+    assert gateway.controls is not None and gateway.controls.risk.reference_price("AAPL") == D("190.00")
 
 
 # -- A cancel acknowledged under the order's original ClOrdID, without OrigClOrdID --------------------

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import httpx
 
-from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from domain.model import Side
 from domain.positions import Position
+from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from simulator.venue import Simulator
 from tests.support import book_rows as rows
 from tests.support import free_port, wait_for_book

@@ -131,7 +131,7 @@ def test_a_partly_filled_order_a_restarted_venue_forgot_is_ended_at_the_next_run
                                lambda o: o.get("status") == "CANCELED")
             assert aapl_position(rest) == 100  # its fill stands
         assert (D(order["cum_qty"]), D(order["leaves_qty"])) == (D(100), D(0))
-        assert restarted.gateway is not None and restarted.gateway.risk.view.working == {}  # 900 released
+        assert restarted.controls is not None and restarted.controls.risk.view.working == {}  # 900 released
         client.logout()
     finally:
         gateway.stop()

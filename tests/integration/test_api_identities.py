@@ -15,9 +15,9 @@ import pytest
 from api import create_app
 from api.identities import IdentityError, Role, hash_token, load_tokens, parse_tokens
 from book.writer import BookWriter
+from domain.model import OrderStatus
 from fixgate.cli import build_parser, main, settings_from
 from fixgate.config import ConfigError
-from domain.model import OrderStatus
 from tests.integration.test_api import ServerThread, order
 from tests.integration.test_api_input import Gateway
 from tests.integration.test_risk_api import rows

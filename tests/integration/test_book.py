@@ -31,7 +31,6 @@ from book.database import (
 from book.rows import execution_row, order_row
 from book.tables import executions, metadata, orders
 from book.writer import BookWriter, load_state
-from oms.manager import PendingChange
 from domain.model import (
     AppliedReport,
     ExecKind,
@@ -45,6 +44,7 @@ from domain.model import (
     Side,
     TimeInForce,
 )
+from oms.manager import PendingChange
 
 T0 = 1_763_700_000_000_000_000  # 2025-11-21T04:40:00Z in ns
 

@@ -22,8 +22,8 @@ from book.database import async_url, run_sync
 from book.journal import Journal, replay
 from book.tables import RISK_ACTIONS
 from book.writer import BookWriter, load_state
-from fixgate.rest import RestServer
 from domain.model import Breach, Halt, Instrument, NewOrder, OrdType, Side, TimeInForce, TradingState
+from fixgate.rest import RestServer
 from risk import PreTradeRisk, risk_config_from_mapping, risk_config_to_mapping
 from risk.checks import CHECKS
 from risk.restore import restore_from_events

@@ -13,10 +13,9 @@ import pytest
 
 from book.journal import _MAGIC, Journal, JournalFormatError, replay
 from book.writer import connect
+from domain.model import Carried, ClientSent
 from gateway.clients import ClientApplication
-from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from domain.model import ClientSent
 from tests.unit.book import samples
 
 LENGTH = struct.Struct(">I")
@@ -122,7 +121,7 @@ def test_replayed_files_stay_until_the_owed_reports_are_carried_over(
 
 def test_a_report_carried_over_then_sent_is_not_owed_again(tmp_path: Path, database_url: str) -> None:
     run(tmp_path, [samples.order(1), samples.report("R1")])
-    clients = ClientApplication(cast(OrderManager, object()), cast(VenueApplication, object()))
+    clients = ClientApplication(cast(OrderManager, object()), lambda effects: Carried())
 
     first = replay(tmp_path, database_url)
     owed = clients.owe(first.reports, first.sent)
@@ -136,7 +135,7 @@ def test_a_report_carried_over_then_sent_is_not_owed_again(tmp_path: Path, datab
     second = replay(tmp_path, database_url)
     assert [r.exec_id for r in second.reports] == ["R1"]  # still journaled, ...
     assert second.sent == {ClientSent.of(samples.report("R1"))}
-    assert ClientApplication(cast(OrderManager, object()), cast(VenueApplication, object())).owe(
+    assert ClientApplication(cast(OrderManager, object()), lambda effects: Carried()).owe(
         second.reports, second.sent) == []  # ... but marked: sending it again would be twice
 
 

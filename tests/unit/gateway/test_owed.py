@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import cast
 
+from domain.model import Carried, ClientSent
 from gateway.clients import ClientApplication
-from gateway.venues import VenueApplication
 from oms.manager import OrderManager
-from domain.model import ClientSent
 from tests.unit.book import samples
 
 
 def clients() -> ClientApplication:
     # owe() touches neither the OMS nor the venues.
-    return ClientApplication(cast(OrderManager, object()), cast(VenueApplication, object()))
+    return ClientApplication(cast(OrderManager, object()), lambda effects: Carried())
 
 
 def test_a_report_marked_as_sent_is_not_owed_whatever_quickfix_kept() -> None:

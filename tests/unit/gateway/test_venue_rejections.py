@@ -10,9 +10,6 @@ from decimal import Decimal as D
 import pytest
 import quickfix as fix
 
-from gateway.translate import parse_venue_rejection
-from gateway.venues import SentMessages, VenueApplication
-from oms.manager import OrderManager
 from domain.model import (
     CancelOrder,
     ClientCancelReject,
@@ -28,6 +25,10 @@ from domain.model import (
     VenueChange,
     VenueReport,
 )
+from gateway.dispatch import Dispatcher
+from gateway.translate import parse_venue_rejection
+from gateway.venues import SentMessages, VenueApplication
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 
@@ -67,20 +68,29 @@ def test_sent_messages_keep_the_latest_and_forget_numbers_that_began_again() -> 
 
 
 class Venue:
-    """A venue application over a real OMS, with what it hands to clients kept."""
+    """A venue application over a real OMS and the real dispatcher, with what it hands to clients kept
+    (it stands in for the client application)."""
 
     def __init__(self) -> None:
         router = Router(INSTRUMENTS)
         router.set_venue_up("SIM", True)
         risk = PreTradeRisk(INSTRUMENTS, risk_config_from_mapping({}))
-        self.oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=lambda r, o: None)
+        self.oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=lambda r, o=(): None)
         self.reports: list[ClientReport] = []
         self.rejects: list[ClientCancelReject] = []
-        self.app = VenueApplication(self.oms, router, self.reports.append, self.rejects.append)
+        self.dispatcher = Dispatcher(self.oms)
+        self.app = VenueApplication(self.oms, router, self.dispatcher.carry_out)
+        self.dispatcher.bind(self, self.app)  # type: ignore[arg-type]
         self.app.onCreate(VENUE_SESSION)
 
+    def send_report(self, report: ClientReport) -> None:
+        self.reports.append(report)
+
+    def send_cancel_reject(self, reject: ClientCancelReject) -> None:
+        self.rejects.append(reject)
+
     def working_order(self) -> Routed:
-        routed = self.oms.submit(NewOrder(SESSION, "c1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT, D(100), D(190),
+        [routed] = self.oms.submit(NewOrder(SESSION, "c1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT, D(100), D(190),
                                           TimeInForce.DAY, 1))
         assert isinstance(routed, Routed)
         self.oms.apply(VenueReport("SIM", routed.venue_cl_ord_id, None, "V1", "e1", ExecKind.NEW, OrderStatus.NEW,
@@ -91,7 +101,7 @@ class Venue:
 def test_a_session_reject_of_a_cancel_ends_it_with_the_clients_cancel_reject() -> None:
     venue = Venue()
     routed = venue.working_order()
-    change = venue.oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 3))
+    _, change = venue.oms.request_cancel(CancelOrder(SESSION, "x1", "c1", 3))
     assert isinstance(change, VenueChange)
     venue.app._sent["SIM"].add(12, "F", change.venue_cl_ord_id)  # as toApp records it when sent
     venue.app.fromAdmin(message("3", "45=12\x01371=41\x01373=1\x0158=OrigClOrdID missing\x01"), VENUE_SESSION)

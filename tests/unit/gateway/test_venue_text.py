@@ -16,16 +16,6 @@ from decimal import Decimal as D
 import pytest
 import quickfix as fix
 
-from gateway import fixspec as t
-from gateway.clients import ClientApplication
-from gateway.marketdata import TopOfBook
-from gateway.translate import (
-    client_cancel_reject,
-    client_execution_report,
-    parse_venue_cancel_reject,
-    parse_venue_rejection,
-    parse_venue_report,
-)
 from domain.model import (
     CancelOrder,
     ClientMessage,
@@ -38,6 +28,16 @@ from domain.model import (
     TimeInForce,
     VenueChange,
     VenueReport,
+)
+from gateway import fixspec as t
+from gateway.clients import ClientApplication
+from gateway.marketdata import TopOfBook
+from gateway.translate import (
+    client_cancel_reject,
+    client_execution_report,
+    parse_venue_cancel_reject,
+    parse_venue_rejection,
+    parse_venue_report,
 )
 from tests.unit.book import samples
 from tests.unit.gateway.test_venue_rejections import VENUE_SESSION, Venue, message
@@ -131,7 +131,7 @@ def test_market_data_symbols_are_escaped() -> None:
 
 def test_an_order_the_venue_rejects_with_a_text_that_is_not_utf8_reaches_the_client() -> None:
     venue = Venue()
-    routed = venue.oms.submit(NewOrder("FIX.4.4:FIXGATE->CLIENT1", "c1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
+    [routed] = venue.oms.submit(NewOrder("FIX.4.4:FIXGATE->CLIENT1", "c1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT,
                                        D(100), D(190), TimeInForce.DAY, 1))
     assert isinstance(routed, Routed)
     venue.app._sent["SIM"].add(12, t.MSG_NEW_ORDER_SINGLE, routed.venue_cl_ord_id)  # as toApp records it
@@ -148,7 +148,7 @@ def test_an_order_the_venue_rejects_with_a_text_that_is_not_utf8_reaches_the_cli
 def test_a_cancel_reject_with_a_text_that_is_not_utf8_reaches_the_client() -> None:
     venue = Venue()
     venue.working_order()
-    change = venue.oms.request_cancel(CancelOrder("FIX.4.4:FIXGATE->CLIENT1", "x1", "c1", 3))
+    _, change = venue.oms.request_cancel(CancelOrder("FIX.4.4:FIXGATE->CLIENT1", "x1", "c1", 3))
     assert isinstance(change, VenueChange)
     venue.app.fromApp(WireMessage("9", {11: change.venue_cl_ord_id, 41: change.orig_venue_cl_ord_id,
                                         39: "0", 58: f"no {FF}", 102: "0"}), VENUE_SESSION)
@@ -175,7 +175,7 @@ class RecordingClients(ClientApplication):
 
     def __init__(self) -> None:
         venue = Venue()
-        super().__init__(venue.oms, venue.app)
+        super().__init__(venue.oms, venue.dispatcher.carry_out)
         self.sent: list[ClientMessage] = []
 
     def send_report(self, report: ClientReport, *, possible_resend: bool = False) -> None:

@@ -16,8 +16,8 @@ import itertools
 
 import pytest
 
-from oms.lifecycle import TRANSITIONS, IllegalTransition, check_transition
 from domain.model import OrderStatus as S
+from oms.lifecycle import TRANSITIONS, IllegalTransition, check_transition
 
 EXPECTED: dict[S, set[S]] = {
     S.PENDING_NEW: {

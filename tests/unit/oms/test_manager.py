@@ -1,9 +1,10 @@
 from collections.abc import Sequence
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Rejected
 from domain.model import (
     BookRecord,
+    Breach,
+    ClientMessage,
     ClientReport,
     ExecKind,
     ExecutionRecord,
@@ -18,8 +19,10 @@ from domain.model import (
     TimeInForce,
     VenueReport,
 )
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import OrderLimits, PreTradeRisk, RiskConfig
+from tests.support import first_report
 
 INSTRUMENTS = {"AAPL": Instrument("AAPL", "SIM", D("0.01"), D(1), D(190))}
 
@@ -29,12 +32,11 @@ class Book:
 
     def __init__(self) -> None:
         self.records: list[BookRecord] = []
-        self.owed: list[ClientReport] = []
+        self.owed: list[ClientMessage] = []
 
-    def __call__(self, records: Sequence[BookRecord], owed: ClientReport | None) -> None:
+    def __call__(self, records: Sequence[BookRecord | Breach], owed: Sequence[ClientMessage] = ()) -> None:
         self.records.extend(records)
-        if owed is not None:
-            self.owed.append(owed)
+        self.owed.extend(owed)
 
     def of(self, kind: type) -> list:  # type: ignore[type-arg]
         return [r for r in self.records if isinstance(r, kind)]
@@ -61,7 +63,7 @@ def report(routed: Routed, exec_id: str, kind: ExecKind, status: OrderStatus, la
 
 def test_routed_order_is_pending_new_in_the_book_with_a_venue_id() -> None:
     oms, book = make()
-    routed = oms.submit(new())
+    [routed] = oms.submit(new())
     assert isinstance(routed, Routed)
     assert routed.venue == "SIM" and routed.venue_cl_ord_id == f"FG{routed.order_id}"
     [record] = book.of(OrderRecord)
@@ -70,34 +72,35 @@ def test_routed_order_is_pending_new_in_the_book_with_a_venue_id() -> None:
 
 def test_risk_denial_is_a_rejected_order_with_the_reason() -> None:
     oms, book = make()
-    outcome = oms.submit(new(qty="1001"))
-    assert isinstance(outcome, Rejected)
-    assert outcome.report.status is OrderStatus.REJECTED
-    assert outcome.report.text == "order qty 1001 > max 1000 for AAPL"
-    assert outcome.report.cl_ord_id == "c1"
+    [outcome] = oms.submit(new(qty="1001"))
+    assert isinstance(outcome, ClientReport) and outcome.kind is ExecKind.REJECTED
+    assert outcome.status is OrderStatus.REJECTED
+    assert outcome.text == "order qty 1001 > max 1000 for AAPL"
+    assert outcome.cl_ord_id == "c1"
     assert book.of(OrderRecord)[-1].status is OrderStatus.REJECTED
     assert book.of(ExecutionRecord)[-1].kind is ExecKind.REJECTED
 
 
 def test_order_for_a_venue_that_is_down_is_rejected_not_queued() -> None:
     oms, _ = make(venue_up=False)
-    outcome = oms.submit(new())
-    assert isinstance(outcome, Rejected)
-    assert outcome.report.text == "venue SIM for AAPL is not connected"
+    [outcome] = oms.submit(new())
+    assert isinstance(outcome, ClientReport) and outcome.kind is ExecKind.REJECTED
+    assert outcome.text == "venue SIM for AAPL is not connected"
 
 
 def test_fills_update_order_and_position_and_a_repeat_counts_once() -> None:
     oms, book = make()
-    routed = oms.submit(new())
+    [routed] = oms.submit(new())
     assert isinstance(routed, Routed)
     oms.apply(report(routed, "e1", ExecKind.NEW, OrderStatus.NEW))
     fill = report(routed, "e2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "40", "60")
-    client = oms.apply(fill)
+    client = first_report(oms.apply(fill))
     assert client is not None
     assert (client.cum_qty, client.leaves_qty, client.avg_px) == (D(40), D(60), D("190.01"))
-    assert oms.apply(fill) is None  # at-least-once delivery: the resend is not applied again
+    assert oms.apply(fill) == []  # at-least-once delivery: the resend is not applied again
     assert oms.counters.duplicate_reports == 1
-    client = oms.apply(report(routed, "e3", ExecKind.TRADE, OrderStatus.FILLED, "60", "190.02", "100", "0"))
+    filled = report(routed, "e3", ExecKind.TRADE, OrderStatus.FILLED, "60", "190.02", "100", "0")
+    client = first_report(oms.apply(filled))
     assert client is not None and client.status is OrderStatus.FILLED
     assert client.avg_px == D("190.016")
     [position] = oms.positions()
@@ -108,10 +111,10 @@ def test_fills_update_order_and_position_and_a_repeat_counts_once() -> None:
 
 def test_illegal_transition_is_counted_and_not_applied() -> None:
     oms, _ = make()
-    routed = oms.submit(new())
+    [routed] = oms.submit(new())
     assert isinstance(routed, Routed)
     oms.apply(report(routed, "e1", ExecKind.CANCELED, OrderStatus.CANCELED, leaves="0"))
-    assert oms.apply(report(routed, "e2", ExecKind.NEW, OrderStatus.NEW)) is None
+    assert oms.apply(report(routed, "e2", ExecKind.NEW, OrderStatus.NEW)) == []
     assert oms.counters.illegal_transitions == 1
     record = oms.order(routed.order_id)
     assert record is not None and record.status is OrderStatus.CANCELED
@@ -119,7 +122,7 @@ def test_illegal_transition_is_counted_and_not_applied() -> None:
 
 def test_a_fill_after_cancel_is_still_applied_to_the_position() -> None:
     oms, _ = make()
-    routed = oms.submit(new())
+    [routed] = oms.submit(new())
     assert isinstance(routed, Routed)
     oms.apply(report(routed, "e1", ExecKind.CANCELED, OrderStatus.CANCELED, leaves="0"))
     oms.apply(report(routed, "e2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190", "100", "0"))
@@ -129,17 +132,18 @@ def test_a_fill_after_cancel_is_still_applied_to_the_position() -> None:
 
 def test_duplicate_live_cl_ord_id_is_rejected_and_reusable_once_done() -> None:
     oms, _ = make()
-    first = oms.submit(new("dup"))
+    [first] = oms.submit(new("dup"))
     assert isinstance(first, Routed)
-    second = oms.submit(new("dup"))
-    assert isinstance(second, Rejected)
-    assert second.report.text == f"duplicate ClOrdID dup: order {first.order_id} is live"
+    [second] = oms.submit(new("dup"))
+    assert isinstance(second, ClientReport) and second.kind is ExecKind.REJECTED
+    assert second.text == f"duplicate ClOrdID dup: order {first.order_id} is live"
     oms.apply(report(first, "e1", ExecKind.TRADE, OrderStatus.FILLED, "100", "190", "100", "0"))
-    assert isinstance(oms.submit(new("dup")), Routed)
+    [again] = oms.submit(new("dup"))
+    assert isinstance(again, Routed)
 
 
 def test_unknown_venue_order_is_counted_not_applied() -> None:
     oms, _ = make()
     stray = VenueReport("SIM", "FG999", None, "V", "x", ExecKind.NEW, OrderStatus.NEW, D(0), D(0), D(0), D(1), "", 0)
-    assert oms.apply(stray) is None
+    assert oms.apply(stray) == []
     assert oms.counters.unknown_reports == 1

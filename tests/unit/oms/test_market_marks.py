@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal as D
 
-from oms.manager import OrderManager, Rejected
 from domain.model import (
     BookRecord,
     Breach,
+    ClientMessage,
     ClientReport,
     ExecKind,
     ExecutionRecord,
@@ -26,6 +26,7 @@ from domain.model import (
     TradingState,
     VenueReport,
 )
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 
@@ -37,7 +38,7 @@ class Book:
     def __init__(self) -> None:
         self.records: list[BookRecord | Breach] = []
 
-    def __call__(self, records: Sequence[BookRecord | Breach], owed: ClientReport | None) -> None:
+    def __call__(self, records: Sequence[BookRecord | Breach], owed: Sequence[ClientMessage] = ()) -> None:
         self.records.extend(records)
 
 
@@ -61,7 +62,7 @@ def buy(cl: str, qty: str = "100", price: str = "190.00", account: str = "ACC") 
 
 
 def filled(oms: OrderManager, cl: str, qty: str, price: str, account: str = "ACC") -> None:
-    routed = oms.submit(buy(cl, qty, price, account))
+    [routed] = oms.submit(buy(cl, qty, price, account))
     assert isinstance(routed, Routed)
     oms.apply(VenueReport("SIM", routed.venue_cl_ord_id, None, "V1", f"{cl}-e", ExecKind.TRADE, OrderStatus.FILLED,
                           D(qty), D(price), D(qty), D(0), "", 5))
@@ -80,9 +81,9 @@ def test_a_falling_market_makes_the_holder_reducing_and_the_breach_is_booked_wit
         MarkRecord("AAPL", D("189.94"), NOW), MarkRecord("MSFT", D(400), NOW),
         Breach("ACC", TradingState.REDUCING, D("6.00"), D(5), "daily loss 6.00 > max 5", NOW),
     ]
-    outcome = oms.submit(buy("b2", "1", "189.94"))
-    assert isinstance(outcome, Rejected)
-    assert outcome.report.text == (
+    [outcome] = oms.submit(buy("b2", "1", "189.94"))
+    assert isinstance(outcome, ClientReport) and outcome.kind is ExecKind.REJECTED
+    assert outcome.text == (
         "account ACC REDUCING: daily loss 6.00 > max 5; BUY 1 AAPL would not reduce the position 100"
         " (working on that side 0)")
 

@@ -6,7 +6,6 @@ order ends it (``OrderManager._reconcile_unknown``)."""
 from dataclasses import replace
 from decimal import Decimal as D
 
-from oms.manager import OrderManager
 from domain.model import (
     AppliedReport,
     CancelOrder,
@@ -18,20 +17,23 @@ from domain.model import (
     OrderStatus,
     PositionRecord,
     Routed,
+    StatusRequest,
     VenueCancelReject,
     VenueChange,
     VenueReport,
 )
+from oms.manager import OrderManager
+from tests.support import first_report, of
 from tests.unit.oms.test_manager import make, new, report
 
 
 def filled_order(oms: OrderManager, cl: str, new_id: str, fill_id: str, qty: str = "100",
                  px: str = "190.01") -> Routed:
     """An order acknowledged (ExecID ``new_id``) and filled in one go (``fill_id``)."""
-    routed = oms.submit(new(cl, qty))
+    [routed] = oms.submit(new(cl, qty))
     assert isinstance(routed, Routed)
-    assert oms.apply(report(routed, new_id, ExecKind.NEW, OrderStatus.NEW, leaves=qty)) is not None
-    filled = oms.apply(report(routed, fill_id, ExecKind.TRADE, OrderStatus.FILLED, qty, px, qty, "0"))
+    assert first_report(oms.apply(report(routed, new_id, ExecKind.NEW, OrderStatus.NEW, leaves=qty))) is not None
+    filled = first_report(oms.apply(report(routed, fill_id, ExecKind.TRADE, OrderStatus.FILLED, qty, px, qty, "0")))
     assert filled is not None
     return routed
 
@@ -48,10 +50,11 @@ def test_an_execid_reused_for_another_order_is_applied_not_dropped() -> None:
     oms, book = make()
     filled_order(oms, "c1", "E1", "E2")
     # The venue restarted and numbers from 1 again: the next order's reports reuse E1 and E2.
-    second = oms.submit(new("c2"))
+    [second] = oms.submit(new("c2"))
     assert isinstance(second, Routed)
-    ack = oms.apply(report(second, "E1", ExecKind.NEW, OrderStatus.NEW))
-    fill = oms.apply(report(second, "E2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190.02", "100", "0"))
+    ack = first_report(oms.apply(report(second, "E1", ExecKind.NEW, OrderStatus.NEW)))
+    fill = first_report(oms.apply(report(second, "E2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190.02", "100",
+                                         "0")))
     assert ack is not None and fill is not None and fill.status is OrderStatus.FILLED
     assert position(oms) == D(200)
     assert oms.counters.reused_exec_ids == 2 and oms.counters.duplicate_reports == 0
@@ -69,8 +72,8 @@ def test_a_resend_is_still_a_repeat_whichever_report_under_a_reused_execid_it_re
     applied = oms.counters.reports_applied
     for routed, px in ((first, "190.01"), (second, "190.02")):
         resend = report(routed, "E2", ExecKind.TRADE, OrderStatus.FILLED, "100", px, "100", "0")
-        assert oms.apply(resend) is None
-        assert oms.apply(report(routed, "E1", ExecKind.NEW, OrderStatus.NEW)) is None
+        assert oms.apply(resend) == []
+        assert oms.apply(report(routed, "E1", ExecKind.NEW, OrderStatus.NEW)) == []
     assert oms.counters.duplicate_reports == 4 and oms.counters.reports_applied == applied
     assert position(oms) == D(200)
 
@@ -79,15 +82,15 @@ def test_a_fill_alike_in_all_but_cumqty_is_a_new_fill_of_the_same_order() -> Non
     # A venue that kept the order over its restart but numbers its ExecIDs again: the second 40 @ 190.01
     # under E2 says CumQty 80, more than the book has: not a resend of the first.
     oms, _ = make()
-    routed = oms.submit(new())
+    [routed] = oms.submit(new())
     assert isinstance(routed, Routed)
     oms.apply(report(routed, "E1", ExecKind.NEW, OrderStatus.NEW))
     oms.apply(report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "40", "60"))
     again = report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "80", "20")
-    client = oms.apply(again)
+    client = first_report(oms.apply(again))
     assert client is not None and client.cum_qty == D(80) and client.exec_id == f"SIM-{routed.order_id}-E2#2"
     # ... and that one's resend is a repeat in its turn.
-    assert oms.apply(again) is None and oms.counters.duplicate_reports == 1
+    assert oms.apply(again) == [] and oms.counters.duplicate_reports == 1
     assert position(oms) == D(80)
 
 
@@ -101,12 +104,12 @@ def test_after_a_restart_the_book_tells_repeats_from_reused_execids() -> None:
          for r in book.of(ExecutionRecord)],
     )
     resend = report(first, "E2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100", "0")
-    assert restarted.apply(resend) is None and restarted.counters.duplicate_reports == 1
-    second = restarted.submit(new("c2"))
+    assert restarted.apply(resend) == [] and restarted.counters.duplicate_reports == 1
+    [second] = restarted.submit(new("c2"))
     assert isinstance(second, Routed)
-    assert restarted.apply(report(second, "E1", ExecKind.NEW, OrderStatus.NEW)) is not None
-    assert restarted.apply(
-        report(second, "E2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100", "0")) is not None
+    assert first_report(restarted.apply(report(second, "E1", ExecKind.NEW, OrderStatus.NEW))) is not None
+    assert first_report(restarted.apply(
+        report(second, "E2", ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100", "0"))) is not None
     assert position(restarted) == D(200) and restarted.counters.reused_exec_ids == 2
 
 
@@ -115,7 +118,7 @@ def test_after_a_restart_the_book_tells_repeats_from_reused_execids() -> None:
 
 def partly_filled(oms: OrderManager) -> Routed:
     """1000 ordered, 100 filled, 900 working (what the demo leaves at the venue)."""
-    routed = oms.submit(new("c1", "1000"))
+    [routed] = oms.submit(new("c1", "1000"))
     assert isinstance(routed, Routed)
     oms.apply(report(routed, "E1", ExecKind.NEW, OrderStatus.NEW, leaves="1000"))
     oms.apply(report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "100", "190.01", "100",
@@ -134,7 +137,7 @@ def test_a_partly_filled_order_the_venue_forgot_is_canceled_with_its_fills() -> 
     oms, _ = make()
     routed = partly_filled(oms)
     assert oms._risk.view.working[routed.order_id].leaves == D(900)
-    client = oms.apply(unknown(routed))
+    client = first_report(oms.apply(unknown(routed)))
     # The venue's CumQty 0 is no disagreement about fills: it knows nothing of the order.
     assert client is not None and (client.kind, client.status) == (ExecKind.CANCELED, OrderStatus.CANCELED)
     assert (client.cum_qty, client.leaves_qty) == (D(100), D(0))
@@ -144,64 +147,63 @@ def test_a_partly_filled_order_the_venue_forgot_is_canceled_with_its_fills() -> 
     order = oms.order(routed.order_id)
     assert order is not None and order.venue_order_id == "V1"  # the venue's id, not its "NONE"
     assert position(oms) == D(100) and oms.counters.reconcile_mismatches == 0
-    assert oms.apply(unknown(routed)) is None  # asked again: it agrees now
+    assert oms.apply(unknown(routed)) == []  # asked again: it agrees now
 
 
 def test_a_cancel_pending_on_a_forgotten_order_is_answered_by_its_end() -> None:
     oms, _ = make()
     routed = partly_filled(oms)
-    change = oms.request_cancel(CancelOrder("S1", "c1-x", "c1", 3))
+    _, change = oms.request_cancel(CancelOrder("S1", "c1-x", "c1", 3))
     assert isinstance(change, VenueChange)
-    client = oms.apply(unknown(routed))
+    effects = oms.apply(unknown(routed))
+    client = first_report(effects)
     assert client is not None and client.status is OrderStatus.CANCELED
     assert (client.cl_ord_id, client.orig_cl_ord_id) == ("c1-x", "c1")  # the client's cancel, answered
-    assert oms.take_cancel_rejects() == []  # and only once
+    assert of(effects, ClientCancelReject) == []  # and only once
 
 
 def test_a_cancel_answered_unknown_order_asks_the_venue_for_the_orders_status() -> None:
     oms, _ = make()
     routed = partly_filled(oms)
-    change = oms.request_cancel(CancelOrder("S1", "c1-x", "c1", 3))
+    _, change = oms.request_cancel(CancelOrder("S1", "c1-x", "c1", 3))
     assert isinstance(change, VenueChange)
     refused = VenueCancelReject("SIM", change.venue_cl_ord_id, routed.venue_cl_ord_id,
                                 f"unknown order {routed.venue_cl_ord_id}", 4,
                                 CancelRejectReason.UNKNOWN_ORDER)
-    answer = oms.apply_cancel_reject(refused)
+    answer, check = oms.apply_cancel_reject(refused)
     assert isinstance(answer, ClientCancelReject) and "unknown order" in answer.text
-    assert oms.status_checks_owed
-    # Owed to SIM's session alone: another venue's thread, applying a cancel reject of its own at the
-    # same moment, takes none of them (it would ask a venue that never had the order).
-    assert oms.take_status_checks("OTHER") == []
-    assert oms.status_checks_owed
-    [asked] = oms.take_status_checks("SIM")
+    assert isinstance(check, StatusRequest)
+    # Owed to SIM's session alone (a venue that never had the order is not asked).
+    asked = check.order
+    assert asked.venue == "SIM"
     assert (asked.order_id, asked.venue_cl_ord_id, asked.status) == (
         routed.order_id, routed.venue_cl_ord_id, OrderStatus.PARTIALLY_FILLED)
-    assert not oms.status_checks_owed
-    client = oms.apply(unknown(routed))  # the status answer ends it
+    client = first_report(oms.apply(unknown(routed)))  # the status answer ends it
     assert client is not None and client.status is OrderStatus.CANCELED
 
 
 def test_a_cancel_refused_for_another_reason_or_before_the_ack_asks_nothing() -> None:
     oms, _ = make()
     routed = partly_filled(oms)
-    change = oms.request_cancel(CancelOrder("S1", "c1-x", "c1", 3))
+    _, change = oms.request_cancel(CancelOrder("S1", "c1-x", "c1", 3))
     assert isinstance(change, VenueChange)
-    oms.apply_cancel_reject(VenueCancelReject("SIM", change.venue_cl_ord_id, routed.venue_cl_ord_id, "no", 4))
-    assert not oms.status_checks_owed
+    effects = oms.apply_cancel_reject(
+        VenueCancelReject("SIM", change.venue_cl_ord_id, routed.venue_cl_ord_id, "no", 4))
+    assert of(effects, StatusRequest) == []
     # An order not acknowledged yet may still be on its way: "unknown" proves nothing.
-    waiting = oms.submit(new("c2"))
+    [waiting] = oms.submit(new("c2"))
     assert isinstance(waiting, Routed)
-    change = oms.request_cancel(CancelOrder("S1", "c2-x", "c2", 3))
+    _, change = oms.request_cancel(CancelOrder("S1", "c2-x", "c2", 3))
     assert isinstance(change, VenueChange)
-    oms.apply_cancel_reject(replace(
+    effects = oms.apply_cancel_reject(replace(
         VenueCancelReject("SIM", change.venue_cl_ord_id, waiting.venue_cl_ord_id, "unknown order", 4),
         reason=CancelRejectReason.UNKNOWN_ORDER))
-    assert not oms.status_checks_owed
+    assert of(effects, StatusRequest) == []
 
 
 def test_exec_ids_given_after_a_restart_never_repeat_one_in_the_book() -> None:
     oms, book = make()
-    routed = oms.submit(new())
+    [routed] = oms.submit(new())
     assert isinstance(routed, Routed)
     oms.apply(report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "40", "60"))
     oms.apply(report(routed, "E2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "80", "20"))
@@ -211,8 +213,8 @@ def test_exec_ids_given_after_a_restart_never_repeat_one_in_the_book() -> None:
         {AppliedReport("SIM", r.venue_exec_id, r.order_id, r.kind, r.last_qty, r.last_px, r.cum_qty)
          for r in book.of(ExecutionRecord)},  # as the book loads them: a set
     )
-    third = restarted.apply(
-        report(routed, "E2", ExecKind.TRADE, OrderStatus.FILLED, "20", "190.01", "100", "0"))
+    third = first_report(restarted.apply(
+        report(routed, "E2", ExecKind.TRADE, OrderStatus.FILLED, "20", "190.01", "100", "0")))
     assert third is not None
     assert third.exec_id == f"SIM-{routed.order_id}-E2#3"
     assert third.exec_id not in {r.exec_id for r in book.of(ExecutionRecord)}

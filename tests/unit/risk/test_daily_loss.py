@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from oms.manager import OrderManager
 from domain.model import Instrument, NewOrder, OrdType, PositionRecord, Side, TimeInForce, TradingState
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 from risk.status import risk_status
@@ -65,7 +65,7 @@ def test_restore_counts_only_todays_realized_pnl() -> None:
     wall = Wall(TODAY + 10 * HOUR)
     risk = make(wall)
     router = Router(INSTRUMENTS)
-    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=lambda records, owed: None,
+    oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router, sink=lambda records, owed=(): None,
                        clock_ns=wall)
     oms.restore([], [
         # Last written yesterday: every cent of it is earlier days'.

@@ -19,7 +19,6 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oms.manager import OrderManager
 from domain.model import (
     BookRecord,
     CancelOrder,
@@ -38,6 +37,7 @@ from domain.model import (
     VenueChange,
     VenueReport,
 )
+from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, risk_config_from_mapping
 
@@ -103,14 +103,14 @@ def test_worst_case_never_exceeds_its_limits(steps: Sequence[tuple[str, object, 
     risk = PreTradeRisk(INSTRUMENTS, config)
     records: list[BookRecord] = []
     oms = OrderManager(instruments=INSTRUMENTS, risk=risk, router=router,
-                       sink=lambda batch, owed: records.extend(batch))
+                       sink=lambda batch, owed=(): records.extend(batch))
     live: dict[int, Live] = {}
     exec_no = 0
     for n, (op, arg, qty, price) in enumerate(steps):
         exec_no += 1
         if op == "new":
             assert isinstance(arg, Side)
-            outcome = oms.submit(NewOrder(SESSION, f"c{n}", "ACC", "AAPL", arg, OrdType.LIMIT, D(qty), price,
+            [outcome] = oms.submit(NewOrder(SESSION, f"c{n}", "ACC", "AAPL", arg, OrdType.LIMIT, D(qty), price,
                                           TimeInForce.DAY, n))
             if isinstance(outcome, Routed):
                 live[outcome.order_id] = Live(arg, D(qty), price, D(0), f"c{n}", outcome.venue_cl_ord_id)
@@ -127,7 +127,7 @@ def test_worst_case_never_exceeds_its_limits(steps: Sequence[tuple[str, object, 
                 if status is OrderStatus.FILLED:
                     del live[order_id]  # the fill ends the replace too
             elif op == "cancel":
-                outcome_c = oms.request_cancel(CancelOrder(SESSION, f"x{n}", order.cl_ord_id, n))
+                *_, outcome_c = oms.request_cancel(CancelOrder(SESSION, f"x{n}", order.cl_ord_id, n))
                 if order.pending is not None:
                     assert isinstance(outcome_c, ClientCancelReject)
                     assert outcome_c.reason is CancelRejectReason.ALREADY_PENDING
@@ -137,7 +137,8 @@ def test_worst_case_never_exceeds_its_limits(steps: Sequence[tuple[str, object, 
                                       ExecKind.CANCELED, OrderStatus.CANCELED, D(0), D(0), order.cum, D(0), "", n))
                 del live[order_id]
             elif op == "replace":
-                outcome_r = oms.request_replace(ReplaceOrder(SESSION, f"r{n}", order.cl_ord_id, D(qty), price, n))
+                *_, outcome_r = oms.request_replace(ReplaceOrder(SESSION, f"r{n}", order.cl_ord_id, D(qty), price,
+                                                                 n))  # its reject, or the request after its ack
                 if isinstance(outcome_r, VenueChange):
                     assert order.pending is None and D(qty) > order.cum
                     order.pending = (f"r{n}", outcome_r.venue_cl_ord_id, D(qty), price)

@@ -1,0 +1,81 @@
+"""The one place the OMS's effects leave for the wire.
+
+Every OMS call returns its effects in order (``domain.model.Effect``); the thread that made the call
+hands them here once the OMS lock is released: orders and requests to their venue sessions, reports
+and cancel rejects to their client sessions. A venue message the session cannot take goes back to the
+OMS (``venue_send_failed``, ``change_send_failed``), and what that returns is carried out in turn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from domain.model import (
+    Carried,
+    ClientCancelReject,
+    ClientReport,
+    Effect,
+    RequestKind,
+    Routed,
+    StatusRequest,
+    VenueChange,
+)
+from gateway import fixspec as t
+from gateway.translate import venue_change, venue_new_order, venue_status_request
+from oms.manager import OrderManager
+
+if TYPE_CHECKING:
+    from gateway.clients import ClientApplication
+    from gateway.venues import VenueApplication
+
+
+class Dispatcher:
+    """Carries out effects on the client and venue sessions (``bind`` them before the engines start)."""
+
+    def __init__(self, oms: OrderManager) -> None:
+        self._oms = oms
+        self._clients: ClientApplication | None = None
+        self._venues: VenueApplication | None = None
+
+    def bind(self, clients: ClientApplication, venues: VenueApplication) -> None:
+        self._clients = clients
+        self._venues = venues
+
+    def carry_out(self, effects: Sequence[Effect]) -> Carried:
+        """Each effect in order; what it did (venue messages sent, why others were not)."""
+        clients, venues = self._clients, self._venues
+        assert clients is not None and venues is not None, "Dispatcher.bind first"
+        sent = order_sent_ns = 0
+        failed: list[str] = []
+        for effect in effects:
+            if isinstance(effect, ClientReport):
+                clients.send_report(effect)
+            elif isinstance(effect, Routed):
+                reason = venues.send(effect.venue, venue_new_order(effect, effect.order.received_ns),
+                                     t.MSG_NEW_ORDER_SINGLE, effect.venue_cl_ord_id)
+                if reason is None:
+                    sent += 1
+                    order_sent_ns = time.time_ns()
+                else:
+                    failed.append(reason)
+                    self.carry_out(self._oms.venue_send_failed(effect.order_id, reason))
+            elif isinstance(effect, VenueChange):
+                msg_type = (t.MSG_ORDER_CANCEL_REPLACE_REQUEST if effect.kind is RequestKind.REPLACE
+                            else t.MSG_ORDER_CANCEL_REQUEST)
+                reason = venues.send(effect.venue, venue_change(effect, time.time_ns()), msg_type,
+                                     effect.venue_cl_ord_id)
+                if reason is None:
+                    sent += 1
+                else:
+                    failed.append(reason)
+                    self.carry_out(self._oms.change_send_failed(effect, reason))
+            elif isinstance(effect, ClientCancelReject):
+                clients.send_cancel_reject(effect)
+            elif isinstance(effect, StatusRequest):
+                order = effect.order
+                if venues.send(order.venue, venue_status_request(order), t.MSG_ORDER_STATUS_REQUEST,
+                               order.venue_cl_ord_id) is None:
+                    sent += 1
+        return Carried(sent, tuple(failed), order_sent_ns)
