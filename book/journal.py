@@ -26,6 +26,8 @@ it is corruption, not a kill: replay writes what came before it and keeps the fi
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import logging
 import marshal
 import os
@@ -40,6 +42,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+import domain.model
 from book.fields import Field, field_names, record_fields
 from domain.model import (
     Breach,
@@ -129,8 +132,62 @@ def _complete(record: Any) -> Any:
     return record
 
 
-def _unpickled(records: list[Any]) -> list[Any]:
-    return [_complete(r) if type(r) in _Codec.TYPES else r for r in records]
+# The fields of a record in the formats before FGJ3, in their order there, where this build's order
+# differs: an order's fields were since split into those it shares with the live order (first) and
+# its own (``OrderRecord``). Values are by position in FGJ2 frames and in pickled slots dataclasses.
+_POSITIONAL_FIELDS: dict[type, tuple[str, ...]] = {
+    OrderRecord: (
+        "order_id", "session", "cl_ord_id", "account", "symbol", "side", "ord_type", "time_in_force", "quantity",
+        "price", "venue", "venue_cl_ord_id", "venue_order_id", "status", "cum_qty", "leaves_qty", "avg_px", "text",
+        "created_ns", "updated_ns", "pending", "chained",
+    ),
+}
+
+
+def _positional_names(record_type: type) -> tuple[str, ...]:
+    """A record's field names in the order FGJ2 and pickle wrote its values."""
+    return _POSITIONAL_FIELDS.get(record_type) or field_names(record_type)
+
+
+class _PickledOrder:
+    """An order record as the pickle format stored it: its values in the order of
+    ``_POSITIONAL_FIELDS`` (a frozen slots dataclass pickles a list of them), made an ``OrderRecord``
+    by name (``_unpickled``)."""
+
+    state: list[Any]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        self.state = state
+
+
+# Where the classes of the pickle format's records lived then.
+_MOVED_MODULES = {"oms.model", "risk.checks"}
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads the pickle format's frames: its records' classes by where they live now, an order record
+    by the names of its values (``_PickledOrder``). Only fixgate's own journal is read with it."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        moved = getattr(domain.model, name, None) if module in _MOVED_MODULES else None
+        cls = super().find_class(module, name) if moved is None else moved
+        return _PickledOrder if cls is OrderRecord else cls
+
+
+def _unpickle(data: bytes) -> Any:
+    """What a pickle of the journal holds (a frame of the pickle format: a tuple of records; a record
+    of a type the codec does not know), its records brought to this build's fields."""
+    return _upgraded(_Unpickler(io.BytesIO(data)).load())
+
+
+def _upgraded(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_upgraded(v) for v in value]
+    if isinstance(value, _PickledOrder):
+        names = _positional_names(OrderRecord)[: len(value.state)]
+        value = _decoder(OrderRecord, names)((*value.state, 0))
+    return _complete(value) if type(value) in _Codec.TYPES else value
+
 
 
 def _lacks(record_type: type, count: int, name: str) -> str:
@@ -169,7 +226,9 @@ def _decoder(record_type: type, names: Sequence[str]) -> _Decode:
             if fill is None:
                 return _raise(_lacks(record_type, count, f.name))
             fills.append((f.name, fill))
-    in_order = tuple(names) == field_names(record_type)
+    # By position when the values are the fields in order and the constructor takes them so.
+    in_order = tuple(names) == field_names(record_type) and not any(
+        f.kw_only for f in dataclasses.fields(record_type))
     keys = tuple(names)
 
     def decode(item: tuple[Any, ...]) -> Any:
@@ -282,7 +341,7 @@ class _Reader:
             if not 0 <= code < len(self._codec.types):
                 return _raise(f"journal record type code {code} unknown to this build of fixgate")
             record_type = self._codec.types[code]
-            names = field_names(record_type)
+            names = _positional_names(record_type)
             if count > len(names):
                 return _raise(
                     f"journal record of type {record_type.__name__} has {count} fields, this build's"
@@ -304,7 +363,7 @@ class _Reader:
         for item in marshal.loads(data):
             code = item[-1]
             if code == _PICKLED:
-                records.extend(_unpickled([pickle.loads(item[0])]))
+                records.append(_unpickle(item[0]))
                 continue
             key = (code, len(item) - 1 if positional else 0)
             decode = decoders.get(key)
@@ -403,7 +462,7 @@ class Journal:
                     log.warning("journal %s: torn last frame (%d of %d bytes) ignored", path, len(data), length)
                     return
                 try:
-                    records = _unpickled(pickle.loads(data)) if reader is None else reader.loads(data)
+                    records = _unpickle(data) if reader is None else reader.loads(data)
                 except JournalFormatError as exc:
                     raise JournalFormatError(
                         f"journal {path}, frame at byte {offset}: {exc}; the file is left in place"

@@ -356,8 +356,11 @@ class Breach:
 # ``book.journal._UPGRADES``), so a journal written before it still replays; and a migration.
 
 
-@dataclass(frozen=True, slots=True)
-class OrderRecord:
+@dataclass(slots=True)
+class OrderFields:
+    """The fields an order's book row (``OrderRecord``) and the OMS's live order (``oms.order.Order``)
+    share, declared once. Not frozen: the live order changes them (through its own methods only)."""
+
     order_id: int
     session: str
     cl_ord_id: str
@@ -373,16 +376,24 @@ class OrderRecord:
     venue_order_id: str | None
     status: OrderStatus
     cum_qty: Decimal
-    leaves_qty: Decimal
-    avg_px: Decimal
     text: str
     created_ns: int
     updated_ns: int
+
+
+@dataclass(slots=True)
+class OrderRecord(OrderFields):
+    """An order as the book holds it: its fields, and what the live order works out from them. A value
+    once made: nothing changes one (it is not frozen only because ``OrderFields`` is shared with the
+    live order)."""
+
+    leaves_qty: Decimal = field(kw_only=True)
+    avg_px: Decimal = field(kw_only=True)
     # The cancel or replace outstanding at the venue, and a sweep's cancel chained behind a pending
     # replace, each encoded by the OMS (``PendingChange.encode``): a restart keeps the client's ids
     # of the request, so the venue's answer reaches the client as an answer to that request.
-    pending: str | None = None
-    chained: str | None = None
+    pending: str | None = field(default=None, kw_only=True)
+    chained: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,8 +192,8 @@ class OrderManager:
             if reason is None:
                 venue, reason = self._router.route(cmd.symbol)
             order = Order(order_id, cmd.session, cmd.cl_ord_id, cmd.account, cmd.symbol, cmd.side, cmd.ord_type,
-                          cmd.time_in_force, cmd.quantity, cmd.price, venue, f"FG{order_id}",
-                          OrderStatus.PENDING_NEW, now, now)
+                          cmd.time_in_force, cmd.quantity, cmd.price, venue, f"FG{order_id}", None,
+                          OrderStatus.PENDING_NEW, ZERO, "", now, now)
             self._orders[order_id] = order
             self.counters.orders += 1
             if reason is not None:

@@ -9,18 +9,17 @@ to. The manager (``oms.manager``) keeps the indexes, the lock and the hand-off o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import attrgetter
 
 from domain.model import (
     ClientReport,
     ExecKind,
+    OrderFields,
     OrderRecord,
     OrderStatus,
-    OrdType,
     RequestKind,
-    Side,
-    TimeInForce,
 )
 from domain.positions import PRICE_QUANTUM, ZERO
 from oms.lifecycle import allowed, check_transition
@@ -64,30 +63,16 @@ class PendingChange:
         )
 
 
-@dataclass(slots=True)
-class Order:
-    """One order's live state inside the OMS. Its fields are ``OrderRecord``'s (``record``), but for
-    the requests, kept decoded, and the exact ``notional`` its fills add up to."""
+# The fields an order shares with its book record, read off either in declaration order.
+_FIELDS = attrgetter(*(f.name for f in fields(OrderFields)))
 
-    order_id: int
-    session: str
-    cl_ord_id: str
-    account: str
-    symbol: str
-    side: Side
-    ord_type: OrdType
-    time_in_force: TimeInForce
-    quantity: Decimal
-    price: Decimal | None
-    venue: str
-    venue_cl_ord_id: str
-    status: OrderStatus
-    created_ns: int
-    updated_ns: int
-    venue_order_id: str | None = None
-    cum_qty: Decimal = ZERO
+
+@dataclass(slots=True)
+class Order(OrderFields):
+    """One order's live state inside the OMS: the fields of its book record (``OrderFields``), its
+    requests decoded, and the exact ``notional`` its fills add up to."""
+
     notional: Decimal = ZERO  # sum of last_qty * last_px over the fills: exact
-    text: str = ""
     pending: PendingChange | None = None  # the cancel or replace waiting for the venue
     # A sweep's cancel (kill switch, mass cancel, cancel on disconnect, operator) sent while a
     # replace was pending; it becomes ``pending`` once the replace is answered.
@@ -238,12 +223,9 @@ class Order:
 
     def record(self) -> OrderRecord:
         return OrderRecord(
-            self.order_id, self.session, self.cl_ord_id, self.account, self.symbol, self.side, self.ord_type,
-            self.time_in_force, self.quantity, self.price, self.venue, self.venue_cl_ord_id,
-            self.venue_order_id, self.status, self.cum_qty, self.leaves_qty, self.avg_px, self.text,
-            self.created_ns, self.updated_ns,
-            None if self.pending is None else self.pending.encode(),
-            None if self.chained is None else self.chained.encode(),
+            *_FIELDS(self), leaves_qty=self.leaves_qty, avg_px=self.avg_px,
+            pending=None if self.pending is None else self.pending.encode(),
+            chained=None if self.chained is None else self.chained.encode(),
         )
 
     @classmethod
@@ -251,12 +233,10 @@ class Order:
         """The order a book row holds (at start). ``notional``: the exact sum of its fills' qty x price
         (else AvgPx x CumQty, which the row holds rounded). A row in PENDING_CANCEL or _REPLACE that
         does not hold its request (written before requests were kept) is what its fills say."""
-        order = cls(
-            r.order_id, r.session, r.cl_ord_id, r.account, r.symbol, r.side, r.ord_type, r.time_in_force,
-            r.quantity, r.price, r.venue, r.venue_cl_ord_id, r.status, r.created_ns, r.updated_ns,
-            r.venue_order_id, r.cum_qty, r.avg_px * r.cum_qty if notional is None else notional, r.text,
-            PendingChange.decode(r.pending), PendingChange.decode(r.chained),
-        )
+        order = cls(*_FIELDS(r))
+        order.notional = r.avg_px * r.cum_qty if notional is None else notional
+        order.pending = PendingChange.decode(r.pending)
+        order.chained = PendingChange.decode(r.chained)
         if order.pending is None and order.status in _PENDING:
             order.status = order.working_status
         return order

@@ -27,8 +27,9 @@ def order(order_id: int = 1, *, price: D | None = D("190.0100"), venue_order_id:
           status: OrderStatus = OrderStatus.PARTIALLY_FILLED, cum_qty: D = D(40)) -> OrderRecord:
     return OrderRecord(
         order_id, "FIX.4.4:FIXGATE->CLIENT1", f"c{order_id}", "ACC", "AAPL", Side.SELL, OrdType.LIMIT,
-        TimeInForce.GTC, D(100), price, "SIM", f"FG-{order_id}", venue_order_id, status, cum_qty,
-        D(100) - cum_qty, D("190.01000000"), "", 1_700_000_000_000_000_001, 1_700_000_000_000_000_002,
+        TimeInForce.GTC, D(100), price, "SIM", f"FG-{order_id}", venue_order_id, status, cum_qty, "",
+        1_700_000_000_000_000_001, 1_700_000_000_000_000_002, leaves_qty=D(100) - cum_qty,
+        avg_px=D("190.01000000"),
     )
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copyreg
 import marshal
 import pickle
 import struct
+import sys
 from dataclasses import dataclass, replace
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
+import domain.model
+from book.fields import field_names
 from book.hops import OrderHops
 from book.journal import _CODEC, _HEADER, _MAGIC_FGJ2, CorruptJournal, Journal, JournalFormatError, _Codec
 from domain.model import (
@@ -62,13 +66,29 @@ def test_a_type_the_codec_does_not_know_travels_as_a_pickle(tmp_path: Path) -> N
     assert list(Journal.read(path)) == [samples.mark(), hops]
 
 
-def test_a_journal_of_the_earlier_pickle_format_is_read(tmp_path: Path) -> None:
+# How the builds of the pickle format laid out an order's values (before its fields shared with the
+# live order were put first): a pickled slots dataclass holds its values in that order, not its names.
+PICKLED_ORDER_LAYOUT = (
+    "order_id", "session", "cl_ord_id", "account", "symbol", "side", "ord_type", "time_in_force", "quantity",
+    "price", "venue", "venue_cl_ord_id", "venue_order_id", "status", "cum_qty", "leaves_qty", "avg_px", "text",
+    "created_ns", "updated_ns", "pending", "chained",
+)
+
+
+def test_a_journal_of_the_earlier_pickle_format_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     records = samples.every_type()
+    # As those builds wrote them: the record classes in oms.model, an order's values in their layout.
+    monkeypatch.setitem(sys.modules, "oms.model", domain.model)
+    for kind in {type(r) for r in records} - {ClientSent}:
+        monkeypatch.setattr(kind, "__module__", "oms.model")
+    monkeypatch.setattr(OrderRecord, "__reduce_ex__", lambda self, protocol: (
+        copyreg.__newobj__, (OrderRecord,), [getattr(self, name) for name in PICKLED_ORDER_LAYOUT]))
     path = tmp_path / "1.replay"
     with path.open("wb") as fh:  # no header: a pickle of a tuple of records per frame
         for frame in (records[:2], records[2:]):
             data = pickle.dumps(tuple(frame), protocol=pickle.HIGHEST_PROTOCOL)
             fh.write(LENGTH.pack(len(data)) + data)
+    monkeypatch.undo()
     assert exact(list(Journal.read(path))) == exact(records)
 
 
@@ -132,9 +152,21 @@ def fgj2(tmp_path: Path, *frames: bytes) -> Path:
     return path
 
 
+def fgj2_frame(records: list[object]) -> bytes:
+    """A frame as FGJ2 wrote it: each record's values by position, an order's in its layout then."""
+    items = []
+    for record in records:
+        [item] = marshal.loads(_CODEC.dumps([record]))
+        if isinstance(record, OrderRecord):
+            by_name = dict(zip(field_names(OrderRecord), item, strict=False))
+            item = (*(by_name[name] for name in PICKLED_ORDER_LAYOUT), item[-1])
+        items.append(item)
+    return marshal.dumps(tuple(items))
+
+
 def test_a_journal_of_the_positional_format_is_read(tmp_path: Path) -> None:
     records = samples.every_type()
-    path = fgj2(tmp_path, _CODEC.dumps(records[:3]), _CODEC.dumps(records[3:]))
+    path = fgj2(tmp_path, fgj2_frame(records[:3]), fgj2_frame(records[3:]))
     assert exact(list(Journal.read(path))) == exact(records)
 
 
@@ -143,7 +175,7 @@ def test_a_record_with_another_field_count_fails_loudly(tmp_path: Path) -> None:
     # it: one value short.
     code = _Codec.TYPES.index(MarkRecord)
     data = marshal.dumps((("AAPL", "190.01", code),))
-    path = fgj2(tmp_path, _CODEC.dumps([samples.order()]), data)  # the last frame: no excuse to call it torn
+    path = fgj2(tmp_path, fgj2_frame([samples.order()]), data)  # the last frame: no excuse to call it torn
     with pytest.raises(JournalFormatError, match=r"MarkRecord has 2 fields, this build's MarkRecord has 3"):
         list(Journal.read(path))
 
