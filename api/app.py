@@ -32,13 +32,13 @@ def create_app(
     Every endpoint but ``/health`` and the docs requires ``Authorization: Bearer <token>``: ``api_token``
     (an operator, named "api") or one of ``api_tokens`` (identities by the SHA-256 of their token,
     as :func:`api.identities.load_tokens` reads them); with neither they all answer 401. What an
-    identity may do depends on its role (403 otherwise). ``operations`` (the gateway) carries out operator
+    identity may do depends on its role (403 otherwise). ``operations`` (the operators' controls, ``oms.controls.TradingControls``) carries out operator
     commands
     such as ``POST /orders/{id}/cancel``; without it those answer 503. ``metrics`` (the gateway's
     per-hop latency) serves ``GET /metrics/latency``; without it that answers 503.
-    ``risk`` (the gateway) serves ``/risk/*``: kill switch, status, limits; without it those answer 503.
-    ``oms`` (the gateway) serves ``GET /metrics/oms``, the OMS's counters; without it, ``operations``
-    serves them if it can (the gateway can), else that answers 503.
+    ``risk`` (the same controls) serves ``/risk/*``: kill switch, status, limits; without it those answer 503.
+    ``oms`` serves ``GET /metrics/oms``, the OMS's counters; without it, ``operations``
+    serves them if it can (the controls can), else that answers 503.
     """
 
     @asynccontextmanager

@@ -59,7 +59,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"at most this many
 
 
 class OrderOperations(Protocol):
-    """What operators may do to live orders through the API (the gateway: ``FixGateway``)."""
+    """What operators may do to live orders through the API (``oms.controls.TradingControls``)."""
 
     def cancel_order(self, order_id: int) -> Refusal | None:
         """Send a cancel for the order to its venue: ``None`` when sent, else why not."""

@@ -53,7 +53,7 @@ class LatencyProvider(Protocol):
 
 @runtime_checkable
 class OmsCountersProvider(Protocol):
-    """What serves ``GET /metrics/oms``: the OMS's counters by name (``gateway.server.FixGateway``)."""
+    """What serves ``GET /metrics/oms``: the OMS's counters by name (``oms.controls.TradingControls``)."""
 
     def oms_counters(self) -> Mapping[str, int]: ...
 

@@ -60,7 +60,7 @@ Scope = Literal["firm", "account", "session", "symbol"]
 
 
 class RiskOperations(Protocol):
-    """What the risk endpoints act on (the gateway: ``FixGateway``)."""
+    """What the risk endpoints act on (``oms.controls.TradingControls``)."""
 
     risk: PreTradeRisk
 

@@ -464,8 +464,10 @@ Effect = Routed | VenueChange | StatusRequest | ClientReport | ClientCancelRejec
 @dataclass(frozen=True, slots=True)
 class Carried:
     """What carrying out effects did: venue messages handed to their sessions (``sent``), why the others
-    were not (``failed``), and when the last order went to its venue (``order_sent_ns``, 0 if none)."""
+    were not (``failed``), when the last order went to its venue and the first client report to its
+    client (for the hop timings)."""
 
     sent: int = 0
     failed: tuple[str, ...] = ()
     order_sent_ns: int = 0
+    report_sent_ns: int = 0  # when the first client report was handed to QuickFIX (0 if none)

@@ -19,7 +19,6 @@ short), an exact ``Decimal``. P&L comes from it, never from a rounded average pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from domain.model import PositionRecord, Side
@@ -56,39 +55,6 @@ def closed_cost(cost: Decimal, closed: Decimal, open_qty: Decimal) -> Decimal:
     places = max(SHARE_PLACES, -exponent if isinstance(exponent, int) else 0)
     share = _WIDE.divide(_WIDE.multiply(cost, closed), open_qty)
     return share.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN, context=_WIDE)
-
-
-@dataclass(slots=True)
-class Position:
-    """Net quantity (long > 0, short < 0), exact open cost (signed like the quantity), realized P&L."""
-
-    account: str
-    symbol: str
-    quantity: Decimal = ZERO
-    cost: Decimal = ZERO
-    realized_pnl: Decimal = ZERO
-
-    @classmethod
-    def from_record(cls, record: PositionRecord) -> Position:
-        """The position a book row holds (at start)."""
-        return cls(record.account, record.symbol, record.quantity, record.cost, record.realized_pnl)
-
-    @property
-    def avg_price(self) -> Decimal:
-        """For display: see :func:`average_price`."""
-        return average_price(self.quantity, self.cost)
-
-    def apply_fill(self, side: Side, qty: Decimal, price: Decimal) -> None:
-        """Fold one fill in (:func:`after_fill`)."""
-        self.quantity, self.cost, self.realized_pnl = after_fill(self.quantity, self.cost, self.realized_pnl,
-                                                                 side, qty, price)
-
-    def unrealized(self, mark: Decimal | None) -> Decimal:
-        """Unrealized P&L at ``mark`` (see :func:`unrealized_pnl`)."""
-        return unrealized_pnl(self.quantity, self.cost, mark)
-
-    def record(self, now_ns: int) -> PositionRecord:
-        return position_record(self.account, self.symbol, self.quantity, self.cost, self.realized_pnl, now_ns)
 
 
 def after_fill(quantity: Decimal, cost: Decimal, realized: Decimal, side: Side, qty: Decimal, price: Decimal

@@ -47,11 +47,12 @@ class Dispatcher:
         """Each effect in order; what it did (venue messages sent, why others were not)."""
         clients, venues = self._clients, self._venues
         assert clients is not None and venues is not None, "Dispatcher.bind first"
-        sent = order_sent_ns = 0
+        sent = order_sent_ns = report_sent_ns = 0
         failed: list[str] = []
         for effect in effects:
             if isinstance(effect, ClientReport):
                 clients.send_report(effect)
+                report_sent_ns = report_sent_ns or time.time_ns()
             elif isinstance(effect, Routed):
                 reason = venues.send(effect.venue, venue_new_order(effect, effect.order.received_ns),
                                      t.MSG_NEW_ORDER_SINGLE, effect.venue_cl_ord_id)
@@ -78,4 +79,4 @@ class Dispatcher:
                 if venues.send(order.venue, venue_status_request(order), t.MSG_ORDER_STATUS_REQUEST,
                                order.venue_cl_ord_id) is None:
                     sent += 1
-        return Carried(sent, tuple(failed), order_sent_ns)
+        return Carried(sent, tuple(failed), order_sent_ns, report_sent_ns)

@@ -251,10 +251,10 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         effects = self._oms.apply(report)
         if effects:
             applied = time.time_ns()
-            self._dispatch(effects)
+            carried = self._dispatch(effects)
             first = effects[0]
             if isinstance(first, ClientReport):
-                self._hops.report(first.exec_id, now, applied, time.time_ns())
+                self._hops.report(first.exec_id, now, applied, carried.report_sent_ns)
 
     # -- REFUSALS: a venue's Reject (35=3) or BusinessMessageReject (35=j) of a message fixgate sent --
 

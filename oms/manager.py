@@ -4,7 +4,8 @@ Called from QuickFIX callback threads (one per client and venue connection) and 
 Every call runs under one lock and returns its effects, in order, as one list (``domain.model.Effect``:
 orders and requests for venues, reports and cancel rejects for clients), which ``gateway.dispatch``
 carries out after the lock is released. Before the lock is released, the call hands off what it
-changed in one piece (``_hand_off``): risk learns each touched order's working state (risk holds the
+changed in one piece (``_hand_off``; a routed order's one record and market marks go to the sink
+directly): risk learns each touched order's working state (risk holds the
 positions and the working exposure: ``oms.ports.RiskGate``), and the book sink (the journal) gets the
 records and the client messages owed, so rows change in the order they happened.
 
@@ -157,7 +158,7 @@ class OrderManager:
                 order = Order.from_record(r, None if notionals is None else notionals.get(r.order_id))
                 self._orders[order.order_id] = order
                 self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
-                # The request's ids, as ``_start_change`` and ``_chain_cancel`` indexed them: the
+                # The request's ids, as ``_start_change`` and ``_sweep_cancel`` indexed them: the
                 # venue answers under the request's ClOrdID, the client may name it by its own.
                 if order.pending is not None:
                     self._index(order, order.pending.venue_cl_ord_id, order.pending.cl_ord_id)
@@ -208,10 +209,15 @@ class OrderManager:
             return [Routed(order_id, venue, order.venue_cl_ord_id, cmd)]
 
     def venue_send_failed(self, order_id: int, reason: str) -> list[Effect]:
-        """The routed order could not be handed to its venue session: its REJECTED report."""
+        """The routed order could not be handed to its venue session: its REJECTED report (none if the
+        order ended meanwhile: a venue's status answer at its logon found it unknown, say)."""
         with self._lock:
+            order = self._orders[order_id]
+            if order.status.is_terminal:
+                log.warning("order %d: not sent to its venue (%s), and already %s", order_id, reason, order.status)
+                return []
             changes = _Changes()
-            self._reject(changes, self._orders[order_id], reason, self._clock_ns())
+            self._reject(changes, order, reason, self._clock_ns())
             return self._hand_off(changes)
 
     def request_cancel(self, cmd: CancelOrder) -> list[Effect]:
@@ -387,6 +393,8 @@ class OrderManager:
                 self.counters.illegal_transitions += 1
                 log.error("order %d: venue reports a replace nobody asked for (exec %s)",
                           order.order_id, report.exec_id)
+                for reject in rejects:
+                    changes.owe(reject)
                 return
             order.quantity = pending.quantity if pending.quantity is not None else order.quantity
             order.price = pending.price
@@ -397,6 +405,8 @@ class OrderManager:
             log.error("%s (venue %s exec %s)", IllegalTransition(order.order_id, order.status, status),
                       report.venue, report.exec_id)
             if report.kind is not ExecKind.TRADE:
+                for reject in rejects:  # the lost requests a status answer ended stay ended
+                    changes.owe(reject)
                 return  # not applied; a fill is a fact and is applied below regardless
 
         now = self._clock_ns()

@@ -149,7 +149,7 @@ class RiskView:
     def set_position(self, account: str, symbol: str, quantity: Decimal, cost: Decimal,
                      realized: Decimal) -> None:
         """The account's position in ``symbol`` is now this (the OMS computed it from the fills);
-        ``cost`` is its exact open cost (``domain.positions.Position.cost``)."""
+        ``cost`` is its exact open cost (``domain.positions.after_fill``)."""
         exposure = self.exposure(account, symbol)
         totals = self.totals(account)
         realized_delta = realized - exposure.realized

@@ -3,8 +3,31 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.model import Side
-from domain.positions import Position
+from domain.model import PositionRecord, Side
+from domain.positions import unrealized_pnl
+from risk import PreTradeRisk, risk_config_from_mapping
+
+
+class Position:
+    """One account's position in one symbol, held where positions live: risk's view (``fill``)."""
+
+    def __init__(self, account: str, symbol: str, restored: PositionRecord | None = None) -> None:
+        self.account, self.symbol = account, symbol
+        self._risk = PreTradeRisk({}, risk_config_from_mapping({}))
+        self.last = restored or PositionRecord(account, symbol, D(0), D(0), D(0), 0, D(0))
+        if restored is not None:
+            self._risk.restore_position(restored)
+
+    def apply_fill(self, side: Side, qty: D, price: D) -> None:
+        self.last, _ = self._risk.fill(self.account, self.symbol, side, qty, price, 1)
+
+    quantity = property(lambda self: self.last.quantity)
+    cost = property(lambda self: self.last.cost)
+    avg_price = property(lambda self: self.last.avg_price)
+    realized_pnl = property(lambda self: self.last.realized_pnl)
+
+    def unrealized(self, mark: D | None) -> D:
+        return unrealized_pnl(self.last.quantity, self.last.cost, mark)
 
 
 def test_buys_average_their_cost() -> None:
@@ -75,8 +98,11 @@ def test_a_position_from_its_book_record_goes_on_exactly() -> None:
     p = Position("A", "X")
     p.apply_fill(Side.BUY, D(3), D("100.01"))
     p.apply_fill(Side.BUY, D(1), D("100.02"))
-    back = Position.from_record(p.record(1))
-    assert (back.quantity, back.cost, back.realized_pnl) == (D(4), D("400.05"), D(0))
+    back = Position("A", "X", restored=p.last)  # a restart: risk's view from the book's row
+    [held] = back._risk.positions(2)
+    assert (held.quantity, held.cost, held.realized_pnl) == (D(4), D("400.05"), D(0))
+    back.apply_fill(Side.SELL, D(4), D("100.02"))
+    assert (back.quantity, back.cost, back.realized_pnl) == (D(0), D(0), D("0.03"))
 
 
 _PRICES = st.decimals(min_value=D("0.0001"), max_value=D(100_000), places=4, allow_nan=False,
