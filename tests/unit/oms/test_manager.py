@@ -147,3 +147,16 @@ def test_unknown_venue_order_is_counted_not_applied() -> None:
     stray = VenueReport("SIM", "FG999", None, "V", "x", ExecKind.NEW, OrderStatus.NEW, D(0), D(0), D(0), D(1), "", 0)
     assert oms.apply(stray) == []
     assert oms.counters.unknown_reports == 1
+
+
+def test_an_order_that_ended_before_its_send_failed_is_not_rejected_again() -> None:
+    # The venue's status answer at its logon found the order unknown while the client thread was still
+    # about to hand it to the session, whose send then failed: the order is already REJECTED.
+    oms, book = make()
+    [routed] = oms.submit(new())
+    assert isinstance(routed, Routed)
+    [ended] = oms.apply(report(routed, "E1", ExecKind.REJECTED, OrderStatus.REJECTED, leaves="0"))
+    assert isinstance(ended, ClientReport) and ended.status is OrderStatus.REJECTED
+    frames = len(book.records)
+    assert oms.venue_send_failed(routed.order_id, "venue SIM session is not logged on") == []
+    assert len(book.records) == frames and oms.counters.rejected == 0
