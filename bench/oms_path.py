@@ -15,7 +15,18 @@ import statistics
 import time
 from decimal import Decimal
 
-from domain.model import CancelOrder, ExecKind, NewOrder, OrderStatus, OrdType, Side, TimeInForce, VenueReport
+from domain.model import (
+    CancelOrder,
+    ExecKind,
+    NewOrder,
+    OrderStatus,
+    OrdType,
+    Routed,
+    Side,
+    TimeInForce,
+    VenueChange,
+    VenueReport,
+)
 from fixgate.config import DEFAULT_CONFIG_DIR, load_instruments
 from oms.manager import OrderManager
 from oms.router import Router
@@ -45,10 +56,12 @@ def rounds(n: int) -> float:
         side = Side.BUY if i % 2 else Side.SELL  # flat on average: no position limit is reached
         [routed] = oms.submit(NewOrder(session, f"c{i}", "BENCH", "AAPL", side, OrdType.LIMIT, qty, price,
                                        TimeInForce.DAY, time.time_ns()))
+        assert isinstance(routed, Routed), routed  # a refusal would measure something else
         venue_id = routed.venue_cl_ord_id
         oms.apply(_report(venue_id, f"N{i}", ExecKind.NEW, OrderStatus.NEW, ZERO, ZERO, qty, price))
         if i % 10 in (0, 5):  # a buy and a sell: the position stays flat
             [_, change] = oms.request_cancel(CancelOrder(session, f"x{i}", f"c{i}", time.time_ns()))
+            assert isinstance(change, VenueChange), change
             oms.apply(VenueReport("SIM", change.venue_cl_ord_id, venue_id, f"V{venue_id}", f"X{i}",
                                   ExecKind.CANCELED, OrderStatus.CANCELED, ZERO, ZERO, ZERO, ZERO, "",
                                   time.time_ns()))

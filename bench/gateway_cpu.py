@@ -1,0 +1,47 @@
+"""``python -m bench.gateway_cpu``: the gateway process's CPU time per order, below saturation.
+
+Starts what ``bench.run`` starts (simulator, ``fixgate serve``, a fresh book database), sends
+``--orders`` crossing orders at ``--rate`` through the gateway, waits until the book stops growing,
+and divides the CPU time the gateway process used meanwhile (user + system, from ``/proc``: Linux
+only) by the number of orders. Everything the gateway does for an order counts: FIX in and out, risk,
+the OMS, the journal, the book writer. Latency at a rate past saturation says more about queueing
+than about cost; this says what each order costs. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from bench.run import Bench
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=4000)
+    parser.add_argument("--rate", type=float, default=250.0)
+    args = parser.parse_args()
+    bench = Bench(Path(tempfile.mkdtemp(prefix="fixgate-cpu-")), argparse.Namespace(keep_work=False))
+    bench.start(["gateway"], True)
+    try:
+        bench.wait_gateway_ready()
+        bench.settle()
+        assert bench.gateway is not None
+        before = _cpu_seconds(bench.gateway.pid)
+        bench.load("gateway", args.rate, args.orders, pattern="cross")  # settles before it returns
+        used = _cpu_seconds(bench.gateway.pid) - before
+        print(f"gateway CPU per crossing order: {1e6 * used / args.orders:.0f} us"
+              f" ({args.orders} orders at {args.rate:g}/s)")
+    finally:
+        bench.stop()
+
+
+if __name__ == "__main__":
+    main()
