@@ -6,11 +6,14 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
-from domain.model import ClientReport, Effect
+from domain.model import ClientReport, Effect, Side
+from domain.positions import after_fill, average_price
 
 if TYPE_CHECKING:
     from simulator.matching import Fill
@@ -100,3 +103,21 @@ def wait_for_book(database_url: str, simulator: Simulator, timeout: float = 60.0
         if (trades == len(venue_fills) and pending == 0 and quiet) or time.monotonic() > deadline:
             return venue_fills
         time.sleep(0.2)
+
+
+@dataclass
+class Held:
+    """A position folded from fills with the book's arithmetic (``domain.positions.after_fill``): what
+    the book must hold for them."""
+
+    quantity: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+
+    def apply_fill(self, side: Side, qty: Decimal, price: Decimal) -> None:
+        self.quantity, self.cost, self.realized_pnl = after_fill(self.quantity, self.cost, self.realized_pnl,
+                                                                 side, qty, price)
+
+    @property
+    def avg_price(self) -> Decimal:
+        return average_price(self.quantity, self.cost)

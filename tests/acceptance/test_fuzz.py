@@ -31,11 +31,10 @@ from pathlib import Path
 import pytest
 
 from domain.model import Side
-from domain.positions import Position
 from fixgate.app import Fixgate
 from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from simulator.venue import Simulator
-from tests.support import book_rows, wait_for_book
+from tests.support import Held, book_rows, wait_for_book
 
 MESSAGES = int(os.environ.get("FIXGATE_FUZZ_MESSAGES", "1500"))
 
@@ -254,11 +253,11 @@ def test_mutated_messages_leave_the_book_exactly_as_the_venue(
     at_venue = sorted((f.exec_id, f.quantity, f.price, f.order_id) for f in venue_fills)
     assert booked == at_venue
     # Positions are the venue's fills folded per account and symbol, in the venue's order.
-    expected: dict[tuple[str, str], Position] = {}
+    expected: dict[tuple[str, str], Held] = {}
     for f in venue_fills:
         order = by_venue_id[f.order_id]
         key = (order["account"], order["symbol"])
-        expected.setdefault(key, Position(*key)).apply_fill(Side(str(f.side)), f.quantity, f.price)
+        expected.setdefault(key, Held()).apply_fill(Side(str(f.side)), f.quantity, f.price)
     positions = {
         (r["account"], r["symbol"]): (r["quantity"], r["realized_pnl"])
         for r in book_rows(database_url, "SELECT account, symbol, quantity, realized_pnl FROM positions")

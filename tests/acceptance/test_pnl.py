@@ -15,10 +15,9 @@ from sqlalchemy.pool import NullPool
 
 from book.database import async_url, run_sync
 from domain.model import Side
-from domain.positions import after_fill, average_price
 from fixgate.app import Fixgate
 from fixgate.fixclient import FixClient, Message, utc_timestamp
-from tests.support import order_fields
+from tests.support import Held, order_fields
 
 Connect = Callable[..., FixClient]
 
@@ -173,16 +172,15 @@ def test_every_position_recomputes_from_the_fills_in_order(
         " JOIN orders o ON o.order_id = e.order_id WHERE e.kind = 'TRADE' ORDER BY e.seq",
     )
     assert len(fills) == 11  # 2 + 1 + 2 + 2 + 1 + 1 + 1 + 1: the scenario's fills, each once
-    recomputed: dict[tuple[str, str], tuple[D, D, D]] = {}  # (quantity, cost, realized)
+    recomputed: dict[tuple[str, str], Held] = {}
     for f in fills:
-        key = (f["account"], f["symbol"])
-        held = recomputed.get(key, (D(0), D(0), D(0)))
-        recomputed[key] = after_fill(*held, Side(f["side"]), f["last_qty"], f["last_px"])
+        recomputed.setdefault((f["account"], f["symbol"]), Held()).apply_fill(Side(f["side"]), f["last_qty"],
+                                                                               f["last_px"])
     stored = book_rows(url, "SELECT account, symbol, quantity, cost, avg_price, realized_pnl FROM positions")
     assert {
         (r["account"], r["symbol"]): (r["quantity"], r["cost"], r["avg_price"], r["realized_pnl"])
         for r in stored
-    } == {key: (q, cost, average_price(q, cost), realized) for key, (q, cost, realized) in recomputed.items()}
+    } == {key: (p.quantity, p.cost, p.avg_price, p.realized_pnl) for key, p in recomputed.items()}
     assert set(recomputed) == {(A, "AAPL"), (A, "MSFT"), (B, "AAPL")}
 
     # Each symbol's mark is its last fill in the book's order.

@@ -36,11 +36,10 @@ from pathlib import Path
 import httpx
 
 from domain.model import Side
-from domain.positions import Position
 from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from simulator.venue import Simulator
+from tests.support import Held, free_port, wait_for_book
 from tests.support import book_rows as rows
-from tests.support import free_port, wait_for_book
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "chaos-token"
@@ -297,7 +296,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
     book_orders = {r["venue_cl_ord_id"] for r in rows(database_url, "SELECT venue_cl_ord_id FROM orders")}
     assert venue_orders <= book_orders
     # Positions equal those recomputed from the venue's own fills, in the venue's order.
-    expected = Position("CLIENT1", "AAPL")
+    expected = Held()  # CLIENT1's AAPL
     for f in venue_fills:
         expected.apply_fill(Side(str(f.side)), f.quantity, f.price)
     [position] = rows(database_url, "SELECT quantity, avg_price, realized_pnl FROM positions")
