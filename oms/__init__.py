@@ -1,1 +1,1 @@
-"""Order management: the order lifecycle, id maps, positions. Never imports quickfix."""
+"""Order management: the order and its lifecycle, the order manager (id maps, the lock, the hand-off), operators' controls, routing. Never imports quickfix, risk or book (``oms.ports``)."""
