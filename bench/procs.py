@@ -1,4 +1,4 @@
-"""The processes a benchmark runs against: the venue simulator, the relay, the gateway.
+"""The processes a benchmark runs against: the venue simulator, the relay, the pass-through, the gateway.
 
 Each is a subprocess of the harness, started from this repository's Python, listening on a free port
 of 127.0.0.1, and stopped with SIGTERM (then SIGKILL) by its pid when the harness ends.
@@ -78,12 +78,14 @@ def start(name: str, args: list[str], log_dir: Path, env: dict[str, str] | None 
 
 
 def simulator_config(path: Path, port: int) -> Path:
-    """A one-venue simulator config (the default venue SIM) with message logging off."""
+    """A one-venue simulator config (the default venue SIM) with message logging off, which also
+    accepts the pass-through (``PASS``) beside the gateway (``FIXGATE``)."""
     path.write_text(
-        "# written by bench: the default venue SIM without FIX message logs\n"
+        "# written by bench: the default venue SIM without FIX message logs, PASS added to its clients\n"
         "[[venues]]\n"
         'name = "SIM"\n'
         f"port = {port}\n"
+        'target_comp_ids = ["FIXGATE", "CLIENT1", "CLIENT2", "BENCH", "PASS"]\n'
         "log_messages = false\n"
     )
     return path
@@ -101,6 +103,14 @@ def start_relay(work: Path, port: int, target_port: int) -> Process:
     proc = start("relay", ["-m", "bench.relay", "--listen", str(port), "--target", f"127.0.0.1:{target_port}"],
                  work / "logs")
     wait_for_port(port, 15, proc.popen)
+    return proc
+
+
+def start_passthrough(work: Path, port: int, venue_port: int) -> Process:
+    """``bench.passthrough`` against the simulator; its client port opens once its venue session is up."""
+    proc = start("passthrough", ["-m", "bench.passthrough", "--listen", str(port), "--venue-port", str(venue_port),
+                                 "--data-dir", str(work / "passthrough")], work / "logs")
+    wait_for_port(port, 40, proc.popen)
     return proc
 
 

@@ -47,9 +47,11 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 
 def compare(by_path: Mapping[str, Summary]) -> dict[str, Any]:
-    """Gateway and relay added latency over direct, and gateway-added / relay-added, per percentile."""
+    """Gateway, relay and pass-through added latency over direct, gateway-added / relay-added
+    (``added_ratio``) and gateway-added / pass-through-added (``floor_ratio``), per percentile."""
     out: dict[str, Any] = {}
     direct, relay, gateway = by_path.get("direct"), by_path.get("relay"), by_path.get("gateway")
+    passthrough = by_path.get("passthrough")
     for q in COMPARED:
         key = f"p{q:g}"
         row: dict[str, Any] = {path: s.at(q) for path, s in by_path.items()}
@@ -57,8 +59,12 @@ def compare(by_path: Mapping[str, Summary]) -> dict[str, Any]:
             row["gateway_added_us"] = added(gateway.at(q), direct.at(q))
         if direct is not None and relay is not None:
             row["relay_added_us"] = added(relay.at(q), direct.at(q))
+        if direct is not None and passthrough is not None:
+            row["passthrough_added_us"] = added(passthrough.at(q), direct.at(q))
         if "gateway_added_us" in row and "relay_added_us" in row:
             row["added_ratio"] = ratio(row["gateway_added_us"], row["relay_added_us"])
+        if "gateway_added_us" in row and "passthrough_added_us" in row:
+            row["floor_ratio"] = ratio(row["gateway_added_us"], row["passthrough_added_us"])
         out[key] = row
     return out
 

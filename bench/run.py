@@ -1,7 +1,7 @@
 """``python -m bench.run``: latency by path at fixed rates, then the gateway's maximum sustained rate.
 
-One run starts one venue simulator (FIX message logs off), a byte relay in front of it and a
-``fixgate serve`` against it (database: a fresh one on ``DATABASE_URL``'s server, else an embedded
+One run starts one venue simulator (FIX message logs off), a byte relay in front of it, a bare
+QuickFIX pass-through (``bench.passthrough``) and a ``fixgate serve`` against it (database: a fresh one on ``DATABASE_URL``'s server, else an embedded
 PostgreSQL), all on 127.0.0.1. Each measurement is a load client process of its own. See bench/README.md.
 """
 
@@ -25,7 +25,7 @@ from bench.latency import summarize
 from bench.plot import plot_latency
 from bench.report import collapsed_top, compare, run_summary, summary_of
 
-PATHS = ("direct", "relay", "gateway")
+PATHS = ("direct", "relay", "passthrough", "gateway")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -41,6 +41,7 @@ class Bench:
         self.args = args
         self.sim_port = procs.free_port()
         self.relay_port = procs.free_port()
+        self.passthrough_port = procs.free_port()
         self.client_port = procs.free_port()
         self.rest_port = procs.free_port()
         self.processes: list[procs.Process] = []
@@ -53,6 +54,8 @@ class Bench:
         self.processes.append(procs.start_simulator(self.work, self.sim_port))
         if "relay" in paths:
             self.processes.append(procs.start_relay(self.work, self.relay_port, self.sim_port))
+        if "passthrough" in paths:
+            self.processes.append(procs.start_passthrough(self.work, self.passthrough_port, self.sim_port))
         if need_gateway:
             self.db = bookcheck.BenchDatabase.create(self.work)
             print(f"book of record: database {self.db.name} ({self.db.source})", flush=True)
@@ -69,7 +72,7 @@ class Bench:
 
     def endpoint(self, path: str) -> tuple[int, str]:
         return {"direct": (self.sim_port, "SIM"), "relay": (self.relay_port, "SIM"),
-                "gateway": (self.client_port, "FIXGATE")}[path]
+                "passthrough": (self.passthrough_port, "PASS"), "gateway": (self.client_port, "FIXGATE")}[path]
 
     def load(self, path: str, rate: float, count: int, *, pattern: str = "rest", tag: str | None = None,
              drain_timeout: float = 5.0) -> dict[str, Any]:
@@ -134,7 +137,7 @@ def latency_runs(bench: Bench, paths: list[str], rates: list[float], duration: f
             runs.append(summary)
             by_path[path] = summary_of(summary)
             c = summary["corrected"]["percentiles_us"]
-            print(f"  {rate:>6g}/s {path:<8} n={count:<6} answered={summary['answered']:<6} "
+            print(f"  {rate:>6g}/s {path:<11} n={count:<6} answered={summary['answered']:<6} "
                   f"p50={c['p50']:.0f}us p99={c['p99']:.0f}us p99.9={c['p99.9']:.0f}us", flush=True)
         comparison[f"{rate:g}"] = compare(by_path)
     return {"runs": runs, "comparison": comparison}
@@ -228,7 +231,7 @@ def profile_gateway(bench: Bench, rate: float, seconds: float, out_dir: Path, st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset of direct,relay,gateway")
+    parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset of " + ",".join(PATHS))
     parser.add_argument("--rates", default="500,2000,5000", help="fixed rates for the latency runs (orders/s)")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per latency run")
     parser.add_argument("--min-orders", type=int, default=3000, help="at least this many orders per latency run")
@@ -309,9 +312,9 @@ def _print_comparison(comparison: dict[str, Any]) -> None:
     for rate, by_q in comparison.items():
         for q, row in by_q.items():
             parts = [f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                     if k != "added_ratio"]
-            r = row.get("added_ratio")
-            print(f"  {rate}/s {q}: " + " ".join(parts) + (f" ratio={r:.2f}" if r is not None else ""))
+                     if not k.endswith("ratio")]
+            parts += [f"{k}={v:.2f}" for k, v in row.items() if k.endswith("ratio") and v is not None]
+            print(f"  {rate}/s {q}: " + " ".join(parts))
 
 
 def _git_commit() -> str | None:

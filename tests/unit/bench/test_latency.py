@@ -85,3 +85,16 @@ def test_collapsed_stacks_top_frames() -> None:
     top = collapsed_top(lines, n=2)
     assert top["self"] == [("b", 60.0), ("c", 30.0)]
     assert top["inclusive"] == [("main", 100.0), ("a", 90.0)]
+
+
+def test_pass_through_added_latency_and_floor_ratio() -> None:
+    base = [v * 1000 for v in range(100, 200)]
+    by_path = {
+        "direct": summarize(base, use_hdr=False),
+        "passthrough": summarize([v + 40_000 for v in base], use_hdr=False),
+        "gateway": summarize([v + 100_000 for v in base], use_hdr=False),
+    }
+    row = compare(by_path)["p50"]
+    assert row["passthrough_added_us"] == pytest.approx(40)
+    assert row["floor_ratio"] == pytest.approx(2.5)
+    assert "added_ratio" not in row
