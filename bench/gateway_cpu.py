@@ -11,16 +11,11 @@ than about cost; this says what each order costs. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
+from bench.procs import cpu_seconds as _cpu_seconds
 from bench.run import Bench
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def main() -> None:

@@ -47,15 +47,18 @@ class Bench:
         self.processes: list[procs.Process] = []
         self.db: bookcheck.BenchDatabase | None = None
         self.gateway: procs.Process | None = None
+        self.hops: dict[str, procs.Process] = {}  # the process in the middle of each path but direct
         self._runs = 0
 
     def start(self, paths: list[str], need_gateway: bool) -> None:
         print(f"work dir {self.work}", flush=True)
         self.processes.append(procs.start_simulator(self.work, self.sim_port))
         if "relay" in paths:
-            self.processes.append(procs.start_relay(self.work, self.relay_port, self.sim_port))
+            self.hops["relay"] = procs.start_relay(self.work, self.relay_port, self.sim_port)
+            self.processes.append(self.hops["relay"])
         if "passthrough" in paths:
-            self.processes.append(procs.start_passthrough(self.work, self.passthrough_port, self.sim_port))
+            self.hops["passthrough"] = procs.start_passthrough(self.work, self.passthrough_port, self.sim_port)
+            self.processes.append(self.hops["passthrough"])
         if need_gateway:
             self.db = bookcheck.BenchDatabase.create(self.work)
             print(f"book of record: database {self.db.name} ({self.db.source})", flush=True)
@@ -63,6 +66,7 @@ class Bench:
                                                venue_port=self.sim_port, rest_port=self.rest_port,
                                                database_url=self.db.url)
             self.processes.append(self.gateway)
+            self.hops["gateway"] = self.gateway
 
     def stop(self) -> None:
         for proc in reversed(self.processes):
@@ -76,7 +80,8 @@ class Bench:
 
     def load(self, path: str, rate: float, count: int, *, pattern: str = "rest", tag: str | None = None,
              drain_timeout: float = 5.0) -> dict[str, Any]:
-        """One load client process against ``path``; its raw timings."""
+        """One load client process against ``path``; its raw timings, and the CPU time the process in
+        the middle of the path used meanwhile (for the gateway, until its book stopped growing)."""
         self._runs += 1
         tag = tag or f"{path[0].upper()}{self._runs}"
         port, target = self.endpoint(path)
@@ -85,6 +90,8 @@ class Bench:
         cmd = [sys.executable, "-m", "bench.loadclient", "--port", str(port), "--target", target,
                "--rate", f"{rate:g}", "--count", str(count), "--pattern", pattern, "--tag", tag,
                "--drain-timeout", f"{drain_timeout:g}", "--out", str(out)]
+        hop = self.hops.get(path)
+        cpu_before = procs.cpu_seconds(hop.pid) if hop is not None else 0.0
         done = subprocess.run(cmd, check=False, cwd=procs.REPO, capture_output=True, text=True,
                               timeout=count / rate + drain_timeout + 60)
         if done.returncode != 0:
@@ -92,6 +99,8 @@ class Bench:
         raw: dict[str, Any] = json.loads(out.read_text())
         if path == "gateway":
             self.settle()
+        if hop is not None:
+            raw["process_cpu_s"] = procs.cpu_seconds(hop.pid) - cpu_before
         return raw
 
     def settle(self, quiet_s: float = 1.0, timeout: float = 120.0) -> None:
@@ -134,11 +143,16 @@ def latency_runs(bench: Bench, paths: list[str], rates: list[float], duration: f
         for path in paths:  # paths interleaved per rate, so drift in machine noise hits them alike
             raw = bench.load(path, rate, count)
             summary = {"path": path, **run_summary(raw)}
+            cpu = ""
+            if "process_cpu_s" in raw:
+                summary["process_cpu_s"] = raw["process_cpu_s"]
+                summary["process_cpu_us_per_order"] = 1e6 * raw["process_cpu_s"] / count
+                cpu = f" cpu/order={summary['process_cpu_us_per_order']:.0f}us"
             runs.append(summary)
             by_path[path] = summary_of(summary)
             c = summary["corrected"]["percentiles_us"]
             print(f"  {rate:>6g}/s {path:<11} n={count:<6} answered={summary['answered']:<6} "
-                  f"p50={c['p50']:.0f}us p99={c['p99']:.0f}us p99.9={c['p99.9']:.0f}us", flush=True)
+                  f"p50={c['p50']:.0f}us p99={c['p99']:.0f}us p99.9={c['p99.9']:.0f}us{cpu}", flush=True)
         comparison[f"{rate:g}"] = compare(by_path)
     return {"runs": runs, "comparison": comparison}
 
