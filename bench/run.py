@@ -26,6 +26,8 @@ from bench.plot import plot_latency
 from bench.report import collapsed_top, compare, run_summary, summary_of
 
 PATHS = ("direct", "relay", "passthrough", "gateway")
+DEFAULT_PATHS = ("direct", "relay", "gateway")
+"""The pass-through is asked for by name (``--paths direct,relay,passthrough,gateway``): see bench/README.md."""
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -99,6 +101,8 @@ class Bench:
         raw: dict[str, Any] = json.loads(out.read_text())
         if path == "gateway":
             self.settle()
+        elif hop is not None:
+            settle_cpu(hop.pid)
         if hop is not None:
             raw["process_cpu_s"] = procs.cpu_seconds(hop.pid) - cpu_before
         return raw
@@ -129,6 +133,22 @@ class Bench:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gateway not ready: {raw['reject_texts']}")
             time.sleep(0.5)
+
+
+def settle_cpu(pid: int, quiet_s: float = 1.0, idle_share: float = 0.05, timeout: float = 60.0) -> None:
+    """Wait until process ``pid`` has been idle (under ``idle_share`` of a core) for ``quiet_s``: a
+    relay or pass-through that fell behind works off its backlog before the next run starts."""
+    deadline = time.monotonic() + timeout
+    last, since = procs.cpu_seconds(pid), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = procs.cpu_seconds(pid)
+        if now - last > idle_share * 0.25:
+            since = time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        last = now
+    print(f"  (pid {pid} was still busy {timeout:g}s after the run)", flush=True)
 
 
 def latency_runs(bench: Bench, paths: list[str], rates: list[float], duration: float, min_orders: int,
@@ -245,7 +265,7 @@ def profile_gateway(bench: Bench, rate: float, seconds: float, out_dir: Path, st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset of " + ",".join(PATHS))
+    parser.add_argument("--paths", default=",".join(DEFAULT_PATHS), help="comma-separated subset of " + ",".join(PATHS))
     parser.add_argument("--rates", default="500,2000,5000", help="fixed rates for the latency runs (orders/s)")
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per latency run")
     parser.add_argument("--min-orders", type=int, default=3000, help="at least this many orders per latency run")
