@@ -152,7 +152,7 @@ def _positional_names(record_type: type) -> tuple[str, ...]:
 class _PickledOrder:
     """An order record as the pickle format stored it: its values in the order of
     ``_POSITIONAL_FIELDS`` (a frozen slots dataclass pickles a list of them), made an ``OrderRecord``
-    by name (``_unpickled``)."""
+    by name (``_upgraded``)."""
 
     state: list[Any]
 
@@ -187,7 +187,6 @@ def _upgraded(value: Any) -> Any:
         names = _positional_names(OrderRecord)[: len(value.state)]
         value = _decoder(OrderRecord, names)((*value.state, 0))
     return _complete(value) if type(value) in _Codec.TYPES else value
-
 
 
 def _lacks(record_type: type, count: int, name: str) -> str:
@@ -260,8 +259,8 @@ class _Codec:
     """Records as tuples of plain values and back, per dataclass: field values in declaration order
     (Decimal as ``str``, an enum as its value), then the type's code. A file's header names each code's
     type and fields (:meth:`schema`), so a reader maps values by name. The codes are this build's; in a
-    file of the earlier format (FGJ2, no schema) they are these, and values are by position in the
-    fields (fields were only appended then): append new types, never renumber."""
+    file of the earlier format (FGJ2, no schema) they are these, and values are by position (in the
+    fields' order then: ``_POSITIONAL_FIELDS``): append new types, never renumber."""
 
     TYPES: tuple[type, ...] = (
         OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach, ClientCancelReject,
