@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 import quickfix as fix
 
-from domain.model import Carried, ClientReport, Effect, ExecKind, VenueCancelReject, VenueOrderRefusal
+from domain.model import (
+    Carried,
+    ClientReport,
+    Effect,
+    ExecKind,
+    StatusRequest,
+    VenueCancelReject,
+    VenueOrderRefusal,
+)
 from gateway import fixspec as t
 from gateway.latency import HopMetrics
 from gateway.marketdata import (
@@ -29,7 +37,6 @@ from gateway.translate import (
     parse_venue_rejection,
     parse_venue_report,
     sending_time_ns,
-    venue_status_request,
 )
 from oms.manager import OrderManager
 from oms.router import Router
@@ -145,7 +152,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             self._router.set_venue_up(venue, True)
             log.info("venue %s logged on (%s)", venue, session_id.toString())
             self._status_refused.discard(venue)
-            self._reconcile(venue, session_id)
+            self._reconcile(venue)
             self._subscribe(venue, session_id)
         except Exception:
             log.exception("venue onLogon failed")
@@ -159,14 +166,12 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             request = subscription(venue, symbols)
             self._send_new(venue, session_id, request, t.MSG_MARKET_DATA_REQUEST, request.getField(MD_REQ_ID))
 
-    def _reconcile(self, venue: str, session_id: fix.SessionID) -> None:
+    def _reconcile(self, venue: str) -> None:
         """Ask the venue for the status of every order the book has working there. Sent after the
         logon, so the venue answers after it has resent whatever the gap held; any difference left
         is applied from the answers (``OrderManager._reconcile``)."""
         working = self._oms.working_at(venue)
-        for order in working:
-            self._send_new(venue, session_id, venue_status_request(order), t.MSG_ORDER_STATUS_REQUEST,
-                           order.venue_cl_ord_id)
+        self._dispatch([StatusRequest(order) for order in working])
         if working:
             log.info("venue %s: asked for the status of %d working orders", venue, len(working))
 
