@@ -35,7 +35,7 @@ import pickle
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import attrgetter
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import domain.model
+from book.hops import OrderHops, ReportHops
 from book.fields import Field, field_names, record_fields
 from domain.model import (
     Breach,
@@ -264,7 +265,7 @@ class _Codec:
 
     TYPES: tuple[type, ...] = (
         OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach, ClientCancelReject,
-        ClientSent,
+        ClientSent, OrderHops, ReportHops,
     )
 
     def __init__(self, types: Sequence[type] = TYPES) -> None:
@@ -377,40 +378,84 @@ _SCHEMA = marshal.dumps(_CODEC.schema())
 _HEADER = _MAGIC + _LENGTH.pack(len(_SCHEMA)) + _SCHEMA  # what a journal file of this build starts with
 
 
+SEGMENT_SUFFIX = ".journal"  # a run's segment, not yet in the book (replayed at the next start)
+BOOKED_SUFFIX = ".booked"  # a segment of an earlier run that is in the book, kept until the bus has it
+_LEGACY_NAME = "current.journal"  # what builds before segments named every run's journal
+
+
 def _move_aside(current: Path) -> Path:
-    """Rename a run's journal to a new ``*.replay`` beside it (replayed, oldest first, at start)."""
-    target = current.with_name(f"{time.time_ns()}.replay")
+    """Rename a legacy ``current.journal`` to a ``*.replay`` (replayed, oldest first, at start)."""
+    target = current.with_name(f"{time.time_ns():020d}.replay")
     os.replace(current, target)
     return target
 
 
+def segment_of(path: Path) -> str:
+    """The segment a journal file is (its name's stem: the run's start, in ns)."""
+    return path.name.split(".", 1)[0]
+
+
 class Journal:
-    """One journal file, appended to under the caller's lock (the OMS lock), flushed per append."""
+    """One journal segment, appended to under the caller's lock (the OMS lock), flushed per append.
+
+    Each run writes its own segment, ``<start ns, 20 digits>.journal``: the name is the segment's
+    identity, which the book writer's durable position and the events' ids carry (``segment``), and
+    names sort in the order the runs wrote them. Records that may wait (``later``: marks of what went
+    out on the wire, hop timestamps, market marks) ride with the next frame instead of costing a
+    write of their own; ``flush_later`` writes them when no frame comes."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / "current.journal"
-        if self.path.exists() and self.path.stat().st_size > 0:
-            # Left by a run whose journal was not replayed (start-up moves it aside first): keep it
-            # for the next replay rather than append frames of another format to it.
-            _move_aside(self.path)
-        self._file = self.path.open("ab", buffering=1 << 16)
+        legacy = directory / _LEGACY_NAME
+        if legacy.exists() and legacy.stat().st_size > 0:
+            # Left by a build that named every run's journal so, and not replayed: keep it for the next replay.
+            _move_aside(legacy)
+        stamp = time.time_ns()
+        while (directory / f"{stamp:020d}{SEGMENT_SUFFIX}").exists():
+            stamp += 1
+        self.segment = f"{stamp:020d}"
+        self.path = directory / f"{self.segment}{SEGMENT_SUFFIX}"
+        self._file = self.path.open("xb", buffering=1 << 16)
         self._file.write(_HEADER)
         self._file.flush()
         self._lock = threading.Lock()  # appends normally come under the OMS lock; this keeps frames whole
+        self._later: list[Any] = []
         self.appends = 0
+        self.size = len(_HEADER)  # bytes handed to the OS: the end of the last whole frame
 
     def append(self, records: Sequence[Any]) -> None:
-        """Write one frame and hand it to the OS (survives the process being killed)."""
-        data = _CODEC.dumps(records)
+        """Write one frame, with the records waiting in ``later``, and hand it to the OS (survives the
+        process being killed)."""
         with self._lock:
-            self._file.write(_LENGTH.pack(len(data)))
-            self._file.write(data)
-            self._file.flush()
-            self.appends += 1
+            if self._later:
+                records = (*records, *self._later)
+                self._later.clear()
+            self._write(_CODEC.dumps(records))
+
+    def later(self, records: Sequence[Any]) -> None:
+        """Journal ``records`` with the next frame: for what a kill may lose at no more cost than a
+        repeat (a mark that a message went out: it goes again with PossResend; a timestamp; a mark)."""
+        with self._lock:
+            self._later.extend(records)
+
+    def flush_later(self) -> None:
+        """Write what waits in ``later`` as a frame of its own, if anything does."""
+        with self._lock:
+            if self._later:
+                records = tuple(self._later)
+                self._later.clear()
+                self._write(_CODEC.dumps(records))
+
+    def _write(self, data: bytes) -> None:
+        self._file.write(_LENGTH.pack(len(data)))
+        self._file.write(data)
+        self._file.flush()
+        self.appends += 1
+        self.size += _LENGTH.size + len(data)
 
     def close(self) -> None:
+        self.flush_later()
         with self._lock:
             self._file.close()
 
@@ -418,15 +463,28 @@ class Journal:
 
     @staticmethod
     def pending(directory: Path) -> list[Path]:
-        """Journal files a previous run left to replay, oldest first."""
+        """Journal files earlier runs left to replay, oldest first (call before this run's
+        ``Journal`` exists: every segment then is an earlier run's)."""
         if not directory.is_dir():
             return []
-        files = sorted(directory.glob("*.replay"))
-        current = directory / "current.journal"
-        if current.exists():
-            # Renamed first, so a crash during replay leaves it to replay again, not overwritten.
-            files.append(_move_aside(current))
-        return files
+        legacy = directory / _LEGACY_NAME
+        if legacy.exists():
+            _move_aside(legacy)
+        return _in_order([*directory.glob("*.replay"), *directory.glob(f"*{SEGMENT_SUFFIX}")])
+
+    @staticmethod
+    def booked(directory: Path) -> list[Path]:
+        """Earlier runs' segments the book holds and the bus may not yet, oldest first."""
+        return _in_order(directory.glob(f"*{BOOKED_SUFFIX}")) if directory.is_dir() else []
+
+
+def _in_order(paths: Iterable[Path]) -> list[Path]:
+    """Journal files in the order they were written: by the number their name starts with."""
+    def key(path: Path) -> tuple[int, str]:
+        stem = segment_of(path)
+        return (int(stem) if stem.isdigit() else 0, path.name)
+
+    return sorted(paths, key=key)
 
     @staticmethod
     def read(path: Path) -> Iterator[Any]:
@@ -476,6 +534,70 @@ class Journal:
                 yield from records
 
 
+class SegmentReader:
+    """Reads the whole frames of a segment another process is writing, from a byte offset on: a
+    frame not yet wholly written (or its header) is left for the next :meth:`poll`. What the book
+    writer and the bus publisher follow the gateway's journal with."""
+
+    def __init__(self, path: Path, offset: int = 0) -> None:
+        self.path = path
+        self.segment = segment_of(path)
+        self.offset = offset  # where the next frame starts; moved past the header once it is read
+        self._fh = path.open("rb")
+        self._reader: _Reader | None = None
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def _read_header(self) -> bool:
+        fh = self._fh
+        fh.seek(0)
+        magic = fh.read(len(_MAGIC))
+        if len(magic) < len(_MAGIC):
+            return False
+        if magic != _MAGIC:
+            raise JournalFormatError(f"journal {self.path}: not a segment of this build's format ({magic!r})")
+        head = fh.read(_LENGTH.size)
+        if len(head) < _LENGTH.size:
+            return False
+        data = fh.read(_LENGTH.unpack(head)[0])
+        if len(data) < _LENGTH.unpack(head)[0]:
+            return False
+        self._reader = _CODEC.reader(marshal.loads(data))
+        self.offset = max(self.offset, fh.tell())
+        return True
+
+    def poll(self, max_records: int = 10_000) -> list[tuple[int, int, list[Any]]]:
+        """The whole frames written since the last call, up to about ``max_records`` records: each as
+        (its byte offset, the offset after it, its records)."""
+        if self._reader is None and not self._read_header():
+            return []
+        assert self._reader is not None
+        fh = self._fh
+        fh.seek(self.offset)
+        frames: list[tuple[int, int, list[Any]]] = []
+        count = 0
+        while count < max_records:
+            head = fh.read(_LENGTH.size)
+            if len(head) < _LENGTH.size:
+                break
+            (length,) = _LENGTH.unpack(head)
+            data = fh.read(length)
+            if len(data) < length:
+                break
+            try:
+                records = self._reader.loads(data)
+            except JournalFormatError:
+                raise
+            except Exception as exc:  # damaged bytes can fail to decode in many ways
+                raise CorruptJournal(self.path, self.offset, os.fstat(fh.fileno()).st_size) from exc
+            end = self.offset + _LENGTH.size + length
+            frames.append((self.offset, end, records))
+            self.offset = end
+            count += len(records)
+        return frames
+
+
 def _read_header(fh: BinaryIO, path: Path, size: int) -> _Reader | None:
     """The reader of a file by the schema in its header (after the magic); None if a kill tore the
     header, so the file holds no record."""
@@ -516,14 +638,18 @@ class Replayed:
     refused: tuple[Path, ...] = ()  # read to the end, but the book refused some of their records
     sent: frozenset[ClientSent] = frozenset()  # the files' marks of client messages on the wire
 
-    def carry_over(self, owed: Sequence[ClientMessage], journal: Journal) -> None:
+    def carry_over(self, owed: Sequence[ClientMessage], journal: Journal, *, keep_booked: bool = False) -> None:
         """Append the reports still ``owed`` to the new ``journal``, then retire the replayed files:
-        removed, or kept for a person to look at: ``*.corrupt`` with a damaged frame, ``*.refused``
-        holding records the book refused (the only copy of those records left)."""
+        removed, or, with ``keep_booked``, kept as ``*.booked`` until the bus publisher has them (it
+        removes them); or kept for a person to look at: ``*.corrupt`` with a damaged frame,
+        ``*.refused`` holding records the book refused (the only copy of those records left)."""
         if owed:
             journal.append(owed)
         for path in self.done:
-            path.unlink(missing_ok=True)
+            if keep_booked:
+                os.replace(path, path.with_suffix(BOOKED_SUFFIX))
+            else:
+                path.unlink(missing_ok=True)
         for paths, suffix in ((self.corrupt, ".corrupt"), (self.refused, ".refused")):
             for path in paths:
                 if path.exists():

@@ -168,3 +168,15 @@ risk_events = Table(
     CheckConstraint(f"scope IS NULL OR {_in('scope', RISK_SCOPES)}", name="scope"),
     Index(None, "at_ns"),
 )
+
+# How far each out-of-process consumer of a journal has committed (migration 0010): the book writer's
+# ``book:<instance>`` row is written in the same transaction as the rows it read up to there, so a
+# restarted writer goes on from exactly that frame (``book.follower``).
+book_positions = Table(
+    "book_positions",
+    metadata,
+    Column("consumer", Text, primary_key=True),
+    Column("segment", Text, nullable=False),  # the journal segment (its file's name stem)
+    Column("byte_offset", BigInteger, nullable=False),  # where the next frame to read starts
+    Column("updated_ns", BigInteger, nullable=False),
+)

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
@@ -185,7 +185,17 @@ class _Stop:
 
 _STOP = _Stop()
 
-_Item = tuple[Record, ...] | _Flush | _Stop
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """How far into its source (a journal segment, a byte offset) the records before it reach:
+    committed in the same transaction as they are, so a restarted writer goes on from exactly there."""
+
+    segment: str
+    offset: int
+
+
+_Item = tuple[Record, ...] | _Flush | _Stop | Position
 
 
 @dataclass(slots=True)
@@ -193,6 +203,20 @@ class _Batch:
     records: list[Record] = field(default_factory=list)
     flushes: list[threading.Event] = field(default_factory=list)
     stop: bool = False
+    position: Position | None = None
+
+
+_SAVE_POSITION = (
+    "INSERT INTO book_positions (consumer, segment, byte_offset, updated_ns) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (consumer) DO UPDATE SET segment = EXCLUDED.segment, byte_offset = EXCLUDED.byte_offset,"
+    " updated_ns = EXCLUDED.updated_ns"
+)
+
+
+async def read_position(conn: asyncpg.Connection, consumer: str) -> Position | None:
+    """Where ``consumer`` last committed to (None: never)."""
+    row = await conn.fetchrow("SELECT segment, byte_offset FROM book_positions WHERE consumer = $1", consumer)
+    return None if row is None else Position(row["segment"], int(row["byte_offset"]))
 
 
 class BookWriter:
@@ -204,10 +228,23 @@ class BookWriter:
     upstream) is set aside, logged and kept in ``rejected``, so it cannot stall the records behind it.
     """
 
-    def __init__(self, database_url: str, *, max_batch: int = 2000, max_backoff: float = 5.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        max_batch: int = 2000,
+        max_backoff: float = 5.0,
+        consumer: str | None = None,
+        on_commit: Callable[[Position], None] | None = None,
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch {max_batch} < 1")
         self._url = database_url
+        # Positions (``mark``) are committed under this name in ``book_positions``; ``on_commit`` is
+        # told each one once it is, on the writer thread.
+        self._consumer = consumer
+        self._on_commit = on_commit
+        self.committed_position: Position | None = None
         self._conn: asyncpg.Connection | None = None
         self._max_batch = max_batch
         self._max_backoff = max_backoff
@@ -280,6 +317,13 @@ class BookWriter:
         self._submitted += len(batch)
         self._queue.put(batch)
 
+    def mark(self, position: Position) -> None:
+        """The records submitted so far reach ``position`` of their source: committed with them
+        (needs a ``consumer``)."""
+        if self._consumer is None:
+            raise RuntimeError("BookWriter.mark needs a consumer name")
+        self._queue.put(position)
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything submitted before this call is committed; False on timeout."""
         if not self.running:
@@ -299,8 +343,8 @@ class BookWriter:
                 # The blocking get happens outside the loop: nothing else runs on this loop, and a
                 # plain blocking get costs no wake-ups while idle.
                 batch = self._take_batch(block=not stopping)
-                if batch.records:
-                    loop.run_until_complete(self._commit_with_retry(batch.records))
+                if batch.records or batch.position is not None:
+                    loop.run_until_complete(self._commit_with_retry(batch.records, batch.position))
                 for done in batch.flushes:
                     done.set()
                 stopping = stopping or batch.stop
@@ -347,6 +391,8 @@ class BookWriter:
             while True:
                 if isinstance(item, tuple):
                     batch.records.extend(item)
+                elif isinstance(item, Position):
+                    batch.position = item
                 elif isinstance(item, _Flush):
                     batch.flushes.append(item.done)
                 else:
@@ -358,8 +404,9 @@ class BookWriter:
             pass
         return batch
 
-    async def _commit_with_retry(self, records: Sequence[Record]) -> None:
-        """Commit ``records`` in order, retrying while the database fails; set aside bad records.
+    async def _commit_with_retry(self, records: Sequence[Record], position: Position | None = None) -> None:
+        """Commit ``records`` in order, and ``position`` with them, retrying while the database fails;
+        set aside bad records.
 
         A data error (a value PostgreSQL refuses, a broken foreign key) fails the same way on every
         retry and would hold back the whole book behind it, so the batch is split in halves, each
@@ -374,9 +421,14 @@ class BookWriter:
                 conn = await self._connection()
                 async with conn.transaction():
                     await write_rows(conn, rows)
+                    if position is not None:
+                        await conn.execute(_SAVE_POSITION, self._consumer, position.segment, position.offset,
+                                           time.time_ns())
             except Exception as exc:  # noqa: BLE001 - whatever failed, the batch is retried, not dropped
-                if is_data_error(exc):
+                if is_data_error(exc) and records:
                     await self._isolate_bad_records(records, exc)
+                    if position is not None:
+                        await self._commit_with_retry((), position)
                     return
                 await self._disconnect()  # a fresh connection for the retry
                 attempt += 1
@@ -400,6 +452,10 @@ class BookWriter:
                 )
             self.committed_batches += 1
             self.committed_records += len(records)
+            if position is not None:
+                self.committed_position = position
+                if self._on_commit is not None:
+                    self._on_commit(position)
             return
 
     async def _isolate_bad_records(self, records: Sequence[Record], exc: Exception) -> None:

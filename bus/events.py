@@ -1,0 +1,141 @@
+"""fixgate's events: every record the journal holds, as a versioned message with a stable id.
+
+The journal is the one source: the gateway appends each change to it on the hot path (see
+``book/journal.py``) and nothing else; the bus publisher reads the journal's frames and publishes each
+record as one event. So an event's identity is where its record lies in the journal, which never
+changes: ``<instance>:<segment>:<frame offset>:<index in frame>``. The same record published twice
+(a publisher killed between publishing and learning it had) carries the same id, which JetStream
+deduplicates (``Nats-Msg-Id``), and ids of one instance sort in the order the OMS made the changes.
+
+Subjects are ``fixgate.<instance>.<kind>``. The schema is documented in ``docs/EVENTS.md``; a change that
+a consumer could misread raises ``VERSION``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
+from typing import Any, NamedTuple
+
+from book.hops import OrderHops, ReportHops
+from domain.model import (
+    Breach,
+    ClientCancelReject,
+    ClientReport,
+    ClientSent,
+    ExecKind,
+    ExecutionRecord,
+    MarkRecord,
+    OrderRecord,
+    PositionRecord,
+)
+
+VERSION = 1  # the event schema's version: every event carries it as "v"
+
+SUBJECT_ROOT = "fixgate"
+INSTANCE_PATTERN = re.compile(r"[A-Za-z0-9_]{1,32}")  # one NATS subject token, no wildcard or dot
+
+# Each record type's kind (the last token of its subject); an execution that is a trade is a fill.
+_KINDS: dict[type, str] = {
+    OrderRecord: "orders",
+    ExecutionRecord: "executions",
+    PositionRecord: "positions",
+    MarkRecord: "marks",
+    Breach: "risk",
+    ClientReport: "client",
+    ClientCancelReject: "client",
+    ClientSent: "sent",
+    OrderHops: "hops",
+    ReportHops: "hops",
+}
+KINDS: tuple[str, ...] = ("orders", "fills", "executions", "positions", "marks", "risk", "client", "sent", "hops")
+
+
+def check_instance(name: str) -> str:
+    """``name`` if it can name an instance (a subject token and part of every event id), else ValueError."""
+    if not INSTANCE_PATTERN.fullmatch(name):
+        raise ValueError(f"instance name {name!r}: 1 to 32 letters, digits or _")
+    return name
+
+
+def kind_of(record: Any) -> str:
+    """The kind of event ``record`` makes ("fills" for a trade; see ``KINDS``)."""
+    if type(record) is ExecutionRecord and record.kind is ExecKind.TRADE:
+        return "fills"
+    try:
+        return _KINDS[type(record)]
+    except KeyError:
+        raise ValueError(f"no event kind for {type(record).__name__}") from None
+
+
+def subject(instance: str, kind: str) -> str:
+    return f"{SUBJECT_ROOT}.{instance}.{kind}"
+
+
+def stream_name(instance: str) -> str:
+    """The JetStream stream of one instance's events (subjects ``fixgate.<instance>.>``)."""
+    return f"FIXGATE_{instance}"
+
+
+class EventId(NamedTuple):
+    """Where an event's record lies in its instance's journal; sorts in journal order."""
+
+    instance: str
+    segment: str
+    offset: int
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.instance}:{self.segment}:{self.offset}:{self.index}"
+
+    @classmethod
+    def parse(cls, text: str) -> EventId:
+        instance, segment, offset, index = text.split(":")
+        return cls(instance, segment, int(offset), int(index))
+
+    def position(self) -> tuple[int, int, int]:
+        """Its place in the journal, comparable across segments: (segment, offset, index)."""
+        return (int(self.segment), self.offset, self.index)
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON holds it: a Decimal as its exact text, an enum as its value, a record as an object."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [plain(v) for v in value]
+    return value
+
+
+def order_id_of(record: Any) -> int | None:
+    return getattr(record, "order_id", None)
+
+
+def event(instance: str, segment: str, offset: int, index: int, record: Any) -> dict[str, Any]:
+    """The event of ``record``, the ``index``-th of the frame at ``offset`` of ``segment``."""
+    return {
+        "v": VERSION,
+        "id": str(EventId(instance, segment, offset, index)),
+        "instance": instance,
+        "kind": kind_of(record),
+        "type": type(record).__name__,
+        "order_id": order_id_of(record),
+        "data": plain(record),
+    }
+
+
+def encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(data)
+    return body

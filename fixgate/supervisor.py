@@ -1,0 +1,187 @@
+"""The gateway's child processes: started, restarted when they crash, stopped when it stops.
+
+fixgate is one gateway process (FIX, risk, OMS, journal, REST) and the processes that consume its
+journal: the book writer (``book.follower``), the bus publisher (``bus.publisher``) and, when no
+``NATS_URL`` is given, the embedded NATS server. Each child logs to its own file under
+``<data dir>/logs/``. A child that exits while the gateway runs is started again (after 0.2 s, doubling
+to 5 s while it keeps failing within a minute); each is asked to stop (SIGTERM) when the gateway
+stops, and killed if it has not within its grace time. A child dies with the gateway: the kernel
+sends it SIGTERM when the supervisor thread that forked it ends (``PR_SET_PDEATHSIG``), so a killed
+gateway leaves no writer behind to race the next one's.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+_POLL_S = 0.1
+_MIN_BACKOFF_S = 0.2
+_MAX_BACKOFF_S = 5.0
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the children watch for the gateway's end themselves
+
+
+@dataclass
+class Child:
+    """One supervised process: its command line, its log, and what became of it."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    stop_grace_s: float = 15.0
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    last_exit: int | None = None
+    started_at: float = 0.0
+    backoff: float = _MIN_BACKOFF_S
+    next_start: float = 0.0
+    listeners: list[Callable[[Child], None]] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def _spawn(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as out:
+            env = dict(os.environ if self.env is None else self.env)
+            self.process = subprocess.Popen(
+                list(self.argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                preexec_fn=_die_with_parent, close_fds=True,
+            )
+        self.starts += 1
+        self.started_at = time.monotonic()
+        for listener in self.listeners:
+            listener(self)
+
+    def _terminate(self) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(self.stop_grace_s)
+        except subprocess.TimeoutExpired:
+            log.error("%s (pid %d) did not stop within %.0fs: killed", self.name, process.pid, self.stop_grace_s)
+            process.kill()
+            process.wait(5)
+        self.last_exit = process.returncode
+
+
+class Supervisor:
+    """Runs the children on one thread (which forks them all, so they die with it: see the module)."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, Child] = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._requests: list[tuple[str, Child | None, threading.Event]] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="fixgate-supervisor", daemon=True)
+        self._thread.start()
+
+    def add(self, child: Child, *, wait: bool = True) -> Child:
+        """Start ``child`` under supervision (on the supervisor's thread; ``wait``: until it is spawned)."""
+        done = self._request("add", child)
+        if wait:
+            done.wait(10)
+        return child
+
+    def stop_child(self, name: str) -> None:
+        """Stop one child for good (it is not restarted)."""
+        self._request("remove", self.children.get(name)).wait(60)
+
+    def _request(self, what: str, child: Child | None) -> threading.Event:
+        done = threading.Event()
+        with self._lock:
+            self._requests.append((what, child, done))
+        return done
+
+    def stop(self, order: Sequence[str] = ()) -> None:
+        """Stop every child (those named in ``order`` first, in that order), then the thread."""
+        for name in order:
+            if name in self.children:
+                self.stop_child(name)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(60)
+
+    def status(self) -> dict[str, dict[str, object]]:
+        """Each child: running, pid, how often it was started, its last exit code."""
+        return {
+            name: {"running": c.running, "pid": c.pid, "starts": c.starts, "last_exit": c.last_exit}
+            for name, c in list(self.children.items())
+        }
+
+    def _handle_requests(self) -> None:
+        with self._lock:
+            requests, self._requests = self._requests, []
+        for what, child, done in requests:
+            try:
+                if child is None:
+                    continue
+                if what == "add":
+                    self.children[child.name] = child
+                    child._spawn()
+                else:
+                    self.children.pop(child.name, None)
+                    child._terminate()
+            except Exception:  # noqa: BLE001 - a child that cannot start is logged; the gateway goes on
+                log.exception("%s: could not %s", child.name if child else "?", what)
+            finally:
+                done.set()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._handle_requests()
+                now = time.monotonic()
+                for child in list(self.children.values()):
+                    process = child.process
+                    if process is None or process.poll() is None:
+                        continue
+                    if child.next_start == 0.0:
+                        child.last_exit = process.returncode
+                        lived = now - child.started_at
+                        child.backoff = _MIN_BACKOFF_S if lived > 60 else min(child.backoff * 2, _MAX_BACKOFF_S)
+                        child.next_start = now + child.backoff
+                        log.error("%s (pid %d) exited with %s after %.1fs: restarting in %.1fs (log: %s)",
+                                  child.name, process.pid, process.returncode, lived, child.backoff, child.log_path)
+                    elif now >= child.next_start:
+                        child.next_start = 0.0
+                        try:
+                            child._spawn()
+                        except Exception:  # noqa: BLE001 - tried again after the backoff
+                            log.exception("%s: could not restart", child.name)
+                            child.next_start = now + child.backoff
+                self._stop.wait(_POLL_S)
+            self._handle_requests()
+            for child in list(self.children.values()):
+                child._terminate()
+        finally:
+            self._stopped.set()
