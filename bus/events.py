@@ -87,7 +87,7 @@ class EventId(NamedTuple):
     instance: str
     segment: str
     offset: int
-    index: int
+    index: int  # type: ignore[assignment]  # the place in its frame; shadows tuple.index, unused here
 
     def __str__(self) -> str:
         return f"{self.instance}:{self.segment}:{self.offset}:{self.index}"

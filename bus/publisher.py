@@ -1,0 +1,442 @@
+"""The bus publisher process: every record of an instance's journal, published to NATS JetStream as
+one event, exactly once, in journal order.
+
+The gateway only appends to its journal (``book/journal.py``); this process, started and supervised
+by it (``fixgate.supervisor``), reads the journal's whole frames and publishes each record as an event
+(``bus.events``) on ``fixgate.<instance>.<kind>``, into the instance's stream ``FIXGATE_<instance>``
+(made here if missing). It reads the earlier runs' segments the book holds (``*.booked``, oldest
+first: each is deleted once JetStream has acknowledged all of it), then follows the current run's
+segment as it grows.
+
+Exactly once, in order. The stream itself is the publisher's position: on every (re)connection it
+reads the stream's last message, whose ``Nats-Msg-Id`` is the id of the last event stored, which says
+where in the journal that event lies (``EventId``); publishing resumes right after it. Publishes are
+pipelined (many in flight, acknowledged in order), and each carries ``Nats-Expected-Last-Sequence``, the
+stream sequence of the event before it: JetStream stores an event only directly after its predecessor,
+so an event refused or lost in flight (the bus going down) fails every later one in the pipeline too,
+never leaving a gap behind a stored successor. ``Nats-Msg-Id`` is the second guard: the same event
+from a publisher killed mid-flight and its successor is stored once (within the duplicate window).
+
+The bus being down never stops it: it reconnects with backoff, and the journal keeps everything
+meanwhile. It exits on SIGTERM (after publishing what the journal holds, for a few seconds at most, if
+the bus is up), and on anything unexpected (an unreadable journal), logged, for its supervisor to
+restart it. Its progress is in a small status file (JSON, replaced whole) for ``/health``.
+
+    python -m bus.publisher --nats-url URL --journal-dir DIR --instance NAME --status FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, StorageType, StreamConfig
+
+from book.journal import BOOKED_SUFFIX, SEGMENT_SUFFIX, Journal, SegmentReader, segment_of
+from bus.events import EventId, check_instance, encode, event, stream_name, subject
+
+log = logging.getLogger("bus.publisher")
+
+MSG_ID = "Nats-Msg-Id"
+EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"
+DUPLICATE_WINDOW_S = 600.0  # JetStream remembers event ids this long (the guard against a repeat)
+_MAX_IN_FLIGHT = 2000  # publishes awaiting their ack
+_ACK_TIMEOUT_S = 10.0  # an ack this late: the connection is taken for lost
+_API_TIMEOUT_S = 5.0
+_STOP_GRACE_S = 4.0  # after SIGTERM, how long to go on publishing what the journal holds
+_BACKOFF_S = (0.1, 5.0)  # first and longest wait between connection attempts
+_STATUS_EVERY_S = 0.1
+_READ_BATCH = 2000  # records per look at the journal
+_IDLE_SLEEP = (0.0005, 0.001, 0.002, 0.005, 0.01)  # seconds between looks at the journal when nothing came
+
+Position = tuple[int, int, int]  # EventId.position(): (segment, frame offset, index in frame)
+
+
+class BusLost(Exception):
+    """The connection to the bus ended, or an acknowledgement did not come."""
+
+
+# What sends the publisher back to reconnecting; anything else is unexpected.
+BUS_ERRORS = (nats.errors.Error, BusLost, OSError, asyncio.TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The publisher's progress as its status file holds it."""
+
+    connected: bool
+    segment: str  # the journal is on the bus up to ``offset`` of this segment
+    offset: int
+    published: int  # events JetStream acknowledged since this process started
+    last_error: str | None
+    at_ns: int
+    pid: int
+
+    def write(self, path: Path) -> None:
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(asdict(self)))
+        os.replace(temporary, path)
+
+    @classmethod
+    def read(cls, path: Path) -> Status | None:
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+            return cls(bool(data["connected"]), str(data["segment"]), int(data["offset"]), int(data["published"]),
+                       data.get("last_error"), int(data["at_ns"]), int(data["pid"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def stream_config(instance: str) -> StreamConfig:
+    """The instance's stream as the publisher makes it: all its subjects, on disk, ids remembered for
+    ``DUPLICATE_WINDOW_S``, nothing expired (a consumer's business, or an operator's)."""
+    return StreamConfig(
+        name=stream_name(instance), subjects=[subject(instance, ">")], storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        description=f"fixgate instance {instance}: every journal record as an event (docs/EVENTS.md)",
+    )
+
+
+async def ensure_stream(js: JetStreamContext, instance: str) -> None:
+    """Make the instance's stream if it is missing; one that exists is left as it is."""
+    name = stream_name(instance)
+    try:
+        await js.stream_info(name)
+        return
+    except nats.js.errors.NotFoundError:
+        pass
+    try:
+        await js.add_stream(stream_config(instance))
+        log.info("stream %s created", name)
+    except nats.js.errors.BadRequestError as exc:
+        if exc.err_code != 10058:  # "stream name already in use": someone made it meanwhile
+            raise
+
+
+async def last_published(js: JetStreamContext, instance: str) -> tuple[EventId | None, int]:
+    """The last event the stream holds (None: none yet) and its stream sequence."""
+    name = stream_name(instance)
+    info = await js.stream_info(name)
+    last_seq = info.state.last_seq
+    if not last_seq:
+        return None, 0
+    msg = await js.get_msg(name, last_seq)
+    msg_id = (msg.headers or {}).get(MSG_ID)
+    if msg_id is None:
+        raise ValueError(f"stream {name}: its last message (seq {last_seq}) has no {MSG_ID}: not a fixgate event")
+    last = EventId.parse(msg_id)
+    if last.instance != instance:
+        raise ValueError(f"stream {name}: its last message (seq {last_seq}) is an event of {last.instance!r}")
+    return last, last_seq
+
+
+class _Pipeline:
+    """Publishes in flight on one connection, acknowledged in order."""
+
+    def __init__(self, nc: NATS, js: JetStreamContext, instance: str, last_seq: int) -> None:
+        self.nc = nc
+        self.js = js
+        self.instance = instance
+        self.seq = last_seq  # the stream sequence of the last event published (acknowledged or not)
+        # Each publish's ack, or None to mark the end of a frame: (ack, segment, journal offset reached).
+        self.in_flight: deque[tuple[asyncio.Future[PubAck] | None, str, int]] = deque()
+        self.acked = 0
+        self.reached: tuple[str, int] | None = None  # where the journal is acknowledged up to
+
+    async def frame(self, segment: str, offset: int, end: int, records: list[Any], after: Position | None) -> None:
+        """Publish a frame's records, those past ``after`` (already on the bus)."""
+        number = int(segment)
+        for index, record in enumerate(records):
+            if after is not None and (number, offset, index) <= after:
+                continue
+            body = event(self.instance, segment, offset, index, record)
+            headers = {MSG_ID: body["id"], EXPECTED_LAST_SEQ: str(self.seq)}
+            ack = await self.js.publish_async(subject(self.instance, body["kind"]), encode(body), headers=headers)
+            self.seq += 1
+            self.in_flight.append((ack, segment, offset))
+            if len(self.in_flight) >= _MAX_IN_FLIGHT:
+                await self._settle_oldest()
+        self.in_flight.append((None, segment, end))
+
+    def settle(self) -> None:
+        """Take the acknowledgements that have come, in order, without waiting."""
+        while self.in_flight:
+            ack = self.in_flight[0][0]
+            if ack is not None and not ack.done():
+                break
+            self._take()
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait for every publish in flight to be acknowledged; False if ``timeout`` ran out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.in_flight:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await self._settle_oldest()
+        return True
+
+    async def _settle_oldest(self) -> None:
+        ack = self.in_flight[0][0]
+        if ack is not None and not ack.done():
+            waited = 0.0
+            # Short waits: a lost connection leaves its acks pending for ever; see it at once.
+            while not ack.done():
+                self.alive()
+                if waited >= _ACK_TIMEOUT_S:
+                    raise BusLost(f"no acknowledgement within {_ACK_TIMEOUT_S:.0f}s")
+                await asyncio.wait({ack}, timeout=0.2)
+                waited += 0.2
+        self._take()
+
+    def _take(self) -> None:
+        ack, segment, offset = self.in_flight.popleft()
+        if ack is not None:
+            ack.result()  # an error ack (e.g. wrong last sequence) raises: reconnect and resume
+            self.acked += 1
+        self.reached = (segment, offset)
+
+    def alive(self) -> None:
+        if self.nc.is_closed or not self.nc.is_connected:
+            raise BusLost("connection to the bus lost")
+
+
+class Publisher:
+    """Publishes one instance's journal to JetStream until stopped; see the module's docstring."""
+
+    def __init__(self, url: str, journal_dir: Path, instance: str, status_path: Path) -> None:
+        self.url = url
+        self.journal_dir = journal_dir
+        self.instance = check_instance(instance)
+        self.status_path = status_path
+        self.stop = asyncio.Event()
+        self._stop_at: float | None = None
+        self.connected = False
+        self.segment = ""
+        self.offset = 0
+        self.published = 0
+        self.last_error: str | None = None
+        self._status_at = 0.0
+        self._pipe: _Pipeline | None = None
+
+    def request_stop(self) -> None:
+        if self._stop_at is None:
+            self._stop_at = time.monotonic()
+        self.stop.set()
+
+    def _out_of_time(self) -> bool:
+        return self._stop_at is not None and time.monotonic() - self._stop_at > _STOP_GRACE_S
+
+    # -- STATUS --------------------------------------------------------------------------------------
+
+    def write_status(self, force: bool = False) -> None:
+        pipe = self._pipe
+        if pipe is not None:
+            pipe.settle()
+            if pipe.reached is not None:
+                self.segment, self.offset = pipe.reached
+        now = time.monotonic()
+        if not force and now - self._status_at < _STATUS_EVERY_S:
+            return
+        self._status_at = now
+        published = self.published + (pipe.acked if pipe is not None else 0)
+        Status(self.connected, self.segment, self.offset, published, self.last_error, time.time_ns(),
+               os.getpid()).write(self.status_path)
+
+    # -- CONNECTIONS ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Publish until stopped: connect, publish, and after any loss of the bus, again."""
+        backoff = _BACKOFF_S[0]
+        self.write_status(force=True)
+        while not self.stop.is_set():
+            nc: NATS | None = None
+            try:
+                # One connection per session, never reconnected under us: a new one resumes from the
+                # stream. (max_reconnect_attempts=0 would mean "for ever" to the first connect.)
+                nc = await asyncio.wait_for(nats.connect(
+                    self.url, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=1,
+                    reconnect_time_wait=0.05, error_cb=self._on_error, name=f"fixgate-publisher-{self.instance}",
+                ), timeout=10)
+                js = nc.jetstream(timeout=_API_TIMEOUT_S, publish_async_max_pending=2 * _MAX_IN_FLIGHT)
+                await ensure_stream(js, self.instance)
+                last, last_seq = await last_published(js, self.instance)
+                self._pipe = _Pipeline(nc, js, self.instance, last_seq)
+                self.connected, self.last_error = True, None
+                backoff = _BACKOFF_S[0]
+                log.info("publishing to %s, stream %s, after %s (seq %d)", self.url, stream_name(self.instance),
+                         last if last is not None else "nothing", last_seq)
+                self.write_status(force=True)
+                await self._publish(self._pipe, None if last is None else last.position())
+                return
+            except BUS_ERRORS as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                log.warning("bus: %s; retrying in %.1fs", self.last_error, backoff)
+            finally:
+                if self._pipe is not None:
+                    self.write_status(force=True)  # the acks taken before it ended
+                    self.published += self._pipe.acked
+                    self._pipe = None
+                self.connected = False
+                if nc is not None:
+                    await _close(nc)
+                self.write_status(force=True)
+            try:
+                await asyncio.wait_for(self.stop.wait(), backoff)
+            except TimeoutError:
+                pass
+            backoff = min(backoff * 2, _BACKOFF_S[1])
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("nats client: %s: %s", type(exc).__name__, exc)
+
+    # -- THE JOURNAL ---------------------------------------------------------------------------------
+
+    def _segments(self) -> list[Path]:
+        """The journal's segments, earlier runs' (booked or not yet) and the current one, in order."""
+        files = [*Journal.booked(self.journal_dir), *self.journal_dir.glob(f"*{SEGMENT_SUFFIX}")]
+        return sorted((p for p in files if segment_of(p).isdigit()), key=lambda p: int(segment_of(p)))
+
+    def _newer_than(self, number: int) -> bool:
+        return any(int(segment_of(p)) > number for p in self._segments())
+
+    async def _publish(self, pipe: _Pipeline, after: Position | None) -> None:
+        """Publish every event past ``after``, segment after segment, until stopped."""
+        done = after[0] - 1 if after is not None else -1  # segments numbered up to here are all on the bus
+        idle = 0
+        while True:
+            todo: list[Path] = []
+            for path in self._segments():
+                number = int(segment_of(path))
+                if number > done:
+                    todo.append(path)
+                elif path.name.endswith(BOOKED_SUFFIX):
+                    await self._retire(pipe, path)
+            if not todo:  # no current segment (the gateway not started yet): wait for one
+                if self.stop.is_set():
+                    break
+                pipe.alive()
+                self.write_status()
+                await asyncio.sleep(_IDLE_SLEEP[min(idle, len(_IDLE_SLEEP) - 1)])
+                idle += 1
+                continue
+            idle = 0
+            path = todo[0]
+            try:
+                ended = await self._segment(pipe, path, after)
+            except FileNotFoundError:
+                continue  # renamed as it was listed (a .journal booked by the gateway's start): list again
+            if not ended:
+                break
+            done = int(segment_of(path))
+            if path.name.endswith(BOOKED_SUFFIX):
+                await self._retire(pipe, path)
+        pipe.settle()
+        if not self._out_of_time():
+            await pipe.drain(timeout=max(0.0, _STOP_GRACE_S - (time.monotonic() - (self._stop_at or 0.0))))
+        self.write_status(force=True)
+
+    async def _retire(self, pipe: _Pipeline, path: Path) -> None:
+        """Delete a booked segment that is wholly on the bus, once every publish of it is acknowledged."""
+        await pipe.drain()
+        path.unlink(missing_ok=True)
+        log.info("segment %s is on the bus: deleted", path.name)
+
+    async def _segment(self, pipe: _Pipeline, path: Path, after: Position | None) -> bool:
+        """Publish a segment's events past ``after``: a booked one, or one a newer segment followed, to its
+        end; the newest as it grows. False if stopped before its end."""
+        number = int(segment_of(path))
+        reader = SegmentReader(path, after[1] if after is not None and after[0] == number else 0)
+        closed = path.name.endswith(BOOKED_SUFFIX)
+        idle = 0
+        try:
+            while True:
+                if self._out_of_time():
+                    return False
+                frames = reader.poll(_READ_BATCH)
+                if frames:
+                    idle = 0
+                    for offset, end, records in frames:
+                        await pipe.frame(reader.segment, offset, end, records, after)
+                    self.write_status()
+                    continue
+                if closed:
+                    break
+                if self._newer_than(number):
+                    closed = True  # its run has ended: what it holds now is all it will hold
+                    continue
+                if self.stop.is_set():
+                    return False
+                pipe.alive()
+                self.write_status()
+                if os.getppid() == 1:  # the gateway is gone (and with it, whoever would stop us)
+                    log.warning("bus publisher: the gateway process ended; publishing what the journal holds")
+                    self.request_stop()
+                    continue
+                await asyncio.sleep(_IDLE_SLEEP[min(idle, len(_IDLE_SLEEP) - 1)])
+                idle += 1
+        finally:
+            reader.close()
+        await pipe.drain()
+        self.write_status(force=True)
+        return True
+
+
+async def _close(nc: NATS) -> None:
+    """Close a session's connection. One the bus dropped is closing itself: let it finish rather than
+    close it a second time across it (which leaves its subscriptions' tasks pending)."""
+    for _ in range(50):
+        if nc.is_closed or nc.is_connected:
+            break
+        await asyncio.sleep(0.01)
+    if not nc.is_closed:
+        try:
+            await nc.close()
+        except Exception as exc:  # noqa: BLE001 - a connection already broken may fail to close
+            log.debug("closing the connection: %s", exc)
+    await asyncio.sleep(0.01)  # its cancelled tasks end
+
+
+async def publish(url: str, journal_dir: Path, instance: str, status_path: Path) -> None:
+    """Run a :class:`Publisher` until SIGTERM or SIGINT."""
+    publisher = Publisher(url, journal_dir, instance, status_path)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, publisher.request_stop)
+    await publisher.run()
+    log.info("bus publisher stopped after %d events, at byte %d of segment %s",
+             publisher.published, publisher.offset, publisher.segment or "-")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bus.publisher", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nats-url", required=True)
+    parser.add_argument("--journal-dir", type=Path, required=True)
+    parser.add_argument("--instance", required=True)
+    parser.add_argument("--status", type=Path, required=True, help="progress file (JSON)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(publish(args.nats_url, args.journal_dir, args.instance, args.status))
+    except Exception:
+        log.exception("bus publisher: unexpected failure; exiting for the supervisor to restart it")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
