@@ -55,7 +55,8 @@ log = logging.getLogger("bus.publisher")
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"
 DUPLICATE_WINDOW_S = 600.0  # JetStream remembers event ids this long (the guard against a repeat)
-_MAX_IN_FLIGHT = 2000  # publishes awaiting their ack
+_ACK_EVERY = 250  # publishes per acknowledgement asked for
+_MAX_ACKS_IN_FLIGHT = 16  # so about 4,000 events in flight
 _ACK_TIMEOUT_S = 10.0  # an ack this late: the connection is taken for lost
 _API_TIMEOUT_S = 5.0
 _STOP_GRACE_S = 4.0  # after SIGTERM, how long to go on publishing what the journal holds
@@ -146,32 +147,50 @@ async def last_published(js: JetStreamContext, instance: str) -> tuple[EventId |
 
 
 class _Pipeline:
-    """Publishes in flight on one connection, acknowledged in order."""
+    """Publishes in flight on one connection, acknowledged in order.
+
+    Only every ``_ACK_EVERY``-th publish (and a batch's last) asks for an acknowledgement: JetStream
+    takes one connection's messages in order, and each must follow the one before it
+    (``Nats-Expected-Last-Sequence``), so an ack says every event before it is stored too."""
 
     def __init__(self, nc: NATS, js: JetStreamContext, instance: str, last_seq: int) -> None:
         self.nc = nc
         self.js = js
         self.instance = instance
         self.seq = last_seq  # the stream sequence of the last event published (acknowledged or not)
-        # Each publish's ack, or None to mark the end of a frame: (ack, segment, journal offset reached).
-        self.in_flight: deque[tuple[asyncio.Future[PubAck] | None, str, int]] = deque()
+        # Acks awaited, or None to mark the end of a batch: (ack, segment, journal offset it confirms,
+        # events it confirms).
+        self.in_flight: deque[tuple[asyncio.Future[PubAck] | None, str, int, int]] = deque()
         self.acked = 0
         self.reached: tuple[str, int] | None = None  # where the journal is acknowledged up to
 
-    async def frame(self, segment: str, offset: int, end: int, records: list[Any], after: Position | None) -> None:
-        """Publish a frame's records, those past ``after`` (already on the bus)."""
+    async def publish(self, segment: str, frames: list[tuple[int, int, list[Any]]], after: Position | None) -> None:
+        """Publish the frames' records, those past ``after`` (already on the bus)."""
         number = int(segment)
-        for index, record in enumerate(records):
-            if after is not None and (number, offset, index) <= after:
+        batch: list[tuple[str, bytes, dict[str, str], int]] = []  # subject, event, headers, offset reached
+        for offset, end, records in frames:
+            last = len(records) - 1
+            for index, record in enumerate(records):
+                if after is not None and (number, offset, index) <= after:
+                    continue
+                body = event(self.instance, segment, offset, index, record)
+                headers = {MSG_ID: body["id"], EXPECTED_LAST_SEQ: str(self.seq)}
+                self.seq += 1
+                batch.append((subject(self.instance, body["kind"]), encode(body), headers,
+                              end if index == last else offset))
+        since = 0
+        for i, (subj, data, headers, reached) in enumerate(batch):
+            since += 1
+            if since < _ACK_EVERY and i < len(batch) - 1:
+                await self.nc.publish(subj, data, headers=headers)
                 continue
-            body = event(self.instance, segment, offset, index, record)
-            headers = {MSG_ID: body["id"], EXPECTED_LAST_SEQ: str(self.seq)}
-            ack = await self.js.publish_async(subject(self.instance, body["kind"]), encode(body), headers=headers)
-            self.seq += 1
-            self.in_flight.append((ack, segment, offset))
-            if len(self.in_flight) >= _MAX_IN_FLIGHT:
+            ack = await self.js.publish_async(subj, data, headers=headers)
+            self.in_flight.append((ack, segment, reached, since))
+            since = 0
+            if len(self.in_flight) >= _MAX_ACKS_IN_FLIGHT:
                 await self._settle_oldest()
-        self.in_flight.append((None, segment, end))
+        if frames:
+            self.in_flight.append((None, segment, frames[-1][1], 0))
 
     def settle(self) -> None:
         """Take the acknowledgements that have come, in order, without waiting."""
@@ -204,10 +223,10 @@ class _Pipeline:
         self._take()
 
     def _take(self) -> None:
-        ack, segment, offset = self.in_flight.popleft()
+        ack, segment, offset, events = self.in_flight.popleft()
         if ack is not None:
             ack.result()  # an error ack (e.g. wrong last sequence) raises: reconnect and resume
-            self.acked += 1
+            self.acked += events
         self.reached = (segment, offset)
 
     def alive(self) -> None:
@@ -272,7 +291,7 @@ class Publisher:
                     self.url, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=1,
                     reconnect_time_wait=0.05, error_cb=self._on_error, name=f"fixgate-publisher-{self.instance}",
                 ), timeout=10)
-                js = nc.jetstream(timeout=_API_TIMEOUT_S, publish_async_max_pending=2 * _MAX_IN_FLIGHT)
+                js = nc.jetstream(timeout=_API_TIMEOUT_S)
                 await ensure_stream(js, self.instance)
                 last, last_seq = await last_published(js, self.instance)
                 self._pipe = _Pipeline(nc, js, self.instance, last_seq)
@@ -370,8 +389,7 @@ class Publisher:
                 frames = reader.poll(_READ_BATCH)
                 if frames:
                     idle = 0
-                    for offset, end, records in frames:
-                        await pipe.frame(reader.segment, offset, end, records, after)
+                    await pipe.publish(reader.segment, frames, after)
                     self.write_status()
                     continue
                 if closed:
