@@ -24,7 +24,7 @@ from book.journal import BOOKED_SUFFIX, Journal, SegmentReader
 from bus.events import EventId, decode, event, kind_of, stream_name, subject
 from bus.publisher import MSG_ID, Status
 from bus.server import EmbeddedNats
-from tests.support import eventually
+from tests.support import eventually, free_port
 from tests.unit.book import samples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -296,3 +296,40 @@ def test_event_ids_sort_in_journal_order(tmp_path: Path) -> None:
     ids = [EventId.parse(e["id"]) for e in expected(first, second.path)]
     assert [i.position() for i in ids] == sorted(i.position() for i in ids)
     second.close()
+
+
+def test_the_consumer_example_prints_fills(tmp_path: Path, bus: EmbeddedNats, publisher: Publisher) -> None:
+    """docs/examples/consume_fills.py, as EVENTS.md tells a reader to run it."""
+    journal_dir = tmp_path / "journal"
+    current = Journal(journal_dir)
+    write(current, flow(2))
+    publisher.start()
+    eventually(lambda: stream_count(bus.url), lambda n: n >= 10)
+    env = {**os.environ, "NATS_URL": bus.url, "FIXGATE_INSTANCE": INSTANCE}
+    consumer = subprocess.Popen([sys.executable, "docs/examples/consume_fills.py"], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert consumer.stdout is not None
+        lines = [consumer.stdout.readline() for _ in range(3)]
+    finally:
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(timeout=10)
+    assert "consuming" in lines[0]
+    fills = [e for e in expected(current.path) if e["kind"] == "fills"]
+    assert [line.split()[0] for line in lines[1:]] == [e["id"] for e in fills]
+    assert "order 1: 40 @ 190.0100 = 7600.4000 " in lines[1]
+    current.close()
+
+
+def test_stopped_while_the_bus_is_down(tmp_path: Path) -> None:
+    """No bus: it says so in its status, keeps trying, and SIGTERM still ends it at once, cleanly."""
+    (tmp_path / "journal").mkdir()
+    dead = f"nats://127.0.0.1:{free_port()}"
+    p = Publisher(dead, tmp_path / "journal", tmp_path / "publisher.json", tmp_path / "publisher.log").start()
+    try:
+        first = eventually(p.status, lambda s: s is not None and s.last_error is not None)
+        assert not first.connected
+        eventually(p.status, lambda s: s is not None and s.at_ns > first.at_ns)  # another attempt
+        assert p.stop() == 0
+    finally:
+        p.ensure_stopped()
