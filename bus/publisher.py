@@ -62,8 +62,9 @@ _API_TIMEOUT_S = 5.0
 _STOP_GRACE_S = 4.0  # after SIGTERM, how long to go on publishing what the journal holds
 _BACKOFF_S = (0.1, 5.0)  # first and longest wait between connection attempts
 _STATUS_EVERY_S = 0.1
+_HEARTBEAT_S = 1.0
 _READ_BATCH = 2000  # records per look at the journal
-_IDLE_SLEEP = (0.0005, 0.001, 0.002, 0.005, 0.01)  # seconds between looks at the journal when nothing came
+_IDLE_SLEEP = (0.0005, 0.001, 0.002, 0.005)  # seconds between looks at the journal when nothing came
 
 Position = tuple[int, int, int]  # EventId.position(): (segment, frame offset, index in frame)
 
@@ -250,6 +251,8 @@ class Publisher:
         self.published = 0
         self.last_error: str | None = None
         self._status_at = 0.0
+        self._status_state: tuple[object, ...] = ()
+        self._parent = os.getppid()
         self._pipe: _Pipeline | None = None
 
     def request_stop(self) -> None:
@@ -257,24 +260,36 @@ class Publisher:
             self._stop_at = time.monotonic()
         self.stop.set()
 
+    def _orphaned(self) -> bool:
+        """Whether the process that started this one is gone (and with it, whoever would stop us): then
+        stop, after publishing what the journal holds."""
+        if os.getppid() == self._parent or self.stop.is_set():
+            return False
+        log.warning("bus publisher: its parent process ended; publishing what the journal holds, then stopping")
+        self.request_stop()
+        return True
+
     def _out_of_time(self) -> bool:
         return self._stop_at is not None and time.monotonic() - self._stop_at > _STOP_GRACE_S
 
     # -- STATUS --------------------------------------------------------------------------------------
 
     def write_status(self, force: bool = False) -> None:
+        """Write the status file: when ``force``d; when progress changed, at most every
+        ``_STATUS_EVERY_S``; else every ``_HEARTBEAT_S`` (its ``at_ns`` says the publisher is alive)."""
         pipe = self._pipe
         if pipe is not None:
             pipe.settle()
             if pipe.reached is not None:
                 self.segment, self.offset = pipe.reached
-        now = time.monotonic()
-        if not force and now - self._status_at < _STATUS_EVERY_S:
-            return
-        self._status_at = now
         published = self.published + (pipe.acked if pipe is not None else 0)
-        Status(self.connected, self.segment, self.offset, published, self.last_error, time.time_ns(),
-               os.getpid()).write(self.status_path)
+        state = (self.connected, self.segment, self.offset, published, self.last_error)
+        since = time.monotonic() - self._status_at
+        if not force and since < (_STATUS_EVERY_S if state != self._status_state else _HEARTBEAT_S):
+            return
+        self._status_at += since
+        self._status_state = state
+        Status(*state, time.time_ns(), os.getpid()).write(self.status_path)
 
     # -- CONNECTIONS ---------------------------------------------------------------------------------
 
@@ -346,7 +361,7 @@ class Publisher:
                 elif path.name.endswith(BOOKED_SUFFIX):
                     await self._retire(pipe, path)
             if not todo:  # no current segment (the gateway not started yet): wait for one
-                if self.stop.is_set():
+                if self.stop.is_set() or self._orphaned():
                     break
                 pipe.alive()
                 self.write_status()
@@ -401,9 +416,7 @@ class Publisher:
                     return False
                 pipe.alive()
                 self.write_status()
-                if os.getppid() == 1:  # the gateway is gone (and with it, whoever would stop us)
-                    log.warning("bus publisher: the gateway process ended; publishing what the journal holds")
-                    self.request_stop()
+                if self._orphaned():
                     continue
                 await asyncio.sleep(_IDLE_SLEEP[min(idle, len(_IDLE_SLEEP) - 1)])
                 idle += 1

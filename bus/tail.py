@@ -3,8 +3,8 @@
 It reads the instance's stream through an ephemeral ordered consumer (nothing is left on the server
 when it ends), from now on, or ``--from-start`` from the stream's first event. A fill's record carries
 no side or symbol: those come from the order's own event, which the OMS journals in the same frame
-(just after the fill), so lines are printed a frame at a time and the tail reads every kind, showing
-only the one asked for.
+(just after the fill), so lines are printed a frame at a time, and for fills the tail reads every
+kind, showing only the fills.
 """
 
 from __future__ import annotations
@@ -143,7 +143,9 @@ async def tail(url: str, instance: str, kind: str | None, from_start: bool, out:
         js = nc.jetstream()
         policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
         try:
-            sub = await js.subscribe(subject(instance, ">"), stream=stream_name(instance), ordered_consumer=True,
+            # Fills are shown with their orders' sides and symbols: those come with the other kinds.
+            watched = subject(instance, ">" if kind in (None, "fills") else kind)
+            sub = await js.subscribe(watched, stream=stream_name(instance), ordered_consumer=True,
                                      deliver_policy=policy)
         except nats.js.errors.NotFoundError:
             raise NoBus(f"no stream {stream_name(instance)} at {url}: has instance {instance!r} published yet?"
