@@ -336,3 +336,32 @@ def test_stopped_while_the_bus_is_down(tmp_path: Path) -> None:
         assert p.stop() == 0
     finally:
         p.ensure_stopped()
+
+
+def test_segments_of_a_gateway_between_runs(tmp_path: Path, bus: EmbeddedNats, publisher: Publisher) -> None:
+    """An earlier run's segment not yet replayed is published but left for the gateway's start; once
+    that start books it (and the current one) and begins a new segment, they go, the new one follows."""
+    journal_dir = tmp_path / "journal"
+    old = booked(journal_dir, flow(5))
+    unreplayed = Journal(journal_dir)
+    write(unreplayed, flow(5, start=10))
+    unreplayed.close()
+    current = Journal(journal_dir)
+    write(current, flow(5, start=20))
+    events = expected(old, unreplayed.path, current.path)
+    publisher.start()
+    eventually(lambda: stream_count(bus.url), lambda n: n >= len(events))
+    eventually(lambda: old.exists(), lambda exists: not exists)
+    assert unreplayed.path.exists() and current.path.exists()
+
+    current.close()  # the gateway restarts: its start replays both and books them, then a new run
+    for journal in (unreplayed, current):
+        os.replace(journal.path, journal.path.with_suffix(BOOKED_SUFFIX))
+    following = Journal(journal_dir)
+    write(following, flow(5, start=30))
+    events += expected(following.path)
+    eventually(lambda: stream_count(bus.url), lambda n: n >= len(events))
+    eventually(lambda: sorted(p.name for p in journal_dir.iterdir()), lambda names: names == [following.path.name])
+    assert publisher.stop() == 0
+    assert_exactly(bus.url, events)
+    following.close()
