@@ -49,6 +49,7 @@ from nats.js.api import PubAck, StorageType, StreamConfig
 
 from book.journal import BOOKED_SUFFIX, SEGMENT_SUFFIX, Journal, SegmentReader, segment_of
 from bus.events import EventId, check_instance, encode, event, stream_name, subject
+from bus.server import servers
 
 log = logging.getLogger("bus.publisher")
 
@@ -303,7 +304,7 @@ class Publisher:
                 # One connection per session, never reconnected under us: a new one resumes from the
                 # stream. (max_reconnect_attempts=0 would mean "for ever" to the first connect.)
                 nc = await asyncio.wait_for(nats.connect(
-                    self.url, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=1,
+                    servers(self.url), allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=1,
                     reconnect_time_wait=0.05, error_cb=self._on_error, name=f"fixgate-publisher-{self.instance}",
                 ), timeout=10)
                 js = nc.jetstream(timeout=_API_TIMEOUT_S)

@@ -76,6 +76,12 @@ def read_url(data_dir: Path) -> str | None:
         return None
 
 
+def servers(url: str) -> list[str]:
+    """The servers of a NATS URL, which may name several, comma-separated (as ``NATS_URL`` does for
+    a cluster)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

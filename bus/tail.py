@@ -24,7 +24,7 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from bus.events import decode, stream_name, subject
-from bus.server import read_url, url_file
+from bus.server import read_url, servers, url_file
 
 DEFAULT_INSTANCE = "fixgate"
 _FRAME_WAIT_S = 0.05  # a frame's events come together: this long without one, the frame is complete
@@ -135,10 +135,13 @@ def _frame_of(body: dict[str, Any]) -> str:
 async def tail(url: str, instance: str, kind: str | None, from_start: bool, out: TextIO = sys.stdout) -> None:
     """Print the instance's events (of ``kind`` only, if given) until cancelled."""
     try:
-        nc = await nats.connect(url, connect_timeout=2, allow_reconnect=True, max_reconnect_attempts=-1,
-                                error_cb=_quiet)
+        # The first connection is tried briefly (nats-py would try it for ever); once connected, the
+        # client reconnects for as long as it takes.
+        nc = await nats.connect(servers(url), connect_timeout=2, max_reconnect_attempts=1,
+                                reconnect_time_wait=0.1, error_cb=_quiet)
     except (nats.errors.Error, OSError) as exc:
         raise NoBus(f"no NATS server at {url} ({type(exc).__name__}: {exc})") from None
+    nc.options["max_reconnect_attempts"] = -1
     try:
         js = nc.jetstream()
         policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW

@@ -289,6 +289,11 @@ def test_events_tail_without_a_bus(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "NATS_URL" in done.stderr
+    dead = f"nats://127.0.0.1:{free_port()}"
+    done = subprocess.run([sys.executable, "-m", "fixgate.cli", "events", "tail"], cwd=REPO, capture_output=True,
+                          text=True, env={**env, "NATS_URL": dead}, timeout=60, check=False)
+    assert done.returncode == 2
+    assert f"no NATS server at {dead}" in done.stderr
 
 
 def test_event_ids_sort_in_journal_order(tmp_path: Path) -> None:
