@@ -88,6 +88,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def pick_port(data_dir: Path) -> int:
+    """The embedded server's port: the one it had last time if that is free (consumers that kept the
+    URL reconnect to it), else any free one."""
+    previous = read_url(data_dir)
+    port = urlsplit(previous).port if previous else None
+    if port:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                pass
+    return free_port()
+
+
 def wait_ready(url: str, timeout: float = 10.0) -> None:
     """Return once a client can connect to ``url`` and the server has said hello; TimeoutError if not
     within ``timeout`` seconds."""
@@ -112,7 +127,7 @@ class EmbeddedNats:
 
     def __init__(self, data_dir: Path, port: int | None = None, log_path: Path | None = None) -> None:
         self.data_dir = data_dir
-        self.port = port if port is not None else free_port()
+        self.port = port if port is not None else pick_port(data_dir)
         self.log_path = log_path if log_path is not None else nats_dir(data_dir) / "nats-server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
