@@ -11,10 +11,11 @@ segment as it grows.
 Exactly once, in order. The stream itself is the publisher's position: on every (re)connection it
 reads the stream's last message, whose ``Nats-Msg-Id`` is the id of the last event stored, which says
 where in the journal that event lies (``EventId``); publishing resumes right after it. Publishes are
-pipelined (many in flight, acknowledged in order), and each carries ``Nats-Expected-Last-Sequence``, the
-stream sequence of the event before it: JetStream stores an event only directly after its predecessor,
-so an event refused or lost in flight (the bus going down) fails every later one in the pipeline too,
-never leaving a gap behind a stored successor. ``Nats-Msg-Id`` is the second guard: the same event
+pipelined (many in flight, acknowledged in order), and each carries the stream sequence and the id of
+the event before it (``Nats-Expected-Last-Sequence``, ``Nats-Expected-Last-Msg-Id``): JetStream stores an
+event only directly after its predecessor, so an event refused or lost in flight (the bus going down, a
+stray message someone else published) fails every later one in the pipeline too, never leaving a gap
+behind a stored successor. ``Nats-Msg-Id`` is the second guard: the same event
 from a publisher killed mid-flight and its successor is stored once (within the duplicate window).
 
 The bus being down never stops it: it reconnects with backoff, and the journal keeps everything
@@ -44,8 +45,9 @@ import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import PubAck, StorageType, StreamConfig
+from nats.js.api import StorageType, StreamConfig
 
 from book.journal import BOOKED_SUFFIX, SEGMENT_SUFFIX, Journal, SegmentReader, segment_of
 from bus.events import EventId, check_instance, encode, event, stream_name, subject
@@ -55,11 +57,13 @@ log = logging.getLogger("bus.publisher")
 
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"
+EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
 DUPLICATE_WINDOW_S = 600.0  # JetStream remembers event ids this long (the guard against a repeat)
 _ACK_EVERY = 250  # publishes per acknowledgement asked for
 _MAX_ACKS_IN_FLIGHT = 16  # so about 4,000 events in flight
 _ACK_TIMEOUT_S = 10.0  # an ack this late: the connection is taken for lost
 _API_TIMEOUT_S = 5.0
+_LOOK_BACK = 100  # messages passed over, looking for the stream's last event
 _STOP_GRACE_S = 4.0  # after SIGTERM, how long to go on publishing what the journal holds
 _BACKOFF_S = (0.1, 5.0)  # first and longest wait between connection attempts
 _STATUS_EVERY_S = 0.1
@@ -132,39 +136,94 @@ async def ensure_stream(js: JetStreamContext, instance: str) -> None:
 
 
 async def last_published(js: JetStreamContext, instance: str) -> tuple[EventId | None, int]:
-    """The last event the stream holds (None: none yet) and its stream sequence."""
+    """The last event the stream holds (None: none yet) and the stream's last sequence.
+
+    The last message is normally that event; one that is not (published by someone else onto the
+    instance's subjects, or removed by a limit) is passed over, back to ``_LOOK_BACK`` messages."""
     name = stream_name(instance)
-    info = await js.stream_info(name)
-    last_seq = info.state.last_seq
-    if not last_seq:
+    state = (await js.stream_info(name)).state
+    last_seq = state.last_seq
+    if not state.messages:
+        if last_seq:
+            raise ValueError(f"stream {name} is empty after sequence {last_seq} (purged, or its limits removed"
+                             " every event): its last event, where publishing goes on from, is lost")
         return None, 0
-    msg = await js.get_msg(name, last_seq)
-    msg_id = (msg.headers or {}).get(MSG_ID)
-    if msg_id is None:
-        raise ValueError(f"stream {name}: its last message (seq {last_seq}) has no {MSG_ID}: not a fixgate event")
-    last = EventId.parse(msg_id)
-    if last.instance != instance:
-        raise ValueError(f"stream {name}: its last message (seq {last_seq}) is an event of {last.instance!r}")
-    return last, last_seq
+    for seq in range(last_seq, max(state.first_seq, last_seq - _LOOK_BACK) - 1, -1):
+        try:
+            msg = await js.get_msg(name, seq)
+        except nats.js.errors.NotFoundError:
+            continue
+        msg_id = (msg.headers or {}).get(MSG_ID)
+        try:
+            last = EventId.parse(msg_id) if msg_id is not None else None
+        except ValueError:
+            last = None
+        if last is not None and last.instance == instance:
+            if seq != last_seq:
+                log.warning("stream %s: its last %d messages are not events of %s", name, last_seq - seq, instance)
+            return last, last_seq
+    raise ValueError(f"stream {name}: none of its last {_LOOK_BACK} messages is an event of {instance!r}")
+
+
+class Refused(BusLost):
+    """JetStream refused a publish (e.g. not the sequence or id it follows): go on from the stream."""
+
+
+@dataclass(slots=True)
+class _Awaited:
+    """An acknowledgement asked for (None: the end of a batch, nothing to wait for), and what it
+    confirms: the journal up to ``offset`` of ``segment``, ``events`` events."""
+
+    ack: asyncio.Future[int] | None
+    segment: str
+    offset: int
+    events: int
+    sent: float = 0.0
 
 
 class _Pipeline:
     """Publishes in flight on one connection, acknowledged in order.
 
     Only every ``_ACK_EVERY``-th publish (and a batch's last) asks for an acknowledgement: JetStream
-    takes one connection's messages in order, and each must follow the one before it
-    (``Nats-Expected-Last-Sequence``), so an ack says every event before it is stored too."""
+    takes one connection's messages in order, and each must follow the one before it (by sequence and
+    by id), so an ack says every event before it is stored too. Acks come to an inbox of its own (not
+    nats-py's ``publish_async``, which leaves a publish refused with a 400 unanswered for ever)."""
 
-    def __init__(self, nc: NATS, js: JetStreamContext, instance: str, last_seq: int) -> None:
+    def __init__(self, nc: NATS, instance: str, last_seq: int) -> None:
         self.nc = nc
-        self.js = js
         self.instance = instance
         self.seq = last_seq  # the stream sequence of the last event published (acknowledged or not)
-        # Acks awaited, or None to mark the end of a batch: (ack, segment, journal offset it confirms,
-        # events it confirms).
-        self.in_flight: deque[tuple[asyncio.Future[PubAck] | None, str, int, int]] = deque()
+        # Its id. None at first: the server forgets the last id when it restarts, so the session's first
+        # event is checked by sequence only (the message there was just read).
+        self.last_id: str | None = None
+        self.in_flight: deque[_Awaited] = deque()
         self.acked = 0
         self.reached: tuple[str, int] | None = None  # where the journal is acknowledged up to
+        self._inbox = nc.new_inbox()
+        self._waiting: dict[str, asyncio.Future[int]] = {}
+        self._asked = 0
+
+    async def start(self) -> None:
+        await self.nc.subscribe(f"{self._inbox}.*", cb=self._answer)
+
+    async def _answer(self, msg: Msg) -> None:
+        ack = self._waiting.pop(msg.subject.rsplit(".", 1)[1], None)
+        if ack is None or ack.done():
+            return
+        if not msg.data:  # a status, not an answer: 503, no stream takes the subject
+            status = (msg.headers or {}).get("Status", "?")
+            ack.set_exception(Refused(f"no stream answered (status {status})"))
+            return
+        try:
+            answer = json.loads(msg.data)
+        except ValueError:
+            ack.set_exception(Refused(f"unreadable acknowledgement {msg.data[:100]!r}"))
+            return
+        if "error" in answer:
+            error = answer["error"]
+            ack.set_exception(Refused(f"{error.get('description')} (code {error.get('err_code')})"))
+        else:
+            ack.set_result(int(answer["seq"]))
 
     async def publish(self, segment: str, frames: list[tuple[int, int, list[Any]]], after: Position | None) -> None:
         """Publish the frames' records, those past ``after`` (already on the bus)."""
@@ -177,7 +236,10 @@ class _Pipeline:
                     continue
                 body = event(self.instance, segment, offset, index, record)
                 headers = {MSG_ID: body["id"], EXPECTED_LAST_SEQ: str(self.seq)}
+                if self.last_id is not None:
+                    headers[EXPECTED_LAST_MSG_ID] = self.last_id
                 self.seq += 1
+                self.last_id = body["id"]
                 batch.append((subject(self.instance, body["kind"]), encode(body), headers,
                               end if index == last else offset))
         since = 0
@@ -186,19 +248,37 @@ class _Pipeline:
             if since < _ACK_EVERY and i < len(batch) - 1:
                 await self.nc.publish(subj, data, headers=headers)
                 continue
-            ack = await self.js.publish_async(subj, data, headers=headers)
-            self.in_flight.append((ack, segment, reached, since))
+            self._asked += 1
+            token = str(self._asked)
+            ack: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            self._waiting[token] = ack
+            await self.nc.publish(subj, data, reply=f"{self._inbox}.{token}", headers=headers)
+            self.in_flight.append(_Awaited(ack, segment, reached, since, time.monotonic()))
             since = 0
             if len(self.in_flight) >= _MAX_ACKS_IN_FLIGHT:
                 await self._settle_oldest()
         if frames:
-            self.in_flight.append((None, segment, frames[-1][1], 0))
+            self.in_flight.append(_Awaited(None, segment, frames[-1][1], 0))
+
+    def abandon(self) -> None:
+        """Forget the acks in flight (their connection is gone)."""
+        for awaited in self.in_flight:
+            ack = awaited.ack
+            if ack is not None and ack.done() and not ack.cancelled():
+                ack.exception()  # read, so that a refusal is not logged as never retrieved
+            elif ack is not None:
+                ack.cancel()
+        self.in_flight.clear()
+        self._waiting.clear()
 
     def settle(self) -> None:
-        """Take the acknowledgements that have come, in order, without waiting."""
+        """Take the acknowledgements that have come, in order, without waiting; BusLost if the oldest
+        is overdue."""
         while self.in_flight:
-            ack = self.in_flight[0][0]
-            if ack is not None and not ack.done():
+            oldest = self.in_flight[0]
+            if oldest.ack is not None and not oldest.ack.done():
+                if time.monotonic() - oldest.sent > _ACK_TIMEOUT_S:
+                    raise BusLost(f"no acknowledgement within {_ACK_TIMEOUT_S:.0f}s")
                 break
             self._take()
 
@@ -212,24 +292,22 @@ class _Pipeline:
         return True
 
     async def _settle_oldest(self) -> None:
-        ack = self.in_flight[0][0]
-        if ack is not None and not ack.done():
-            waited = 0.0
-            # Short waits: a lost connection leaves its acks pending for ever; see it at once.
-            while not ack.done():
-                self.alive()
-                if waited >= _ACK_TIMEOUT_S:
-                    raise BusLost(f"no acknowledgement within {_ACK_TIMEOUT_S:.0f}s")
-                await asyncio.wait({ack}, timeout=0.2)
-                waited += 0.2
+        oldest = self.in_flight[0]
+        ack = oldest.ack
+        # Short waits: a lost connection leaves its acks pending for ever; see it at once.
+        while ack is not None and not ack.done():
+            self.alive()
+            if time.monotonic() - oldest.sent > _ACK_TIMEOUT_S:
+                raise BusLost(f"no acknowledgement within {_ACK_TIMEOUT_S:.0f}s")
+            await asyncio.wait({ack}, timeout=0.2)
         self._take()
 
     def _take(self) -> None:
-        ack, segment, offset, events = self.in_flight.popleft()
-        if ack is not None:
-            ack.result()  # an error ack (e.g. wrong last sequence) raises: reconnect and resume
-            self.acked += events
-        self.reached = (segment, offset)
+        awaited = self.in_flight.popleft()
+        if awaited.ack is not None:
+            awaited.ack.result()  # a refusal raises: reconnect and go on from the stream's last event
+            self.acked += awaited.events
+        self.reached = (awaited.segment, awaited.offset)
 
     def alive(self) -> None:
         if self.nc.is_closed or not self.nc.is_connected:
@@ -310,7 +388,8 @@ class Publisher:
                 js = nc.jetstream(timeout=_API_TIMEOUT_S)
                 await ensure_stream(js, self.instance)
                 last, last_seq = await last_published(js, self.instance)
-                self._pipe = _Pipeline(nc, js, self.instance, last_seq)
+                self._pipe = _Pipeline(nc, self.instance, last_seq)
+                await self._pipe.start()
                 self.connected, self.last_error = True, None
                 backoff = _BACKOFF_S[0]
                 log.info("publishing to %s, stream %s, after %s (seq %d)", self.url, stream_name(self.instance),
@@ -323,8 +402,12 @@ class Publisher:
                 log.warning("bus: %s; retrying in %.1fs", self.last_error, backoff)
             finally:
                 if self._pipe is not None:
-                    self.write_status(force=True)  # the acks taken before it ended
+                    try:
+                        self.write_status(force=True)  # the acks taken before it ended
+                    except BUS_ERRORS:
+                        pass  # an error ack among them: the stream says where to go on from
                     self.published += self._pipe.acked
+                    self._pipe.abandon()
                     self._pipe = None
                 self.connected = False
                 if nc is not None:

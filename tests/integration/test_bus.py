@@ -69,22 +69,24 @@ def expected(*paths: Path) -> list[dict[str, Any]]:
     return events
 
 
-def stream(url: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """Every message of the instance's stream, in order: (subject, its Nats-Msg-Id, its event)."""
+def stream(url: str, raw: bool = False) -> list[tuple[str, Any, Any]]:
+    """Every message of the instance's stream, in order: (subject, its Nats-Msg-Id, its event; or
+    with ``raw``, its bytes)."""
 
-    async def fetch() -> list[tuple[str, str, dict[str, Any]]]:
+    async def fetch() -> list[tuple[str, Any, Any]]:
         nc = await nats.connect(url)
         try:
             js = nc.jetstream()
             last = (await js.stream_info(stream_name(INSTANCE))).state.last_seq
-            out: list[tuple[str, str, dict[str, Any]]] = []
+            out: list[tuple[str, Any, Any]] = []
             if not last:
                 return out
             sub = await js.pull_subscribe(subject(INSTANCE, ">"), stream=stream_name(INSTANCE),
                                           config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
             while len(out) < last:
                 for msg in await sub.fetch(min(1000, last - len(out)), timeout=5):
-                    out.append((msg.subject, (msg.headers or {})[MSG_ID], decode(msg.data)))
+                    msg_id = (msg.headers or {}).get(MSG_ID)
+                    out.append((msg.subject, msg_id, msg.data if raw else decode(msg.data)))
                     await msg.ack()
             await sub.unsubscribe()
             return out
@@ -370,3 +372,32 @@ def test_segments_of_a_gateway_between_runs(tmp_path: Path, bus: EmbeddedNats, p
     assert publisher.stop() == 0
     assert_exactly(bus.url, events)
     following.close()
+
+
+def test_a_stray_message_in_the_stream(tmp_path: Path, bus: EmbeddedNats, publisher: Publisher) -> None:
+    """Someone else publishes onto the instance's subjects: the publisher's next publish is refused (not
+    the sequence it follows), and it goes on after its own last event, every event still once, in order."""
+    journal_dir = tmp_path / "journal"
+    current = Journal(journal_dir)
+    write(current, flow(20))
+    publisher.start().wait_connected()
+    first = expected(current.path)
+    eventually(lambda: stream_count(bus.url), lambda n: n >= len(first))
+
+    async def stray() -> None:
+        nc = await nats.connect(bus.url)
+        try:
+            await nc.jetstream().publish(subject(INSTANCE, "fills"), b"not an event")
+        finally:
+            await nc.close()
+
+    asyncio.run(stray())
+    write(current, flow(20, start=100))
+    events = expected(current.path)
+    eventually(lambda: stream_count(bus.url), lambda n: n >= len(events) + 1)
+    assert publisher.stop() == 0
+    got = stream(bus.url, raw=True)
+    assert got[len(first)] == (subject(INSTANCE, "fills"), None, b"not an event")
+    del got[len(first)]
+    assert [(s, i, decode(d)) for s, i, d in got] == [(subject(INSTANCE, e["kind"]), e["id"], e) for e in events]
+    current.close()
