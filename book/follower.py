@@ -180,7 +180,8 @@ class BookLag:
     def pending(self) -> int:
         """Bytes of the journal the book does not hold yet."""
         status = self.status()
-        return self._journal.size - (status.offset if status is not None else 0)
+        size: int = self._journal.size
+        return size - (status.offset if status is not None else 0)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until the book holds everything journaled before this call; False on timeout."""

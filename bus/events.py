@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any
 
 from book.hops import OrderHops, ReportHops
 from domain.model import (
@@ -81,13 +81,14 @@ def stream_name(instance: str) -> str:
     return f"FIXGATE_{instance}"
 
 
-class EventId(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventId:
     """Where an event's record lies in its instance's journal; sorts in journal order."""
 
     instance: str
     segment: str
     offset: int
-    index: int
+    index: int  # the record's place in its frame
 
     def __str__(self) -> str:
         return f"{self.instance}:{self.segment}:{self.offset}:{self.index}"
