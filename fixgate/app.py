@@ -122,7 +122,7 @@ class Fixgate:
         if not s.api_token and not s.api_tokens:
             log.warning("no REST API token (FIXGATE_API_TOKEN, FIXGATE_API_TOKENS_FILE): the REST API refuses"
                         " every call but /health")
-        self.controls = TradingControls(self.oms, risk, self.gateway.dispatcher.carry_out)
+        self.controls = TradingControls(self.oms, risk, self.gateway.dispatcher.carry_out, self.journal.append)
         api = create_app(
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
             metrics=self.hops, risk=self.controls, parts=self.health_parts,
