@@ -106,9 +106,7 @@ class Fixgate:
             message_log=s.fix_message_log,
             hops=self.hops,
         )
-        # A mark that a message went out rides with the next frame: lost in a kill, the message only
-        # goes again, with PossResend.
-        self.gateway.clients.record_sent = self.journal.later
+        self.gateway.clients.record_sent = self.journal.append
         owed = self.gateway.clients.owe(replayed.reports, replayed.sent)
         # Until the owed reports are in the new journal, the replayed files are their only durable
         # copy: a kill before the client logs on must find them again at the next start.
