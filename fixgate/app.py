@@ -66,7 +66,7 @@ class Fixgate:
         # What the last run's book writer process committed is in the book: replay the rest.
         pending = Journal.pending(journal_dir)
         last = segment_of(pending[-1]) if pending else None
-        written = (last, start_offset(self.database_url, s.instance, last)) if last is not None else None
+        written = (last, start_offset(self.database_url, s.instance, last) or 0) if last is not None else None
         replayed = replay(journal_dir, self.database_url, written=written)
         state = load_state(self.database_url)
 
