@@ -109,14 +109,17 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
     if offset is None:
         return
     pid = os.getpid()
-    Status(segment, offset, pid, time.time_ns()).write(status_path)
+    reader = SegmentReader(journal, offset)
+    # Past the segment's header, which holds nothing for the book: a journal with no frame yet is
+    # all in the book (``BookLag`` compares this offset with the journal's size).
+    reader.poll(0)
+    Status(segment, reader.offset, pid, time.time_ns()).write(status_path)
 
     def committed(position: Position) -> None:
         Status(position.segment, position.offset, pid, time.time_ns(), writer.last_error).write(status_path)
 
     writer = BookWriter(database_url, consumer=consumer_name(instance), on_commit=committed)
     writer.start()
-    reader = SegmentReader(journal, offset)
     log.info("book writer following %s from byte %d", journal, offset)
     idle = 0
     try:

@@ -68,7 +68,7 @@ class Fixgate:
         last = segment_of(pending[-1]) if pending else None
         written = (last, start_offset(self.database_url, s.instance, last) or 0) if last is not None else None
         replayed = replay(journal_dir, self.database_url, written=written)
-        state = load_state(self.database_url)
+        state = load_state(self.database_url, s.order_id_slot, s.order_id_slots)
 
         instruments = load_instruments(s.config_dir / "instruments.toml")
         risk = PreTradeRisk(instruments, load_risk_config(s.config_dir / "risk.toml"))

@@ -208,13 +208,9 @@ def test_two_instances_share_one_book_without_colliding(instances: dict[str, Ins
     # fixgate.<instance>.fills are exactly ``i.fills`` of that instance.
 
 
-# Found here: ``book.writer.read_state`` reads every open order in the book, so a restarted instance
-# takes the other instance's working orders as its own, asks its own venue for their status at logon,
-# hears "unknown order" and writes them CANCELED into the book (and tells their client so, if that
-# client is configured on it) while they work on at the other instance's venue. Remove the mark once start-up reads only
-# this instance's orders (docs/SCALING.md, "Not done").
-@pytest.mark.xfail(strict=True, reason="a restarted instance restores, reconciles and ends the other instance's"
-                   " open orders (book.writer.read_state reads every instance's)")
+# A restarted instance restores only its own orders (``book.writer.read_state`` by order id slot):
+# else it would take the other's working orders as its own, ask its own venue for their status, hear
+# "unknown order" and write them CANCELED while they work on at the other instance's venue.
 def test_a_restarted_instance_leaves_the_other_instances_orders_alone(
     instances: dict[str, Instance], database_url: str
 ) -> None:
