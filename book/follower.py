@@ -57,14 +57,12 @@ class Status:
     segment: str
     offset: int  # the journal is in the book up to here
     pid: int
-    at_ns: int
-    last_error: str | None = None
+    at_ns: int  # when it last committed (or started)
 
     def write(self, path: Path) -> None:
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps({
             "segment": self.segment, "offset": self.offset, "pid": self.pid, "at_ns": self.at_ns,
-            "last_error": self.last_error,
         }))
         os.replace(temporary, path)
 
@@ -72,8 +70,7 @@ class Status:
     def read(cls, path: Path) -> Status | None:
         try:
             data: dict[str, Any] = json.loads(path.read_text())
-            return cls(str(data["segment"]), int(data["offset"]), int(data["pid"]), int(data["at_ns"]),
-                       data.get("last_error"))
+            return cls(str(data["segment"]), int(data["offset"]), int(data["pid"]), int(data["at_ns"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -116,7 +113,7 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
     Status(segment, reader.offset, pid, time.time_ns()).write(status_path)
 
     def committed(position: Position) -> None:
-        Status(position.segment, position.offset, pid, time.time_ns(), writer.last_error).write(status_path)
+        Status(position.segment, position.offset, pid, time.time_ns()).write(status_path)
 
     writer = BookWriter(database_url, consumer=consumer_name(instance), on_commit=committed)
     writer.start()
