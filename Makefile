@@ -34,4 +34,4 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[lint]'
-	$(BIN)/ruff check . && $(BIN)/mypy gateway domain oms risk book api simulator fixgate
+	$(BIN)/ruff check . && $(BIN)/mypy gateway domain oms risk book api simulator fixgate bus

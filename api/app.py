@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -26,6 +26,7 @@ def create_app(
     metrics: LatencyProvider | None = None,
     risk: RiskOperations | None = None,
     oms: OmsCountersProvider | None = None,
+    parts: Callable[[], dict[str, str]] | None = None,
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
 
@@ -38,7 +39,8 @@ def create_app(
     per-hop latency) serves ``GET /metrics/latency``; without it that answers 503.
     ``risk`` (the same controls) serves ``/risk/*``: kill switch, status, limits; without it those answer 503.
     ``oms`` serves ``GET /metrics/oms``, the OMS's counters; without it, ``operations``
-    serves them if it can (the controls can), else that answers 503.
+    serves them if it can (the controls can), else that answers 503. ``parts`` says how each part
+    besides the database is (``book_writer``, ``bus``: "ok" or what is wrong), for ``/health``.
     """
 
     @asynccontextmanager
@@ -72,6 +74,7 @@ def create_app(
     if oms is None and isinstance(operations, OmsCountersProvider):
         oms = operations
     app.state.oms = oms
+    app.state.parts = parts
     app.add_exception_handler(APIError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     # Last resort: a bug or a database failure is a logged 500 whose body says nothing of the cause.

@@ -128,7 +128,10 @@ class CancelAccepted(_Schema):
 
 
 class Health(_Schema):
-    """Liveness of the API and its database."""
+    """Liveness of the API and the parts of fixgate: "ok", or what is wrong. ``status`` is "ok" when
+    every part is, "degraded" otherwise (503 only when the database is down: the book cannot be read)."""
 
     status: str
     database: str
+    book_writer: str | None = None  # the book writer process (None: not run by this API's process)
+    bus: str | None = None  # the bus publisher and its NATS server (None: no bus)

@@ -57,14 +57,12 @@ class Status:
     segment: str
     offset: int  # the journal is in the book up to here
     pid: int
-    at_ns: int
-    last_error: str | None = None
+    at_ns: int  # when it last committed (or started)
 
     def write(self, path: Path) -> None:
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps({
             "segment": self.segment, "offset": self.offset, "pid": self.pid, "at_ns": self.at_ns,
-            "last_error": self.last_error,
         }))
         os.replace(temporary, path)
 
@@ -72,15 +70,14 @@ class Status:
     def read(cls, path: Path) -> Status | None:
         try:
             data: dict[str, Any] = json.loads(path.read_text())
-            return cls(str(data["segment"]), int(data["offset"]), int(data["pid"]), int(data["at_ns"]),
-                       data.get("last_error"))
+            return cls(str(data["segment"]), int(data["offset"]), int(data["pid"]), int(data["at_ns"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
 
-def start_offset(database_url: str, instance: str, segment: str) -> int:
+def start_offset(database_url: str, instance: str, segment: str, stop: threading.Event | None = None) -> int | None:
     """Where to start reading ``segment``: where this instance's writer last committed in it, else at
-    its beginning."""
+    its beginning (0). While the database is away it waits for it; None if ``stop`` is set meanwhile."""
 
     async def fetch() -> Position | None:
         conn = await connect(database_url)
@@ -95,23 +92,31 @@ def start_offset(database_url: str, instance: str, segment: str) -> int:
             break
         except Exception as exc:  # noqa: BLE001 - the database may be away: wait for it, as the writer does
             log.warning("book writer: cannot read its position yet (%s: %s); retrying", type(exc).__name__, exc)
-            time.sleep(1.0)
+            if stop is None:
+                time.sleep(1.0)
+            elif stop.wait(1.0):
+                return None
     return position.offset if position is not None and position.segment == segment else 0
 
 
 def follow(database_url: str, journal: Path, instance: str, status_path: Path, stop: threading.Event) -> None:
     """Write ``journal`` into the book as it grows, until ``stop`` is set and all of it is written."""
     segment = segment_of(journal)
-    offset = start_offset(database_url, instance, segment)
+    offset = start_offset(database_url, instance, segment, stop)
+    if offset is None:
+        return
     pid = os.getpid()
-    Status(segment, offset, pid, time.time_ns()).write(status_path)
+    reader = SegmentReader(journal, offset)
+    # Past the segment's header, which holds nothing for the book: a journal with no frame yet is
+    # all in the book (``BookLag`` compares this offset with the journal's size).
+    reader.poll(0)
+    Status(segment, reader.offset, pid, time.time_ns()).write(status_path)
 
     def committed(position: Position) -> None:
-        Status(position.segment, position.offset, pid, time.time_ns(), writer.last_error).write(status_path)
+        Status(position.segment, position.offset, pid, time.time_ns()).write(status_path)
 
     writer = BookWriter(database_url, consumer=consumer_name(instance), on_commit=committed)
     writer.start()
-    reader = SegmentReader(journal, offset)
     log.info("book writer following %s from byte %d", journal, offset)
     idle = 0
     try:
@@ -180,7 +185,8 @@ class BookLag:
     def pending(self) -> int:
         """Bytes of the journal the book does not hold yet."""
         status = self.status()
-        return self._journal.size - (status.offset if status is not None else 0)
+        size: int = self._journal.size
+        return size - (status.offset if status is not None else 0)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until the book holds everything journaled before this call; False on timeout."""

@@ -43,14 +43,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import domain.model
-from book.hops import OrderHops, ReportHops
 from book.fields import Field, field_names, record_fields
+from book.hops import OrderHops, ReportHops
 from domain.model import (
     Breach,
     ClientCancelReject,
     ClientMessage,
     ClientReport,
     ClientSent,
+    Control,
     ExecutionRecord,
     MarkRecord,
     OrderRecord,
@@ -265,7 +266,7 @@ class _Codec:
 
     TYPES: tuple[type, ...] = (
         OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach, ClientCancelReject,
-        ClientSent, OrderHops, ReportHops,
+        ClientSent, OrderHops, ReportHops, Control,
     )
 
     def __init__(self, types: Sequence[type] = TYPES) -> None:
@@ -395,6 +396,15 @@ def segment_of(path: Path) -> str:
     return path.name.split(".", 1)[0]
 
 
+def _in_order(paths: Iterable[Path]) -> list[Path]:
+    """Journal files in the order they were written: by the number their name starts with."""
+    def key(path: Path) -> tuple[int, str]:
+        stem = segment_of(path)
+        return (int(stem) if stem.isdigit() else 0, path.name)
+
+    return sorted(paths, key=key)
+
+
 class Journal:
     """One journal segment, appended to under the caller's lock (the OMS lock), flushed per append.
 
@@ -477,18 +487,15 @@ class Journal:
         """Earlier runs' segments the book holds and the bus may not yet, oldest first."""
         return _in_order(directory.glob(f"*{BOOKED_SUFFIX}")) if directory.is_dir() else []
 
-
-def _in_order(paths: Iterable[Path]) -> list[Path]:
-    """Journal files in the order they were written: by the number their name starts with."""
-    def key(path: Path) -> tuple[int, str]:
-        stem = segment_of(path)
-        return (int(stem) if stem.isdigit() else 0, path.name)
-
-    return sorted(paths, key=key)
-
     @staticmethod
     def read(path: Path) -> Iterator[Any]:
-        """Every record of a journal file in order.
+        """Every record of a journal file in order (see :meth:`frames`)."""
+        for _, records in Journal.frames(path):
+            yield from records
+
+    @staticmethod
+    def frames(path: Path) -> Iterator[tuple[int, list[Any]]]:
+        """Every frame of a journal file in order: its byte offset and its records.
 
         A frame torn by a kill (short, or undecodable with nothing after it) ends the file quietly.
         An undecodable frame with more bytes after it raises :class:`CorruptJournal` once the records
@@ -531,7 +538,7 @@ def _in_order(paths: Iterable[Path]) -> list[Path]:
                         "journal %s: unreadable last frame ignored: %s: %s", path, type(exc).__name__, exc
                     )
                     return
-                yield from records
+                yield offset, records
 
 
 class SegmentReader:
@@ -613,16 +620,14 @@ def _read_header(fh: BinaryIO, path: Path, size: int) -> _Reader | None:
 
 
 class JournaledSink:
-    """The OMS's sink: each change into the journal first, then onto the book writer's queue."""
+    """The OMS's sink: each change into the journal, the one hand-off of the hot path. The book writer
+    process (``book.follower``) and the bus publisher (``bus.publisher``) follow the journal."""
 
-    def __init__(self, journal: Journal, submit: Any) -> None:
+    def __init__(self, journal: Journal) -> None:
         self._journal = journal
-        self._submit = submit
 
     def __call__(self, records: Sequence[Any], owed: Sequence[Any] = ()) -> None:
         self._journal.append((*records, *owed) if owed else records)
-        if records:
-            self._submit(records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,7 +661,8 @@ class Replayed:
                     os.replace(path, path.with_suffix(suffix))
 
 
-def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -> Replayed:
+def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0,
+           written: tuple[str, int] | None = None) -> Replayed:
     """Write what earlier runs journaled into the book; the files are retired by
     :meth:`Replayed.carry_over` once the reports still owed are in the new journal.
 
@@ -664,7 +670,11 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
     database as the running gateway does: a failure is retried, and a record PostgreSQL refuses for
     its content is set aside and logged rather than failing every start. Replaying is idempotent
     (full-state upserts in journal order; executions once each, by their ExecID), so a crash during replay
-    only means replaying again. Raises if the book takes nothing for ``stall_timeout`` seconds."""
+    only means replaying again. Raises if the book takes nothing for ``stall_timeout`` seconds.
+
+    ``written`` (segment, byte offset): how far the book writer process had committed when the run
+    ended; the frames of that segment before it are in the book already and are not written again
+    (their client reports are still collected)."""
     from book.writer import BookWriter
 
     files = Journal.pending(directory)
@@ -680,14 +690,16 @@ def replay(directory: Path, database_url: str, *, stall_timeout: float = 60.0) -
     try:
         for path in files:
             records: list[Any] = []
+            skip = written[1] if written is not None and written[0] == segment_of(path) else 0
             try:
-                for item in Journal.read(path):
-                    if isinstance(item, (ClientReport, ClientCancelReject)):
-                        reports.append(item)
-                    elif isinstance(item, ClientSent):
-                        sent.add(item)
-                    else:
-                        records.append(item)
+                for offset, frame in Journal.frames(path):
+                    for item in frame:
+                        if isinstance(item, (ClientReport, ClientCancelReject)):
+                            reports.append(item)
+                        elif isinstance(item, ClientSent):
+                            sent.add(item)
+                        elif offset >= skip:
+                            records.append(item)
                 done.append(path)
             except CorruptJournal as exc:
                 log.error(

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any
 
 from book.hops import OrderHops, ReportHops
 from domain.model import (
@@ -27,6 +27,7 @@ from domain.model import (
     ClientCancelReject,
     ClientReport,
     ClientSent,
+    Control,
     ExecKind,
     ExecutionRecord,
     MarkRecord,
@@ -46,6 +47,7 @@ _KINDS: dict[type, str] = {
     PositionRecord: "positions",
     MarkRecord: "marks",
     Breach: "risk",
+    Control: "risk",
     ClientReport: "client",
     ClientCancelReject: "client",
     ClientSent: "sent",
@@ -81,13 +83,14 @@ def stream_name(instance: str) -> str:
     return f"FIXGATE_{instance}"
 
 
-class EventId(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventId:
     """Where an event's record lies in its instance's journal; sorts in journal order."""
 
     instance: str
     segment: str
     offset: int
-    index: int  # type: ignore[assignment]  # the place in its frame; shadows tuple.index, unused here
+    index: int  # the record's place in its frame
 
     def __str__(self) -> str:
         return f"{self.instance}:{self.segment}:{self.offset}:{self.index}"
@@ -106,12 +109,13 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a record type's field names, l
 
 
 def plain(value: Any) -> Any:
-    """A value as JSON holds it: a Decimal as its exact text, an enum as its value, a record as an object."""
+    """A value as JSON holds it: a Decimal as its exact text in plain notation ("0.00000001", never
+    "1E-8" and never a float), an enum as its value, a record as an object."""
     kind = type(value)
     if kind is str or kind is int or value is None or kind is bool:
         return value
-    if kind is Decimal:
-        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
     if isinstance(value, Enum):
         return value.value
     names = _FIELD_NAMES.get(kind)
@@ -119,8 +123,6 @@ def plain(value: Any) -> Any:
         names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
     if names is not None:
         return {name: plain(getattr(value, name)) for name in names}
-    if isinstance(value, Decimal):
-        return str(value)
     if isinstance(value, (tuple, list)):
         return [plain(v) for v in value]
     return value

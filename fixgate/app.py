@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from api.app import create_app
 from book.database import resolve_database_url, upgrade
-from book.journal import Journal, JournaledSink, replay
+from book.follower import BookLag, start_offset
+from book.journal import Journal, JournaledSink, replay, segment_of
 from book.order_ids import OrderIdMark
-from book.writer import BookWriter, load_state
+from book.writer import load_state
 from fixgate.config import Settings, load_instruments
 from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
 from fixgate.rest import RestServer
+from fixgate.supervisor import Child, Supervisor
 from gateway.latency import HopMetrics
 from gateway.server import FixGateway
 from oms.controls import TradingControls
@@ -34,8 +38,9 @@ class Fixgate:
         self.database_url = ""
         self.oms: OrderManager | None = None
         self.router: Router | None = None
-        self.writer: BookWriter | None = None
+        self.writer: BookLag | None = None  # the book writer process, as the gateway sees it
         self.journal: Journal | None = None
+        self.supervisor: Supervisor | None = None
         self.gateway: FixGateway | None = None
         self.controls: TradingControls[PreTradeRisk] | None = None
         self.hops: HopMetrics | None = None
@@ -58,8 +63,12 @@ class Fixgate:
             allow_traverse(data_dir)
         upgrade(self.database_url)
         journal_dir = data_dir / "journal"
-        replayed = replay(journal_dir, self.database_url)
-        state = load_state(self.database_url)
+        # What the last run's book writer process committed is in the book: replay the rest.
+        pending = Journal.pending(journal_dir)
+        last = segment_of(pending[-1]) if pending else None
+        written = (last, start_offset(self.database_url, s.instance, last) or 0) if last is not None else None
+        replayed = replay(journal_dir, self.database_url, written=written)
+        state = load_state(self.database_url, s.order_id_slot, s.order_id_slots)
 
         instruments = load_instruments(s.config_dir / "instruments.toml")
         risk = PreTradeRisk(instruments, load_risk_config(s.config_dir / "risk.toml"))
@@ -67,23 +76,24 @@ class Fixgate:
         # put back what the audit trail says was in force, before any order can arrive.
         restored = restore_from_events(risk, state.risk_events)
         self.router = Router(instruments)
-        self.writer = BookWriter(self.database_url)
-        self.writer.start()
         self.journal = Journal(journal_dir)
+        self._start_consumers(data_dir, self.journal)
         id_mark = OrderIdMark(data_dir / "order-ids")
         self.oms = OrderManager(
             instruments=instruments,
             risk=risk,
             router=self.router,
-            sink=JournaledSink(self.journal, self.writer.submit),
-            marks_sink=self.writer.submit,
+            sink=JournaledSink(self.journal),
+            # Market marks may wait for the next frame: a kill loses at most the latest ones.
+            marks_sink=self.journal.later,
             # Above the book's highest id and every id reserved before: the book can lack an order
             # the venue has (a record set aside, a row deleted), and its id must not come again.
-            order_ids=OrderIds(max(state.max_order_id + 1, id_mark.read()), reserve=id_mark.write),
+            order_ids=OrderIds(max(state.max_order_id + 1, id_mark.read()), reserve=id_mark.write,
+                               slot=s.order_id_slot, slots=s.order_id_slots),
         )
         self.oms.restore(state.orders, state.positions, state.applied_executions, state.notionals)
 
-        self.hops = HopMetrics(book=self.writer.submit)
+        self.hops = HopMetrics(book=self.journal.later)
         self.gateway = FixGateway(
             self.oms,
             self.router,
@@ -100,7 +110,7 @@ class Fixgate:
         owed = self.gateway.clients.owe(replayed.reports, replayed.sent)
         # Until the owed reports are in the new journal, the replayed files are their only durable
         # copy: a kill before the client logs on must find them again at the next start.
-        replayed.carry_over(owed, self.journal)
+        replayed.carry_over(owed, self.journal, keep_booked=s.bus)
         if owed:
             log.warning(
                 "%d execution reports and cancel rejects were journaled but not marked as sent: sent at each"
@@ -110,10 +120,10 @@ class Fixgate:
         if not s.api_token and not s.api_tokens:
             log.warning("no REST API token (FIXGATE_API_TOKEN, FIXGATE_API_TOKENS_FILE): the REST API refuses"
                         " every call but /health")
-        self.controls = TradingControls(self.oms, risk, self.gateway.dispatcher.carry_out)
+        self.controls = TradingControls(self.oms, risk, self.gateway.dispatcher.carry_out, self.journal.append)
         api = create_app(
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
-            metrics=self.hops, risk=self.controls
+            metrics=self.hops, risk=self.controls, parts=self.health_parts,
         )
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()
@@ -124,6 +134,37 @@ class Fixgate:
             len(restored.halts), len(restored.states),
             "the config file" if restored.limits_from is None else f"risk_events id {restored.limits_from.id}",
         )
+
+    def _start_consumers(self, data_dir: Path, journal: Journal) -> None:
+        """Start the processes that follow the journal: the book writer, and the bus publisher (with
+        an embedded NATS server when no NATS_URL is given)."""
+        s = self.settings
+        self.supervisor = Supervisor(tick=journal.flush_later)
+        self.supervisor.start()
+        logs = data_dir / "logs"
+        status = data_dir / "book-writer.status"
+        writer = self.supervisor.add(Child("book-writer", [
+            sys.executable, "-m", "book.follower", "--database-url", self.database_url,
+            "--journal", str(journal.path), "--instance", s.instance, "--status", str(status),
+        ], logs / "book-writer.log", stop_grace_s=60.0))
+        self.writer = BookLag(journal, status, alive=lambda: writer.running)
+
+    def health_parts(self) -> dict[str, str]:
+        """The state of each part besides the database, for ``/health``: "ok", or what is wrong."""
+        parts: dict[str, str] = {}
+        lag = self.writer
+        if lag is not None:
+            status = lag.status()
+            since = None if status is None else (time.time_ns() - status.at_ns) / 1e9
+            if not lag.running:
+                parts["book_writer"] = "down: restarting (trading goes on; the book catches up from the journal)"
+            elif lag.pending > 0 and (since is None or since > 5):
+                # Nothing committed for 5 s with the journal ahead: the database is away, or slow.
+                parts["book_writer"] = (f"behind: {lag.pending} journal bytes not in the book, nothing"
+                                        f" written for {since or 0:.0f}s (see logs/book-writer.log)")
+            else:
+                parts["book_writer"] = "ok"
+        return parts
 
     def wait_for_venues(self, venues: set[str], timeout: float = 20.0) -> bool:
         """Block until every named venue session is logged on; False on timeout."""
@@ -136,13 +177,17 @@ class Fixgate:
         return True
 
     def stop(self) -> None:
-        """Stop taking FIX traffic first, then drain the book writer, then the database."""
+        """Stop taking FIX traffic first, then let the book writer and the bus catch up with the
+        journal and stop them, then the database."""
         if self.gateway is not None:
             self.gateway.stop()
         if self.rest is not None:
             self.rest.stop()
-        if self.writer is not None:
-            self.writer.stop()
+        if self.writer is not None and self.writer.running and not self.writer.flush(timeout=30.0):
+            log.error("the book writer did not catch up with the journal in 30s: the next start replays the rest")
+        if self.supervisor is not None:
+            self.supervisor.stop(order=("bus-publisher", "book-writer", "nats"))
+            self.supervisor = None
         if self.journal is not None:
             self.journal.close()
         if self._embedded is not None:

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bus.events import INSTANCE_PATTERN
 from domain.model import Instrument
 
 if TYPE_CHECKING:
@@ -55,9 +56,29 @@ class Settings:
     # --api-tokens-file: lines "name role sha256hex [accounts]"; see api.identities). With the token
     # above too, that one is an operator named "api".
     api_tokens: Mapping[str, Identity] = field(default_factory=dict, repr=False)
+    # This gateway's name among those sharing a database and a bus (FIXGATE_INSTANCE): its events'
+    # subjects and ids carry it, and its book writer's position is kept under it.
+    instance: str = "fixgate"
+    # Order ids of this instance: those equal to order_id_slot modulo order_id_slots
+    # (FIXGATE_ORDER_IDS="slot/slots", e.g. 0/2 and 1/2 for two instances on one database).
+    order_id_slot: int = 0
+    order_id_slots: int = 1
+    # The message bus: NATS_URL, else (bus on) an embedded NATS server under the data folder.
+    nats_url: str | None = None
+    bus: bool = True  # FIXGATE_BUS=0: no bus, no publisher (the journal is still the book's source)
+
+    def __post_init__(self) -> None:
+        if not INSTANCE_PATTERN.fullmatch(self.instance):
+            raise ConfigError(f"FIXGATE_INSTANCE={self.instance!r}: 1 to 32 letters, digits or _")
+        if not 0 <= self.order_id_slot < self.order_id_slots:
+            raise ConfigError(
+                f"FIXGATE_ORDER_IDS={self.order_id_slot}/{self.order_id_slots}: the slot must be at least 0"
+                " and below the number of slots"
+            )
 
     @classmethod
     def from_env(cls) -> Settings:
+        order_id_slot, order_id_slots = _order_id_slots(os.environ.get("FIXGATE_ORDER_IDS") or "0/1")
         return cls(
             config_dir=Path(os.environ.get("FIXGATE_CONFIG_DIR", DEFAULT_CONFIG_DIR)),
             data_dir=Path(os.environ.get("FIXGATE_DATA_DIR", ".fixgate")),
@@ -71,6 +92,11 @@ class Settings:
             api_token=_api_token(os.environ.get("FIXGATE_API_TOKEN"), "FIXGATE_API_TOKEN")
             or token_from_file(os.environ.get("FIXGATE_API_TOKEN_FILE")),
             api_tokens=tokens_from_file(os.environ.get("FIXGATE_API_TOKENS_FILE")),
+            instance=os.environ.get("FIXGATE_INSTANCE") or "fixgate",
+            order_id_slot=order_id_slot,
+            order_id_slots=order_id_slots,
+            nats_url=os.environ.get("NATS_URL") or None,
+            bus=os.environ.get("FIXGATE_BUS", "1") not in ("0", "false", "no"),
         )
 
     def with_api_token(self, *, always: bool = False) -> tuple[Settings, bool]:
@@ -79,6 +105,13 @@ class Settings:
         if self.api_token or (self.api_tokens and not always):
             return self, False
         return replace(self, api_token=secrets.token_urlsafe(32)), True
+
+
+def _order_id_slots(raw: str) -> tuple[int, int]:
+    slot, _, slots = raw.partition("/")
+    if not (slot.strip().isdigit() and slots.strip().isdigit()):
+        raise ConfigError(f"FIXGATE_ORDER_IDS={raw!r}: expected 'slot/slots', e.g. 0/2")
+    return int(slot), int(slots)
 
 
 def _api_token(raw: str | None, source: str) -> str | None:

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,16 @@ _MIN_BACKOFF_S = 0.2
 _MAX_BACKOFF_S = 5.0
 
 
+_prctl: Any
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the forked child
+except (OSError, AttributeError):
+    _prctl = None  # not Linux: the children watch for the gateway's end themselves
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: the children watch for the gateway's end themselves
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -69,7 +75,8 @@ class Child:
             env = dict(os.environ if self.env is None else self.env)
             self.process = subprocess.Popen(
                 list(self.argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                preexec_fn=_die_with_parent, close_fds=True,
+                # Only a prctl through a function looked up before the fork: no lock to deadlock on.
+                preexec_fn=_die_with_parent, close_fds=True,  # noqa: PLW1509
             )
         self.starts += 1
         self.started_at = time.monotonic()
@@ -93,8 +100,9 @@ class Child:
 class Supervisor:
     """Runs the children on one thread (which forks them all, so they die with it: see the module)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tick: Callable[[], None] | None = None) -> None:
         self.children: dict[str, Child] = {}
+        self._tick = tick  # called on every round (0.1 s): the journal's flush of what waits
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._requests: list[tuple[str, Child | None, threading.Event]] = []
@@ -151,7 +159,7 @@ class Supervisor:
                 else:
                     self.children.pop(child.name, None)
                     child._terminate()
-            except Exception:  # noqa: BLE001 - a child that cannot start is logged; the gateway goes on
+            except Exception:
                 log.exception("%s: could not %s", child.name if child else "?", what)
             finally:
                 done.set()
@@ -160,6 +168,11 @@ class Supervisor:
         try:
             while not self._stop.is_set():
                 self._handle_requests()
+                if self._tick is not None:
+                    try:
+                        self._tick()
+                    except Exception:
+                        log.exception("supervisor tick failed")
                 now = time.monotonic()
                 for child in list(self.children.values()):
                     process = child.process
@@ -176,7 +189,7 @@ class Supervisor:
                         child.next_start = 0.0
                         try:
                             child._spawn()
-                        except Exception:  # noqa: BLE001 - tried again after the backoff
+                        except Exception:
                             log.exception("%s: could not restart", child.name)
                             child.next_start = now + child.backoff
                 self._stop.wait(_POLL_S)

@@ -22,22 +22,29 @@ class OrderIds:
     calls it under its lock."""
 
     def __init__(self, start: int = 1, reserve: Callable[[int], None] = _nowhere,
-                 block: int = ORDER_ID_BLOCK) -> None:
+                 block: int = ORDER_ID_BLOCK, *, slot: int = 0, slots: int = 1) -> None:
         if start < 1 or block < 1:
             raise ValueError(f"order ids start at {start} in blocks of {block}: both must be at least 1")
+        if not 0 <= slot < slots:
+            raise ValueError(f"order id slot {slot} of {slots}: must be at least 0 and below {slots}")
         self._next = start
         self._limit = start  # nothing reserved by this process yet
         self._reserve = reserve
         self._block = block
+        # Instances sharing one book each take the ids equal to their slot modulo the slots, so
+        # their ids (and venue ClOrdIDs) never collide without asking each other (docs/SCALING.md).
+        self._slot = slot
+        self._slots = slots
 
     def take(self) -> int:
         """The next order id, reserving a new block first when this one is used up."""
-        if self._next >= self._limit:
+        order_id = self._next + (self._slot - self._next) % self._slots
+        if order_id >= self._limit:
             # Reserve first: an id handed out before its reservation is durable could come again.
-            self._reserve(self._next + self._block)
-            self._limit = self._next + self._block
-        order_id = self._next
-        self._next += 1
+            limit = order_id + self._block * self._slots
+            self._reserve(limit)
+            self._limit = limit
+        self._next = order_id + 1
         return order_id
 
     def above(self, order_id: int) -> None:

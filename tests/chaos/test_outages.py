@@ -70,8 +70,12 @@ def test_trading_goes_on_through_a_database_outage_and_the_book_catches_up(
         trade("during")  # every order still answered and filled: trading goes on
         with httpx.Client(base_url=gateway.rest.url, timeout=10) as rest:
             assert rest.get("/health").status_code == 503
-        assert not gateway.writer.flush(timeout=1.0)  # the book is behind, and knows it
-        assert gateway.writer.pending > 0
+            assert not gateway.writer.flush(timeout=1.0)  # the book is behind, and knows it
+            assert gateway.writer.pending > 0
+            # Once nothing has been written for a while, /health names the book writer too.
+            health = eventually(lambda: rest.get("/health").json(),
+                                lambda h: h.get("book_writer", "").startswith("behind"), timeout=15)
+            assert health["status"] == "degraded" and health["database"].startswith("unavailable")
 
         pg = start_embedded(root / "pgdata")  # back
         assert gateway.writer.flush(timeout=60.0)
@@ -156,9 +160,10 @@ def test_orders_a_restarted_venue_has_forgotten_are_not_left_working(
 def test_a_cancel_pending_when_the_gateway_stops_is_answered_by_the_clients_ids_after_the_restart(
     tmp_path: Path, database_url: str
 ) -> None:
-    # A slow venue: the gateway is gone before the venue has answered the cancel.
+    # A slow venue: the gateway is gone before the venue has answered the cancel (its stop drains the
+    # book writer process too: seconds on a loaded machine).
     config = load_config(REPO / "config" / "simulator.toml")
-    slow = dataclasses.replace(config, venues=(dataclasses.replace(config.venues[0], response_delay_ms=1500),))
+    slow = dataclasses.replace(config, venues=(dataclasses.replace(config.venues[0], response_delay_ms=4000),))
     simulator = Simulator(slow, tmp_path / "sim", port=free_port())
     simulator.start()
     gateway = start_gateway(tmp_path / "gw", database_url, simulator.port)

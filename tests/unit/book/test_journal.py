@@ -16,7 +16,17 @@ import pytest
 import domain.model
 from book.fields import field_names
 from book.hops import OrderHops
-from book.journal import _CODEC, _HEADER, _MAGIC_FGJ2, CorruptJournal, Journal, JournalFormatError, _Codec
+from book.journal import (
+    _CODEC,
+    _HEADER,
+    _MAGIC_FGJ2,
+    CorruptJournal,
+    Journal,
+    JournalFormatError,
+    SegmentReader,
+    _Codec,
+    segment_of,
+)
 from domain.model import (
     ClientCancelReject,
     ClientSent,
@@ -61,9 +71,10 @@ def test_every_record_type_round_trips_exactly(tmp_path: Path) -> None:
 
 
 def test_a_type_the_codec_does_not_know_travels_as_a_pickle(tmp_path: Path) -> None:
-    hops = OrderHops(7, 1, 2, None)
-    path = written(tmp_path, [samples.mark(), hops])
-    assert list(Journal.read(path)) == [samples.mark(), hops]
+    halt = domain.model.Halt("firm", "", "alice", 1, "test")
+    assert type(halt) not in _Codec.TYPES
+    path = written(tmp_path, [samples.mark(), halt, OrderHops(7, 1, 2, None)])
+    assert list(Journal.read(path)) == [samples.mark(), halt, OrderHops(7, 1, 2, None)]
 
 
 # How the builds of the pickle format laid out an order's values (before its fields shared with the
@@ -220,21 +231,59 @@ def test_an_unknown_record_type_code_fails_loudly() -> None:
         _CODEC.loads(marshal.dumps((("x", 99),)))
 
 
-def test_the_constructor_moves_an_existing_journal_aside(tmp_path: Path) -> None:
-    path = written(tmp_path, [samples.order()])
-    journal = Journal(tmp_path)  # as if replay had not moved it: keep it for the next replay
+def test_each_run_writes_a_segment_of_its_own_in_the_order_of_their_names(tmp_path: Path) -> None:
+    first = written(tmp_path, [samples.order()])
+    journal = Journal(tmp_path)
     journal.append([samples.mark()])
     journal.close()
+    assert journal.path != first and journal.segment == segment_of(journal.path)
+    assert Journal.pending(tmp_path) == [first, journal.path]
+    assert [list(Journal.read(p)) for p in Journal.pending(tmp_path)] == [[samples.order()], [samples.mark()]]
+
+
+def test_a_journal_of_the_build_before_segments_is_moved_aside_for_replay(tmp_path: Path) -> None:
+    legacy = written(tmp_path, [samples.order()]).rename(tmp_path / "current.journal")
+    Journal(tmp_path).close()  # as if replay had not moved it: keep it for the next replay
     [aside] = tmp_path.glob("*.replay")
-    assert list(Journal.read(aside)) == [samples.order()]
-    assert list(Journal.read(path)) == [samples.mark()]
+    assert not legacy.exists() and list(Journal.read(aside)) == [samples.order()]
     assert Journal.pending(tmp_path)[0] == aside
 
 
-def test_an_empty_journal_is_not_moved_aside(tmp_path: Path) -> None:
+def test_an_empty_legacy_journal_is_not_moved_aside(tmp_path: Path) -> None:
     (tmp_path / "current.journal").touch()
     Journal(tmp_path).close()
     assert list(tmp_path.glob("*.replay")) == []
+
+
+def test_records_that_may_wait_ride_with_the_next_frame(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.later([samples.mark()])
+    assert [records for _, records in Journal.frames(journal.path)] == []  # not written yet
+    journal.append([samples.order()])
+    journal.later([samples.position()])
+    journal.flush_later()
+    journal.close()
+    assert [records for _, records in Journal.frames(journal.path)] == [
+        [samples.order(), samples.mark()], [samples.position()]]
+    assert journal.size == journal.path.stat().st_size
+
+
+def test_a_segment_reader_takes_whole_frames_only_as_they_land(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    reader = SegmentReader(journal.path)
+    journal.append([samples.order(1)])
+    [(_, end, records)] = reader.poll()
+    assert records == [samples.order(1)] and end == journal.size
+    data = _CODEC.dumps([samples.order(2)])
+    with journal.path.open("ab") as fh:  # a frame half written
+        fh.write(LENGTH.pack(len(data)) + data[:5])
+    assert reader.poll() == []
+    with journal.path.open("ab") as fh:
+        fh.write(data[5:])
+    [(offset2, _, records2)] = reader.poll()
+    assert offset2 == end and records2 == [samples.order(2)]
+    again = SegmentReader(journal.path, offset2)  # from a committed position
+    assert [r for _, _, rs in again.poll() for r in rs] == [samples.order(2)]
 
 
 # -- BY NAME: a file's schema names each type's fields ---------------------------------------------
