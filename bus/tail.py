@@ -74,9 +74,19 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "positions": lambda d: (f"{d['account']} {d['symbol']} {d['quantity']} @ {d['avg_price']},"
                             f" realized {d['realized_pnl']}"),
     "marks": lambda d: f"{d['symbol']} {d['price']}",
-    "risk": lambda d: f"{d['account'] or 'firm'} {d['state']}: {d['reason']}",
+    "risk": lambda d: (f"{d['account'] or 'firm'} {d['state']}: {d['reason']}" if "state" in d
+                       else f"{d['action']} {d['scope']} {d['value']} by {d['by']} {d['reason']}".rstrip()),
     "sent": lambda d: f"{d['session']} {d['ref']}",
+    "hops": lambda d: (f"decided in {_us(d['decided_ns'] - d['received_ns'])}, "
+                       + ("not sent" if d["venue_sent_ns"] is None
+                          else f"sent in {_us(d['venue_sent_ns'] - d['received_ns'])}")
+                       if "received_ns" in d
+                       else f"{d['exec_id']} to the client in {_us(d['client_sent_ns'] - d['applied_ns'])}"),
 }
+
+
+def _us(ns: int) -> str:
+    return f"{ns / 1000:.0f}us"
 
 
 def summary(body: dict[str, Any], order: tuple[str, str] | None = None) -> str:
@@ -90,7 +100,14 @@ def summary(body: dict[str, Any], order: tuple[str, str] | None = None) -> str:
             return f"{d['session']} {d['kind']} {d['status']} {d['cl_ord_id']} ({d['exec_id']})"
         return f"{d['session']} cancel reject {d['cl_ord_id']}: {d['text']}"
     make = _SUMMARIES.get(kind)
-    return make(d) if make is not None else " ".join(f"{k}={v}" for k, v in d.items())
+    try:
+        return make(d) if make is not None else _fields(d)
+    except KeyError:  # a record type this build does not know (a newer gateway's): show it whole
+        return _fields(d)
+
+
+def _fields(d: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in d.items())
 
 
 def line(body: dict[str, Any], when: datetime, order: tuple[str, str] | None = None) -> str:

@@ -401,3 +401,22 @@ def test_a_stray_message_in_the_stream(tmp_path: Path, bus: EmbeddedNats, publis
     del got[len(first)]
     assert [(s, i, decode(d)) for s, i, d in got] == [(subject(INSTANCE, e["kind"]), e["id"], e) for e in events]
     current.close()
+
+
+def test_tail_has_a_line_for_every_kind_of_record() -> None:
+    from datetime import UTC, datetime
+
+    from book.hops import OrderHops, ReportHops
+    from bus.tail import line
+    from domain.model import Breach, Control, TradingState
+
+    records = [*samples.every_type(), OrderHops(1, 2, 3, None), ReportHops("E1", 4, 5),
+               Breach(None, TradingState.HALTED, Decimal("5012.5"), Decimal(5000), "daily loss 5012.5 > max 5000", 6),
+               Control("KILL", "account", "ACC", "ops", 7, "runaway")]
+    now = datetime.now(UTC)
+    for record in records:
+        body = event(INSTANCE, "01796250000000000000", 100, 0, record)
+        text = line(body, now)
+        assert body["kind"] in text and "=" not in text, text  # its own summary, not the fallback
+    fill = event(INSTANCE, "01796250000000000000", 100, 2, samples.execution())
+    assert "order 1" in line(fill, now, ("SELL", "AAPL")) and "SELL 40 AAPL @ 190.0100" in line(fill, now, ("SELL", "AAPL"))
