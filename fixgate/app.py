@@ -183,8 +183,9 @@ class Fixgate:
             self.gateway.stop()
         if self.rest is not None:
             self.rest.stop()
-        if self.writer is not None and self.writer.running and not self.writer.flush(timeout=30.0):
-            log.error("the book writer did not catch up with the journal in 30s: the next start replays the rest")
+        if self.writer is not None and self.writer.running and not self.writer.drain():
+            log.error("the book writer is not catching up with the journal (see logs/book-writer.log): the next"
+                      " start replays the rest")
         if self.supervisor is not None:
             self.supervisor.stop(order=("bus-publisher", "book-writer", "nats"))
             self.supervisor = None
