@@ -18,13 +18,12 @@ from typing import Any
 
 import nats
 import pytest
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from book.journal import BOOKED_SUFFIX, Journal, SegmentReader
 from bus.events import EventId, decode, event, kind_of, stream_name, subject
-from bus.publisher import MSG_ID, Status
+from bus.publisher import Status
 from bus.server import EmbeddedNats
-from tests.support import eventually, free_port
+from tests.support import bus_events, eventually, free_port
 from tests.unit.book import samples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,30 +69,8 @@ def expected(*paths: Path) -> list[dict[str, Any]]:
 
 
 def stream(url: str, raw: bool = False) -> list[tuple[str, Any, Any]]:
-    """Every message of the instance's stream, in order: (subject, its Nats-Msg-Id, its event; or
-    with ``raw``, its bytes)."""
-
-    async def fetch() -> list[tuple[str, Any, Any]]:
-        nc = await nats.connect(url)
-        try:
-            js = nc.jetstream()
-            last = (await js.stream_info(stream_name(INSTANCE))).state.last_seq
-            out: list[tuple[str, Any, Any]] = []
-            if not last:
-                return out
-            sub = await js.pull_subscribe(subject(INSTANCE, ">"), stream=stream_name(INSTANCE),
-                                          config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
-            while len(out) < last:
-                for msg in await sub.fetch(min(1000, last - len(out)), timeout=5):
-                    msg_id = (msg.headers or {}).get(MSG_ID)
-                    out.append((msg.subject, msg_id, msg.data if raw else decode(msg.data)))
-                    await msg.ack()
-            await sub.unsubscribe()
-            return out
-        finally:
-            await nc.close()
-
-    return asyncio.run(fetch())
+    """Every message of the instance's stream, in order (``tests.support.bus_events``)."""
+    return bus_events(url, INSTANCE, raw)
 
 
 def stream_count(url: str) -> int:
