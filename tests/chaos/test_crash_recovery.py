@@ -6,7 +6,9 @@ PostgreSQL. A client sends at least 1,000 orders that cross each other at the si
 buys of random size at one price, so most fill in parts); at random moments the gateway is killed
 with SIGKILL and started again on the same data folder, and the client reconnects continuing its
 FIX session (and resends what the gateway asks for, PossDup, as a FIX engine does). At other random
-moments the book writer process is SIGKILLed (the gateway's supervisor starts it again). At the end:
+moments the book writer process is SIGKILLed (the gateway's supervisor starts it again), and the bus
+(a NATS server of the test's own, which the gateway reaches by NATS_URL) is SIGKILLed and started
+again a moment later. At the end:
 
 - every fill the venue made for fixgate is in the book exactly once, with its quantity, price and
   side, on the order the venue filled;
@@ -18,7 +20,9 @@ moments the book writer process is SIGKILLed (the gateway's supervisor starts it
 - every order the client sent is in the book exactly once, and the client got a report of it;
 - positions equal those recomputed from the venue's own fills;
 - the client has received an ExecutionReport for every execution in the book, and one it received
-  twice carried PossDupFlag (QuickFIX's resend) or PossResend (owed at logon) the second time.
+  twice carried PossDupFlag (QuickFIX's resend) or PossResend (owed at logon) the second time;
+- the bus holds every event once, in journal order (so in order per order): every execution in the
+  book is there once, and each order's last order event says what its row says.
 
 The randomness comes from a seed printed at the start (``FIXGATE_CHAOS_SEED`` replays one).
 """
@@ -36,10 +40,12 @@ from pathlib import Path
 
 import httpx
 
+from bus.events import EventId
+from bus.server import EmbeddedNats
 from domain.model import Side
 from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from simulator.venue import Simulator
-from tests.support import Held, free_port, wait_for_book
+from tests.support import Held, bus_events, eventually, free_port, wait_for_book
 from tests.support import book_rows as rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +53,7 @@ TOKEN = "chaos-token"
 ORDERS = 1000
 KILLS = 5
 WRITER_KILLS = 4  # of the book writer process, between the gateway's
+BUS_KILLS = 3  # of the NATS server
 CANCEL_EVERY = 7  # one cancel request per this many orders
 REPLACE_EVERY = 11  # one replace request (one more to buy or sell) per this many orders
 
@@ -54,11 +61,13 @@ REPLACE_EVERY = 11  # one replace request (one more to buy or sell) per this man
 class GatewayProcess:
     """``fixgate serve`` as a child process on fixed ports and one data folder, killable."""
 
-    def __init__(self, data_dir: Path, database_url: str, sim_port: int) -> None:
+    def __init__(self, data_dir: Path, database_url: str, sim_port: int, nats_url: str | None = None) -> None:
         self.data_dir = data_dir
         self.client_port = free_port()
         self.rest_port = free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url, "FIXGATE_API_TOKEN": TOKEN}
+        if nats_url is not None:
+            self.env["NATS_URL"] = nats_url
         self.args = [
             sys.executable, "-m", "fixgate.cli", "serve", "--data-dir", str(data_dir),
             "--client-port", str(self.client_port), "--venue-port", str(sim_port),
@@ -215,14 +224,18 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
     kill_after = sorted(rng.sample(range(50, ORDERS - 50), KILLS))
     writer_kill_after = sorted(rng.sample(sorted(set(range(30, ORDERS - 30)) - set(kill_after)), WRITER_KILLS))
     writer_kills = 0
+    bus_kill_after = sorted(rng.sample(range(40, ORDERS - 40), BUS_KILLS))
+    bus_kills = 0
+    bus = EmbeddedNats(tmp_path / "bus").start()
 
     orders_sent: dict[str, dict[int, FieldValue]] = {}
     cancels: list[str] = []
     replaces: list[str] = []
-    gateway = GatewayProcess(tmp_path / "gw", database_url, simulator.port)
+    gateway = GatewayProcess(tmp_path / "gw", database_url, simulator.port, bus.url)
     gateway.data_dir.mkdir()
     gateway.start()
     client = Client(gateway.client_port)
+    bus_down_until: int | None = None  # the order after which the killed bus starts again
     try:
         client.connect()
         for n in range(ORDERS):
@@ -249,6 +262,14 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
             if n % 20 == 0:
                 time.sleep(0.005)  # a steady flow, not one burst
                 client.collect()
+            if bus_kill_after and n == bus_kill_after[0]:
+                bus_kill_after.pop(0)
+                bus.kill()
+                bus_kills += 1
+                bus_down_until = n + rng.randint(1, 60)  # trading goes on while it is down
+            if bus_down_until is not None and n >= bus_down_until:
+                bus.start()
+                bus_down_until = None
             if writer_kill_after and n == writer_kill_after[0]:
                 writer_kill_after.pop(0)
                 time.sleep(rng.uniform(0, 0.03))
@@ -262,6 +283,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
                 gateway.start()
                 client.connect()
 
+        if bus_down_until is not None:
+            bus.start()
         # Quiet: the gateway has every message of the client, every fill the venue made for fixgate
         # reaches the book, and every report the client.
         client.sync()
@@ -271,12 +294,27 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
         while not book_exec_ids <= client.exec_ids and time.monotonic() < deadline:
             time.sleep(0.2)
             client.collect()
+        events = eventually(lambda: bus_events(bus.url, "fixgate"),
+                            lambda e: {x["data"]["exec_id"] for _, _, x in e if x["kind"] in ("fills", "executions")}
+                            >= book_exec_ids, timeout=60)
     finally:
         client.drop()
         gateway.stop()
+        bus.stop()
 
     (tmp_path / "client-transcript.txt").write_text("\n".join(client.transcript))  # for a failure below
-    assert gateway.starts == KILLS + 1 and writer_kills == WRITER_KILLS
+    assert gateway.starts == KILLS + 1 and writer_kills == WRITER_KILLS and bus_kills == BUS_KILLS
+    # The bus: every event once, in journal order; every execution of the book once; each order's last
+    # event its row in the book.
+    ids = [EventId.parse(msg_id) for _, msg_id, _ in events]
+    assert [x["id"] for _, _, x in events] == [str(i) for i in ids]
+    positions = [i.position() for i in ids]
+    assert positions == sorted(set(positions)), "an event twice, or out of journal order"
+    bus_execs = [x["data"]["exec_id"] for _, _, x in events if x["kind"] in ("fills", "executions")]
+    assert len(bus_execs) == len(set(bus_execs)) and set(bus_execs) == book_exec_ids
+    last_order_event = {x["order_id"]: x["data"] for _, _, x in events if x["kind"] == "orders"}
+    assert {k: (v["status"], Decimal(v["cum_qty"])) for k, v in last_order_event.items()} == {
+        r["order_id"]: (r["status"], r["cum_qty"]) for r in rows(database_url, "SELECT order_id, status, cum_qty FROM orders")}
     book_fills = rows(database_url, """
         SELECT e.venue_exec_id, e.last_qty, e.last_px, o.side, o.venue_order_id
         FROM executions e JOIN orders o USING (order_id)
