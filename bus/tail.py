@@ -10,6 +10,7 @@ kind, showing only the fills.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -201,3 +202,25 @@ def run(nats_url: str | None, data_dir: Path | None, instance: str | None, kind:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+async def _recent(url: str, instance: str, kind: str | None, limit: int) -> list[str]:
+    nc = await nats.connect(servers(url), connect_timeout=2, allow_reconnect=False)
+    try:
+        js = nc.jetstream()
+        last = (await js.stream_info(stream_name(instance))).state.last_seq
+        out = io.StringIO()
+        printer = _Printer(kind, out)
+        for seq in range(1, last + 1):
+            msg = await js.get_msg(stream_name(instance), seq)
+            printer.add(decode(msg.data or b"{}"), datetime.now(UTC))
+        printer.flush()
+        return out.getvalue().splitlines()[-limit:]
+    finally:
+        await nc.close()
+
+
+def recent(url: str, instance: str, kind: str | None = None, limit: int = 10) -> list[str]:
+    """The last ``limit`` events of the instance's stream (of ``kind`` only, if given) as ``events tail``
+    prints them: for a short stream, such as the demo's (every event is read)."""
+    return asyncio.run(_recent(url, instance, kind, limit))

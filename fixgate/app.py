@@ -206,6 +206,21 @@ class Fixgate:
         behind = journal.size - status.offset
         return f"behind: {behind} journal bytes not yet on the bus" if behind > _BUS_BEHIND_BYTES else "ok"
 
+    def wait_for_bus(self, timeout: float = 10.0) -> bool:
+        """Block until the bus has every event journaled before this call; False on timeout."""
+        if self.journal is None or self._bus_status is None:
+            return False
+        self.journal.flush_later()
+        target = (self.journal.segment, self.journal.size)
+        deadline = time.monotonic() + timeout
+        while True:
+            status = PublisherStatus.read(self._bus_status)
+            if status is not None and (status.segment, status.offset) >= target:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
     def wait_for_venues(self, venues: set[str], timeout: float = 20.0) -> bool:
         """Block until every named venue session is logged on; False on timeout."""
         assert self.router is not None

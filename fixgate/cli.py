@@ -70,6 +70,12 @@ def _serve(args: argparse.Namespace) -> int:
     gateway.start()
     rest_url = gateway.rest.url if gateway.rest else ""
     print(f"fixgate serving: FIX clients on port {gateway.settings.client_port}, REST on {rest_url}")
+    logs = settings.data_dir / "logs"
+    if gateway.bus_url is not None:
+        print(f"events on the bus {gateway.bus_url} (`fixgate events tail --data-dir {settings.data_dir}`);"
+              f" book writer and bus logs in {logs}")
+    else:
+        print(f"no bus (FIXGATE_BUS=0); book writer log in {logs}")
     if settings.api_token is not None:
         print(rest_access_help(rest_url, settings.api_token, generated), flush=True)
     if settings.api_tokens:

@@ -94,6 +94,19 @@ def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
               f"{o['status']:17} cum {o['cum_qty']:>5} avg {o['avg_px']}")
 
 
+def _print_events(gateway: Fixgate) -> None:
+    """The demo's fills as events on the bus, the way `fixgate events tail` shows them."""
+    if gateway.bus_url is None or not gateway.wait_for_bus(timeout=15):
+        print("\nthe bus has not caught up with the journal yet: see logs/bus-publisher.log")
+        return
+    from bus.tail import recent
+
+    print(f"\nevents on the bus {gateway.bus_url}, stream FIXGATE_{gateway.settings.instance} (the last fills;"
+          f" `fixgate events tail --data-dir {gateway.settings.data_dir}` shows them live)")
+    for line in recent(gateway.bus_url, gateway.settings.instance, "fills", limit=6):
+        print(f"  {line}")
+
+
 def run_demo(settings: Settings, stay_up: bool = True) -> int:
     """Start everything on ``settings``' ports, run the flow, print the book, then wait for Ctrl-C."""
     settings, generated = settings.with_api_token(always=True)  # the demo reads the book over REST
@@ -116,6 +129,7 @@ def run_demo(settings: Settings, stay_up: bool = True) -> int:
         client.logon(reset_seq_num=True)  # the demo client keeps no sequence numbers between runs
         print("CLIENT1 logged on over FIX.4.4")
         _print_book(gateway, _run_flow(client))
+        _print_events(gateway)
         if stay_up:
             print(f"\nStill running: connect a FIX client to port {settings.client_port}, or browse "
                   f"{gateway.rest.url if gateway.rest else ''}/docs. Ctrl-C stops.")

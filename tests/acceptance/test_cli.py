@@ -44,7 +44,7 @@ def test_fixgate_simulator_runs_a_venue_any_fix_client_can_trade_with(tmp_path: 
 @pytest.mark.parametrize(
     ("command", "flag"),
     [(["serve"], "--api-token-file"), (["demo"], "--exit"), (["db", "upgrade"], "--data-dir"),
-     (["simulator"], "--record-port")],
+     (["simulator"], "--record-port"), (["events", "tail"], "--kind")],
 )
 def test_each_command_has_its_help(command: list[str], flag: str) -> None:
     out = _fixgate(*command, "--help")
