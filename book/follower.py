@@ -13,12 +13,13 @@ Progress is also written to a small status file (JSON, replaced whole), which th
 wait for the book (``BookLag.flush``) and to report the writer on ``/health`` without asking the
 database.
 
-    python -m book.follower --database-url URL --journal DIR/<segment>.journal --instance NAME --status FILE
+    DATABASE_URL=URL python -m book.follower --journal DIR/<segment>.journal --instance NAME --status FILE
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import os
@@ -26,14 +27,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from book.database import run_sync
 from book.hops import OrderHops, ReportHops
-from book.journal import SegmentReader, segment_of
+from book.journal import SegmentReader, segment_of, set_aside
 from book.writer import BookWriter, Position, connect, read_position
 from domain.model import Breach, ExecutionRecord, MarkRecord, OrderRecord, PositionRecord
 
@@ -99,8 +100,41 @@ def start_offset(database_url: str, instance: str, segment: str, stop: threading
     return position.offset if position is not None and position.segment == segment else 0
 
 
+def hold(journal: Path) -> BinaryIO:
+    """Lock ``journal`` as its book writer (until the returned file is closed, or the process ends)."""
+    guard = journal.open("rb")
+    fcntl.flock(guard, fcntl.LOCK_EX)
+    return guard
+
+
+def wait_for_writers(journals: Iterable[Path]) -> None:
+    """Return once no book writer holds any of ``journals``: a writer of a run that was killed may be
+    committing its last batch, and the next start must not replay under it (it would write older
+    states after the replay's newer ones)."""
+    for path in journals:
+        try:
+            with path.open("rb") as fh:
+                if _locked(fh):
+                    log.warning("waiting for the book writer of the last run to stop (%s)", path.name)
+                    fcntl.flock(fh, fcntl.LOCK_EX)
+        except FileNotFoundError:
+            pass
+
+
+def _locked(fh: BinaryIO) -> bool:
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
 def follow(database_url: str, journal: Path, instance: str, status_path: Path, stop: threading.Event) -> None:
-    """Write ``journal`` into the book as it grows, until ``stop`` is set and all of it is written."""
+    """Write ``journal`` into the book as it grows, until ``stop`` is set: then what was read is
+    committed and the rest left to the journal (the gateway waits for the book before it stops us;
+    after a kill, the next start replays it), so a writer outliving its gateway stops at once."""
+    guard = hold(journal)  # the next start waits for this process before it replays the segment
     segment = segment_of(journal)
     offset = start_offset(database_url, instance, segment, stop)
     if offset is None:
@@ -115,12 +149,16 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
     def committed(position: Position) -> None:
         Status(position.segment, position.offset, pid, time.time_ns()).write(status_path)
 
-    writer = BookWriter(database_url, consumer=consumer_name(instance), on_commit=committed)
+    writer = BookWriter(database_url, consumer=consumer_name(instance), on_commit=committed,
+                        on_reject=lambda record, _reason: log.error(
+                            "kept in %s for a person to look at", set_aside(journal, record).name))
     writer.start()
     log.info("book writer following %s from byte %d", journal, offset)
     idle = 0
     try:
-        while True:
+        while not stop.is_set():
+            if not writer.running:
+                raise RuntimeError(f"the book writer thread ended (last error: {writer.last_error})")
             frames = reader.poll()
             if frames:
                 idle = 0
@@ -128,26 +166,21 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
                 if records:
                     writer.submit(records)
                 writer.mark(Position(segment, frames[-1][1]))
-                while writer.pending > _MAX_QUEUED and writer.running:
+                while writer.pending > _MAX_QUEUED and writer.running and not stop.is_set():
                     time.sleep(0.01)
-                continue
-            if stop.is_set():
-                break
-            if os.getppid() == 1:  # the gateway is gone (and with it, whoever would stop us)
-                log.warning("book writer: the gateway process ended; writing what the journal holds, then stopping")
-                stop.set()
                 continue
             time.sleep(_IDLE_SLEEP[min(idle, len(_IDLE_SLEEP) - 1)])
             idle += 1
     finally:
         reader.close()
         writer.stop(timeout=10.0)  # what it could not write is in the journal: the next start replays it
+        guard.close()
     log.info("book writer stopped at byte %d of %s", reader.offset, journal.name)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m book.follower", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--database-url", help="the book (else DATABASE_URL: a password stays out of ps)")
     parser.add_argument("--journal", type=Path, required=True, help="the segment to follow")
     parser.add_argument("--instance", required=True)
     parser.add_argument("--status", type=Path, required=True, help="progress file (JSON)")
@@ -156,12 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    follow(args.database_url, args.journal, args.instance, args.status, stop)
+    database_url = args.database_url or os.environ.get("DATABASE_URL")
+    if not database_url:
+        parser.error("no database: --database-url or DATABASE_URL")
+    follow(database_url, args.journal, args.instance, args.status, stop)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 class BookLag:
@@ -212,3 +244,7 @@ class BookLag:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.005)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

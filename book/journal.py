@@ -379,8 +379,10 @@ _SCHEMA = marshal.dumps(_CODEC.schema())
 _HEADER = _MAGIC + _LENGTH.pack(len(_SCHEMA)) + _SCHEMA  # what a journal file of this build starts with
 
 
+REFUSED_BY_WRITER_SUFFIX = ".writer-refused"  # records the book writer process set aside, in journal format
 SEGMENT_SUFFIX = ".journal"  # a run's segment, not yet in the book (replayed at the next start)
 BOOKED_SUFFIX = ".booked"  # a segment of an earlier run that is in the book, kept until the bus has it
+_SEGMENT_MARK = "segment-mark"  # the highest segment number given in this folder
 _LEGACY_NAME = "current.journal"  # what builds before segments named every run's journal
 
 
@@ -410,8 +412,8 @@ class Journal:
 
     Each run writes its own segment, ``<start ns, 20 digits>.journal``: the name is the segment's
     identity, which the book writer's durable position and the events' ids carry (``segment``), and
-    names sort in the order the runs wrote them. Records that may wait (``later``: marks of what went
-    out on the wire, hop timestamps, market marks) ride with the next frame instead of costing a
+    names sort in the order the runs wrote them. Records that may wait (``later``: hop timestamps,
+    market marks) ride with the next frame instead of costing a
     write of their own; ``flush_later`` writes them when no frame comes."""
 
     def __init__(self, directory: Path) -> None:
@@ -421,9 +423,17 @@ class Journal:
         if legacy.exists() and legacy.stat().st_size > 0:
             # Left by a build that named every run's journal so, and not replayed: keep it for the next replay.
             _move_aside(legacy)
-        stamp = time.time_ns()
-        while (directory / f"{stamp:020d}{SEGMENT_SUFFIX}").exists():
-            stamp += 1
+        # Above every segment before, whatever the clock says: a clock set back between runs must not
+        # make the new segment sort before the last one (the book and the bus take segments in order,
+        # and the bus goes on after its last event's). The mark survives the segments, which go.
+        mark = directory / _SEGMENT_MARK
+        before = [int(segment_of(p)) for p in directory.iterdir() if segment_of(p).isdigit()]
+        if mark.exists():
+            before.append(int(mark.read_text().strip() or 0))
+        stamp = max([time.time_ns(), *(b + 1 for b in before)])
+        temporary = mark.with_name(mark.name + ".tmp")
+        temporary.write_text(f"{stamp}\n")
+        os.replace(temporary, mark)
         self.segment = f"{stamp:020d}"
         self.path = directory / f"{self.segment}{SEGMENT_SUFFIX}"
         self._file = self.path.open("xb", buffering=1 << 16)
@@ -437,32 +447,49 @@ class Journal:
     def append(self, records: Sequence[Any]) -> None:
         """Write one frame, with the records waiting in ``later``, and hand it to the OS (survives the
         process being killed)."""
+        if self._later:
+            with self._lock:
+                later, self._later = self._later, []
+            records = (*records, *later)
+        data = _CODEC.dumps(records)  # outside the lock: the OMS's frames are ordered by its own lock
         with self._lock:
-            if self._later:
-                records = (*records, *self._later)
-                self._later.clear()
-            self._write(_CODEC.dumps(records))
+            self._write(data)
 
     def later(self, records: Sequence[Any]) -> None:
-        """Journal ``records`` with the next frame: for what a kill may lose at no more cost than a
-        repeat (a mark that a message went out: it goes again with PossResend; a timestamp; a mark)."""
+        """Journal ``records`` with the next frame: for what a kill may lose at no cost to the book (a
+        timestamp; a market mark the next quote or trade replaces)."""
         with self._lock:
             self._later.extend(records)
 
     def flush_later(self) -> None:
         """Write what waits in ``later`` as a frame of its own, if anything does."""
         with self._lock:
-            if self._later:
-                records = tuple(self._later)
-                self._later.clear()
-                self._write(_CODEC.dumps(records))
+            later, self._later = self._later, []
+        if later:
+            data = _CODEC.dumps(later)
+            with self._lock:
+                self._write(data)
 
     def _write(self, data: bytes) -> None:
-        self._file.write(_LENGTH.pack(len(data)))
-        self._file.write(data)
-        self._file.flush()
+        try:
+            self._file.write(_LENGTH.pack(len(data)) + data)
+            self._file.flush()
+        except OSError:
+            self._cut_back()
+            raise
         self.appends += 1
         self.size += _LENGTH.size + len(data)
+
+    def _cut_back(self) -> None:
+        """After a failed write (a full disk): the file back to its last whole frame, so a frame written
+        in part cannot break the framing of every frame after it."""
+        try:
+            self._file.close()  # its buffer is dropped with it
+        except OSError:
+            pass
+        with self.path.open("r+b") as fh:
+            fh.truncate(self.size)
+        self._file = self.path.open("ab", buffering=1 << 16)
 
     def close(self) -> None:
         self.flush_later()
@@ -539,6 +566,19 @@ class Journal:
                     )
                     return
                 yield offset, records
+
+
+def set_aside(segment: Path, record: Any) -> Path:
+    """Keep a record of ``segment`` that the book refused in ``<segment>.writer-refused`` (journal
+    format, read with :meth:`Journal.read`): its only copy once the writer has committed past it, for a
+    person to look at, as start-up keeps a replayed file with such a record as ``*.refused``."""
+    path = segment.with_name(segment_of(segment) + REFUSED_BY_WRITER_SUFFIX)
+    data = _CODEC.dumps([record])
+    with path.open("ab") as fh:
+        if fh.tell() == 0:
+            fh.write(_HEADER)
+        fh.write(_LENGTH.pack(len(data)) + data)
+    return path
 
 
 class SegmentReader:

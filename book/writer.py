@@ -236,14 +236,16 @@ class BookWriter:
         max_backoff: float = 5.0,
         consumer: str | None = None,
         on_commit: Callable[[Position], None] | None = None,
+        on_reject: Callable[[Record, str], None] | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch {max_batch} < 1")
         self._url = database_url
         # Positions (``mark``) are committed under this name in ``book_positions``; ``on_commit`` is
-        # told each one once it is, on the writer thread.
+        # told each one once it is, and ``on_reject`` each record set aside, on the writer thread.
         self._consumer = consumer
         self._on_commit = on_commit
+        self._on_reject = on_reject
         self.committed_position: Position | None = None
         self._conn: asyncpg.Connection | None = None
         self._max_batch = max_batch
@@ -455,7 +457,10 @@ class BookWriter:
             if position is not None:
                 self.committed_position = position
                 if self._on_commit is not None:
-                    self._on_commit(position)
+                    try:
+                        self._on_commit(position)
+                    except Exception:  # noqa: BLE001 - a report of progress must not end the writer
+                        _log.exception("book writer: reporting position %s failed", position)
             return
 
     async def _isolate_bad_records(self, records: Sequence[Record], exc: Exception) -> None:
@@ -463,6 +468,11 @@ class BookWriter:
             self.rejected_records += 1
             self.rejected.append((records[0], f"{type(exc).__name__}: {exc}"))
             _log.error("book record cannot be written, set aside: %r: %s", records[0], exc)
+            if self._on_reject is not None:
+                try:
+                    self._on_reject(records[0], f"{type(exc).__name__}: {exc}")
+                except Exception:  # noqa: BLE001 - logged above with its full value
+                    _log.exception("book writer: keeping the set-aside record failed")
             return
         middle = len(records) // 2
         await self._commit_with_retry(records[:middle])

@@ -23,7 +23,7 @@ meanwhile. It exits on SIGTERM (after publishing what the journal holds, for a f
 the bus is up), and on anything unexpected (an unreadable journal), logged, for its supervisor to
 restart it. Its progress is in a small status file (JSON, replaced whole) for ``/health``.
 
-    python -m bus.publisher --nats-url URL --journal-dir DIR --instance NAME --status FILE
+    NATS_URL=URL python -m bus.publisher --journal-dir DIR --instance NAME --status FILE
 """
 
 from __future__ import annotations
@@ -539,14 +539,17 @@ async def publish(url: str, journal_dir: Path, instance: str, status_path: Path)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bus.publisher", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nats-url", required=True)
+    parser.add_argument("--nats-url", help="the bus (else NATS_URL: a token or password stays out of ps)")
     parser.add_argument("--journal-dir", type=Path, required=True)
     parser.add_argument("--instance", required=True)
     parser.add_argument("--status", type=Path, required=True, help="progress file (JSON)")
     args = parser.parse_args(argv)
+    url = args.nats_url or os.environ.get("NATS_URL")
+    if not url:
+        parser.error("no bus: --nats-url or NATS_URL")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(publish(args.nats_url, args.journal_dir, args.instance, args.status))
+        asyncio.run(publish(url, args.journal_dir, args.instance, args.status))
     except Exception:
         log.exception("bus publisher: unexpected failure; exiting for the supervisor to restart it")
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from api.app import create_app
 from book.database import resolve_database_url, upgrade
-from book.follower import BookLag, start_offset
+from book.follower import BookLag, start_offset, wait_for_writers
 from book.journal import Journal, JournaledSink, replay, segment_of
 from book.order_ids import OrderIdMark
 from book.writer import load_state
@@ -72,6 +73,7 @@ class Fixgate:
         journal_dir = data_dir / "journal"
         # What the last run's book writer process committed is in the book: replay the rest.
         pending = Journal.pending(journal_dir)
+        wait_for_writers(pending)  # a killed run's writer may still be committing its last batch
         last = segment_of(pending[-1]) if pending else None
         written = (last, start_offset(self.database_url, s.instance, last) or 0) if last is not None else None
         replayed = replay(journal_dir, self.database_url, written=written)
@@ -150,10 +152,12 @@ class Fixgate:
         self.supervisor.start()
         logs = data_dir / "logs"
         status = data_dir / "book-writer.status"
+        # URLs by the environment, not the command line: a password in one would show in ps.
+        env = {**os.environ, "DATABASE_URL": self.database_url}
         writer = self.supervisor.add(Child("book-writer", [
-            sys.executable, "-m", "book.follower", "--database-url", self.database_url,
-            "--journal", str(journal.path), "--instance", s.instance, "--status", str(status),
-        ], logs / "book-writer.log", stop_grace_s=60.0))
+            sys.executable, "-m", "book.follower", "--journal", str(journal.path), "--instance", s.instance,
+            "--status", str(status),
+        ], logs / "book-writer.log", env=env, stop_grace_s=30.0))
         self.writer = BookLag(journal, status, alive=lambda: writer.running)
         if not s.bus:
             return
@@ -167,9 +171,9 @@ class Fixgate:
         self.bus_url = url
         self._bus_status = data_dir / "bus-publisher.status"
         self._publisher = self.supervisor.add(Child("bus-publisher", [
-            sys.executable, "-m", "bus.publisher", "--nats-url", url, "--journal-dir", str(journal.directory),
+            sys.executable, "-m", "bus.publisher", "--journal-dir", str(journal.directory),
             "--instance", s.instance, "--status", str(self._bus_status),
-        ], logs / "bus-publisher.log", stop_grace_s=10.0))
+        ], logs / "bus-publisher.log", env={**env, "NATS_URL": url}, stop_grace_s=10.0))
 
     def health_parts(self) -> dict[str, str]:
         """The state of each part besides the database, for ``/health``: "ok", or what is wrong."""

@@ -7,13 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
-from book.follower import Status, consumer_name
-from book.journal import Journal
+from book.follower import Status, consumer_name, start_offset, wait_for_writers
+from book.journal import Journal, replay, segment_of
 from domain.model import OrderStatus
 from fixgate.supervisor import Child, Supervisor
 from tests.support import book_rows as rows
@@ -135,3 +136,72 @@ def test_children_die_with_the_gateway(tmp_path: Path) -> None:
         return Path(f"/proc/{child_pid}/stat").read_text().split()[2] != "Z"
 
     eventually(alive, lambda a: not a, timeout=10)
+
+
+def test_the_next_start_waits_for_the_writer_of_a_killed_run(tmp_path: Path, database_url: str) -> None:
+    # A writer behind (the database slow for a moment) when its gateway is killed: were the next start
+    # to replay under it, it would write the dead run's older row states over the new run's.
+    directory = tmp_path / "journal"
+    journal = Journal(directory)
+    status = tmp_path / "book-writer.status"
+    old = follower(database_url, journal, status, tmp_path / "old.log")
+    new: subprocess.Popen[bytes] | None = None
+    try:
+        for frame in frames(1, 5):
+            journal.append(frame)
+        eventually(lambda: committed(status), lambda offset: offset == journal.size, timeout=30)
+        old.send_signal(signal.SIGSTOP)
+        for frame in frames(6, 300)[1:]:
+            journal.append(frame)
+        journal.close()
+        old.send_signal(signal.SIGTERM)  # the gateway is gone: PR_SET_PDEATHSIG (delivered once it runs)
+
+        started: list[Journal] = []
+
+        def next_start() -> None:  # as Fixgate.start does it
+            pending = Journal.pending(directory)
+            wait_for_writers(pending)
+            last = segment_of(pending[-1])
+            replayed = replay(directory, database_url, written=(last, start_offset(database_url, "east", last) or 0))
+            started.append(Journal(directory))
+            replayed.carry_over((), started[0])
+
+        starting = threading.Thread(target=next_start)
+        starting.start()
+        starting.join(1.5)
+        assert starting.is_alive()  # held by the old writer's lock on the segment
+        old.send_signal(signal.SIGCONT)
+        starting.join(60)
+        assert not starting.is_alive() and old.wait(30) == 0
+        new_journal = started[0]
+        new = follower(database_url, new_journal, tmp_path / "new.status", tmp_path / "new.log")
+        new_journal.append([samples.order(1, cum_qty=D(1000))])  # the new run fills the order further
+        eventually(lambda: committed(tmp_path / "new.status"), lambda o: o == new_journal.size, timeout=30)
+    finally:
+        for proc in (old, new):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+                proc.wait(30)
+    [order] = rows(database_url, "SELECT cum_qty FROM orders")
+    [position] = rows(database_url, "SELECT segment FROM book_positions")
+    assert (order["cum_qty"], position["segment"]) == (1000, new_journal.segment)
+    executions = rows(database_url, "SELECT count(*) AS n FROM executions")
+    assert executions[0]["n"] == 305  # E1-E305, each once
+
+
+def test_a_record_the_writer_refuses_is_kept_beside_its_segment(tmp_path: Path, database_url: str) -> None:
+    journal = Journal(tmp_path / "journal")
+    status = tmp_path / "book-writer.status"
+    proc = follower(database_url, journal, status, tmp_path / "w.log")
+    try:
+        journal.append([samples.order(1)])
+        journal.append([samples.execution("E-ORPHAN", order_id=404)])  # the foreign key refuses it
+        journal.append([samples.order(2)])
+        eventually(lambda: committed(status), lambda offset: offset == journal.size, timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert [r["order_id"] for r in rows(database_url, "SELECT order_id FROM orders ORDER BY 1")] == [1, 2]
+    [kept] = (tmp_path / "journal").glob("*.writer-refused")
+    assert [r.exec_id for r in Journal.read(kept)] == ["E-ORPHAN"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import book.journal
 import domain.model
 from book.fields import field_names
 from book.hops import OrderHops
@@ -239,6 +240,18 @@ def test_each_run_writes_a_segment_of_its_own_in_the_order_of_their_names(tmp_pa
     assert journal.path != first and journal.segment == segment_of(journal.path)
     assert Journal.pending(tmp_path) == [first, journal.path]
     assert [list(Journal.read(p)) for p in Journal.pending(tmp_path)] == [[samples.order()], [samples.mark()]]
+
+
+def test_a_later_runs_segment_sorts_after_an_earlier_ones_whatever_the_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(book.journal.time, "time_ns", lambda: 2_000_000_000_000_000_000)
+    first = Journal(tmp_path)
+    first.close()
+    first.path.unlink()  # booked and published: gone
+    monkeypatch.setattr(book.journal.time, "time_ns", lambda: 1_999_000_000_000_000_000)  # the clock set back
+    second = Journal(tmp_path)
+    assert int(second.segment) > int(first.segment)
 
 
 def test_a_journal_of_the_build_before_segments_is_moved_aside_for_replay(tmp_path: Path) -> None:
