@@ -6,7 +6,7 @@ QuickFIX 1.16 gives Python no hook on a connection before it names a session: an
 waits on a silent connection for ever (its LogonTimeout is the initiator's wait for the answer), and
 no callback tells the remote address. So the guard looks from outside, on Linux: every
 ``interval`` it lists this process's sockets (``/proc/self/fd``), keeps those connected to the client
-port (``/proc/net/tcp``, ``tcp6``), and asks the kernel (``TCP_INFO``) whether fixgate has sent the
+port (asking each socket, through a duplicate of its descriptor), and asks the kernel (``TCP_INFO``) whether fixgate has sent the
 connection anything. It has not until QuickFIX answers a Logon, so "nothing sent for
 ``logon_timeout`` seconds" is "not logged on". Such a connection, or one over the cap, is shut down
 through a duplicate of its descriptor; QuickFIX sees the end of the stream and closes its own.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-_TCP_ESTABLISHED = "01"
+_TCP_ESTABLISHED_STATE = 1  # tcpi_state, the first byte of TCP_INFO
 _TCPI_BYTES_ACKED = 120  # offset of tcpi_bytes_acked (u64) in struct tcp_info (Linux >= 4.1)
 
 
@@ -70,9 +70,9 @@ class ConnectionGuard:
         self.closed_for_stall = 0
 
     def start(self) -> None:
-        """Start watching (a daemon thread); a platform without ``/proc/net/tcp`` only logs a warning."""
-        if not Path("/proc/net/tcp").exists():
-            log.warning("no /proc/net/tcp: no logon timeout or cap per address on client connections")
+        """Start watching (a daemon thread); a platform without ``/proc/self/fd`` only logs a warning."""
+        if not Path("/proc/self/fd").exists():
+            log.warning("no /proc/self/fd: no logon timeout or cap per address on client connections")
             return
         self._thread = threading.Thread(target=self._run, name="fixgate-connection-guard", daemon=True)
         self._thread.start()
@@ -92,10 +92,9 @@ class ConnectionGuard:
 
     def check(self, now: float) -> None:
         """One pass: take note of new connections, close the late and the surplus."""
-        remotes = _client_connections(self._port)
         seen: dict[int, _Connection] = {}
         for fd, inode in _socket_fds():
-            remote = remotes.get(inode)
+            remote = _client_remote(fd, inode, self._port)
             if remote is None:
                 continue
             known = self._known.get(inode)
@@ -152,31 +151,26 @@ def _socket_fds() -> list[tuple[int, int]]:
     return found
 
 
-def _client_connections(port: int) -> dict[int, str]:
-    """Established TCP connections whose local port is ``port``: remote address by socket inode."""
-    found: dict[int, str] = {}
-    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+def _client_remote(fd: int, inode: int, port: int) -> str | None:
+    """The peer's address if ``fd`` is an established TCP connection on local port ``port``, else None.
+
+    Asked of the socket itself (a duplicate of its descriptor), not read from ``/proc/net/tcp``: that
+    file lists every socket of the machine, and the kernel takes milliseconds to make it."""
+    sock = _duplicate(fd, inode)
+    if sock is None:
+        return None
+    with sock:
         try:
-            lines = Path(table).read_text().splitlines()[1:]
+            if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
+                return None
+            if sock.getsockname()[1] != port:
+                return None
+            if sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != _TCP_ESTABLISHED_STATE:
+                return None
+            host = str(sock.getpeername()[0])
         except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
-            if state != _TCP_ESTABLISHED or int(local.rsplit(":", 1)[1], 16) != port or inode == 0:
-                continue
-            found[inode] = _address(remote.rsplit(":", 1)[0], v6)
-    return found
-
-
-def _address(hex_address: str, v6: bool) -> str:
-    raw = bytes.fromhex(hex_address)
-    if not v6:
-        return socket.inet_ntop(socket.AF_INET, raw[::-1])  # /proc prints the u32 in host (little) order
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-    if words.startswith(b"\0" * 10 + b"\xff\xff"):
-        return socket.inet_ntop(socket.AF_INET, words[12:])  # an IPv4 peer on a v6 socket
-    return socket.inet_ntop(socket.AF_INET6, words)
+            return None
+    return host.removeprefix("::ffff:")  # an IPv4 peer on a v6 socket
 
 
 def _duplicate(fd: int, inode: int) -> socket.socket | None:
