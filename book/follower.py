@@ -44,7 +44,11 @@ log = logging.getLogger("book.follower")
 # gateway's own.
 BOOK_TYPES = (OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, Breach, OrderHops, ReportHops)
 _MAX_QUEUED = 50_000  # records read ahead of the database before reading pauses
-_IDLE_SLEEP = (0.0005, 0.001, 0.002, 0.005)  # seconds between looks at the journal when nothing came
+# Seconds between looks at the journal when nothing came (the book's lag when trading starts again).
+_IDLE_SLEEP = (0.002, 0.005, 0.01, 0.02)
+_GATHER_S = 0.002  # after a look that found frames: let more land, so a look reads a batch, not a frame
+_STATUS_EVERY_NS = 20_000_000  # the status file is rewritten at most this often, unless caught up
+_MAX_READ = 10_000  # records read in one look
 
 
 def consumer_name(instance: str) -> str:
@@ -146,8 +150,14 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
     reader.poll(0)
     Status(segment, reader.offset, pid, time.time_ns()).write(status_path)
 
+    written_ns = 0
+
     def committed(position: Position) -> None:
-        Status(position.segment, position.offset, pid, time.time_ns()).write(status_path)
+        nonlocal written_ns
+        now = time.time_ns()
+        if writer.pending == 0 or now - written_ns >= _STATUS_EVERY_NS:
+            Status(position.segment, position.offset, pid, now).write(status_path)
+            written_ns = now
 
     writer = BookWriter(database_url, consumer=consumer_name(instance), on_commit=committed,
                         on_reject=lambda record, _reason: log.error(
@@ -159,7 +169,7 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
         while not stop.is_set():
             if not writer.running:
                 raise RuntimeError(f"the book writer thread ended (last error: {writer.last_error})")
-            frames = reader.poll()
+            frames = reader.poll(_MAX_READ)
             if frames:
                 idle = 0
                 records = [r for _, _, frame in frames for r in frame if isinstance(r, BOOK_TYPES)]
@@ -168,6 +178,8 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
                 writer.mark(Position(segment, frames[-1][1]))
                 while writer.pending > _MAX_QUEUED and writer.running and not stop.is_set():
                     time.sleep(0.01)
+                if sum(len(frame) for _, _, frame in frames) < _MAX_READ:
+                    time.sleep(_GATHER_S)
                 continue
             time.sleep(_IDLE_SLEEP[min(idle, len(_IDLE_SLEEP) - 1)])
             idle += 1

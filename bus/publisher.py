@@ -69,7 +69,9 @@ _BACKOFF_S = (0.1, 5.0)  # first and longest wait between connection attempts
 _STATUS_EVERY_S = 0.1
 _HEARTBEAT_S = 1.0
 _READ_BATCH = 2000  # records per look at the journal
-_IDLE_SLEEP = (0.0005, 0.001, 0.002, 0.005)  # seconds between looks at the journal when nothing came
+# Seconds between looks at the journal when nothing came: short enough for a dashboard, long enough
+# that a process of its own does not wake thousands of times a second on a machine of two cores.
+_IDLE_SLEEP = (0.002, 0.005, 0.01, 0.02)
 
 Position = tuple[int, int, int]  # EventId.position(): (segment, frame offset, index in frame)
 
