@@ -3,7 +3,8 @@
 Starts what ``bench.run`` starts (simulator, ``fixgate serve``, a fresh book database), sends
 ``--orders`` crossing orders at ``--rate`` through the gateway, waits until the book stops growing,
 and divides the CPU time the gateway process used meanwhile (user + system, from ``/proc``: Linux
-only) by the number of orders. Everything the gateway does for an order counts: FIX in and out, risk,
+only) by the number of orders; the same for its child processes (the book writer, the bus publisher,
+NATS) and for its REST thread. Everything the gateway does for an order counts: FIX in and out, risk,
 the OMS, the journal, the book writer. Latency at a rate past saturation says more about queueing
 than about cost; this says what each order costs. See bench/README.md.
 """
@@ -14,7 +15,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench.run import Bench
+from bench.run import Bench, cpu_per_order
 
 
 def main() -> None:
@@ -28,9 +29,12 @@ def main() -> None:
         bench.wait_gateway_ready()
         bench.settle()
         # The gateway's CPU time from the load's start until its book stopped growing (``Bench.load``).
-        used = bench.load("gateway", args.rate, args.orders, pattern="cross")["process_cpu_s"]
-        print(f"gateway CPU per crossing order: {1e6 * used / args.orders:.0f} us"
-              f" ({args.orders} orders at {args.rate:g}/s)")
+        used = cpu_per_order(bench.load("gateway", args.rate, args.orders, pattern="cross"), args.orders)
+        children = ", ".join(f"{k} {v:.0f}" for k, v in sorted(used["children_cpu_us_per_order_by_name"].items()))
+        print(f"gateway CPU per crossing order: {used['process_cpu_us_per_order']:.0f} us"
+              f" ({args.orders} orders at {args.rate:g}/s); its child processes: {used['children_cpu_us_per_order']:.0f}"
+              f" us ({children or 'none'}); total: {used['total_cpu_us_per_order']:.0f} us;"
+              f" its REST thread: {used.get('rest_thread_cpu_us_per_order', float('nan')):.1f} us")
     finally:
         bench.stop()
 
