@@ -34,7 +34,8 @@ def main() -> None:
         print(f"gateway CPU per crossing order: {used['process_cpu_us_per_order']:.0f} us"
               f" ({args.orders} orders at {args.rate:g}/s); its child processes: {used['children_cpu_us_per_order']:.0f}"
               f" us ({children or 'none'}); total: {used['total_cpu_us_per_order']:.0f} us;"
-              f" its REST thread: {used.get('rest_thread_cpu_us_per_order', float('nan')):.1f} us")
+              f" its REST thread: {used.get('rest_thread_cpu_us_per_order', float('nan')):.1f} us"
+              f" (scheduled {used.get('rest_thread_runs', '?')} times)")
     finally:
         bench.stop()
 

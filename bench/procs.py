@@ -50,10 +50,17 @@ def _stat(path: Path) -> list[str]:
     return path.read_text().rsplit(")", 1)[1].split()
 
 
-def cpu_seconds(pid: int, tid: int | None = None) -> float:
-    """User + system CPU time a process (or one of its threads) has used so far, from ``/proc`` (Linux only)."""
-    fields = _stat(Path(f"/proc/{pid}/task/{tid}/stat") if tid is not None else Path(f"/proc/{pid}/stat"))
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from ``/proc`` (Linux only)."""
+    fields = _stat(Path(f"/proc/{pid}/stat"))
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int, tid: int) -> tuple[float, int]:
+    """(CPU seconds, times scheduled) of one thread, from ``schedstat``: in ns, where ``stat`` counts
+    10 ms ticks, too coarse for a thread that wakes briefly ten times a second."""
+    ran_ns, _, slices = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+    return int(ran_ns) / 1e9, int(slices)
 
 
 def reaped_cpu_seconds(pid: int) -> float:
@@ -90,12 +97,12 @@ def label(pid: int) -> str:
 @dataclass(frozen=True, slots=True)
 class CpuSnapshot:
     """CPU seconds used so far by a process, each of its live descendants (pid -> (label, seconds)),
-    the descendants it reaped, and some of its threads (name -> seconds)."""
+    the descendants it reaped, and some of its threads (name -> (seconds, times scheduled))."""
 
     process: float
     children: dict[int, tuple[str, float]]
     reaped: float
-    threads: dict[str, float]
+    threads: dict[str, tuple[float, int]]
 
 
 def cpu_snapshot(pid: int, threads: dict[str, list[int]] | None = None) -> CpuSnapshot:
@@ -107,20 +114,23 @@ def cpu_snapshot(pid: int, threads: dict[str, list[int]] | None = None) -> CpuSn
             children[child] = (label(child), cpu_seconds(child))
         except (OSError, IndexError):  # it ended meanwhile: its time shows in ``reaped``
             continue
-    named: dict[str, float] = {}
+    named: dict[str, tuple[float, int]] = {}
     for name, tids in (threads or {}).items():
         for tid in tids:
             try:
-                named[name] = named.get(name, 0.0) + cpu_seconds(pid, tid)
+                seconds, runs = thread_cpu(pid, tid)
             except OSError:
                 continue
+            had = named.get(name, (0.0, 0))
+            named[name] = (had[0] + seconds, had[1] + runs)
     return CpuSnapshot(cpu_seconds(pid), children, reaped_cpu_seconds(pid), named)
 
 
 def cpu_used(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, Any]:
     """CPU seconds used between two snapshots: by the process itself, by its children all told (their
     growth, those started meanwhile in full, and what the ones that ended left in the process's
-    cutime + cstime, less what they had used before), by child label, and by thread."""
+    cutime + cstime, less what they had used before), by child label, and by thread (seconds and
+    times scheduled)."""
     by_label: dict[str, float] = {}
     for pid, (name, seconds) in after.children.items():
         by_label[name] = by_label.get(name, 0.0) + seconds - before.children.get(pid, (name, 0.0))[1]
@@ -130,8 +140,10 @@ def cpu_used(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, Any]:
         "process_cpu_s": after.process - before.process,
         "children_cpu_s": children,
         "children_cpu_s_by_name": by_label,
-        "threads_cpu_s": {name: seconds - before.threads[name] for name, seconds in after.threads.items()
+        "threads_cpu_s": {name: seconds - before.threads[name][0] for name, (seconds, _) in after.threads.items()
                           if name in before.threads},
+        "threads_runs": {name: runs - before.threads[name][1] for name, (_, runs) in after.threads.items()
+                         if name in before.threads},
     }
 
 

@@ -174,6 +174,7 @@ def cpu_per_order(raw: dict[str, Any], count: int) -> dict[str, Any]:
         })
         if "rest" in raw["threads_cpu_s"]:
             out["rest_thread_cpu_us_per_order"] = 1e6 * raw["threads_cpu_s"]["rest"] / count
+            out["rest_thread_runs"] = raw["threads_runs"]["rest"]
     return out
 
 
