@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
+from bench import procs
 from bench.run import Bench, cpu_per_order
 
 
@@ -22,12 +24,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=4000)
     parser.add_argument("--rate", type=float, default=250.0)
+    parser.add_argument("--idle", type=float, default=5.0,
+                        help="seconds to measure the idle gateway's CPU first (what it costs per second, not per order)")
     args = parser.parse_args()
     bench = Bench(Path(tempfile.mkdtemp(prefix="fixgate-cpu-")), argparse.Namespace(keep_work=False))
     bench.start(["gateway"], True)
     try:
         bench.wait_gateway_ready()
         bench.settle()
+        if args.idle > 0:
+            assert bench.gateway is not None
+            before = procs.cpu_snapshot(bench.gateway.pid, bench.gateway_threads)
+            time.sleep(args.idle)
+            idle = procs.cpu_used(before, procs.cpu_snapshot(bench.gateway.pid, bench.gateway_threads))
+            threads = ", ".join(f"{k} {1e3 * v / args.idle:.1f}" for k, v in sorted(idle["threads_cpu_s"].items())
+                                if v > 0)
+            print(f"idle, ms of CPU per second: gateway {1e3 * idle['process_cpu_s'] / args.idle:.1f}"
+                  f" (threads: {threads}); its child processes {1e3 * idle['children_cpu_s'] / args.idle:.1f}")
         # The gateway's CPU time from the load's start until its book stopped growing (``Bench.load``).
         used = cpu_per_order(bench.load("gateway", args.rate, args.orders, pattern="cross"), args.orders)
         children = ", ".join(f"{k} {v:.0f}" for k, v in sorted(used["children_cpu_us_per_order_by_name"].items()))
