@@ -116,7 +116,8 @@ def _accounts(caller: Identity, account: str | None) -> tuple[str | None, frozen
     return account, caller.account_scope
 
 
-@open_router.get("/health", response_model=Health, responses={503: {"model": Health}})
+@open_router.get("/health", response_model=Health, response_model_exclude_none=True,
+                 responses={503: {"model": Health}})
 async def health(request: Request) -> Health | JSONResponse:
     """The API is up; ``database`` says whether PostgreSQL answers a ``SELECT 1``. No token needed."""
 
@@ -131,7 +132,7 @@ async def health(request: Request) -> Health | JSONResponse:
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy", which is the answer, not an error
         _log.warning("health check: database unavailable: %s: %s", type(exc).__name__, exc)
         body = Health(status="degraded", database=f"unavailable: {type(exc).__name__}", **parts)
-        return JSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
     return Health(status="ok" if all(v == "ok" for v in parts.values()) else "degraded", database="ok", **parts)
 
 

@@ -78,9 +78,9 @@ class Status:
             return None
 
 
-def start_offset(database_url: str, instance: str, segment: str) -> int:
+def start_offset(database_url: str, instance: str, segment: str, stop: threading.Event | None = None) -> int | None:
     """Where to start reading ``segment``: where this instance's writer last committed in it, else at
-    its beginning."""
+    its beginning (0). While the database is away it waits for it; None if ``stop`` is set meanwhile."""
 
     async def fetch() -> Position | None:
         conn = await connect(database_url)
@@ -95,14 +95,19 @@ def start_offset(database_url: str, instance: str, segment: str) -> int:
             break
         except Exception as exc:  # noqa: BLE001 - the database may be away: wait for it, as the writer does
             log.warning("book writer: cannot read its position yet (%s: %s); retrying", type(exc).__name__, exc)
-            time.sleep(1.0)
+            if stop is None:
+                time.sleep(1.0)
+            elif stop.wait(1.0):
+                return None
     return position.offset if position is not None and position.segment == segment else 0
 
 
 def follow(database_url: str, journal: Path, instance: str, status_path: Path, stop: threading.Event) -> None:
     """Write ``journal`` into the book as it grows, until ``stop`` is set and all of it is written."""
     segment = segment_of(journal)
-    offset = start_offset(database_url, instance, segment)
+    offset = start_offset(database_url, instance, segment, stop)
+    if offset is None:
+        return
     pid = os.getpid()
     Status(segment, offset, pid, time.time_ns()).write(status_path)
 

@@ -1,7 +1,7 @@
 """Per-hop timestamps of the gateway, as book records: written onto the order's or execution's row
 after the fact (the last hop, the send, happens after the OMS has handed the row to the book).
 
-Diagnostics, not facts: they go straight to the book writer, not through the journal, so a crash can
+Diagnostics, not facts: they ride with the journal's next frame (``Journal.later``), so a crash can
 lose the timings of the last moments (never an order or a fill)."""
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from domain.model import (
     ClientMessage,
     ClientReport,
     ClientSent,
+    Control,
     ExecutionRecord,
     MarkRecord,
     OrderRecord,
@@ -265,7 +266,7 @@ class _Codec:
 
     TYPES: tuple[type, ...] = (
         OrderRecord, ExecutionRecord, PositionRecord, MarkRecord, ClientReport, Breach, ClientCancelReject,
-        ClientSent, OrderHops, ReportHops,
+        ClientSent, OrderHops, ReportHops, Control,
     )
 
     def __init__(self, types: Sequence[type] = TYPES) -> None:

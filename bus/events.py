@@ -27,6 +27,7 @@ from domain.model import (
     ClientCancelReject,
     ClientReport,
     ClientSent,
+    Control,
     ExecKind,
     ExecutionRecord,
     MarkRecord,
@@ -46,6 +47,7 @@ _KINDS: dict[type, str] = {
     PositionRecord: "positions",
     MarkRecord: "marks",
     Breach: "risk",
+    Control: "risk",
     ClientReport: "client",
     ClientCancelReject: "client",
     ClientSent: "sent",
@@ -104,9 +106,10 @@ class EventId:
 
 
 def plain(value: Any) -> Any:
-    """A value as JSON holds it: a Decimal as its exact text, an enum as its value, a record as an object."""
+    """A value as JSON holds it: a Decimal as its exact text in plain notation ("0.00000001", never
+    "1E-8" and never a float), an enum as its value, a record as an object."""
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")
     if isinstance(value, Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

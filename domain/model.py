@@ -348,6 +348,19 @@ class Breach:
     at_ns: int
 
 
+@dataclass(frozen=True, slots=True)
+class Control:
+    """An operator's kill switch or resume, as it took effect: journaled for the event stream (the
+    REST handler writes its ``risk_events`` row, the audit trail, itself)."""
+
+    action: str  # KILL or RESUME
+    scope: str  # firm, account, session, symbol
+    value: str
+    by: str
+    at_ns: int
+    reason: str = ""
+
+
 # -- BOOK RECORDS ------------------------------------------------------------------------------------
 # What the OMS hands to the book-of-record writer. Each is the full new state of one row, so the
 # writer can upsert them in any batch size and the last one for a key wins.

@@ -66,7 +66,7 @@ class Fixgate:
         # What the last run's book writer process committed is in the book: replay the rest.
         pending = Journal.pending(journal_dir)
         last = segment_of(pending[-1]) if pending else None
-        written = (last, start_offset(self.database_url, s.instance, last)) if last is not None else None
+        written = (last, start_offset(self.database_url, s.instance, last) or 0) if last is not None else None
         replayed = replay(journal_dir, self.database_url, written=written)
         state = load_state(self.database_url)
 
@@ -106,9 +106,7 @@ class Fixgate:
             message_log=s.fix_message_log,
             hops=self.hops,
         )
-        # A mark that a message went out rides with the next frame: lost in a kill, the message only
-        # goes again, with PossResend.
-        self.gateway.clients.record_sent = self.journal.later
+        self.gateway.clients.record_sent = self.journal.append
         owed = self.gateway.clients.owe(replayed.reports, replayed.sent)
         # Until the owed reports are in the new journal, the replayed files are their only durable
         # copy: a kill before the client logs on must find them again at the next start.
@@ -122,7 +120,7 @@ class Fixgate:
         if not s.api_token and not s.api_tokens:
             log.warning("no REST API token (FIXGATE_API_TOKEN, FIXGATE_API_TOKENS_FILE): the REST API refuses"
                         " every call but /health")
-        self.controls = TradingControls(self.oms, risk, self.gateway.dispatcher.carry_out)
+        self.controls = TradingControls(self.oms, risk, self.gateway.dispatcher.carry_out, self.journal.append)
         api = create_app(
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
             metrics=self.hops, risk=self.controls, parts=self.health_parts,

@@ -7,10 +7,11 @@ in that order, and its effects go out through the same dispatcher as every other
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
-from domain.model import CancelRejectReason, Carried, Effect, Halt, Refusal, VenueChange
+from domain.model import CancelRejectReason, Carried, Control, Effect, Halt, Refusal, VenueChange
 from oms.manager import OrderManager
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,12 @@ Dispatch = Callable[[Sequence[Effect]], Carried]
 class TradingControls(Generic[H]):
     """The kill switch, resume and an operator's cancel, over the OMS and ``risk``."""
 
-    def __init__(self, oms: OrderManager, risk: H, dispatch: Dispatch) -> None:
+    def __init__(self, oms: OrderManager, risk: H, dispatch: Dispatch,
+                 record: Callable[[Sequence[Control]], None] | None = None) -> None:
         self._oms = oms
         self.risk = risk  # read by the REST API too (limits, status)
         self._dispatch = dispatch
+        self._record = record  # the journal's append: kills and resumes become events
 
     def kill(self, scope: str, value: str, by: str, reason: str) -> tuple[Halt, int]:
         """Halt new orders in a scope (firm, account, session = client CompID, symbol), then cancel
@@ -46,6 +49,8 @@ class TradingControls(Generic[H]):
         cannot overtake it on the wire. Returns the halt and how many cancels were sent now."""
         halt = self.risk.kill(scope, value, by, reason)
         value = halt.value
+        if self._record is not None:
+            self._record((Control("KILL", scope, value, by, halt.at_ns, reason),))
         effects = self._oms.cancel_orders(
             account=value if scope == "account" else None,
             comp_id=value if scope == "session" else None,
@@ -59,7 +64,10 @@ class TradingControls(Generic[H]):
 
     def resume(self, scope: str, value: str, by: str) -> Halt | None:
         """Lift a kill switch (and a state the daily loss limit set in that scope); the halt lifted."""
-        return self.risk.resume(scope, value, by)
+        lifted = self.risk.resume(scope, value, by)
+        if self._record is not None:
+            self._record((Control("RESUME", scope, value, by, time.time_ns()),))
+        return lifted
 
     def cancel_order(self, order_id: int) -> Refusal | None:
         """An operator's cancel of one order: ``None`` when the request went to the venue, else why not."""

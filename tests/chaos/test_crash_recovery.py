@@ -5,7 +5,8 @@ The gateway runs as a subprocess (``fixgate serve``) against the in-process simu
 PostgreSQL. A client sends at least 1,000 orders that cross each other at the simulator (sells and
 buys of random size at one price, so most fill in parts); at random moments the gateway is killed
 with SIGKILL and started again on the same data folder, and the client reconnects continuing its
-FIX session (and resends what the gateway asks for, PossDup, as a FIX engine does). At the end:
+FIX session (and resends what the gateway asks for, PossDup, as a FIX engine does). At other random
+moments the book writer process is SIGKILLed (the gateway's supervisor starts it again). At the end:
 
 - every fill the venue made for fixgate is in the book exactly once, with its quantity, price and
   side, on the order the venue filled;
@@ -45,6 +46,7 @@ REPO = Path(__file__).resolve().parents[2]
 TOKEN = "chaos-token"
 ORDERS = 1000
 KILLS = 5
+WRITER_KILLS = 4  # of the book writer process, between the gateway's
 CANCEL_EVERY = 7  # one cancel request per this many orders
 REPLACE_EVERY = 11  # one replace request (one more to buy or sell) per this many orders
 
@@ -85,6 +87,22 @@ class GatewayProcess:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
+    def kill_child(self, marker: str) -> int:
+        """SIGKILL the gateway's child process whose command line holds ``marker``; its pid."""
+        assert self.proc is not None
+        deadline = time.monotonic() + 30
+        while True:
+            for pid in children(self.proc.pid):
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if marker in cmdline:
+                    os.kill(pid, signal.SIGKILL)
+                    return pid
+            assert time.monotonic() < deadline, f"no child process {marker} of the gateway in 30 s"
+            time.sleep(0.05)  # between a crash and its restart
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -93,6 +111,17 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux: every thread's children)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
 
 
 class Client:
@@ -184,6 +213,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
     print(f"chaos seed {seed} (FIXGATE_CHAOS_SEED={seed} replays it)")
     rng = random.Random(seed)
     kill_after = sorted(rng.sample(range(50, ORDERS - 50), KILLS))
+    writer_kill_after = sorted(rng.sample(sorted(set(range(30, ORDERS - 30)) - set(kill_after)), WRITER_KILLS))
+    writer_kills = 0
 
     orders_sent: dict[str, dict[int, FieldValue]] = {}
     cancels: list[str] = []
@@ -218,6 +249,11 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
             if n % 20 == 0:
                 time.sleep(0.005)  # a steady flow, not one burst
                 client.collect()
+            if writer_kill_after and n == writer_kill_after[0]:
+                writer_kill_after.pop(0)
+                time.sleep(rng.uniform(0, 0.03))
+                gateway.kill_child("book.follower")
+                writer_kills += 1
             if kill_after and n == kill_after[0]:
                 kill_after.pop(0)
                 time.sleep(rng.uniform(0, 0.03))  # somewhere inside the processing of the last orders
@@ -240,7 +276,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(
         gateway.stop()
 
     (tmp_path / "client-transcript.txt").write_text("\n".join(client.transcript))  # for a failure below
-    assert gateway.starts == KILLS + 1
+    assert gateway.starts == KILLS + 1 and writer_kills == WRITER_KILLS
     book_fills = rows(database_url, """
         SELECT e.venue_exec_id, e.last_qty, e.last_px, o.side, o.venue_order_id
         FROM executions e JOIN orders o USING (order_id)

@@ -156,9 +156,10 @@ def test_orders_a_restarted_venue_has_forgotten_are_not_left_working(
 def test_a_cancel_pending_when_the_gateway_stops_is_answered_by_the_clients_ids_after_the_restart(
     tmp_path: Path, database_url: str
 ) -> None:
-    # A slow venue: the gateway is gone before the venue has answered the cancel.
+    # A slow venue: the gateway is gone before the venue has answered the cancel (its stop drains the
+    # book writer process too: seconds on a loaded machine).
     config = load_config(REPO / "config" / "simulator.toml")
-    slow = dataclasses.replace(config, venues=(dataclasses.replace(config.venues[0], response_delay_ms=1500),))
+    slow = dataclasses.replace(config, venues=(dataclasses.replace(config.venues[0], response_delay_ms=4000),))
     simulator = Simulator(slow, tmp_path / "sim", port=free_port())
     simulator.start()
     gateway = start_gateway(tmp_path / "gw", database_url, simulator.port)

@@ -162,6 +162,7 @@ def test_migrations_match_table_definitions(database_url: str) -> None:
         "ck_risk_events_action",
         "ck_risk_events_scope",
         "fk_executions_order_id_orders",
+        "pk_book_positions",
         "pk_executions",
         "pk_marks",
         "pk_orders",
@@ -181,6 +182,7 @@ def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
     upgrade(database_url)
     assert [r["tablename"] for r in query(database_url, tables)] == [
         "alembic_version",
+        "book_positions",
         "executions",
         "marks",
         "orders",
