@@ -171,6 +171,7 @@ def cpu_per_order(raw: dict[str, Any], count: int) -> dict[str, Any]:
             "children_cpu_us_per_order_by_name": {k: 1e6 * v / count for k, v in raw["children_cpu_s_by_name"].items()},
             "total_cpu_us_per_order": 1e6 * total / count,
             "threads_cpu_us_per_order": {k: 1e6 * v / count for k, v in raw["threads_cpu_s"].items()},
+            "threads_runs": raw["threads_runs"],
         })
         if "rest" in raw["threads_cpu_s"]:
             out["rest_thread_cpu_us_per_order"] = 1e6 * raw["threads_cpu_s"]["rest"] / count
