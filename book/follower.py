@@ -57,14 +57,12 @@ class Status:
     segment: str
     offset: int  # the journal is in the book up to here
     pid: int
-    at_ns: int
-    last_error: str | None = None
+    at_ns: int  # when it last committed (or started)
 
     def write(self, path: Path) -> None:
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps({
             "segment": self.segment, "offset": self.offset, "pid": self.pid, "at_ns": self.at_ns,
-            "last_error": self.last_error,
         }))
         os.replace(temporary, path)
 
@@ -72,8 +70,7 @@ class Status:
     def read(cls, path: Path) -> Status | None:
         try:
             data: dict[str, Any] = json.loads(path.read_text())
-            return cls(str(data["segment"]), int(data["offset"]), int(data["pid"]), int(data["at_ns"]),
-                       data.get("last_error"))
+            return cls(str(data["segment"]), int(data["offset"]), int(data["pid"]), int(data["at_ns"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -109,14 +106,17 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
     if offset is None:
         return
     pid = os.getpid()
-    Status(segment, offset, pid, time.time_ns()).write(status_path)
+    reader = SegmentReader(journal, offset)
+    # Past the segment's header, which holds nothing for the book: a journal with no frame yet is
+    # all in the book (``BookLag`` compares this offset with the journal's size).
+    reader.poll(0)
+    Status(segment, reader.offset, pid, time.time_ns()).write(status_path)
 
     def committed(position: Position) -> None:
-        Status(position.segment, position.offset, pid, time.time_ns(), writer.last_error).write(status_path)
+        Status(position.segment, position.offset, pid, time.time_ns()).write(status_path)
 
     writer = BookWriter(database_url, consumer=consumer_name(instance), on_commit=committed)
     writer.start()
-    reader = SegmentReader(journal, offset)
     log.info("book writer following %s from byte %d", journal, offset)
     idle = 0
     try:

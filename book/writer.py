@@ -21,7 +21,7 @@ from operator import attrgetter
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
@@ -586,13 +586,16 @@ class BookState:
         return [o for o in self.orders if not o.status.is_terminal]
 
 
-async def read_state(conn: AsyncConnection, now_ns: int | None = None) -> BookState:
+async def read_state(conn: AsyncConnection, now_ns: int | None = None, *, slot: int = 0, slots: int = 1) -> BookState:
     """Read the book state on ``conn`` (run it in one snapshot for a consistent view).
 
     Recently finished orders come too: a client's PossDup resend of one, or a venue's resend of its
     reports after a restart, must be recognised as a repeat, not taken as new."""
     since = (time.time_ns() if now_ns is None else now_ns) - RECENT_NS
-    wanted = or_(orders.c.status.in_(OPEN_STATUSES), orders.c.updated_ns >= since)
+    # This instance's orders only (``oms.ids.OrderIds``: its ids are its slot modulo the slots): another
+    # instance's are worked, reconciled and ended by that one (docs/SCALING.md).
+    wanted = and_(or_(orders.c.status.in_(OPEN_STATUSES), orders.c.updated_ns >= since),
+                  orders.c.order_id % slots == slot)
     order_rows = await conn.execute(select(orders).where(wanted).order_by(orders.c.order_id))
     loaded = [order_record(m) for m in order_rows.mappings()]
     position_rows = await conn.execute(select(positions).order_by(positions.c.account, positions.c.symbol))
@@ -641,7 +644,7 @@ async def read_risk_events(conn: AsyncConnection) -> tuple[RiskEvent, ...]:
     return tuple(risk_event(m) for m in rows)
 
 
-async def _load_state(database_url: str) -> BookState:
+async def _load_state(database_url: str, slot: int, slots: int) -> BookState:
     engine = create_async_engine(async_url(database_url), poolclass=NullPool)
     try:
         async with engine.connect() as conn:
@@ -651,12 +654,12 @@ async def _load_state(database_url: str) -> BookState:
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
             async with snapshot.begin():
-                return await read_state(snapshot)
+                return await read_state(snapshot, slot=slot, slots=slots)
     finally:
         await engine.dispose()
 
 
-def load_state(database_url: str) -> BookState:
+def load_state(database_url: str, slot: int = 0, slots: int = 1) -> BookState:
     """Read open orders, positions, the highest order id, applied fills and the risk events that
     decide risk's halts, states and limits from the book (sync)."""
-    return run_sync(lambda: _load_state(database_url))
+    return run_sync(lambda: _load_state(database_url, slot, slots))

@@ -68,7 +68,7 @@ class Fixgate:
         last = segment_of(pending[-1]) if pending else None
         written = (last, start_offset(self.database_url, s.instance, last) or 0) if last is not None else None
         replayed = replay(journal_dir, self.database_url, written=written)
-        state = load_state(self.database_url)
+        state = load_state(self.database_url, s.order_id_slot, s.order_id_slots)
 
         instruments = load_instruments(s.config_dir / "instruments.toml")
         risk = PreTradeRisk(instruments, load_risk_config(s.config_dir / "risk.toml"))
@@ -155,12 +155,13 @@ class Fixgate:
         lag = self.writer
         if lag is not None:
             status = lag.status()
+            since = None if status is None else (time.time_ns() - status.at_ns) / 1e9
             if not lag.running:
                 parts["book_writer"] = "down: restarting (trading goes on; the book catches up from the journal)"
-            elif status is not None and status.last_error:
-                parts["book_writer"] = f"failing: {status.last_error}"
-            elif lag.pending > 0 and (status is None or time.time_ns() - status.at_ns > 5_000_000_000):
-                parts["book_writer"] = f"behind: {lag.pending} journal bytes not in the book"
+            elif lag.pending > 0 and (since is None or since > 5):
+                # Nothing committed for 5 s with the journal ahead: the database is away, or slow.
+                parts["book_writer"] = (f"behind: {lag.pending} journal bytes not in the book, nothing"
+                                        f" written for {since or 0:.0f}s (see logs/book-writer.log)")
             else:
                 parts["book_writer"] = "ok"
         return parts

@@ -70,8 +70,12 @@ def test_trading_goes_on_through_a_database_outage_and_the_book_catches_up(
         trade("during")  # every order still answered and filled: trading goes on
         with httpx.Client(base_url=gateway.rest.url, timeout=10) as rest:
             assert rest.get("/health").status_code == 503
-        assert not gateway.writer.flush(timeout=1.0)  # the book is behind, and knows it
-        assert gateway.writer.pending > 0
+            assert not gateway.writer.flush(timeout=1.0)  # the book is behind, and knows it
+            assert gateway.writer.pending > 0
+            # Once nothing has been written for a while, /health names the book writer too.
+            health = eventually(lambda: rest.get("/health").json(),
+                                lambda h: h.get("book_writer", "").startswith("behind"), timeout=15)
+            assert health["status"] == "degraded" and health["database"].startswith("unavailable")
 
         pg = start_embedded(root / "pgdata")  # back
         assert gateway.writer.flush(timeout=60.0)

@@ -272,7 +272,7 @@ def test_a_segment_reader_takes_whole_frames_only_as_they_land(tmp_path: Path) -
     journal = Journal(tmp_path)
     reader = SegmentReader(journal.path)
     journal.append([samples.order(1)])
-    [(offset, end, records)] = reader.poll()
+    [(_, end, records)] = reader.poll()
     assert records == [samples.order(1)] and end == journal.size
     data = _CODEC.dumps([samples.order(2)])
     with journal.path.open("ab") as fh:  # a frame half written
