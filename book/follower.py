@@ -141,7 +141,7 @@ def follow(database_url: str, journal: Path, instance: str, status_path: Path, s
             idle += 1
     finally:
         reader.close()
-        writer.stop(timeout=30.0)
+        writer.stop(timeout=10.0)  # what it could not write is in the journal: the next start replays it
     log.info("book writer stopped at byte %d of %s", reader.offset, journal.name)
 
 
@@ -187,6 +187,18 @@ class BookLag:
         status = self.status()
         size: int = self._journal.size
         return size - (status.offset if status is not None else 0)
+
+    def drain(self, stall: float = 5.0) -> bool:
+        """Wait until the book holds the journal, as long as the writer keeps writing: False once it
+        has written nothing for ``stall`` seconds (the database is away)."""
+        last = -1
+        while not self.flush(timeout=stall):
+            status = self.status()
+            offset = status.offset if status is not None else 0
+            if offset == last:
+                return False
+            last = offset
+        return True
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until the book holds everything journaled before this call; False on timeout."""

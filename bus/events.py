@@ -105,15 +105,24 @@ class EventId:
         return (int(self.segment), self.offset, self.index)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a record type's field names, looked up once (hot in the publisher)
+
+
 def plain(value: Any) -> Any:
     """A value as JSON holds it: a Decimal as its exact text in plain notation ("0.00000001", never
     "1E-8" and never a float), an enum as its value, a record as an object."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, Enum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, (tuple, list)):
         return [plain(v) for v in value]
     return value

@@ -14,6 +14,8 @@ from book.follower import BookLag, start_offset
 from book.journal import Journal, JournaledSink, replay, segment_of
 from book.order_ids import OrderIdMark
 from book.writer import load_state
+from bus.publisher import Status as PublisherStatus
+from bus.server import embedded_argv, local_url, pick_port, write_url
 from fixgate.config import Settings, load_instruments
 from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
 from fixgate.rest import RestServer
@@ -29,6 +31,8 @@ from risk.restore import restore_from_events
 
 log = logging.getLogger(__name__)
 
+_BUS_BEHIND_BYTES = 1 << 20  # more of the journal than this not yet published: /health says the bus is behind
+
 
 class Fixgate:
     """One running gateway. ``start`` brings the parts up in dependency order; ``stop`` reverses it."""
@@ -41,6 +45,9 @@ class Fixgate:
         self.writer: BookLag | None = None  # the book writer process, as the gateway sees it
         self.journal: Journal | None = None
         self.supervisor: Supervisor | None = None
+        self.bus_url: str | None = None  # the NATS server the events go to (None: no bus)
+        self._bus_status: Path | None = None
+        self._publisher: Child | None = None
         self.gateway: FixGateway | None = None
         self.controls: TradingControls[PreTradeRisk] | None = None
         self.hops: HopMetrics | None = None
@@ -148,6 +155,21 @@ class Fixgate:
             "--journal", str(journal.path), "--instance", s.instance, "--status", str(status),
         ], logs / "book-writer.log", stop_grace_s=60.0))
         self.writer = BookLag(journal, status, alive=lambda: writer.running)
+        if not s.bus:
+            return
+        url = s.nats_url
+        if url is None:
+            port = pick_port(data_dir)
+            url = local_url(port)
+            self.supervisor.add(Child("nats", embedded_argv(data_dir, port), logs / "nats-server.log",
+                                      stop_grace_s=10.0))
+            write_url(data_dir, url)  # where `fixgate events tail` and other local consumers find it
+        self.bus_url = url
+        self._bus_status = data_dir / "bus-publisher.status"
+        self._publisher = self.supervisor.add(Child("bus-publisher", [
+            sys.executable, "-m", "bus.publisher", "--nats-url", url, "--journal-dir", str(journal.directory),
+            "--instance", s.instance, "--status", str(self._bus_status),
+        ], logs / "bus-publisher.log", stop_grace_s=10.0))
 
     def health_parts(self) -> dict[str, str]:
         """The state of each part besides the database, for ``/health``: "ok", or what is wrong."""
@@ -164,7 +186,25 @@ class Fixgate:
                                         f" written for {since or 0:.0f}s (see logs/book-writer.log)")
             else:
                 parts["book_writer"] = "ok"
+        if self._publisher is not None and self._bus_status is not None and self.journal is not None:
+            parts["bus"] = self._bus_health(self._publisher, self._bus_status, self.journal)
         return parts
+
+    @staticmethod
+    def _bus_health(publisher: Child, status_path: Path, journal: Journal) -> str:
+        status = PublisherStatus.read(status_path)
+        if not publisher.running:
+            return "down: the publisher is restarting (trading goes on; the bus catches up from the journal)"
+        if status is None:
+            return "starting"
+        if not status.connected:
+            return f"disconnected: {status.last_error or 'no NATS server answers'} (trading goes on)"
+        if time.time_ns() - status.at_ns > 15_000_000_000:
+            return "stalled: no word from the publisher for 15 s (see logs/bus-publisher.log)"
+        if status.segment != journal.segment:
+            return "behind: publishing the journal segments of earlier runs"
+        behind = journal.size - status.offset
+        return f"behind: {behind} journal bytes not yet on the bus" if behind > _BUS_BEHIND_BYTES else "ok"
 
     def wait_for_venues(self, venues: set[str], timeout: float = 20.0) -> bool:
         """Block until every named venue session is logged on; False on timeout."""
@@ -183,8 +223,9 @@ class Fixgate:
             self.gateway.stop()
         if self.rest is not None:
             self.rest.stop()
-        if self.writer is not None and self.writer.running and not self.writer.flush(timeout=30.0):
-            log.error("the book writer did not catch up with the journal in 30s: the next start replays the rest")
+        if self.writer is not None and self.writer.running and not self.writer.drain():
+            log.error("the book writer is not catching up with the journal (see logs/book-writer.log): the next"
+                      " start replays the rest")
         if self.supervisor is not None:
             self.supervisor.stop(order=("bus-publisher", "book-writer", "nats"))
             self.supervisor = None

@@ -1,4 +1,4 @@
-"""The ``fixgate`` command: serve, simulator, demo, db upgrade, hash-password, token add."""
+"""The ``fixgate`` command: serve, simulator, demo, db upgrade, hash-password, token add, events tail."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from bus.events import KINDS
 from fixgate.config import ConfigError, Settings, rest_access_help, token_from_file, tokens_from_file
 from fixgate.datadir import PRIVATE_UMASK, DataDirInUse, lock_data_dir
 
@@ -161,6 +162,12 @@ def _token_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _events_tail(args: argparse.Namespace) -> int:
+    from bus.tail import run
+
+    return run(args.nats_url, args.data_dir, args.instance, args.kind, args.from_start)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -203,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade = db_sub.add_parser("upgrade", help="apply migrations up to head")
     _add_gateway_flags(db_upgrade)
     db_upgrade.set_defaults(func=_db_upgrade)
+
+    events = sub.add_parser("events", help="the event bus")
+    events_sub = events.add_subparsers(dest="events_command", required=True)
+    tail = events_sub.add_parser("tail", help="print an instance's events live, one line each")
+    tail.add_argument("--kind", choices=KINDS, help="only events of this kind (e.g. fills)")
+    tail.add_argument("--instance", help="the gateway instance (FIXGATE_INSTANCE; fixgate)")
+    tail.add_argument("--nats-url", help="the bus (NATS_URL; else the one in <data dir>/nats/url)")
+    tail.add_argument("--data-dir", type=Path, help="a running fixgate's data folder (FIXGATE_DATA_DIR; .fixgate)")
+    tail.add_argument("--from-start", action="store_true", help="from the stream's first event, not from now")
+    tail.set_defaults(func=_events_tail)
     return parser
 
 

@@ -7,41 +7,27 @@ journal: the book writer (``book.follower``), the bus publisher (``bus.publisher
 to 5 s while it keeps failing within a minute); each is asked to stop (SIGTERM) when the gateway
 stops, and killed if it has not within its grace time. A child dies with the gateway: the kernel
 sends it SIGTERM when the supervisor thread that forked it ends (``PR_SET_PDEATHSIG``), so a killed
-gateway leaves no writer behind to race the next one's.
+gateway leaves no writer behind to race the next one's (``fixgate.orphan``).
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _POLL_S = 0.1
 _MIN_BACKOFF_S = 0.2
 _MAX_BACKOFF_S = 5.0
-
-
-_prctl: Any
-try:
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the forked child
-except (OSError, AttributeError):
-    _prctl = None  # not Linux: the children watch for the gateway's end themselves
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -73,10 +59,11 @@ class Child:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
             env = dict(os.environ if self.env is None else self.env)
+            # Through fixgate.orphan, so it dies with this thread (the supervisor's, which lives as long
+            # as the gateway), without running Python in the fork of a multi-threaded process.
+            argv = [sys.executable, "-m", "fixgate.orphan", str(os.getpid()), *self.argv]
             self.process = subprocess.Popen(
-                list(self.argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                # Only a prctl through a function looked up before the fork: no lock to deadlock on.
-                preexec_fn=_die_with_parent, close_fds=True,  # noqa: PLW1509
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env, close_fds=True,
             )
         self.starts += 1
         self.started_at = time.monotonic()

@@ -121,3 +121,38 @@ class Held:
     @property
     def avg_price(self) -> Decimal:
         return average_price(self.quantity, self.cost)
+
+
+def bus_events(url: str, instance: str, raw: bool = False) -> list[tuple[str, Any, Any]]:
+    """Every message of an instance's stream on the bus at ``url``, in order: (subject, its
+    Nats-Msg-Id, its event decoded; or with ``raw``, its bytes). None if there is no stream yet."""
+    import nats
+    from nats.js.api import ConsumerConfig, DeliverPolicy
+
+    from bus.events import decode, stream_name, subject
+    from bus.publisher import MSG_ID
+
+    async def fetch() -> list[tuple[str, Any, Any]]:
+        nc = await nats.connect(url, allow_reconnect=False)
+        try:
+            js = nc.jetstream()
+            try:
+                last = (await js.stream_info(stream_name(instance))).state.last_seq
+            except nats.js.errors.NotFoundError:
+                return []
+            out: list[tuple[str, Any, Any]] = []
+            if not last:
+                return out
+            sub = await js.pull_subscribe(subject(instance, ">"), stream=stream_name(instance),
+                                          config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+            while len(out) < last:
+                for msg in await sub.fetch(min(1000, last - len(out)), timeout=5):
+                    msg_id = (msg.headers or {}).get(MSG_ID)
+                    out.append((msg.subject, msg_id, msg.data if raw else decode(msg.data)))
+                    await msg.ack()
+            await sub.unsubscribe()
+            return out
+        finally:
+            await nc.close()
+
+    return asyncio.run(fetch())
