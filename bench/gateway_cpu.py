@@ -12,6 +12,7 @@ than about cost; this says what each order costs. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +28,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=5.0,
                         help="seconds to measure the idle gateway's CPU first (what it costs per second, not per order)")
     args = parser.parse_args()
-    bench = Bench(Path(tempfile.mkdtemp(prefix="fixgate-cpu-")), argparse.Namespace(keep_work=False))
+    work = Path(tempfile.mkdtemp(prefix="fixgate-cpu-"))
+    bench = Bench(work, argparse.Namespace(keep_work=False))
     bench.start(["gateway"], True)
     try:
         bench.wait_gateway_ready()
@@ -51,6 +53,7 @@ def main() -> None:
               f" (scheduled {used.get('rest_thread_runs', '?')} times)")
     finally:
         bench.stop()
+        shutil.rmtree(work, ignore_errors=True)  # its journal, FIX stores and logs
 
 
 if __name__ == "__main__":
