@@ -6,7 +6,9 @@ of 127.0.0.1, and stopped with SIGTERM (then SIGKILL) by its pid when the harnes
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +17,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,10 +44,125 @@ def wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | Non
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+def _stat(path: Path) -> list[str]:
+    """The fields of a ``/proc`` stat file after the command name (which may hold spaces): index 0 is
+    the state, 11-14 utime, stime, cutime, cstime."""
+    return path.read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far, from ``/proc`` (Linux only)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(Path(f"/proc/{pid}/stat"))
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int, tid: int) -> tuple[float, int]:
+    """(CPU seconds, times scheduled) of one thread, from ``schedstat``: in ns, where ``stat`` counts
+    10 ms ticks, too coarse for a thread that wakes briefly ten times a second."""
+    ran_ns, _, slices = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+    return int(ran_ns) / 1e9, int(slices)
+
+
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the children a process has waited for (cutime + cstime): a child that ended
+    during a run leaves its time there."""
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of a process's children, theirs, and so on (``/proc/<pid>/task/*/children``)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                kids = [int(v) for v in children.read_text().split()]
+            except OSError:  # the thread ended meanwhile
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def label(pid: int) -> str:
+    """A short name for a gateway's child: the module after ``-m``, else the program's name."""
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    if "-m" in args[:-1]:
+        return args[args.index("-m") + 1]
+    return Path(args[0]).name
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSnapshot:
+    """CPU seconds used so far by a process, each of its live descendants (pid -> (label, seconds)),
+    the descendants it reaped, and some of its threads (name -> (seconds, times scheduled))."""
+
+    process: float
+    children: dict[int, tuple[str, float]]
+    reaped: float
+    threads: dict[str, tuple[float, int]]
+
+
+def cpu_snapshot(pid: int, threads: dict[str, list[int]] | None = None) -> CpuSnapshot:
+    """Read a :class:`CpuSnapshot` of ``pid``; ``threads`` names the thread ids to read (a thread that
+    has ended is left out)."""
+    children: dict[int, tuple[str, float]] = {}
+    for child in descendants(pid):
+        try:
+            children[child] = (label(child), cpu_seconds(child))
+        except (OSError, IndexError):  # it ended meanwhile: its time shows in ``reaped``
+            continue
+    named: dict[str, tuple[float, int]] = {}
+    for name, tids in (threads or {}).items():
+        for tid in tids:
+            try:
+                seconds, runs = thread_cpu(pid, tid)
+            except OSError:
+                continue
+            had = named.get(name, (0.0, 0))
+            named[name] = (had[0] + seconds, had[1] + runs)
+    return CpuSnapshot(cpu_seconds(pid), children, reaped_cpu_seconds(pid), named)
+
+
+def cpu_used(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, Any]:
+    """CPU seconds used between two snapshots: by the process itself, by its children all told (their
+    growth, those started meanwhile in full, and what the ones that ended left in the process's
+    cutime + cstime, less what they had used before), by child label, and by thread (seconds and
+    times scheduled)."""
+    by_label: dict[str, float] = {}
+    for pid, (name, seconds) in after.children.items():
+        by_label[name] = by_label.get(name, 0.0) + seconds - before.children.get(pid, (name, 0.0))[1]
+    gone = sum(seconds for pid, (_, seconds) in before.children.items() if pid not in after.children)
+    children = sum(by_label.values()) + after.reaped - before.reaped - gone
+    return {
+        "process_cpu_s": after.process - before.process,
+        "children_cpu_s": children,
+        "children_cpu_s_by_name": by_label,
+        "threads_cpu_s": {name: seconds - before.threads[name][0] for name, (seconds, _) in after.threads.items()
+                          if name in before.threads},
+        "threads_runs": {name: runs - before.threads[name][1] for name, (_, runs) in after.threads.items()
+                         if name in before.threads},
+    }
+
+
+def python_threads(pid: int) -> dict[str, list[int]]:
+    """Thread name -> OS thread ids of a Python process. Python before 3.14 does not give its threads'
+    names to the OS (``/proc/<pid>/task/<tid>/comm`` says "python"), so ``py-spy dump`` reads them;
+    without py-spy, the names in ``comm``."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    names: dict[str, list[int]] = {}
+    try:
+        done = subprocess.run([py_spy, "dump", "--json", "-p", str(pid)], check=True, capture_output=True,
+                              text=True, timeout=30)
+        for thread in json.loads(done.stdout):
+            if thread.get("os_thread_id") is not None:
+                names.setdefault(thread["thread_name"] or "?", []).append(int(thread["os_thread_id"]))
+    except (OSError, subprocess.SubprocessError, ValueError):
+        for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+            names.setdefault(comm.read_text().strip(), []).append(int(comm.parent.name))
+    return names
 
 
 @dataclass

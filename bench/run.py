@@ -23,7 +23,7 @@ from typing import Any
 from bench import bookcheck, procs
 from bench.latency import summarize
 from bench.plot import plot_latency
-from bench.report import collapsed_top, compare, run_summary, summary_of
+from bench.report import collapsed_top, compare, ratio, run_summary, summary_of
 
 PATHS = ("direct", "relay", "passthrough", "gateway")
 DEFAULT_PATHS = ("direct", "relay", "gateway")
@@ -50,6 +50,7 @@ class Bench:
         self.db: bookcheck.BenchDatabase | None = None
         self.gateway: procs.Process | None = None
         self.hops: dict[str, procs.Process] = {}  # the process in the middle of each path but direct
+        self.gateway_threads: dict[str, list[int]] = {}  # the gateway's Python threads by name
         self._runs = 0
 
     def start(self, paths: list[str], need_gateway: bool) -> None:
@@ -83,7 +84,8 @@ class Bench:
     def load(self, path: str, rate: float, count: int, *, pattern: str = "rest", tag: str | None = None,
              drain_timeout: float = 5.0) -> dict[str, Any]:
         """One load client process against ``path``; its raw timings, and the CPU time the process in
-        the middle of the path used meanwhile (for the gateway, until its book stopped growing)."""
+        the middle of the path used meanwhile (for the gateway, until its book stopped growing; and
+        besides, that of its child processes and of its named threads)."""
         self._runs += 1
         tag = tag or f"{path[0].upper()}{self._runs}"
         port, target = self.endpoint(path)
@@ -93,7 +95,8 @@ class Bench:
                "--rate", f"{rate:g}", "--count", str(count), "--pattern", pattern, "--tag", tag,
                "--drain-timeout", f"{drain_timeout:g}", "--out", str(out)]
         hop = self.hops.get(path)
-        cpu_before = procs.cpu_seconds(hop.pid) if hop is not None else 0.0
+        threads = self.gateway_threads if path == "gateway" else {}
+        cpu_before = procs.cpu_snapshot(hop.pid, threads) if hop is not None else None
         done = subprocess.run(cmd, check=False, cwd=procs.REPO, capture_output=True, text=True,
                               timeout=count / rate + drain_timeout + 60)
         if done.returncode != 0:
@@ -103,8 +106,9 @@ class Bench:
             self.settle()
         elif hop is not None:
             settle_cpu(hop.pid)
-        if hop is not None:
-            raw["process_cpu_s"] = procs.cpu_seconds(hop.pid) - cpu_before
+        if hop is not None and cpu_before is not None:
+            used = procs.cpu_used(cpu_before, procs.cpu_snapshot(hop.pid, threads))
+            raw.update(used if path == "gateway" else {"process_cpu_s": used["process_cpu_s"]})
         return raw
 
     def settle(self, quiet_s: float = 1.0, timeout: float = 120.0) -> None:
@@ -129,6 +133,8 @@ class Bench:
             raw = self.load("gateway", 200, 20, drain_timeout=2)
             answered = sum(1 for r in raw["received_ns"] if r >= 0)
             if answered == 20 and raw["rejected"] == 0 and raw["session_rejects"] == 0:
+                assert self.gateway is not None
+                self.gateway_threads = procs.python_threads(self.gateway.pid)
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gateway not ready: {raw['reject_texts']}")
@@ -151,6 +157,43 @@ def settle_cpu(pid: int, quiet_s: float = 1.0, idle_share: float = 0.05, timeout
     print(f"  (pid {pid} was still busy {timeout:g}s after the run)", flush=True)
 
 
+def cpu_per_order(raw: dict[str, Any], count: int) -> dict[str, Any]:
+    """The CPU seconds ``Bench.load`` measured, and each per order in µs: the process in the middle;
+    for the gateway also its children (book writer, bus publisher, NATS), the total, and its threads
+    (``rest_thread``: the REST server's)."""
+    out: dict[str, Any] = {"process_cpu_s": raw["process_cpu_s"],
+                           "process_cpu_us_per_order": 1e6 * raw["process_cpu_s"] / count}
+    if "children_cpu_s" in raw:
+        total = raw["process_cpu_s"] + raw["children_cpu_s"]
+        out.update({
+            "children_cpu_s": raw["children_cpu_s"],
+            "children_cpu_us_per_order": 1e6 * raw["children_cpu_s"] / count,
+            "children_cpu_us_per_order_by_name": {k: 1e6 * v / count for k, v in raw["children_cpu_s_by_name"].items()},
+            "total_cpu_us_per_order": 1e6 * total / count,
+            "threads_cpu_us_per_order": {k: 1e6 * v / count for k, v in raw["threads_cpu_s"].items()},
+            "threads_runs": raw["threads_runs"],
+        })
+        if "rest" in raw["threads_cpu_s"]:
+            out["rest_thread_cpu_us_per_order"] = 1e6 * raw["threads_cpu_s"]["rest"] / count
+            out["rest_thread_runs"] = raw["threads_runs"]["rest"]
+    return out
+
+
+def compare_cpu(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """CPU per order of the process in the middle of each path at one rate, the gateway's children and
+    total, and the gateway's against the pass-through's (``floor_ratio``: total; ``alone``: the
+    gateway process without its children)."""
+    row: dict[str, Any] = {r["path"]: r["process_cpu_us_per_order"] for r in runs if "process_cpu_us_per_order" in r}
+    gateway = next((r for r in runs if r["path"] == "gateway" and "total_cpu_us_per_order" in r), None)
+    if gateway is not None:
+        row["gateway_children"] = gateway["children_cpu_us_per_order"]
+        row["gateway_total"] = gateway["total_cpu_us_per_order"]
+        if "passthrough" in row:
+            row["floor_ratio"] = ratio(row["gateway_total"], row["passthrough"])
+            row["alone_floor_ratio"] = ratio(row["gateway"], row["passthrough"])
+    return row
+
+
 def latency_runs(bench: Bench, paths: list[str], rates: list[float], duration: float, min_orders: int,
                  warmup: int) -> dict[str, Any]:
     for path in paths:
@@ -165,23 +208,29 @@ def latency_runs(bench: Bench, paths: list[str], rates: list[float], duration: f
             summary = {"path": path, **run_summary(raw)}
             cpu = ""
             if "process_cpu_s" in raw:
-                summary["process_cpu_s"] = raw["process_cpu_s"]
-                summary["process_cpu_us_per_order"] = 1e6 * raw["process_cpu_s"] / count
+                summary.update(cpu_per_order(raw, count))
                 cpu = f" cpu/order={summary['process_cpu_us_per_order']:.0f}us"
+                if "children_cpu_s" in raw:
+                    cpu += (f" children={summary['children_cpu_us_per_order']:.0f}us"
+                            f" total={summary['total_cpu_us_per_order']:.0f}us"
+                            f" rest-thread={summary.get('rest_thread_cpu_us_per_order', float('nan')):.1f}us")
             runs.append(summary)
             by_path[path] = summary_of(summary)
             c = summary["corrected"]["percentiles_us"]
             print(f"  {rate:>6g}/s {path:<11} n={count:<6} answered={summary['answered']:<6} "
                   f"p50={c['p50']:.0f}us p99={c['p99']:.0f}us p99.9={c['p99.9']:.0f}us{cpu}", flush=True)
-        comparison[f"{rate:g}"] = compare(by_path)
+        comparison[f"{rate:g}"] = {**compare(by_path), "cpu_us_per_order": compare_cpu(runs[-len(paths):])}
     return {"runs": runs, "comparison": comparison}
 
 
 def throughput_runs(bench: Bench, rates: list[float], duration: float, drain: float,
-                    book_timeout: float, max_p99_ms: float) -> dict[str, Any]:
+                    book_timeout: float, max_p99_ms: float, path: str = "gateway") -> dict[str, Any]:
     """Raise the rate until a step fails: not every order answered within ``drain`` s of its schedule
     end, a reject, a corrected p99 over ``max_p99_ms`` (a backlog that grows while the step runs), or
-    not every order and fill in the book within ``book_timeout`` s."""
+    (gateway) not every order and fill in the book within ``book_timeout`` s. The pass-through has no
+    book: its steps are judged on the answers alone."""
+    if path != "gateway":
+        return _throughput_no_book(bench, path, rates, duration, drain, max_p99_ms)
     assert bench.db is not None
     steps: list[dict[str, Any]] = []
     best: dict[str, Any] | None = None
@@ -198,7 +247,7 @@ def throughput_runs(bench: Bench, rates: list[float], duration: float, drain: fl
             time.sleep(2 * poller.interval)
         finally:
             poller.stop()
-        step = {"path": "gateway", "pattern": "cross", **run_summary(raw)}
+        step = {"path": "gateway", "pattern": "cross", **run_summary(raw), **cpu_per_order(raw, count)}
         fills = summarize(poller.lags_ns.get("TRADE", []), use_hdr=False)
         every = summarize([v for lags in poller.lags_ns.values() for v in lags], use_hdr=False)
         step["book"] = {
@@ -211,15 +260,9 @@ def throughput_runs(bench: Bench, rates: list[float], duration: float, drain: fl
             "poll_interval_ms": poller.interval * 1000,
             "mean_poll_query_ms": 1000 * poller.poll_time_s / max(1, poller.polls),
         }
-        failures = []
-        if step["answered"] != count:
-            failures.append(f"{count - step['answered']} orders unanswered")
-        if step["rejected"] or step["session_rejects"]:
-            failures.append(f"{step['rejected'] + step['session_rejects']} rejects")
+        failures = _answer_failures(step, count, max_p99_ms)
         if complete_after is None:
             failures.append(f"book incomplete after {book_timeout:g}s")
-        if step["corrected"]["percentiles_us"]["p99"] > max_p99_ms * 1000:
-            failures.append(f"corrected p99 > {max_p99_ms:g} ms")
         sustained = not failures
         step["sustained"] = sustained
         step["failures"] = failures
@@ -228,7 +271,8 @@ def throughput_runs(bench: Bench, rates: list[float], duration: float, drain: fl
         print(f"  {rate:>6g}/s gateway cross n={count:<6} answered={step['answered']:<6} "
               f"p50={c['p50']:.0f}us p99={c['p99']:.0f}us book={'complete' if complete_after is not None else 'INCOMPLETE'} "
               f"fill lag p50={step['book']['fill_lag_ms']['p50']:.1f}ms "
-              f"p99={step['book']['fill_lag_ms']['p99']:.1f}ms -> {'ok' if sustained else 'not sustained: ' + ', '.join(failures)}",
+              f"p99={step['book']['fill_lag_ms']['p99']:.1f}ms cpu/order={step['process_cpu_us_per_order']:.0f}us "
+              f"total={step['total_cpu_us_per_order']:.0f}us -> {'ok' if sustained else 'not sustained: ' + ', '.join(failures)}",
               flush=True)
         if not sustained:
             break
@@ -240,6 +284,47 @@ def throughput_runs(bench: Bench, rates: list[float], duration: float, drain: fl
         "steps": steps,
         "max_sustained_rate": best["rate"] if best else None,
         "book_lag_at_max_ms": best["book"]["fill_lag_ms"] if best else None,
+    }
+
+
+def _answer_failures(step: dict[str, Any], count: int, max_p99_ms: float) -> list[str]:
+    failures = []
+    if step["answered"] != count:
+        failures.append(f"{count - step['answered']} orders unanswered")
+    if step["rejected"] or step["session_rejects"]:
+        failures.append(f"{step['rejected'] + step['session_rejects']} rejects")
+    if step["corrected"]["percentiles_us"]["p99"] > max_p99_ms * 1000:
+        failures.append(f"corrected p99 > {max_p99_ms:g} ms")
+    return failures
+
+
+def _throughput_no_book(bench: Bench, path: str, rates: list[float], duration: float, drain: float,
+                        max_p99_ms: float) -> dict[str, Any]:
+    """The ramp of :func:`throughput_runs` through a path without a book (the pass-through)."""
+    steps: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    for rate in rates:
+        count = int(rate * duration)
+        raw = bench.load(path, rate, count, pattern="cross", tag=f"T{path[0].upper()}{rate:g}", drain_timeout=drain)
+        step = {"path": path, "pattern": "cross", **run_summary(raw)}
+        if "process_cpu_s" in raw:
+            step.update(cpu_per_order(raw, count))
+        failures = _answer_failures(step, count, max_p99_ms)
+        step["sustained"] = not failures
+        step["failures"] = failures
+        steps.append(step)
+        c = step["corrected"]["percentiles_us"]
+        print(f"  {rate:>6g}/s {path} cross n={count:<6} answered={step['answered']:<6} "
+              f"p50={c['p50']:.0f}us p99={c['p99']:.0f}us -> "
+              f"{'ok' if not failures else 'not sustained: ' + ', '.join(failures)}", flush=True)
+        if failures:
+            break
+        best = step
+    return {
+        "criteria": f"every order answered within {drain:g}s after the last scheduled send, no rejects, "
+                    f"corrected p99 <= {max_p99_ms:g} ms (no book)",
+        "steps": steps,
+        "max_sustained_rate": best["rate"] if best else None,
     }
 
 
@@ -320,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
             results["throughput"] = throughput_runs(bench, _floats(args.throughput_rates),
                                                     args.throughput_duration, args.drain, args.book_timeout,
                                                     args.max_p99_ms)
+        if "passthrough" in paths and not args.no_throughput:
+            # After the gateway's: a pass-through ramp that overloads the simulator spoils nothing after it.
+            print("throughput search (passthrough, crossing orders; no book)", flush=True)
+            results["throughput_passthrough"] = throughput_runs(
+                bench, _floats(args.throughput_rates), args.throughput_duration, args.drain, args.book_timeout,
+                args.max_p99_ms, path="passthrough")
         if need_gateway and args.profile > 0:
             print(f"profiling the gateway for {args.profile:g}s at {args.profile_rate:g}/s", flush=True)
             results["profile"] = profile_gateway(bench, args.profile_rate, args.profile, args.out, stamp)
@@ -339,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in results:
         t = results["throughput"]
         print(f"max sustained rate: {t['max_sustained_rate']} orders/s; book lag at it: {t['book_lag_at_max_ms']}")
+    if "throughput_passthrough" in results:
+        print(f"pass-through max sustained rate: {results['throughput_passthrough']['max_sustained_rate']} orders/s")
     return 0
 
 
