@@ -21,6 +21,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import orjson
+
 from book.hops import OrderHops, ReportHops
 from domain.model import (
     Breach,
@@ -145,8 +147,26 @@ def event(instance: str, segment: str, offset: int, index: int, record: Any) -> 
     }
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def encode(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    """An event as its message body: compact UTF-8 JSON. ``data`` may hold the record itself (what the
+    publisher passes: orjson writes a dataclass's fields and an enum's value as :func:`plain` would, a
+    third of the cost of ``json`` over :func:`plain`'s dict), or its plain form."""
+    return orjson.dumps(body, default=_json_default)
+
+
+def encoded_event(instance: str, segment: str, offset: int, index: int, record: Any) -> tuple[str, str, bytes]:
+    """The kind, id and message body of the event of ``record`` (the publisher's path: no plain copy)."""
+    kind = kind_of(record)
+    event_id = f"{instance}:{segment}:{offset}:{index}"
+    body = {"v": VERSION, "id": event_id, "instance": instance, "kind": kind, "type": type(record).__name__,
+            "order_id": order_id_of(record), "data": record}
+    return kind, event_id, encode(body)
 
 
 def decode(data: bytes) -> dict[str, Any]:

@@ -50,7 +50,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
 from book.journal import BOOKED_SUFFIX, SEGMENT_SUFFIX, Journal, SegmentReader, segment_of
-from bus.events import EventId, check_instance, encode, event, stream_name, subject
+from bus.events import EventId, check_instance, encoded_event, stream_name, subject
 from bus.server import servers
 
 log = logging.getLogger("bus.publisher")
@@ -236,14 +236,13 @@ class _Pipeline:
             for index, record in enumerate(records):
                 if after is not None and (number, offset, index) <= after:
                     continue
-                body = event(self.instance, segment, offset, index, record)
-                headers = {MSG_ID: body["id"], EXPECTED_LAST_SEQ: str(self.seq)}
+                kind, event_id, data = encoded_event(self.instance, segment, offset, index, record)
+                headers = {MSG_ID: event_id, EXPECTED_LAST_SEQ: str(self.seq)}
                 if self.last_id is not None:
                     headers[EXPECTED_LAST_MSG_ID] = self.last_id
                 self.seq += 1
-                self.last_id = body["id"]
-                batch.append((subject(self.instance, body["kind"]), encode(body), headers,
-                              end if index == last else offset))
+                self.last_id = event_id
+                batch.append((subject(self.instance, kind), data, headers, end if index == last else offset))
         since = 0
         for i, (subj, data, headers, reached) in enumerate(batch):
             since += 1

@@ -10,7 +10,7 @@ import pytest
 
 from book.hops import OrderHops, ReportHops
 from book.journal import Journal, SegmentReader, _Codec
-from bus.events import KINDS, EventId, check_instance, decode, encode, event, kind_of
+from bus.events import KINDS, EventId, check_instance, decode, encode, encoded_event, event, kind_of
 from domain.model import Breach, ClientSent, Control, ExecKind, ExecutionRecord, OrderStatus, TradingState
 from tests.unit.book import samples
 
@@ -60,3 +60,10 @@ def test_an_instance_name_is_one_subject_token() -> None:
     for bad in ("", "a.b", "a*", "a>", "x" * 33, "é"):
         with pytest.raises(ValueError):
             check_instance(bad)
+
+
+def test_the_publishers_body_is_the_event() -> None:
+    for i, record in enumerate(every_record()):
+        kind, event_id, data = encoded_event("east", "01", 7, i, record)
+        body = event("east", "01", 7, i, record)
+        assert (kind, event_id) == (body["kind"], body["id"]) and decode(data) == body
