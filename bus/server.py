@@ -92,7 +92,10 @@ def pick_port(data_dir: Path) -> int:
     """The embedded server's port: the one it had last time if that is free (consumers that kept the
     URL reconnect to it), else any free one."""
     previous = read_url(data_dir)
-    port = urlsplit(previous).port if previous else None
+    try:
+        port = urlsplit(previous).port if previous else None
+    except ValueError:  # a damaged url file: any free port, and the file is written anew
+        port = None
     if port:
         with socket.socket() as s:
             try:

@@ -24,7 +24,7 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
-from bus.events import decode, stream_name, subject
+from bus.events import check_instance, decode, stream_name, subject
 from bus.server import read_url, servers, url_file
 
 DEFAULT_INSTANCE = "fixgate"
@@ -181,9 +181,24 @@ async def tail(url: str, instance: str, kind: str | None, from_start: bool, out:
             except nats.errors.TimeoutError:
                 printer.flush()
                 continue
-            printer.add(decode(msg.data), msg.metadata.timestamp)
+            body = _event_or_none(msg.data)
+            if body is None:
+                print(f"(a message on {msg.subject} that is not a fixgate event: skipped)", file=sys.stderr)
+                continue
+            printer.add(body, msg.metadata.timestamp)
     finally:
         await nc.close()
+
+
+def _event_or_none(data: bytes | None) -> dict[str, Any] | None:
+    """A message's event, or None if it is not one (someone else published on the subjects)."""
+    try:
+        body = decode(data or b"")
+        if isinstance(body, dict) and {"id", "kind", "data"} <= body.keys() and isinstance(body["data"], dict):
+            return body
+    except ValueError:
+        pass
+    return None
 
 
 async def _quiet(exc: Exception) -> None:
@@ -194,6 +209,11 @@ def run(nats_url: str | None, data_dir: Path | None, instance: str | None, kind:
         from_start: bool) -> int:
     """``fixgate events tail``: 0 when interrupted, 2 if there is no bus to read."""
     name = instance or os.environ.get("FIXGATE_INSTANCE") or DEFAULT_INSTANCE
+    try:
+        check_instance(name)  # a subject token: "*" or ">" would watch other instances' events
+    except ValueError as exc:
+        print(f"fixgate: {exc}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(tail(resolve_url(nats_url, data_dir), name, kind, from_start))
     except NoBus as exc:
@@ -208,12 +228,18 @@ async def _recent(url: str, instance: str, kind: str | None, limit: int) -> list
     nc = await nats.connect(servers(url), connect_timeout=2, allow_reconnect=False)
     try:
         js = nc.jetstream()
-        last = (await js.stream_info(stream_name(instance))).state.last_seq
+        state = (await js.stream_info(stream_name(instance))).state
         out = io.StringIO()
         printer = _Printer(kind, out)
-        for seq in range(1, last + 1):
-            msg = await js.get_msg(stream_name(instance), seq)
-            printer.add(decode(msg.data or b"{}"), datetime.now(UTC))
+        # The last events only: enough of them for ``limit`` of one kind among the others.
+        for seq in range(max(state.first_seq, state.last_seq - 50 * limit), state.last_seq + 1):
+            try:
+                msg = await js.get_msg(stream_name(instance), seq)
+            except nats.js.errors.NotFoundError:
+                continue
+            body = _event_or_none(msg.data)
+            if body is not None:
+                printer.add(body, datetime.now(UTC))
         printer.flush()
         return out.getvalue().splitlines()[-limit:]
     finally:

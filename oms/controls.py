@@ -65,7 +65,7 @@ class TradingControls(Generic[H]):
     def resume(self, scope: str, value: str, by: str) -> Halt | None:
         """Lift a kill switch (and a state the daily loss limit set in that scope); the halt lifted."""
         lifted = self.risk.resume(scope, value, by)
-        if self._record is not None:
+        if lifted is not None and self._record is not None:
             self._record((Control("RESUME", scope, value, by, time.time_ns()),))
         return lifted
 

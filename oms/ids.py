@@ -54,4 +54,4 @@ class OrderIds:
     @property
     def next(self) -> int:
         """The id :meth:`take` gives next."""
-        return self._next
+        return self._next + (self._slot - self._next) % self._slots

@@ -273,6 +273,9 @@ def test_events_tail_without_a_bus(tmp_path: Path) -> None:
                           text=True, env={**env, "NATS_URL": dead}, timeout=60, check=False)
     assert done.returncode == 2
     assert f"no NATS server at {dead}" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "fixgate.cli", "events", "tail", "--instance", ">"], cwd=REPO,
+                          capture_output=True, text=True, env={**env, "NATS_URL": dead}, timeout=60, check=False)
+    assert done.returncode == 2 and "instance name '>'" in done.stderr  # not a wildcard over every instance
 
 
 def test_event_ids_sort_in_journal_order(tmp_path: Path) -> None:
