@@ -6,8 +6,9 @@ journal: the book writer (``book.follower``), the bus publisher (``bus.publisher
 ``<data dir>/logs/``. A child that exits while the gateway runs is started again (after 0.2 s, doubling
 to 5 s while it keeps failing within a minute); each is asked to stop (SIGTERM) when the gateway
 stops, and killed if it has not within its grace time. A child dies with the gateway: the kernel
-sends it SIGTERM when the supervisor thread that forked it ends (``PR_SET_PDEATHSIG``), so a killed
-gateway leaves no writer behind to race the next one's (``fixgate.orphan``).
+sends it SIGTERM when the supervisor thread that forked it ends (``PR_SET_PDEATHSIG``, set by
+``fixgate.orphan`` in the child itself); the book writer then stops at once, and the next start waits
+for its lock on the segment before replaying it (``book.follower.wait_for_writers``).
 """
 
 from __future__ import annotations
