@@ -393,6 +393,11 @@ def _move_aside(current: Path) -> Path:
     return target
 
 
+def _is_this_format(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(_MAGIC)) == _MAGIC
+
+
 def segment_of(path: Path) -> str:
     """The segment a journal file is (its name's stem: the run's start, in ns)."""
     return path.name.split(".", 1)[0]
@@ -691,9 +696,9 @@ class Replayed:
         if owed:
             journal.append(owed)
         for path in self.done:
-            if keep_booked:
+            if keep_booked and _is_this_format(path):
                 os.replace(path, path.with_suffix(BOOKED_SUFFIX))
-            else:
+            else:  # a file of an earlier format is not published (the publisher reads this one only)
                 path.unlink(missing_ok=True)
         for paths, suffix in ((self.corrupt, ".corrupt"), (self.refused, ".refused")):
             for path in paths:
