@@ -13,6 +13,7 @@ The gateway starts the binary as a supervised child (``fixgate.supervisor.Child`
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -74,6 +75,11 @@ def read_url(data_dir: Path) -> str | None:
         return url_file(data_dir).read_text().strip() or None
     except OSError:
         return None
+
+
+def shown(url: str) -> str:
+    """``url`` fit to print: each server's user and password (or token) left out."""
+    return ",".join(re.sub(r"//[^/@]*@", "//", server) for server in url.split(","))
 
 
 def servers(url: str) -> list[str]:

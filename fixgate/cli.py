@@ -72,7 +72,9 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"fixgate serving: FIX clients on port {gateway.settings.client_port}, REST on {rest_url}")
     logs = settings.data_dir / "logs"
     if gateway.bus_url is not None:
-        print(f"events on the bus {gateway.bus_url} (`fixgate events tail --data-dir {settings.data_dir}`);"
+        from bus.server import shown
+
+        print(f"events on the bus {shown(gateway.bus_url)} (`fixgate events tail --data-dir {settings.data_dir}`);"
               f" book writer and bus logs in {logs}")
     else:
         print(f"no bus (FIXGATE_BUS=0); book writer log in {logs}")
