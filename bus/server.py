@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -49,25 +50,50 @@ def url_file(data_dir: Path) -> Path:
     return nats_dir(data_dir) / "url"
 
 
+def _private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` for its owner only (0600), replacing it whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(temporary, path)
+
+
+def token(data_dir: Path) -> str:
+    """The embedded server's client token, made once per data folder (``<data_dir>/nats/token``, 0600):
+    the server listens on 127.0.0.1 only, but any local user could connect, read the order flow or
+    purge the stream without it."""
+    path = nats_dir(data_dir) / "token"
+    try:
+        found = path.read_text().strip()
+    except FileNotFoundError:
+        found = ""
+    if not found:
+        found = secrets.token_urlsafe(24)
+        _private(path, found + "\n")
+    return found
+
+
 def embedded_argv(data_dir: Path, port: int) -> list[str]:
     """The embedded server's command line: JetStream stored in ``<data_dir>/nats/jetstream``, clients
-    on 127.0.0.1:``port`` and nothing else listening."""
+    on 127.0.0.1:``port`` with the data folder's token (from a 0600 config file: never on a command
+    line, which ``ps`` shows) and nothing else listening."""
+    config = nats_dir(data_dir) / "server.conf"
+    _private(config, f'authorization {{ token: "{token(data_dir)}" }}\n')
     # -sd names the folder JetStream makes its "jetstream" store in.
-    return [str(nats_binary()), "--jetstream", "--store_dir", str(nats_dir(data_dir)),
+    return [str(nats_binary()), "--config", str(config), "--jetstream", "--store_dir", str(nats_dir(data_dir)),
             "--addr", "127.0.0.1", "--port", str(port), "--server_name", "fixgate"]
 
 
-def local_url(port: int) -> str:
-    return f"nats://127.0.0.1:{port}"
+def embedded_url(data_dir: Path, port: int) -> str:
+    """The embedded server's URL for its clients: its token as the URL's user (nats-py sends it so)."""
+    return f"nats://{token(data_dir)}@127.0.0.1:{port}"
 
 
 def write_url(data_dir: Path, url: str) -> None:
     """Record ``url`` as this data folder's bus (replaced whole: a reader never sees half)."""
-    path = url_file(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(url + "\n")
-    os.replace(temporary, path)
+    _private(url_file(data_dir), url + "\n")  # it may hold the token
 
 
 def read_url(data_dir: Path) -> str | None:
@@ -142,7 +168,7 @@ class EmbeddedNats:
 
     @property
     def url(self) -> str:
-        return local_url(self.port)
+        return embedded_url(self.data_dir, self.port)
 
     @property
     def argv(self) -> list[str]:

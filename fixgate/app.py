@@ -16,7 +16,7 @@ from book.journal import Journal, JournaledSink, replay, segment_of
 from book.order_ids import OrderIdMark
 from book.writer import load_state
 from bus.publisher import Status as PublisherStatus
-from bus.server import embedded_argv, local_url, pick_port, write_url
+from bus.server import embedded_argv, embedded_url, pick_port, write_url
 from fixgate.config import Settings, load_instruments
 from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
 from fixgate.rest import RestServer
@@ -164,7 +164,7 @@ class Fixgate:
         url = s.nats_url
         if url is None:
             port = pick_port(data_dir)
-            url = local_url(port)
+            url = embedded_url(data_dir, port)
             self.supervisor.add(Child("nats", embedded_argv(data_dir, port), logs / "nats-server.log",
                                       stop_grace_s=10.0))
             write_url(data_dir, url)  # where `fixgate events tail` and other local consumers find it

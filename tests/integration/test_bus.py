@@ -401,3 +401,18 @@ def test_tail_has_a_line_for_every_kind_of_record() -> None:
         assert body["kind"] in text and "=" not in text, text  # its own summary, not the fallback
     fill = event(INSTANCE, "01796250000000000000", 100, 2, samples.execution())
     assert "order 1" in line(fill, now, ("SELL", "AAPL")) and "SELL 40 AAPL @ 190.0100" in line(fill, now, ("SELL", "AAPL"))
+
+
+def test_the_embedded_server_takes_only_clients_with_its_token(tmp_path: Path, bus: EmbeddedNats) -> None:
+    assert stream_count(bus.url) == 0  # with the token (in the URL): served
+    bare = f"nats://127.0.0.1:{bus.port}"
+
+    async def without_token() -> None:
+        await nats.connect(bare, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2)
+
+    with pytest.raises(Exception, match="(?i)authorization"):
+        asyncio.run(without_token())
+    for name in ("token", "server.conf", "url"):  # the token's copies are the owner's only
+        assert (tmp_path / "data" / "nats" / name).stat().st_mode & 0o077 == 0
+    secret = bus.url.split("//")[1].split("@")[0]
+    assert secret and secret not in " ".join(bus.argv)  # never on a command line (ps)
