@@ -65,6 +65,7 @@ _ACK_TIMEOUT_S = 10.0  # an ack this late: the connection is taken for lost
 _API_TIMEOUT_S = 5.0
 _LOOK_BACK = 100  # messages passed over, looking for the stream's last event
 _STOP_GRACE_S = 4.0  # after SIGTERM, how long to go on publishing what the journal holds
+_CLOSE_TIMEOUT_S = 3.0  # closing a connection
 _BACKOFF_S = (0.1, 5.0)  # first and longest wait between connection attempts
 _STATUS_EVERY_S = 0.1
 _HEARTBEAT_S = 1.0
@@ -521,10 +522,26 @@ async def _close(nc: NATS) -> None:
         await asyncio.sleep(0.01)
     if not nc.is_closed:
         try:
-            await nc.close()
+            await asyncio.wait_for(nc.close(), _CLOSE_TIMEOUT_S)  # nats-py's close can wait for ever
         except Exception as exc:  # noqa: BLE001 - a connection already broken may fail to close
             log.debug("closing the connection: %s", exc)
     await asyncio.sleep(0.01)  # its cancelled tasks end
+
+
+async def _watchdog(publisher: Publisher) -> None:
+    """Whatever the publisher awaits: stop when the gateway is gone, and end the process if a stop
+    asked for has not happened in time (a chaos run once left a publisher waiting for ever on a
+    connection its bus had dropped, long after its gateway was killed). What it had not published is
+    in the journal: the next publisher goes on from the stream's last event."""
+    while True:
+        await asyncio.sleep(1.0)
+        publisher._orphaned()
+        stop_at = publisher._stop_at
+        if stop_at is not None and time.monotonic() - stop_at > _STOP_GRACE_S + _CLOSE_TIMEOUT_S + 1:
+            log.error("bus publisher: still running %.0fs after it was asked to stop: exiting",
+                      time.monotonic() - stop_at)
+            logging.shutdown()
+            os._exit(0)
 
 
 async def publish(url: str, journal_dir: Path, instance: str, status_path: Path) -> None:
@@ -533,7 +550,11 @@ async def publish(url: str, journal_dir: Path, instance: str, status_path: Path)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, publisher.request_stop)
-    await publisher.run()
+    watchdog = asyncio.create_task(_watchdog(publisher))
+    try:
+        await publisher.run()
+    finally:
+        watchdog.cancel()
     log.info("bus publisher stopped after %d events, at byte %d of segment %s",
              publisher.published, publisher.offset, publisher.segment or "-")
 

@@ -416,3 +416,36 @@ def test_the_embedded_server_takes_only_clients_with_its_token(tmp_path: Path, b
         assert (tmp_path / "data" / "nats" / name).stat().st_mode & 0o077 == 0
     secret = bus.url.split("//")[1].split("@")[0]
     assert secret and secret not in " ".join(bus.argv)  # never on a command line (ps)
+
+
+def test_a_publisher_whose_gateway_is_killed_ends_even_with_the_bus_down(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal")
+    write(journal, flow(3))
+    dead = f"nats://127.0.0.1:{free_port()}"
+    script = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from fixgate.supervisor import Child, Supervisor\n"
+        "s = Supervisor(); s.start()\n"
+        "c = s.add(Child('bus-publisher', [sys.executable, '-m', 'bus.publisher', '--journal-dir', sys.argv[1],\n"
+        "          '--instance', 'x', '--status', sys.argv[2]], Path(sys.argv[3]), env={**os.environ, 'NATS_URL': sys.argv[4]}))\n"
+        "print(c.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script, str(journal.directory), str(tmp_path / "status"),
+                               str(tmp_path / "publisher.log"), dead], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    eventually(lambda: Status.read(tmp_path / "status"), lambda s: s is not None and not s.connected, timeout=20)
+    parent.send_signal(signal.SIGKILL)  # the gateway dies while its publisher cannot reach the bus
+    parent.wait(10)
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+    eventually(alive, lambda a: not a, timeout=20)
+    journal.close()
