@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from book.database import run_sync
+from book.files import write_whole
 from book.hops import OrderHops, ReportHops
-from book.journal import SegmentReader, segment_of, set_aside
+from book.journal import Journal, SegmentReader, segment_of, set_aside
 from book.writer import BookWriter, Position, connect, read_position
 from domain.model import Breach, ExecutionRecord, MarkRecord, OrderRecord, PositionRecord
 
@@ -65,11 +66,8 @@ class Status:
     at_ns: int  # when it last committed (or started)
 
     def write(self, path: Path) -> None:
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps({
-            "segment": self.segment, "offset": self.offset, "pid": self.pid, "at_ns": self.at_ns,
-        }))
-        os.replace(temporary, path)
+        write_whole(path, json.dumps({"segment": self.segment, "offset": self.offset, "pid": self.pid,
+                                      "at_ns": self.at_ns}))
 
     @classmethod
     def read(cls, path: Path) -> Status | None:
@@ -212,8 +210,8 @@ class BookLag:
     """The gateway's view of its book writer process: how far the book is behind the journal, read
     from the writer's status file (so it answers while the database is away)."""
 
-    def __init__(self, journal: Any, status_path: Path, alive: Callable[[], bool] = lambda: True) -> None:
-        self._journal = journal  # book.journal.Journal: its segment and its size so far
+    def __init__(self, journal: Journal, status_path: Path, alive: Callable[[], bool] = lambda: True) -> None:
+        self._journal = journal
         self.status_path = status_path
         self._alive = alive
 
@@ -229,8 +227,7 @@ class BookLag:
     def pending(self) -> int:
         """Bytes of the journal the book does not hold yet."""
         status = self.status()
-        size: int = self._journal.size
-        return size - (status.offset if status is not None else 0)
+        return self._journal.size - (status.offset if status is not None else 0)
 
     def drain(self, stall: float = 5.0) -> bool:
         """Wait until the book holds the journal, as long as the writer keeps writing: False once it
@@ -246,16 +243,11 @@ class BookLag:
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until the book holds everything journaled before this call; False on timeout."""
-        self._journal.flush_later()
-        target = self._journal.size
-        deadline = time.monotonic() + timeout
-        while True:
-            status = self.status()
-            if status is not None and status.offset >= target:
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
+        def reached() -> tuple[str, int] | None:
+            status = Status.read(self.status_path)
+            return None if status is None else (status.segment, status.offset)
+
+        return self._journal.wait_followed(reached, timeout)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import domain.model
 from book.fields import Field, field_names, record_fields
+from book.files import write_whole
 from book.hops import OrderHops, ReportHops
 from domain.model import (
     Breach,
@@ -403,7 +404,7 @@ def segment_of(path: Path) -> str:
     return path.name.split(".", 1)[0]
 
 
-def _in_order(paths: Iterable[Path]) -> list[Path]:
+def in_order(paths: Iterable[Path]) -> list[Path]:
     """Journal files in the order they were written: by the number their name starts with."""
     def key(path: Path) -> tuple[int, str]:
         stem = segment_of(path)
@@ -436,9 +437,7 @@ class Journal:
         if mark.exists():
             before.append(int(mark.read_text().strip() or 0))
         stamp = max([time.time_ns(), *(b + 1 for b in before)])
-        temporary = mark.with_name(mark.name + ".tmp")
-        temporary.write_text(f"{stamp}\n")
-        os.replace(temporary, mark)
+        write_whole(mark, f"{stamp}\n")
         self.segment = f"{stamp:020d}"
         self.path = directory / f"{self.segment}{SEGMENT_SUFFIX}"
         self._file = self.path.open("xb", buffering=1 << 16)
@@ -496,6 +495,20 @@ class Journal:
             fh.truncate(self.size)
         self._file = self.path.open("ab", buffering=1 << 16)
 
+    def wait_followed(self, reached: Callable[[], tuple[str, int] | None], timeout: float) -> bool:
+        """Wait until a follower (the book writer, the bus publisher) has what is journaled now: until
+        ``reached()``, where it says it is (segment, byte offset), is at or past it; False on timeout."""
+        self.flush_later()
+        target = (self.segment, self.size)
+        deadline = time.monotonic() + timeout
+        while True:
+            position = reached()
+            if position is not None and position >= target:  # segments of 20 digits sort as text
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+
     def close(self) -> None:
         self.flush_later()
         with self._lock:
@@ -512,12 +525,12 @@ class Journal:
         legacy = directory / _LEGACY_NAME
         if legacy.exists():
             _move_aside(legacy)
-        return _in_order([*directory.glob("*.replay"), *directory.glob(f"*{SEGMENT_SUFFIX}")])
+        return in_order([*directory.glob("*.replay"), *directory.glob(f"*{SEGMENT_SUFFIX}")])
 
     @staticmethod
     def booked(directory: Path) -> list[Path]:
         """Earlier runs' segments the book holds and the bus may not yet, oldest first."""
-        return _in_order(directory.glob(f"*{BOOKED_SUFFIX}")) if directory.is_dir() else []
+        return in_order(directory.glob(f"*{BOOKED_SUFFIX}")) if directory.is_dir() else []
 
     @staticmethod
     def read(path: Path) -> Iterator[Any]:
@@ -609,13 +622,9 @@ class SegmentReader:
             return False
         if magic != _MAGIC:
             raise JournalFormatError(f"journal {self.path}: not a segment of this build's format ({magic!r})")
-        head = fh.read(_LENGTH.size)
-        if len(head) < _LENGTH.size:
+        self._reader = _read_header(fh, self.path, os.fstat(fh.fileno()).st_size)
+        if self._reader is None:
             return False
-        data = fh.read(_LENGTH.unpack(head)[0])
-        if len(data) < _LENGTH.unpack(head)[0]:
-            return False
-        self._reader = _CODEC.reader(marshal.loads(data))
         self.offset = max(self.offset, fh.tell())
         return True
 

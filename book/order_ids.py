@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from book.files import write_whole
 
 _PREFIX = "next order id >= "
 
@@ -36,8 +37,4 @@ class OrderIdMark:
 
     def write(self, limit: int) -> None:
         """Record that ids below ``limit`` may be in use (before any of them is used)."""
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(f"{_PREFIX}{limit}\n")
-        os.replace(temporary, self.path)
+        write_whole(self.path, f"{_PREFIX}{limit}\n")

@@ -134,17 +134,21 @@ def order_id_of(record: Any) -> int | None:
     return getattr(record, "order_id", None)
 
 
-def event(instance: str, segment: str, offset: int, index: int, record: Any) -> dict[str, Any]:
-    """The event of ``record``, the ``index``-th of the frame at ``offset`` of ``segment``."""
+def _body(instance: str, segment: str, offset: int, index: int, record: Any, data: Any) -> dict[str, Any]:
     return {
         "v": VERSION,
-        "id": str(EventId(instance, segment, offset, index)),
+        "id": f"{instance}:{segment}:{offset}:{index}",  # EventId's text
         "instance": instance,
         "kind": kind_of(record),
         "type": type(record).__name__,
         "order_id": order_id_of(record),
-        "data": plain(record),
+        "data": data,
     }
+
+
+def event(instance: str, segment: str, offset: int, index: int, record: Any) -> dict[str, Any]:
+    """The event of ``record``, the ``index``-th of the frame at ``offset`` of ``segment``."""
+    return _body(instance, segment, offset, index, record, plain(record))
 
 
 def _json_default(value: Any) -> Any:
@@ -162,11 +166,8 @@ def encode(body: Mapping[str, Any]) -> bytes:
 
 def encoded_event(instance: str, segment: str, offset: int, index: int, record: Any) -> tuple[str, str, bytes]:
     """The kind, id and message body of the event of ``record`` (the publisher's path: no plain copy)."""
-    kind = kind_of(record)
-    event_id = f"{instance}:{segment}:{offset}:{index}"
-    body = {"v": VERSION, "id": event_id, "instance": instance, "kind": kind, "type": type(record).__name__,
-            "order_id": order_id_of(record), "data": record}
-    return kind, event_id, encode(body)
+    body = _body(instance, segment, offset, index, record, record)
+    return body["kind"], body["id"], encode(body)
 
 
 def decode(data: bytes) -> dict[str, Any]:

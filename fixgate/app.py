@@ -214,16 +214,13 @@ class Fixgate:
         """Block until the bus has every event journaled before this call; False on timeout."""
         if self.journal is None or self._bus_status is None:
             return False
-        self.journal.flush_later()
-        target = (self.journal.segment, self.journal.size)
-        deadline = time.monotonic() + timeout
-        while True:
-            status = PublisherStatus.read(self._bus_status)
-            if status is not None and (status.segment, status.offset) >= target:
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
+        status_path = self._bus_status
+
+        def reached() -> tuple[str, int] | None:
+            status = PublisherStatus.read(status_path)
+            return None if status is None else (status.segment, status.offset)
+
+        return self.journal.wait_followed(reached, timeout)
 
     def wait_for_venues(self, venues: set[str], timeout: float = 20.0) -> bool:
         """Block until every named venue session is logged on; False on timeout."""
