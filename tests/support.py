@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
@@ -156,3 +158,12 @@ def bus_events(url: str, instance: str, raw: bool = False) -> list[tuple[str, An
             await nc.close()
 
     return asyncio.run(fetch())
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, which init reaps soon, does not)."""
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False

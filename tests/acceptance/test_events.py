@@ -5,7 +5,6 @@ once, in journal order."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,24 +12,10 @@ import pytest
 
 from bus.events import EventId
 from fixgate.app import Fixgate
-from fixgate.config import Settings
 from fixgate.fixclient import FixClient
-from simulator.venue import Simulator
-from tests.support import bus_events, eventually, free_port, order_fields
+from tests.support import bus_events, eventually, order_fields
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator[Fixgate]:
-    app = Fixgate(Settings(data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
-                           rest_port=free_port(), database_url=database_url, api_token="t" * 32))
-    app.start()
-    try:
-        assert app.wait_for_venues({"SIM"})
-        yield app
-    finally:
-        app.stop()
 
 
 def trade(client: FixClient, prefix: str, count: int) -> None:
@@ -52,6 +37,7 @@ def health(app: Fixgate) -> dict[str, str]:
 
 
 def test_fills_reach_the_bus_and_survive_a_killed_bus(gateway: Fixgate, tmp_path: Path) -> None:
+    # ``gateway`` (conftest): fixgate as `serve` runs it, its embedded bus included.
     assert gateway.bus_url is not None and gateway.supervisor is not None
     assert (tmp_path / "gw" / "nats" / "url").read_text().strip() == gateway.bus_url
     client = FixClient.connect("127.0.0.1", gateway.settings.client_port, sender_comp_id="CLIENT1",

@@ -18,7 +18,7 @@ from book.journal import Journal, replay, segment_of
 from domain.model import OrderStatus
 from fixgate.supervisor import Child, Supervisor
 from tests.support import book_rows as rows
-from tests.support import eventually
+from tests.support import eventually, running
 from tests.unit.book import samples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,15 +127,7 @@ def test_children_die_with_the_gateway(tmp_path: Path) -> None:
     parent.send_signal(signal.SIGKILL)
     parent.wait(10)
 
-    def alive() -> bool:
-        try:
-            os.kill(child_pid, 0)
-        except ProcessLookupError:
-            return False
-        # A zombie reaped by init soon: dead for our purpose.
-        return Path(f"/proc/{child_pid}/stat").read_text().split()[2] != "Z"
-
-    eventually(alive, lambda a: not a, timeout=10)
+    eventually(lambda: running(child_pid), lambda alive: not alive, timeout=10)
 
 
 def test_the_next_start_waits_for_the_writer_of_a_killed_run(tmp_path: Path, database_url: str) -> None:

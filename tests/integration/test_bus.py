@@ -23,7 +23,7 @@ from book.journal import BOOKED_SUFFIX, Journal, SegmentReader
 from bus.events import EventId, decode, event, kind_of, stream_name, subject
 from bus.publisher import Status
 from bus.server import EmbeddedNats
-from tests.support import bus_events, eventually, free_port
+from tests.support import bus_events, eventually, free_port, running
 from tests.unit.book import samples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -440,12 +440,5 @@ def test_a_publisher_whose_gateway_is_killed_ends_even_with_the_bus_down(tmp_pat
     parent.send_signal(signal.SIGKILL)  # the gateway dies while its publisher cannot reach the bus
     parent.wait(10)
 
-    def alive() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-    eventually(alive, lambda a: not a, timeout=20)
+    eventually(lambda: running(pid), lambda alive: not alive, timeout=20)
     journal.close()
