@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test serve simulator bench lint
+.PHONY: demo test serve simulator bench lint chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/fixgate demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# The dashboard's browser test drives Debian's Chromium (never a browser download): installed here
+# when it is missing and we are root with apt-get; otherwise that test skips and says why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium and chromium-driver for the dashboard's browser test (apt-get)..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "chromium could not be installed: the dashboard's browser test will skip"; \
+	  else \
+	    echo "no /usr/bin/chromium, and no apt-get as root to install it: the dashboard's browser test will skip"; \
+	  fi; \
+	fi
 
 serve: $(STAMP)
 	$(BIN)/fixgate serve

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from api.dashboard import install_dashboard
 from api.endpoints import OrderOperations, open_router, router
 from api.errors import APIError, api_error_handler, unexpected_error_handler, validation_error_handler
 from api.identities import Identities, Identity
@@ -83,4 +84,5 @@ def create_app(
     app.include_router(router)
     app.include_router(risk_router)
     app.include_router(metrics_router)
+    install_dashboard(app)
     return app

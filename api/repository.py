@@ -8,6 +8,7 @@ from sqlalchemy import RowMapping, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from book.tables import executions, marks, orders, positions
+from domain.model import ExecKind
 
 
 class BookRepository:
@@ -32,9 +33,10 @@ class BookRepository:
         created_to_ns: int | None = None,
         after: int | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> Sequence[RowMapping]:
-        """Orders matching every given filter, by order id; ``after`` pages past an order id;
-        ``accounts``: only orders of these accounts.
+        """Orders matching every given filter, by order id (``newest_first``: the highest first);
+        ``after`` pages past an order id; ``accounts``: only orders of these accounts.
 
         Created time is ``created_from_ns <= created_ns < created_to_ns``.
         """
@@ -55,7 +57,8 @@ class BookRepository:
             query = query.where(orders.c.created_ns < created_to_ns)
         if after is not None:
             query = query.where(orders.c.order_id > after)
-        result = await self._conn.execute(query.order_by(orders.c.order_id).limit(limit))
+        by = orders.c.order_id.desc() if newest_first else orders.c.order_id
+        result = await self._conn.execute(query.order_by(by).limit(limit))
         return result.mappings().all()
 
     async def get_order(self, order_id: int) -> RowMapping | None:
@@ -116,4 +119,28 @@ class BookRepository:
         if symbol is not None:
             query = query.where(positions.c.symbol == symbol)
         query = query.order_by(positions.c.account, positions.c.symbol)
+        return (await self._conn.execute(query)).mappings().all()
+
+    async def latest_fills(
+        self,
+        *,
+        account: str | None = None,
+        accounts: Collection[str] | None = None,
+        symbol: str | None = None,
+        limit: int = 50,
+    ) -> Sequence[RowMapping]:
+        """The newest ``limit`` fills (TRADE executions), newest first, each with its order's account,
+        symbol, side and ClOrdID, filtered like :meth:`list_executions`."""
+        query = (
+            select(executions, orders.c.account, orders.c.symbol, orders.c.side, orders.c.cl_ord_id)
+            .join(orders, orders.c.order_id == executions.c.order_id)
+            .where(executions.c.kind == ExecKind.TRADE.value)
+        )
+        if account is not None:
+            query = query.where(orders.c.account == account)
+        if accounts is not None:
+            query = query.where(orders.c.account.in_(accounts))
+        if symbol is not None:
+            query = query.where(orders.c.symbol == symbol)
+        query = query.order_by(executions.c.seq.desc()).limit(limit)
         return (await self._conn.execute(query)).mappings().all()

@@ -8,6 +8,8 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
+from api.dashboard import close_feeds
+
 
 class RestServer:
     """uvicorn on a daemon thread; ``start`` returns once the port is listening or raises."""
@@ -15,6 +17,7 @@ class RestServer:
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
         self.host = host
         self.port = port
+        self._app = app
         self._server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
         )
@@ -35,5 +38,7 @@ class RestServer:
             time.sleep(0.02)
 
     def stop(self) -> None:
+        # uvicorn waits for every open response before it stops: the dashboard's feeds end first.
+        close_feeds(self._app)
         self._server.should_exit = True
         self._thread.join(timeout=10)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +83,17 @@ class Histogram:
         self.total += other.total
         self.max = max(self.max, other.max)
 
+    def since(self, earlier: Histogram) -> Histogram:
+        """What was recorded between ``earlier`` (a copy of this histogram read before) and now. Its
+        maximum is the upper bound of its highest bucket, capped at this one's exact maximum."""
+        delta = Histogram()
+        delta.counts = [now - then for now, then in zip(self.counts, earlier.counts, strict=True)]
+        delta.count = self.count - earlier.count
+        delta.total = self.total - earlier.total
+        top = next((i for i in range(_BUCKETS - 1, -1, -1) if delta.counts[i] > 0), None)
+        delta.max = 0 if top is None else min(_upper(top), self.max)
+        return delta
+
     def percentile(self, pct: float) -> int:
         """The upper bound of the bucket holding the value at rank ``pct`` (nearest rank), capped
         at the exact maximum; 0 when empty."""
@@ -112,6 +125,20 @@ class HopStats:
         p50, p90, p99, p99_9 = (h.percentile(p) / 1000 for _, p in PERCENTILES)
         mean = (h.total / h.count / 1000) if h.count else 0.0
         return cls(h.count, mean, p50, p90, p99, p99_9, h.max / 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class HopInterval:
+    """Each hop's distribution over one interval, ``from_ns`` to ``to_ns`` (wall clock): a point of a
+    live chart. ``count / seconds`` is the hop's rate (orders or venue reports a second)."""
+
+    from_ns: int
+    to_ns: int
+    hops: dict[str, HopStats]
+
+    @property
+    def seconds(self) -> float:
+        return (self.to_ns - self.from_ns) / 1e9
 
 
 # The hops, in path order. "order.*" run from the client's NewOrderSingle to the venue's; "report.*"
@@ -147,6 +174,10 @@ class HopMetrics:
         # state on every callback, so a threading.local would start empty each time.
         self._threads: dict[int, _ThreadHistograms] = {}
         self._register = threading.Lock()  # once per thread, at its first record
+        # The recent intervals (``recent``): taken by readers, never on the hot path.
+        self._sampling = threading.Lock()
+        self._last: tuple[int, int, dict[str, Histogram]] | None = None  # monotonic, wall, histograms
+        self._intervals: deque[HopInterval] = deque()
 
     def _mine(self) -> _ThreadHistograms:
         ident = threading.get_ident()
@@ -192,3 +223,24 @@ class HopMetrics:
     def snapshot(self) -> dict[str, HopStats]:
         """Each hop's count and percentiles (microseconds), in path order."""
         return {name: HopStats.of(h) for name, h in self.histograms().items()}
+
+    def recent(self, every_s: float = 1.0, keep_s: float = 300.0) -> list[HopInterval]:
+        """Each hop's distribution per interval of about ``every_s`` over the last ``keep_s`` seconds,
+        oldest first. The intervals are taken when read: a reader that calls this about once a second
+        (the dashboard's feed) makes the points, and nothing is done while nobody reads. An interval
+        that spans a time nobody read is as long as that time."""
+        with self._sampling:
+            # The cadence by the monotonic clock (a step of the wall clock cannot stop it), the
+            # points stamped by the wall clock (the chart's time axis).
+            tick, now = time.monotonic_ns(), time.time_ns()
+            last = self._last
+            if last is None or tick - last[0] >= every_s * 1e9 * 0.9:
+                histograms = self.histograms()
+                if last is not None:
+                    _, then, before = last
+                    self._intervals.append(HopInterval(then, now, {
+                        name: HopStats.of(h.since(before[name])) for name, h in histograms.items()}))
+                self._last = (tick, now, histograms)
+            while self._intervals and self._intervals[0].to_ns < now - keep_s * 1e9:
+                self._intervals.popleft()
+            return list(self._intervals)

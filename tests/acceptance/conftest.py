@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 API_TOKEN = "acceptance-test-token-0123456789"
 #: Named operators of the REST API (as in a tokens file): the audit trail records these names.
 OPERATOR_TOKENS = {name: f"acceptance-{name}-token-0123456789" for name in ("alice", "carol")}
+#: A viewer (reads everything, changes nothing) and a client of CLIENT1's accounts, by name.
+OTHER_TOKENS = {"vera": ("acceptance-vera-token-0123456789", Identity("vera", Role.VIEWER)),
+                "acme": ("acceptance-acme-token-0123456789", Identity("acme", Role.CLIENT, frozenset({"CLIENT1"})))}
 
 
 def as_operator(name: str) -> dict[str, str]:
@@ -35,7 +38,8 @@ def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator
         rest_port=free_port(),
         database_url=database_url,
         api_token=API_TOKEN,
-        api_tokens={hash_token(t): Identity(name, Role.OPERATOR) for name, t in OPERATOR_TOKENS.items()},
+        api_tokens={**{hash_token(t): Identity(name, Role.OPERATOR) for name, t in OPERATOR_TOKENS.items()},
+                    **{hash_token(t): identity for t, identity in OTHER_TOKENS.values()}},
     )
     app = Fixgate(settings)
     app.start()
