@@ -92,7 +92,7 @@
     box.className = isError ? "error" : "";
     box.hidden = false;
     clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { box.hidden = true; }, 6000);
+    toast.timer = setTimeout(() => { box.hidden = true; }, 4000);
   }
 
   // -- REST calls with the token ---------------------------------------------------------------------
@@ -423,7 +423,7 @@
     const inner = el("div", { class: cls });
     inner.style.width = width + "%";
     return el("div", { class: "bar-row", title: used + " of " + max },
-      el("span", { class: "label" }, label),
+      el("span", { class: "label", title: label }, label),
       el("div", { class: "bar" }, inner),
       el("span", { class: "value" }, percent + "%"));
   }
@@ -473,7 +473,7 @@
 
   function renderOrders(orders) {
     const mayAct = state.identity && state.identity.may_act;
-    fill("orders", orders.map((o) => el("tr", { dataset: { orderId: o.order_id, status: o.status } },
+    fill("orders", orders.map((o) => el("tr", { dataset: { orderId: o.order_id, status: o.status, symbol: o.symbol } },
       numberCell(o.order_id), cell(clock(o.created_at)), cell(o.account), cell(o.cl_ord_id), cell(o.side),
       cell(o.symbol), numberCell(o.quantity), numberCell(o.price === null ? "MKT" : o.price),
       numberCell(o.cum_qty), numberCell(o.avg_px), el("td", {}, badge(o.status, statusClass(o.status))),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from book.hops import OrderHops, ReportHops
@@ -56,3 +57,35 @@ def test_each_thread_records_into_its_own_histograms_and_reads_merge_them() -> N
     assert stats["order.decided_to_sent"].max == 7.0 and stats["report.received_to_applied"].p50 == 5.0
     assert len(booked) == 801
     assert OrderHops(99_999, 1_000, 2_000, None) in booked and ReportHops("E0", 25_000, 40_000) in booked
+
+
+def test_since_is_what_was_recorded_between_two_reads() -> None:
+    h = Histogram()
+    for _ in range(100):
+        h.record(10_000)  # 10 us
+    before = Histogram()
+    before.merge(h)  # a copy, as a reader keeps it
+    for us in (900, 1000, 1100):
+        h.record(us * 1000)
+    delta = h.since(before)
+    assert (delta.count, delta.total) == (3, 3_000_000)
+    assert 1_000_000 <= delta.percentile(50) <= 1_000_000 * 1.04
+    assert delta.max == h.max == 1_100_000 and delta.percentile(100) == 1_100_000
+    empty = h.since(h)
+    assert (empty.count, empty.max, empty.percentile(99)) == (0, 0, 0)
+
+
+def test_recent_takes_an_interval_per_read_at_most_about_once_per_period() -> None:
+    metrics = HopMetrics()
+    assert metrics.recent(every_s=0.05) == []  # the first read only sets where the first interval starts
+    for i in range(7):
+        metrics.order(i, 1_000, 3_000 + i, 9_000)
+    time.sleep(0.06)
+    [first] = metrics.recent(every_s=0.05)
+    assert first.hops["order.received_to_decided"].count == 7 and first.to_ns > first.from_ns
+    assert metrics.recent(every_s=0.05) == [first]  # read again at once: no new interval
+    time.sleep(0.06)
+    second = metrics.recent(every_s=0.05)[-1]
+    assert second.from_ns == first.to_ns and second.hops["order.received_to_decided"].count == 0
+    time.sleep(0.06)
+    assert first not in metrics.recent(every_s=0.05, keep_s=0.1)  # older than keep_s: dropped
