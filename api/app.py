@@ -14,6 +14,7 @@ from api.errors import APIError, api_error_handler, unexpected_error_handler, va
 from api.identities import Identities, Identity
 from api.metrics_endpoints import LatencyProvider, OmsCountersProvider, metrics_router
 from api.risk_endpoints import RiskOperations, risk_router
+from api.sessions_endpoints import SessionsProvider, sessions_router
 from book.database import async_url
 
 
@@ -27,6 +28,7 @@ def create_app(
     risk: RiskOperations | None = None,
     oms: OmsCountersProvider | None = None,
     parts: Callable[[], dict[str, str]] | None = None,
+    sessions: SessionsProvider | None = None,
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
 
@@ -41,6 +43,7 @@ def create_app(
     ``oms`` serves ``GET /metrics/oms``, the OMS's counters; without it, ``operations``
     serves them if it can (the controls can), else that answers 503. ``parts`` says how each part
     besides the database is (``book_writer``, ``bus``: "ok" or what is wrong), for ``/health``.
+    ``sessions`` (the gateway's ``FixSessions``) serves ``GET /sessions``; without it that answers 503.
     """
 
     @asynccontextmanager
@@ -75,6 +78,7 @@ def create_app(
         oms = operations
     app.state.oms = oms
     app.state.parts = parts
+    app.state.sessions = sessions
     app.add_exception_handler(APIError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     # Last resort: a bug or a database failure is a logged 500 whose body says nothing of the cause.
@@ -83,4 +87,5 @@ def create_app(
     app.include_router(router)
     app.include_router(risk_router)
     app.include_router(metrics_router)
+    app.include_router(sessions_router)
     return app

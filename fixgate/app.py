@@ -17,12 +17,13 @@ from book.order_ids import OrderIdMark
 from book.writer import load_state
 from bus.publisher import Status as PublisherStatus
 from bus.server import embedded_argv, embedded_url, pick_port, write_url
-from fixgate.config import Settings, load_instruments
+from fixgate.config import ConfigError, Settings, load_instruments
 from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
 from fixgate.rest import RestServer
 from fixgate.supervisor import Child, Supervisor
 from gateway.latency import HopMetrics
 from gateway.server import FixGateway
+from gateway.settings import SessionConfigError, check_template
 from oms.controls import TradingControls
 from oms.ids import OrderIds
 from oms.manager import OrderManager
@@ -61,6 +62,11 @@ class Fixgate:
         the book, OMS, risk, FIX sessions and REST."""
         started = time.monotonic()
         s = self.settings
+        for template in ("clients.cfg", "venues.cfg"):
+            try:  # before anything starts: a refused setting is a config error, one line (fixgate.cli)
+                check_template(s.config_dir / "fix_sessions" / template)
+            except (SessionConfigError, OSError) as exc:
+                raise ConfigError(str(exc)) from None
         data_dir = s.data_dir.resolve()
         # Before anything reads or writes the folder: a second process must not replay this one's journal.
         self._lock = lock_data_dir(data_dir)
@@ -133,6 +139,7 @@ class Fixgate:
         api = create_app(
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
             metrics=self.hops, risk=self.controls, parts=self.health_parts,
+            sessions=self.gateway.sessions,
         )
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()
