@@ -14,6 +14,7 @@ from api.errors import APIError, api_error_handler, unexpected_error_handler, va
 from api.identities import Identities, Identity
 from api.metrics_endpoints import LatencyProvider, OmsCountersProvider, metrics_router
 from api.risk_endpoints import RiskOperations, risk_router
+from api.schemas import PartHealth
 from api.sessions_endpoints import SessionsProvider, sessions_router
 from book.database import async_url
 
@@ -27,7 +28,7 @@ def create_app(
     metrics: LatencyProvider | None = None,
     risk: RiskOperations | None = None,
     oms: OmsCountersProvider | None = None,
-    parts: Callable[[], dict[str, str]] | None = None,
+    parts: Callable[[], Mapping[str, PartHealth]] | None = None,
     sessions: SessionsProvider | None = None,
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
@@ -42,7 +43,8 @@ def create_app(
     ``risk`` (the same controls) serves ``/risk/*``: kill switch, status, limits; without it those answer 503.
     ``oms`` serves ``GET /metrics/oms``, the OMS's counters; without it, ``operations``
     serves them if it can (the controls can), else that answers 503. ``parts`` says how each part
-    besides the database is (``book_writer``, ``bus``: "ok" or what is wrong), for ``/health``.
+    besides the database is (``venues``, ``book_writer``, ``bus``: "ok" or what is wrong, and whether
+    that stops trading or recording), for ``/health``.
     ``sessions`` (the gateway's ``FixSessions``) serves ``GET /sessions``; without it that answers 503.
     """
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from api.app import create_app
+from api.schemas import PartHealth
 from book.database import resolve_database_url, upgrade
 from book.follower import BookLag, start_offset, wait_for_writers
 from book.journal import Journal, JournaledSink, replay, segment_of
@@ -182,24 +183,41 @@ class Fixgate:
             "--instance", s.instance, "--status", str(self._bus_status),
         ], logs / "bus-publisher.log", env={**env, "NATS_URL": url}, stop_grace_s=10.0))
 
-    def health_parts(self) -> dict[str, str]:
-        """The state of each part besides the database, for ``/health``: "ok", or what is wrong."""
-        parts: dict[str, str] = {}
+    def health_parts(self) -> dict[str, PartHealth]:
+        """The state of each part besides the database, for ``/health``: "ok", or what is wrong, and
+        whether that stops the gateway trading or recording (503). Only the venues can: with none
+        logged on no order can be routed. The book writer and the bus cannot: what they have not
+        taken waits in the journal, and they catch up when they are back."""
+        parts: dict[str, PartHealth] = {}
+        if self.gateway is not None:
+            parts["venues"] = self._venues_health(self.gateway.sessions.venues(), self.gateway.sessions.venues_down())
         lag = self.writer
         if lag is not None:
             status = lag.status()
             since = None if status is None else (time.time_ns() - status.at_ns) / 1e9
             if not lag.running:
-                parts["book_writer"] = "down: restarting (trading goes on; the book catches up from the journal)"
+                state = "down: restarting (trading goes on; the book catches up from the journal)"
             elif lag.pending > 0 and (since is None or since > 5):
                 # Nothing committed for 5 s with the journal ahead: the database is away, or slow.
-                parts["book_writer"] = (f"behind: {lag.pending} journal bytes not in the book, nothing"
-                                        f" written for {since or 0:.0f}s (see logs/book-writer.log)")
+                state = (f"behind: {lag.pending} journal bytes not in the book, nothing written for"
+                         f" {since or 0:.0f}s (see logs/book-writer.log)")
             else:
-                parts["book_writer"] = "ok"
+                state = "ok"
+            parts["book_writer"] = PartHealth(state)
         if self._publisher is not None and self._bus_status is not None and self.journal is not None:
-            parts["bus"] = self._bus_health(self._publisher, self._bus_status, self.journal)
+            parts["bus"] = PartHealth(self._bus_health(self._publisher, self._bus_status, self.journal))
         return parts
+
+    @staticmethod
+    def _venues_health(venues: list[str], down: list[str]) -> PartHealth:
+        if not venues:
+            return PartHealth("down: no venue session configured (config/fix_sessions/venues.cfg)", stops=True)
+        if not down:
+            return PartHealth("ok")
+        if len(down) == len(venues):
+            return PartHealth(f"down: {', '.join(down)} (no venue logged on: every order is rejected)", stops=True)
+        return PartHealth(f"down: {', '.join(down)} (orders for their instruments are rejected; the other"
+                          " venues trade)")
 
     @staticmethod
     def _bus_health(publisher: Child, status_path: Path, journal: Journal) -> str:
