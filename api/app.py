@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.endpoints import OrderOperations, open_router, router
@@ -65,7 +66,9 @@ def create_app(
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the files fastapi-offline ships, served by this app
+    # (under /static-offline-docs), never from a CDN: the docs work on a machine without the internet.
+    app = FastAPIOffline(
         title="fixgate",
         summary="Book of record of the fixgate FIX gateway: orders, executions, positions, P&L.",
         version="0.2.0",
