@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
+from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.endpoints import OrderOperations, open_router, router
@@ -31,6 +32,7 @@ def create_app(
     oms: OmsCountersProvider | None = None,
     parts: Callable[[], Mapping[str, PartHealth]] | None = None,
     sessions: SessionsProvider | None = None,
+    prometheus: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
 
@@ -47,6 +49,8 @@ def create_app(
     besides the database is (``venues``, ``book_writer``, ``bus``: "ok" or what is wrong, and whether
     that stops trading or recording), for ``/health``.
     ``sessions`` (the gateway's ``FixSessions``) serves ``GET /sessions``; without it that answers 503.
+    ``prometheus`` (a registry of ``fixgate.metrics.FixgateCollector``) serves ``GET /metrics``; without
+    it that answers 503.
     """
 
     @asynccontextmanager
@@ -84,6 +88,7 @@ def create_app(
     app.state.oms = oms
     app.state.parts = parts
     app.state.sessions = sessions
+    app.state.prometheus = prometheus
     app.add_exception_handler(APIError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     # Last resort: a bug or a database failure is a logged 500 whose body says nothing of the cause.

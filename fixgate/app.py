@@ -20,6 +20,7 @@ from bus.publisher import Status as PublisherStatus
 from bus.server import embedded_argv, embedded_url, pick_port, write_url
 from fixgate.config import ConfigError, Settings, load_instruments
 from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
+from fixgate.metrics import BusFollower, FixgateCollector, registry_of
 from fixgate.rest import RestServer
 from fixgate.supervisor import Child, Supervisor
 from gateway.latency import HopMetrics
@@ -140,7 +141,7 @@ class Fixgate:
         api = create_app(
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
             metrics=self.hops, risk=self.controls, parts=self.health_parts,
-            sessions=self.gateway.sessions,
+            sessions=self.gateway.sessions, prometheus=registry_of(self._collector(risk)),
         )
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()
@@ -151,6 +152,16 @@ class Fixgate:
             len(restored.halts), len(restored.states),
             "the config file" if restored.limits_from is None else f"risk_events id {restored.limits_from.id}",
         )
+
+    def _collector(self, risk: PreTradeRisk) -> FixgateCollector:
+        """What ``GET /metrics`` reads, at scrape time only."""
+        assert self.hops is not None and self.controls is not None and self.gateway is not None
+        bus = None
+        if self._publisher is not None and self._bus_status is not None and self.journal is not None:
+            publisher = self._publisher
+            bus = BusFollower(lambda: publisher.running, self._bus_status, self.journal)
+        return FixgateCollector(hops=self.hops, oms_counters=self.controls.oms_counters, risk=risk,
+                                sessions=self.gateway.sessions, writer=self.writer, bus=bus)
 
     def _start_consumers(self, data_dir: Path, journal: Journal) -> None:
         """Start the processes that follow the journal: the book writer, and the bus publisher (with
@@ -199,8 +210,9 @@ class Fixgate:
                 state = "down: restarting (trading goes on; the book catches up from the journal)"
             elif lag.pending > 0 and (since is None or since > 5):
                 # Nothing committed for 5 s with the journal ahead: the database is away, or slow.
-                state = (f"behind: {lag.pending} journal bytes not in the book, nothing written for"
-                         f" {since or 0:.0f}s (see logs/book-writer.log)")
+                quiet = "no word yet from the writer on this journal" if since is None else \
+                    f"nothing written for {since:.0f}s"
+                state = f"behind: {lag.pending} journal bytes not in the book, {quiet} (see logs/book-writer.log)"
             else:
                 state = "ok"
             parts["book_writer"] = PartHealth(state)

@@ -81,6 +81,20 @@ class Histogram:
         self.total += other.total
         self.max = max(self.max, other.max)
 
+    def cumulative(self, bounds_ns: Sequence[int]) -> list[int]:
+        """For each bound (ascending, ns), how many values fell in buckets wholly at or below it (a
+        Prometheus histogram's ``le`` counts). A value within a bucket's width (about 3%) below a
+        bound may be counted at the next bound instead."""
+        counts = self.counts
+        out: list[int] = []
+        seen = i = 0
+        for bound in bounds_ns:
+            while i < _BUCKETS and _upper(i) <= bound:
+                seen += counts[i]
+                i += 1
+            out.append(seen)
+        return out
+
     def percentile(self, pct: float) -> int:
         """The upper bound of the bucket holding the value at rank ``pct`` (nearest rank), capped
         at the exact maximum; 0 when empty."""

@@ -56,3 +56,15 @@ def test_each_thread_records_into_its_own_histograms_and_reads_merge_them() -> N
     assert stats["order.decided_to_sent"].max == 7.0 and stats["report.received_to_applied"].p50 == 5.0
     assert len(booked) == 801
     assert OrderHops(99_999, 1_000, 2_000, None) in booked and ReportHops("E0", 25_000, 40_000) in booked
+
+
+def test_cumulative_counts_for_prometheus_buckets() -> None:
+    h = Histogram()
+    for ns in (5, 31, 10_000, 9_000, 1_000_000, 2**41):  # the last past the top bucket
+        h.record(ns)
+    bounds = [31, 10_000, 2_000_000, 10**12]
+    counts = h.cumulative(bounds)
+    # Exact at or below 31 ns; 10,000 ns sits in a bucket reaching past 10,000, so it counts at the next bound.
+    assert counts == [2, 3, 5, 5]
+    assert _upper(_index(10_000)) > 10_000 and _upper(_index(9_000)) <= 10_000
+    assert h.cumulative([]) == [] and sum(h.counts) == h.count == 6
