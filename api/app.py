@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
+from prometheus_client.registry import CollectorRegistry
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.dashboard import install_dashboard
@@ -15,6 +17,8 @@ from api.errors import APIError, api_error_handler, unexpected_error_handler, va
 from api.identities import Identities, Identity
 from api.metrics_endpoints import LatencyProvider, OmsCountersProvider, metrics_router
 from api.risk_endpoints import RiskOperations, risk_router
+from api.schemas import PartHealth
+from api.sessions_endpoints import SessionsProvider, sessions_router
 from book.database import async_url
 
 
@@ -27,7 +31,9 @@ def create_app(
     metrics: LatencyProvider | None = None,
     risk: RiskOperations | None = None,
     oms: OmsCountersProvider | None = None,
-    parts: Callable[[], dict[str, str]] | None = None,
+    parts: Callable[[], Mapping[str, PartHealth]] | None = None,
+    sessions: SessionsProvider | None = None,
+    prometheus: CollectorRegistry | None = None,
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
 
@@ -41,7 +47,11 @@ def create_app(
     ``risk`` (the same controls) serves ``/risk/*``: kill switch, status, limits; without it those answer 503.
     ``oms`` serves ``GET /metrics/oms``, the OMS's counters; without it, ``operations``
     serves them if it can (the controls can), else that answers 503. ``parts`` says how each part
-    besides the database is (``book_writer``, ``bus``: "ok" or what is wrong), for ``/health``.
+    besides the database is (``venues``, ``book_writer``, ``bus``: "ok" or what is wrong, and whether
+    that stops trading or recording), for ``/health``.
+    ``sessions`` (the gateway's ``FixSessions``) serves ``GET /sessions``; without it that answers 503.
+    ``prometheus`` (a registry of ``fixgate.metrics.FixgateCollector``) serves ``GET /metrics``; without
+    it that answers 503.
     """
 
     @asynccontextmanager
@@ -61,7 +71,9 @@ def create_app(
         finally:
             await engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the files fastapi-offline ships, served by this app
+    # (under /static-offline-docs), never from a CDN: the docs work on a machine without the internet.
+    app = FastAPIOffline(
         title="fixgate",
         summary="Book of record of the fixgate FIX gateway: orders, executions, positions, P&L.",
         version="0.2.0",
@@ -76,6 +88,8 @@ def create_app(
         oms = operations
     app.state.oms = oms
     app.state.parts = parts
+    app.state.sessions = sessions
+    app.state.prometheus = prometheus
     app.add_exception_handler(APIError, api_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     # Last resort: a bug or a database failure is a logged 500 whose body says nothing of the cause.
@@ -84,5 +98,6 @@ def create_app(
     app.include_router(router)
     app.include_router(risk_router)
     app.include_router(metrics_router)
+    app.include_router(sessions_router)
     install_dashboard(app)
     return app

@@ -5,13 +5,13 @@ data. It asks for a bearer token, keeps it in the page's memory only (never in a
 storage), and reads ``GET /dashboard/feed`` with it in ``Authorization``: server-sent events over one
 response that stays open, a snapshot about once a second, read with ``fetch`` (``EventSource`` cannot
 send the header). Each snapshot is built by the REST API's own endpoint functions and repository, so
-the page shows what the API answers: risk status and the audit trail (``/risk/status``,
-``/risk/events``), positions with marks and P&L (``/positions``, ``/pnl``), the latest orders and
-fills (``/orders``, ``/executions``, newest first), the OMS's counters (``/metrics/oms``) and each
-hop's latency (``/metrics/latency``, and per second over the last minutes). On each snapshot the page
-also reads ``GET /sessions`` and ``GET /health`` itself. What an operator does from the page is a REST
-call with the same token (``POST /risk/kill``, ``/risk/resume``, ``/orders/{id}/cancel``), audited
-under the token's identity like any other.
+the page shows what the API answers: the FIX sessions (``/sessions``), each part's health
+(``/health``), risk status and the audit trail (``/risk/status``, ``/risk/events``), positions with
+marks and P&L (``/positions``, ``/pnl``), the latest orders and fills (``/orders``, ``/executions``,
+newest first), the OMS's counters (``/metrics/oms``) and each hop's latency (``/metrics/latency``,
+and per second over the last minutes). What an operator does from the page is a REST call with the
+same token (``POST /risk/kill``, ``/risk/resume``, ``/orders/{id}/cancel``), audited under the
+token's identity like any other.
 
 Nothing here runs on the hot path: a feed reads the in-memory snapshots the REST API reads (risk's
 view, the OMS's counters, the latency histograms) and the book through a read-only snapshot, once a
@@ -24,7 +24,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,16 +33,18 @@ from typing import Annotated, Any, Protocol, runtime_checkable
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import firm_reader
-from api.endpoints import _parse_side, _parse_statuses, get_repository, list_positions, pnl
+from api.endpoints import _parse_side, _parse_statuses, get_repository, health, list_positions, pnl
+from api.errors import Unavailable
 from api.identities import Identity, Role
 from api.metrics_endpoints import HopStatsLike, LatencyProvider, OmsCountersProvider, latency
 from api.params import SafeText
 from api.risk_endpoints import RiskOperations, events, status
 from api.schemas import Execution, Order
+from api.sessions_endpoints import sessions
 from domain.model import Side
 
 _log = logging.getLogger(__name__)
@@ -160,17 +163,9 @@ def _event(kind: str, data: Any) -> bytes:
 async def _stream(request: Request, caller: Identity, filters: _Filters, feeds: Feeds) -> AsyncIterator[bytes]:
     yield _event("hello", {"name": caller.name, "role": caller.role.value,
                            "may_act": caller.role is Role.OPERATOR})
-    sent_to_ns = 0  # the latency intervals sent so far: each goes once
+    cursor = _Cursor()
     while not feeds.closing.is_set():
-        try:
-            snapshot, sent_to_ns = await _snapshot(request, caller, filters, sent_to_ns)
-        except Exception as exc:  # noqa: BLE001 - the page shows the failure and the next tick tries again
-            reference = f"{time.time_ns():x}"
-            _log.error("dashboard feed: snapshot failed (reference %s)", reference, exc_info=exc)
-            yield _event("trouble", {"detail": f"this snapshot failed (reference {reference}; the details are"
-                                               " in the gateway's log): retrying"})
-        else:
-            yield _event("snapshot", snapshot)
+        yield _event("snapshot", await _snapshot(request, caller, filters, cursor))
         # A short sleep at a time: the feed sees the server stopping, or the page gone, at once.
         until = time.monotonic() + FEED_INTERVAL_S
         while time.monotonic() < until and not feeds.closing.is_set():
@@ -179,35 +174,84 @@ async def _stream(request: Request, caller: Identity, filters: _Filters, feeds: 
             return
 
 
+class _Cursor:
+    """What one feed has sent of what it sends once: the latency intervals up to ``sent_to_ns``, and
+    the failing sections' log references (a failure is logged once, not once a second)."""
+
+    __slots__ = ("failing", "sent_to_ns")
+
+    def __init__(self) -> None:
+        self.sent_to_ns = 0
+        self.failing: dict[str, str] = {}
+
+
 _repository = asynccontextmanager(get_repository)
 
+Section = Callable[[], Awaitable[dict[str, Any]]]
 
-async def _snapshot(request: Request, caller: Identity, f: _Filters,
-                    sent_to_ns: int) -> tuple[dict[str, Any], int]:
-    """One snapshot, by the REST API's own endpoint functions; the latency intervals after ``sent_to_ns``."""
+
+async def _snapshot(request: Request, caller: Identity, f: _Filters, cursor: _Cursor) -> dict[str, Any]:
+    """One snapshot, by the REST API's own endpoint functions, a section at a time: a section that fails
+    (the database away) is left out and named in ``trouble``, and the others are shown, so an outage
+    shows on the page with what still works (the sessions, the health of each part, the latency)."""
     state = request.app.state
-    snapshot: dict[str, Any] = {"at": datetime.now(UTC).isoformat()}
-    async with _repository(request) as repository:
-        positions = await list_positions(repository, caller)
-        totals = await pnl(repository, caller)
-        orders = await repository.list_orders(statuses=f.statuses, symbol=f.symbol, account=f.account,
-                                              accounts=caller.account_scope, side=f.side, limit=f.limit,
-                                              newest_first=True)
-        fills = await repository.latest_fills(account=f.account, accounts=caller.account_scope,
-                                              symbol=f.symbol, limit=f.limit)
-    snapshot["positions"] = [p.model_dump(mode="json") for p in positions]
-    snapshot["pnl"] = totals.model_dump(mode="json")
-    snapshot["orders"] = [Order.model_validate(dict(row)).model_dump(mode="json") for row in orders]
-    snapshot["fills"] = [Fill.model_validate(dict(row)).model_dump(mode="json") for row in fills]
-    audit = await events(request, action=None, limit=AUDIT_ROWS)
-    snapshot["audit"] = [e.model_dump(mode="json", exclude={"details"}) | {"summary": _summary(e.details)}
-                         for e in audit]
-    operations: RiskOperations | None = state.risk
-    snapshot["risk"] = None if operations is None else (await status(request, operations)).model_dump(mode="json")
-    counters: OmsCountersProvider | None = state.oms
-    snapshot["counters"] = None if counters is None else dict(counters.oms_counters())
-    snapshot["latency"], sent_to_ns = _latency(request, state.metrics, sent_to_ns)
-    return snapshot, sent_to_ns
+
+    async def book() -> dict[str, Any]:
+        async with _repository(request) as repository:
+            positions = await list_positions(repository, caller)
+            totals = await pnl(repository, caller)
+            orders = await repository.list_orders(statuses=f.statuses, symbol=f.symbol, account=f.account,
+                                                  accounts=caller.account_scope, side=f.side, limit=f.limit,
+                                                  newest_first=True)
+            fills = await repository.latest_fills(account=f.account, accounts=caller.account_scope,
+                                                  symbol=f.symbol, limit=f.limit)
+        return {"positions": [p.model_dump(mode="json") for p in positions],
+                "pnl": totals.model_dump(mode="json"),
+                "orders": [Order.model_validate(dict(row)).model_dump(mode="json") for row in orders],
+                "fills": [Fill.model_validate(dict(row)).model_dump(mode="json") for row in fills]}
+
+    async def audit() -> dict[str, Any]:
+        rows = await events(request, action=None, limit=AUDIT_ROWS)
+        return {"audit": [e.model_dump(mode="json", exclude={"details"}) | {"summary": _summary(e.details)}
+                          for e in rows]}
+
+    async def risk() -> dict[str, Any]:
+        operations: RiskOperations | None = state.risk
+        return {"risk": None if operations is None else (await status(request, operations)).model_dump(mode="json")}
+
+    async def gateway() -> dict[str, Any]:
+        counters: OmsCountersProvider | None = state.oms
+        try:
+            fix_sessions: list[Any] | None = [s.model_dump(mode="json") for s in sessions(request)]
+        except Unavailable:
+            fix_sessions = None  # an API without a gateway
+        latency_now, cursor.sent_to_ns = _latency(request, state.metrics, cursor.sent_to_ns)
+        return {"counters": None if counters is None else dict(counters.oms_counters()),
+                "sessions": fix_sessions, "latency": latency_now}
+
+    async def parts() -> dict[str, Any]:
+        answer = await health(request)
+        # A part that stops trading or recording makes /health a 503 JSONResponse: the same body.
+        body = orjson.loads(answer.body) if isinstance(answer, JSONResponse) else \
+            answer.model_dump(mode="json", exclude_none=True)
+        return {"health": body}
+
+    snapshot: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "trouble": []}
+    sections: dict[str, Section] = {"health": parts, "FIX sessions, counters and latency": gateway,
+                                    "orders, fills and positions": book, "risk": risk, "audit trail": audit}
+    for what, section in sections.items():
+        try:
+            snapshot.update(await section())
+        except Exception as exc:  # noqa: BLE001 - the page says what is missing; the next tick tries again
+            reference = cursor.failing.get(what)
+            if reference is None:
+                reference = cursor.failing[what] = uuid.uuid4().hex[:12]
+                _log.error("dashboard feed: %s failed (reference %s)", what, reference, exc_info=exc)
+            snapshot["trouble"].append(f"{what}: not available now (reference {reference}; the details are in"
+                                       " the gateway's log)")
+        else:
+            cursor.failing.pop(what, None)
+    return snapshot
 
 
 def _latency(request: Request, metrics: LatencyProvider | None, sent_to_ns: int) -> tuple[Any, int]:

@@ -38,6 +38,7 @@ from api.schemas import (
     Health,
     Order,
     OrderDetail,
+    PartHealth,
     Pnl,
     PnlTotals,
     Position,
@@ -119,21 +120,30 @@ def _accounts(caller: Identity, account: str | None) -> tuple[str | None, frozen
 @open_router.get("/health", response_model=Health, response_model_exclude_none=True,
                  responses={503: {"model": Health}})
 async def health(request: Request) -> Health | JSONResponse:
-    """The API is up; ``database`` says whether PostgreSQL answers a ``SELECT 1``. No token needed."""
+    """Each part of fixgate: ``database`` (PostgreSQL answers a ``SELECT 1``), ``venues``,
+    ``book_writer``, ``bus``. 503 with status "down" when a part that stops trading or recording is
+    not ok (the database; every venue), "degraded" for any other part that is not. No token needed."""
 
     async def ping() -> None:
         async with _engine(request).connect() as conn:
             await BookRepository(conn).ping()
 
     provider = request.app.state.parts
-    parts: dict[str, str] = provider() if provider is not None else {}
+    parts: dict[str, PartHealth] = dict(provider()) if provider is not None else {}
     try:
         await asyncio.wait_for(ping(), HEALTH_TIMEOUT_S)
+        parts["database"] = PartHealth("ok")
     except Exception as exc:  # noqa: BLE001 - any failure means "not healthy", which is the answer, not an error
         _log.warning("health check: database unavailable: %s: %s", type(exc).__name__, exc)
-        body = Health(status="degraded", database=f"unavailable: {type(exc).__name__}", **parts)
+        # The book of record can be neither written nor read (orders wait in the journal meanwhile).
+        parts["database"] = PartHealth(f"unavailable: {type(exc).__name__}", stops=True)
+    failing = [p for p in parts.values() if p.state != "ok"]
+    down = any(p.stops for p in failing)
+    body = Health(status="down" if down else "degraded" if failing else "ok",
+                  **{name: p.state for name, p in parts.items()})
+    if down:
         return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-    return Health(status="ok" if all(v == "ok" for v in parts.values()) else "degraded", database="ok", **parts)
+    return body
 
 
 @router.get("/orders", response_model=list[Order])

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import CollectorRegistry
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -142,6 +144,18 @@ def _oms_provider(request: Request) -> OmsCountersProvider:
     if provider is None:
         raise Unavailable("OMS counters are not available: this API runs without a gateway")
     return provider
+
+
+@metrics_router.get("", response_class=Response, responses={200: {
+    "content": {"text/plain": {}}, "description": "the Prometheus text format (OpenMetrics if the Accept header asks)"}})
+def prometheus(request: Request) -> Response:
+    """Every ``fixgate_*`` metric for Prometheus, read from the gateway when scraped (the README lists
+    them). Prometheus sends the API token with ``authorization: {credentials_file: ...}``."""
+    registry: CollectorRegistry | None = getattr(request.app.state, "prometheus", None)
+    if registry is None:
+        raise Unavailable("Prometheus metrics are not available: this API runs without a gateway")
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(registry), media_type=content_type)
 
 
 @metrics_router.get("/oms", response_model=OmsCounters)

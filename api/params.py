@@ -39,6 +39,12 @@ SafeText = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(storable_te
 OrderId = Annotated[int, Path(ge=1, le=INT64_MAX, description="the gateway's order id")]
 
 
+def utc_time(ns: int) -> datetime:
+    """Epoch nanoseconds as a UTC time (JSON: ISO-8601 with ``Z``), exact to the microsecond."""
+    seconds, rest = divmod(ns, 1_000_000_000)  # no float of the whole
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1000)
+
+
 def cursor(what: str) -> Any:
     """The ``after`` query parameter of a paged list: 0 .. 2**63-1."""
     return Query(ge=0, le=INT64_MAX,

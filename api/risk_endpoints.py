@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from api.audit import audit
 from api.auth import Operator, authenticate, firm_reader
 from api.errors import PROTECTED_RESPONSES, ErrorBody, InvalidParameter, Unavailable
-from api.params import MAX_TEXT, SafeText, storable_text
+from api.params import MAX_TEXT, SafeText, storable_text, utc_time
 from api.risk_repository import RiskEventRepository
 from api.schemas import DecimalString
 from book.tables import RiskAction
@@ -188,13 +188,8 @@ class RiskStatusOut(_Schema):
 
 
 def _halt(halt: Halt) -> HaltOut:
-    return HaltOut(scope=halt.scope, value=halt.value, by=halt.by, at=_time(halt.at_ns), at_ns=halt.at_ns,
+    return HaltOut(scope=halt.scope, value=halt.value, by=halt.by, at=utc_time(halt.at_ns), at_ns=halt.at_ns,
                    reason=halt.reason)
-
-
-def _time(ns: int) -> datetime:
-    seconds, rest = divmod(ns, 1_000_000_000)  # exact to the microsecond: no float of the whole
-    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=rest // 1000)
 
 
 def _exposure(use: ExposureUse) -> ExposureOut:

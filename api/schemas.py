@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Context, Decimal
-from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, create_model
 
@@ -127,11 +128,24 @@ class CancelAccepted(_Schema):
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class PartHealth:
+    """How one part of fixgate is, for ``/health``: ``state`` is "ok" or says what is wrong; ``stops``
+    when that keeps the gateway from trading or from recording (``/health`` then answers 503)."""
+
+    state: str
+    stops: bool = False
+
+
 class Health(_Schema):
     """Liveness of the API and the parts of fixgate: "ok", or what is wrong. ``status`` is "ok" when
-    every part is, "degraded" otherwise (503 only when the database is down: the book cannot be read)."""
+    every part is; "down" (HTTP 503) when a part that stops trading or recording is not ok: the
+    database (the book of record can be neither written nor read) or every venue (no order can be
+    routed); "degraded" (200) otherwise: some venues, the book writer or the bus, whose work waits
+    in the journal."""
 
-    status: str
+    status: Literal["ok", "degraded", "down"]
     database: str
+    venues: str | None = None  # "ok", or "down: <venues not logged on>" (None: no gateway in this process)
     book_writer: str | None = None  # the book writer process (None: not run by this API's process)
     bus: str | None = None  # the bus publisher and its NATS server (None: no bus)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from api.app import create_app
+from api.schemas import PartHealth
 from book.database import resolve_database_url, upgrade
 from book.follower import BookLag, start_offset, wait_for_writers
 from book.journal import Journal, JournaledSink, replay, segment_of
@@ -17,12 +18,14 @@ from book.order_ids import OrderIdMark
 from book.writer import load_state
 from bus.publisher import Status as PublisherStatus
 from bus.server import embedded_argv, embedded_url, pick_port, write_url
-from fixgate.config import Settings, load_instruments
+from fixgate.config import ConfigError, Settings, load_instruments
 from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
+from fixgate.metrics import BusFollower, FixgateCollector, registry_of
 from fixgate.rest import RestServer
 from fixgate.supervisor import Child, Supervisor
 from gateway.latency import HopMetrics
 from gateway.server import FixGateway
+from gateway.settings import SessionConfigError, check_template
 from oms.controls import TradingControls
 from oms.ids import OrderIds
 from oms.manager import OrderManager
@@ -61,6 +64,11 @@ class Fixgate:
         the book, OMS, risk, FIX sessions and REST."""
         started = time.monotonic()
         s = self.settings
+        for template in ("clients.cfg", "venues.cfg"):
+            try:  # before anything starts: a refused setting is a config error, one line (fixgate.cli)
+                check_template(s.config_dir / "fix_sessions" / template)
+            except (SessionConfigError, OSError) as exc:
+                raise ConfigError(str(exc)) from None
         data_dir = s.data_dir.resolve()
         # Before anything reads or writes the folder: a second process must not replay this one's journal.
         self._lock = lock_data_dir(data_dir)
@@ -133,6 +141,7 @@ class Fixgate:
         api = create_app(
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
             metrics=self.hops, risk=self.controls, parts=self.health_parts,
+            sessions=self.gateway.sessions, prometheus=registry_of(self._collector(risk)),
         )
         self.rest = RestServer(api, s.rest_host, s.rest_port)
         self.rest.start()
@@ -143,6 +152,16 @@ class Fixgate:
             len(restored.halts), len(restored.states),
             "the config file" if restored.limits_from is None else f"risk_events id {restored.limits_from.id}",
         )
+
+    def _collector(self, risk: PreTradeRisk) -> FixgateCollector:
+        """What ``GET /metrics`` reads, at scrape time only."""
+        assert self.hops is not None and self.controls is not None and self.gateway is not None
+        bus = None
+        if self._publisher is not None and self._bus_status is not None and self.journal is not None:
+            publisher = self._publisher
+            bus = BusFollower(lambda: publisher.running, self._bus_status, self.journal)
+        return FixgateCollector(hops=self.hops, oms_counters=self.controls.oms_counters, risk=risk,
+                                sessions=self.gateway.sessions, writer=self.writer, bus=bus)
 
     def _start_consumers(self, data_dir: Path, journal: Journal) -> None:
         """Start the processes that follow the journal: the book writer, and the bus publisher (with
@@ -175,24 +194,42 @@ class Fixgate:
             "--instance", s.instance, "--status", str(self._bus_status),
         ], logs / "bus-publisher.log", env={**env, "NATS_URL": url}, stop_grace_s=10.0))
 
-    def health_parts(self) -> dict[str, str]:
-        """The state of each part besides the database, for ``/health``: "ok", or what is wrong."""
-        parts: dict[str, str] = {}
+    def health_parts(self) -> dict[str, PartHealth]:
+        """The state of each part besides the database, for ``/health``: "ok", or what is wrong, and
+        whether that stops the gateway trading or recording (503). Only the venues can: with none
+        logged on no order can be routed. The book writer and the bus cannot: what they have not
+        taken waits in the journal, and they catch up when they are back."""
+        parts: dict[str, PartHealth] = {}
+        if self.gateway is not None:
+            parts["venues"] = self._venues_health(self.gateway.sessions.venues(), self.gateway.sessions.venues_down())
         lag = self.writer
         if lag is not None:
             status = lag.status()
             since = None if status is None else (time.time_ns() - status.at_ns) / 1e9
             if not lag.running:
-                parts["book_writer"] = "down: restarting (trading goes on; the book catches up from the journal)"
+                state = "down: restarting (trading goes on; the book catches up from the journal)"
             elif lag.pending > 0 and (since is None or since > 5):
                 # Nothing committed for 5 s with the journal ahead: the database is away, or slow.
-                parts["book_writer"] = (f"behind: {lag.pending} journal bytes not in the book, nothing"
-                                        f" written for {since or 0:.0f}s (see logs/book-writer.log)")
+                quiet = "no word yet from the writer on this journal" if since is None else \
+                    f"nothing written for {since:.0f}s"
+                state = f"behind: {lag.pending} journal bytes not in the book, {quiet} (see logs/book-writer.log)"
             else:
-                parts["book_writer"] = "ok"
+                state = "ok"
+            parts["book_writer"] = PartHealth(state)
         if self._publisher is not None and self._bus_status is not None and self.journal is not None:
-            parts["bus"] = self._bus_health(self._publisher, self._bus_status, self.journal)
+            parts["bus"] = PartHealth(self._bus_health(self._publisher, self._bus_status, self.journal))
         return parts
+
+    @staticmethod
+    def _venues_health(venues: list[str], down: list[str]) -> PartHealth:
+        if not venues:
+            return PartHealth("down: no venue session configured (config/fix_sessions/venues.cfg)", stops=True)
+        if not down:
+            return PartHealth("ok")
+        if len(down) == len(venues):
+            return PartHealth(f"down: {', '.join(down)} (no venue logged on: every order is rejected)", stops=True)
+        return PartHealth(f"down: {', '.join(down)} (orders for their instruments are rejected; the other"
+                          " venues trade)")
 
     @staticmethod
     def _bus_health(publisher: Child, status_path: Path, journal: Journal) -> str:

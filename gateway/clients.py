@@ -30,6 +30,7 @@ from domain.model import (
 from gateway import fixspec as t
 from gateway.credentials import LogonCredentials
 from gateway.latency import HopMetrics
+from gateway.sessions import FixSessions
 from gateway.settings import copy_session_id, session_key
 from gateway.translate import (
     Invalid,
@@ -72,9 +73,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
     Callbacks run on QuickFIX threads; no exception but QuickFIX's own may leave one."""
 
     def __init__(self, oms: OrderManager, dispatch: Callable[[Sequence[Effect]], Carried],
-                 hops: HopMetrics | None = None) -> None:
+                 hops: HopMetrics | None = None, states: FixSessions | None = None) -> None:
         super().__init__()
         self._oms = oms
+        self._states = FixSessions() if states is None else states  # each session's state for operators
         self._dispatch = dispatch  # gateway.dispatch: where the OMS's effects go out
         self._hops = HopMetrics() if hops is None else hops
         self._sessions: dict[str, ClientSession] = {}
@@ -189,6 +191,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             self._sessions[key] = ClientSession(
                 key, sid, sid.getBeginString().getValue(), sid.getTargetCompID().getValue()
             )
+            self._states.created("client", sid)
         except Exception:
             log.exception("client onCreate failed")
 
@@ -196,6 +199,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         try:
             key = session_key(session_id)
             log.info("client logged on: %s", key)
+            self._states.logged_on(session_id)
             owed = self._owed.pop(key, [])
             owed.extend(self._emptied_from_store(key))
             for message in owed:
@@ -218,6 +222,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         try:
             key = session_key(session_id)
             log.info("client logged out: %s", key)
+            self._states.logged_out(session_id)
             if key in self.cancel_on_disconnect:
                 effects = self._oms.cancel_orders(session=key)
                 log.info("cancel on disconnect: %d working orders of %s", _cancels(effects), key)
@@ -243,7 +248,9 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         try:
             header = message.getHeader()
-            if header.getField(t.MSG_TYPE) == t.MSG_LOGON:
+            msg_type = header.getField(t.MSG_TYPE)
+            self._states.admin_sent(message, session_id, msg_type)
+            if msg_type == t.MSG_LOGON:
                 self._logon_seq[session_key(session_id)] = int(header.getField(t.MSG_SEQ_NUM))
         except Exception:
             log.exception("client toAdmin failed")
@@ -251,13 +258,19 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         refusal = None
         try:
-            if message.getHeader().getField(t.MSG_TYPE) == t.MSG_LOGON:
+            msg_type = message.getHeader().getField(t.MSG_TYPE)
+            self._states.admin_received(message, session_id, msg_type)
+            if msg_type == t.MSG_LOGON:
                 refusal = self._logon_refusal(message, session_key(session_id))
         except Exception:
             log.exception("client fromAdmin failed")
             refusal = "internal error"
         if refusal is not None:
             log.warning("client %s: logon refused: %s", session_key(session_id), refusal)
+            try:
+                self._states.error(session_id, f"logon refused: {refusal}")
+            except Exception:
+                log.exception("client fromAdmin failed")
             # QuickFIX answers with a Logout whose Text is "Rejected Logon Attempt: <refusal>", then hangs up.
             raise fix.RejectLogon(refusal)
 
@@ -271,6 +284,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         try:
+            self._states.sent(session_id)
             handing = getattr(self._handing, "message", None)
             if handing is None:
                 self._resending(message, session_key(session_id))
@@ -305,6 +319,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         handler = None
         try:
+            self._states.received(session_id)
             handler = self._handlers.get(message.getHeader().getField(t.MSG_TYPE))
             if handler is not None:
                 handler(self, message, session_id)
@@ -439,6 +454,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _reply(self, ref: fix.Message, session_id: fix.SessionID, invalid: Invalid, ref_id_tag: int) -> None:
         try:
+            self._states.error(session_id, f"BusinessMessageReject sent: {invalid.text}")
             fix.Session.sendToTarget(business_reject(ref, invalid, ref_id_tag), session_id)
         except Exception:
             log.exception("could not send BusinessMessageReject")

@@ -94,6 +94,20 @@ class Histogram:
         delta.max = 0 if top is None else min(_upper(top), self.max)
         return delta
 
+    def cumulative(self, bounds_ns: Sequence[int]) -> list[int]:
+        """For each bound (ascending, ns), how many values fell in buckets wholly at or below it (a
+        Prometheus histogram's ``le`` counts). A value within a bucket's width (about 3%) below a
+        bound may be counted at the next bound instead."""
+        counts = self.counts
+        out: list[int] = []
+        seen = i = 0
+        for bound in bounds_ns:
+            while i < _BUCKETS and _upper(i) <= bound:
+                seen += counts[i]
+                i += 1
+            out.append(seen)
+        return out
+
     def percentile(self, pct: float) -> int:
         """The upper bound of the bucket holding the value at rank ``pct`` (nearest rank), capped
         at the exact maximum; 0 when empty."""

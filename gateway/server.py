@@ -13,6 +13,7 @@ from gateway.connections import ConnectionGuard
 from gateway.credentials import CredentialsError, LogonCredentials, credentials_from
 from gateway.dispatch import Dispatcher
 from gateway.latency import HopMetrics
+from gateway.sessions import FixSessions
 from gateway.settings import SessionConfigError, render, session_key
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
@@ -48,9 +49,11 @@ class FixGateway:
         rendered = data_dir / "fix_sessions"
         self.hops = HopMetrics() if hops is None else hops
         self.dispatcher = Dispatcher(oms)
+        #: Every FIX session's state, client and venue (``GET /sessions``); QuickFIX's callbacks feed it.
+        self.sessions = FixSessions()
         self.venues = VenueApplication(oms, router, self.dispatcher.carry_out, hops=self.hops,
-                                       venue_lag=risk.venue_report)
-        self.clients = ClientApplication(oms, self.dispatcher.carry_out, self.hops)
+                                       venue_lag=risk.venue_report, states=self.sessions)
+        self.clients = ClientApplication(oms, self.dispatcher.carry_out, self.hops, states=self.sessions)
         self.dispatcher.bind(self.clients, self.venues)
         self._initiator, self._venue_parts = _engine(
             fix.ThreadedSocketInitiator, self.venues,
@@ -77,6 +80,7 @@ class FixGateway:
         """Log out and stop; ``force`` so a dead counterparty cannot hold shutdown for 10 s."""
         if self._acceptor is None:
             return
+        self.sessions.engines_stopping()  # no reader may be inside a session the engines free
         self.connection_guard.stop()
         self._acceptor.stop(True)
         self._initiator.stop(True)

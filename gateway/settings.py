@@ -11,7 +11,16 @@ import quickfix as fix
 
 
 class SessionConfigError(ValueError):
-    """A session template names a variable nobody supplied, or the spec folder is missing."""
+    """A session template names a variable nobody supplied or a setting fixgate refuses, or the spec
+    folder is missing."""
+
+
+#: QuickFIX's built-in HTTP admin page: it shows every session and can reset sequence numbers or
+#: disconnect, with no authentication at all. fixgate never turns it on (QuickFIX reads keys in any case).
+_REFUSED_KEYS = {"HTTPACCEPTPORT": "HttpAcceptPort opens QuickFIX's HTTP admin page, which has no"
+                                   " authentication (anyone who reaches the port can reset or disconnect"
+                                   " sessions): remove it; /sessions and /metrics of the REST API show the"
+                                   " sessions behind its token"}
 
 
 def spec_dir() -> Path:
@@ -22,9 +31,22 @@ def spec_dir() -> Path:
     return path
 
 
+def check_template(template: Path) -> None:
+    """Refuse a session template that turns on a setting fixgate never allows (``HttpAcceptPort``):
+    a ``SessionConfigError`` naming the file, the line and why. ``render`` checks too; fixgate's start
+    calls this first, before anything is started."""
+    for number, line in enumerate(template.read_text().splitlines(), 1):
+        if line.lstrip().startswith("#") or "=" not in line:
+            continue
+        refused = _REFUSED_KEYS.get(line.partition("=")[0].strip().upper())
+        if refused is not None:
+            raise SessionConfigError(f"{template}:{number}: {refused}")
+
+
 def render(template: Path, out_dir: Path, variables: Mapping[str, object]) -> fix.SessionSettings:
     """Fill ``${NAME}`` in ``template`` from ``variables`` (plus SPEC_DIR), write the result under
     ``out_dir`` for the record, and load it as QuickFIX ``SessionSettings``."""
+    check_template(template)
     values = {"SPEC_DIR": str(spec_dir()), **{k: str(v) for k, v in variables.items()}}
     lines = []
     for number, line in enumerate(template.read_text().splitlines(), 1):

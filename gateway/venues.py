@@ -28,6 +28,7 @@ from gateway.marketdata import (
     parse_market_data_reject,
     subscription,
 )
+from gateway.sessions import FixSessions
 from gateway.settings import copy_session_id
 from gateway.translate import (
     Invalid,
@@ -37,6 +38,7 @@ from gateway.translate import (
     parse_venue_rejection,
     parse_venue_report,
     sending_time_ns,
+    venue_field,
 )
 from oms.manager import OrderManager
 from oms.router import Router
@@ -93,9 +95,11 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         dispatch: Callable[[Sequence[Effect]], Carried],
         hops: HopMetrics | None = None,
         venue_lag: Callable[[str, int, int], None] | None = None,
+        states: FixSessions | None = None,
     ) -> None:
         super().__init__()
         self._oms = oms
+        self._states = FixSessions() if states is None else states  # each session's state for operators
         self._venue_lag = venue_lag  # (venue, its SendingTime, taken at): feeds risk's fair-share throttle
         self._hops = HopMetrics() if hops is None else hops
         self._router = router
@@ -143,6 +147,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             venue = sid.getTargetCompID().getValue()
             self._sessions[venue] = VenueSession(venue, sid, sid.getBeginString().getValue())
             self._sent[venue] = SentMessages()
+            self._states.created("venue", sid)
         except Exception:
             log.exception("venue onCreate failed")
 
@@ -150,6 +155,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         try:
             venue = session_id.getTargetCompID().getValue()
             self._router.set_venue_up(venue, True)
+            self._states.logged_on(session_id)
             log.info("venue %s logged on (%s)", venue, session_id.toString())
             self._status_refused.discard(venue)
             self._reconcile(venue)
@@ -179,16 +185,22 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         try:
             venue = session_id.getTargetCompID().getValue()
             self._router.set_venue_up(venue, False)
+            self._states.logged_out(session_id)
             log.warning("venue %s logged out (%s)", venue, session_id.toString())
         except Exception:
             log.exception("venue onLogout failed")
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        try:
+            self._states.admin_sent(message, session_id, message.getHeader().getField(t.MSG_TYPE))
+        except Exception:
+            log.exception("venue toAdmin failed")
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         try:
-            if message.getHeader().getField(t.MSG_TYPE) == t.MSG_REJECT:
+            msg_type = message.getHeader().getField(t.MSG_TYPE)
+            self._states.admin_received(message, session_id, msg_type)
+            if msg_type == t.MSG_REJECT:
                 self._on_rejection(message, session_id.getTargetCompID().getValue(), time.time_ns())
         except Exception:
             log.exception("venue fromAdmin failed on %s", message.toString().replace("\x01", "|"))
@@ -202,6 +214,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             try:
                 venue, msg_type, ref_id = out
                 self._sent[venue].add(int(message.getHeader().getField(t.MSG_SEQ_NUM)), msg_type, ref_id)
+                self._states.sent(session_id)
             except Exception:
                 log.exception("venue toApp failed")
             return
@@ -214,10 +227,15 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # An order resent on a sequence gap is stale: the client was told it failed, or it is
             # already live. The engine sends a gap fill instead.
             raise fix.DoNotSend()
+        try:
+            self._states.sent(session_id)  # a resend from the store (the gap fill is counted in toAdmin)
+        except Exception:
+            log.exception("venue toApp failed")
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         try:
             now = time.time_ns()
+            self._states.received(session_id)
             msg_type = message.getHeader().getField(t.MSG_TYPE)
             venue = session_id.getTargetCompID().getValue()
             if msg_type == t.MSG_EXECUTION_REPORT:
@@ -233,6 +251,8 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             elif msg_type == MSG_MARKET_DATA_REQUEST_REJECT:
                 self._market_data_refused(venue, parse_market_data_reject(message))
             elif msg_type == t.MSG_BUSINESS_MESSAGE_REJECT:
+                text = venue_field(message, t.TEXT) if message.isSetField(t.TEXT) else "no Text"
+                self._states.error(session_id, f"BusinessMessageReject received: {text}")
                 self._on_rejection(message, venue, now)
             else:
                 log.error("venue %s sent message type %s, which fixgate has no rule for: %s", venue, msg_type,

@@ -279,10 +279,8 @@
       for (const node of document.querySelectorAll(".operator-only")) node.hidden = !data.may_act;
     } else if (kind === "snapshot") {
       setLive("live", "ok");
-      $("trouble").hidden = true;
       $("updated").textContent = "updated " + clock(data.at) + " UTC";
       render(data);
-      pollRest();
     } else if (kind === "trouble") {
       showTrouble(data.detail);
     }
@@ -296,13 +294,19 @@
   // -- rendering a snapshot --------------------------------------------------------------------------
 
   function render(s) {
-    renderLatency(s.latency);
-    renderFlow(s.counters);
-    renderRisk(s.risk);
-    renderPositions(s.positions, s.pnl);
-    renderOrders(s.orders);
-    renderFills(s.fills);
-    renderAudit(s.audit);
+    // A section the gateway could not read this time (the database away) is missing: its panel keeps
+    // what it showed, and the banner says what is missing.
+    if ("health" in s) renderHealth(s.health);
+    if ("sessions" in s) renderSessions(s.sessions);
+    if ("latency" in s) renderLatency(s.latency);
+    if ("counters" in s) renderFlow(s.counters);
+    if ("risk" in s) renderRisk(s.risk);
+    if ("positions" in s) renderPositions(s.positions, s.pnl);
+    if ("orders" in s) renderOrders(s.orders);
+    if ("fills" in s) renderFills(s.fills);
+    if ("audit" in s) renderAudit(s.audit);
+    if (s.trouble.length) showTrouble(s.trouble.join(" · "));
+    else $("trouble").hidden = true;
   }
 
   function renderLatency(latency) {
@@ -474,7 +478,7 @@
   function renderOrders(orders) {
     const mayAct = state.identity && state.identity.may_act;
     fill("orders", orders.map((o) => el("tr", { dataset: { orderId: o.order_id, status: o.status, symbol: o.symbol } },
-      numberCell(o.order_id), cell(clock(o.created_at)), cell(o.account), cell(o.cl_ord_id), cell(o.side),
+      numberCell(o.order_id), cell(clock(o.created_at)), cell(o.account), cell(o.cl_ord_id, "text"), cell(o.side),
       cell(o.symbol), numberCell(o.quantity), numberCell(o.price === null ? "MKT" : o.price),
       numberCell(o.cum_qty), numberCell(o.avg_px), el("td", {}, badge(o.status, statusClass(o.status))),
       cell(o.text, "text"),
@@ -502,40 +506,18 @@
       cell(e.summary, "text"))), 6, "nothing yet");
   }
 
-  // -- what the REST API serves beside the feed ------------------------------------------------------
+  // -- FIX sessions and health -----------------------------------------------------------------------
 
-  async function pollRest() {
-    if (pollRest.busy || !state.token) return; // one at a time: a slow answer is not asked for twice
-    pollRest.busy = true;
-    const generation = state.generation;
-    try {
-      const [sessions, health] = await Promise.all([call("GET", "/sessions"), call("GET", "/health")]);
-      if (generation !== state.generation) return;
-      await renderSessions(sessions);
-      await renderHealth(health);
-    } catch (_) {
-      // signed out, or the gateway is away: the feed says so
-    } finally {
-      pollRest.busy = false;
-    }
-  }
-
-  async function renderSessions(response) {
+  function renderSessions(sessions) {
     const note = $("sessions-note");
-    if (response.status === 404) {
-      note.textContent = "unavailable: this gateway has no GET /sessions";
+    if (sessions === null) {
+      note.textContent = "unavailable: this API runs without a gateway";
       note.hidden = false;
       fill("sessions", [], 9, "unavailable");
       state.sessionRates = null;
       return;
     }
-    if (!response.ok) {
-      note.textContent = "GET /sessions answered " + response.status + ": " + (await detailOf(response));
-      note.hidden = false;
-      return;
-    }
     note.hidden = true;
-    const sessions = await response.json();
     const now = performance.now() / 1000;
     const totals = { in: 0, out: 0 };
     let measured = false;
@@ -562,20 +544,14 @@
     fill("sessions", rows, 9, "no FIX sessions");
   }
 
-  async function renderHealth(response) {
-    let body;
-    try {
-      body = await response.json();
-    } catch (_) {
-      body = { status: "unreadable (" + response.status + ")" };
-    }
+  function renderHealth(body) {
     const overall = String(body.status);
     $("health-status").replaceChildren(badge(overall, overall === "ok" ? "ok" : overall === "degraded" ? "warn" : "bad"));
     const rows = Object.entries(body).filter(([part]) => part !== "status").map(([part, value]) => {
       const text = typeof value === "string" ? value : JSON.stringify(value);
       const ok = value === "ok" || (value && value.status === "ok");
-      return el("tr", { dataset: { part } }, cell(part),
-        el("td", { class: "text" }, ok ? badge("ok", "ok") : badge(text, "bad")));
+      return el("tr", { dataset: { part, ok: String(ok) } }, cell(part),
+        el("td", { class: "text" }, ok ? badge("ok", "ok") : el("span", { class: "error" }, text)));
     });
     fill("health", rows, 2, "no parts reported");
   }

@@ -39,8 +39,8 @@ CHROMIUM = Path(os.environ.get("FIXGATE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 20_000  # a deadline for the page to show what the gateway did, not a speed assertion
-#: Answers the page may get: a refused token at sign-in; no GET /sessions on a gateway without it.
-EXPECTED_REFUSALS = {("/dashboard/feed", 401), ("/dashboard/feed", 403), ("/sessions", 404)}
+#: Answers the page may get: a refused token at sign-in.
+EXPECTED_REFUSALS = {("/dashboard/feed", 401), ("/dashboard/feed", 403)}
 HOSTILE_CL_ORD_ID = "<img src=x onerror=alert(1)>"  # printable ASCII: a client may send it
 
 
@@ -86,7 +86,10 @@ def test_the_feed_needs_the_token_of_an_operator_or_a_viewer(gateway: Fixgate) -
     (hello_kind, hello), (snapshot_kind, snapshot) = events
     assert (hello_kind, hello) == ("hello", {"name": "vera", "role": "viewer", "may_act": False})
     assert snapshot_kind == "snapshot"
-    assert {"positions", "pnl", "orders", "fills", "audit", "risk", "counters", "latency"} <= snapshot.keys()
+    assert {"positions", "pnl", "orders", "fills", "audit", "risk", "counters", "latency", "sessions",
+            "health"} <= snapshot.keys() and snapshot["trouble"] == []
+    assert (snapshot["health"]["database"], snapshot["health"]["venues"]) == ("ok", "ok"), snapshot["health"]
+    assert {s["session_id"]: s["logged_on"] for s in snapshot["sessions"]}["FIX.4.4:FIXGATE->SIM"] is True
     assert snapshot["risk"]["firm_state"] == "ACTIVE" and snapshot["orders"] == []
 
     # The page itself holds no data and is open to anyone; it allows only its own scripts.
@@ -247,11 +250,16 @@ def test_an_operator_sees_a_fill_and_pulls_and_lifts_a_kill_switch_in_the_browse
     expect(position).to_contain_text("150")
     expect(page.locator("#latency tbody tr")).to_have_count(6)
 
-    # The sessions panel reads GET /sessions: a gateway without it shows the panel as unavailable.
-    if rest.get("/sessions").status_code == 404:
-        expect(page.locator("#sessions-note")).to_contain_text("unavailable")
-    else:
-        expect(page.locator('#sessions tbody tr[data-session*="CLIENT1"][data-logged-on="true"]')).not_to_have_count(0)
+    # The FIX sessions as GET /sessions has them: the client's and the venue's, logged on.
+    [rest_session] = [x for x in rest.get("/sessions").json() if x["session_id"] == "FIX.4.4:FIXGATE->CLIENT1"]
+    client_row = page.locator('#sessions tbody tr[data-session="FIX.4.4:FIXGATE->CLIENT1"]')
+    expect(client_row).to_have_attribute("data-logged-on", "true")
+    expect(client_row).to_contain_text("client")
+    assert int(client_row.locator("td").nth(4).inner_text()) >= rest_session["next_sender_seq"] >= 5
+    expect(page.locator('#sessions tbody tr[data-session="FIX.4.4:FIXGATE->SIM"]')).to_have_attribute(
+        "data-logged-on", "true")
+    expect(page.locator('#health tbody tr[data-part="venues"]')).to_have_attribute("data-ok", "true")
+    expect(page.locator('#health tbody tr[data-part="database"]')).to_have_attribute("data-ok", "true")
 
     # A client's text is shown as text, never as markup.
     client.send("D", new_order(HOSTILE_CL_ORD_ID, 10, "180.00"))

@@ -192,7 +192,7 @@ def test_health_is_503_when_the_database_is_unreachable(pg_admin_url: str) -> No
     with ServerThread(create_app(missing)) as server:
         response = httpx.get(f"{server.url}/health", timeout=10.0)
     assert response.status_code == 503
-    assert response.json()["status"] == "degraded"
+    assert response.json()["status"] == "down"
     assert response.json()["database"].startswith("unavailable")
 
 

@@ -89,3 +89,15 @@ def test_recent_takes_an_interval_per_read_at_most_about_once_per_period() -> No
     assert second.from_ns == first.to_ns and second.hops["order.received_to_decided"].count == 0
     time.sleep(0.06)
     assert first not in metrics.recent(every_s=0.05, keep_s=0.1)  # older than keep_s: dropped
+
+
+def test_cumulative_counts_for_prometheus_buckets() -> None:
+    h = Histogram()
+    for ns in (5, 31, 10_000, 9_000, 1_000_000, 2**41):  # the last past the top bucket
+        h.record(ns)
+    bounds = [31, 10_000, 2_000_000, 10**12]
+    counts = h.cumulative(bounds)
+    # Exact at or below 31 ns; 10,000 ns sits in a bucket reaching past 10,000, so it counts at the next bound.
+    assert counts == [2, 3, 5, 5]
+    assert _upper(_index(10_000)) > 10_000 and _upper(_index(9_000)) <= 10_000
+    assert h.cumulative([]) == [] and sum(h.counts) == h.count == 6
