@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+import quickfix as fix
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from prometheus_client.registry import CollectorRegistry
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,6 +31,7 @@ from api import create_app
 from api.metrics_endpoints import HopStatsLike, OmsCounters
 from book.writer import BookWriter
 from domain.model import OrderStatus, PositionRecord
+from gateway.sessions import FixSessions
 from tests.integration.test_api import T0, ServerThread, fill, order
 from tests.integration.test_api_input import Gateway
 
@@ -63,8 +66,11 @@ def url(database_url: str) -> Iterator[str]:
     assert writer.stop()
     # Every provider wired, as in the gateway: a 503 "not available" is documented, but is a 5xx.
     gateway = Gateway()
+    sessions = FixSessions()  # two configured sessions, engines not running
+    sessions.created("client", fix.SessionID("FIX.4.4", "FIXGATE", "CLIENT1"))
+    sessions.created("venue", fix.SessionID("FIX.4.4", "FIXGATE", "SIM"))
     app = create_app(database_url, api_token=TOKEN, operations=gateway, risk=gateway, oms=Counters(),
-                     metrics=NoHops())
+                     metrics=NoHops(), sessions=sessions, prometheus=CollectorRegistry())
     with ServerThread(app) as server:
         yield server.url
 
