@@ -438,17 +438,25 @@
       fill("halts", [], 6, "risk is not available: this API runs without a gateway");
       return;
     }
+    const mayAct = state.identity && state.identity.may_act;
+    // A state the daily loss limit set (no kill switch) is lifted by a resume of its scope too.
+    const resumeButton = (scope, value) => (mayAct ? el("button", {
+      type: "button", class: "small", text: "Resume…", onclick: () => resume(scope, value),
+    }) : null);
+    const firmHalted = risk.halts.some((h) => h.scope === "firm");
     $("firm-state").replaceChildren(badge("firm " + risk.firm_state, risk.firm_state));
     const states = Object.entries(risk.account_states);
-    $("account-states").replaceChildren(...(states.length
-      ? states.map(([account, s]) => el("span", {}, badge(account + " " + s, s), " "))
+    const lines = states.map(([account, s]) => el("div", { class: "row", dataset: { account, state: s } },
+      badge(account + " " + s, s), risk.halts.some((h) => h.scope === "account" && h.value === account)
+        ? null : resumeButton("account", account)));
+    if (risk.firm_state !== "ACTIVE" && !firmHalted) {
+      lines.unshift(el("div", { class: "row" }, badge("firm " + risk.firm_state, risk.firm_state), resumeButton("firm", "")));
+    }
+    $("account-states").replaceChildren(...(lines.length ? lines
       : [el("span", { class: "muted" }, "every account ACTIVE")]));
-    const mayAct = state.identity && state.identity.may_act;
     fill("halts", risk.halts.map((h) => el("tr", { dataset: { scope: h.scope, value: h.value } },
       cell(h.scope), cell(h.value || "–"), cell(h.by), cell(clock(h.at)), cell(h.reason, "text"),
-      el("td", {}, mayAct ? el("button", {
-        type: "button", class: "small", text: "Resume…", onclick: () => resume(h.scope, h.value),
-      }) : null))), 6, "none");
+      el("td", {}, resumeButton(h.scope, h.value)))), 6, "none");
 
     const groups = [];
     const group = (title, rows) => {
