@@ -341,3 +341,32 @@ def test_a_viewer_sees_the_dashboard_without_its_controls(page: Page, gateway: F
     sign_in(page, OTHER_TOKENS["acme"][0])
     expect(page.locator("#sign-in-error")).to_contain_text("acme (client) may not read firm-wide data")
     expect(page.locator("#dashboard")).to_be_hidden()
+
+
+def test_an_operator_lifts_a_state_the_daily_loss_limit_set_from_the_browser(
+    page: Page, gateway: Fixgate, connect: Connect, rest: httpx.Client
+) -> None:
+    from playwright.sync_api import expect
+
+    assert gateway.rest is not None
+    limits = {"accounts": {"CLIENT1": {"max_daily_loss": "0.3", "daily_loss_action": "REDUCING"}}}
+    assert rest.patch("/risk/limits", json=limits).status_code == 200
+    page.goto(f"{gateway.rest.url}/")
+    sign_in(page, OPERATOR_TOKENS["alice"])
+    expect(page.locator("#live")).to_have_text("live")
+    client = connect("CLIENT1")
+    client.send("D", new_order("loss-1", 20, "190.05"))  # fills 20 @ 190.01
+    client.expect("8", where={11: "loss-1", 39: "2"})
+    client.send("D", new_order("loss-2", 10, "189.95", side="2"))  # sells 10 @ 189.99: a loss of 0.40
+    client.expect("8", where={11: "loss-2", 39: "2"})
+
+    state = page.locator('#account-states [data-account="CLIENT1"]')
+    expect(state).to_have_attribute("data-state", "REDUCING")
+    expect(page.locator("#halts tbody td.empty")).to_have_text("none")  # no kill switch: a state of its own
+    expect(page.locator('#audit tbody tr[data-action="BREACH"]')).to_contain_text("risk")
+    state.locator("button", has_text="Resume").click()
+    confirm(page, "Resume account CLIENT1?")
+    expect(state).to_have_count(0)
+    assert rest.get("/risk/status").json()["account_states"] == {}
+    [resumed] = rest.get("/risk/events", params={"action": "RESUME"}).json()
+    assert (resumed["by"], resumed["scope"], resumed["value"]) == ("alice", "account", "CLIENT1")
