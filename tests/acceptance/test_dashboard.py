@@ -277,22 +277,33 @@ def test_an_operator_sees_a_fill_and_pulls_and_lifts_a_kill_switch_in_the_browse
     if os.environ.get("FIXGATE_SCREENSHOT"):
         flow(client, connect, 25.0)
 
-    # The kill switch, pulled from the page after a confirmation, is in force at once.
+    # The kill switch, pulled from the page after a confirmation, is in force at once: it cancels the
+    # account's resting order. Answered "Back", the confirmation does nothing.
+    client.send("D", new_order("dash-resting", 10, "180.00"))
+    resting_id = client.expect("8", where={11: "dash-resting", 150: "0"})[37]
+    resting = page.locator(f'#orders tbody tr[data-order-id="{resting_id}"]')
+    expect(resting).to_have_attribute("data-status", "NEW")
     page.select_option("#kill-scope", "account")
     page.fill("#kill-value", "CLIENT1")
     page.fill("#kill-reason", "dashboard test")
+    page.click("#kill-button")
+    expect(page.locator("#confirm")).to_be_visible()
+    page.click("#confirm-no")
+    expect(page.locator("#confirm")).to_be_hidden()
+    assert rest.get("/risk/status").json()["halts"] == []
     page.click("#kill-button")
     confirm(page, "Halt account CLIENT1?")
     halt = page.locator('#halts tbody tr[data-scope="account"][data-value="CLIENT1"]')
     expect(halt).to_contain_text("alice")
     expect(halt).to_contain_text("dashboard test")
+    expect(resting).to_have_attribute("data-status", "CANCELED")
     [in_force] = rest.get("/risk/status").json()["halts"]
     assert (in_force["scope"], in_force["value"], in_force["by"]) == ("account", "CLIENT1", "alice")
     client.send("D", new_order("dash-2", 10, "190.00"))
     refused = client.expect("8", where={11: "dash-2"})
     assert refused[39] == "8" and "halted for account CLIENT1 by alice" in refused[58]
     expect(page.locator('#audit tbody tr[data-action="KILL"]').first).to_contain_text("alice")
-    expect(page.locator("#toast")).to_have_text(re.compile(r"^halted account CLIENT1: \d+ cancels sent$"))
+    expect(page.locator("#toast")).to_have_text(re.compile(r"^halted account CLIENT1: [1-9]\d* cancels sent$"))
     expect(page.locator("#toast")).to_be_hidden()
     path = shot(page, tmp_path, "2-kill-switch-in-force")
     if target := os.environ.get("FIXGATE_SCREENSHOT"):
