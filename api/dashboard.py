@@ -27,6 +27,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Protocol, runtime_checkable
@@ -147,12 +148,15 @@ async def feed(
     )
 
 
+@dataclass(frozen=True, slots=True)
 class _Filters:
-    __slots__ = ("account", "limit", "side", "statuses", "symbol")
+    """The page's filters of the latest orders and fills, validated as ``GET /orders``'s."""
 
-    def __init__(self, account: str | None, symbol: str | None, statuses: list[str] | None,
-                 side: str | None, limit: int) -> None:
-        self.account, self.symbol, self.statuses, self.side, self.limit = account, symbol, statuses, side, limit
+    account: str | None
+    symbol: str | None
+    statuses: list[str] | None
+    side: str | None
+    limit: int
 
 
 def _event(kind: str, data: Any) -> bytes:
@@ -275,7 +279,7 @@ def _summary(details: Mapping[str, Any]) -> str:
     ``GET /risk/events``)."""
     if "reason" in details:
         sent = details.get("cancels_sent")
-        return f"{details['reason']}" + ("" if sent is None else f" ({sent} cancels sent)")
+        return f"{details['reason']}" + ("" if sent is None else f" ({sent} cancel{'' if sent == 1 else 's'} sent)")
     if "lifted" in details:
         lifted = details["lifted"]
         return "lifted a halt by " + str(lifted.get("by")) if isinstance(lifted, Mapping) else "nothing in force"

@@ -608,7 +608,7 @@
     if (!ok) return;
     await act("POST", "/risk/kill", { scope, value, reason }, (r) => {
       $("kill-reason").value = "";
-      return "halted " + what + ": " + r.cancels_sent + " cancels sent";
+      return "halted " + what + ": " + r.cancels_sent + (r.cancels_sent === 1 ? " cancel sent" : " cancels sent");
     });
   }
 
