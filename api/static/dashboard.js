@@ -208,9 +208,10 @@
         response = await fetch("/dashboard/feed?" + filterQuery(), {
           headers: headers(), cache: "no-store", signal: controller.signal,
         });
-      } catch (_) {
+      } catch (error) {
         if (!current()) return;
-        if (!state.identity) { signOut("the gateway does not answer"); return; }
+        // Before the first answer: a gateway away, or a token no HTTP header can carry.
+        if (!state.identity) { signOut("could not ask the gateway: " + error.message); return; }
         setLive("reconnecting", "warn");
         await sleep(2000);
         continue;

@@ -349,6 +349,8 @@ def test_a_viewer_sees_the_dashboard_without_its_controls(page: Page, gateway: F
     expect(page.locator("#kill-form")).to_be_hidden()
     # A client identity may not read firm-wide data: refused at sign-in with the reason.
     page.click("#sign-out")
+    sign_in(page, "tok\u20acn")  # no HTTP header can carry a euro sign: the page says so and sends nothing
+    expect(page.locator("#sign-in-error")).to_contain_text("could not ask the gateway")
     sign_in(page, OTHER_TOKENS["acme"][0])
     expect(page.locator("#sign-in-error")).to_contain_text("acme (client) may not read firm-wide data")
     expect(page.locator("#dashboard")).to_be_hidden()
