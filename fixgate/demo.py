@@ -99,9 +99,11 @@ def _print_events(gateway: Fixgate) -> None:
     if gateway.bus_url is None or not gateway.wait_for_bus(timeout=15):
         print("\nthe bus has not caught up with the journal yet: see logs/bus-publisher.log")
         return
+    from bus.server import shown
     from bus.tail import recent
 
-    print(f"\nevents on the bus {gateway.bus_url}, stream FIXGATE_{gateway.settings.instance} (the last fills;"
+    # shown: the embedded server's URL carries its token, which is never printed.
+    print(f"\nevents on the bus {shown(gateway.bus_url)}, stream FIXGATE_{gateway.settings.instance} (the last fills;"
           f" `fixgate events tail --data-dir {gateway.settings.data_dir}` shows them live)")
     for line in recent(gateway.bus_url, gateway.settings.instance, "fills", limit=6):
         print(f"  {line}")
