@@ -73,19 +73,29 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
 
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM, caught from construction on: a signal that comes while fixgate is
+    still starting (or just after its banner) must find this handler, not the default action."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._came: list[str] = []
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._came.append(signal.Signals(signum).name)
+        self._stop.set()
+
+    def wait(self) -> str:
+        """Wait for one of the signals; the name of the first that came."""
+        self._stop.wait()
+        return self._came[0]
+
+
 def wait_for_ctrl_c() -> str:
     """Wait for SIGINT (Ctrl-C) or SIGTERM; the name of the one that came."""
-    stop = threading.Event()
-    came: list[str] = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        came.append(signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    stop.wait()
-    return came[0]
+    return StopSignals().wait()
 
 
 def version() -> str:
@@ -107,6 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
     check_gateway(settings)  # then every config file, the ports and the database, before anything starts
     from fixgate.app import Fixgate  # after the lock: importing the app logs (alembic) and loads a lot
 
+    stop = StopSignals()
     gateway = Fixgate(settings)
     gateway.start()
     rest_url = gateway.rest.url if gateway.rest else ""
@@ -124,7 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.api_tokens:
         print(f"REST API identities: {len(settings.api_tokens)} from the tokens file", flush=True)
     try:
-        came = wait_for_ctrl_c()
+        came = stop.wait()
         print(f"{came}: stopping (FIX sessions log out, the book writer catches up)", flush=True)
     finally:
         gateway.stop()

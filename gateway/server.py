@@ -209,5 +209,8 @@ def check_sessions(sessions_dir: Path, variables: dict[str, object]) -> set[str]
             except SessionConfigError as exc:
                 raise SessionConfigError(f"{template}: {exc}") from None
             _entitlements(settings)
-            _connection_guard(settings, 0)
+            try:
+                _connection_guard(settings, 0)
+            except SessionConfigError as exc:  # its message names "clients.cfg [DEFAULT]"
+                raise SessionConfigError(f"{template}: {str(exc).removeprefix('clients.cfg ')}") from None
     return venues
