@@ -94,6 +94,8 @@ def describe(message: Message) -> str:
     if kind == "8":
         line = (f"ExecutionReport {message.get(11)}{earlier} order {message.get(37)}: {_named(ORD_STATUS, message, 39)},"
                 f" exec {_named(EXEC_TYPE, message, 150)}")
+        if message.get(37) == "NONE":  # refused before it was an order, or not known: nothing to show but why
+            return line + (f", text{text}" if text else "")
         if Decimal(message.get(32) or "0") > 0:
             line += f" {message[32]} @ {message[31]}"
         line += (f", {_side_name(message.get(54) or '?')} {message.get(55, '')} filled {message.get(14)} @"
