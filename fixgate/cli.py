@@ -212,7 +212,10 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     embedded = None
     if settings.database_url:
+        from fixgate.preflight import check_database
+
         url = settings.database_url
+        check_database(url)
     else:
         data_dir = lock_data_dir(settings.data_dir).data_dir  # its embedded PostgreSQL is a gateway's
         url, embedded = resolve_database_url(data_dir)

@@ -296,3 +296,10 @@ def test_log_level_warning_leaves_only_what_an_operator_must_read(
             proc.wait()
     assert first.startswith("fixgate serving: "), first + out
     assert " INFO " not in first + out
+
+
+def test_db_upgrade_names_an_unreachable_database(tmp_path: Path) -> None:
+    port = free_port()
+    done = _run("db", "upgrade", cwd=tmp_path, env={"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/book"})
+    _refused(done, re.compile(re.escape(f"fixgate: DATABASE_URL postgresql://postgres@127.0.0.1:{port}/book: cannot"
+                                        " connect: ") + ".+"))
