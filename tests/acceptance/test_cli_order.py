@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -13,15 +14,17 @@ import httpx
 
 from fixgate.app import Fixgate
 from fixgate.fixclient import FixClient
+from simulator.venue import Simulator
 from tests.support import eventually, fixgate_argv, free_port, order_fields
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _order(gateway: Fixgate | None, *args: str, port: int | None = None) -> subprocess.CompletedProcess[str]:
+def _order(gateway: Fixgate | None, *args: str, port: int | None = None,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     port = port if port is not None else gateway.settings.client_port if gateway is not None else free_port()
     return subprocess.run(fixgate_argv("order", *args, "--port", str(port), "--wait", "1"), cwd=REPO,
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=60, check=False, env={**os.environ, **(env or {})})
 
 
 def _order_id(out: str, cl_ord_id: str) -> int:
@@ -165,3 +168,26 @@ def test_reports_that_came_while_logged_out_are_printed_at_the_next_logon(
         " leaves 0"),
         f"ExecutionReport cli-away-1 order {order_id}: Filled, exec OrderStatus, buy AAPL filled 10 @ 190, leaves 0",
     ]
+
+
+def test_a_session_with_credentials_logs_on_with_the_password_of_the_environment(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    from gateway.credentials import hash_password
+    from tests.acceptance.test_client_edge import gateway_with
+
+    (tmp_path / "client1.hash").write_text(hash_password("pw one") + "\n")
+    block = "TargetCompID=CLIENT1\nDataDictionary=${SPEC_DIR}/FIX44.xml\n"  # FIX 4.4 CLIENT1's
+    app = gateway_with(tmp_path, database_url, simulator, block,
+                       f"{block}Username=alice\nPasswordHashFile={tmp_path / 'client1.hash'}\n")
+    try:
+        done = _order(app, "buy", "10", "AAPL", "@189.00", "--username", "alice", "--cl-ord-id", "cred-1",
+                      env={"FIXGATE_FIX_PASSWORD": "pw one"})
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"^ExecutionReport cred-1 order \d+: New, exec New", done.stdout, re.MULTILINE)
+        done = _order(app, "status", "cred-1", "--username", "alice", env={"FIXGATE_FIX_PASSWORD": "pw two"})
+        assert (done.returncode, done.stderr) == (
+            2, (f"fixgate: CLIENT1 on 127.0.0.1:{app.settings.client_port}: logon refused: Rejected Logon Attempt:"
+               " wrong Username (553) or Password (554)\n"))
+    finally:
+        app.stop()
