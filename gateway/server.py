@@ -194,13 +194,17 @@ def check_sessions(sessions_dir: Path, variables: dict[str, object]) -> set[str]
                 raise SessionConfigError(f"{template}: {exc.strerror or exc}") from None
             except fix.ConfigError as exc:  # QuickFIX's own parse of the file
                 raise SessionConfigError(f"{template}: {exc}") from None
+            # The engine keeps raw pointers to the factory and the settings (its sessions give their
+            # stores back to the factory when destroyed): both outlive it.
+            stores = fix.MemoryStoreFactory()
             try:
-                engine = kind(app, fix.MemoryStoreFactory(), settings)
+                engine = kind(app, stores, settings)
             except (fix.ConfigError, fix.RuntimeError) as exc:
                 raise SessionConfigError(f"{template}: {exc}") from None
             # Dropped before the next is made, and before the gateway makes its own: QuickFIX keeps a
             # session registered under its SessionID until the engine that made it is destroyed.
             del engine
+            del stores
             if name == "venues.cfg":
                 venues = {sid.getTargetCompID().getValue() for sid in settings.getSessions()}
                 continue
