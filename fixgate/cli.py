@@ -161,8 +161,8 @@ def _demo(args: argparse.Namespace) -> int:
         fresh = check_emptiable(settings.data_dir)
     lock_data_dir(settings.data_dir)
     lock_data_dir(settings.data_dir / "simulator")  # the demo's venue: `fixgate simulator` locks it too
+    check_gateway(settings)  # first: it names a missing config folder as such
     check_simulator_config(settings.config_dir / "simulator.toml")
-    check_gateway(settings)
     check_port_free("", settings.sim_port, "simulator venue port", "--venue-port or FIXGATE_SIM_PORT")
     if fresh:
         print(f"--fresh: deleting what earlier runs left in fixgate's data folder {settings.data_dir.resolve()}"
