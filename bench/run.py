@@ -197,6 +197,7 @@ def compare_cpu(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def latency_runs(bench: Bench, paths: list[str], rates: list[float], duration: float, min_orders: int,
                  warmup: int) -> dict[str, Any]:
     for path in paths:
+        print(f"  warming up {path}: {warmup} orders, discarded...", flush=True)
         bench.load(path, 1000, warmup, tag=f"W{path[0].upper()}")  # warm caches and code paths, discarded
     runs: list[dict[str, Any]] = []
     comparison: dict[str, Any] = {}
@@ -392,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     bench = Bench(work, args)
     try:
+        print(f"starting {', '.join(paths)} (the first start of an embedded database takes a while)...", flush=True)
         bench.start(paths, need_gateway)
         if need_gateway:
             bench.wait_gateway_ready()

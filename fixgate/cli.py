@@ -1,4 +1,10 @@
-"""The ``fixgate`` command: serve, simulator, demo, db upgrade, hash-password, token add, events tail."""
+"""The ``fixgate`` command: serve, simulator, demo, order, db upgrade, hash-password, token add, events tail.
+
+A user's mistake (a config file, a flag, an environment variable, a port in use, a database that does
+not answer) ends the command with one line on stderr, ``fixgate: <file or setting>: <problem>``, and
+status 2, before anything starts (``fixgate.preflight``); a data folder another process holds ends it
+with status 3. Anything else is a bug and shows its traceback.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,20 @@ from pathlib import Path
 
 from bus.events import KINDS
 from fixgate.config import ConfigError, Settings, rest_access_help, token_from_file, tokens_from_file
-from fixgate.datadir import PRIVATE_UMASK, DataDirInUse, lock_data_dir
+from fixgate.datadir import (
+    PRIVATE_UMASK,
+    DataDirInUse,
+    NotEmptied,
+    check_emptiable,
+    empty_locked,
+    lock_data_dir,
+)
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# Loggers whose INFO lines say nothing an operator needs at each start (Alembic's "Context impl
+# PostgresqlImpl", "Will assume transactional DDL"; HTTP client and embedded PostgreSQL chatter):
+# shown at --log-level debug only.
+_CHATTY = ("alembic", "httpx", "pgserver")
 
 
 def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
@@ -54,18 +73,51 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def wait_for_ctrl_c() -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM, caught from construction on: a signal that comes while fixgate is
+    still starting (or just after its banner) must find this handler, not the default action."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._came: list[str] = []
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._came.append(signal.Signals(signum).name)
+        self._stop.set()
+
+    def wait(self) -> str:
+        """Wait for one of the signals; the name of the first that came."""
+        self._stop.wait()
+        return self._came[0]
+
+
+def wait_for_ctrl_c() -> str:
+    """Wait for SIGINT (Ctrl-C) or SIGTERM; the name of the one that came."""
+    return StopSignals().wait()
+
+
+def version() -> str:
+    """fixgate's installed version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("fixgate")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from fixgate.preflight import check_gateway
+
     settings, generated = settings_from(args).with_api_token()
     lock_data_dir(settings.data_dir)  # first: a second fixgate on this folder stops here, touching nothing
+    check_gateway(settings)  # then every config file, the ports and the database, before anything starts
     from fixgate.app import Fixgate  # after the lock: importing the app logs (alembic) and loads a lot
 
+    stop = StopSignals()
     gateway = Fixgate(settings)
     gateway.start()
     rest_url = gateway.rest.url if gateway.rest else ""
@@ -83,9 +135,11 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.api_tokens:
         print(f"REST API identities: {len(settings.api_tokens)} from the tokens file", flush=True)
     try:
-        wait_for_ctrl_c()
+        came = stop.wait()
+        print(f"{came}: stopping (FIX sessions log out, the book writer catches up)", flush=True)
     finally:
         gateway.stop()
+    print("fixgate stopped", flush=True)
     return 0
 
 
@@ -96,12 +150,59 @@ def _simulator(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from fixgate.preflight import check_gateway, check_port_free, check_simulator_config
+
     settings = settings_from(args)
+    fresh = False
+    if args.fresh:
+        if settings.database_url:
+            raise ConfigError("--fresh empties fixgate's data folder and its embedded database, but DATABASE_URL"
+                              " names the book's database: drop and create that one instead (or unset DATABASE_URL)")
+        fresh = check_emptiable(settings.data_dir)
     lock_data_dir(settings.data_dir)
     lock_data_dir(settings.data_dir / "simulator")  # the demo's venue: `fixgate simulator` locks it too
+    check_gateway(settings)  # first: it names a missing config folder as such
+    check_simulator_config(settings.config_dir / "simulator.toml")
+    check_port_free("", settings.sim_port, "simulator venue port", "--venue-port or FIXGATE_SIM_PORT")
+    if fresh:
+        print(f"--fresh: deleting what earlier runs left in fixgate's data folder {settings.data_dir.resolve()}"
+              " (the book, journal, FIX sequence numbers and logs, the simulator's record)", flush=True)
+        empty_locked(settings.data_dir)
     from fixgate.demo import run_demo
 
-    return run_demo(settings, stay_up=not args.exit)
+    done = run_demo(settings, stay_up=not args.exit)
+    print("fixgate demo stopped", flush=True)
+    return done
+
+
+def _order(args: argparse.Namespace) -> int:
+    from fixgate import order
+
+    settings = Settings.from_env()
+    password = None
+    if args.username is not None:
+        password = os.environ.get("FIXGATE_FIX_PASSWORD")
+        if password is None:
+            import getpass
+
+            password = getpass.getpass(f"FIX password of {args.username}: ") if sys.stdin.isatty() else \
+                sys.stdin.readline().rstrip("\r\n")
+    gateway = order.Gateway(args.host, args.port or settings.client_port, args.session, username=args.username,
+                            password=password, wait=args.wait)
+    try:
+        if args.order_command in order.SIDES:
+            price = None if args.price is None else order.parse_price(args.price)
+            return order.send_order(gateway, args.order_command, order.parse_quantity(args.quantity), args.symbol,
+                                    price, account=args.account, time_in_force=args.tif, cl_ord_id=args.cl_ord_id)
+        if args.order_command == "cancel":
+            return order.cancel_order(gateway, args.cl_ord_id, account=args.account)
+        if args.order_command == "replace":
+            quantity = None if args.qty is None else order.parse_quantity(args.qty)
+            price = None if args.price is None else order.parse_price(args.price)
+            return order.replace_order(gateway, args.cl_ord_id, quantity=quantity, price=price, account=args.account)
+        return order.order_status(gateway, args.cl_ord_id, account=args.account)
+    except order.OrderError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -111,7 +212,10 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     embedded = None
     if settings.database_url:
+        from fixgate.preflight import check_database
+
         url = settings.database_url
+        check_database(url)
     else:
         data_dir = lock_data_dir(settings.data_dir).data_dir  # its embedded PostgreSQL is a gateway's
         url, embedded = resolve_database_url(data_dir)
@@ -177,8 +281,11 @@ def _events_tail(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fixgate", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(prog="fixgate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"fixgate {version()}")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="what to log (info)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (--log-level debug)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the gateway and its REST API")
@@ -194,7 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="simulator + gateway + REST + a scripted order flow")
     _add_gateway_flags(demo)
     demo.add_argument("--exit", action="store_true", help="exit after the scripted flow instead of staying up")
+    demo.add_argument("--fresh", action="store_true",
+                      help="start from a clean book: first delete what earlier runs left in the data folder"
+                      " (only a folder fixgate made; not with DATABASE_URL)")
     demo.set_defaults(func=_demo)
+
+    _add_order_parser(sub)
 
     hashpw = sub.add_parser(
         "hash-password",
@@ -231,6 +343,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_order_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    order = sub.add_parser(
+        "order", help="a small FIX trading client: buy, sell, cancel, replace or status of one order on a"
+        " running fixgate, each answer on one line",
+        description="Log on to a running fixgate's client port (with ResetSeqNumFlag), send one request, print"
+        " every ExecutionReport or reject, log out. Exit status 0: taken; 1: refused (a rejected order, a cancel"
+        " reject, an unknown order); 2: not sent (no gateway, logon refused, a bad argument).",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--session", default="CLIENT1",
+                        help="log on as this client (SenderCompID, a [SESSION] of clients.cfg; CLIENT1)")
+    common.add_argument("--account", help="the Account (1) to trade (default: the session's own)")
+    common.add_argument("--host", default="127.0.0.1", help="the gateway's host (127.0.0.1)")
+    common.add_argument("--port", type=int, help="the gateway's FIX client port (FIXGATE_CLIENT_PORT; 9876)")
+    common.add_argument("--username", help="Username (553) of a session with credentials; the password from"
+                        " FIXGATE_FIX_PASSWORD, else asked")
+    common.add_argument("--wait", type=float, default=2.0,
+                        help="seconds to wait for more reports after the last one (2)")
+    order_sub = order.add_subparsers(dest="order_command", required=True)
+    for side in ("buy", "sell"):
+        new = order_sub.add_parser(side, parents=[common], help=f"{side} QTY SYMBOL [@PRICE]: a limit order with a"
+                                   " price, else a market order")
+        new.add_argument("quantity", help="order quantity, e.g. 100")
+        new.add_argument("symbol", help="an instrument of instruments.toml, e.g. AAPL")
+        new.add_argument("price", nargs="?", help="limit price, e.g. @190.02 (none: a market order)")
+        new.add_argument("--tif", choices=("day", "gtc", "ioc", "fok"), default="day", help="time in force (day)")
+        new.add_argument("--cl-ord-id", help="the order's ClOrdID (default: made up, printed)")
+    cancel = order_sub.add_parser("cancel", parents=[common], help="cancel the order with this ClOrdID")
+    cancel.add_argument("cl_ord_id", help="any ClOrdID the order has carried")
+    replace = order_sub.add_parser("replace", parents=[common], help="change an order's quantity and/or price")
+    replace.add_argument("cl_ord_id", help="any ClOrdID the order has carried")
+    replace.add_argument("--qty", help="the new order quantity")
+    replace.add_argument("--price", help="the new limit price")
+    status = order_sub.add_parser("status", parents=[common], help="the order's status, from the gateway's book")
+    status.add_argument("cl_ord_id", help="any ClOrdID the order has carried")
+    order.set_defaults(func=_order)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Before any file is made: the stores, FIX logs and journal hold orders and fills, for the owner only.
@@ -241,15 +391,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return simulator_main(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for chatty in ("httpx", "pgserver"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    level = "debug" if args.verbose else args.log_level
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "debug":
+        for chatty in _CHATTY:
+            logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return int(args.func(args))
-    except ConfigError as exc:
+    except (ConfigError, NotEmptied) as exc:
         print(f"fixgate: {exc}", file=sys.stderr)
         return 2
     except DataDirInUse as exc:

@@ -35,6 +35,28 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not an integer") from None
 
 
+_FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+                "off": False}
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return _FLAG_VALUES[raw.strip().lower()]
+    except KeyError:
+        raise ConfigError(f"{name}={raw!r}: expected 1 or 0 (true/false, yes/no, on/off)") from None
+
+
+# Where each port setting comes from, for messages (the flag or the environment variable).
+_PORT_SOURCES = {
+    "client_port": "--client-port or FIXGATE_CLIENT_PORT",
+    "sim_port": "--venue-port or FIXGATE_SIM_PORT",
+    "rest_port": "--rest-port or FIXGATE_REST_PORT",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Where fixgate listens, where it keeps its data, and where its config files are."""
@@ -68,6 +90,10 @@ class Settings:
     bus: bool = True  # FIXGATE_BUS=0: no bus, no publisher (the journal is still the book's source)
 
     def __post_init__(self) -> None:
+        for name, port in (("client_port", self.client_port), ("sim_port", self.sim_port),
+                           ("rest_port", self.rest_port)):
+            if not 0 < port < 65536:
+                raise ConfigError(f"{_PORT_SOURCES[name]} = {port}: a port is 1 to 65535")
         if not INSTANCE_PATTERN.fullmatch(self.instance):
             raise ConfigError(f"FIXGATE_INSTANCE={self.instance!r}: 1 to 32 letters, digits or _")
         if not 0 <= self.order_id_slot < self.order_id_slots:
@@ -88,7 +114,7 @@ class Settings:
             rest_host=os.environ.get("FIXGATE_REST_HOST", "127.0.0.1"),
             rest_port=_env_int("FIXGATE_REST_PORT", 8080),
             database_url=os.environ.get("DATABASE_URL") or None,
-            fix_message_log=os.environ.get("FIXGATE_FIX_MESSAGE_LOG", "1") not in ("0", "false", "no"),
+            fix_message_log=_env_flag("FIXGATE_FIX_MESSAGE_LOG", True),
             api_token=_api_token(os.environ.get("FIXGATE_API_TOKEN"), "FIXGATE_API_TOKEN")
             or token_from_file(os.environ.get("FIXGATE_API_TOKEN_FILE")),
             api_tokens=tokens_from_file(os.environ.get("FIXGATE_API_TOKENS_FILE")),
@@ -96,7 +122,7 @@ class Settings:
             order_id_slot=order_id_slot,
             order_id_slots=order_id_slots,
             nats_url=os.environ.get("NATS_URL") or None,
-            bus=os.environ.get("FIXGATE_BUS", "1") not in ("0", "false", "no"),
+            bus=_env_flag("FIXGATE_BUS", True),
         )
 
     def with_api_token(self, *, always: bool = False) -> tuple[Settings, bool]:

@@ -103,3 +103,70 @@ def lock_data_dir(data_dir: Path) -> DataDirLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         lock = _held[data_dir] = DataDirLock(data_dir, fd)
         return lock
+
+
+class NotEmptied(ValueError):
+    """``fixgate demo --fresh`` refused to empty a folder: it may not be fixgate's, or is in use."""
+
+
+def check_emptiable(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds anything to delete; :class:`NotEmptied` if it may not be emptied:
+    a folder without fixgate's lock file (fixgate never made it), the working folder, one of its
+    parents, the home folder, or one whose embedded PostgreSQL still runs. Called before the folder
+    is locked (locking makes the lock file)."""
+    data_dir = data_dir.resolve()
+    if not data_dir.exists():
+        return False
+    if not data_dir.is_dir():
+        raise NotEmptied(f"{data_dir} is not a folder")
+    if not any(data_dir.iterdir()):
+        return False
+    cwd = Path.cwd().resolve()
+    if data_dir == cwd or data_dir in cwd.parents or data_dir == Path.home().resolve():
+        raise NotEmptied(f"{data_dir} is the working folder, one of its parents or the home folder: not"
+                         " emptying it (--data-dir names fixgate's own folder, .fixgate by default)")
+    if not (data_dir / LOCK_NAME).is_file():
+        raise NotEmptied(f"{data_dir} has no {LOCK_NAME}: it is not a folder fixgate made, not emptying it")
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    if pid_file.is_file():
+        first = pid_file.read_text(errors="replace").split("\n", 1)[0].strip()
+        if first.isdigit() and _alive(int(first)):
+            raise NotEmptied(f"the embedded PostgreSQL of {data_dir} still runs (pid {first}): stop it first")
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def empty_locked(data_dir: Path) -> None:
+    """Delete everything under ``data_dir`` but the lock files this process holds in it (so the
+    folder stays locked throughout). Only for a folder :func:`check_emptiable` passed and this process
+    has locked."""
+    import shutil
+
+    data_dir = data_dir.resolve()
+    with _registry_lock:
+        held = {path / LOCK_NAME for path in _held}
+    if data_dir / LOCK_NAME not in held:
+        raise NotEmptied(f"{data_dir} is not locked by this process")
+
+    def empty(folder: Path) -> None:
+        for entry in folder.iterdir():
+            if entry in held:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                if any(lock.is_relative_to(entry) for lock in held):
+                    empty(entry)
+                else:
+                    shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    empty(data_dir)

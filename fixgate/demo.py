@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 
 from fixgate.app import Fixgate
-from fixgate.cli import wait_for_ctrl_c
+from fixgate.cli import StopSignals
 from fixgate.config import Settings, rest_access_help
 from fixgate.fixclient import FixClient, Message, utc_timestamp
 from simulator.config import load_config
@@ -99,9 +99,11 @@ def _print_events(gateway: Fixgate) -> None:
     if gateway.bus_url is None or not gateway.wait_for_bus(timeout=15):
         print("\nthe bus has not caught up with the journal yet: see logs/bus-publisher.log")
         return
+    from bus.server import shown
     from bus.tail import recent
 
-    print(f"\nevents on the bus {gateway.bus_url}, stream FIXGATE_{gateway.settings.instance} (the last fills;"
+    # shown: the embedded server's URL carries its token, which is never printed.
+    print(f"\nevents on the bus {shown(gateway.bus_url)}, stream FIXGATE_{gateway.settings.instance} (the last fills;"
           f" `fixgate events tail --data-dir {gateway.settings.data_dir}` shows them live)")
     for line in recent(gateway.bus_url, gateway.settings.instance, "fills", limit=6):
         print(f"  {line}")
@@ -110,6 +112,8 @@ def _print_events(gateway: Fixgate) -> None:
 def run_demo(settings: Settings, stay_up: bool = True) -> int:
     """Start everything on ``settings``' ports, run the flow, print the book, then wait for Ctrl-C."""
     settings, generated = settings.with_api_token(always=True)  # the demo reads the book over REST
+    # Caught from the start: a Ctrl-C during the flow then stops the demo cleanly once it is through.
+    stop = StopSignals() if stay_up else None
     sim_config = load_config(settings.config_dir / "simulator.toml").with_port(settings.sim_port)
     simulator = Simulator(sim_config, settings.data_dir / "simulator")
     gateway = Fixgate(settings)
@@ -130,10 +134,10 @@ def run_demo(settings: Settings, stay_up: bool = True) -> int:
         print("CLIENT1 logged on over FIX.4.4")
         _print_book(gateway, _run_flow(client))
         _print_events(gateway)
-        if stay_up:
+        if stop is not None:
             print(f"\nStill running: connect a FIX client to port {settings.client_port}, or browse "
                   f"{gateway.rest.url if gateway.rest else ''}/docs. Ctrl-C stops.")
-            wait_for_ctrl_c()
+            stop.wait()
         return 0
     finally:
         if client is not None:

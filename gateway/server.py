@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,7 @@ class FixGateway:
         message_log: bool = True,
         hops: HopMetrics | None = None,
     ) -> None:
-        variables = {
-            "DATA_DIR": data_dir,
-            "CLIENT_PORT": client_port,
-            "SIM_HOST": sim_host,
-            "SIM_PORT": sim_port,
-        }
+        variables = session_variables(data_dir, client_port, sim_host, sim_port)
         rendered = data_dir / "fix_sessions"
         self.hops = HopMetrics() if hops is None else hops
         self.dispatcher = Dispatcher(oms)
@@ -165,3 +161,64 @@ def _connection_guard(settings: fix.SessionSettings, port: int) -> ConnectionGua
         raise SessionConfigError("clients.cfg [DEFAULT]: ConnectionLogonTimeout, MaxConnectionsPerAddress and "
                                  "SendStallTimeout must be positive")
     return ConnectionGuard(port, logon_timeout=timeout, max_per_address=cap, send_stall_timeout=stall)
+
+
+def session_variables(data_dir: Path, client_port: int, sim_host: str, sim_port: int) -> dict[str, object]:
+    """The ``${NAME}`` values the session templates are rendered with (besides SPEC_DIR)."""
+    return {"DATA_DIR": data_dir, "CLIENT_PORT": client_port, "SIM_HOST": sim_host, "SIM_PORT": sim_port}
+
+
+class _Inert(fix.Application):  # type: ignore[misc]
+    """An application for engines that are made to be checked, never started."""
+
+    def onCreate(self, session_id: fix.SessionID) -> None: ...
+    def onLogon(self, session_id: fix.SessionID) -> None: ...
+    def onLogout(self, session_id: fix.SessionID) -> None: ...
+    def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None: ...
+    def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None: ...
+    def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None: ...
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None: ...
+
+
+def check_sessions(sessions_dir: Path, variables: dict[str, object]) -> set[str]:
+    """What ``FixGateway`` would refuse in ``venues.cfg`` and ``clients.cfg``, found before anything
+    starts: each template is rendered into a temporary folder and an engine is made of it with memory
+    stores and no log (QuickFIX checks every session's settings and loads its data dictionary when it
+    makes the engine; nothing is bound or connected), then dropped, so its sessions are free again for
+    the real engines. Raises ``SessionConfigError`` naming the file; returns the venues (TargetCompIDs
+    of venues.cfg)."""
+    app = _Inert()
+    venues: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="fixgate-check-") as out:
+        for name, kind in (("venues.cfg", fix.SocketInitiator), ("clients.cfg", fix.SocketAcceptor)):
+            template = sessions_dir / name
+            try:
+                settings = render(template, Path(out), variables)
+            except OSError as exc:
+                raise SessionConfigError(f"{template}: {exc.strerror or exc}") from None
+            except fix.ConfigError as exc:  # QuickFIX's own parse of the file
+                raise SessionConfigError(f"{template}: {exc}") from None
+            # The engine keeps raw pointers to the factory and the settings (its sessions give their
+            # stores back to the factory when destroyed): both outlive it.
+            stores = fix.MemoryStoreFactory()
+            try:
+                engine = kind(app, stores, settings)
+            except (fix.ConfigError, fix.RuntimeError) as exc:
+                raise SessionConfigError(f"{template}: {exc}") from None
+            # Dropped before the next is made, and before the gateway makes its own: QuickFIX keeps a
+            # session registered under its SessionID until the engine that made it is destroyed.
+            del engine
+            del stores
+            if name == "venues.cfg":
+                venues = {sid.getTargetCompID().getValue() for sid in settings.getSessions()}
+                continue
+            try:
+                _credentials(settings)
+            except SessionConfigError as exc:
+                raise SessionConfigError(f"{template}: {exc}") from None
+            _entitlements(settings)
+            try:
+                _connection_guard(settings, 0)
+            except SessionConfigError as exc:  # its message names "clients.cfg [DEFAULT]"
+                raise SessionConfigError(f"{template}: {str(exc).removeprefix('clients.cfg ')}") from None
+    return venues

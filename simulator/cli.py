@@ -99,7 +99,7 @@ def build_expire_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``fixgate simulator``: run until SIGINT/SIGTERM (0 on a clean run, 1/2 on errors), or ``expire``."""
+    """``fixgate simulator``: run until SIGINT/SIGTERM (0 on a clean run; 2, one line on stderr, when it cannot start: the config, a port in use; 3 when its data folder is in use), or ``expire``."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["expire"]:
         return expire_main(argv[1:])
@@ -123,14 +123,15 @@ def main(argv: list[str] | None = None) -> int:
             simulator = Simulator(config, args.data_dir, port=args.port)
             simulator.start()
         except (ConfigError, SimulatorError, OSError) as exc:
-            log.error("%s", exc)
-            return 2 if isinstance(exc, ConfigError) else 1
+            # A user's mistake (the config, a port in use, the data folder): one line, status 2.
+            print(f"fixgate simulator: {exc}", file=sys.stderr)
+            return 2
         try:
             record_url = start_record(simulator, args.record_port, disabled=args.no_record_http)
         except SimulatorError as exc:
-            log.error("%s", exc)
+            print(f"fixgate simulator: {exc}", file=sys.stderr)
             simulator.stop(force=True)
-            return 1
+            return 2
         _print_banner(simulator, record_url)
         _run_until_stopped(simulator, inbox)
         return 0

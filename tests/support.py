@@ -167,3 +167,11 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except (ProcessLookupError, FileNotFoundError):
         return False
+
+
+def fixgate_argv(*args: str) -> list[str]:
+    """The command line of the real ``fixgate`` command (the installed console script, else its module)."""
+    import sys
+
+    script = Path(sys.executable).parent / "fixgate"
+    return [str(script), *args] if script.is_file() else [sys.executable, "-m", "fixgate.cli", *args]

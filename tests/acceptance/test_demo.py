@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from fixgate.config import Settings
 from fixgate.demo import run_demo
-from tests.support import free_port
+from tests.support import fixgate_argv, free_port
 
 
 def test_demo_fills_orders_and_reads_positions_back(
@@ -30,3 +34,35 @@ def test_demo_fills_orders_and_reads_positions_back(
     listed = re.findall(r"^  order +\d+ (\w+)-\d+ +\w+ +\d+ (\w+) +(\w+) ", out, re.MULTILINE)
     assert listed == [("buy", "AAPL", "FILLED"), ("sell", "AAPL", "FILLED"), ("part", "MSFT", "PARTIALLY_FILLED"),
                       ("big", "AAPL", "REJECTED")]
+
+
+def test_demo_fresh_starts_from_a_clean_book() -> None:
+    """Two runs of the real command on one data folder: without --fresh the second would book on top of
+    the first (200 AAPL); with it, the folder is emptied first and the book holds that run only."""
+    # Not under pytest's tmp_path: as root, the embedded PostgreSQL runs as the user "pgserver", which
+    # must traverse every parent of its data (see tests/conftest.py).
+    data_dir = Path(tempfile.mkdtemp(prefix="fixgate-demo-fresh-"))
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # the embedded database
+
+    def demo(*extra: str) -> str:
+        done = subprocess.run(
+            fixgate_argv("demo", "--exit", "--data-dir", str(data_dir), "--client-port", str(free_port()),
+                         "--venue-port", str(free_port()), "--rest-port", str(free_port()), *extra),
+            capture_output=True, text=True, timeout=300, check=False, env=env,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    try:
+        first = demo()
+        assert "--fresh" not in first
+        assert "CLIENT1    AAPL          100   190.01333333" in first
+        second = demo("--fresh")
+        assert (f"--fresh: deleting what earlier runs left in fixgate's data folder {data_dir.resolve()}"
+                in second.splitlines()[0])
+        assert "CLIENT1    AAPL          100   190.01333333" in second  # not 200: the first run's book is gone
+        assert len(re.findall(r"^  order +\d+ ", second, re.MULTILINE)) == 4
+        assert re.search(r"^  order +1 buy-", second, re.MULTILINE)  # order ids start again too
+        assert second.splitlines()[-1] == "fixgate demo stopped"
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
