@@ -1,11 +1,10 @@
 """A venue that speaks FIX 5.0 SP2 over FIXT.1.1 is traded exactly as a FIX 4.4 one: a gateway whose
-venue session to the simulator is FIXT.1.1 (as README "FIX versions" configures it) fills, replaces,
-cancels, takes the venue's market data, and after a restart gets the fills the venue made while it
-was down, resent by the venue, to a client that was away."""
+venue session to the simulator is FIXT.1.1 (``bench.procs.fix50_venue_config``, as README "FIX
+versions" configures it) fills, replaces, cancels, takes the venue's market data, and after a restart
+gets the fills the venue made while it was down, resent by the venue, to a client that was away."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from decimal import Decimal as D
@@ -14,30 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.procs import fix50_venue_config
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient
 from simulator.venue import Simulator
-from tests.acceptance.conftest import API_TOKEN, REPO
+from tests.acceptance.conftest import API_TOKEN
 from tests.support import eventually, free_port, order_fields
 
 Connect = Callable[..., FixClient]
-FIX44_SIM = "BeginString=FIX.4.4\nTargetCompID=SIM\n"
-FIX44_DICTIONARY = "DataDictionary=${SPEC_DIR}/FIX44.xml\n"
-FIXT11_DICTIONARIES = ("TransportDataDictionary=${SPEC_DIR}/FIXT11.xml\n"
-                       "AppDataDictionary=${SPEC_DIR}/FIX50SP2.xml\nDefaultApplVerID=FIX.5.0SP2\n")
-
-
-def fix50_venue_config(tmp_path: Path) -> Path:
-    """The shipped config with its SIM venue session turned to FIXT.1.1 / FIX 5.0 SP2."""
-    config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
-    venues = config / "fix_sessions" / "venues.cfg"
-    text = venues.read_text()
-    assert text.count(FIX44_SIM) == 1 and text.count(FIX44_DICTIONARY) == 1
-    venues.write_text(text.replace(FIX44_SIM, "BeginString=FIXT.1.1\nTargetCompID=SIM\n")
-                      .replace(FIX44_DICTIONARY, FIXT11_DICTIONARIES))
-    return config
 
 
 @pytest.fixture
@@ -45,7 +29,7 @@ def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator
     """fixgate with its venue session to the simulator in FIXT.1.1 (this module's ``connect`` and
     ``rest`` fixtures use it)."""
     app = Fixgate(Settings(
-        config_dir=fix50_venue_config(tmp_path), data_dir=tmp_path / "gw", client_port=free_port(),
+        config_dir=fix50_venue_config(tmp_path / "config"), data_dir=tmp_path / "gw", client_port=free_port(),
         sim_port=simulator.port, rest_port=free_port(), database_url=database_url, api_token=API_TOKEN,
     ))
     app.start()
