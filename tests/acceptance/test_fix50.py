@@ -10,13 +10,16 @@ book show only the good orders sent after it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
 from fixgate.app import Fixgate
 from fixgate.fixclient import FixClient, FixSessionError, Message, utc_timestamp
+from gateway.credentials import hash_password
 from simulator.venue import Simulator
+from tests.acceptance.test_client_edge import gateway_with
 from tests.support import eventually, order_fields
 
 Connect = Callable[..., FixClient]
@@ -45,6 +48,28 @@ def test_a_logon_that_names_another_application_version_or_none_is_refused(gatew
     # DefaultApplVerID 9 is the session's own: the logon stands.
     with fix50_client(gateway) as client:
         assert client.logon()[1137] == "9"
+
+
+def test_logon_credentials_are_asked_of_a_fix50_session_as_of_a_fix44_one(
+    tmp_path: Path, database_url: str, simulator: Simulator
+) -> None:
+    (tmp_path / "client1.hash").write_text(hash_password("pw one") + "\n")
+    block = "BeginString=FIXT.1.1\nTargetCompID=CLIENT1\n"
+    app = gateway_with(tmp_path, database_url, simulator, block,
+                       f"{block}Username=alice\nPasswordHashFile={tmp_path / 'client1.hash'}\n")
+    try:
+        for fields, why in [({}, "Username (553) and Password (554) are required"),
+                            ({553: "alice", 554: "pw two"}, "wrong Username (553) or Password (554)")]:
+            with fix50_client(app) as client:
+                with pytest.raises(FixSessionError) as refused:
+                    client.logon(fields=fields)
+                assert str(refused.value) == f"logon refused: Rejected Logon Attempt: {why}"
+        with fix50_client(app) as client:
+            client.logon(fields={553: "alice", 554: "pw one"})
+            client.send("D", order_fields("cred-1", 10, "189.00"))
+            client.expect("8", where={11: "cred-1", 39: "0"})
+    finally:
+        app.stop()
 
 
 def test_a_message_that_names_another_application_version_gets_a_session_reject(
