@@ -27,9 +27,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=250.0)
     parser.add_argument("--idle", type=float, default=5.0,
                         help="seconds to measure the idle gateway's CPU first (what it costs per second, not per order)")
+    parser.add_argument("--fix50", action="store_true",
+                        help="FIX 5.0 SP2 over FIXT.1.1 on both sides: the load client's session and the venue's")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fixgate-cpu-"))
-    bench = Bench(work, argparse.Namespace(keep_work=False))
+    version = "FIXT.1.1" if args.fix50 else "FIX.4.4"
+    print(f"client and venue sessions in {'FIX 5.0 SP2 (FIXT.1.1)' if args.fix50 else 'FIX 4.4'}", flush=True)
+    bench = Bench(work, argparse.Namespace(keep_work=False, begin_string=version, venue_fix50=args.fix50))
     bench.start(["gateway"], True)
     try:
         bench.wait_gateway_ready()

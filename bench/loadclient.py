@@ -116,7 +116,10 @@ class LoadClient:
 
     def logon(self, timeout: float = 10.0) -> None:
         """Logon with ResetSeqNumFlag, so every run starts both sides at MsgSeqNum 1."""
-        self._send_admin("A", [(98, "0"), (108, "30"), (141, "Y")])
+        fields = [(98, "0"), (108, "30"), (141, "Y")]
+        if self.begin_string == "FIXT.1.1":
+            fields.append((1137, "9"))  # DefaultApplVerID FIX.5.0SP2
+        self._send_admin("A", fields)
         reply = self._wait_for((b"A", b"5"), timeout)
         if field_value(reply, b"35") == b"5":
             raise SessionError(f"logon refused: {(field_value(reply, b'58') or b'').decode()}")
@@ -246,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--target", default="SIM", help="TargetCompID (SIM direct or via relay, FIXGATE)")
     parser.add_argument("--sender", default="BENCH")
+    parser.add_argument("--begin-string", default="FIX.4.4", choices=("FIX.4.4", "FIX.4.2", "FIXT.1.1"),
+                        help="the session's FIX version (FIXT.1.1: FIX 5.0 SP2)")
     parser.add_argument("--rate", type=float, required=True, help="orders per second")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--pattern", choices=PATTERNS, default="rest")
@@ -253,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=5.0)
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the raw timings")
     args = parser.parse_args(argv)
-    client = LoadClient(args.host, args.port, sender=args.sender, target=args.target)
+    client = LoadClient(args.host, args.port, sender=args.sender, target=args.target,
+                        begin_string=args.begin_string)
     try:
         client.logon()
         result = client.run(tag=args.tag, rate=args.rate, count=args.count, pattern=args.pattern,

@@ -238,12 +238,33 @@ def start_passthrough(work: Path, port: int, venue_port: int) -> Process:
     return proc
 
 
-def start_gateway(work: Path, *, client_port: int, venue_port: int, rest_port: int, database_url: str) -> Process:
+FIX44_SIM = "BeginString=FIX.4.4\nTargetCompID=SIM\n"
+FIX44_DICTIONARY = "DataDictionary=${SPEC_DIR}/FIX44.xml\n"
+FIXT11_DICTIONARIES = ("TransportDataDictionary=${SPEC_DIR}/FIXT11.xml\n"
+                       "AppDataDictionary=${SPEC_DIR}/FIX50SP2.xml\nDefaultApplVerID=FIX.5.0SP2\n")
+
+
+def fix50_venue_config(config: Path) -> Path:
+    """A copy of the shipped config (at ``config``) whose SIM venue session speaks FIX 5.0 SP2 over
+    FIXT.1.1, as README "FIX versions" says to configure it; returns ``config``."""
+    shutil.copytree(REPO / "config", config)
+    venues = config / "fix_sessions" / "venues.cfg"
+    text = venues.read_text()
+    if text.count(FIX44_SIM) != 1 or text.count(FIX44_DICTIONARY) != 1:
+        raise ValueError(f"{venues}: expected one FIX.4.4 SIM session to turn into FIXT.1.1")
+    venues.write_text(text.replace(FIX44_SIM, "BeginString=FIXT.1.1\nTargetCompID=SIM\n")
+                      .replace(FIX44_DICTIONARY, FIXT11_DICTIONARIES))
+    return config
+
+
+def start_gateway(work: Path, *, client_port: int, venue_port: int, rest_port: int, database_url: str,
+                  config_dir: Path | None = None) -> Process:
     """``fixgate serve`` without FIX message logs, against the simulator; waits for REST /health."""
     proc = start(
         "gateway",
         ["-m", "fixgate.cli", "serve", "--client-port", str(client_port), "--venue-port", str(venue_port),
-         "--rest-port", str(rest_port), "--data-dir", str(work / "gateway"), "--no-fix-message-log"],
+         "--rest-port", str(rest_port), "--data-dir", str(work / "gateway"), "--no-fix-message-log",
+         *(["--config-dir", str(config_dir)] if config_dir is not None else [])],
         work / "logs",
         env={"DATABASE_URL": database_url},
     )

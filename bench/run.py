@@ -65,9 +65,12 @@ class Bench:
         if need_gateway:
             self.db = bookcheck.BenchDatabase.create(self.work)
             print(f"book of record: database {self.db.name} ({self.db.source})", flush=True)
+            # The gateway's venue session in FIX 5.0 SP2 (FIXT.1.1) if asked (bench.gateway_cpu --fix50).
+            config_dir = (procs.fix50_venue_config(self.work / "config")
+                          if getattr(self.args, "venue_fix50", False) else None)
             self.gateway = procs.start_gateway(self.work, client_port=self.client_port,
                                                venue_port=self.sim_port, rest_port=self.rest_port,
-                                               database_url=self.db.url)
+                                               database_url=self.db.url, config_dir=config_dir)
             self.processes.append(self.gateway)
             self.hops["gateway"] = self.gateway
 
@@ -93,7 +96,8 @@ class Bench:
         out.parent.mkdir(exist_ok=True)
         cmd = [sys.executable, "-m", "bench.loadclient", "--port", str(port), "--target", target,
                "--rate", f"{rate:g}", "--count", str(count), "--pattern", pattern, "--tag", tag,
-               "--drain-timeout", f"{drain_timeout:g}", "--out", str(out)]
+               "--drain-timeout", f"{drain_timeout:g}", "--out", str(out),
+               "--begin-string", getattr(self.args, "begin_string", "FIX.4.4")]
         hop = self.hops.get(path)
         threads = self.gateway_threads if path == "gateway" else {}
         cpu_before = procs.cpu_snapshot(hop.pid, threads) if hop is not None else None

@@ -251,7 +251,10 @@ class FixClient:
         body: list[tuple[int, FieldValue]] = [(98, 0), (108, self.heartbeat_interval)]
         if reset_seq_num:
             body.append((141, True))
-        body.extend(_pairs(fields))
+        given = _pairs(fields)
+        if self.begin_string == "FIXT.1.1" and not any(tag == 1137 for tag, _ in given):
+            body.append((1137, "9"))  # DefaultApplVerID FIX.5.0SP2, required in a FIXT.1.1 Logon
+        body.extend(given)
         self.send("A", body)
         reply = self._wait(lambda m: m.msg_type in ("A", "5"), timeout, what="Logon answer")
         if reply.msg_type == "5":

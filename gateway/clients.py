@@ -37,6 +37,7 @@ from gateway.translate import (
     business_reject,
     client_cancel_reject,
     client_execution_report,
+    foreign_appl_ver_id,
     header_flag,
     invalid_text,
     mass_cancel_report,
@@ -44,6 +45,7 @@ from gateway.translate import (
     parse_new_order,
     parse_replace,
     refused_order_report,
+    session_reject,
     text_field,
     unknown_order_status,
 )
@@ -275,6 +277,16 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             raise fix.RejectLogon(refusal)
 
     def _logon_refusal(self, message: fix.Message, key: str) -> str | None:
+        if message.getHeader().getField(t.BEGIN_STRING) == t.FIXT11:
+            # The version every message of the session is validated against: QuickFIX has a dictionary
+            # only for FIX 5.0 SP2 (AppDataDictionary), and would check another version's against none.
+            version = message.getField(t.DEFAULT_APPL_VER_ID) if message.isSetField(t.DEFAULT_APPL_VER_ID) else ""
+            if not version:
+                return f"DefaultApplVerID (1137) is required: use {t.APPL_VER_FIX50SP2} ({t.FIX50SP2})"
+            if version != t.APPL_VER_FIX50SP2:
+                shown = version if version.isascii() and version.isprintable() and len(version) <= 8 else "given"
+                return (f"DefaultApplVerID (1137) {shown} not supported: use {t.APPL_VER_FIX50SP2}"
+                        f" ({t.FIX50SP2})")
         credentials = self.credentials.get(key)
         if credentials is None:
             return None
@@ -321,6 +333,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         try:
             self._states.received(session_id)
             handler = self._handlers.get(message.getHeader().getField(t.MSG_TYPE))
+            foreign = foreign_appl_ver_id(message)
+            if foreign is not None:
+                self._send(session_reject(message, foreign, t.SRR_VALUE_INCORRECT), session_id)
+                return
             if handler is not None:
                 handler(self, message, session_id)
         except fix.FieldNotFound:
@@ -398,6 +414,11 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_status_request(self, message: fix.Message, session_id: fix.SessionID) -> None:
         session = self._sessions[session_key(session_id)]
+        if not message.isSetField(t.CL_ORD_ID):  # optional in FIX 5.0 SP2 (an OrderID may name the order)
+            self._reply(message, session_id, Invalid(
+                t.CL_ORD_ID, "ClOrdID (11) is required: fixgate finds the order by it",
+                t.BRR_CONDITIONALLY_REQUIRED_FIELD_MISSING), t.CL_ORD_ID)
+            return
         invalid = invalid_text(message, (t.CL_ORD_ID, t.SYMBOL, t.ORD_STATUS_REQ_ID, t.ACCOUNT))
         if invalid is not None:
             self._reply(message, session_id, invalid, t.CL_ORD_ID)
@@ -420,17 +441,18 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
 
     def _on_mass_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         key = session_key(session_id)
+        begin_string = self._sessions[key].begin_string
         invalid = invalid_text(message, (t.CL_ORD_ID, t.SYMBOL))
         if invalid is not None:
             self._reply(message, session_id, invalid, t.CL_ORD_ID)
             return
         kind = message.getField(t.MASS_CANCEL_REQUEST_TYPE)
         if kind == t.MASS_CANCEL_BY_SYMBOL and not message.isSetField(t.SYMBOL):
-            report = mass_cancel_report(message, t.MASS_CANCEL_REJECTED, 0, "Symbol (55) is required to cancel by symbol",
-                                        t.MASS_CANCEL_REJECT_OTHER)
+            report = mass_cancel_report(message, begin_string, t.MASS_CANCEL_REJECTED, 0,
+                                        "Symbol (55) is required to cancel by symbol", t.MASS_CANCEL_REJECT_OTHER)
         elif kind not in (t.MASS_CANCEL_BY_SYMBOL, t.MASS_CANCEL_ALL):
             report = mass_cancel_report(
-                message, t.MASS_CANCEL_REJECTED, 0,
+                message, begin_string, t.MASS_CANCEL_REJECTED, 0,
                 f"MassCancelRequestType (530) {kind} not supported: use 1 (by symbol) or 7 (all orders)",
                 t.MASS_CANCEL_REJECT_INVALID_TYPE,
             )
@@ -438,7 +460,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             symbol = message.getField(t.SYMBOL) if kind == t.MASS_CANCEL_BY_SYMBOL else None
             effects = self._oms.cancel_orders(session=key, symbol=symbol)
             count = _cancels(effects)
-            report = mass_cancel_report(message, kind, count, f"{count} orders to cancel")
+            report = mass_cancel_report(message, begin_string, kind, count, f"{count} orders to cancel")
             self._send(report, session_id)
             self._dispatch(effects)
             return

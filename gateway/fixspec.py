@@ -1,4 +1,9 @@
-"""FIX tag numbers and the value maps between FIX codes and domain enums (FIX 4.2 and 4.4)."""
+"""FIX tag numbers and the value maps between FIX codes and domain enums (FIX 4.2, 4.4, and 5.0 SP2
+over FIXT.1.1).
+
+FIX 5.0 SP2 takes every code fixgate writes or reads as FIX 4.4 does (ExecType F for a trade, I for a
+status, CxlRejReason 99, the OrdStatus, Side, OrdType and TimeInForce values): outside the few checks
+for FIX 4.2 and for FIXT.1.1 below, a FIXT.1.1 session is written and read as a FIX 4.4 one."""
 
 from __future__ import annotations
 
@@ -44,6 +49,10 @@ MASS_CANCEL_REQUEST_TYPE = 530
 MASS_CANCEL_RESPONSE = 531
 MASS_CANCEL_REJECT_REASON = 532
 TOTAL_AFFECTED_ORDERS = 533
+LAST_UPDATE_TIME = 779  # required in a FIX 5.0 SP2 MarketDataSnapshotFullRefresh (35=W)
+APPL_VER_ID = 1128  # header: the application version of one message (FIXT.1.1)
+DEFAULT_APPL_VER_ID = 1137  # Logon: the version of every message that carries no ApplVerID (FIXT.1.1)
+MASS_ACTION_REPORT_ID = 1369  # required in a FIX 5.0 SP2 OrderMassCancelReport (35=r)
 ORD_STATUS_REQ_ID = 790
 REF_TAG_ID = 371
 REF_MSG_TYPE = 372
@@ -53,6 +62,9 @@ BUSINESS_REJECT_REASON = 380
 
 FIX42 = "FIX.4.2"
 FIX44 = "FIX.4.4"
+FIXT11 = "FIXT.1.1"  # the session layer of FIX 5.0 SP2: the BeginString of its sessions
+FIX50SP2 = "FIX.5.0SP2"  # the one application version fixgate speaks over FIXT.1.1 (DefaultApplVerID)
+APPL_VER_FIX50SP2 = "9"  # FIX.5.0SP2 as an ApplVerID (1128) or DefaultApplVerID (1137) value
 
 MSG_LOGON = "A"
 MSG_NEW_ORDER_SINGLE = "D"
@@ -72,6 +84,9 @@ ORDER_MSG_TYPES = frozenset({"D", "F", "G"})
 BRR_OTHER = "0"
 BRR_UNSUPPORTED_MESSAGE_TYPE = "3"
 BRR_CONDITIONALLY_REQUIRED_FIELD_MISSING = "5"
+
+# SessionRejectReason (373)
+SRR_VALUE_INCORRECT = "5"
 
 # SessionRejectReason (373) and BusinessRejectReason (380) as a venue's refusal is told to people.
 SESSION_REJECT_REASONS = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import string
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -62,11 +63,62 @@ def render(template: Path, out_dir: Path, variables: Mapping[str, object]) -> fi
     out_dir.mkdir(parents=True, exist_ok=True)
     rendered = out_dir / template.name
     rendered.write_text(text)
-    return fix.SessionSettings(str(rendered))
+    settings = fix.SessionSettings(str(rendered))
+    check_fixt_sessions(settings, template.name)
+    return settings
+
+
+# What a FIXT.1.1 session of fixgate's needs; QuickFIX takes less and fails later, or worse, quietly.
+FIXT_APPL_VERSIONS = ("FIX.5.0SP2", "9")  # DefaultApplVerID: fixgate speaks FIX 5.0 SP2 only
+FIXT_TRANSPORT_VERSION = "FIXT.1.1"
+FIXT_APP_VERSION = "FIX.5.0SP2"
+
+
+def check_fixt_sessions(settings: fix.SessionSettings, source: str) -> None:
+    """Refuse at start a FIXT.1.1 session that QuickFIX would take and then fail on, naming the session:
+    no ``DefaultApplVerID=FIX.5.0SP2`` (QuickFIX throws "ApplVerID is required for FIXT transport" at
+    session creation, or would speak a version fixgate does not translate), a
+    ``TransportDataDictionary`` that is not the FIXT.1.1 one (an application dictionary there breaks
+    the Logon's validation) or an ``AppDataDictionary`` that is not FIX 5.0 SP2's."""
+    for session_id in settings.getSessions():
+        if session_id.getBeginString().getValue() != FIXT_TRANSPORT_VERSION:
+            continue
+        values = settings.get(session_id)
+        where = f"{source} {session_key(session_id)}"
+        version = values.getString("DefaultApplVerID") if values.has("DefaultApplVerID") else None
+        if version not in FIXT_APPL_VERSIONS:
+            raise SessionConfigError(f"{where}: DefaultApplVerID=FIX.5.0SP2 is required (fixgate speaks FIX 5.0"
+                                     f" SP2 over FIXT.1.1), got {version or 'none'}")
+        if values.has("UseDataDictionary") and not values.getBool("UseDataDictionary"):
+            continue
+        for key, wanted, file in (("TransportDataDictionary", FIXT_TRANSPORT_VERSION, "FIXT11.xml"),
+                                  ("AppDataDictionary", FIXT_APP_VERSION, "FIX50SP2.xml")):
+            path = values.getString(key) if values.has(key) else None
+            found = None if path is None else dictionary_version(Path(path))
+            if found != wanted:
+                raise SessionConfigError(
+                    f"{where}: {key} must be the {wanted} dictionary (${{SPEC_DIR}}/{file}), got"
+                    f" {path or 'none'}{f' ({found})' if found else ''}")
+
+
+def dictionary_version(path: Path) -> str | None:
+    """The version a QuickFIX data dictionary describes (``FIX.4.4``, ``FIXT.1.1``, ``FIX.5.0SP2``)
+    from its root element, or ``None`` if the file cannot be read as one."""
+    try:
+        for _, element in ET.iterparse(path, events=("start",)):
+            kind, major, minor = element.get("type", "FIX"), element.get("major"), element.get("minor")
+            pack = element.get("servicepack", "0")
+            if major is None or minor is None:
+                return None
+            return f"{kind}.{major}.{minor}" + (f"SP{pack}" if pack not in ("", "0") else "")
+    except (OSError, ET.ParseError):
+        return None
+    return None
 
 
 def session_key(session_id: fix.SessionID) -> str:
-    """The string a session is known by in the domain, e.g. ``FIX.4.4:FIXGATE->CLIENT1``."""
+    """The string a session is known by in the domain, e.g. ``FIX.4.4:FIXGATE->CLIENT1`` (a FIX 5.0 SP2
+    session: ``FIXT.1.1:FIXGATE->CLIENT1``)."""
     return str(session_id.toString())
 
 

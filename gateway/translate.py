@@ -1,4 +1,11 @@
-"""FIX <-> domain translation at the edge, for FIX 4.2 and 4.4. Integer tags only (hot path)."""
+"""FIX <-> domain translation at the edge, for FIX 4.2, 4.4 and 5.0 SP2 (over FIXT.1.1). Integer tags
+only (hot path).
+
+A message is built once whatever the version: the session writes its BeginString (FIXT.1.1 for 5.0
+SP2) and leaves out ApplVerID (1128), which the counterparty takes from the Logon's DefaultApplVerID.
+Where the versions differ it is said here: ExecTransType (20) exists in 4.2 only, 5.0 SP2 wants a
+MassActionReportID (1369) in an OrderMassCancelReport, and makes OrigClOrdID (41) of a cancel or
+replace and ClOrdID (11) of a status request optional, which fixgate needs all the same."""
 
 from __future__ import annotations
 
@@ -190,10 +197,14 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
 
 
 def _request_ids(msg: fix.Message) -> tuple[str, str] | Invalid:
-    """ClOrdID and OrigClOrdID of a cancel or replace (both dictionary-required)."""
+    """ClOrdID and OrigClOrdID of a cancel or replace (both dictionary-required in 4.2 and 4.4; FIX 5.0
+    SP2 makes OrigClOrdID optional, for a request naming the order by OrderID, which fixgate does not take)."""
     cl_ord_id = text_field(msg, t.CL_ORD_ID)
     if isinstance(cl_ord_id, Invalid):
         return cl_ord_id
+    if not msg.isSetField(t.ORIG_CL_ORD_ID):
+        return Invalid(t.ORIG_CL_ORD_ID, "OrigClOrdID (41) is required: fixgate finds the order by it",
+                       t.BRR_CONDITIONALLY_REQUIRED_FIELD_MISSING)
     orig = text_field(msg, t.ORIG_CL_ORD_ID)
     if isinstance(orig, Invalid):
         return orig
@@ -468,13 +479,17 @@ def unknown_order_status(
 
 
 def mass_cancel_report(
-    request: fix.Message, response: str, affected: int, text: str, reject_reason: str | None = None
+    request: fix.Message, begin_string: str, response: str, affected: int, text: str,
+    reject_reason: str | None = None,
 ) -> fix.Message:
     """The OrderMassCancelReport (35=r) answering an OrderMassCancelRequest."""
     msg = fix.Message()
     msg.getHeader().setField(t.MSG_TYPE, t.MSG_ORDER_MASS_CANCEL_REPORT)
     msg.setField(t.CL_ORD_ID, request.getField(t.CL_ORD_ID))
-    msg.setField(t.ORDER_ID, f"MC-{request.getField(t.CL_ORD_ID)}")
+    report_id = f"MC-{request.getField(t.CL_ORD_ID)}"
+    msg.setField(t.ORDER_ID, report_id)
+    if begin_string == t.FIXT11:
+        msg.setField(t.MASS_ACTION_REPORT_ID, report_id)  # required in 5.0 SP2, unknown to 4.4
     msg.setField(t.MASS_CANCEL_REQUEST_TYPE, request.getField(t.MASS_CANCEL_REQUEST_TYPE))
     msg.setField(t.MASS_CANCEL_RESPONSE, response)
     if reject_reason is not None:
@@ -483,6 +498,37 @@ def mass_cancel_report(
     if request.isSetField(t.SYMBOL):
         msg.setField(t.SYMBOL, request.getField(t.SYMBOL))
     msg.setField(t.TEXT, text)
+    return msg
+
+
+def foreign_appl_ver_id(message: fix.Message) -> Invalid | None:
+    """Why a FIXT.1.1 client message that names an application version (ApplVerID 1128) other than FIX
+    5.0 SP2 is refused, else ``None``. QuickFIX validates such a message against the dictionary of
+    the version it names, and with none configured for it (fixgate configures FIX50SP2.xml only),
+    against nothing at all: it must not go further. (A FIX 4.x dictionary has no tag 1128, so there
+    QuickFIX refuses it first.)"""
+    header = message.getHeader()
+    if not header.isSetField(t.APPL_VER_ID):
+        return None
+    value = header.getField(t.APPL_VER_ID)
+    if value == t.APPL_VER_FIX50SP2:
+        return None
+    shown = value if value.isascii() and value.isprintable() and len(value) <= 8 else "given"
+    return Invalid(t.APPL_VER_ID, f"ApplVerID (1128) {shown} not supported: this session speaks"
+                                  f" {t.APPL_VER_FIX50SP2} ({t.FIX50SP2})")
+
+
+def session_reject(ref_msg: fix.Message, invalid: Invalid, reason: str) -> fix.Message:
+    """A session-level Reject (35=3) of ``ref_msg``: RefTagID (371) the tag, SessionRejectReason
+    (373) ``reason``, Text why."""
+    msg = fix.Message()
+    header = ref_msg.getHeader()
+    msg.getHeader().setField(t.MSG_TYPE, t.MSG_REJECT)
+    msg.setField(t.REF_SEQ_NUM, header.getField(t.MSG_SEQ_NUM))
+    msg.setField(t.REF_TAG_ID, str(invalid.tag))
+    msg.setField(t.REF_MSG_TYPE, header.getField(t.MSG_TYPE))
+    msg.setField(t.SESSION_REJECT_REASON, reason)
+    msg.setField(t.TEXT, invalid.text)
     return msg
 
 

@@ -39,6 +39,7 @@ from gateway.translate import (
     parse_venue_report,
     sending_time_ns,
     venue_field,
+    venue_text,
 )
 from oms.manager import OrderManager
 from oms.router import Router
@@ -202,6 +203,14 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             self._states.admin_received(message, session_id, msg_type)
             if msg_type == t.MSG_REJECT:
                 self._on_rejection(message, session_id.getTargetCompID().getValue(), time.time_ns())
+            elif msg_type == t.MSG_LOGON and message.isSetField(t.DEFAULT_APPL_VER_ID):
+                version = message.getField(t.DEFAULT_APPL_VER_ID)
+                if version != t.APPL_VER_FIX50SP2:
+                    # Its reports are then read by tag as 5.0 SP2 ones (the versions agree on every tag
+                    # fixgate reads), but QuickFIX has no dictionary to check them against.
+                    log.error("venue %s says its DefaultApplVerID (1137) is %s, not %s (%s): its messages"
+                              " are not validated", session_id.getTargetCompID().getValue(),
+                              venue_text(version), t.APPL_VER_FIX50SP2, t.FIX50SP2)
         except Exception:
             log.exception("venue fromAdmin failed on %s", message.toString().replace("\x01", "|"))
 

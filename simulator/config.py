@@ -29,7 +29,9 @@ __all__ = [
     "load_config",
 ]
 
-SUPPORTED_BEGIN_STRINGS = ("FIX.4.4", "FIX.4.2")
+SUPPORTED_BEGIN_STRINGS = ("FIX.4.4", "FIX.4.2", "FIXT.1.1")
+"""FIXT.1.1 is FIX 5.0 SP2 over the FIXT.1.1 session layer (DefaultApplVerID FIX.5.0SP2, the only
+application version the simulator speaks there)."""
 # What ``host`` may say. QuickFIX 1.16 acceptors have no SocketAcceptHost (socket_createAcceptor binds
 # INADDR_ANY), so the venue cannot listen on one interface; it can only refuse peers by address
 # (AllowedRemoteAddresses). Hence two choices, not an arbitrary interface address.

@@ -151,8 +151,13 @@ def _owner_comp_id(owner: str) -> str:
 # -- QUICKFIX SETTINGS --------------------------------------------------------------------------------
 
 
+FIXT11 = "FIXT.1.1"
+FIX50SP2 = "FIX.5.0SP2"  # the application version of the simulator's FIXT.1.1 sessions
+
+
 def data_dictionary_path(begin_string: str) -> Path:
-    """The data dictionary QuickFIX installed for ``begin_string`` (``FIX.4.4`` -> ``FIX44.xml``)."""
+    """The data dictionary QuickFIX installed for ``begin_string`` (``FIX.4.4`` -> ``FIX44.xml``,
+    ``FIXT.1.1`` -> ``FIXT11.xml``, ``FIX.5.0SP2`` -> ``FIX50SP2.xml``)."""
     path = Path(sys.prefix) / "share" / "quickfix" / f"{begin_string.replace('.', '')}.xml"
     if not path.is_file():
         raise SimulatorError(f"no QuickFIX data dictionary for {begin_string} at {path}")
@@ -189,13 +194,20 @@ def render_settings(config: VenueConfig, data_dir: Path) -> str:
         lines.append(f"AllowedRemoteAddresses={LOOPBACK}")
     lines.append("")
     for begin_string in config.begin_strings:
-        dictionary = data_dictionary_path(begin_string)
+        if begin_string == FIXT11:
+            # FIX 5.0 SP2: the session layer's dictionary and the application's are two (a FIX50SP2.xml
+            # transport dictionary breaks the Logon), and QuickFIX needs the default application version.
+            dictionaries = [f"TransportDataDictionary={data_dictionary_path(FIXT11)}",
+                            f"AppDataDictionary={data_dictionary_path(FIX50SP2)}",
+                            f"DefaultApplVerID={FIX50SP2}"]
+        else:
+            dictionaries = [f"DataDictionary={data_dictionary_path(begin_string)}"]
         for target in config.target_comp_ids:
             lines += [
                 "[SESSION]",
                 f"BeginString={begin_string}",
                 f"TargetCompID={target}",
-                f"DataDictionary={dictionary}",
+                *dictionaries,
                 "",
             ]
     return "\n".join(lines)
@@ -233,6 +245,7 @@ _CXL_REJ_REASON = {
         CancelRejectReason.OTHER: "99",
     },
 }
+_CXL_REJ_REASON[FIXT11] = _CXL_REJ_REASON["FIX.4.4"]  # FIX 5.0 SP2 has the same codes
 
 _MD_ENTRY_FIX = {EntryType.BID: "0", EntryType.OFFER: "1", EntryType.TRADE: "2"}
 _FIX_MD_ENTRY = {v: k for k, v in _MD_ENTRY_FIX.items()}
@@ -446,18 +459,21 @@ def cancel_reject(event: CancelRejected, begin_string: str) -> fix.Message:
     return message
 
 
-def market_data_message(update: MarketDataUpdate) -> fix.Message:
+def market_data_message(update: MarketDataUpdate, begin_string: str = "FIX.4.4") -> fix.Message:
     """MarketDataSnapshotFullRefresh (35=W) or MarketDataIncrementalRefresh (35=X) of one update.
 
-    The same layout is valid in FIX 4.2 and 4.4: W names its symbol once (Symbol 55 at the top, the
-    Instrument component in 4.4) and its entries are MDEntryType/Px/Size; each X entry starts with
-    MDUpdateAction and names its symbol, so one X can carry several books.
+    The same layout is valid in FIX 4.2, 4.4 and 5.0 SP2: W names its symbol once (Symbol 55 at the
+    top, the Instrument component in 4.4 and 5.0 SP2) and its entries are MDEntryType/Px/Size; each X
+    entry starts with MDUpdateAction and names its symbol, so one X can carry several books. FIX 5.0
+    SP2 alone requires LastUpdateTime (779) on a W.
     """
     subscription = update.subscription
     if update.snapshot_symbol is not None:
         message = _new_message("W")
         message.setField(262, subscription.req_id)
         message.setField(55, update.snapshot_symbol)
+        if begin_string == FIXT11:
+            message.setField(779, _utc_timestamp(time.time_ns()))
         for entry in update.entries:
             group = fix.Group(268, 269)
             group.setField(269, _MD_ENTRY_FIX[entry.entry_type])
@@ -1013,7 +1029,7 @@ class Venue:
         for update in updates:
             session = self._sessions.get(update.subscription.session)
             if session is not None:
-                fix.Session.sendToTarget(market_data_message(update), session)
+                fix.Session.sendToTarget(market_data_message(update, session.getBeginString().getValue()), session)
 
     def _drop_market_data(self, owner: str) -> None:
         # Not under self._lock: see MarketDataHub (this runs while QuickFIX holds the session's mutex).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import time
@@ -175,3 +176,32 @@ def fixgate_argv(*args: str) -> list[str]:
 
     script = Path(sys.executable).parent / "fixgate"
     return [str(script), *args] if script.is_file() else [sys.executable, "-m", "fixgate.cli", *args]
+
+
+@functools.cache
+def _fix50sp2_dictionaries() -> tuple[Any, Any]:
+    """FIXT11.xml and FIX50SP2.xml, read once (about a second each)."""
+    import sys
+
+    import quickfix as fix
+
+    specs = Path(sys.prefix) / "share" / "quickfix"
+    return fix.DataDictionary(str(specs / "FIXT11.xml")), fix.DataDictionary(str(specs / "FIX50SP2.xml"))
+
+
+def validate_fix50sp2(message: Any, sender: str = "FIXGATE", target: str = "CLIENT1") -> None:
+    """Raise (QuickFIX's own exception, naming the tag) unless ``message``, a ``quickfix.Message`` built
+    without its session header, is a valid FIX 5.0 SP2 message over FIXT.1.1: the header a FIXT.1.1
+    session writes is added, then the whole is read and checked with the FIXT11.xml transport
+    dictionary and the FIX50SP2.xml application one, as a FIXT.1.1 counterparty does."""
+    import quickfix as fix
+
+    transport, application = _fix50sp2_dictionaries()
+    header = message.getHeader()
+    for tag, value in ((8, "FIXT.1.1"), (49, sender), (56, target), (34, "2"), (52, "20250101-00:00:00.000")):
+        header.setField(tag, value)
+    parsed = fix.Message(message.toString(), transport, application, True)
+    if header.getField(35) in ("0", "1", "2", "3", "4", "5", "A"):  # session messages: FIXT.1.1's own
+        transport.validate(parsed)
+    else:
+        fix.DataDictionary.validate(parsed, transport, application)

@@ -26,12 +26,14 @@ from tests.support import eventually, free_port, order_fields
 
 Connect = Callable[..., FixClient]
 
-# A group whose NumInGroup says two entries but holds one: the Parties block in 4.4, the allocation
-# group in 4.2 (both are part of NewOrderSingle in their version).
+# A group whose NumInGroup says two entries but holds one: the Parties block in 4.4 and 5.0 SP2, the
+# allocation group in 4.2 (each part of NewOrderSingle in its version).
 ONE_ENTRY_FOR_TWO = {
     "FIX.4.4": [(453, 2), (448, "P1"), (447, "D"), (452, 1)],
     "FIX.4.2": [(78, 2), (79, "ALLOC1"), (80, 10)],
+    "FIXT.1.1": [(453, 2), (448, "P1"), (447, "D"), (452, 1)],
 }
+VERSIONS = ["FIX.4.4", "FIX.4.2", "FIXT.1.1"]
 
 
 # FIX 4.2's Reject has no SessionRejectReason (373): QuickFIX says the reason in Text instead.
@@ -46,7 +48,7 @@ def session_reject(client: FixClient, seq: int, reason: str, tag: int) -> None:
     """The Reject (35=3) of message ``seq``: SessionRejectReason ``reason`` and RefTagID ``tag``."""
     reject = client.expect("3", where={45: seq})
     assert reject[371] == str(tag), reject
-    if client.begin_string == "FIX.4.4":
+    if client.begin_string != "FIX.4.2":
         assert reject[373] == reason, reject
     else:
         assert reject[58] == REASON_TEXT[reason], reject
@@ -61,7 +63,7 @@ def good_order_only(client: FixClient, rest: httpx.Client, simulator: Simulator,
     assert [o["cl_ord_id"] for o in orders] == [cl_ord_id]
 
 
-@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])
+@pytest.mark.parametrize("begin_string", VERSIONS)
 def test_strict_validation_answers_unknown_tags_foreign_tags_and_bad_groups_with_a_session_reject(
     begin_string: str, connect: Connect, rest: httpx.Client, simulator: Simulator
 ) -> None:
@@ -87,7 +89,7 @@ def business_reject(client: FixClient, seq: int, tag: int) -> str:
     return reject[58]
 
 
-@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])
+@pytest.mark.parametrize("begin_string", VERSIONS)
 def test_a_text_field_that_is_not_printable_ascii_or_too_long_is_rejected_naming_the_tag(
     begin_string: str, connect: Connect, rest: httpx.Client, simulator: Simulator,
     caplog: pytest.LogCaptureFixture,
@@ -120,7 +122,7 @@ def refused(client: FixClient, cl_ord_id: str, account: str) -> str:
     return report[58]
 
 
-@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])
+@pytest.mark.parametrize("begin_string", VERSIONS)
 def test_a_session_trades_only_the_accounts_it_is_entitled_to(
     begin_string: str, connect: Connect, rest: httpx.Client, simulator: Simulator
 ) -> None:

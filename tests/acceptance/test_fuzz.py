@@ -1,8 +1,9 @@
 """Hostile input, seeded: mutated orders, cancels, replaces and status requests over real FIX; then the
 book must hold exactly what the venue did, and the gateway must have logged no traceback.
 
-Two clients (CLIENT1 in FIX 4.4, CLIENT2 in FIX 4.2) send valid messages with, one time in two, one
-or two mutations: a field's value replaced by hostile bytes (0xFF, NUL, UTF-8, control characters,
+Three clients (CLIENT1 in FIX 4.4, CLIENT2 in FIX 4.2, BENCH in FIX 5.0 SP2 over FIXT.1.1) send valid
+messages with, one time in two, one or two mutations (and in 5.0 SP2 now and then an ApplVerID, 1128,
+of its own or another version): a field's value replaced by hostile bytes (0xFF, NUL, UTF-8, control characters,
 300 characters, numbers out of range, another client's account), a field dropped, repeated, or an
 undefined or misplaced tag added; now and then a garbled frame. At the end:
 
@@ -83,7 +84,7 @@ class Fuzzer:
 
     def message(self, n: int) -> tuple[str, list[tuple[int, FieldValue | bytes]]]:
         rng = self.rng
-        kind = rng.choices(["D", "F", "G", "H", "q"], [60, 15, 12, 8, 5 if self.begin_string == "FIX.4.4" else 0])[0]
+        kind = rng.choices(["D", "F", "G", "H", "q"], [60, 15, 12, 8, 0 if self.begin_string == "FIX.4.2" else 5])[0]
         cl_ord_id = f"{self.comp_id[-1]}{n}"
         symbol = rng.choice(["AAPL", "AAPL", "MSFT"])
         ref = Decimal("190.00") if symbol == "AAPL" else Decimal("420.00")
@@ -145,7 +146,10 @@ class Fuzzer:
             if self.rng.random() < 0.01:
                 fix.send_raw(self.rng.choice([b"8=FIX.4.4\x019=5\x0135=D\x0110=000\x01", b"\xff" * 40,
                                               b"8=FIX.4.4\x019=999\x01"]))
-            fix.send(kind, fields)  # type: ignore[arg-type]
+            header = None
+            if self.begin_string == "FIXT.1.1" and self.rng.random() < 0.05:
+                header = {1128: self.rng.choice(["9", "7", "8", "X", ""])}  # only 9 is taken
+            fix.send(kind, fields, header=header)  # type: ignore[arg-type]
         except (OSError, ConnectionError, TimeoutError):
             pass  # kept in the history: asked for again after the reconnect
 
@@ -207,7 +211,8 @@ def test_mutated_messages_leave_the_book_exactly_as_the_venue(
     print(f"fuzz seed {seed} (FIXGATE_FUZZ_SEED={seed} replays it), {MESSAGES} messages")
     rng = random.Random(seed)
     port = gateway.settings.client_port
-    clients = [Fuzzer(port, "CLIENT1", "FIX.4.4", rng), Fuzzer(port, "CLIENT2", "FIX.4.2", rng)]
+    clients = [Fuzzer(port, "CLIENT1", "FIX.4.4", rng), Fuzzer(port, "CLIENT2", "FIX.4.2", rng),
+               Fuzzer(port, "BENCH", "FIXT.1.1", rng)]
     try:
         for n in range(MESSAGES):
             rng.choice(clients).send(n)

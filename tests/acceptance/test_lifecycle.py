@@ -1,5 +1,5 @@
-"""Every order from entry to its end through fixgate, in FIX 4.2 and 4.4: cancel, replace, status,
-mass cancel (FIX 4.4 only: FIX 4.2 has no 35=q), cancel on disconnect, unsolicited venue events
+"""Every order from entry to its end through fixgate, in FIX 4.2, 4.4 and 5.0 SP2 (over FIXT.1.1): cancel,
+replace, status, mass cancel (not in FIX 4.2, which has no 35=q), cancel on disconnect, unsolicited venue events
 (IOC remainders, expiry, DoneForDay), duplicates and resends. Refusals only the venue makes (its own
 tick and lot rules) are in test_venue_rules.py."""
 
@@ -17,7 +17,7 @@ from simulator.venue import DayEnd, Simulator
 from tests.support import eventually, order_fields
 
 Connect = Callable[..., FixClient]
-VERSIONS = ["FIX.4.4", "FIX.4.2"]
+VERSIONS = ["FIX.4.4", "FIX.4.2", "FIXT.1.1"]
 
 # Seeded book: bids 189.99 .. 189.95, asks 190.01 .. 190.05, 100 each. A buy at 189.00 rests.
 
@@ -141,23 +141,26 @@ def test_order_status_is_answered_from_the_book(begin_string: str, connect: Conn
     new = rest_a_buy(client, "s-1")
     client.send("H", {11: "s-1", 55: "AAPL", 54: "1"})
     status = client.expect("8", where={11: "s-1", 37: new[37]})
-    if begin_string == "FIX.4.4":
-        assert status[150] == "I"
-    else:
+    if begin_string == "FIX.4.2":
         assert (status[20], status[150]) == ("3", "0")
+    else:
+        assert status[150] == "I" and 20 not in status  # ExecTransType is FIX 4.2's only
     assert (status[39], status.decimal(151)) == ("0", D(100))
     client.send("H", {11: "never", 55: "AAPL", 54: "1"})
     unknown = client.expect("8", where={11: "never"})
     assert (unknown[39], unknown[58]) == ("8", "unknown order ClOrdID never")
 
 
-def test_mass_cancel_by_symbol_then_all(connect: Connect, rest: httpx.Client) -> None:
-    client = connect("CLIENT1", "FIX.4.4")
+@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIXT.1.1"])
+def test_mass_cancel_by_symbol_then_all(begin_string: str, connect: Connect, rest: httpx.Client) -> None:
+    client = connect("CLIENT1", begin_string)
     aapl = rest_a_buy(client, "m-1")
     msft = rest_a_buy(client, "m-2", price="400.00", symbol="MSFT")
     client.send("q", {11: "mc-1", 530: "1", 55: "AAPL", 60: utc_timestamp()})
     report = client.expect("r", where={11: "mc-1"})
     assert (report[531], report[533]) == ("1", "1")
+    # FIX 5.0 SP2 requires a MassActionReportID (1369) that FIX 4.4 does not define.
+    assert report.get(1369) == (report[37] if begin_string == "FIXT.1.1" else None)
     client.expect("8", where={11: "m-1", 39: "4"})
     assert book_order(rest, msft[37], "NEW")["status"] == "NEW"
     book_order(rest, aapl[37], "CANCELED")
@@ -252,7 +255,7 @@ def oms_orders(rest: httpx.Client) -> int:
 def assert_status_report(status: Message, begin_string: str, order_id: str) -> None:
     """An order-status answer (not a new order's ack) for a working, unfilled order."""
     assert status[37] == order_id
-    if begin_string == "FIX.4.4":
+    if begin_string != "FIX.4.2":
         assert (status[150], status[39]) == ("I", "0")
     else:  # FIX 4.2 has no ExecType I: ExecTransType 3 (status) and ExecType repeating the status
         assert (status[20], status[150], status[39]) == ("3", "0", "0")
@@ -305,7 +308,7 @@ def test_gtc_order_done_for_day_stays_working_then_fills_or_cancels_the_next_day
     seller.expect("8", where={11: "s-1", 39: "2"})
     seller.close()  # not a Logout: see the cancel on disconnect test for what QuickFIX does after one
     filled = client.expect("8", where={11: "g-1", 39: "2"})
-    assert filled[150] == ("F" if begin_string == "FIX.4.4" else "2")
+    assert filled[150] == ("2" if begin_string == "FIX.4.2" else "F")
     assert (filled.decimal(32), filled.decimal(31), filled.decimal(151)) == (D(100), D("189.00"), D(0))
     order = book_order(rest, fills[37], "FILLED")
     assert [e["kind"] for e in order["executions"]] == ["NEW", "DONE_FOR_DAY", "TRADE"]

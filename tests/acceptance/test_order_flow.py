@@ -17,7 +17,7 @@ from tests.support import order_fields as new_order
 Connect = Callable[..., FixClient]
 
 
-@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])
+@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2", "FIXT.1.1"])
 def test_crossing_buy_fills_and_reaches_the_book(
     begin_string: str, connect: Connect, rest: httpx.Client, simulator: Simulator
 ) -> None:
@@ -26,9 +26,9 @@ def test_crossing_buy_fills_and_reaches_the_book(
     client.send("D", new_order("buy-1", 150, "190.02"))
     new = client.expect("8", where={150: "0"})
     assert (new[11], new[39], new[1]) == ("buy-1", "0", "CLIENT1")
-    # FIX 4.4 reports every fill as ExecType F (Trade); FIX 4.2 has no F: a fill that leaves the order
-    # open is ExecType 1 (Partial fill), the one that completes it ExecType 2 (Fill).
-    partial_type, full_type = ("F", "F") if begin_string == "FIX.4.4" else ("1", "2")
+    # FIX 4.4 and 5.0 SP2 report every fill as ExecType F (Trade); FIX 4.2 has no F: a fill that leaves
+    # the order open is ExecType 1 (Partial fill), the one that completes it ExecType 2 (Fill).
+    partial_type, full_type = ("1", "2") if begin_string == "FIX.4.2" else ("F", "F")
     partial = client.expect("8", where={39: "1"})
     assert (partial[11], partial[150]) == ("buy-1", partial_type)
     assert (partial.decimal(32), partial.decimal(14), partial.decimal(151)) == (D(100), D(100), D(50))

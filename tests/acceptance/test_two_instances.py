@@ -75,7 +75,7 @@ def instance_config(tmp_path: Path, name: str, client: str, venue_comp_id: str) 
     sessions = config / "fix_sessions"
     blocks = (sessions / "clients.cfg").read_text().split("\n[SESSION]\n")
     kept = [b for b in blocks[1:] if f"TargetCompID={client}\n" in b]
-    assert len(kept) == 2, f"clients.cfg: expected {client}'s FIX 4.4 and 4.2 sessions"
+    assert len(kept) == 3, f"clients.cfg: expected {client}'s FIX 4.4, 4.2 and 5.0 SP2 (FIXT.1.1) sessions"
     (sessions / "clients.cfg").write_text("\n[SESSION]\n".join([blocks[0], *kept]))
     venues = sessions / "venues.cfg"
     venues.write_text(venues.read_text().replace("SenderCompID=FIXGATE\n", f"SenderCompID={venue_comp_id}\n"))

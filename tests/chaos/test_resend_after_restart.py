@@ -11,6 +11,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from book.journal import Journal
 from fixgate.app import Fixgate
 from fixgate.config import Settings
@@ -21,12 +23,13 @@ from tests.support import free_port, order_fields
 from tests.unit.book import samples
 
 
-def logon(port: int, comp_id: str = "CLIENT1") -> FixClient:
+def logon(port: int, comp_id: str = "CLIENT1", begin_string: str = "FIX.4.4") -> FixClient:
     """A client (CLIENT1) starting a new day: sequence numbers from 1, ResetSeqNumFlag (141=Y)."""
     deadline = time.monotonic() + 30
     while True:
         try:
-            client = FixClient.connect("127.0.0.1", port, sender_comp_id=comp_id, target_comp_id="FIXGATE")
+            client = FixClient.connect("127.0.0.1", port, sender_comp_id=comp_id, target_comp_id="FIXGATE",
+                                       begin_string=begin_string)
             client.logon(reset_seq_num=True, timeout=10)
             return client
         except (OSError, ConnectionError, TimeoutError):
@@ -123,12 +126,12 @@ def test_a_report_journaled_but_never_marked_sent_goes_at_logon_with_possresend(
     assert received[1] == []
 
 
-def fill_while_away(port: int) -> FixClient:
+def fill_while_away(port: int, begin_string: str = "FIX.4.4") -> FixClient:
     """CLIENT1 leaves a sell resting and logs out; BENCH's buy fills it while CLIENT1 is away. Returns
     once the gateway has handled CLIENT1's fill (and handed its report to QuickFIX, which can only
     store it): the venue session's reports are handled in order, and BENCH's next order's ack comes
     after the fill. Returns CLIENT1's closed connection (its sequence numbers)."""
-    client = logon(port)
+    client = logon(port, begin_string=begin_string)
     client.send("D", order_fields("away", 5, "190.00", side="2"))
     client.expect("8", where={11: "away", 150: "0"})
     client.logout(timeout=10)
@@ -145,8 +148,9 @@ def fill_of_away(client: FixClient) -> list[tuple[str | None, str | None, str | 
     return [(m.get(39), m.get(97), m.get(43)) for m in reports(client) if m.get(11) == "away" and m.get(150) == "F"]
 
 
+@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIXT.1.1"])
 def test_a_fill_made_while_the_client_was_away_reaches_it_after_a_kill_and_a_resetting_logon(
-    tmp_path: Path, database_url: str, simulator: Simulator
+    begin_string: str, tmp_path: Path, database_url: str, simulator: Simulator
 ) -> None:
     # QuickFIX stores a report for a logged-out session (sendToTarget says True): no mark that it went
     # out, so after a kill it is owed; the 141=Y logon has emptied QuickFIX's store of it.
@@ -154,10 +158,10 @@ def test_a_fill_made_while_the_client_was_away_reaches_it_after_a_kill_and_a_res
     gateway.data_dir.mkdir()
     gateway.start()
     try:
-        fill_while_away(gateway.client_port)
+        fill_while_away(gateway.client_port, begin_string)
         gateway.kill()
         gateway.start()
-        client = logon(gateway.client_port)
+        client = logon(gateway.client_port, begin_string=begin_string)
         sync(client)
         fills = fill_of_away(client)
         client.close()

@@ -20,6 +20,7 @@ from simulator.marketdata import (
 )
 from simulator.matching import Fill, Side
 from simulator.venue import data_dictionary_path, market_data_message, market_data_reject
+from tests.support import validate_fix50sp2
 
 D = Decimal
 ALL = frozenset(EntryType)
@@ -104,7 +105,7 @@ def _updates() -> list[MarketDataUpdate]:
 @pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])
 def test_market_data_messages_are_valid_for_the_clients_data_dictionary(begin_string: str) -> None:
     dictionary = fix.DataDictionary(str(data_dictionary_path(begin_string)))
-    messages = [market_data_message(u) for u in _updates()]
+    messages = [market_data_message(u, begin_string) for u in _updates()]
     messages += [
         market_data_reject("r9", RejectReason.UNKNOWN_SYMBOL, "unknown symbol NOPE"),
         market_data_reject("r9", RejectReason.UNSUPPORTED_MD_ENTRY_TYPE, "unsupported MDEntryType 4"),
@@ -118,3 +119,13 @@ def test_market_data_messages_are_valid_for_the_clients_data_dictionary(begin_st
         header.setField(52, "20250101-00:00:00.000")
         parsed = fix.Message(message.toString(), dictionary, True)
         dictionary.validate(parsed)  # raises on a missing required tag, a wrong value, a stray field
+
+
+def test_market_data_messages_are_valid_fix50sp2_for_a_fixt_client() -> None:
+    # A FIX 5.0 SP2 snapshot needs LastUpdateTime (779), which FIX 4.4 does not define.
+    messages = [market_data_message(u, "FIXT.1.1") for u in _updates()]
+    messages.append(market_data_reject("r9", RejectReason.UNKNOWN_SYMBOL, "unknown symbol NOPE"))
+    assert any(m.getHeader().getField(35) == "W" and m.isSetField(779) for m in messages)
+    assert not any(m.isSetField(779) for m in (market_data_message(u) for u in _updates()))
+    for message in messages:
+        validate_fix50sp2(message, "SIM", "CLIENT1")

@@ -33,17 +33,23 @@ from simulator.venue import (
     render_settings,
     status_report,
 )
+from tests.support import validate_fix50sp2
 
 
 def test_settings_have_one_session_per_version_and_client_and_keep_sequence_numbers(tmp_path: Path) -> None:
     config = VenueConfig(name="XCH", port=12345, target_comp_ids=("A", "B"))
     text = render_settings(config, tmp_path)
-    assert text.count("[SESSION]") == 4
+    assert text.count("[SESSION]") == 6
     for line in ("SenderCompID=XCH", "SocketAcceptPort=12345", "ResetOnLogon=N", "ResetOnDisconnect=N",
                  "NonStopSession=Y"):  # no logout nor sequence reset at a day boundary
         assert line in text.splitlines()
     assert f"FileStorePath={tmp_path / 'store'}" in text
     assert f"DataDictionary={Path(sys.prefix) / 'share' / 'quickfix' / 'FIX42.xml'}" in text
+    # FIX 5.0 SP2: the FIXT.1.1 transport dictionary, the application one, and the default version.
+    for line in (f"TransportDataDictionary={Path(sys.prefix) / 'share' / 'quickfix' / 'FIXT11.xml'}",
+                 f"AppDataDictionary={Path(sys.prefix) / 'share' / 'quickfix' / 'FIX50SP2.xml'}",
+                 "DefaultApplVerID=FIX.5.0SP2"):
+        assert text.splitlines().count(line) == 2  # one per client
     path = tmp_path / "qf.cfg"
     path.write_text(text)
     sessions = fix.SessionSettings(str(path)).getSessions()
@@ -52,6 +58,8 @@ def test_settings_have_one_session_per_version_and_client_and_keep_sequence_numb
         "FIX.4.4:XCH->B",
         "FIX.4.2:XCH->A",
         "FIX.4.2:XCH->B",
+        "FIXT.1.1:XCH->A",
+        "FIXT.1.1:XCH->B",
     }
 
 
@@ -90,6 +98,7 @@ def test_cancel_reject_reason_codes_follow_the_fix_version() -> None:
     fix44 = cancel_reject(event, "FIX.4.4")
     fix42 = cancel_reject(event, "FIX.4.2")
     assert (fix44.getField(102), fix42.getField(102)) == ("6", "2")  # 4.2 has no DuplicateClOrdID
+    assert cancel_reject(event, "FIXT.1.1").getField(102) == "6"  # 5.0 SP2 as 4.4
     assert (fix44.getField(434), fix44.getField(37), fix44.getField(39)) == ("2", "NONE", "8")
 
 
@@ -132,11 +141,10 @@ def _engine_events() -> list[ExecutionEvent]:
     return events
 
 
-@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2"])
+@pytest.mark.parametrize("begin_string", ["FIX.4.4", "FIX.4.2", "FIXT.1.1"])
 def test_every_report_the_venue_sends_is_valid_for_the_clients_data_dictionary(begin_string: str) -> None:
     # A client whose QuickFIX validates incoming messages (the gateway does) would reject, at the
     # session level, any report that breaks its data dictionary; check each kind against it.
-    dictionary = fix.DataDictionary(str(data_dictionary_path(begin_string)))
     events = _engine_events()
     kinds = {type(e).__name__ for e in events}
     assert kinds >= {
@@ -157,6 +165,11 @@ def test_every_report_the_venue_sends_is_valid_for_the_clients_data_dictionary(b
                 order, "E9", begin_string, cl_ord_id="a", symbol="AAPL", side="1", ord_status_req_id="r1"
             )
         )
+    if begin_string == "FIXT.1.1":  # FIX 5.0 SP2 over FIXT.1.1: two dictionaries
+        for message in messages:
+            validate_fix50sp2(message, "SIM", "CLIENT1")
+        return
+    dictionary = fix.DataDictionary(str(data_dictionary_path(begin_string)))
     for message in messages:
         header = message.getHeader()
         for tag, value in ((8, begin_string), (49, "SIM"), (56, "CLIENT1"), (34, "2")):
