@@ -67,7 +67,8 @@ class Bench:
             print(f"book of record: database {self.db.name} ({self.db.source})", flush=True)
             self.gateway = procs.start_gateway(self.work, client_port=self.client_port,
                                                venue_port=self.sim_port, rest_port=self.rest_port,
-                                               database_url=self.db.url)
+                                               database_url=self.db.url,
+                                               config_dir=getattr(self.args, "config_dir", None))
             self.processes.append(self.gateway)
             self.hops["gateway"] = self.gateway
 
