@@ -1,10 +1,12 @@
 """Drop copy sessions (``DropCopy=Y`` in clients.cfg): a read-only copy of what covered clients are sent.
 
-The shipped clients.cfg has DROPCOPY in FIX 4.4 covering CLIENT1 and CLIENT2, and in FIX 4.2 covering
-CLIENT1; BENCH is covered by none."""
+The gateway runs with the shipped config plus the README's example: DROPCOPY in FIX 4.4 covering CLIENT1
+and CLIENT2, and in FIX 4.2 covering CLIENT1; BENCH is covered by none."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -18,11 +20,43 @@ from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient, Message
 from simulator.venue import Simulator
-from tests.acceptance.conftest import API_TOKEN
+from tests.acceptance.conftest import API_TOKEN, REPO
 from tests.support import eventually, free_port
 from tests.support import order_fields as new_order
 
 Connect = Callable[..., FixClient]
+
+
+def readme_example() -> str:
+    """The ``clients.cfg`` blocks of the README's "Drop copy" section: the tests run what it shows."""
+    section = (REPO / "README.md").read_text().split("\n## Drop copy\n", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"```ini\n(.*?)```", section, re.DOTALL)
+    assert found is not None, "README: no ini block in the Drop copy section"
+    return found.group(1)
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """The shipped config with the README's drop copy sessions appended to clients.cfg."""
+    config = tmp_path / "config"
+    shutil.copytree(REPO / "config", config)
+    clients = config / "fix_sessions" / "clients.cfg"
+    clients.write_text(clients.read_text() + "\n" + readme_example())
+    return config
+
+
+@pytest.fixture
+def gateway(config_dir: Path, tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator[Fixgate]:
+    """The acceptance gateway (conftest's), with the README's drop copy sessions."""
+    app = Fixgate(Settings(data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
+                           rest_port=free_port(), database_url=database_url, api_token=API_TOKEN,
+                           config_dir=config_dir))
+    app.start()
+    try:
+        assert app.wait_for_venues({"SIM"}), "the gateway's SIM venue session did not log on"
+        yield app
+    finally:
+        app.stop()
 
 # What a copy must repeat of the client's message: type, ids, status, quantities, Text.
 _SAME = (35, 11, 41, 37, 17, 150, 39, 1, 55, 54, 38, 44, 32, 31, 14, 151, 6, 58, 434, 102)
@@ -193,9 +227,9 @@ def test_a_drop_copy_disconnected_during_trading_gets_what_it_missed_on_reconnec
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, simulator: Simulator) -> Settings:
+def settings(config_dir: Path, tmp_path: Path, database_url: str, simulator: Simulator) -> Settings:
     return Settings(data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
-                    rest_port=free_port(), database_url=database_url, api_token=API_TOKEN)
+                    rest_port=free_port(), database_url=database_url, api_token=API_TOKEN, config_dir=config_dir)
 
 
 @pytest.fixture
