@@ -205,6 +205,11 @@ def test_a_drop_copy_disconnected_during_trading_gets_what_it_missed_on_reconnec
         client.send("D", new_order(f"away-{n}", 10, "190.05"))
         client.expect("8", where={11: f"away-{n}", 39: "2"})
     missed = [m for m in reports(client) if m.get(11, "").startswith("away")]
+    # The venue's thread sends the copies right after the client's reports; BENCH's order, acknowledged
+    # on that thread after them, says they are handed over (else one could go live after the logon).
+    bench = connect("BENCH")
+    bench.send("D", new_order("after", 1, "175.00"))
+    bench.expect("8", where={11: "after", 150: "0"})
 
     # Back: keeping its sequence numbers, QuickFIX resends the gap (PossDup); after a new-day logon
     # (141=Y), which empties QuickFIX's store of the session, fixgate sends them again (PossResend).
