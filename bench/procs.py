@@ -259,12 +259,13 @@ def fix50_venue_config(config: Path) -> Path:
 
 def start_gateway(work: Path, *, client_port: int, venue_port: int, rest_port: int, database_url: str,
                   config_dir: Path | None = None) -> Process:
-    """``fixgate serve`` without FIX message logs, against the simulator; waits for REST /health."""
+    """``fixgate serve`` without FIX message logs, against the simulator (with the config folder
+    ``config_dir``, else the shipped one); waits for REST /health."""
+    config = [] if config_dir is None else ["--config-dir", str(config_dir)]
     proc = start(
         "gateway",
         ["-m", "fixgate.cli", "serve", "--client-port", str(client_port), "--venue-port", str(venue_port),
-         "--rest-port", str(rest_port), "--data-dir", str(work / "gateway"), "--no-fix-message-log",
-         *(["--config-dir", str(config_dir)] if config_dir is not None else [])],
+         "--rest-port", str(rest_port), "--data-dir", str(work / "gateway"), "--no-fix-message-log", *config],
         work / "logs",
         env={"DATABASE_URL": database_url},
     )

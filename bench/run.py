@@ -70,7 +70,8 @@ class Bench:
                           if getattr(self.args, "venue_fix50", False) else None)
             self.gateway = procs.start_gateway(self.work, client_port=self.client_port,
                                                venue_port=self.sim_port, rest_port=self.rest_port,
-                                               database_url=self.db.url, config_dir=config_dir)
+                                               database_url=self.db.url,
+                                               config_dir=config_dir or getattr(self.args, "config_dir", None))
             self.processes.append(self.gateway)
             self.hops["gateway"] = self.gateway
 

@@ -697,8 +697,10 @@ class Replayed:
     refused: tuple[Path, ...] = ()  # read to the end, but the book refused some of their records
     sent: frozenset[ClientSent] = frozenset()  # the files' marks of client messages on the wire
 
-    def carry_over(self, owed: Sequence[ClientMessage], journal: Journal, *, keep_booked: bool = False) -> None:
-        """Append the reports still ``owed`` to the new ``journal``, then retire the replayed files:
+    def carry_over(self, owed: Sequence[ClientMessage | ClientSent], journal: Journal, *,
+                   keep_booked: bool = False) -> None:
+        """Append the reports still ``owed`` (with the marks of those who had them: a drop copy may be
+        owed what its client had) to the new ``journal``, then retire the replayed files:
         removed, or, with ``keep_booked``, kept as ``*.booked`` until the bus publisher has them (it
         removes them); or kept for a person to look at: ``*.corrupt`` with a damaged frame,
         ``*.refused`` holding records the book refused (the only copy of those records left)."""

@@ -308,14 +308,28 @@ class ClientSent:
     ref: str  # "8:" and a report's ExecID, or "9#" and a cancel reject's reject_id
 
     @staticmethod
-    def of(message: ClientMessage) -> ClientSent:
+    def of(message: ClientMessage | ClientCopy) -> ClientSent:
         """The mark of ``message``: a report by its ExecID; a cancel reject, which has none on the wire,
-        by its ``reject_id`` (one journaled before rejects had it: "9:" and its ClOrdID, as then)."""
+        by its ``reject_id`` (one journaled before rejects had it: "9:" and its ClOrdID, as then). A
+        drop copy's mark is its drop copy session's, with the ref of the message it copies."""
+        if isinstance(message, ClientCopy):
+            return ClientSent(message.session, ClientSent.of(message.of).ref)
         if isinstance(message, ClientReport):
             return ClientSent(message.session, f"8:{message.exec_id}")
         if message.reject_id:
             return ClientSent(message.session, f"9#{message.reject_id}")
         return ClientSent(message.session, f"9:{message.cl_ord_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCopy:
+    """A copy of a client's report or cancel reject owed to a drop copy session (``session``). Never
+    journaled itself: the journal holds the message it copies (``of``) and, once the copy is on the
+    wire, the drop copy session's ``ClientSent`` mark of it; a restart owes the copy to every drop copy
+    session covering the client that has no mark (``ClientApplication.owe``)."""
+
+    session: str  # the drop copy session's key
+    of: ClientMessage
 
 
 # -- RISK ------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from book.order_ids import OrderIdMark
 from book.writer import load_state
 from bus.publisher import Status as PublisherStatus
 from bus.server import embedded_argv, embedded_url, pick_port, write_url
+from domain.model import ClientSent
 from fixgate.config import ConfigError, Settings, load_instruments
 from fixgate.datadir import DataDirLock, allow_traverse, lock_data_dir
 from fixgate.metrics import BusFollower, FixgateCollector, registry_of
@@ -130,8 +131,9 @@ class Fixgate:
         replayed.carry_over(owed, self.journal, keep_booked=s.bus)
         if owed:
             log.warning(
-                "%d execution reports and cancel rejects were journaled but not marked as sent: sent at each"
-                " client's logon with PossResend", len(owed)
+                "%d execution reports and cancel rejects were journaled but not marked as sent (to their client"
+                " or a drop copy): sent at each one's logon with PossResend",
+                sum(not isinstance(m, ClientSent) for m in owed),
             )
         self.gateway.start()
         if not s.api_token and not s.api_tokens:

@@ -16,11 +16,13 @@ from domain.model import (
     CancelRejectReason,
     Carried,
     ClientCancelReject,
+    ClientCopy,
     ClientMessage,
     ClientReport,
     ClientSent,
     Effect,
     ExecKind,
+    NewOrder,
     OrderStatus,
     ReplaceOrder,
     RequestKind,
@@ -29,6 +31,8 @@ from domain.model import (
 )
 from gateway import fixspec as t
 from gateway.credentials import LogonCredentials
+from gateway.dropcopy import DropCopies, as_copy
+from gateway.dropcopy import refusal as drop_copy_refusal
 from gateway.latency import HopMetrics
 from gateway.sessions import FixSessions
 from gateway.settings import copy_session_id, session_key
@@ -52,6 +56,10 @@ from gateway.translate import (
 from oms.manager import OrderManager
 
 log = logging.getLogger(__name__)
+
+# What a client session (or a drop copy session) may be owed: a message, or a drop copy's copy of one.
+Owed = ClientMessage | ClientCopy
+
 
 @dataclass(frozen=True, slots=True)
 class ClientSession:
@@ -87,14 +95,16 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         # Per session key, the Username/Password its Logon must carry (sessions with a Username=).
         self.credentials: dict[str, LogonCredentials] = {}
         self.cancel_on_disconnect: frozenset[str] = frozenset()  # session keys
-        self._owed: dict[str, list[ClientMessage]] = {}
+        # The drop copy sessions (read-only) and which of them cover each client session.
+        self.drop_copies = DropCopies()
+        self._owed: dict[str, list[Owed]] = {}
         # Where a report or cancel reject is marked as on the wire (fixgate.app: the journal); marks
         # decide at the next start what is owed (``owe``). None: not recorded (tests of one run).
         self.record_sent: Callable[[Sequence[ClientSent]], None] | None = None
         # Per session key, what QuickFIX took while the client was away (stored, not sent): each with
         # the MsgSeqNum it was stored under, None if QuickFIX did not even store it. QuickFIX resends
         # one when the client asks, unless a 141=Y logon has emptied the store: onLogon tells which.
-        self._away: dict[str, list[tuple[int | None, ClientMessage]]] = {}
+        self._away: dict[str, list[tuple[int | None, Owed]]] = {}
         self._away_lock = threading.Lock()  # _deliver runs on the venue threads too
         self._logon_seq: dict[str, int] = {}  # per session key, the MsgSeqNum of its last Logon sent
         # .message: the ClientMessage this thread is handing to QuickFIX in _deliver(); .state: what
@@ -102,26 +112,39 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         # the same thread (and the same callback's thread state), under QuickFIX's session lock.
         self._handing = threading.local()
 
-    def owe(self, messages: Iterable[ClientMessage], sent: Collection[ClientSent]) -> list[ClientMessage]:
+    def owe(self, messages: Iterable[ClientMessage], sent: Collection[ClientSent]) -> list[ClientMessage | ClientSent]:
         """Reports and cancel rejects a previous run journaled with no mark in ``sent`` that they went
         out on the wire: each is sent when its client next logs on, with PossResend (97=Y), for the
-        client may have had it (killed between the send and the mark). Returns them, once each, in
-        journal order. One journaled more than once (carried over to the next journal, then replayed
-        from both) is owed once.
+        client may have had it (killed between the send and the mark). The same for each drop copy
+        session covering the client: a copy with no mark of that session is owed to it. One journaled
+        more than once (carried over to the next journal, then replayed from both) is owed once.
+
+        Returns what the new journal must hold for the next start to owe the same: each message still
+        owed to someone, in journal order, followed by the marks of those who had it already.
 
         The marks are fixgate's own (:class:`~domain.model.ClientSent`), not QuickFIX's store: a logon
         with ResetSeqNumFlag (141=Y) empties the store, and a report sent before it would look unsent
         and go again as new."""
-        done = set(sent)
-        owed: list[ClientMessage] = []
+        seen: set[ClientSent] = set()
+        carried: list[ClientMessage | ClientSent] = []
         for message in messages:
             mark = ClientSent.of(message)
-            if mark in done:
+            if mark in seen:
                 continue
-            done.add(mark)
-            self._owed.setdefault(message.session, []).append(message)
-            owed.append(message)
-        return owed
+            seen.add(mark)
+            had: list[ClientSent] = []
+            owed = False
+            for to in (message.session, *self.drop_copies.of(message.session)):
+                to_mark = ClientSent(to, mark.ref)
+                if to_mark in sent:
+                    had.append(to_mark)
+                    continue
+                owed = True
+                self._owed.setdefault(to, []).append(message if to == message.session else ClientCopy(to, message))
+            if owed:
+                carried.append(message)
+                carried.extend(had)
+        return carried
 
     def send_cancel_reject(self, reject: ClientCancelReject, *, possible_resend: bool = False) -> None:
         """Send an OrderCancelReject to the client session that asked (``possible_resend``: with 97=Y)."""
@@ -129,7 +152,15 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         if session is None:
             log.error("cancel reject for unknown client session %s dropped", reject.session)
             return
-        self._deliver(client_cancel_reject(reject, session.begin_string), session, reject, possible_resend)
+        msg = client_cancel_reject(reject, session.begin_string)
+        coverage = None if possible_resend else self.drop_copies.covering.get(session.key)
+        if coverage is None:
+            self._deliver(msg, session, reject, possible_resend)
+            return
+        with coverage.lock:  # the drop copies get this client's messages in the order it gets them
+            self._deliver(msg, session, reject, False)
+            for key in coverage.drop_copies:
+                self.send_copy(ClientCopy(key, reject))
 
     def send_report(self, report: ClientReport, *, possible_resend: bool = False) -> None:
         """Send an ExecutionReport to the client session the order came from (``possible_resend``: with
@@ -139,11 +170,40 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         if session is None:
             log.error("report %s for unknown client session %s dropped", report.exec_id, report.session)
             return
-        msg = client_execution_report(report, session.begin_string, time.time_ns())
-        self._deliver(msg, session, report, possible_resend)
+        now = time.time_ns()
+        msg = client_execution_report(report, session.begin_string, now)
+        # A message owed again (possible_resend) is not copied again: each drop copy is owed its own.
+        coverage = None if possible_resend else self.drop_copies.covering.get(session.key)
+        if coverage is None:
+            self._deliver(msg, session, report, possible_resend)
+            return
+        with coverage.lock:  # the drop copies get this client's messages in the order it gets them
+            self._deliver(msg, session, report, False)
+            for key in coverage.drop_copies:
+                self.send_copy(ClientCopy(key, report), now_ns=now)
+
+    def send_copy(self, copy: ClientCopy, *, possible_resend: bool = False, now_ns: int | None = None) -> None:
+        """Send a drop copy session its copy of a client's report or cancel reject, marked as a copy
+        (``gateway.dropcopy.as_copy``), in the drop copy's FIX version; delivered and marked as a client
+        message is (``_deliver``). Never raises: one copy that fails must not stop the client's flow."""
+        try:
+            session = self._sessions.get(copy.session)
+            client = self._sessions.get(copy.of.session)
+            if session is None or client is None:
+                log.error("copy %s: unknown session; dropped", ClientSent.of(copy))
+                return
+            original = copy.of
+            if isinstance(original, ClientReport):
+                now = time.time_ns() if now_ns is None else now_ns
+                msg = client_execution_report(original, session.begin_string, now)
+            else:
+                msg = client_cancel_reject(original, session.begin_string)
+            self._deliver(as_copy(msg, client.comp_id, session.begin_string), session, copy, possible_resend)
+        except Exception:
+            log.exception("drop copy %s not sent", ClientSent.of(copy))
 
     def _deliver(
-        self, msg: fix.Message, session: ClientSession, message: ClientMessage, possible_resend: bool
+        self, msg: fix.Message, session: ClientSession, message: Owed, possible_resend: bool
     ) -> None:
         """Send ``msg``, the wire form of ``message``, and once QuickFIX has put it on the wire, mark
         it so. Only then: ``sendToTarget`` is True as well when the client is away and QuickFIX merely
@@ -169,7 +229,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         elif state == "wire":
             self._mark(session.key, message)
 
-    def _mark(self, key: str, message: ClientMessage) -> None:
+    def _mark(self, key: str, message: Owed) -> None:
         if self.record_sent is None:
             return
         try:
@@ -208,7 +268,9 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
                 # Sent before the crash, or not: no mark says. PossResend lets the client tell by ExecID.
                 # Each on its own: one that cannot be built or sent must not keep the rest from the client.
                 try:
-                    if isinstance(message, ClientReport):
+                    if isinstance(message, ClientCopy):
+                        self.send_copy(message, possible_resend=True)
+                    elif isinstance(message, ClientReport):
                         self.send_report(message, possible_resend=True)
                     else:
                         self.send_cancel_reject(message, possible_resend=True)
@@ -232,7 +294,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         except Exception:
             log.exception("client onLogout failed")
 
-    def _emptied_from_store(self, key: str) -> list[ClientMessage]:
+    def _emptied_from_store(self, key: str) -> list[Owed]:
         """Of what QuickFIX took while ``key``'s client was away, what its store no longer holds: a
         message stored under a MsgSeqNum at or above that of the Logon just sent was stored before the
         sequence numbers went back (a 141=Y logon, which empties the store). Those are taken out of
@@ -240,7 +302,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         logon_seq = self._logon_seq.get(key, 1)
         with self._away_lock:
             away = self._away.pop(key, [])
-            kept: list[tuple[int | None, ClientMessage]] = [
+            kept: list[tuple[int | None, Owed]] = [
                 (seq, m) for seq, m in away if seq is not None and seq < logon_seq
             ]
             if kept:
@@ -332,13 +394,18 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         handler = None
         try:
             self._states.received(session_id)
-            handler = self._handlers.get(message.getHeader().getField(t.MSG_TYPE))
+            msg_type = message.getHeader().getField(t.MSG_TYPE)
+            handler = self._handlers.get(msg_type)
             foreign = foreign_appl_ver_id(message)
             if foreign is not None:
                 self._send(session_reject(message, foreign, t.SRR_VALUE_INCORRECT), session_id)
                 return
             if handler is not None:
-                handler(self, message, session_id)
+                key = session_key(session_id)
+                if key in self.drop_copies.sessions:
+                    self._refuse_read_only(message, session_id, msg_type)
+                else:
+                    handler(self, message, session_id)
         except fix.FieldNotFound:
             # A tag the dictionary leaves optional but fixgate needs (FIX 4.4 Symbol is optional in
             # the Instrument block): QuickFIX answers with a reject naming the tag. Safe to raise:
@@ -362,7 +429,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             return
         refusal = session.entitled(command.account, self.entitlements)
         if refusal is not None:
-            self._send(refused_order_report(command, session.begin_string, refusal, now), session.session_id)
+            self._refuse_order(session, command, refusal, now)
             return
         effects = self._oms.submit(command)
         decided = time.time_ns()
@@ -373,6 +440,34 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         elif isinstance(outcome, ClientReport) and outcome.kind is ExecKind.REJECTED:
             # (A resend's status report is of an order timed when first taken.)
             self._hops.order(outcome.order_id, now, decided, None)
+
+    def _refuse_order(self, session: ClientSession, command: NewOrder, refusal: str, now: int) -> None:
+        """Refuse an order at the edge (an account the session may not trade): the client gets an
+        ExecutionReport saying why, and each drop copy covering it a copy. Neither is journaled (the
+        OMS never saw the order), so neither is owed after a restart."""
+        coverage = self.drop_copies.covering.get(session.key)
+        if coverage is None:
+            self._send(refused_order_report(command, session.begin_string, refusal, now), session.session_id)
+            return
+        with coverage.lock:
+            self._send(refused_order_report(command, session.begin_string, refusal, now), session.session_id)
+            for key in coverage.drop_copies:
+                copy_session = self._sessions.get(key)
+                if copy_session is None:
+                    continue
+                try:
+                    msg = refused_order_report(command, copy_session.begin_string, refusal, now)
+                    self._send(as_copy(msg, session.comp_id, copy_session.begin_string), copy_session.session_id)
+                except Exception:
+                    log.exception("drop copy to %s of the refusal of %s not sent", key, command.cl_ord_id)
+
+    def _refuse_read_only(self, message: fix.Message, session_id: fix.SessionID, msg_type: str) -> None:
+        """A drop copy session is read-only: its order, cancel, replace, status or mass cancel request is
+        refused with a BusinessMessageReject saying so, and nothing reaches the OMS."""
+        session = self._sessions[session_key(session_id)]
+        text, reason = drop_copy_refusal(msg_type, session.comp_id, session.begin_string)
+        log.warning("drop copy %s: %s", session.key, text)
+        self._reply(message, session_id, Invalid(0, text, reason), t.CL_ORD_ID)
 
     def _on_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_cancel(message, session_key(session_id), time.time_ns())

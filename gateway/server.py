@@ -13,6 +13,7 @@ from gateway.clients import ClientApplication
 from gateway.connections import ConnectionGuard
 from gateway.credentials import CredentialsError, LogonCredentials, credentials_from
 from gateway.dispatch import Dispatcher
+from gateway.dropcopy import drop_copies
 from gateway.latency import HopMetrics
 from gateway.sessions import FixSessions
 from gateway.settings import SessionConfigError, render, session_key
@@ -63,6 +64,7 @@ class FixGateway:
         self.clients.cancel_on_disconnect = _flagged_sessions(self._client_parts[-1], "CancelOnDisconnect")
         self.clients.entitlements = _entitlements(self._client_parts[-1])
         self.clients.credentials = _credentials(self._client_parts[-1])
+        self.clients.drop_copies = drop_copies(self._client_parts[-1])
         self.connection_guard = _connection_guard(self._client_parts[-1], client_port)
 
     def start(self) -> None:
