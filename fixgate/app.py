@@ -125,6 +125,7 @@ class Fixgate:
                 "%d execution reports and cancel rejects were journaled but not marked as sent: sent at each"
                 " client's logon with PossResend", len(owed)
             )
+        self._start_tls_terminator(data_dir)
         self.gateway.start()
         if not s.api_token and not s.api_tokens:
             log.warning("no REST API token (FIXGATE_API_TOKEN, FIXGATE_API_TOKENS_FILE): the REST API refuses"
@@ -174,6 +175,30 @@ class Fixgate:
             sys.executable, "-m", "bus.publisher", "--journal-dir", str(journal.directory),
             "--instance", s.instance, "--status", str(self._bus_status),
         ], logs / "bus-publisher.log", env={**env, "NATS_URL": url}, stop_grace_s=10.0))
+
+    def _start_tls_terminator(self, data_dir: Path, timeout: float = 10.0) -> None:
+        """Start the TLS terminator (``gateway.tlsproxy``) when a session speaks TLS, and wait until it
+        listens, so the venue sessions' first connection and the first client find it."""
+        assert self.gateway is not None and self.supervisor is not None
+        plan = self.gateway.tls
+        if not plan.routes:
+            return
+        for route in plan.routes:
+            route.context()  # a certificate that cannot load stops the start here, naming the file
+        config, ready = data_dir / "tls" / "routes.json", data_dir / "tls" / "ready"
+        plan.write(config)
+        ready.unlink(missing_ok=True)
+        child = self.supervisor.add(Child("tls-terminator", [
+            sys.executable, "-m", "gateway.tlsproxy", "--config", str(config), "--ready", str(ready),
+        ], data_dir / "logs" / "tls-terminator.log", stop_grace_s=5.0))
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if time.monotonic() > deadline or (child.process is not None and child.process.poll() is not None):
+                raise RuntimeError(f"the TLS terminator did not start (see {child.log_path})")
+            time.sleep(0.02)
+        log.info("TLS terminator up: %s", ", ".join(
+            f"{r.name} {'in on' if r.side == 'accept' else 'out to'} "
+            f"{r.listen_port if r.side == 'accept' else f'{r.target_host}:{r.target_port}'}" for r in plan.routes))
 
     def health_parts(self) -> dict[str, str]:
         """The state of each part besides the database, for ``/health``: "ok", or what is wrong."""
