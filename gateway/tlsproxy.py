@@ -86,7 +86,7 @@ class Terminator:
         """Bind every route's port (raises if one cannot be bound)."""
         for route in self.routes:
             server = await asyncio.start_server(
-                self._accept if route.side == "accept" else self._connect_out,
+                self._handle,
                 route.listen_host, route.listen_port, reuse_address=True, limit=_CHUNK,
             )
             self._servers.append(server)
@@ -98,21 +98,33 @@ class Terminator:
             server.close()
         for task in list(self._connections):
             task.cancel()
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=2)
 
     def _route(self, writer: asyncio.StreamWriter) -> TlsRoute:
         port = writer.get_extra_info("sockname")[1]
         return next(r for r in self.routes if r.listen_port == port)
 
-    def _track(self) -> None:
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One connection accepted on a route's port, until it ends or the terminator stops."""
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """A client connection: address checks, the handshake, then the plain leg to QuickFIX."""
-        self._track()
         route = self._route(writer)
+        try:
+            if route.side == "accept":
+                await self._accept(route, reader, writer)
+            else:
+                await self._connect_out(route, reader, writer)
+        except asyncio.CancelledError:
+            writer.transport.abort()  # stopping: ended here, not left to asyncio's stream callback
+        except Exception:
+            log.exception("%s: connection failed", route.name)
+            writer.transport.abort()
+
+    async def _accept(self, route: TlsRoute, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A client connection: address checks, the handshake, then the plain leg to QuickFIX."""
         peer = str(writer.get_extra_info("peername")[0]).removeprefix("::ffff:")
         if route.allowed is not None and not _allowed(peer, route.allowed):
             log.warning("%s: connection from %s refused: not in TLSAllowedRemoteAddresses", route.name, peer)
@@ -145,15 +157,15 @@ class Terminator:
             log.info("%s: %s%s relayed to port %d", route.name, peer, f" ({subject})" if subject else "",
                      route.target_port)
             await _splice((reader, writer), backend, f"{route.name} {peer}")
+            log.info("%s: %s disconnected", route.name, peer)
         finally:
             self._per_address[key] -= 1
             if self._per_address[key] <= 0:
                 del self._per_address[key]
 
-    async def _connect_out(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connect_out(self, route: TlsRoute, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
         """The venue initiator's connection: TLS to the venue, then relay."""
-        self._track()
-        route = self._route(writer)
         try:
             venue = await asyncio.open_connection(
                 route.target_host, route.target_port, ssl=self._contexts[route.listen_port],
@@ -178,7 +190,7 @@ def _allowed(peer: str, allowed: tuple[str, ...]) -> bool:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate refused: {exc.verify_message}"
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError) or "taking longer than" in str(exc):  # asyncio's handshake timeout
         return "no handshake in time"
     return str(exc) or type(exc).__name__
 

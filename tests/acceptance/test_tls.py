@@ -9,6 +9,7 @@ run as its own process), fixgate's SIM session with ``TLS=Y`` trades with it.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import ssl
@@ -55,12 +56,16 @@ def pki(tmp_path: Path) -> Pki:
     return Pki(tmp_path / "pki")
 
 
-def _config_dir(tmp_path: Path, pki: Pki, tls_port: int, venue: str = "") -> Path:
-    """The shipped config with a TLS client session and, if given, ``venue`` lines for SIM's [SESSION]."""
+def _config_dir(tmp_path: Path, pki: Pki, tls_port: int, guard: str = "") -> Path:
+    """The shipped config with a TLS client session (and ``guard``: the client port's [DEFAULT] guard
+    settings instead of the shipped ones)."""
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     clients = config / "fix_sessions" / "clients.cfg"
-    clients.write_text(clients.read_text() + f"""
+    text = clients.read_text()
+    if guard:
+        text = text.replace("ConnectionLogonTimeout=5\nMaxConnectionsPerAddress=10\n", guard)
+    clients.write_text(text + f"""
 [SESSION]
 BeginString=FIX.4.4
 TargetCompID=TLSCLIENT
@@ -73,9 +78,6 @@ TLSCertificateKeyFile={pki.server.key}
 TLSCACertificateFile={pki.trusted.ca}
 TLSVerifyPeer=Y
 """)
-    if venue:
-        venues = config / "fix_sessions" / "venues.cfg"
-        venues.write_text(venues.read_text() + venue)
     return config
 
 
@@ -165,6 +167,47 @@ def test_a_tls_session_cannot_log_on_in_plain_text(tls_gateway: Fixgate) -> None
                                target_comp_id="FIXGATE")
     with client, pytest.raises((FixSessionError, ConnectionError, OSError, TimeoutError)):
         client.logon(timeout=3)
+
+
+def test_the_cap_per_address_and_the_handshake_timeout_hold_behind_the_terminator(
+    tmp_path: Path, database_url: str, simulator: Simulator, pki: Pki, tls_port: int,
+) -> None:
+    guard = "ConnectionLogonTimeout=2\nMaxConnectionsPerAddress=2\n"
+    app = _start(tmp_path, database_url, _config_dir(tmp_path, pki, tls_port, guard), simulator.port)
+    log = app.settings.data_dir / "logs" / "tls-terminator.log"
+    try:
+        assert app.gateway is not None
+        guard_of_the_plain_port = app.gateway.connection_guard
+        # QuickFIX sees three connections from 127.0.0.1 (one through the terminator), over its cap
+        # of 2: the relayed one is the terminator's to count, by its real address.
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_tls_client(tls_port, pki.client_context(pki.client))).logon()
+            plain = [stack.enter_context(FixClient.connect("127.0.0.1", app.settings.client_port,
+                                                           sender_comp_id=comp_id, target_comp_id="FIXGATE"))
+                     for comp_id in ("CLIENT1", "CLIENT2")]
+            for client in plain:
+                client.logon()
+            time.sleep(1)  # five passes of the guard
+            assert guard_of_the_plain_port.closed_for_cap == 0
+            assert all(client.connected for client in plain)
+        eventually(log.read_text, lambda text: "127.0.0.1 disconnected" in text)
+
+        silent = [socket.create_connection(("127.0.0.1", tls_port), timeout=10) for _ in range(2)]
+        with socket.create_connection(("127.0.0.1", tls_port), timeout=10) as third:
+            assert third.recv(1) == b"", "a third connection from one address was let in"
+        for sock in silent:  # no handshake within ConnectionLogonTimeout: closed
+            with sock:
+                assert sock.recv(1) == b""
+        text = log.read_text()
+        assert "over 2 connections from that address" in text and "no handshake in time" in text
+
+        # A handshake, then no logon: the gateway's guard closes the relayed connection, and the
+        # terminator the client's.
+        with _tls_client(tls_port, pki.client_context(pki.client)) as client:
+            assert client.wait_closed(10), "a TLS client that never logged on was left connected"
+        assert guard_of_the_plain_port.closed_for_timeout == 1
+    finally:
+        app.stop()
 
 
 def test_the_terminator_restarts_and_the_client_reconnects(tls_gateway: Fixgate, pki: Pki, tls_port: int) -> None:
