@@ -135,7 +135,7 @@ class Fixgate:
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
             metrics=self.hops, risk=self.controls, parts=self.health_parts,
         )
-        self.rest = RestServer(api, s.rest_host, s.rest_port)
+        self.rest = RestServer(api, s.rest_host, s.rest_port, certfile=s.rest_tls_cert, keyfile=s.rest_tls_key)
         self.rest.start()
         log.info(
             "fixgate ready in %.2fs: FIX clients on port %d, REST on %s, %d open orders restored; risk: %d"

@@ -253,7 +253,8 @@ def _route_clients(path: Path, pick_port: Callable[[], int]) -> tuple[tuple[TlsR
         by_port[port] = route
         names.setdefault(port, []).append(name)
         # One internal port per listener: QuickFIX accepts a session only on its own SocketAcceptPort.
-        backend.setdefault(port, pick_port())
+        if port not in backend:
+            backend[port] = pick_port()
         section.set("SocketAcceptPort", backend[port])
     if not by_port:
         return (), []
