@@ -14,10 +14,10 @@ from fastapi import FastAPI
 
 from fixgate.app import Fixgate
 from fixgate.config import ConfigError, Settings
+from fixgate.devcerts import Authority, CertFiles
 from fixgate.rest import RestServer
 from simulator.venue import Simulator
 from tests.acceptance.conftest import API_TOKEN
-from tests.certs import Authority, CertFiles
 from tests.support import free_port
 
 _WARNING = "without TLS"

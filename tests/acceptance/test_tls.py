@@ -23,11 +23,11 @@ import pytest
 
 from fixgate.app import Fixgate
 from fixgate.config import Settings
+from fixgate.devcerts import Authority, CertFiles
 from fixgate.fixclient import FixClient, FixSessionError
 from gateway.tls import TlsPlan, TlsRoute
 from simulator.venue import Simulator
 from tests.acceptance.conftest import API_TOKEN, REPO
-from tests.certs import Authority, CertFiles
 from tests.support import eventually, free_port, order_fields
 
 pytestmark = pytest.mark.timeout(120)

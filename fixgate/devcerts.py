@@ -1,10 +1,17 @@
-"""Certificates for the TLS tests, made at run time with ``cryptography``: an authority, and leaf
-certificates it signs (a server's for 127.0.0.1 and localhost, clients', an expired one)."""
+"""Certificates for trying TLS out, for the tests and for the benchmark: ``python -m fixgate.devcerts DIR
+[CLIENT...]`` makes an authority (``DIR/dev-ca.pem``), a server certificate for 127.0.0.1 and localhost
+(``DIR/dev-fixgate.pem``/``.key``) and a client certificate for each CompID named.
+
+Made with ``cryptography`` (in the ``test`` and ``bench`` extras). For development only: a real
+deployment's certificates come from the firm's authority, and its keys never sit beside its config.
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import ipaddress
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,3 +79,20 @@ class Authority:
                                                 serialization.NoEncryption()))
         files.key.chmod(0o600)
         return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fixgate.devcerts", description=__doc__.split("\n")[0])
+    parser.add_argument("folder", type=Path, help="where the PEM files go")
+    parser.add_argument("clients", nargs="*", help="client CompIDs to make a certificate for")
+    args = parser.parse_args(argv)
+    authority = Authority(args.folder, "dev")
+    made = [authority.issue("fixgate", server=True), *(authority.issue(c) for c in args.clients)]
+    print(f"authority: {authority.ca}")
+    for files in made:
+        print(f"{files.cert.stem}: {files.cert} {files.key}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
