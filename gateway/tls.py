@@ -7,7 +7,9 @@ its ``[SESSION]`` of the shipped ``.cfg`` files (QuickFIX ignores keys it does n
 - a client session (``clients.cfg``) with ``TLSAcceptPort``: clients connect there over TLS; the
   terminator checks the peer's address (``TLSAllowedRemoteAddresses``, ``MaxConnectionsPerAddress``),
   completes the handshake (within ``ConnectionLogonTimeout``; a client certificate signed by
-  ``TLSCACertificateFile`` when ``TLSVerifyPeer=Y``, the default) and only then opens a plain
+  ``TLSCACertificateFile`` when ``TLSVerifyPeer=Y``, the default; with ``TLSCompIDInCertificate=Y``
+  its common name or a DNS name must be the SenderCompID of the client's first message) and only
+  then opens a plain
   connection to the session's own internal acceptor port (its ``SocketAcceptPort`` is rewritten to
   it, so QuickFIX accepts that session there and nowhere else: a TLS session cannot log on in plain
   text on the client port);
@@ -35,7 +37,7 @@ from typing import Literal
 from gateway.settings import SessionConfigError
 
 _CLIENT_KEYS = ("TLSAcceptPort", "TLSAcceptHost", "TLSCertificateFile", "TLSCertificateKeyFile",
-                "TLSCACertificateFile", "TLSVerifyPeer", "TLSAllowedRemoteAddresses")
+                "TLSCACertificateFile", "TLSVerifyPeer", "TLSAllowedRemoteAddresses", "TLSCompIDInCertificate")
 _VENUE_KEYS = ("TLS", "TLSCertificateFile", "TLSCertificateKeyFile", "TLSCACertificateFile", "TLSVerifyPeer",
                "TLSServerName")
 _LOOPBACK = "127.0.0.1"
@@ -60,6 +62,7 @@ class TlsRoute:
     allowed: tuple[str, ...] | None = None  # accept: the peer addresses let in (None: any)
     max_per_address: int = 10  # accept: connections at once from one peer address
     handshake_timeout: float = 5.0
+    comp_id_in_certificate: bool = False  # accept: the client's certificate must name its SenderCompID
 
     def context(self) -> ssl.SSLContext:
         """The TLS context of this route (TLS 1.2 at least); ``SessionConfigError`` naming the file if a
@@ -233,6 +236,9 @@ def _route_clients(path: Path, pick_port: Callable[[], int]) -> tuple[tuple[TlsR
         for key in ("TLSCertificateFile", "TLSCertificateKeyFile") + (("TLSCACertificateFile",) if verify else ()):
             if not values.get(key):
                 raise SessionConfigError(f"{where}: TLSAcceptPort needs {key}")
+        comp_id_in_certificate = _flag(values, "TLSCompIDInCertificate", False, where)
+        if comp_id_in_certificate and not verify:
+            raise SessionConfigError(f"{where}: TLSCompIDInCertificate=Y needs TLSVerifyPeer=Y")
         allowed_plain = _addresses(values.get("AllowedRemoteAddresses"), "AllowedRemoteAddresses", where)
         if allowed_plain is not None and _LOOPBACK not in allowed_plain:
             # The terminator reaches the session's internal port from this host.
@@ -246,6 +252,7 @@ def _route_clients(path: Path, pick_port: Callable[[], int]) -> tuple[tuple[TlsR
             allowed=_addresses(values.get("TLSAllowedRemoteAddresses"), "TLSAllowedRemoteAddresses", where),
             max_per_address=int(_positive(values, "MaxConnectionsPerAddress", 10, where)),
             handshake_timeout=_positive(values, "ConnectionLogonTimeout", 5.0, where),
+            comp_id_in_certificate=comp_id_in_certificate,
         )
         if port in by_port and by_port[port] != route:
             raise SessionConfigError(f"{where}: TLSAcceptPort {port} is shared with {names[port][0]} but its TLS "

@@ -7,7 +7,8 @@ reconnect), one asyncio loop for every route (``gateway.tls.TlsRoute``):
   address has fewer than ``max_per_address`` connections here (the gateway's own guard sees every
   relayed client as this host, so the cap per real address is kept here); the TLS handshake must
   end within ``handshake_timeout``; only then is the plain connection to the session's internal
-  QuickFIX port opened. A plaintext client, a wrong or expired certificate, or a silent peer is
+  QuickFIX port opened (with ``comp_id_in_certificate``, once the client's first message names as
+  its SenderCompID (49) a name its certificate carries: its common name or a DNS name). A plaintext client, a wrong or expired certificate, or a silent peer is
   closed here and never reaches the FIX engine. Once relayed, QuickFIX and the gateway's guard see
   the connection: the logon timeout and the stalled-reader check go on working on it.
 - ``connect`` (venues out): the venue initiator connects to a local port; the terminator connects
@@ -153,9 +154,20 @@ class Terminator:
                           route.target_port, exc)
                 writer.close()
                 return
+            first = b""
+            if route.comp_id_in_certificate:
+                first, comp_id = await _first_sender(reader, route.handshake_timeout)
+                names = _certificate_names(writer)
+                if comp_id is None or comp_id not in names:
+                    log.warning("%s: %s refused: its first message's SenderCompID is %r, its certificate names %s",
+                                route.name, peer, comp_id, sorted(names))
+                    writer.close()
+                    return
             subject = _subject(writer)
             log.info("%s: %s%s relayed to port %d", route.name, peer, f" ({subject})" if subject else "",
                      route.target_port)
+            if first:
+                backend[1].write(first)  # what was read to find the SenderCompID goes on first
             await _splice((reader, writer), backend, f"{route.name} {peer}")
             log.info("%s: %s disconnected", route.name, peer)
         finally:
@@ -193,6 +205,41 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError) or "taking longer than" in str(exc):  # asyncio's handshake timeout
         return "no handshake in time"
     return str(exc) or type(exc).__name__
+
+
+_SENDER = b"\x0149="
+_FIRST_MESSAGE_MAX = 4096  # a Logon is far smaller: a client that sends more without a 49 is refused
+
+
+async def _first_sender(reader: asyncio.StreamReader, timeout: float) -> tuple[bytes, str | None]:
+    """The bytes read until the first message's SenderCompID (49) was whole, and that CompID (None if
+    it did not come within ``timeout`` and ``_FIRST_MESSAGE_MAX`` bytes)."""
+    seen = b""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(seen) < _FIRST_MESSAGE_MAX:
+        start = seen.find(_SENDER)
+        if start >= 0:
+            end = seen.find(b"\x01", start + len(_SENDER))
+            if end >= 0:
+                return seen, seen[start + len(_SENDER):end].decode("ascii", "replace")
+        try:
+            chunk = await asyncio.wait_for(reader.read(_FIRST_MESSAGE_MAX - len(seen)),
+                                           max(0.0, deadline - loop.time()))
+        except (TimeoutError, OSError):
+            return seen, None
+        if not chunk:
+            return seen, None
+        seen += chunk
+    return seen, None
+
+
+def _certificate_names(writer: asyncio.StreamWriter) -> set[str]:
+    """The common name and DNS names of the peer's (verified) certificate."""
+    cert = writer.get_extra_info("peercert") or {}
+    names = {value for rdn in cert.get("subject", ()) for key, value in rdn if key == "commonName"}
+    names.update(value for kind, value in cert.get("subjectAltName", ()) if kind == "DNS")
+    return names
 
 
 def _subject(writer: asyncio.StreamWriter) -> str:

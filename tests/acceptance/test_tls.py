@@ -56,7 +56,7 @@ def pki(tmp_path: Path) -> Pki:
     return Pki(tmp_path / "pki")
 
 
-def _config_dir(tmp_path: Path, pki: Pki, tls_port: int, guard: str = "") -> Path:
+def _config_dir(tmp_path: Path, pki: Pki, tls_port: int, guard: str = "", comp_id_in_certificate: bool = True) -> Path:
     """The shipped config with a TLS client session (and ``guard``: the client port's [DEFAULT] guard
     settings instead of the shipped ones)."""
     config = tmp_path / "config"
@@ -77,6 +77,7 @@ TLSCertificateFile={pki.server.cert}
 TLSCertificateKeyFile={pki.server.key}
 TLSCACertificateFile={pki.trusted.ca}
 TLSVerifyPeer=Y
+TLSCompIDInCertificate={"Y" if comp_id_in_certificate else "N"}
 """)
     return config
 
@@ -147,6 +148,19 @@ def test_a_client_certificate_the_gateway_does_not_trust_is_refused(
     _refused_before_quickfix(tls_gateway, reason)
 
 
+def test_a_certificate_for_another_comp_id_cannot_log_on_as_the_session(
+    tls_gateway: Fixgate, pki: Pki, tls_port: int,
+) -> None:
+    someone_else = pki.trusted.issue("CLIENT9")  # trusted, but not TLSCLIENT's
+    client = _tls_client(tls_port, pki.client_context(someone_else))
+    with client, pytest.raises((FixSessionError, ConnectionError, OSError)):
+        client.logon(timeout=5)
+    log = tls_gateway.settings.data_dir / "logs" / "tls-terminator.log"
+    eventually(log.read_text, lambda text: "its first message's SenderCompID is 'TLSCLIENT', its certificate"
+                                           " names ['CLIENT9']" in text)
+    assert "relayed" not in log.read_text()
+
+
 def test_plain_text_on_the_tls_port_is_refused_at_once(tls_gateway: Fixgate, tls_port: int) -> None:
     logon = (b"8=FIX.4.4\x019=70\x0135=A\x0134=1\x0149=TLSCLIENT\x0152=20260101-00:00:00.000\x01"
              b"56=FIXGATE\x0198=0\x01108=30\x0110=000\x01")
@@ -172,8 +186,11 @@ def test_a_tls_session_cannot_log_on_in_plain_text(tls_gateway: Fixgate) -> None
 def test_the_cap_per_address_and_the_handshake_timeout_hold_behind_the_terminator(
     tmp_path: Path, database_url: str, simulator: Simulator, pki: Pki, tls_port: int,
 ) -> None:
-    guard = "ConnectionLogonTimeout=2\nMaxConnectionsPerAddress=2\n"
-    app = _start(tmp_path, database_url, _config_dir(tmp_path, pki, tls_port, guard), simulator.port)
+    guard = "ConnectionLogonTimeout=3\nMaxConnectionsPerAddress=2\n"
+    # Without the CompID check, which would end a client that never logs on in the terminator: here
+    # the gateway's own guard must end it.
+    config = _config_dir(tmp_path, pki, tls_port, guard, comp_id_in_certificate=False)
+    app = _start(tmp_path, database_url, config, simulator.port)
     log = app.settings.data_dir / "logs" / "tls-terminator.log"
     try:
         assert app.gateway is not None
