@@ -135,3 +135,4 @@ class Health(_Schema):
     database: str
     book_writer: str | None = None  # the book writer process (None: not run by this API's process)
     bus: str | None = None  # the bus publisher and its NATS server (None: no bus)
+    tls_terminator: str | None = None  # the TLS terminator process (None: no session speaks TLS)

@@ -49,6 +49,7 @@ class Fixgate:
         self.bus_url: str | None = None  # the NATS server the events go to (None: no bus)
         self._bus_status: Path | None = None
         self._publisher: Child | None = None
+        self._tls_terminator: Child | None = None
         self.gateway: FixGateway | None = None
         self.controls: TradingControls[PreTradeRisk] | None = None
         self.hops: HopMetrics | None = None
@@ -191,6 +192,7 @@ class Fixgate:
         child = self.supervisor.add(Child("tls-terminator", [
             sys.executable, "-m", "gateway.tlsproxy", "--config", str(config), "--ready", str(ready),
         ], data_dir / "logs" / "tls-terminator.log", stop_grace_s=5.0))
+        self._tls_terminator = child
         deadline = time.monotonic() + timeout
         while not ready.exists():
             if time.monotonic() > deadline or (child.process is not None and child.process.poll() is not None):
@@ -215,6 +217,9 @@ class Fixgate:
                                         f" written for {since or 0:.0f}s (see logs/book-writer.log)")
             else:
                 parts["book_writer"] = "ok"
+        if self._tls_terminator is not None:
+            parts["tls_terminator"] = ("ok" if self._tls_terminator.running else
+                                       "down: restarting (TLS sessions reconnect once it is back)")
         if self._publisher is not None and self._bus_status is not None and self.journal is not None:
             parts["bus"] = self._bus_health(self._publisher, self._bus_status, self.journal)
         return parts

@@ -125,6 +125,7 @@ def test_a_tls_client_trades_through_fixgate(tls_gateway: Fixgate, pki: Pki, tls
         assert isinstance(client._sock, ssl.SSLSocket) and client._sock.version() in ("TLSv1.2", "TLSv1.3")
         order_id = _trade(client, "tls-1")
         client.logout()
+    assert tls_gateway.health_parts()["tls_terminator"] == "ok"
     assert simulator.record.saw(f"FG{order_id}"), "the TLS client's order did not reach the venue"
 
 
@@ -235,8 +236,12 @@ def test_the_terminator_restarts_and_the_client_reconnects(tls_gateway: Fixgate,
         _trade(client, "tls-before")
         assert child.process is not None
         child.process.kill()
+        child.process.wait()
+        # Restarted 0.2 s after its end at the earliest: /health says so meanwhile.
+        assert tls_gateway.health_parts()["tls_terminator"].startswith("down")
         assert client.wait_closed(10), "the client's connection outlived its terminator"
     eventually(lambda: child.pid if child.running else None, lambda pid: pid is not None and pid != first)
+    assert tls_gateway.health_parts()["tls_terminator"] == "ok"
     deadline = time.monotonic() + 10
     while True:  # the restarted terminator binds its port again within a second
         try:
