@@ -181,6 +181,13 @@ def _sessions(sections: Sequence[_Section]) -> list[tuple[_Section, dict[str, st
     return found
 
 
+def _known_keys(values: dict[str, str], known: tuple[str, ...], where: str) -> None:
+    """A misspelt TLS key would leave a session in plain text without a word: refuse it."""
+    unknown = sorted(k for k in values if k.upper().startswith("TLS") and k not in known)
+    if unknown:
+        raise SessionConfigError(f"{where}: unknown TLS setting {', '.join(unknown)} (known: {', '.join(known)})")
+
+
 def _flag(values: dict[str, str], key: str, default: bool, where: str) -> bool:
     raw = values.get(key)
     if raw is None or raw == "":
@@ -228,9 +235,10 @@ def _route_clients(path: Path, pick_port: Callable[[], int]) -> tuple[tuple[TlsR
     names: dict[int, list[str]] = {}
     backend: dict[int, int] = {}
     for section, values, name in _sessions(sections):
+        where = f"{path.name} {name}"
+        _known_keys(values, _CLIENT_KEYS, where)
         if "TLSAcceptPort" not in values:
             continue
-        where = f"{path.name} {name}"
         port = _port(values, "TLSAcceptPort", where)
         verify = _flag(values, "TLSVerifyPeer", True, where)
         for key in ("TLSCertificateFile", "TLSCertificateKeyFile") + (("TLSCACertificateFile",) if verify else ()):
@@ -278,6 +286,7 @@ def _route_venues(path: Path, pick_port: Callable[[], int]) -> tuple[TlsRoute, .
     routes = []
     for section, values, name in _sessions(sections):
         where = f"{path.name} {name}"
+        _known_keys(values, _VENUE_KEYS, where)
         if not _flag(values, "TLS", False, where):
             continue
         host = values.get("SocketConnectHost", "")

@@ -90,6 +90,8 @@ def test_without_tls_the_files_are_left_alone(tmp_path: Path) -> None:
     ("TargetCompID=A\n", "TargetCompID=A\nAllowedRemoteAddresses=10.0.0.5\n", "must include 127.0.0.1"),
     ("TargetCompID=A\n", "TargetCompID=A\nTLSVerifyPeer=maybe\n", "expected Y or N"),
     ("TargetCompID=A\n", "TargetCompID=A\nTLSAllowedRemoteAddresses=10.0.0.300\n", "not an IP address"),
+    ("TLSCACertificateFile=", "TLSCACertificatFile=", "unknown TLS setting TLSCACertificatFile"),
+    ("TargetCompID=A\n", "TargetCompID=A\nTLSCompIDInCertificate=Y\nTLSVerifyPeer=N\n", "needs TLSVerifyPeer=Y"),
 ])
 def test_a_tls_session_that_cannot_work_is_refused_naming_it(tmp_path: Path, old: str, new: str, message: str) -> None:
     before, session_a = CLIENTS.split("[SESSION]\nBeginString=FIX.4.4\nTargetCompID=A\n")
