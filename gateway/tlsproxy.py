@@ -74,7 +74,7 @@ async def _splice(a: tuple[asyncio.StreamReader, asyncio.StreamWriter],
 
 
 class Terminator:
-    """Serves every route until stopped; counts what it refused (for the log and the tests)."""
+    """Serves every route until stopped; each refusal is logged with its reason."""
 
     def __init__(self, routes: tuple[TlsRoute, ...]) -> None:
         self.routes = routes
@@ -146,6 +146,15 @@ class Terminator:
                 log.warning("%s: TLS handshake with %s failed: %s", route.name, peer, _reason(exc))
                 writer.transport.abort()
                 return
+            first = b""
+            if route.comp_id_in_certificate:  # before QuickFIX is connected to: a refusal never reaches it
+                first, comp_id = await _first_sender(reader, route.handshake_timeout)
+                names = _certificate_names(writer)
+                if comp_id is None or comp_id not in names:
+                    log.warning("%s: %s refused: its first message's SenderCompID is %r, its certificate names %s",
+                                route.name, peer, comp_id, sorted(names))
+                    writer.close()
+                    return
             try:
                 backend = await asyncio.wait_for(
                     asyncio.open_connection(route.target_host, route.target_port, limit=_CHUNK), 5.0)
@@ -154,15 +163,6 @@ class Terminator:
                           route.target_port, exc)
                 writer.close()
                 return
-            first = b""
-            if route.comp_id_in_certificate:
-                first, comp_id = await _first_sender(reader, route.handshake_timeout)
-                names = _certificate_names(writer)
-                if comp_id is None or comp_id not in names:
-                    log.warning("%s: %s refused: its first message's SenderCompID is %r, its certificate names %s",
-                                route.name, peer, comp_id, sorted(names))
-                    writer.close()
-                    return
             subject = _subject(writer)
             log.info("%s: %s%s relayed to port %d", route.name, peer, f" ({subject})" if subject else "",
                      route.target_port)

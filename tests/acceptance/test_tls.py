@@ -160,6 +160,8 @@ def test_a_certificate_for_another_comp_id_cannot_log_on_as_the_session(
     eventually(log.read_text, lambda text: "its first message's SenderCompID is 'TLSCLIENT', its certificate"
                                            " names ['CLIENT9']" in text)
     assert "relayed" not in log.read_text()
+    quickfix = tls_gateway.settings.data_dir / "log" / "clients"
+    assert "Accepted connection" not in (quickfix / "GLOBAL.event.current.log").read_text()
 
 
 def test_plain_text_on_the_tls_port_is_refused_at_once(tls_gateway: Fixgate, tls_port: int) -> None:
