@@ -179,10 +179,12 @@ class Terminator:
                            writer: asyncio.StreamWriter) -> None:
         """The venue initiator's connection: TLS to the venue, then relay."""
         try:
-            venue = await asyncio.open_connection(
+            # Bounded as a whole: a venue address that drops the SYN would hold each of QuickFIX's
+            # reconnects (one a second) for the kernel's two minutes.
+            venue = await asyncio.wait_for(asyncio.open_connection(
                 route.target_host, route.target_port, ssl=self._contexts[route.listen_port],
                 server_hostname=route.server_name, ssl_handshake_timeout=route.handshake_timeout, limit=_CHUNK,
-            )
+            ), 2 * route.handshake_timeout)
         except (TimeoutError, ssl.SSLError, OSError) as exc:
             log.warning("%s: TLS connection to %s:%d failed: %s", route.name, route.target_host, route.target_port,
                         _reason(exc))
