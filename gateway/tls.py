@@ -12,7 +12,8 @@ its ``[SESSION]`` of the shipped ``.cfg`` files (QuickFIX ignores keys it does n
   then opens a plain
   connection to the session's own internal acceptor port (its ``SocketAcceptPort`` is rewritten to
   it, so QuickFIX accepts that session there and nowhere else: a TLS session cannot log on in plain
-  text on the client port);
+  text on the client port; and its ``AllowedRemoteAddresses`` to 127.0.0.1, so not on the internal
+  port from elsewhere either);
 - a venue session (``venues.cfg``) with ``TLS=Y``: its ``SocketConnectHost``/``SocketConnectPort``
   become a local port of the terminator, which connects to the venue's real address over TLS
   (verifying the venue against ``TLSCACertificateFile``, or the system's CAs, and the name
@@ -247,11 +248,6 @@ def _route_clients(path: Path, pick_port: Callable[[], int]) -> tuple[tuple[TlsR
         comp_id_in_certificate = _flag(values, "TLSCompIDInCertificate", False, where)
         if comp_id_in_certificate and not verify:
             raise SessionConfigError(f"{where}: TLSCompIDInCertificate=Y needs TLSVerifyPeer=Y")
-        allowed_plain = _addresses(values.get("AllowedRemoteAddresses"), "AllowedRemoteAddresses", where)
-        if allowed_plain is not None and _LOOPBACK not in allowed_plain:
-            # The terminator reaches the session's internal port from this host.
-            raise SessionConfigError(f"{where}: a TLS session's AllowedRemoteAddresses must include {_LOOPBACK} "
-                                     "(the terminator connects from it); TLSAllowedRemoteAddresses filters clients")
         route = TlsRoute(
             side="accept", name="", listen_host=values.get("TLSAcceptHost") or "0.0.0.0", listen_port=port,
             target_host=_LOOPBACK, target_port=0,
@@ -271,6 +267,9 @@ def _route_clients(path: Path, pick_port: Callable[[], int]) -> tuple[tuple[TlsR
         if port not in backend:
             backend[port] = pick_port()
         section.set("SocketAcceptPort", backend[port])
+        # QuickFIX checks a session's AllowedRemoteAddresses at its logon: the only peer a TLS session
+        # may have is the terminator (the clients' addresses are TLSAllowedRemoteAddresses').
+        section.set("AllowedRemoteAddresses", _LOOPBACK)
     if not by_port:
         return (), []
     _write(path, sections)

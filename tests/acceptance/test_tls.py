@@ -186,6 +186,47 @@ def test_a_tls_session_cannot_log_on_in_plain_text(tls_gateway: Fixgate) -> None
         client.logon(timeout=3)
 
 
+def _non_loopback_address() -> str | None:
+    """This machine's address on its default route (no packet is sent), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+def test_a_tls_session_cannot_log_on_on_its_internal_port_from_elsewhere(
+    tmp_path: Path, database_url: str, simulator: Simulator, pki: Pki, tls_port: int,
+) -> None:
+    """Even with plain sessions open to every address, a TLS session's only peer is the terminator."""
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("no address but loopback on this machine")
+    config = _config_dir(tmp_path, pki, tls_port)
+    clients = config / "fix_sessions" / "clients.cfg"
+    clients.write_text(clients.read_text().replace("AllowedRemoteAddresses=127.0.0.1\n", ""))
+    app = _start(tmp_path, database_url, config, simulator.port)
+    try:
+        assert app.gateway is not None
+        [internal] = app.gateway.tls.relayed_ports
+
+        def from_elsewhere(port: int, comp_id: str) -> FixClient:
+            sock = socket.create_connection((address, port), timeout=5, source_address=(address, 0))
+            return FixClient(sock, sender_comp_id=comp_id, target_comp_id="FIXGATE")
+
+        with from_elsewhere(app.settings.client_port, "CLIENT1") as plain:  # open to all, as configured
+            plain.logon()
+        bypass = from_elsewhere(internal, "TLSCLIENT")
+        with bypass, pytest.raises((FixSessionError, ConnectionError, OSError)):
+            bypass.logon(timeout=5)
+        events = app.settings.data_dir / "log" / "clients" / "FIX.4.4-FIXGATE-TLSCLIENT.event.current.log"
+        assert "Responding to logon request" not in events.read_text()
+    finally:
+        app.stop()
+
+
 def test_the_cap_per_address_and_the_handshake_timeout_hold_behind_the_terminator(
     tmp_path: Path, database_url: str, simulator: Simulator, pki: Pki, tls_port: int,
 ) -> None:

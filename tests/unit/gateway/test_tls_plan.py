@@ -13,7 +13,7 @@ CLIENTS = """[DEFAULT]
 ConnectionType=acceptor
 SocketAcceptPort=9876
 SenderCompID=FIXGATE
-AllowedRemoteAddresses=127.0.0.1
+AllowedRemoteAddresses=10.0.0.5,127.0.0.1
 MaxConnectionsPerAddress=4
 ConnectionLogonTimeout=3
 
@@ -68,6 +68,8 @@ def test_sessions_on_one_tls_port_share_a_listener_and_an_internal_port(tmp_path
     assert plan.relayed_ports == {40001}
     text = clients.read_text()
     assert text.count("SocketAcceptPort=40001") == 2 and "SocketAcceptPort=9876" in text  # PLAIN keeps it
+    # A TLS session's only peer is the terminator, whatever [DEFAULT] lets in for plain sessions.
+    assert text.splitlines().count("AllowedRemoteAddresses=127.0.0.1") == 2
     assert (venue.side, venue.target_host, venue.target_port, venue.listen_port) == (
         "connect", "venue.example", 9443, 40002)
     assert venue.server_name == "venue.example" and venue.ca is None and venue.verify_peer
@@ -87,7 +89,6 @@ def test_without_tls_the_files_are_left_alone(tmp_path: Path) -> None:
     ("TLSCACertificateFile=/pki/ca.pem\n", "", "TLSAcceptPort needs TLSCACertificateFile"),
     ("TLSCertificateFile=/pki/server.pem\n", "TLSCertificateFile=/pki/other.pem\n", "settings differ"),
     ("TLSAcceptPort=9877", "TLSAcceptPort=nine", "expected a TCP port"),
-    ("TargetCompID=A\n", "TargetCompID=A\nAllowedRemoteAddresses=10.0.0.5\n", "must include 127.0.0.1"),
     ("TargetCompID=A\n", "TargetCompID=A\nTLSVerifyPeer=maybe\n", "expected Y or N"),
     ("TargetCompID=A\n", "TargetCompID=A\nTLSAllowedRemoteAddresses=10.0.0.300\n", "not an IP address"),
     ("TLSCACertificateFile=", "TLSCACertificatFile=", "unknown TLS setting TLSCACertificatFile"),
