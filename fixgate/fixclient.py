@@ -213,7 +213,9 @@ class FixClient:
         server_hostname: str | None = None,
     ) -> FixClient:
         """Open a TCP connection (retrying until ``connect_timeout`` while the server comes up), over
-        TLS with ``tls`` (the handshake's ``ssl.SSLError`` or end of stream is raised here).
+        TLS with ``tls`` (the handshake's ``ssl.SSLError`` or end of stream is raised here). Over TLS
+        the reader thread and a sending thread use one OpenSSL connection at once, which OpenSSL does
+        not promise to support: fine for tests and the demo, not for a production client.
 
         ``timeout`` is the default wait of ``expect``/``logon``/``logout``; the other arguments are
         those of the constructor.

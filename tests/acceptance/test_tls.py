@@ -122,11 +122,13 @@ def _trade(client: FixClient, cl_ord_id: str) -> str:
 
 def test_a_tls_client_trades_through_fixgate(tls_gateway: Fixgate, pki: Pki, tls_port: int, simulator: Simulator) -> None:
     with _tls_client(tls_port, pki.client_context(pki.client)) as client:
-        assert isinstance(client._sock, ssl.SSLSocket) and client._sock.version() in ("TLSv1.2", "TLSv1.3")
         order_id = _trade(client, "tls-1")
         client.logout()
     assert tls_gateway.health_parts()["tls_terminator"] == "ok"
     assert simulator.record.saw(f"FG{order_id}"), "the TLS client's order did not reach the venue"
+    # It came in over TLS, with the client's certificate (the terminator names its subject).
+    log = (tls_gateway.settings.data_dir / "logs" / "tls-terminator.log").read_text()
+    assert "127.0.0.1 (CN=TLSCLIENT) relayed to port" in log
 
 
 @pytest.mark.parametrize(("which", "reason"), [
