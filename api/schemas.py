@@ -149,3 +149,4 @@ class Health(_Schema):
     venues: str | None = None  # "ok", or "down: <venues not logged on>" (None: no gateway in this process)
     book_writer: str | None = None  # the book writer process (None: not run by this API's process)
     bus: str | None = None  # the bus publisher and its NATS server (None: no bus)
+    tls_terminator: str | None = None  # the TLS terminator process (None: no session speaks TLS)

@@ -16,6 +16,7 @@ import argparse
 import json
 import select
 import socket
+import ssl
 import sys
 import time
 from dataclasses import dataclass, field
@@ -90,7 +91,8 @@ class LoadClient:
     """One FIX session to ``host:port`` as ``sender`` -> ``target``."""
 
     def __init__(self, host: str, port: int, *, sender: str = "BENCH", target: str = "SIM",
-                 begin_string: str = "FIX.4.4", connect_timeout: float = 10.0) -> None:
+                 begin_string: str = "FIX.4.4", connect_timeout: float = 10.0,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.sender = sender
         self.target = target
         self.begin_string = begin_string
@@ -107,6 +109,8 @@ class LoadClient:
                     raise
                 time.sleep(0.05)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:  # the TLS gateway path: the handshake here, before the clock runs
+            self._sock = tls.wrap_socket(self._sock, server_hostname=host)
 
     # -- SESSION --------------------------------------------------------------------------------------
 
@@ -166,6 +170,10 @@ class LoadClient:
         result = RunResult(tag, rate, count, pattern, 0, intended, sent, received)
 
         sock = self._sock
+        tls = sock if isinstance(sock, ssl.SSLSocket) else None
+        # A non-blocking TLS socket says "not now" with its own errors, and may hold decrypted bytes
+        # that select cannot see (``pending``).
+        not_now = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
         sock.setblocking(False)
         splitter = self._splitter
         timestamps = self._timestamps
@@ -197,7 +205,7 @@ class LoadClient:
                 try:
                     written = sock.send(outbox)
                     outbox = outbox[written:]
-                except BlockingIOError:
+                except not_now:
                     pass
             if next_order < count:
                 timeout = max(0.0, (start + intended[next_order] - monotonic_ns()) / 1e9)
@@ -206,12 +214,13 @@ class LoadClient:
                 if timeout <= 0 and not outbox:
                     break
                 timeout = max(0.0, timeout)
-            readable, _, _ = select.select((sock,), (sock,) if outbox else (), (), timeout)
-            if not readable:
-                continue
+            if not (tls is not None and tls.pending()):
+                readable, _, _ = select.select((sock,), (sock,) if outbox else (), (), timeout)
+                if not readable:
+                    continue
             try:
                 data = sock.recv(1 << 20)
-            except BlockingIOError:
+            except not_now:
                 continue
             arrived = monotonic_ns() - start
             if not data:
@@ -257,9 +266,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", required=True, help="ClOrdID prefix, unique per run")
     parser.add_argument("--drain-timeout", type=float, default=5.0)
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the raw timings")
+    parser.add_argument("--tls-ca", type=Path, help="connect over TLS, verifying the server against this CA")
+    parser.add_argument("--tls-cert", type=Path, help="the client certificate to present (with --tls-key)")
+    parser.add_argument("--tls-key", type=Path)
     args = parser.parse_args(argv)
-    client = LoadClient(args.host, args.port, sender=args.sender, target=args.target,
-                        begin_string=args.begin_string)
+    tls = None
+    if args.tls_ca is not None:
+        tls = ssl.create_default_context(cafile=str(args.tls_ca))
+        if args.tls_cert is not None:
+            tls.load_cert_chain(args.tls_cert, args.tls_key)
+    client = LoadClient(args.host, args.port, sender=args.sender, target=args.target, begin_string=args.begin_string,
+                        tls=tls)
     try:
         client.logon()
         result = client.run(tag=args.tag, rate=args.rate, count=args.count, pattern=args.pattern,

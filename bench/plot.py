@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-PATH_COLOURS = {"direct": "#4c72b0", "relay": "#55a868", "passthrough": "#dd8452", "gateway": "#c44e52"}
+PATH_COLOURS = {"direct": "#4c72b0", "relay": "#55a868", "passthrough": "#dd8452", "gateway": "#c44e52",
+                "tls": "#8172b3"}
 SHOWN = ("p50", "p90", "p99", "p99.9")
 
 

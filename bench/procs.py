@@ -215,6 +215,26 @@ def simulator_config(path: Path, port: int) -> Path:
     return path
 
 
+def tls_config(work: Path, tls_port: int) -> tuple[Path, list[str]]:
+    """The shipped config with one more client session, ``BENCHTLS`` (FIX 4.4, like ``BENCH``), over TLS
+    on ``tls_port`` with client certificates verified; certificates made under ``work/pki``. The
+    config dir and the load client's TLS flags."""
+    from fixgate.devcerts import Authority
+
+    authority = Authority(work / "pki", "bench")
+    server, client = authority.issue("fixgate", server=True), authority.issue("BENCHTLS")
+    config = work / "config"
+    shutil.copytree(REPO / "config", config)
+    clients = config / "fix_sessions" / "clients.cfg"
+    clients.write_text(clients.read_text() + (
+        "\n# added by bench: the TLS gateway path\n[SESSION]\nBeginString=FIX.4.4\nTargetCompID=BENCHTLS\n"
+        "DataDictionary=${SPEC_DIR}/FIX44.xml\n"
+        f"TLSAcceptPort={tls_port}\nTLSAcceptHost=127.0.0.1\nTLSCertificateFile={server.cert}\n"
+        f"TLSCertificateKeyFile={server.key}\nTLSCACertificateFile={authority.ca}\nTLSVerifyPeer=Y\n"))
+    return config, ["--sender", "BENCHTLS", "--tls-ca", str(authority.ca), "--tls-cert", str(client.cert),
+                    "--tls-key", str(client.key)]
+
+
 def start_simulator(work: Path, port: int) -> Process:
     config = simulator_config(work / "simulator.toml", port)
     proc = start("simulator", ["-m", "simulator", "--port", str(port), "--data-dir", str(work / "simulator"),

@@ -48,7 +48,8 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 def compare(by_path: Mapping[str, Summary]) -> dict[str, Any]:
     """Gateway, relay and pass-through added latency over direct, gateway-added / relay-added
-    (``added_ratio``) and gateway-added / pass-through-added (``floor_ratio``), per percentile."""
+    (``added_ratio``) and gateway-added / pass-through-added (``floor_ratio``), per percentile; with
+    the gateway over TLS, what TLS adds over the plain gateway (``tls_added_us``)."""
     out: dict[str, Any] = {}
     direct, relay, gateway = by_path.get("direct"), by_path.get("relay"), by_path.get("gateway")
     passthrough = by_path.get("passthrough")
@@ -65,6 +66,8 @@ def compare(by_path: Mapping[str, Summary]) -> dict[str, Any]:
             row["added_ratio"] = ratio(row["gateway_added_us"], row["relay_added_us"])
         if "gateway_added_us" in row and "passthrough_added_us" in row:
             row["floor_ratio"] = ratio(row["gateway_added_us"], row["passthrough_added_us"])
+        if gateway is not None and "tls" in by_path:
+            row["tls_added_us"] = added(by_path["tls"].at(q), gateway.at(q))
         out[key] = row
     return out
 

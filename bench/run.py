@@ -25,9 +25,11 @@ from bench.latency import summarize
 from bench.plot import plot_latency
 from bench.report import collapsed_top, compare, ratio, run_summary, summary_of
 
-PATHS = ("direct", "relay", "passthrough", "gateway")
+PATHS = ("direct", "relay", "passthrough", "gateway", "tls")
 DEFAULT_PATHS = ("direct", "relay", "gateway")
-"""The pass-through is asked for by name (``--paths direct,relay,passthrough,gateway``): see bench/README.md."""
+"""The pass-through and the gateway over TLS are asked for by name (``--paths
+direct,relay,passthrough,gateway,tls``): see bench/README.md."""
+GATEWAY_PATHS = ("gateway", "tls")  # through the fixgate process (plain, or TLS through its terminator)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -46,6 +48,8 @@ class Bench:
         self.passthrough_port = procs.free_port()
         self.client_port = procs.free_port()
         self.rest_port = procs.free_port()
+        self.tls_port = procs.free_port()
+        self.tls_client_flags: list[str] = []
         self.processes: list[procs.Process] = []
         self.db: bookcheck.BenchDatabase | None = None
         self.gateway: procs.Process | None = None
@@ -65,15 +69,21 @@ class Bench:
         if need_gateway:
             self.db = bookcheck.BenchDatabase.create(self.work)
             print(f"book of record: database {self.db.name} ({self.db.source})", flush=True)
-            # The gateway's venue session in FIX 5.0 SP2 (FIXT.1.1) if asked (bench.gateway_cpu --fix50).
-            config_dir = (procs.fix50_venue_config(self.work / "config")
-                          if getattr(self.args, "venue_fix50", False) else None)
+            # One more session over TLS for the tls path (the plain path's sessions stay as shipped); or the
+            # gateway's venue session in FIX 5.0 SP2 (bench.gateway_cpu --fix50); or a given config folder.
+            config = getattr(self.args, "config_dir", None)
+            if "tls" in paths:
+                config, self.tls_client_flags = procs.tls_config(self.work, self.tls_port)
+            elif getattr(self.args, "venue_fix50", False):
+                config = procs.fix50_venue_config(self.work / "config")
             self.gateway = procs.start_gateway(self.work, client_port=self.client_port,
                                                venue_port=self.sim_port, rest_port=self.rest_port,
-                                               database_url=self.db.url,
-                                               config_dir=config_dir or getattr(self.args, "config_dir", None))
+                                               database_url=self.db.url, config_dir=config)
             self.processes.append(self.gateway)
             self.hops["gateway"] = self.gateway
+            if "tls" in paths:
+                procs.wait_for_port(self.tls_port, 30, self.gateway.popen)
+                self.hops["tls"] = self.gateway
 
     def stop(self) -> None:
         for proc in reversed(self.processes):
@@ -83,7 +93,8 @@ class Bench:
 
     def endpoint(self, path: str) -> tuple[int, str]:
         return {"direct": (self.sim_port, "SIM"), "relay": (self.relay_port, "SIM"),
-                "passthrough": (self.passthrough_port, "PASS"), "gateway": (self.client_port, "FIXGATE")}[path]
+                "passthrough": (self.passthrough_port, "PASS"), "gateway": (self.client_port, "FIXGATE"),
+                "tls": (self.tls_port, "FIXGATE")}[path]
 
     def load(self, path: str, rate: float, count: int, *, pattern: str = "rest", tag: str | None = None,
              drain_timeout: float = 5.0) -> dict[str, Any]:
@@ -99,21 +110,24 @@ class Bench:
                "--rate", f"{rate:g}", "--count", str(count), "--pattern", pattern, "--tag", tag,
                "--drain-timeout", f"{drain_timeout:g}", "--out", str(out),
                "--begin-string", getattr(self.args, "begin_string", "FIX.4.4")]
+        if path == "tls":
+            cmd += self.tls_client_flags
         hop = self.hops.get(path)
-        threads = self.gateway_threads if path == "gateway" else {}
+        through_gateway = path in GATEWAY_PATHS
+        threads = self.gateway_threads if through_gateway else {}
         cpu_before = procs.cpu_snapshot(hop.pid, threads) if hop is not None else None
         done = subprocess.run(cmd, check=False, cwd=procs.REPO, capture_output=True, text=True,
                               timeout=count / rate + drain_timeout + 60)
         if done.returncode != 0:
             raise RuntimeError(f"load client failed on {path}: {done.stderr.strip()}")
         raw: dict[str, Any] = json.loads(out.read_text())
-        if path == "gateway":
+        if through_gateway:
             self.settle()
         elif hop is not None:
             settle_cpu(hop.pid)
         if hop is not None and cpu_before is not None:
             used = procs.cpu_used(cpu_before, procs.cpu_snapshot(hop.pid, threads))
-            raw.update(used if path == "gateway" else {"process_cpu_s": used["process_cpu_s"]})
+            raw.update(used if through_gateway else {"process_cpu_s": used["process_cpu_s"]})
         return raw
 
     def settle(self, quiet_s: float = 1.0, timeout: float = 120.0) -> None:
@@ -196,6 +210,10 @@ def compare_cpu(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if "passthrough" in row:
             row["floor_ratio"] = ratio(row["gateway_total"], row["passthrough"])
             row["alone_floor_ratio"] = ratio(row["gateway"], row["passthrough"])
+    tls = next((r for r in runs if r["path"] == "tls" and "total_cpu_us_per_order" in r), None)
+    if tls is not None:  # the terminator is one of the gateway's children
+        row["tls_total"] = tls["total_cpu_us_per_order"]
+        row["tls_terminator"] = tls["children_cpu_us_per_order_by_name"].get("gateway.tlsproxy")
     return row
 
 
@@ -383,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(paths) - set(PATHS)
     if unknown:
         parser.error(f"unknown path(s) {sorted(unknown)}")
-    need_gateway = "gateway" in paths and (not args.no_latency or not args.no_throughput or args.profile > 0)
+    need_gateway = bool(set(GATEWAY_PATHS) & set(paths)) and (
+        not args.no_latency or not args.no_throughput or args.profile > 0)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     work = Path(tempfile.mkdtemp(prefix="fixgate-bench-"))

@@ -53,6 +53,7 @@ class Fixgate:
         self.bus_url: str | None = None  # the NATS server the events go to (None: no bus)
         self._bus_status: Path | None = None
         self._publisher: Child | None = None
+        self._tls_terminator: Child | None = None
         self.gateway: FixGateway | None = None
         self.controls: TradingControls[PreTradeRisk] | None = None
         self.hops: HopMetrics | None = None
@@ -135,6 +136,7 @@ class Fixgate:
                 " or a drop copy): sent at each one's logon with PossResend",
                 sum(not isinstance(m, ClientSent) for m in owed),
             )
+        self._start_tls_terminator(data_dir)
         self.gateway.start()
         if not s.api_token and not s.api_tokens:
             log.warning("no REST API token (FIXGATE_API_TOKEN, FIXGATE_API_TOKENS_FILE): the REST API refuses"
@@ -145,7 +147,7 @@ class Fixgate:
             metrics=self.hops, risk=self.controls, parts=self.health_parts,
             sessions=self.gateway.sessions, prometheus=registry_of(self._collector(risk)),
         )
-        self.rest = RestServer(api, s.rest_host, s.rest_port)
+        self.rest = RestServer(api, s.rest_host, s.rest_port, certfile=s.rest_tls_cert, keyfile=s.rest_tls_key)
         self.rest.start()
         log.info(
             "fixgate ready in %.2fs: FIX clients on port %d, REST on %s, %d open orders restored; risk: %d"
@@ -196,6 +198,31 @@ class Fixgate:
             "--instance", s.instance, "--status", str(self._bus_status),
         ], logs / "bus-publisher.log", env={**env, "NATS_URL": url}, stop_grace_s=10.0))
 
+    def _start_tls_terminator(self, data_dir: Path, timeout: float = 10.0) -> None:
+        """Start the TLS terminator (``gateway.tlsproxy``) when a session speaks TLS, and wait until it
+        listens, so the venue sessions' first connection and the first client find it."""
+        assert self.gateway is not None and self.supervisor is not None
+        plan = self.gateway.tls
+        if not plan.routes:
+            return
+        for route in plan.routes:
+            route.context()  # a certificate that cannot load stops the start here, naming the file
+        config, ready = data_dir / "tls" / "routes.json", data_dir / "tls" / "ready"
+        plan.write(config)
+        ready.unlink(missing_ok=True)
+        child = self.supervisor.add(Child("tls-terminator", [
+            sys.executable, "-m", "gateway.tlsproxy", "--config", str(config), "--ready", str(ready),
+        ], data_dir / "logs" / "tls-terminator.log", stop_grace_s=5.0))
+        self._tls_terminator = child
+        deadline = time.monotonic() + timeout
+        while not ready.exists():
+            if time.monotonic() > deadline or (child.process is not None and child.process.poll() is not None):
+                raise RuntimeError(f"the TLS terminator did not start (see {child.log_path})")
+            time.sleep(0.02)
+        log.info("TLS terminator up: %s", ", ".join(
+            f"{r.name} {'in on' if r.side == 'accept' else 'out to'} "
+            f"{r.listen_port if r.side == 'accept' else f'{r.target_host}:{r.target_port}'}" for r in plan.routes))
+
     def health_parts(self) -> dict[str, PartHealth]:
         """The state of each part besides the database, for ``/health``: "ok", or what is wrong, and
         whether that stops the gateway trading or recording (503). Only the venues can: with none
@@ -218,6 +245,9 @@ class Fixgate:
             else:
                 state = "ok"
             parts["book_writer"] = PartHealth(state)
+        if self._tls_terminator is not None:
+            parts["tls_terminator"] = PartHealth("ok" if self._tls_terminator.running else
+                                                 "down: restarting (TLS sessions reconnect once it is back)")
         if self._publisher is not None and self._bus_status is not None and self.journal is not None:
             parts["bus"] = PartHealth(self._bus_health(self._publisher, self._bus_status, self.journal))
         return parts

@@ -48,6 +48,8 @@ def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-tokens-file", type=Path,
                         help="REST identities, one 'name role sha256hex [accounts]' a line; `fixgate token"
                         " add` writes them (FIXGATE_API_TOKENS_FILE)")
+    parser.add_argument("--tls-cert", type=Path, help="serve REST over HTTPS with this PEM certificate (FIXGATE_REST_TLS_CERT)")
+    parser.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (FIXGATE_REST_TLS_KEY)")
     parser.add_argument("--no-fix-message-log", action="store_true",
                         help="do not log every FIX message to files (FIXGATE_FIX_MESSAGE_LOG=0)")
 
@@ -63,6 +65,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "sim_port": args.venue_port,
         "rest_host": args.rest_host,
         "rest_port": args.rest_port,
+        "rest_tls_cert": args.tls_cert,
+        "rest_tls_key": args.tls_key,
     }
     if args.no_fix_message_log:
         s = replace(s, fix_message_log=False)

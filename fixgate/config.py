@@ -88,6 +88,9 @@ class Settings:
     # The message bus: NATS_URL, else (bus on) an embedded NATS server under the data folder.
     nats_url: str | None = None
     bus: bool = True  # FIXGATE_BUS=0: no bus, no publisher (the journal is still the book's source)
+    # HTTPS for the REST API and the dashboard (--tls-cert/--tls-key, FIXGATE_REST_TLS_CERT/_KEY).
+    rest_tls_cert: Path | None = None
+    rest_tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         for name, port in (("client_port", self.client_port), ("sim_port", self.sim_port),
@@ -123,6 +126,8 @@ class Settings:
             order_id_slots=order_id_slots,
             nats_url=os.environ.get("NATS_URL") or None,
             bus=_env_flag("FIXGATE_BUS", True),
+            rest_tls_cert=Path(os.environ["FIXGATE_REST_TLS_CERT"]) if os.environ.get("FIXGATE_REST_TLS_CERT") else None,
+            rest_tls_key=Path(os.environ["FIXGATE_REST_TLS_KEY"]) if os.environ.get("FIXGATE_REST_TLS_KEY") else None,
         )
 
     def with_api_token(self, *, always: bool = False) -> tuple[Settings, bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from decimal import Decimal
 
@@ -74,7 +75,11 @@ def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
     assert gateway.rest is not None and gateway.writer is not None
     gateway.writer.flush(timeout=10)
     auth = {"Authorization": f"Bearer {gateway.settings.api_token}"}
-    with httpx.Client(base_url=gateway.rest.url, timeout=10, headers=auth) as rest:
+    verify: ssl.SSLContext | bool = True
+    if gateway.settings.rest_tls_cert is not None:  # the demo trusts the certificate it was given itself
+        verify = ssl.create_default_context(cafile=str(gateway.settings.rest_tls_cert))
+        verify.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    with httpx.Client(base_url=gateway.rest.url, timeout=10, headers=auth, verify=verify) as rest:
         positions = rest.get("/positions").json()
         orders = [rest.get(f"/orders/{order_id}").json() for order_id in order_ids]
         pnl = rest.get("/pnl").json()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import select
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -208,8 +209,13 @@ class FixClient:
         app_history: dict[int, tuple[str, list[tuple[int, FieldValue]], str]] | None = None,
         missing_in: Iterable[int] = (),
         connect_timeout: float = 5.0,
+        tls: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> FixClient:
-        """Open a TCP connection (retrying until ``connect_timeout`` while the server comes up).
+        """Open a TCP connection (retrying until ``connect_timeout`` while the server comes up), over
+        TLS with ``tls`` (the handshake's ``ssl.SSLError`` or end of stream is raised here). Over TLS
+        the reader thread and a sending thread use one OpenSSL connection at once, which OpenSSL does
+        not promise to support: fine for tests and the demo, not for a production client.
 
         ``timeout`` is the default wait of ``expect``/``logon``/``logout``; the other arguments are
         those of the constructor.
@@ -224,6 +230,12 @@ class FixClient:
                     raise
                 time.sleep(0.05)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            try:
+                sock = tls.wrap_socket(sock, server_hostname=server_hostname or host)
+            except BaseException:
+                sock.close()
+                raise
         return cls(
             sock,
             sender_comp_id=sender_comp_id,
@@ -372,7 +384,10 @@ class FixClient:
                 self._unparsed.append(chunk)
             if writable:
                 try:
-                    view = view[self._sock.send(view, socket.MSG_DONTWAIT):]
+                    # A TLS socket takes no flags: it sends one record, blocking at most for that.
+                    sent = (self._sock.send(view) if isinstance(self._sock, ssl.SSLSocket)
+                            else self._sock.send(view, socket.MSG_DONTWAIT))
+                    view = view[sent:]
                 except BlockingIOError:
                     pass
 
@@ -462,7 +477,9 @@ class FixClient:
                     continue
                 # select, not a socket timeout: a timeout would apply to the sender's sendall too and
                 # cut a message in half whenever the peer is slow to read for a moment.
-                if not select.select([self._sock], [], [], 0.2)[0]:
+                # A TLS socket may hold decrypted bytes that select cannot see.
+                pending = isinstance(self._sock, ssl.SSLSocket) and self._sock.pending() > 0
+                if not pending and not select.select([self._sock], [], [], 0.2)[0]:
                     self._heartbeat_if_idle()  # wake up regularly to send heartbeats and notice close()
                     continue
                 data = self._sock.recv(65536)

@@ -2,30 +2,63 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import ssl
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from api.dashboard import close_feeds
+from fixgate.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def is_local(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (a loopback address, or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
 
 
 class RestServer:
-    """uvicorn on a daemon thread; ``start`` returns once the port is listening or raises."""
+    """uvicorn on a daemon thread; ``start`` returns once the port is listening or raises. With
+    ``certfile`` and ``keyfile`` it serves HTTPS (the REST API and the dashboard alike); without them,
+    listening beyond this machine logs a warning: bearer tokens would cross the network in clear."""
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, *, certfile: Path | None = None,
+                 keyfile: Path | None = None) -> None:
         self.host = host
         self.port = port
+        if (certfile is None) != (keyfile is None):
+            raise ConfigError("HTTPS needs both --tls-cert and --tls-key (FIXGATE_REST_TLS_CERT, FIXGATE_REST_TLS_KEY)")
+        self.https = certfile is not None
+        if certfile is not None:
+            try:  # here, naming the file, rather than as a thread that dies in uvicorn's start
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"REST TLS certificate {certfile} or key {keyfile}: {exc}") from None
+        elif not is_local(host):
+            log.warning("the REST API listens on %s without TLS: its bearer tokens and the dashboard cross the"
+                        " network in clear text; give --tls-cert and --tls-key to serve HTTPS", host)
         self._app = app
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-        )
+        self._server = uvicorn.Server(uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="on",
+            ssl_certfile=None if certfile is None else str(certfile),
+            ssl_keyfile=None if keyfile is None else str(keyfile),
+        ))
         self._thread = threading.Thread(target=self._server.run, name="rest", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.https else 'http'}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> None:
         self._thread.start()

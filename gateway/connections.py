@@ -18,6 +18,12 @@ connection's unsent bytes (``SIOCOUTQ``) and acknowledged bytes (``TCP_INFO``): 
 acknowledged for ``send_stall_timeout`` seconds is a client that does not read, and shutting the
 connection down makes the blocked send fail at once (the reports stay in QuickFIX's store for its
 next logon).
+
+Clients of a TLS session reach QuickFIX through the TLS terminator (``gateway.tlsproxy``), on the
+session's internal port (``relayed_ports``): the logon timeout and the stall check apply to those
+connections as to any, but not the cap per address (every one comes from this host; the terminator
+keeps the cap per real address), and one from anywhere but this host is closed at once (it went
+around the terminator, so around TLS).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class _Connection:
     fd: int
     remote: str  # the peer's address, without the port
     first_seen: float
+    relayed: bool = False  # on a TLS session's internal port, from the terminator
     logged_on: bool = False
     acked: int = 0  # bytes the peer has acknowledged, as of ``progress``
     progress: float = 0.0  # when ``acked`` last grew, or fixgate had nothing waiting to send
@@ -55,9 +62,10 @@ class ConnectionGuard:
 
     def __init__(
         self, port: int, *, logon_timeout: float, max_per_address: int, send_stall_timeout: float = 5.0,
-        interval: float = 0.2,
+        interval: float = 0.2, relayed_ports: frozenset[int] = frozenset(),
     ) -> None:
         self._port = port
+        self._relayed_ports = relayed_ports
         self._send_stall_timeout = send_stall_timeout
         self._logon_timeout = logon_timeout
         self._max_per_address = max_per_address
@@ -68,6 +76,7 @@ class ConnectionGuard:
         self.closed_for_timeout = 0
         self.closed_for_cap = 0
         self.closed_for_stall = 0
+        self.closed_for_bypass = 0
 
     def start(self) -> None:
         """Start watching (a daemon thread); a platform without ``/proc/self/fd`` only logs a warning."""
@@ -93,16 +102,25 @@ class ConnectionGuard:
     def check(self, now: float) -> None:
         """One pass: take note of new connections, close the late and the surplus."""
         seen: dict[int, _Connection] = {}
+        ports = self._relayed_ports | {self._port}
         for fd, inode in _socket_fds():
-            remote = _client_remote(fd, inode, self._port)
-            if remote is None:
+            found = _client_remote(fd, inode, ports)
+            if found is None:
+                continue
+            remote, port = found
+            relayed = port in self._relayed_ports
+            if relayed and not _is_loopback(remote) and _shut_down(fd, inode):
+                self.closed_for_bypass += 1
+                log.warning("connection from %s to the internal port %d of a TLS session closed: TLS clients"
+                            " connect through the terminator", remote, port)
                 continue
             known = self._known.get(inode)
-            seen[inode] = known if known is not None and known.fd == fd else _Connection(fd, remote, now)
+            seen[inode] = known if known is not None and known.fd == fd else _Connection(fd, remote, now, relayed)
         self._known = seen
         by_address: dict[str, list[tuple[int, _Connection]]] = {}
         for inode, conn in seen.items():
-            by_address.setdefault(conn.remote, []).append((inode, conn))
+            if not conn.relayed:
+                by_address.setdefault(conn.remote, []).append((inode, conn))
             if not conn.logged_on:
                 conn.logged_on = _has_sent(conn.fd, inode)
             elif self._stalled(conn, inode, now) and _shut_down(conn.fd, inode):
@@ -151,8 +169,13 @@ def _socket_fds() -> list[tuple[int, int]]:
     return found
 
 
-def _client_remote(fd: int, inode: int, port: int) -> str | None:
-    """The peer's address if ``fd`` is an established TCP connection on local port ``port``, else None.
+def _is_loopback(address: str) -> bool:
+    return address.startswith("127.") or address == "::1"
+
+
+def _client_remote(fd: int, inode: int, ports: frozenset[int]) -> tuple[str, int] | None:
+    """The peer's address and the local port if ``fd`` is an established TCP connection on one of
+    ``ports``, else None.
 
     Asked of the socket itself (a duplicate of its descriptor), not read from ``/proc/net/tcp``: that
     file lists every socket of the machine, and the kernel takes milliseconds to make it."""
@@ -163,14 +186,15 @@ def _client_remote(fd: int, inode: int, port: int) -> str | None:
         try:
             if sock.type != socket.SOCK_STREAM or sock.family not in (socket.AF_INET, socket.AF_INET6):
                 return None
-            if sock.getsockname()[1] != port:
+            port = int(sock.getsockname()[1])
+            if port not in ports:
                 return None
             if sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != _TCP_ESTABLISHED_STATE:
                 return None
             host = str(sock.getpeername()[0])
         except OSError:
             return None
-    return host.removeprefix("::ffff:")  # an IPv4 peer on a v6 socket
+    return host.removeprefix("::ffff:"), port  # an IPv4 peer on a v6 socket
 
 
 def _duplicate(fd: int, inode: int) -> socket.socket | None:

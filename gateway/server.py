@@ -17,6 +17,7 @@ from gateway.dropcopy import drop_copies
 from gateway.latency import HopMetrics
 from gateway.sessions import FixSessions
 from gateway.settings import SessionConfigError, render, session_key
+from gateway.tls import plan_tls
 from gateway.venues import VenueApplication
 from oms.manager import OrderManager
 from oms.router import Router
@@ -52,20 +53,25 @@ class FixGateway:
                                        venue_lag=risk.venue_report, states=self.sessions)
         self.clients = ClientApplication(oms, self.dispatcher.carry_out, self.hops, states=self.sessions)
         self.dispatcher.bind(self.clients, self.venues)
+        venue_settings = render(sessions_dir / "venues.cfg", rendered, variables)
+        client_settings = render(sessions_dir / "clients.cfg", rendered, variables)
+        # Sessions over TLS go through the terminator: their rendered files are pointed at it.
+        self.tls = plan_tls(rendered / "clients.cfg", rendered / "venues.cfg")
+        if self.tls.routes:
+            venue_settings = fix.SessionSettings(str(rendered / "venues.cfg"))
+            client_settings = fix.SessionSettings(str(rendered / "clients.cfg"))
         self._initiator, self._venue_parts = _engine(
-            fix.ThreadedSocketInitiator, self.venues,
-            render(sessions_dir / "venues.cfg", rendered, variables), message_log,
+            fix.ThreadedSocketInitiator, self.venues, venue_settings, message_log,
         )
         self._acceptor, self._client_parts = _engine(
-            fix.ThreadedSocketAcceptor, self.clients,
-            render(sessions_dir / "clients.cfg", rendered, variables), message_log,
+            fix.ThreadedSocketAcceptor, self.clients, client_settings, message_log,
         )
 
         self.clients.cancel_on_disconnect = _flagged_sessions(self._client_parts[-1], "CancelOnDisconnect")
         self.clients.entitlements = _entitlements(self._client_parts[-1])
         self.clients.credentials = _credentials(self._client_parts[-1])
         self.clients.drop_copies = drop_copies(self._client_parts[-1])
-        self.connection_guard = _connection_guard(self._client_parts[-1], client_port)
+        self.connection_guard = _connection_guard(self._client_parts[-1], client_port, self.tls.relayed_ports)
 
     def start(self) -> None:
         """Connect to the venues and open the client port (both return at once; engines run on threads)."""
@@ -147,7 +153,8 @@ def _credentials(settings: fix.SessionSettings) -> dict[str, LogonCredentials]:
     return found
 
 
-def _connection_guard(settings: fix.SessionSettings, port: int) -> ConnectionGuard:
+def _connection_guard(settings: fix.SessionSettings, port: int,
+                      relayed_ports: frozenset[int] = frozenset()) -> ConnectionGuard:
     """The guard of the client port, from the acceptor's [DEFAULT]: ``ConnectionLogonTimeout``
     (seconds a connection may take to log on; 5), ``MaxConnectionsPerAddress`` (10) and
     ``SendStallTimeout`` (seconds a client may leave fixgate's reports unread; 5)."""
@@ -162,7 +169,8 @@ def _connection_guard(settings: fix.SessionSettings, port: int) -> ConnectionGua
     if timeout <= 0 or cap <= 0 or stall <= 0:
         raise SessionConfigError("clients.cfg [DEFAULT]: ConnectionLogonTimeout, MaxConnectionsPerAddress and "
                                  "SendStallTimeout must be positive")
-    return ConnectionGuard(port, logon_timeout=timeout, max_per_address=cap, send_stall_timeout=stall)
+    return ConnectionGuard(port, logon_timeout=timeout, max_per_address=cap, send_stall_timeout=stall,
+                           relayed_ports=relayed_ports)
 
 
 def session_variables(data_dir: Path, client_port: int, sim_host: str, sim_port: int) -> dict[str, object]:
