@@ -14,6 +14,7 @@ from api.errors import APIError, api_error_handler, unexpected_error_handler, va
 from api.identities import Identities, Identity
 from api.metrics_endpoints import LatencyProvider, OmsCountersProvider, metrics_router
 from api.risk_endpoints import RiskOperations, risk_router
+from api.tca_endpoints import tca_router
 from book.database import async_url
 
 
@@ -83,4 +84,5 @@ def create_app(
     app.include_router(router)
     app.include_router(risk_router)
     app.include_router(metrics_router)
+    app.include_router(tca_router)
     return app
