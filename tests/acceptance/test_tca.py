@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
@@ -77,7 +80,9 @@ def _scores(rest: httpx.Client, **params: str) -> list[dict[str, Any]]:
     return body
 
 
-def test_a_sweep_of_two_levels_measured_by_hand(gateway: Fixgate, rest: httpx.Client) -> None:
+def test_a_sweep_of_two_levels_measured_by_hand(
+    gateway: Fixgate, rest: httpx.Client, database_url: str, tmp_path: Path
+) -> None:
     client = _client(gateway)
     # Buy 150 up to 190.02: 100 @ 190.01 and 50 @ 190.02; the book is then 189.99 / 190.02: mid 190.005.
     order_id = _buy(client, "sweep-1", 150, "190.02")
@@ -123,6 +128,26 @@ def test_a_sweep_of_two_levels_measured_by_hand(gateway: Fixgate, rest: httpx.Cl
     assert {(e["data"]["venue"], e["data"]["symbol"], e["data"]["size_bucket"]) for e in events} == {
         ("SIM", "*", "*"), ("SIM", "AAPL", "*"), ("SIM", "AAPL", "100-999")}
     client.logout()
+
+    # The report over a window holding the order: three plots, and the venue's numbers exact.
+    page = tmp_path / "tca.html"
+    window = ["--from", "2020-01-01T00:00:00Z", "--to", "2200-01-01T00:00:00Z"]
+    made = _cli(database_url, "tca", "report", *window, "--out", str(page))
+    assert made.returncode == 0, made.stderr
+    text = page.read_text()
+    assert text.count("<svg") == 3 and "<script" not in text and " src=" not in text
+    # notional 19,001 + 9,501; slippage (100 x 0.5263 + 50 x 1.0526) / 150; effective spread likewise
+    assert "<td>SIM</td><td>2</td><td>150</td><td>28502.0000</td><td>0.7017</td><td>1.4035</td>" in text
+    assert "<td>2.0000</td><td>0.7018</td>" in text  # the shortfall, money and bps
+    backwards = _cli(database_url, "tca", "report", "--from", "2030-01-01T00:00:00Z", "--to", "2020-01-01T00:00:00Z")
+    assert backwards.returncode != 0 and "--from 2030-01-01T00:00:00Z is not before --to" in backwards.stderr
+    naive = _cli(database_url, "tca", "report", "--from", "2020-01-01T00:00:00", "--to", "2030-01-01T00:00:00Z")
+    assert naive.returncode != 0 and "--from='2020-01-01T00:00:00' has no UTC offset" in naive.stderr
+
+
+def _cli(database_url: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fixgate.cli", *argv], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DATABASE_URL": database_url}, check=False)
 
 
 @pytest.mark.parametrize("simulator", [3], indirect=True)
