@@ -164,6 +164,7 @@ class TcaEngine:
         self._scores: dict[ScoreKey, VenueScore] = {}
         self._past: list[tuple[int, str, Any]] = []  # (time, what, key): mids looked up at frame end
         self._frame: str | None = None
+        self._earliest_due: int | None = None  # the first time a markout of ``_fills`` is due
         self._changes = Changes()
 
     # -- STATE (restart) -------------------------------------------------------------------------------
@@ -178,6 +179,7 @@ class TcaEngine:
             self._orders[order.order_id] = order
         for fill in fills:
             self._fills[fill.exec_id] = fill
+            self._note_due(fill)
         for score in scores:
             self._scores[score.key] = score
 
@@ -326,6 +328,9 @@ class TcaEngine:
                 self._end(order)
 
     def _settle_due(self, until_ns: int, *, inclusive: bool) -> None:
+        earliest = self._earliest_due
+        if earliest is None or (until_ns < earliest if inclusive else until_ns <= earliest):
+            return  # nothing due yet: most marks settle nothing, and this spares a look at every fill
         for fill in list(self._fills.values()):
             if all(m.settled for m in fill.markouts):
                 continue
@@ -341,6 +346,8 @@ class TcaEngine:
             updated = dataclasses.replace(fill, markouts=tuple(markouts))
             if updated != fill:
                 self._put_fill(updated)
+        self._earliest_due = min((m.due_ns for f in self._fills.values() for m in f.markouts if not m.settled),
+                                 default=None)
 
     def _end(self, order: OrderCost) -> None:
         end_mid = self.mid(order.symbol)
@@ -377,6 +384,12 @@ class TcaEngine:
     def _put_fill(self, fill: FillCost) -> None:
         self._fills[fill.exec_id] = fill
         self._changes.fills[fill.exec_id] = fill
+        self._note_due(fill)
+
+    def _note_due(self, fill: FillCost) -> None:
+        for m in fill.markouts:
+            if not m.settled and (self._earliest_due is None or m.due_ns < self._earliest_due):
+                self._earliest_due = m.due_ns
 
     def _observe(self, venue: str, symbol: str, quantity: Decimal, metric: str, value: Decimal | None,
                  now_ns: int) -> None:

@@ -153,7 +153,10 @@ class TcaService:
                                           max_ack_pending=-1),
                 )
             except nats.js.errors.NotFoundError:
-                await asyncio.wait([asyncio.ensure_future(self._stop.wait())], timeout=0.5)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), 0.5)
+                except TimeoutError:
+                    pass  # the stream is not there yet: look again
         return None
 
     async def _handle(self, js: JetStreamContext, db: AsyncEngine, messages: list[Msg]) -> None:

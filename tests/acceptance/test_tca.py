@@ -122,6 +122,20 @@ def test_a_sweep_of_two_levels_measured_by_hand(
     assert (sim["shortfall"], sim["fill_rate"]) == ("2", "1")
     assert rest.get("/tca/summary", params={"venue": "ELSEWHERE"}).json()["venues"] == []
 
+    # Bad input: a 4xx naming the parameter, never a 500.
+    for path, params, says in (
+        ("/tca/orders/0", {}, "order_id"),
+        ("/tca/summary", {"from": "yesterday"}, "from='yesterday' is not an ISO-8601 timestamp"),
+        ("/tca/summary", {"from": "2030-01-01T00:00:00Z", "to": "2020-01-01T00:00:00Z"}, "is after to="),
+        ("/tca/summary", {"symbol": "AA\x00PL"}, "symbol"),
+        ("/tca/venues", {"size_bucket": "huge"}, "size_bucket='huge'"),
+    ):
+        refused = rest.get(path, params=params)
+        assert refused.status_code == 422 and says in refused.text, (path, params, refused.text)
+    unknown = rest.get(f"/tca/orders/{order_id + 1000}")
+    assert unknown.status_code == 404 and f"order {order_id + 1000} has no transaction cost" in unknown.text
+    assert httpx.get(f"{rest.base_url}/tca/venues").status_code == 401  # no token
+
     # The score events are on the bus, in their own stream.
     events = _score_events(gateway.bus_url or "", gateway.settings.instance)
     assert {(e["kind"], e["type"]) for e in events} == {("tca", "VenueScore")}
