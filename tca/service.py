@@ -162,6 +162,7 @@ class TcaService:
     async def _handle(self, js: JetStreamContext, db: AsyncEngine, messages: list[Msg]) -> None:
         engine = self.engine
         progress = self.progress
+        skipped = 0
         for msg in messages:
             try:
                 event = decode(msg.data)
@@ -175,13 +176,16 @@ class TcaService:
                 continue
             position = event_id.position()
             if progress is not None and position <= progress.position:
-                continue  # applied before (a redelivery): its effect is in the tables already
+                skipped += 1  # applied before (a redelivery): its effect is in the tables already
+                continue
             try:
                 engine.apply(event)
             except (ValueError, KeyError, TypeError, ArithmeticError):
                 log.exception("tca %s: event %s could not be measured: skipped", self.instance, event_id)
             progress = Progress(str(event_id), position)
             self.applied += 1
+        if skipped:
+            log.info("tca %s: %d events delivered again were applied before: skipped", self.instance, skipped)
         if messages:
             engine.end_frame()  # a frame split across fetches is measured as far as it came
         else:

@@ -210,6 +210,8 @@ def test_a_restarted_tca_process_counts_every_event_once(
     (overall,) = _scores(rest, venue="SIM", symbol="*")
     assert (overall["slippage_bps_count"], overall["fill_rate_count"], overall["reject_rate_count"]) == (3, 3, 3)
     assert overall["markout_bps_count"] <= 3
+    # The new consumer had the first order's events again, and the process knew them.
+    assert "events delivered again were applied before: skipped" in tca.log_path.read_text()
     client.logout()
 
 
