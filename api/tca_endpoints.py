@@ -59,15 +59,17 @@ async def tca_order(order_id: OrderId, repository: Repository, caller: Caller) -
 @tca_router.get("/venues", response_model=list[TcaVenueScore])
 async def tca_venues(
     repository: Repository,
+    instance: Annotated[SafeText | None, Query(description="the gateway instance whose TCA measured them")] = None,
     venue: SafeText | None = None,
     symbol: Annotated[SafeText | None, Query(description='a symbol, or "*" for the venue overall')] = None,
     size_bucket: Annotated[str | None, Query(description=f"one of {', '.join(_BUCKETS)}, or *")] = None,
 ) -> list[TcaVenueScore]:
     """The venues' exponentially weighted scores of slippage, markout (5 s), reject rate and fill rate:
-    overall (symbol and size_bucket "*"), per symbol, per symbol and order size."""
+    overall (symbol and size_bucket "*"), per symbol, per symbol and order size; each gateway instance's
+    TCA process keeps its own."""
     if size_bucket is not None and size_bucket not in (*_BUCKETS, "*"):
         raise InvalidParameter(f"size_bucket={size_bucket!r}: expected one of {', '.join(_BUCKETS)}, or *")
-    rows = await repository.venue_scores(venue, symbol, size_bucket)
+    rows = await repository.venue_scores(instance, venue, symbol, size_bucket)
     return [TcaVenueScore.model_validate({**row, "half_life": HALF_LIFE}) for row in rows]
 
 

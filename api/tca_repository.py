@@ -32,14 +32,15 @@ class TcaRepository:
                                                                                  tca_fills.c.exec_id)
         return (await self._conn.execute(query)).mappings().all()
 
-    async def venue_scores(self, venue: str | None, symbol: str | None, size_bucket: str | None
-                           ) -> Sequence[RowMapping]:
+    async def venue_scores(self, instance: str | None, venue: str | None, symbol: str | None,
+                           size_bucket: str | None) -> Sequence[RowMapping]:
         query = select(tca_venue_scores)
-        for column, value in ((tca_venue_scores.c.venue, venue), (tca_venue_scores.c.symbol, symbol),
-                              (tca_venue_scores.c.size_bucket, size_bucket)):
+        for column, value in ((tca_venue_scores.c.instance, instance), (tca_venue_scores.c.venue, venue),
+                              (tca_venue_scores.c.symbol, symbol), (tca_venue_scores.c.size_bucket, size_bucket)):
             if value is not None:
                 query = query.where(column == value)
-        order = (tca_venue_scores.c.venue, tca_venue_scores.c.symbol, tca_venue_scores.c.size_bucket)
+        order = (tca_venue_scores.c.instance, tca_venue_scores.c.venue, tca_venue_scores.c.symbol,
+                 tca_venue_scores.c.size_bucket)
         return (await self._conn.execute(query.order_by(*order))).mappings().all()
 
     async def fill_summary(self, from_ns: int | None, to_ns: int | None, symbol: str | None, venue: str | None,

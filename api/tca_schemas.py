@@ -70,8 +70,10 @@ class TcaOrder(_Schema):
 class TcaVenueScore(_Schema):
     """A venue's exponentially weighted scores (overall: ``symbol`` and ``size_bucket`` "*"; or one
     symbol; or one symbol and order size). Each observation's weight halves every ``half_life`` newer
-    ones; ``*_count``: how many observations went in."""
+    ones; ``*_count``: how many observations went in. ``instance``: the gateway instance whose TCA process
+    measured them."""
 
+    instance: str
     venue: str
     symbol: str
     size_bucket: str

@@ -262,10 +262,12 @@ def _score_columns() -> list[SchemaItem]:
     return items
 
 
-# A venue's exponentially weighted scores, overall (symbol and size_bucket "*"), per symbol, per size.
+# A venue's exponentially weighted scores, overall (symbol and size_bucket "*"), per symbol, per size, as
+# one gateway instance's TCA process measured them (instances sharing a database each have their own).
 tca_venue_scores = Table(
     "tca_venue_scores",
     metadata,
+    Column("instance", Text, primary_key=True),
     Column("venue", Text, primary_key=True),
     Column("symbol", Text, primary_key=True),
     Column("size_bucket", Text, primary_key=True),
@@ -278,6 +280,7 @@ tca_venue_scores = Table(
 tca_quotes = Table(
     "tca_quotes",
     metadata,
+    Column("instance", Text, primary_key=True),
     Column("symbol", Text, primary_key=True),
     Column("venue", Text, primary_key=True),
     Column("bid", Money, nullable=True),
@@ -295,5 +298,6 @@ tca_progress = Table(
     Column("segment", Text, nullable=False),
     Column("byte_offset", BigInteger, nullable=False),
     Column("idx", BigInteger, nullable=False),
+    Column("stream_seq", BigInteger, nullable=False),  # the event's sequence in the stream
     Column("updated_ns", BigInteger, nullable=False),
 )

@@ -55,7 +55,7 @@ async def _load(database_url: str, from_ns: int, to_ns: int) -> ReportData:
                 tca_orders.c.created_ns >= from_ns, tca_orders.c.created_ns < to_ns).order_by(tca_orders.c.order_id)
             )).mappings().all()
             scores = (await conn.execute(select(tca_venue_scores).order_by(
-                tca_venue_scores.c.venue, tca_venue_scores.c.symbol, tca_venue_scores.c.size_bucket))).mappings().all()
+                tca_venue_scores.c.instance, tca_venue_scores.c.venue, tca_venue_scores.c.symbol, tca_venue_scores.c.size_bucket))).mappings().all()
     finally:
         await engine.dispose()
     return ReportData(from_ns, to_ns, [dict(r) for r in fills], [dict(r) for r in orders], [dict(r) for r in scores])
@@ -238,8 +238,8 @@ def render(data: ReportData) -> str:
         str(line.rejected), _d(line.shortfall), _d(line.shortfall_bps)] for line in lines]))
     parts.append("<h2>Venue scores now</h2><p class=note>Exponentially weighted (half-life in observations,"
                  " <code>tca.measures.HALF_LIFE</code>); markout at 5 s.</p>")
-    parts.append(_table(["venue", "symbol", "size", *METRICS], [[
-        str(s["venue"]), str(s["symbol"]), str(s["size_bucket"]), *(_d(s[m]) for m in METRICS)]
+    parts.append(_table(["instance", "venue", "symbol", "size", *METRICS], [[
+        str(s["instance"]), str(s["venue"]), str(s["symbol"]), str(s["size_bucket"]), *(_d(s[m]) for m in METRICS)]
         for s in data.scores]))
     parts.append("<h2>Orders</h2>")
     parts.append(_table(["order", "symbol", "side", "venue", "quantity", "filled", "arrival mid", "shortfall",

@@ -6,7 +6,8 @@ Started and supervised by ``fixgate serve`` when the bus is on (``fixgate.app``)
 and the bus publisher; it may as well run anywhere else that reaches the bus and the database.
 
 - It reads ``fixgate.<instance>.>`` from the instance's stream through a durable pull consumer
-  (``tca_<instance>``), so a restarted process goes on after the last event it acknowledged.
+  (``tca_<instance>``), which a (re)started process places right after the last event whose effects
+  it committed (the stream sequence in ``tca_progress``): it goes on from exactly there.
 - JetStream delivers at least once; every event counts once all the same: what a batch of events
   changed is written in one transaction with the id of the last event applied (``tca_progress``), and
   an event at or before that id is skipped (ids sort in stream order, ``docs/EVENTS.md``). Events are
@@ -44,7 +45,7 @@ from bus.events import VERSION, EventId, check_instance, decode, encode, stream_
 from bus.server import servers
 from tca.engine import TcaEngine
 from tca.measures import HALF_LIFE, METRICS, VenueScore
-from tca.store import Progress, consumer_name, decimal_text, load, save
+from tca.store import Progress, decimal_text, load, save
 
 log = logging.getLogger("tca.service")
 
@@ -105,7 +106,6 @@ class TcaService:
         self.url = url
         self.database_url = database_url
         self.instance = check_instance(instance)
-        self.consumer = consumer_name(instance)
         self.engine = TcaEngine(half_life)
         self.progress: Progress | None = None
         self.applied = 0
@@ -119,7 +119,7 @@ class TcaService:
         nc: NATS | None = None
         try:
             async with db.connect() as conn:
-                stored = await load(conn, self.consumer, self.engine.horizons_s)
+                stored = await load(conn, self.instance, self.engine.horizons_s)
             self.progress = stored.progress
             self.engine.restore(stored.quotes, stored.orders, stored.fills, stored.scores)
             log.info("tca %s: resuming after %s (%d orders working, %d fills with markouts to come)",
@@ -134,7 +134,7 @@ class TcaService:
             while not self._stop.is_set():
                 try:
                     messages = await sub.fetch(_BATCH, timeout=_FETCH_WAIT_S)
-                except nats.errors.TimeoutError:
+                except (TimeoutError, nats.errors.TimeoutError):  # nats-py raises either
                     messages = []
                 await self._handle(js, db, messages)
         finally:
@@ -143,15 +143,34 @@ class TcaService:
             await db.dispose()
 
     async def _subscribe(self, js: JetStreamContext) -> Any:
-        """The durable consumer, once the instance's stream exists (its publisher makes it)."""
+        """The durable consumer, once the instance's stream exists (its publisher makes it), placed right
+        after the last event committed (``tca_progress.stream_seq``): the database is the one record of
+        how far TCA has got. An event handed to a process that died before its commit so comes again at
+        once, not after JetStream's ack wait (a killed process's pull requests are otherwise owed their
+        messages until then)."""
+        stream, durable = stream_name(self.instance), durable_name(self.instance)
         while not self._stop.is_set():
             try:
-                return await js.pull_subscribe(
-                    subject(self.instance, ">"), durable=durable_name(self.instance),
-                    stream=stream_name(self.instance),
-                    config=ConsumerConfig(ack_policy=AckPolicy.ALL, deliver_policy=DeliverPolicy.ALL,
-                                          max_ack_pending=-1),
-                )
+                last_seq = (await js.stream_info(stream)).state.last_seq
+                start = None if self.progress is None else self.progress.stream_seq + 1
+                if start is not None and start > last_seq + 1:
+                    # A stream that is not the one the progress was made on (made again): read it all;
+                    # the events applied before are known by their ids.
+                    log.warning("tca %s: stream %s ends at %d, before the %d applied: reading it from the start",
+                                self.instance, stream, last_seq, start - 1)
+                    start = None
+                try:
+                    await js.delete_consumer(stream, durable)
+                except nats.js.errors.NotFoundError:
+                    pass
+                if start is None:
+                    config = ConsumerConfig(ack_policy=AckPolicy.ALL, max_ack_pending=-1,
+                                            deliver_policy=DeliverPolicy.ALL)
+                else:
+                    config = ConsumerConfig(ack_policy=AckPolicy.ALL, max_ack_pending=-1,
+                                            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
+                return await js.pull_subscribe(subject(self.instance, ">"), durable=durable, stream=stream,
+                                               config=config)
             except nats.js.errors.NotFoundError:
                 try:
                     await asyncio.wait_for(self._stop.wait(), 0.5)
@@ -182,7 +201,7 @@ class TcaService:
                 engine.apply(event)
             except (ValueError, KeyError, TypeError, ArithmeticError):
                 log.exception("tca %s: event %s could not be measured: skipped", self.instance, event_id)
-            progress = Progress(str(event_id), position)
+            progress = Progress(str(event_id), position, msg.metadata.sequence.stream)
             self.applied += 1
         if skipped:
             log.info("tca %s: %d events delivered again were applied before: skipped", self.instance, skipped)
@@ -198,7 +217,7 @@ class TcaService:
                 # which JetStream keeps once (Nats-Msg-Id).
                 await js.publish(score_subject(self.instance), encode(body), headers={"Nats-Msg-Id": body["id"]})
             async with db.begin() as conn:
-                await save(conn, self.consumer, changes, progress, time.time_ns())
+                await save(conn, self.instance, changes, progress, time.time_ns())
             self.progress = progress
             engine.forget_done()
         if messages:

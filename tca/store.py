@@ -30,6 +30,7 @@ class Progress:
 
     event_id: str
     position: tuple[int, int, int]
+    stream_seq: int  # its sequence in the instance's stream: where the consumer goes on from
 
 
 # -- ROWS ------------------------------------------------------------------------------------------------
@@ -94,8 +95,8 @@ def order_cost(row: RowMapping) -> OrderCost:
     )
 
 
-def score_row(score: VenueScore) -> dict[str, Any]:
-    row: dict[str, Any] = {"venue": score.key.venue, "symbol": score.key.symbol,
+def score_row(instance: str, score: VenueScore) -> dict[str, Any]:
+    row: dict[str, Any] = {"instance": instance, "venue": score.key.venue, "symbol": score.key.symbol,
                            "size_bucket": score.key.size_bucket, "updated_ns": score.updated_ns}
     for metric in METRICS:
         mean = score.means.get(metric, EwMean())
@@ -126,20 +127,22 @@ class Stored:
     scores: list[VenueScore]
 
 
-async def load(conn: AsyncConnection, consumer: str, horizons_s: Sequence[int]) -> Stored:
-    """The progress of ``consumer`` and the state its engine needs: the orders not measured to their
-    end, the fills with a markout to come, every quote and score."""
+async def load(conn: AsyncConnection, instance: str, horizons_s: Sequence[int]) -> Stored:
+    """The progress of ``instance``'s TCA process and the state its engine needs: the orders not measured
+    to their end, the fills with a markout to come, the instance's quotes and scores."""
+    consumer = consumer_name(instance)
     row = (await conn.execute(select(tca_progress).where(tca_progress.c.consumer == consumer))).mappings().first()
     progress = None if row is None else Progress(
-        row["event_id"], (int(row["segment"]), row["byte_offset"], row["idx"]))
+        row["event_id"], (int(row["segment"]), row["byte_offset"], row["idx"]), row["stream_seq"])
     quotes = [(r["symbol"], r["venue"], TopQuote(r["bid"], r["offer"]))
-              for r in (await conn.execute(select(tca_quotes))).mappings()]
+              for r in (await conn.execute(select(tca_quotes).where(tca_quotes.c.instance == instance))).mappings()]
     orders = [order_cost(r) for r in
               (await conn.execute(select(tca_orders).where(tca_orders.c.fill_rate.is_(None)))).mappings()]
     unsettled = [~tca_fills.c[f"settled_{h}s"] for h in horizons_s]
     fills = [fill_cost(r, horizons_s) for r in
              (await conn.execute(select(tca_fills).where(or_(*unsettled)))).mappings()] if unsettled else []
-    scores = [venue_score(r) for r in (await conn.execute(select(tca_venue_scores))).mappings()]
+    scores = [venue_score(r) for r in (await conn.execute(
+        select(tca_venue_scores).where(tca_venue_scores.c.instance == instance))).mappings()]
     return Stored(progress, quotes, orders, fills, scores)
 
 
@@ -152,21 +155,23 @@ async def _upsert(conn: AsyncConnection, table: Any, rows: Iterable[dict[str, An
     await conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=columns), rows)
 
 
-async def save(conn: AsyncConnection, consumer: str, changes: Changes, progress: Progress | None,
+async def save(conn: AsyncConnection, instance: str, changes: Changes, progress: Progress | None,
                now_ns: int) -> None:
-    """Write what the engine changed and, with it, how far it has applied the stream."""
+    """Write what ``instance``'s engine changed and, with it, how far it has applied the stream."""
     await _upsert(conn, tca_orders, (order_row(o) for o in changes.orders.values()), ["order_id"])
     await _upsert(conn, tca_fills, (fill_row(f) for f in changes.fills.values()), ["exec_id"])
-    await _upsert(conn, tca_venue_scores, (score_row(s) for s in changes.scores.values()),
-                  ["venue", "symbol", "size_bucket"])
-    await _upsert(conn, tca_quotes, ({"symbol": symbol, "venue": venue, "bid": q.bid, "offer": q.offer,
-                                      "updated_ns": at} for (symbol, venue), (q, at) in changes.quotes.items()),
-                  ["symbol", "venue"])
+    await _upsert(conn, tca_venue_scores, (score_row(instance, s) for s in changes.scores.values()),
+                  ["instance", "venue", "symbol", "size_bucket"])
+    await _upsert(conn, tca_quotes, ({"instance": instance, "symbol": symbol, "venue": venue, "bid": q.bid,
+                                      "offer": q.offer, "updated_ns": at}
+                                     for (symbol, venue), (q, at) in changes.quotes.items()),
+                  ["instance", "symbol", "venue"])
     if progress is not None:
         segment, offset, index = progress.position
         await _upsert(conn, tca_progress, [{
-            "consumer": consumer, "event_id": progress.event_id, "segment": f"{segment:020d}",
-            "byte_offset": offset, "idx": index, "updated_ns": now_ns}], ["consumer"])
+            "consumer": consumer_name(instance), "event_id": progress.event_id, "segment": f"{segment:020d}",
+            "byte_offset": offset, "idx": index, "stream_seq": progress.stream_seq,
+            "updated_ns": now_ns}], ["consumer"])
 
 
 def decimal_text(value: Decimal | None) -> str | None:

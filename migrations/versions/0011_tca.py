@@ -106,21 +106,23 @@ def upgrade() -> None:
                    sa.Column(f"{m}_count", sa.BigInteger(), nullable=False)]
     op.create_table(
         "tca_venue_scores",
+        sa.Column("instance", sa.Text(), nullable=False),
         sa.Column("venue", sa.Text(), nullable=False),
         sa.Column("symbol", sa.Text(), nullable=False),
         sa.Column("size_bucket", sa.Text(), nullable=False),
         *scores,
         sa.Column("updated_ns", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("venue", "symbol", "size_bucket", name=op.f("pk_tca_venue_scores")),
+        sa.PrimaryKeyConstraint("instance", "venue", "symbol", "size_bucket", name=op.f("pk_tca_venue_scores")),
     )
     op.create_table(
         "tca_quotes",
+        sa.Column("instance", sa.Text(), nullable=False),
         sa.Column("symbol", sa.Text(), nullable=False),
         sa.Column("venue", sa.Text(), nullable=False),
         sa.Column("bid", sa.Numeric(), nullable=True),
         sa.Column("offer", sa.Numeric(), nullable=True),
         sa.Column("updated_ns", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("symbol", "venue", name=op.f("pk_tca_quotes")),
+        sa.PrimaryKeyConstraint("instance", "symbol", "venue", name=op.f("pk_tca_quotes")),
     )
     op.create_table(
         "tca_progress",
@@ -129,6 +131,7 @@ def upgrade() -> None:
         sa.Column("segment", sa.Text(), nullable=False),
         sa.Column("byte_offset", sa.BigInteger(), nullable=False),
         sa.Column("idx", sa.BigInteger(), nullable=False),
+        sa.Column("stream_seq", sa.BigInteger(), nullable=False),
         sa.Column("updated_ns", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("consumer", name=op.f("pk_tca_progress")),
     )

@@ -19,14 +19,13 @@ import httpx
 import nats
 import pytest
 
-from bus.events import stream_name
 from bus.server import servers
 from fixgate.app import Fixgate
 from fixgate.fixclient import FixClient
 from fixgate.supervisor import Child
 from simulator.config import SimulatorConfig, load_config
 from simulator.venue import Simulator
-from tca.service import durable_name, score_stream, score_subject
+from tca.service import score_stream, score_subject
 from tests.support import book_rows, eventually, free_port, order_fields
 
 pytestmark = pytest.mark.timeout(240)
@@ -108,6 +107,8 @@ def test_a_sweep_of_two_levels_measured_by_hand(
     assert tca["fill_rate"] == "1" and tca["time_to_complete_ns"] > 0
 
     (overall,) = _scores(rest, venue="SIM", symbol="*")
+    assert overall["instance"] == gateway.settings.instance
+    assert _scores(rest, instance="another") == []
     # Two fills: slippage (0.5263 + 1.0526 x 0.5 ** (1/50)) / (1 + 0.5 ** (1/50)): between the two.
     assert D("0.5263") < D(overall["slippage_bps"]) < D("1.0526") and overall["slippage_bps_count"] == 2
     assert (overall["reject_rate"], overall["fill_rate"], overall["markout_bps_count"]) == ("0", "1", 2)
@@ -191,9 +192,10 @@ def test_a_restarted_tca_process_counts_every_event_once(
     supervisor = gateway.supervisor
     assert supervisor is not None
     tca = supervisor.children["tca"]
-    # Stop it, and drop its durable consumer: the new one is delivered the whole stream again.
+    # Stop it, and make its next start read the stream from the first event again (as if its consumer
+    # had been lost): the events applied before must be known by their ids.
     supervisor.stop_child("tca")
-    asyncio.run(_delete_consumer(gateway.bus_url or "", gateway.settings.instance))
+    assert book_rows(database_url, "UPDATE tca_progress SET stream_seq = 0 RETURNING consumer") != []
     supervisor.add(Child(tca.name, tca.argv, tca.log_path, env=tca.env, stop_grace_s=tca.stop_grace_s))
     second = _buy(client, "once-2", 50, "190.02")
     _measured(rest, second, horizons=1)
@@ -213,14 +215,6 @@ def test_a_restarted_tca_process_counts_every_event_once(
     # The new consumer had the first order's events again, and the process knew them.
     assert "events delivered again were applied before: skipped" in tca.log_path.read_text()
     client.logout()
-
-
-async def _delete_consumer(url: str, instance: str) -> None:
-    nc = await nats.connect(servers(url))
-    try:
-        await nc.jetstream().delete_consumer(stream_name(instance), durable_name(instance))
-    finally:
-        await nc.close()
 
 
 def _score_events(url: str, instance: str) -> list[dict[str, Any]]:
