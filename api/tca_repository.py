@@ -63,7 +63,8 @@ class TcaRepository:
 
     async def order_summary(self, from_ns: int | None, to_ns: int | None, symbol: str | None, venue: str | None,
                             accounts: Collection[str] | None) -> Sequence[RowMapping]:
-        """Per venue, over the orders that arrived at ``from_ns <= created_ns < to_ns`` and have ended:
+        """Per venue, over the orders that arrived at ``from_ns <= created_ns < to_ns``, reached the venue
+        (one refused by risk says nothing of a venue) and have ended:
         their count, the notional-weighted mean shortfall in bps, the share of quantity filled, and the
         mean time to complete."""
         o = tca_orders.c
@@ -74,7 +75,7 @@ class TcaRepository:
             (func.sum(o.filled_qty) / func.nullif(func.sum(o.quantity), 0)).label("fill_rate"),
             func.avg(o.time_to_complete_ns).label("time_to_complete_ns"),
             func.count().filter(o.venue_rejected).label("rejected"),
-        ).where(o.ended_ns.isnot(None), *self._order_filters(from_ns, to_ns, symbol, venue))
+        ).where(o.ended_ns.isnot(None), o.reached_venue, *self._order_filters(from_ns, to_ns, symbol, venue))
         if accounts is not None:
             query = query.where(o.account.in_(accounts))
         return (await self._conn.execute(query.group_by(o.venue).order_by(o.venue))).mappings().all()

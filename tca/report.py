@@ -109,7 +109,8 @@ def venue_lines(data: ReportData) -> list[VenueLine]:
     venues = sorted({str(f["venue"]) for f in data.fills} | {str(o["venue"]) for o in data.orders})
     for venue in venues:
         fills = [f for f in data.fills if f["venue"] == venue]
-        orders = [o for o in data.orders if o["venue"] == venue and o["ended_ns"] is not None]
+        # Orders that reached the venue: one refused by risk says nothing of a venue.
+        orders = [o for o in data.orders if o["venue"] == venue and o["ended_ns"] is not None and o["reached_venue"]]
         measured = [o for o in orders if o["shortfall"] is not None]
         paper = sum((o["quantity"] * o["arrival_mid"] for o in measured), ZERO)
         shortfall = sum((o["shortfall"] for o in measured), ZERO)
