@@ -19,6 +19,7 @@ from api.metrics_endpoints import LatencyProvider, OmsCountersProvider, metrics_
 from api.risk_endpoints import RiskOperations, risk_router
 from api.schemas import PartHealth
 from api.sessions_endpoints import SessionsProvider, sessions_router
+from api.tca_endpoints import tca_router
 from book.database import async_url
 
 
@@ -100,4 +101,5 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(sessions_router)
     install_dashboard(app)
+    app.include_router(tca_router)
     return app

@@ -13,6 +13,7 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Computed,
@@ -32,6 +33,7 @@ from sqlalchemy.types import TIMESTAMP
 
 from book.fields import record_fields
 from domain.model import ExecutionRecord, MarkRecord, OrderRecord, PositionRecord
+from tca.measures import HORIZONS_S, METRICS
 
 # Set before the first revision so every constraint has a predictable name that later migrations
 # can alter or drop by name.
@@ -178,5 +180,124 @@ book_positions = Table(
     Column("consumer", Text, primary_key=True),
     Column("segment", Text, nullable=False),  # the journal segment (its file's name stem)
     Column("byte_offset", BigInteger, nullable=False),  # where the next frame to read starts
+    Column("updated_ns", BigInteger, nullable=False),
+)
+
+# -- TRANSACTION COST ANALYSIS (migration 0011) ----------------------------------------------------------
+# Written by the TCA process (``tca.service``) from the event stream, never by the gateway or the book
+# writer; what each measure means and its sign: ``tca.measures``. Every measure may be NULL: no
+# consolidated mid to measure against, or (a markout) not yet due.
+
+def _markout_columns() -> list[SchemaItem]:
+    items: list[SchemaItem] = []
+    for h in HORIZONS_S:  # one mid, markout and settled flag each
+        items += [Column(f"mid_{h}s", Money, nullable=True), Column(f"markout_{h}s_bps", Money, nullable=True),
+                  Column(f"settled_{h}s", Boolean, nullable=False)]
+    return items
+
+
+tca_fills = Table(
+    "tca_fills",
+    metadata,
+    Column("exec_id", Text, primary_key=True),  # the gateway's ExecID (unique per instance)
+    Column("event_id", Text, nullable=False),
+    Column("order_id", BigInteger, nullable=False),
+    Column("venue", Text, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("quantity", Money, nullable=False),
+    Column("price", Money, nullable=False),
+    Column("order_quantity", Money, nullable=False),
+    Column("fee", Money, nullable=True),
+    Column("fill_ns", BigInteger, nullable=False),
+    _timestamptz("fill_at", "fill_ns"),
+    Column("arrival_mid", Money, nullable=True),
+    Column("slippage_bps", Money, nullable=True),
+    Column("mid_at_fill", Money, nullable=True),
+    Column("effective_spread", Money, nullable=True),
+    Column("effective_spread_bps", Money, nullable=True),
+    *_markout_columns(),
+    Index(None, "order_id"),
+    Index(None, "fill_ns"),
+    Index(None, "venue", "fill_ns"),
+)
+
+tca_orders = Table(
+    "tca_orders",
+    metadata,
+    Column("order_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("symbol", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("account", Text, nullable=False),
+    Column("venue", Text, nullable=False),
+    Column("quantity", Money, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    _timestamptz("created_at", "created_ns"),
+    Column("status", Text, nullable=False),
+    Column("arrival_mid", Money, nullable=True),
+    Column("filled_qty", Money, nullable=False),
+    Column("fill_notional", Money, nullable=False),
+    Column("fees", Money, nullable=False),
+    Column("venues", Text, nullable=False),  # where it filled, comma-separated, in the order of first fill
+    Column("last_fill_ns", BigInteger, nullable=True),
+    Column("ended_ns", BigInteger, nullable=True),
+    Column("end_mid", Money, nullable=True),
+    Column("execution_cost", Money, nullable=True),
+    Column("opportunity_cost", Money, nullable=True),
+    Column("shortfall", Money, nullable=True),
+    Column("shortfall_bps", Money, nullable=True),
+    Column("fill_rate", Money, nullable=True),
+    Column("time_to_complete_ns", BigInteger, nullable=True),
+    Column("reached_venue", Boolean, nullable=False),
+    Column("venue_rejected", Boolean, nullable=False),
+    Index(None, "created_ns"),
+    Index(None, "ended_ns"),
+)
+
+def _score_columns() -> list[SchemaItem]:
+    items: list[SchemaItem] = []
+    for m in METRICS:  # the value, and its weighted sum, weight and count (``tca.measures.EwMean``)
+        items += [Column(m, Money, nullable=True), Column(f"{m}_weighted", Money, nullable=False),
+                  Column(f"{m}_weight", Money, nullable=False), Column(f"{m}_count", BigInteger, nullable=False)]
+    return items
+
+
+# A venue's exponentially weighted scores, overall (symbol and size_bucket "*"), per symbol, per size, as
+# one gateway instance's TCA process measured them (instances sharing a database each have their own).
+tca_venue_scores = Table(
+    "tca_venue_scores",
+    metadata,
+    Column("instance", Text, primary_key=True),
+    Column("venue", Text, primary_key=True),
+    Column("symbol", Text, primary_key=True),
+    Column("size_bucket", Text, primary_key=True),
+    *_score_columns(),
+    Column("updated_ns", BigInteger, nullable=False),
+)
+
+# Each venue's last top of book per symbol (from the marks): the TCA process's consolidated book, kept
+# so a restart goes on with it.
+tca_quotes = Table(
+    "tca_quotes",
+    metadata,
+    Column("instance", Text, primary_key=True),
+    Column("symbol", Text, primary_key=True),
+    Column("venue", Text, primary_key=True),
+    Column("bid", Money, nullable=True),
+    Column("offer", Money, nullable=True),
+    Column("updated_ns", BigInteger, nullable=False),
+)
+
+# The last event the TCA process applied, per consumer (``tca:<instance>``): written in the same
+# transaction as what that event changed, so a redelivered event is recognised and skipped.
+tca_progress = Table(
+    "tca_progress",
+    metadata,
+    Column("consumer", Text, primary_key=True),
+    Column("event_id", Text, nullable=False),
+    Column("segment", Text, nullable=False),
+    Column("byte_offset", BigInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("stream_seq", BigInteger, nullable=False),  # the event's sequence in the stream
     Column("updated_ns", BigInteger, nullable=False),
 )

@@ -473,11 +473,17 @@ class PositionRecord:
 
 @dataclass(frozen=True, slots=True)
 class MarkRecord:
-    """The price a symbol's open positions are marked at (the last fill seen, for now)."""
+    """The price a symbol's open positions are marked at: the last fill seen, or a venue's market data
+    (its last trade, else its mid). A mark from market data also names its venue and that venue's best
+    bid and offer then (``None`` for a fill's mark or a side the venue's book lacks): what transaction
+    cost analysis takes its mids from (``tca``)."""
 
     symbol: str
     price: Decimal
     updated_ns: int
+    venue: str | None = None  # fields from here on: 0011; an older journal's marks decode without them
+    bid: Decimal | None = None
+    offer: Decimal | None = None
 
 
 BookRecord = OrderRecord | ExecutionRecord | PositionRecord | MarkRecord

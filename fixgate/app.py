@@ -169,7 +169,7 @@ class Fixgate:
 
     def _start_consumers(self, data_dir: Path, journal: Journal) -> None:
         """Start the processes that follow the journal: the book writer, and the bus publisher (with
-        an embedded NATS server when no NATS_URL is given)."""
+        an embedded NATS server when no NATS_URL is given) and the TCA process that reads its events."""
         s = self.settings
         self.supervisor = Supervisor(tick=journal.flush_later)
         self.supervisor.start()
@@ -197,6 +197,9 @@ class Fixgate:
             sys.executable, "-m", "bus.publisher", "--journal-dir", str(journal.directory),
             "--instance", s.instance, "--status", str(self._bus_status),
         ], logs / "bus-publisher.log", env={**env, "NATS_URL": url}, stop_grace_s=10.0))
+        # Transaction cost analysis reads the events, so it runs with the bus only (tca.service).
+        self.supervisor.add(Child("tca", [sys.executable, "-m", "tca.service", "--instance", s.instance],
+                                  logs / "tca.log", env={**env, "NATS_URL": url}, stop_grace_s=10.0))
 
     def _start_tls_terminator(self, data_dir: Path, timeout: float = 10.0) -> None:
         """Start the TLS terminator (``gateway.tlsproxy``) when a session speaks TLS, and wait until it
@@ -312,7 +315,7 @@ class Fixgate:
             log.error("the book writer is not catching up with the journal (see logs/book-writer.log): the next"
                       " start replays the rest")
         if self.supervisor is not None:
-            self.supervisor.stop(order=("bus-publisher", "book-writer", "nats"))
+            self.supervisor.stop(order=("bus-publisher", "tca", "book-writer", "nats"))
             self.supervisor = None
         if self.journal is not None:
             self.journal.close()

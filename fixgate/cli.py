@@ -209,6 +209,20 @@ def _order(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
 
 
+def _tca(args: argparse.Namespace) -> int:
+    from book.database import resolve_database_url
+    from tca.report import main as tca_report
+
+    settings = Settings.from_env()  # DATABASE_URL, else the embedded PostgreSQL of the data folder
+    data_dir = args.data_dir or settings.data_dir
+    url, embedded = (settings.database_url, None) if settings.database_url else resolve_database_url(data_dir)
+    try:
+        return tca_report(args, url)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     from book.database import resolve_database_url, upgrade
     from fixgate.datadir import allow_traverse
@@ -344,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--data-dir", type=Path, help="a running fixgate's data folder (FIXGATE_DATA_DIR; .fixgate)")
     tail.add_argument("--from-start", action="store_true", help="from the stream's first event, not from now")
     tail.set_defaults(func=_events_tail)
+
+    from tca.report import add_parser as add_tca_parser  # `fixgate tca report`: tca/report.py
+
+    add_tca_parser(sub)
+    sub.choices["tca"].set_defaults(func=_tca)
     return parser
 
 

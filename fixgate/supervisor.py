@@ -1,7 +1,8 @@
 """The gateway's child processes: started, restarted when they crash, stopped when it stops.
 
 fixgate is one gateway process (FIX, risk, OMS, journal, REST) and the processes that consume its
-journal: the book writer (``book.follower``), the bus publisher (``bus.publisher``) and, when no
+journal: the book writer (``book.follower``), the bus publisher (``bus.publisher``), the TCA process
+(``tca.service``, with the bus only) and, when no
 ``NATS_URL`` is given, the embedded NATS server. Each child logs to its own file under
 ``<data dir>/logs/``. A child that exits while the gateway runs is started again (after 0.2 s, doubling
 to 5 s while it keeps failing within a minute); each is asked to stop (SIGTERM) when the gateway

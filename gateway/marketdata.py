@@ -91,6 +91,11 @@ class Quote:
             return (self.bid + self.offer) / TWO
         return None
 
+    @property
+    def top(self) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+        """The mark, bid and offer: what a change is told by."""
+        return (self.mark, self.bid, self.offer)
+
 
 class TopOfBook:
     """Best bid, best offer and last trade per symbol, from one venue's market data.
@@ -100,14 +105,16 @@ class TopOfBook:
         self.quotes: dict[str, Quote] = {}
 
     def apply(self, msg: fix.Message) -> list[tuple[str, Decimal]]:
-        """Fold a 35=W or 35=X in; returns the symbols whose mark changed, with the new mark."""
+        """Fold a 35=W or 35=X in; returns the symbols whose mark or top of book changed, with the
+        mark (the quotes are in ``quotes``). A quote that moves under an unchanged last trade is
+        reported too: transaction cost analysis measures against the mid."""
         snapshot = msg.getHeader().getField(t.MSG_TYPE) == "W"
         count = int(msg.getField(NO_MD_ENTRIES)) if msg.isSetField(NO_MD_ENTRIES) else 0
         # Symbols as every venue string (``venue_text``): a mark's symbol goes to the book.
         symbol_of_message = venue_text(msg.getField(t.SYMBOL)) if msg.isSetField(t.SYMBOL) else ""
-        before: dict[str, Decimal | None] = {}
+        before: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
         if snapshot and symbol_of_message:
-            before[symbol_of_message] = self._quote(symbol_of_message).mark
+            before[symbol_of_message] = self._quote(symbol_of_message).top
             old_last = self.quotes[symbol_of_message].last
             self.quotes[symbol_of_message] = Quote(last=old_last)
         group = fix.Group(NO_MD_ENTRIES, MD_ENTRY_TYPE if snapshot else MD_UPDATE_ACTION)
@@ -121,7 +128,7 @@ class TopOfBook:
             except InvalidOperation:
                 continue
             quote = self._quote(symbol)
-            before.setdefault(symbol, quote.mark)
+            before.setdefault(symbol, quote.top)
             action = NEW if snapshot else group.getField(MD_UPDATE_ACTION)
             entry_type = group.getField(MD_ENTRY_TYPE)
             if entry_type == TRADE:
@@ -135,9 +142,9 @@ class TopOfBook:
                     setattr(quote, side, price)
         changed = []
         for symbol, old in before.items():
-            new = self.quotes[symbol].mark
-            if new is not None and new != old:
-                changed.append((symbol, new))
+            quote = self.quotes[symbol]
+            if quote.mark is not None and quote.top != old:
+                changed.append((symbol, quote.mark))
         return changed
 
     def _quote(self, symbol: str) -> Quote:

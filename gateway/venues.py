@@ -256,7 +256,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
                 if book is not None:
-                    self._oms.market_marks(book.apply(message))
+                    self._oms.market_marks(book.apply(message), venue, book.quotes)
             elif msg_type == MSG_MARKET_DATA_REQUEST_REJECT:
                 self._market_data_refused(venue, parse_market_data_reject(message))
             elif msg_type == t.MSG_BUSINESS_MESSAGE_REJECT:

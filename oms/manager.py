@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Protocol
 
 from domain.model import (
     AppliedReport,
@@ -59,6 +60,16 @@ from oms.lifecycle import IllegalTransition
 from oms.order import Order, PendingChange
 from oms.ports import BookSink, RiskGate
 from oms.router import Router
+
+
+class TopQuote(Protocol):
+    """A venue's best bid and offer of a symbol (``gateway.marketdata.Quote``)."""
+
+    @property
+    def bid(self) -> Decimal | None: ...
+
+    @property
+    def offer(self) -> Decimal | None: ...
 
 log = logging.getLogger(__name__)
 
@@ -522,22 +533,32 @@ class OrderManager:
                 changes.effects.append(StatusRequest(order.record()))
             return self._hand_off(changes)
 
-    def market_marks(self, marks: Sequence[tuple[str, Decimal]]) -> None:
+    def market_marks(self, marks: Sequence[tuple[str, Decimal]], venue: str | None = None,
+                     quotes: Mapping[str, TopQuote] | None = None) -> None:
         """Marks from a venue's market data (last trade, else mid): risk's reference prices and the
         book's unrealized P&L follow the market, not only fixgate's own fills. Under the lock because
         risk re-checks the daily loss of the accounts holding a symbol whose mark moved, and a breach
-        goes to the book in order with the rest."""
+        goes to the book in order with the rest. ``venue`` and its ``quotes`` (symbol -> an object with
+        ``bid`` and ``offer``) go on the mark records, for transaction cost analysis."""
         if not marks:
             return
         with self._lock:
             now = self._clock_ns()
             breaches = self._risk.marks_changed(marks)
-            records = [MarkRecord(symbol, price, now) for symbol, price in marks]
+            records = [self._mark_record(symbol, price, now, venue, quotes) for symbol, price in marks]
             if breaches or self._marks_sink is None:
                 # A breach is a fact: journaled, with the marks that caused it.
                 self._sink([*records, *breaches])
             else:
                 self._marks_sink(records)
+
+    @staticmethod
+    def _mark_record(symbol: str, price: Decimal, now: int, venue: str | None,
+                     quotes: Mapping[str, TopQuote] | None) -> MarkRecord:
+        quote = None if quotes is None else quotes.get(symbol)
+        if quote is None:
+            return MarkRecord(symbol, price, now, venue)
+        return MarkRecord(symbol, price, now, venue, quote.bid, quote.offer)
 
     # -- QUERIES -------------------------------------------------------------------------------------
 

@@ -119,6 +119,9 @@ _REFUSABLE = {"F": "OrderCancelRequest", "G": "OrderCancelReplaceRequest", "H": 
               "V": "MarketDataRequest"}
 
 
+_MAX_TOXIC_TICKS = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class VenueDialect:
     """Ways real venues answer that differ from this simulator's manners; every one off by default.
@@ -132,6 +135,10 @@ class VenueDialect:
     - ``restart_exec_ids``: ExecIDs number from 1 again in each process (the venue restarted).
     - ``forget_orders_on_restart``: a restarted venue starts with empty books and no order record, so
       it answers status and cancel of an earlier order as unknown.
+    - ``toxic_markout_ticks``: after a client's order takes liquidity here (a fill with the client as
+      the aggressor), the venue's own quotes in that symbol (seeded liquidity and market maker) move
+      that many ticks against the client: down after a buy, up after a sell, as prices do at a venue
+      whose other side is informed. 0 (the default): prices do not react.
     """
 
     session_reject_ord_types: tuple[str, ...] = ()
@@ -139,8 +146,11 @@ class VenueDialect:
     cancel_ack_original_id: bool = False
     restart_exec_ids: bool = False
     forget_orders_on_restart: bool = False
+    toxic_markout_ticks: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.toxic_markout_ticks <= _MAX_TOXIC_TICKS:
+            raise ConfigError(f"dialect.toxic_markout_ticks: 0..{_MAX_TOXIC_TICKS} ticks, got {self.toxic_markout_ticks}")
         for value in self.session_reject_ord_types:
             if not isinstance(value, str) or len(value) != 1:
                 raise ConfigError(
@@ -445,11 +455,14 @@ def _dialect(raw: Any, where: str) -> VenueDialect:
         raise ConfigError(f"{where}: must be a table")
     lists = {"session_reject_ord_types", "business_reject"}
     flags = {"cancel_ack_original_id", "restart_exec_ids", "forget_orders_on_restart"}
-    _refuse_unknown(raw, lists | flags, where)
+    ints = {"toxic_markout_ticks"}
+    _refuse_unknown(raw, lists | flags | ints, where)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         if key in flags:
             kwargs[key] = _typed(value, bool, f"{where}.{key}")
+        elif key in ints:
+            kwargs[key] = _typed(value, int, f"{where}.{key}")
         elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}.{key}: must be an array of strings, got {value!r}")
         else:

@@ -482,6 +482,32 @@ class MatchingEngine:
                     events.extend(self.submit(request))
         return events
 
+    def shift_quotes(self, symbol: str, owners: Iterable[str], ticks: int) -> None:
+        """Move every resting order of ``owners`` (the venue's own liquidity) in ``symbol``'s book by
+        ``ticks`` ticks, both sides alike: the venue's quotes follow a price that moved. An order that
+        would then cross another owner's resting order, or go to a price of zero or less, stays where it
+        was. Moved orders go to the back of their new level. Nothing is reported: no client's order
+        changes, only the book (which market data then shows)."""
+        book = self._books[symbol]
+        owned = set(owners)
+        step = ticks * book.instrument.tick_size
+        moved: list[tuple[_BookSide, _Order]] = []
+        for side in (book.bids, book.asks):
+            for price in list(side.prices_best_first()):
+                for order in list(side.level(price)):
+                    if order.owner in owned:
+                        side.remove(order)
+                        moved.append((side, order))
+        for side, order in moved:
+            assert order.price is not None
+            price = order.price + step
+            best = book.opposite(order.side).best()
+            crosses = best is not None and best.price is not None and (
+                price >= best.price if order.side is Side.BUY else price <= best.price)
+            if price > 0 and not crosses:
+                order.price = price
+            side.add(order)
+
     def submit(self, request: NewOrderRequest) -> list[ExecutionEvent]:
         """Accept (or reject) a new order, match it, and rest or cancel what is left."""
         now = self._clock()

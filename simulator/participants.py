@@ -49,6 +49,11 @@ class LivingMarket:
         instrument = next(i for i in self._instruments if i.symbol == symbol)
         return self._mid[symbol] * instrument.tick_size
 
+    def shift(self, symbol: str, ticks: int) -> None:
+        """Move the maker's mid by ``ticks`` (its next quotes follow; a toxic venue's price after a fill)."""
+        floor = self.config.half_spread_ticks + self.config.maker_levels + 1
+        self._mid[symbol] = max(floor, self._mid[symbol] + ticks)
+
     def start(self, engine: MatchingEngine) -> list[ExecutionEvent]:
         """Put the first quotes on every book."""
         events: list[ExecutionEvent] = []

@@ -890,6 +890,24 @@ class Venue:
                 )
                 events = self.engine.submit(request)
             self._report(events)
+            self._react(events)
+
+    def _react(self, events: Iterable[ExecutionEvent]) -> None:
+        """A toxic venue (``VenueDialect.toxic_markout_ticks``): after a client's order (new or replaced) took liquidity,
+        the venue's quotes move against it, and market data says so (caller holds ``self._lock``)."""
+        ticks = self.config.dialect.toxic_markout_ticks
+        if not ticks:
+            return
+        moves: dict[str, int] = {}
+        for event in events:
+            if isinstance(event, OrderFilled) and event.fill.aggressor and is_client(event.order.owner):
+                moves[event.order.symbol] = -ticks if event.fill.side is Side.BUY else ticks
+        for symbol, move in moves.items():
+            self.engine.shift_quotes(symbol, (SEED_OWNER, MAKER_OWNER), move)
+            if self.market is not None:
+                self.market.shift(symbol, move)
+        if moves:
+            self._send_market_data(self.market_data.on_change(set(moves), [], self._book_levels))
 
     def _on_cancel(self, message: fix.Message, owner: str) -> None:
         request = CancelRequest(
@@ -951,6 +969,7 @@ class Venue:
                 )
                 events = self.engine.replace(request)
             self._report(events)
+            self._react(events)
 
     def _on_status(self, message: fix.Message, owner: str) -> None:
         cl_ord_id = message.getField(11)

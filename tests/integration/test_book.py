@@ -168,6 +168,11 @@ def test_migrations_match_table_definitions(database_url: str) -> None:
         "pk_orders",
         "pk_positions",
         "pk_risk_events",
+        "pk_tca_fills",
+        "pk_tca_orders",
+        "pk_tca_progress",
+        "pk_tca_quotes",
+        "pk_tca_venue_scores",
         "uq_executions_seq",
         "uq_executions_venue_report",
     ]
@@ -188,6 +193,11 @@ def test_migrations_downgrade_and_upgrade_again(database_url: str) -> None:
         "orders",
         "positions",
         "risk_events",
+        "tca_fills",
+        "tca_orders",
+        "tca_progress",
+        "tca_quotes",
+        "tca_venue_scores",
     ]
 
 

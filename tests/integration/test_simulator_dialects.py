@@ -1,10 +1,11 @@
 """The simulator's venue dialects on the wire (``[venues.dialect]``): a session-level Reject of chosen
 OrdTypes, BusinessMessageRejects of unsupported message types, cancels acknowledged under the
-original ClOrdID. Real sockets, any FIX client (here the test client), FIX 4.2 and 4.4."""
+original ClOrdID, a toxic venue's quotes moving against its takers. Real sockets, any FIX client (here the test client), FIX 4.2 and 4.4."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from fixgate.fixclient import FixClient, utc_timestamp
 from simulator.config import SimulatorConfig, VenueConfig, VenueDialect
 from simulator.venue import Simulator
+from tests.integration.test_simulator_marketdata import apply, book_of, md_request, venue_top
 from tests.support import free_port, order_fields
 
 VERSIONS = ["FIX.4.4", "FIX.4.2"]
@@ -72,3 +74,60 @@ def test_a_cancel_is_acknowledged_under_the_original_cl_ord_id_without_41(
     canceled = client.expect("8", where={39: "4"})
     assert (canceled[11], canceled[150], 41 in canceled) == ("c-1", "4", False)
     assert sim.record.order("c-2").status == "CANCELED"  # type: ignore[union-attr]
+
+
+# -- A TOXIC VENUE -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def toxic(tmp_path: Path) -> Iterator[Simulator]:
+    config = SimulatorConfig((VenueConfig(dialect=VenueDialect(toxic_markout_ticks=3)),))
+    simulator = Simulator(config, tmp_path / "toxic", port=free_port())
+    simulator.start()
+    yield simulator
+    simulator.stop(force=True)
+
+
+@pytest.mark.parametrize(("side", "price", "after"), [
+    # A buy of 100 takes the 190.01 offer; the quotes then fall 3 ticks: offers 190.02.. become
+    # 189.99.., bids 189.99.. become 189.96..
+    ("1", "190.01", {("0", D("189.96")): D(100), ("1", D("189.99")): D(100)}),
+    # A sell of 100 takes the 189.99 bid; the quotes rise 3 ticks: bids 189.98.. become 190.01..,
+    # offers 190.01.. become 190.04..
+    ("2", "189.99", {("0", D("190.01")): D(100), ("1", D("190.04")): D(100)}),
+])
+def test_a_toxic_venue_moves_its_quotes_against_the_taker_after_a_fill(
+    toxic: Simulator, side: str, price: str, after: dict[tuple[str, D], D]
+) -> None:
+    with FixClient.connect("127.0.0.1", toxic.port, sender_comp_id="CLIENT2", target_comp_id="SIM") as watcher, \
+            FixClient.connect("127.0.0.1", toxic.port, sender_comp_id="CLIENT1", target_comp_id="SIM") as taker:
+        watcher.logon()
+        taker.logon()
+        watcher.send("V", md_request("md-1", depth=1))
+        book = book_of(watcher.expect("W"))
+        assert book == {("0", D("189.99")): D(100), ("1", D("190.01")): D(100)}  # mid 190.00
+        taker.send("D", {**order_fields("t-1", 100, price, side=side), 59: "3"})  # IOC
+        fill = taker.expect("8", where={11: "t-1", 39: "2"})
+        assert fill.decimal(31) == D(price)
+        trades = apply(book, watcher.expect("X"))  # the trade, and the book it left
+        assert trades == [(D(price), D(100))]
+        apply(book, watcher.expect("X"))  # then the venue's quotes move
+        assert book == after
+        assert book == venue_top(toxic, "AAPL", 1)
+
+
+def test_a_resting_order_of_a_client_is_not_moved_and_not_crossed(toxic: Simulator) -> None:
+    with FixClient.connect("127.0.0.1", toxic.port, sender_comp_id="CLIENT2", target_comp_id="SIM") as maker, \
+            FixClient.connect("127.0.0.1", toxic.port, sender_comp_id="CLIENT1", target_comp_id="SIM") as taker:
+        maker.logon()
+        taker.logon()
+        maker.send("D", order_fields("offer-1", 10, "190.00", side="2"))  # the best offer, inside the venue's
+        maker.expect("8", where={11: "offer-1", 39: "0"})
+        taker.send("D", order_fields("sell-1", 10, "189.99", side="2"))  # takes the venue's 189.99 bid
+        taker.expect("8", where={11: "sell-1", 39: "2"})
+        # The venue's quotes rise 3 ticks, except bids that would reach the client's 190.00 offer:
+        # 189.99 (+3 = 190.02), 189.98 (190.01) and 189.97 (190.00) stay; 189.96 and 189.95 move to
+        # 189.99 and 189.98. Its offers 190.01.. move to 190.04..; the client's offer stays at 190.00.
+        bids, asks = toxic.venue().depth("AAPL")
+        assert bids == [(D("189.99"), D(190)), (D("189.98"), D(200)), (D("189.97"), D(100))]
+        assert asks[:2] == [(D("190.00"), D(10)), (D("190.04"), D(100))]

@@ -188,8 +188,16 @@ def test_a_record_with_another_field_count_fails_loudly(tmp_path: Path) -> None:
     code = _Codec.TYPES.index(MarkRecord)
     data = marshal.dumps((("AAPL", "190.01", code),))
     path = fgj2(tmp_path, fgj2_frame([samples.order()]), data)  # the last frame: no excuse to call it torn
-    with pytest.raises(JournalFormatError, match=r"MarkRecord has 2 fields, this build's MarkRecord has 3"):
+    with pytest.raises(JournalFormatError, match=r"MarkRecord has 2 fields, this build's MarkRecord has 6"):
         list(Journal.read(path))
+
+
+def test_a_mark_of_an_earlier_build_is_read_without_its_venue_and_quotes(tmp_path: Path) -> None:
+    # Marks had three fields before 0011 added venue, bid and offer (with defaults).
+    code = _Codec.TYPES.index(MarkRecord)
+    data = marshal.dumps((("AAPL", "190.01", 5, code),))
+    path = fgj2(tmp_path, fgj2_frame([samples.order()]), data)
+    assert list(Journal.read(path))[-1] == MarkRecord("AAPL", D("190.01"), 5)
 
 
 def test_a_record_shorter_than_its_journals_schema_fails_loudly(tmp_path: Path) -> None:
@@ -198,7 +206,7 @@ def test_a_record_shorter_than_its_journals_schema_fails_loudly(tmp_path: Path) 
     data = marshal.dumps((("AAPL", "190.01", code),))
     with path.open("ab") as fh:
         fh.write(LENGTH.pack(len(data)) + data)
-    with pytest.raises(JournalFormatError, match=r"MarkRecord has 2 fields, its journal's MarkRecord has 3"):
+    with pytest.raises(JournalFormatError, match=r"MarkRecord has 2 fields, its journal's MarkRecord has 6"):
         list(Journal.read(path))
 
 

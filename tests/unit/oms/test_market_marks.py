@@ -4,6 +4,7 @@ symbol to its daily loss state, and the breach goes to the book with the marks (
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal as D
 
 from domain.model import (
@@ -117,3 +118,20 @@ def test_marks_skip_the_journal_unless_they_cause_a_breach() -> None:
     oms.market_marks([("AAPL", D("189.90"))])  # a loss of 10.00: the account moves to REDUCING
     breach = journaled.records[before:]
     assert MarkRecord("AAPL", D("189.90"), NOW) in breach and any(isinstance(r, Breach) for r in breach)
+
+
+@dataclass
+class Quote:
+    """A venue's top of book, as ``gateway.marketdata.Quote`` holds it."""
+
+    bid: D | None
+    offer: D | None
+
+
+def test_a_venues_mark_names_the_venue_and_its_quotes_and_a_fills_mark_does_not() -> None:
+    marks: list[BookRecord] = []
+    oms, _, book = make(marks_sink=marks.extend)
+    oms.market_marks([("AAPL", D("190.01"))], "SIM", {"AAPL": Quote(D("189.96"), D("189.99"))})
+    assert marks == [MarkRecord("AAPL", D("190.01"), NOW, "SIM", D("189.96"), D("189.99"))]
+    filled(oms, "f1", "10", "190.00")
+    assert [r for r in book.records if isinstance(r, MarkRecord)] == [MarkRecord("AAPL", D("190.00"), NOW)]

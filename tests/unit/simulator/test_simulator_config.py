@@ -176,3 +176,12 @@ def test_bad_fee_delay_and_participant_settings_are_refused(tmp_path: Path, text
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, text))
     assert fragment in str(caught.value)
+
+
+def test_the_toxic_dialect_takes_a_whole_number_of_ticks(tmp_path: Path) -> None:
+    venue = '[[venues]]\nname = "TOX"\nport = 9999\n[venues.dialect]\n'
+    assert load_config(write(tmp_path, venue + "toxic_markout_ticks = 3\n")).venue("TOX").dialect.toxic_markout_ticks == 3
+    for bad, says in (("-1", "0..1000 ticks, got -1"), ('"3"', "expected int, got '3'"), ("1.5", "expected int")):
+        with pytest.raises(ConfigError, match="toxic_markout_ticks") as refused:
+            load_config(write(tmp_path, venue + f"toxic_markout_ticks = {bad}\n"))
+        assert says in str(refused.value)

@@ -1,0 +1,36 @@
+"""The top of book from a venue's market data: what a change reports, for marks and for TCA's mids."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import quickfix as fix
+
+from gateway.marketdata import TopOfBook
+
+
+def incremental(*entries: tuple[str, str, str]) -> fix.Message:
+    """A 35=X of (MDUpdateAction, MDEntryType, MDEntryPx) entries for AAPL."""
+    msg = fix.Message()
+    msg.getHeader().setField(35, "X")
+    for action, entry_type, price in entries:
+        group = fix.Group(268, 279)
+        group.setField(279, action)
+        group.setField(269, entry_type)
+        group.setField(55, "AAPL")
+        group.setField(270, price)
+        group.setField(271, "100")
+        msg.addGroup(group)
+    return msg
+
+
+def test_a_quote_that_moves_under_an_unchanged_last_trade_is_reported() -> None:
+    book = TopOfBook()
+    assert book.apply(incremental(("0", "0", "189.99"), ("0", "1", "190.01"))) == [("AAPL", D("190.00"))]
+    assert book.apply(incremental(("0", "2", "190.01"))) == [("AAPL", D("190.01"))]  # a trade: the mark
+    # The quotes move; the mark (the last trade) does not, but the change is reported, quotes and all.
+    assert book.apply(incremental(("0", "0", "189.96"), ("0", "1", "189.99"))) == [("AAPL", D("190.01"))]
+    quote = book.quotes["AAPL"]
+    assert (quote.bid, quote.offer, quote.last) == (D("189.96"), D("189.99"), D("190.01"))
+    # Nothing changed: nothing reported.
+    assert book.apply(incremental(("1", "0", "189.96"))) == []
