@@ -47,4 +47,4 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[lint]'
-	$(BIN)/ruff check . && $(BIN)/mypy gateway domain oms risk book api simulator fixgate bus
+	$(BIN)/ruff check . && $(BIN)/mypy gateway domain oms risk book api simulator fixgate bus tca
