@@ -126,6 +126,8 @@ def _serve(args: argparse.Namespace) -> int:
     gateway.start()
     rest_url = gateway.rest.url if gateway.rest else ""
     print(f"fixgate serving: FIX clients on port {gateway.settings.client_port}, REST on {rest_url}")
+    if rest_url:
+        print(f"operator dashboard: {rest_url}/ (sign in with an operator's or viewer's API token)")
     logs = settings.data_dir / "logs"
     if gateway.bus_url is not None:
         from bus.server import shown

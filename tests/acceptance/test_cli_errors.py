@@ -272,6 +272,7 @@ def test_serve_starts_quietly_and_says_when_it_has_stopped(
     assert proc.returncode == 0, started + out
     assert "Context impl" not in started and "Will assume transactional DDL" not in started
     assert "fixgate ready in" in started
+    assert "operator dashboard: http://127.0.0.1:" in out
     assert f"{stop.name}: stopping" in out
     assert out.splitlines()[-1] == "fixgate stopped"
 
