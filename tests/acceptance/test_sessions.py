@@ -39,10 +39,11 @@ def since(session: Session) -> datetime:
 
 def test_every_configured_session_is_listed_with_the_venue_logged_on(rest: httpx.Client) -> None:
     listed = rest.get("/sessions").json()
-    # As configured in config/fix_sessions: six client sessions (4.4 and 4.2 of three clients), one venue.
+    # As configured in config/fix_sessions: nine client sessions (4.2, 4.4 and FIXT.1.1 of three clients), one venue.
     clients = [s["session_id"] for s in listed if s["role"] == "client"]
-    assert clients == sorted(f"FIX.4.{v}:FIXGATE->{c}" for v in (2, 4) for c in ("BENCH", "CLIENT1", "CLIENT2"))
-    assert [s["role"] for s in listed] == ["client"] * 6 + ["venue"]  # clients first
+    assert clients == sorted(f"{v}:FIXGATE->{c}" for v in ("FIX.4.2", "FIX.4.4", "FIXT.1.1")
+                             for c in ("BENCH", "CLIENT1", "CLIENT2"))
+    assert [s["role"] for s in listed] == ["client"] * 9 + ["venue"]  # clients first
     client = sessions(rest)["FIX.4.4:FIXGATE->CLIENT1"]
     assert client == {
         "session_id": "FIX.4.4:FIXGATE->CLIENT1", "role": "client", "begin_string": "FIX.4.4",
