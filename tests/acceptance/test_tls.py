@@ -124,7 +124,7 @@ def test_a_tls_client_trades_through_fixgate(tls_gateway: Fixgate, pki: Pki, tls
     with _tls_client(tls_port, pki.client_context(pki.client)) as client:
         order_id = _trade(client, "tls-1")
         client.logout()
-    assert tls_gateway.health_parts()["tls_terminator"] == "ok"
+    assert tls_gateway.health_parts()["tls_terminator"].state == "ok"
     assert simulator.record.saw(f"FG{order_id}"), "the TLS client's order did not reach the venue"
     # It came in over TLS, with the client's certificate (the terminator names its subject).
     log = (tls_gateway.settings.data_dir / "logs" / "tls-terminator.log").read_text()
@@ -284,10 +284,10 @@ def test_the_terminator_restarts_and_the_client_reconnects(tls_gateway: Fixgate,
         child.process.kill()
         child.process.wait()
         # Restarted 0.2 s after its end at the earliest: /health says so meanwhile.
-        assert tls_gateway.health_parts()["tls_terminator"].startswith("down")
+        assert tls_gateway.health_parts()["tls_terminator"].state.startswith("down")
         assert client.wait_closed(10), "the client's connection outlived its terminator"
     eventually(lambda: child.pid if child.running else None, lambda pid: pid is not None and pid != first)
-    assert tls_gateway.health_parts()["tls_terminator"] == "ok"
+    assert tls_gateway.health_parts()["tls_terminator"].state == "ok"
     deadline = time.monotonic() + 10
     while True:  # the restarted terminator binds its port again within a second
         try:
