@@ -82,15 +82,47 @@ class TradingState(StrEnum):
     HALTED = "HALTED"  # no new orders; cancels still pass
 
 
+_BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One venue an instrument trades on, and what that venue charges a taker per fill: ``per_share``
+    x quantity + ``bps`` of the notional (``config/instruments.toml``)."""
+
+    venue: str
+    fee_per_share: Decimal = Decimal(0)
+    fee_bps: Decimal = Decimal(0)
+
+    def fee_per_unit(self, price: Decimal) -> Decimal:
+        """The fee of one unit bought or sold at ``price``: what a fee-adjusted price adds (a buy) or
+        takes off (a sell)."""
+        return self.fee_per_share + price * self.fee_bps / _BPS
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    """Reference data of one tradable symbol and the venue it is routed to."""
+    """Reference data of one tradable symbol and the venues it trades on: ``venue`` is the first
+    (the only one of an instrument with one venue), ``listings`` all of them in the order configured
+    (the router's last tie-break)."""
 
     symbol: str
     venue: str
     tick_size: Decimal
     lot_size: Decimal
     reference_price: Decimal
+    listings: tuple[Listing, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.listings:
+            object.__setattr__(self, "listings", (Listing(self.venue),))
+
+    @property
+    def venues(self) -> tuple[str, ...]:
+        return tuple(listing.venue for listing in self.listings)
+
+    def listing(self, venue: str) -> Listing | None:
+        return next((listing for listing in self.listings if listing.venue == venue), None)
 
 
 # -- COMMANDS ----------------------------------------------------------------------------------------
@@ -112,6 +144,7 @@ class NewOrder:
     received_ns: int
     possible_resend: bool = False  # PossDupFlag or PossResend: the client may have sent it before
     sent_ns: int = 0  # the client's SendingTime (52), epoch ns; 0 when not known
+    ex_destination: str | None = None  # ExDestination (100): the venue the client chose, routed unchanged
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +439,10 @@ class OrderFields:
     text: str
     created_ns: int
     updated_ns: int
+    # Why the order went to its venue, with the router's inputs (``oms.router.Route.decision``, JSON):
+    # the policy, and per venue considered its quote, fee, score and rank. "" for an order never routed
+    # (or booked before routing was recorded).
+    route: str = ""
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bus.events import INSTANCE_PATTERN
-from domain.model import Instrument
+from domain.model import Instrument, Listing
 
 if TYPE_CHECKING:
     from api.identities import Identity
@@ -197,23 +197,56 @@ def rest_access_help(url: str, token: str, generated: bool) -> str:
     return f'REST API token as configured:\n  curl -H "Authorization: Bearer $FIXGATE_API_TOKEN" {url}/positions'
 
 
-_INSTRUMENT_KEYS = {"venue", "tick_size", "lot_size", "reference_price"}
+_INSTRUMENT_KEYS = {"tick_size", "lot_size", "reference_price"}
+_LISTING_KEYS = {"fee_per_share", "fee_bps"}
 
 
-def _positive_decimal(where: str, raw: object) -> Decimal:
+def _decimal(where: str, raw: object, *, positive: bool) -> Decimal:
     if isinstance(raw, float):
         raise ConfigError(f"{where} = {raw!r}: write it as a string, not a float")
     try:
         value = Decimal(str(raw))
     except InvalidOperation:
         raise ConfigError(f"{where} = {raw!r} is not a number") from None
-    if not value.is_finite() or value <= 0:
-        raise ConfigError(f"{where} = {raw!r} must be positive")
+    if not value.is_finite() or value < 0 or (positive and value == 0):
+        raise ConfigError(f"{where} = {raw!r} must be {'positive' if positive else 'zero or more'}")
     return value
 
 
+def _positive_decimal(where: str, raw: object) -> Decimal:
+    return _decimal(where, raw, positive=True)
+
+
+def _listings(where: str, table: dict[str, object]) -> tuple[Listing, ...]:
+    """An instrument's venues: ``venue = "SIM"`` (one venue, no fees), or ``[SYMBOL.venues.NAME]``
+    tables, each with its optional ``fee_per_share`` and ``fee_bps``, in the order written."""
+    if ("venue" in table) == ("venues" in table):
+        raise ConfigError(f"{where}: give either venue = \"NAME\" or [{where.rpartition(': ')[2]}.venues.NAME]"
+                          " tables, not both or neither")
+    if "venue" in table:
+        venue = table["venue"]
+        if not isinstance(venue, str) or not venue:
+            raise ConfigError(f"{where}.venue = {venue!r}: expected a venue name")
+        return (Listing(venue),)
+    venues = table["venues"]
+    if not isinstance(venues, dict) or not venues:
+        raise ConfigError(f"{where}.venues: expected one [.venues.NAME] table per venue")
+    listings = []
+    for venue, fees in venues.items():
+        at = f"{where}.venues.{venue}"
+        if not isinstance(fees, dict):
+            raise ConfigError(f"{at}: expected a table")
+        unknown = set(fees) - _LISTING_KEYS
+        if unknown:
+            raise ConfigError(f"{at}: unknown {sorted(unknown)} (known: {sorted(_LISTING_KEYS)})")
+        listings.append(Listing(venue, _decimal(f"{at}.fee_per_share", fees.get("fee_per_share", "0"), positive=False),
+                                _decimal(f"{at}.fee_bps", fees.get("fee_bps", "0"), positive=False)))
+    return tuple(listings)
+
+
 def load_instruments(path: Path) -> dict[str, Instrument]:
-    """Read ``[SYMBOL]`` tables with venue, tick_size, lot_size and reference_price."""
+    """Read ``[SYMBOL]`` tables with tick_size, lot_size, reference_price and the venues the symbol
+    trades on (``_listings``)."""
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     instruments: dict[str, Instrument] = {}
@@ -222,14 +255,16 @@ def load_instruments(path: Path) -> dict[str, Instrument]:
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: expected a table [{symbol}]")
         missing = _INSTRUMENT_KEYS - set(table)
-        unknown = set(table) - _INSTRUMENT_KEYS
+        unknown = set(table) - _INSTRUMENT_KEYS - {"venue", "venues"}
         if missing or unknown:
             raise ConfigError(f"{where}: missing {sorted(missing)}, unknown {sorted(unknown)}")
+        listings = _listings(where, table)
         instruments[symbol] = Instrument(
             symbol=symbol,
-            venue=str(table["venue"]),
+            venue=listings[0].venue,
             tick_size=_positive_decimal(f"{where}.tick_size", table["tick_size"]),
             lot_size=_positive_decimal(f"{where}.lot_size", table["lot_size"]),
             reference_price=_positive_decimal(f"{where}.reference_price", table["reference_price"]),
+            listings=listings,
         )
     return instruments

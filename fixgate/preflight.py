@@ -86,11 +86,13 @@ def check_gateway_config(settings: Settings) -> None:
     except SessionConfigError as exc:
         raise ConfigError(str(exc)) from None
     for instrument in instruments.values():
-        if instrument.venue not in venues:
-            raise ConfigError(
-                f"{where / 'instruments.toml'}: {instrument.symbol}.venue = {instrument.venue!r} is not a venue"
-                f" of {where / 'fix_sessions/venues.cfg'} ({', '.join(sorted(venues))})"
-            )
+        for venue in instrument.venues:
+            if venue not in venues:
+                key = "venue" if len(instrument.venues) == 1 else "venues"
+                raise ConfigError(
+                    f"{where / 'instruments.toml'}: {instrument.symbol}.{key} names {venue!r}, not a venue"
+                    f" of {where / 'fix_sessions/venues.cfg'} ({', '.join(sorted(venues))})"
+                )
 
 
 def check_simulator_config(path: Path) -> None:

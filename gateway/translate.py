@@ -47,6 +47,7 @@ _TEXT_FIELD_NAMES = {
     t.ORIG_CL_ORD_ID: "OrigClOrdID",
     t.SYMBOL: "Symbol",
     t.ORD_STATUS_REQ_ID: "OrdStatusReqID",
+    t.EX_DESTINATION: "ExDestination",
 }
 
 
@@ -179,6 +180,12 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
         if found is None:
             return Invalid(t.TIME_IN_FORCE, f"TimeInForce (59) '{code}' not supported: use 0, 1, 3 or 4")
         tif = found
+    ex_destination: str | None = None
+    if msg.isSetField(t.EX_DESTINATION):  # a venue's name: routed there unchanged (``oms.router``)
+        destination = text_field(msg, t.EX_DESTINATION)
+        if isinstance(destination, Invalid):
+            return destination
+        ex_destination = destination
     possible_resend = header_flag(msg, t.POSS_DUP_FLAG) or header_flag(msg, t.POSS_RESEND)
     return NewOrder(
         session=session,
@@ -193,6 +200,7 @@ def parse_new_order(msg: fix.Message, session: str, default_account: str, now_ns
         received_ns=now_ns,
         possible_resend=possible_resend,
         sent_ns=sending_time_ns(msg),
+        ex_destination=ex_destination,
     )
 
 

@@ -200,12 +200,12 @@ class OrderManager:
                 reason: str | None = f"duplicate ClOrdID {cmd.cl_ord_id}: order {known.order_id} is live"
             else:
                 reason = self._risk.check(cmd)
-            venue = ""
+            venue = decision = ""
             if reason is None:
-                venue, reason = self._router.route(cmd.symbol)
+                venue, reason, decision = self._router.route(cmd)
             order = Order(order_id, cmd.session, cmd.cl_ord_id, cmd.account, cmd.symbol, cmd.side, cmd.ord_type,
                           cmd.time_in_force, cmd.quantity, cmd.price, venue, f"FG{order_id}", None,
-                          OrderStatus.PENDING_NEW, ZERO, "", now, now)
+                          OrderStatus.PENDING_NEW, ZERO, "", now, now, decision)
             self._orders[order_id] = order
             self.counters.orders += 1
             if reason is not None:
@@ -544,6 +544,11 @@ class OrderManager:
             return
         with self._lock:
             now = self._clock_ns()
+            if venue is not None and quotes is not None:
+                for symbol, _ in marks:
+                    quote = quotes.get(symbol)
+                    if quote is not None:
+                        self._router.quoted(venue, symbol, quote.bid, quote.offer)
             breaches = self._risk.marks_changed(marks)
             records = [self._mark_record(symbol, price, now, venue, quotes) for symbol, price in marks]
             if breaches or self._marks_sink is None:

@@ -1,18 +1,92 @@
-"""Routing: which venue an instrument trades on, and whether that venue's session is up."""
+"""Routing: which venue an order goes to, and whether that venue's session is up.
+
+An instrument may trade on several venues (``Instrument.listings``, each with its fees). A client's
+ExDestination (100) names the venue itself: the order goes there unchanged, or is refused when that
+venue does not list the symbol or is not connected. Otherwise the router ranks the instrument's
+connected venues and sends the order to the first:
+
+1. a venue with a quote on the side the order takes (the offer for a buy, the bid for a sell) before
+   one without;
+2. the lowest expected cost per unit (for a sell, the highest proceeds): the quoted price, plus the
+   venue's fee per unit (``Listing.fee_per_unit``), plus what transaction cost analysis says the venue
+   costs beyond its price (``VenueCost.penalty_bps``: its adverse markout and reject rate, scored live
+   by the TCA process and fed in by ``set_scores``) in bps of that price;
+3. at an equal cost, the venue with fewer scored fills (so that a venue nobody has traded yet is
+   tried, and scored, rather than never chosen);
+4. the order of ``instruments.toml``.
+
+The same quotes and scores always give the same venue. Each decision is recorded with its inputs,
+as JSON (``Route.decision``, kept as ``orders.route``).
+
+Quotes arrive on each venue's QuickFIX thread (through the OMS, under its lock) and scores on the
+REST server's; ``route`` runs under the OMS lock. Each is a whole-value swap of one dict entry or of
+the whole score map, atomic under the GIL: a reader sees either value, both valid.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
 
-from domain.model import Instrument
+from domain.model import Instrument, NewOrder, Side
+
+_BPS = Decimal(10_000)
+_ZERO = Decimal(0)
+
+MIN_SCORED_FILLS = 10
+"""Fills a venue's markout must be scored on before its score counts: until then it is taken at no
+cost beyond its price (and, at an equal price, tried first: rule 3)."""
+
+REJECT_PENALTY_BPS = Decimal(10)
+"""What a venue that rejects every order it is sent costs, in bps (scaled by its reject rate)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCost:
+    """What transaction cost analysis says one venue costs in one symbol beyond its quoted price: the
+    exponentially weighted markout of its fills (bps, positive: the price moved against fixgate after
+    the fill) over ``fills`` scored fills, and the share of orders sent there that it rejected."""
+
+    markout_bps: Decimal | None
+    reject_rate: Decimal | None
+    fills: int
+
+    @property
+    def penalty_bps(self) -> Decimal:
+        """The cost the router adds to the venue's price: its adverse markout (a favourable one counts
+        as none: the router does not chase it) plus ``REJECT_PENALTY_BPS`` x its reject rate; none
+        before ``MIN_SCORED_FILLS``."""
+        if self.fills < MIN_SCORED_FILLS:
+            return _ZERO
+        markout = max(self.markout_bps or _ZERO, _ZERO)
+        return markout + REJECT_PENALTY_BPS * (self.reject_rate or _ZERO)
+
+
+_NO_COST = VenueCost(None, None, 0)
+
+
+class Route(NamedTuple):
+    """Where an order goes (``reason`` None) or why it cannot (``reason``); ``decision`` is the
+    decision and its inputs as JSON, for the book."""
+
+    venue: str
+    reason: str | None
+    decision: str
 
 
 class Router:
-    """Maps a symbol to its venue; knows which venue sessions are logged on (thread-safe reads)."""
+    """Maps an order to a venue of its instrument; knows which venue sessions are logged on, each
+    venue's top of book and TCA's venue scores."""
 
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self._instruments = instruments
         self._up: set[str] = set()
+        self._quotes: dict[tuple[str, str], tuple[Decimal | None, Decimal | None]] = {}  # (venue, symbol)
+        self._scores: Mapping[tuple[str, str], VenueCost] = {}  # (venue, symbol); replaced whole
+        self._only: dict[str, str] = {}  # the decision of an instrument with one venue, by venue
 
     def set_venue_up(self, venue: str, up: bool) -> None:
         # set.add/discard are atomic under the GIL; readers see either state, both valid.
@@ -21,9 +95,17 @@ class Router:
         else:
             self._up.discard(venue)
 
+    def quoted(self, venue: str, symbol: str, bid: Decimal | None, offer: Decimal | None) -> None:
+        """``venue``'s best bid and offer of ``symbol`` now (its market data)."""
+        self._quotes[(venue, symbol)] = (bid, offer)
+
+    def set_scores(self, scores: Mapping[tuple[str, str], VenueCost]) -> None:
+        """TCA's venue scores, by (venue, symbol): the whole map, replacing the last."""
+        self._scores = dict(scores)
+
     def symbols_at(self, venue: str) -> list[str]:
-        """The symbols routed to ``venue`` (what fixgate asks its market data for)."""
-        return sorted(symbol for symbol, i in self._instruments.items() if i.venue == venue)
+        """The symbols traded at ``venue`` (what fixgate asks its market data for)."""
+        return sorted(symbol for symbol, i in self._instruments.items() if venue in i.venues)
 
     def venue_is_up(self, venue: str) -> bool:
         return venue in self._up
@@ -32,11 +114,63 @@ class Router:
     def venues_up(self) -> frozenset[str]:
         return frozenset(self._up)
 
-    def route(self, symbol: str) -> tuple[str, str | None]:
-        """Return ``(venue, None)`` when the order can go out now, else ``(venue, reason)``."""
-        instrument = self._instruments.get(symbol)
+    def route(self, order: NewOrder) -> Route:
+        """The venue ``order`` goes to now, or why it cannot go anywhere."""
+        instrument = self._instruments.get(order.symbol)
         if instrument is None:
-            return "", f"no venue for unknown symbol {symbol}"
-        if instrument.venue not in self._up:
-            return instrument.venue, f"venue {instrument.venue} for {symbol} is not connected"
-        return instrument.venue, None
+            return Route("", f"no venue for unknown symbol {order.symbol}", "")
+        if order.ex_destination is not None:
+            return self._destination(instrument, order.ex_destination)
+        return self._best(instrument, order.side)
+
+    def _destination(self, instrument: Instrument, venue: str) -> Route:
+        decision = json.dumps({"policy": "ex_destination", "venue": venue})
+        if instrument.listing(venue) is None:
+            return Route(venue, f"ExDestination (100) {venue} is not a venue of {instrument.symbol}"
+                                f" ({', '.join(instrument.venues)})", decision)
+        if venue not in self._up:
+            return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
+        return Route(venue, None, decision)
+
+    def _best(self, instrument: Instrument, side: Side) -> Route:
+        up = self._up
+        if len(instrument.listings) == 1:  # nothing to choose: the common case costs one lookup
+            venue = instrument.venue
+            decision = self._only.get(venue)
+            if decision is None:
+                decision = self._only[venue] = json.dumps({"policy": "only_venue", "venue": venue})
+            if venue not in up:
+                return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
+            return Route(venue, None, decision)
+        ranked = []
+        considered = []
+        for index, listing in enumerate(instrument.listings):
+            venue = listing.venue
+            if venue not in up:
+                considered.append({"venue": venue, "up": False})
+                continue
+            bid, offer = self._quotes.get((venue, instrument.symbol), (None, None))
+            touch = offer if side is Side.BUY else bid
+            cost = self._scores.get((venue, instrument.symbol), _NO_COST)
+            price = instrument.reference_price if touch is None else touch
+            fee = listing.fee_per_unit(price)
+            penalty = price * cost.penalty_bps / _BPS
+            expected = price + fee + penalty if side is Side.BUY else price - fee - penalty
+            key = (touch is None, expected * side.sign, cost.fills, index)  # a sell: most proceeds first
+            ranked.append((key, venue))
+            considered.append({
+                "venue": venue, "up": True, "touch": _text(touch), "fee": _text(fee),
+                "markout_bps": _text(cost.markout_bps), "reject_rate": _text(cost.reject_rate),
+                "scored_fills": cost.fills, "penalty_bps": _text(cost.penalty_bps), "expected": _text(expected),
+            })
+        if not ranked:
+            return Route(instrument.venue, f"no venue of {instrument.symbol} is connected"
+                                           f" ({', '.join(instrument.venues)})",
+                         json.dumps({"policy": "best_price", "venues": considered}))
+        ranked.sort()
+        venue = ranked[0][1]
+        return Route(venue, None, json.dumps({"policy": "best_price", "venue": venue, "venues": considered}))
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -185,7 +185,8 @@ class PreTradeRisk:
         if denial is not None:
             return denial
         if order is not None:
-            denial = self._flow_checks(order, session, account, symbol, side, qty, price, live, instrument.venue)
+            denial = self._flow_checks(order, session, account, symbol, side, qty, price, live,
+                                          order.ex_destination or instrument.venue)
             if denial is not None:
                 return denial
         if total_qty is None:

@@ -77,7 +77,7 @@ def _edit(path: Path, old: str, new: str) -> None:
         ("instruments.toml", "[MSFT]", "[MSFT\n",
          "config/instruments.toml: Expected ']' at the end of a table declaration (at line"),
         ("instruments.toml", 'venue = "SIM"', 'venue = "NYSE"',
-         "config/instruments.toml: AAPL.venue = 'NYSE' is not a venue of config/fix_sessions/venues.cfg (SIM)"),
+         "config/instruments.toml: AAPL.venue names 'NYSE', not a venue of config/fix_sessions/venues.cfg (SIM)"),
         ("fix_sessions/venues.cfg", "HeartBtInt=30", "HeartBtInt=thirty",
          "config/fix_sessions/venues.cfg: Configuration failed: Expected numeric value for: HEARTBTINT"),
         ("fix_sessions/clients.cfg", "DataDictionary=${SPEC_DIR}/FIX44.xml", "DataDictionary=${SPEC_DIR}/FIX44x.xml",
