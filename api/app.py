@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 from prometheus_client.registry import CollectorRegistry
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from api.dashboard import install_dashboard
 from api.endpoints import OrderOperations, open_router, router
@@ -35,6 +37,7 @@ def create_app(
     parts: Callable[[], Mapping[str, PartHealth]] | None = None,
     sessions: SessionsProvider | None = None,
     prometheus: CollectorRegistry | None = None,
+    tasks: Sequence[Callable[[AsyncEngine], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """The REST app reading the book at ``database_url``; its engine lives as long as the app runs.
 
@@ -52,7 +55,8 @@ def create_app(
     that stops trading or recording), for ``/health``.
     ``sessions`` (the gateway's ``FixSessions``) serves ``GET /sessions``; without it that answers 503.
     ``prometheus`` (a registry of ``fixgate.metrics.FixgateCollector``) serves ``GET /metrics``; without
-    it that answers 503.
+    it that answers 503. ``tasks`` run on the server's event loop as long as the app does, each given the
+    app's database engine (the gateway's feed of TCA's venue scores to its router: ``tca.feedback``).
     """
 
     @asynccontextmanager
@@ -67,9 +71,13 @@ def create_app(
             connect_args={"timeout": 5},
         )
         app.state.engine = engine
+        running = [asyncio.create_task(task(engine)) for task in tasks]
         try:
             yield
         finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
             await engine.dispose()
 
     # Swagger UI (/docs) and ReDoc (/redoc) from the files fastapi-offline ships, served by this app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -33,6 +34,7 @@ from oms.manager import OrderManager
 from oms.router import Router
 from risk import PreTradeRisk, load_risk_config
 from risk.restore import restore_from_events
+from tca.feedback import feed_router
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,7 @@ class Fixgate:
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
             metrics=self.hops, risk=self.controls, parts=self.health_parts,
             sessions=self.gateway.sessions, prometheus=registry_of(self._collector(risk)),
+            tasks=[functools.partial(feed_router, instance=s.instance, sink=self.router.set_scores)],
         )
         self.rest = RestServer(api, s.rest_host, s.rest_port, certfile=s.rest_tls_cert, keyfile=s.rest_tls_key)
         self.rest.start()
