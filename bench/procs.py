@@ -277,6 +277,37 @@ def fix50_venue_config(config: Path) -> Path:
     return config
 
 
+def routed_config(config: Path, venues: dict[str, int | None], fees: dict[str, tuple[str, str]] | None = None,
+                  symbols: tuple[str, ...] = ("AAPL", "MSFT")) -> Path:
+    """A copy of the shipped config (at ``config``) whose ``symbols`` trade on every venue of ``venues``
+    (name -> its simulator port; ``None``: the SIM session as shipped, on ``--venue-port``), in that
+    order, with their routing fees (``fees``: name -> (fee_per_share, fee_bps)); a FIX 4.4 [SESSION]
+    is added to venues.cfg for each venue with a port. Returns ``config``."""
+    shutil.copytree(REPO / "config", config)
+    instruments = config / "instruments.toml"
+    text = instruments.read_text()
+    for symbol in symbols:
+        block = f"[{symbol}]\n"
+        start = text.index(block)
+        end = text.find("\n[", start + len(block))
+        end = len(text) if end == -1 else end + 1
+        body = "".join(line + "\n" for line in text[start + len(block):end].splitlines()
+                       if line and not line.startswith("venue "))
+        tables = ""
+        for venue in venues:
+            per_share, bps = (fees or {}).get(venue, ("0", "0"))
+            tables += f'[{symbol}.venues.{venue}]\nfee_per_share = "{per_share}"\nfee_bps = "{bps}"\n'
+        text = text[:start] + block + body + tables + "\n" + text[end:]
+    instruments.write_text(text)
+    sessions = config / "fix_sessions" / "venues.cfg"
+    added = "".join(
+        f"\n[SESSION]\nBeginString=FIX.4.4\nTargetCompID={venue}\nSocketConnectHost=127.0.0.1\n"
+        f"SocketConnectPort={port}\n{FIX44_DICTIONARY}"
+        for venue, port in venues.items() if port is not None)
+    sessions.write_text(sessions.read_text() + added)
+    return config
+
+
 def start_gateway(work: Path, *, client_port: int, venue_port: int, rest_port: int, database_url: str,
                   config_dir: Path | None = None) -> Process:
     """``fixgate serve`` without FIX message logs, against the simulator (with the config folder

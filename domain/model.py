@@ -278,6 +278,7 @@ class ClientReport:
     avg_px: Decimal
     text: str
     orig_cl_ord_id: str | None = None
+    last_mkt: str | None = None  # LastMkt (30) of a fill: the venue that filled it
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,164 @@
+"""Several venues per instrument, over real sockets: the router sends each order to the venue with the
+best price after fees (from both venues' market data), a client's ExDestination (100) to the venue it
+names, and passes over a venue that is down; a destination that cannot be used is refused with a
+Text that says why. The book records where each order went and why, the client's fills name the
+venue (LastMkt 30), and cancel and replace reach the venue the order went to."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from decimal import Decimal as D
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.procs import routed_config
+from domain.model import NewOrder, OrdType, Side, TimeInForce
+from fixgate.app import Fixgate
+from fixgate.config import Settings
+from fixgate.fixclient import FixClient
+from simulator import SimulatorConfig, VenueConfig
+from simulator.config import SimInstrument
+from simulator.venue import Simulator
+from tests.acceptance.conftest import API_TOKEN
+from tests.support import eventually, free_port, order_fields
+
+Connect = Callable[..., FixClient]
+
+# SIM quotes AAPL 189.99 / 190.01; SIM2 (0.003 a share) 189.94 / 189.96: a buy is cheaper at SIM2
+# (189.963), a sell fetches more at SIM (189.99).
+SIM2_INSTRUMENTS = (SimInstrument("AAPL", D("0.01"), D(1), D("189.95")),
+                    SimInstrument("MSFT", D("0.01"), D(1), D("420.00")))
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Simulator]:
+    """Two venues in one simulator: SIM as shipped and SIM2, AAPL 5 cents lower."""
+    config = SimulatorConfig((VenueConfig(name="SIM", port=free_port()),
+                              VenueConfig(name="SIM2", port=free_port(), instruments=SIM2_INSTRUMENTS)))
+    sim = Simulator(config, tmp_path / "sim")
+    sim.start()
+    yield sim
+    sim.stop(force=True)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator[Fixgate]:
+    config = routed_config(tmp_path / "config", {"SIM": None, "SIM2": simulator.venue("SIM2").config.port},
+                           {"SIM2": ("0.003", "0")})
+    app = Fixgate(Settings(
+        config_dir=config, data_dir=tmp_path / "gw", client_port=free_port(),
+        sim_port=simulator.venue("SIM").config.port, rest_port=free_port(), database_url=database_url,
+        api_token=API_TOKEN,
+    ))
+    app.start()
+    try:
+        assert app.wait_for_venues({"SIM", "SIM2"}), "the gateway's venue sessions did not log on"
+        assert app.router is not None
+        router = app.router
+        probe = NewOrder("probe", "p", "P", "AAPL", Side.BUY, OrdType.MARKET, D(1), None, TimeInForce.DAY, 0)
+        # Both venues' market data in: a buy is then routed to SIM2's lower offer.
+        eventually(lambda: router.route(probe).venue, lambda venue: venue == "SIM2")
+        yield app
+    finally:
+        app.stop()
+
+
+def book_order(rest: httpx.Client, order_id: str, status: str) -> dict:  # type: ignore[type-arg]
+    return eventually(lambda: rest.get(f"/orders/{order_id}").json(),  # type: ignore[no-any-return]
+                      lambda o: o.get("status") == status)
+
+
+def test_a_buy_goes_to_the_lower_offer_after_fees_and_a_sell_to_the_higher_bid(
+    connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    client = connect("CLIENT1")
+    client.send("D", order_fields("b-1", 50, "190.05"))
+    fill = client.expect("8", where={11: "b-1", 39: "2"})
+    assert (fill.decimal(31), fill[30]) == (D("189.96"), "SIM2")
+    booked = book_order(rest, fill[37], "FILLED")
+    assert booked["venue"] == "SIM2"
+    route = json.loads(booked["route"])
+    assert (route["policy"], route["venue"]) == ("best_price", "SIM2")
+    considered = {v["venue"]: v for v in route["venues"]}
+    assert (D(considered["SIM"]["touch"]), D(considered["SIM2"]["touch"])) == (D("190.01"), D("189.96"))
+    assert D(considered["SIM2"]["expected"]) == D("189.963")
+
+    client.send("D", order_fields("s-1", 50, "189.00", side="2"))
+    sold = client.expect("8", where={11: "s-1", 39: "2"})
+    assert (sold.decimal(31), sold[30]) == (D("189.99"), "SIM")
+    assert book_order(rest, sold[37], "FILLED")["venue"] == "SIM"
+    assert [(f["side"], D(f["quantity"])) for f in simulator.venue("SIM2").journal.fills("FIXGATE")] == [("BUY", D(50))]
+    assert [(f["side"], D(f["quantity"])) for f in simulator.venue("SIM").journal.fills("FIXGATE")] == [("SELL", D(50))]
+
+
+def test_ex_destination_routes_to_the_venue_named_whatever_the_prices(
+    connect: Connect, rest: httpx.Client
+) -> None:
+    client = connect("CLIENT1")
+    client.send("D", {**order_fields("x-1", 50, "190.05"), 100: "SIM"})
+    fill = client.expect("8", where={11: "x-1", 39: "2"})
+    assert (fill.decimal(31), fill[30]) == (D("190.01"), "SIM")
+    booked = book_order(rest, fill[37], "FILLED")
+    assert (booked["venue"], json.loads(booked["route"])) == ("SIM", {"policy": "ex_destination", "venue": "SIM"})
+
+
+@pytest.mark.parametrize(("destination", "text"), [
+    ("NYSE", "ExDestination (100) NYSE is not a venue of AAPL (SIM, SIM2)"),
+    ("sim2", "ExDestination (100) sim2 is not a venue of AAPL (SIM, SIM2)"),
+])
+def test_an_ex_destination_that_names_no_venue_of_the_symbol_is_rejected_with_the_reason(
+    destination: str, text: str, connect: Connect, rest: httpx.Client
+) -> None:
+    client = connect("CLIENT1")
+    client.send("D", {**order_fields("x-2", 50, "190.05"), 100: destination})
+    rejected = client.expect("8", where={11: "x-2", 39: "8"})
+    assert rejected[58] == text
+    assert book_order(rest, rejected[37], "REJECTED")["text"] == text
+
+
+def test_an_ex_destination_too_long_is_a_business_reject_naming_the_tag(connect: Connect) -> None:
+    client = connect("CLIENT1")
+    client.send("D", {**order_fields("x-3", 50, "190.05"), 100: "V" * 65})
+    refused = client.expect("j")
+    assert refused[58] == "ExDestination (100) is 65 characters long: at most 64"
+    client.send("D", order_fields("x-4", 10, "190.05"))  # the session goes on
+    client.expect("8", where={11: "x-4", 39: "2"})
+
+
+def test_a_venue_that_is_down_is_passed_over_and_one_named_is_refused(
+    gateway: Fixgate, connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    simulator.venue("SIM2").stop(force=True)
+    assert gateway.router is not None
+    router = gateway.router
+    eventually(lambda: router.venues_up, lambda up: "SIM2" not in up)
+    client = connect("CLIENT1")
+    client.send("D", order_fields("d-1", 50, "190.05"))
+    fill = client.expect("8", where={11: "d-1", 39: "2"})
+    assert (fill.decimal(31), fill[30]) == (D("190.01"), "SIM")
+    route = json.loads(book_order(rest, fill[37], "FILLED")["route"])
+    assert {"venue": "SIM2", "up": False} in route["venues"]
+    client.send("D", {**order_fields("d-2", 50, "190.05"), 100: "SIM2"})
+    assert client.expect("8", where={11: "d-2", 39: "8"})[58] == "venue SIM2 for AAPL is not connected"
+
+
+def test_replace_and_cancel_reach_the_venue_the_order_went_to(
+    connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    client = connect("CLIENT1")
+    client.send("D", order_fields("r-1", 100, "189.50"))  # below both offers: it rests at SIM2
+    new = client.expect("8", where={11: "r-1", 39: "0"})
+    client.send("G", {41: "r-1", 11: "r-2", 21: "1", 55: "AAPL", 54: "1", 38: 200, 40: "2", 44: "189.60",
+                      60: order_fields("t", 1, None)[60]})
+    replaced = client.expect("8", where={11: "r-2", 150: "5"})
+    assert (replaced.decimal(38), replaced.decimal(44), replaced[37]) == (D(200), D("189.6"), new[37])
+    client.send("F", {41: "r-2", 11: "r-3", 55: "AAPL", 54: "1", 38: 200, 60: order_fields("t", 1, None)[60]})
+    client.expect("8", where={11: "r-3", 39: "4"})
+    booked = book_order(rest, new[37], "CANCELED")
+    assert booked["venue"] == "SIM2"
+    at_sim2 = eventually(lambda: simulator.venue("SIM2").journal.orders("FIXGATE"), lambda orders: orders)
+    assert [(o["status"], D(o["quantity"]), D(o["price"])) for o in at_sim2] == [("CANCELED", D(200), D("189.6"))]
+    assert simulator.venue("SIM").journal.orders("FIXGATE") == []
