@@ -29,8 +29,8 @@ def test_several_venues_with_their_fees_in_the_order_written(tmp_path: Path) -> 
     assert aapl.listings == (Listing("B", D(0), D("0.2")), Listing("A", D("0.003"), D(0)), Listing("C"))
     assert aapl.venue == "B"
     assert aapl.listing("A") == Listing("A", D("0.003"))
-    assert aapl.listing("A").fee_per_unit(D("100")) == D("0.003")  # type: ignore[union-attr]
-    assert aapl.listing("B").fee_per_unit(D("100")) == D("0.002")  # type: ignore[union-attr]
+    assert aapl.listing("A").fee_per_unit(D(100)) == D("0.003")  # type: ignore[union-attr]
+    assert aapl.listing("B").fee_per_unit(D(100)) == D("0.002")  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("tail", "message"), [

@@ -79,10 +79,10 @@ def test_a_score_counts_only_once_enough_fills_are_scored() -> None:
     r = router("SIM", "SIM2")
     for venue in ("SIM", "SIM2"):
         r.quoted(venue, "AAPL", D("190.00"), D("190.02"))
-    r.set_scores({("SIM", "AAPL"): VenueCost(D("50"), D(0), MIN_SCORED_FILLS - 1)})
+    r.set_scores({("SIM", "AAPL"): VenueCost(D(50), D(0), MIN_SCORED_FILLS - 1)})
     # SIM: no penalty yet, and no fee: cheaper than SIM2's 0.003 a share.
     assert r.route(order()).venue == "SIM"
-    r.set_scores({("SIM", "AAPL"): VenueCost(D("50"), D(0), MIN_SCORED_FILLS)})
+    r.set_scores({("SIM", "AAPL"): VenueCost(D(50), D(0), MIN_SCORED_FILLS)})
     assert r.route(order()).venue == "SIM2"
 
 
