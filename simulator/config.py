@@ -139,6 +139,11 @@ class VenueDialect:
       the aggressor), the venue's own quotes in that symbol (seeded liquidity and market maker) move
       that many ticks against the client: down after a buy, up after a sell, as prices do at a venue
       whose other side is informed. 0 (the default): prices do not react.
+    - ``last_look_ticks``: a venue that fades its quotes on a taker (last look): a client's new order
+      is matched after the venue's own quotes in that symbol moved that many ticks against it (up for a
+      buy, down for a sell), and they move back right after. Its market data shows the same prices as
+      before, but its fills are worse than its quotes were: transaction cost analysis sees it as
+      slippage. 0 (the default): orders match the quotes shown.
     """
 
     session_reject_ord_types: tuple[str, ...] = ()
@@ -147,10 +152,13 @@ class VenueDialect:
     restart_exec_ids: bool = False
     forget_orders_on_restart: bool = False
     toxic_markout_ticks: int = 0
+    last_look_ticks: int = 0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.toxic_markout_ticks <= _MAX_TOXIC_TICKS:
-            raise ConfigError(f"dialect.toxic_markout_ticks: 0..{_MAX_TOXIC_TICKS} ticks, got {self.toxic_markout_ticks}")
+        for key in ("toxic_markout_ticks", "last_look_ticks"):
+            ticks = getattr(self, key)
+            if not 0 <= ticks <= _MAX_TOXIC_TICKS:
+                raise ConfigError(f"dialect.{key}: 0..{_MAX_TOXIC_TICKS} ticks, got {ticks}")
         for value in self.session_reject_ord_types:
             if not isinstance(value, str) or len(value) != 1:
                 raise ConfigError(
@@ -455,7 +463,7 @@ def _dialect(raw: Any, where: str) -> VenueDialect:
         raise ConfigError(f"{where}: must be a table")
     lists = {"session_reject_ord_types", "business_reject"}
     flags = {"cancel_ack_original_id", "restart_exec_ids", "forget_orders_on_restart"}
-    ints = {"toxic_markout_ticks"}
+    ints = {"toxic_markout_ticks", "last_look_ticks"}
     _refuse_unknown(raw, lists | flags | ints, where)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():

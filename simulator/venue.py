@@ -596,6 +596,7 @@ class Venue:
         self.engine = self._new_engine()
         self.journal = VenueJournal(self.data_dir / "record.jsonl", self.run_id)
         self.market_data = MarketDataHub(i.symbol for i in config.instruments)
+        self._symbols = frozenset(i.symbol for i in config.instruments)
         self.market: LivingMarket | None = (
             LivingMarket(config.instruments, config.participants) if config.participants.enabled else None
         )
@@ -888,9 +889,23 @@ class Venue:
                     price=price,
                     time_in_force=tif,
                 )
+                fade = self._last_look(symbol, side, owner)
                 events = self.engine.submit(request)
+                if fade:
+                    self.engine.shift_quotes(symbol, (SEED_OWNER, MAKER_OWNER), -fade)
             self._report(events)
             self._react(events)
+
+    def _last_look(self, symbol: str, side: Side, owner: str) -> int:
+        """A venue with last look (``VenueDialect.last_look_ticks``) moves its own quotes against a
+        client's new order before matching it; returns the ticks moved, for the caller to move them
+        back after the match (caller holds ``self._lock``)."""
+        ticks = self.config.dialect.last_look_ticks
+        if not ticks or not is_client(owner) or symbol not in self._symbols:
+            return 0
+        fade = ticks if side is Side.BUY else -ticks
+        self.engine.shift_quotes(symbol, (SEED_OWNER, MAKER_OWNER), fade)
+        return fade
 
     def _react(self, events: Iterable[ExecutionEvent]) -> None:
         """A toxic venue (``VenueDialect.toxic_markout_ticks``): after a client's order (new or replaced) took liquidity,

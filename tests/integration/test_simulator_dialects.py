@@ -131,3 +131,51 @@ def test_a_resting_order_of_a_client_is_not_moved_and_not_crossed(toxic: Simulat
         bids, asks = toxic.venue().depth("AAPL")
         assert bids == [(D("189.99"), D(190)), (D("189.98"), D(200)), (D("189.97"), D(100))]
         assert asks[:2] == [(D("190.00"), D(10)), (D("190.04"), D(100))]
+
+
+# -- LAST LOOK ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fading(tmp_path: Path) -> Iterator[Simulator]:
+    config = SimulatorConfig((VenueConfig(dialect=VenueDialect(last_look_ticks=2)),))
+    simulator = Simulator(config, tmp_path / "fading", port=free_port())
+    simulator.start()
+    yield simulator
+    simulator.stop(force=True)
+
+
+@pytest.mark.parametrize(("side", "limit", "price"), [
+    ("1", "190.10", "190.03"),  # the 190.01 offer, 2 ticks away by the time the buy is matched
+    ("2", "189.90", "189.97"),  # the 189.99 bid, 2 ticks lower
+])
+def test_a_venue_with_last_look_fills_worse_than_it_quoted_and_quotes_as_before(
+    fading: Simulator, side: str, limit: str, price: str
+) -> None:
+    with FixClient.connect("127.0.0.1", fading.port, sender_comp_id="CLIENT2", target_comp_id="SIM") as watcher, \
+            FixClient.connect("127.0.0.1", fading.port, sender_comp_id="CLIENT1", target_comp_id="SIM") as taker:
+        watcher.logon()
+        taker.logon()
+        watcher.send("V", md_request("md-1", depth=1))
+        book = book_of(watcher.expect("W"))
+        assert book == {("0", D("189.99")): D(100), ("1", D("190.01")): D(100)}
+        taker.send("D", {**order_fields("t-1", 10, limit, side=side), 59: "3"})  # IOC
+        fill = taker.expect("8", where={11: "t-1", 39: "2"})
+        assert fill.decimal(31) == D(price)
+        # The quotes are back where they were, the best level the fill took 10 short.
+        bids, asks = fading.venue().depth("AAPL")
+        best_bid, best_ask = (D(100), D(90)) if side == "1" else (D(90), D(100))
+        assert bids == [(D("189.99"), best_bid)] + [(D("189.99") - D("0.01") * i, D(100)) for i in range(1, 5)]
+        assert asks == [(D("190.01"), best_ask)] + [(D("190.01") + D("0.01") * i, D(100)) for i in range(1, 5)]
+
+
+def test_last_look_does_not_touch_a_clients_resting_order(fading: Simulator) -> None:
+    with FixClient.connect("127.0.0.1", fading.port, sender_comp_id="CLIENT1", target_comp_id="SIM") as client:
+        client.logon()
+        client.send("D", order_fields("rest-1", 10, "189.50"))
+        client.expect("8", where={11: "rest-1", 39: "0"})
+        client.send("D", order_fields("rest-2", 10, "189.60"))
+        client.expect("8", where={11: "rest-2", 39: "0"})
+        bids, asks = fading.venue().depth("AAPL")
+        assert (D("189.50"), D(10)) in bids and (D("189.60"), D(10)) in bids
+        assert (bids[0], asks[0]) == ((D("189.99"), D(100)), (D("190.01"), D(100)))
