@@ -9,8 +9,9 @@ connected venues and sends the order to the first:
    one without;
 2. the lowest expected cost per unit (for a sell, the highest proceeds): the quoted price, plus the
    venue's fee per unit (``Listing.fee_per_unit``), plus what transaction cost analysis says the venue
-   costs beyond its price (``VenueCost.penalty_bps``: its adverse markout and reject rate, scored live
-   by the TCA process and fed in by ``set_scores``) in bps of that price;
+   costs beyond its price (``VenueCost.penalty_bps``: its slippage beyond the other venues', its
+   adverse markout and its reject rate, scored live by the TCA process and fed in by ``set_scores``)
+   in bps of that price;
 3. at an equal cost, the venue with fewer scored fills (so that a venue nobody has traded yet is
    tried, and scored, rather than never chosen);
 4. the order of ``instruments.toml``.
@@ -46,26 +47,34 @@ REJECT_PENALTY_BPS = Decimal(10)
 
 @dataclass(frozen=True, slots=True)
 class VenueCost:
-    """What transaction cost analysis says one venue costs in one symbol beyond its quoted price: the
-    exponentially weighted markout of its fills (bps, positive: the price moved against fixgate after
-    the fill) over ``fills`` scored fills, and the share of orders sent there that it rejected."""
+    """What transaction cost analysis says one venue costs in one symbol beyond its quoted price, as
+    exponentially weighted means over ``fills`` scored fills: the slippage of its fills against the
+    arrival mid (bps, positive: a cost), their markout (bps, positive: the price moved against fixgate
+    after the fill), and the share of orders sent there that it rejected."""
 
+    slippage_bps: Decimal | None
     markout_bps: Decimal | None
     reject_rate: Decimal | None
     fills: int
 
     @property
-    def penalty_bps(self) -> Decimal:
-        """The cost the router adds to the venue's price: its adverse markout (a favourable one counts
-        as none: the router does not chase it) plus ``REJECT_PENALTY_BPS`` x its reject rate; none
-        before ``MIN_SCORED_FILLS``."""
-        if self.fills < MIN_SCORED_FILLS:
+    def scored(self) -> bool:
+        return self.fills >= MIN_SCORED_FILLS
+
+    def penalty_bps(self, least_slippage_bps: Decimal) -> Decimal:
+        """The cost the router adds to the venue's price, in bps of it: its slippage beyond the least
+        of the venues' (``least_slippage_bps``: the half spread every venue's taker pays is no venue's
+        fault; what is left is a venue filling worse than it quoted), its adverse markout (a favourable
+        one counts as none: the router does not chase it) and ``REJECT_PENALTY_BPS`` x its reject rate;
+        none before ``MIN_SCORED_FILLS``."""
+        if not self.scored:
             return _ZERO
+        slippage = max((self.slippage_bps or _ZERO) - least_slippage_bps, _ZERO)
         markout = max(self.markout_bps or _ZERO, _ZERO)
-        return markout + REJECT_PENALTY_BPS * (self.reject_rate or _ZERO)
+        return slippage + markout + REJECT_PENALTY_BPS * (self.reject_rate or _ZERO)
 
 
-_NO_COST = VenueCost(None, None, 0)
+_NO_COST = VenueCost(None, None, None, 0)
 
 
 class Route(NamedTuple):
@@ -144,24 +153,31 @@ class Router:
             return Route(venue, None, decision)
         ranked = []
         considered = []
+        scores = self._scores
+        costs = {listing.venue: scores.get((listing.venue, instrument.symbol), _NO_COST)
+                 for listing in instrument.listings if listing.venue in up}
+        least_slippage = min((c.slippage_bps for c in costs.values() if c.scored and c.slippage_bps is not None),
+                             default=_ZERO)
         for index, listing in enumerate(instrument.listings):
             venue = listing.venue
-            if venue not in up:
+            cost = costs.get(venue)
+            if cost is None:
                 considered.append({"venue": venue, "up": False})
                 continue
             bid, offer = self._quotes.get((venue, instrument.symbol), (None, None))
             touch = offer if side is Side.BUY else bid
-            cost = self._scores.get((venue, instrument.symbol), _NO_COST)
             price = instrument.reference_price if touch is None else touch
             fee = listing.fee_per_unit(price)
-            penalty = price * cost.penalty_bps / _BPS
+            penalty_bps = cost.penalty_bps(least_slippage)
+            penalty = price * penalty_bps / _BPS
             expected = price + fee + penalty if side is Side.BUY else price - fee - penalty
             key = (touch is None, expected * side.sign, cost.fills, index)  # a sell: most proceeds first
             ranked.append((key, venue))
             considered.append({
                 "venue": venue, "up": True, "touch": _text(touch), "fee": _text(fee),
-                "markout_bps": _text(cost.markout_bps), "reject_rate": _text(cost.reject_rate),
-                "scored_fills": cost.fills, "penalty_bps": _text(cost.penalty_bps), "expected": _text(expected),
+                "slippage_bps": _text(cost.slippage_bps), "markout_bps": _text(cost.markout_bps),
+                "reject_rate": _text(cost.reject_rate), "scored_fills": cost.fills, "penalty_bps": _text(penalty_bps),
+                "expected": _text(expected),
             })
         if not ranked:
             return Route(instrument.venue, f"no venue of {instrument.symbol} is connected"

@@ -31,9 +31,11 @@ async def read_costs(conn: AsyncConnection, instance: str) -> dict[tuple[str, st
     """``instance``'s venue scores per (venue, symbol), over all sizes, as the router weighs them."""
     c = tca_venue_scores.c
     rows = await conn.execute(
-        select(c.venue, c.symbol, c.markout_bps, c.markout_bps_count, c.reject_rate)
+        select(c.venue, c.symbol, c.slippage_bps, c.markout_bps, c.reject_rate, c.slippage_bps_count)
         .where(c.instance == instance, c.symbol != ALL, c.size_bucket == ALL))
-    return {(r.venue, r.symbol): VenueCost(r.markout_bps, r.reject_rate, r.markout_bps_count) for r in rows}
+    # Scored fills: the slippage's count (known at the fill; a markout is settled seconds later).
+    return {(r.venue, r.symbol): VenueCost(r.slippage_bps, r.markout_bps, r.reject_rate, r.slippage_bps_count)
+            for r in rows}
 
 
 async def feed_router(engine: AsyncEngine, instance: str, sink: Callable[[Costs], None],

@@ -66,8 +66,8 @@ def test_equal_prices_go_to_the_venue_with_the_better_score() -> None:
     for venue in ("SIM", "SIM3"):
         r.quoted(venue, "AAPL", D("190.00"), D("190.02"))
     # No fee difference that matters once SIM's adverse markout is scored on enough fills.
-    r.set_scores({("SIM", "AAPL"): VenueCost(D("3.0"), D(0), MIN_SCORED_FILLS),
-                  ("SIM3", "AAPL"): VenueCost(D("-1.0"), D(0), MIN_SCORED_FILLS)})
+    r.set_scores({("SIM", "AAPL"): VenueCost(D("0.5"), D("3.0"), D(0), MIN_SCORED_FILLS),
+                  ("SIM3", "AAPL"): VenueCost(D("0.5"), D("-1.0"), D(0), MIN_SCORED_FILLS)})
     route = r.route(order())
     assert route.venue == "SIM3"
     by_venue = {v["venue"]: v for v in json.loads(route.decision)["venues"]}
@@ -75,20 +75,34 @@ def test_equal_prices_go_to_the_venue_with_the_better_score() -> None:
     assert D(by_venue["SIM3"]["penalty_bps"]) == 0  # a favourable markout is not chased
 
 
+def test_a_venue_filling_worse_than_the_others_costs_the_difference() -> None:
+    r = router("SIM", "SIM2")
+    for venue in ("SIM", "SIM2"):
+        r.quoted(venue, "AAPL", D("190.00"), D("190.02"))
+    # Every taker pays the half spread (0.53 bps here); SIM also fades 1.05 bps on top of it. SIM2's
+    # fee (0.003 = 0.16 bps) is then the cheaper cost.
+    r.set_scores({("SIM", "AAPL"): VenueCost(D("1.58"), D(0), D(0), MIN_SCORED_FILLS),
+                  ("SIM2", "AAPL"): VenueCost(D("0.53"), D(0), D(0), MIN_SCORED_FILLS)})
+    route = r.route(order())
+    assert route.venue == "SIM2"
+    by_venue = {v["venue"]: v for v in json.loads(route.decision)["venues"]}
+    assert (D(by_venue["SIM"]["penalty_bps"]), D(by_venue["SIM2"]["penalty_bps"])) == (D("1.05"), D(0))
+
+
 def test_a_score_counts_only_once_enough_fills_are_scored() -> None:
     r = router("SIM", "SIM2")
     for venue in ("SIM", "SIM2"):
         r.quoted(venue, "AAPL", D("190.00"), D("190.02"))
-    r.set_scores({("SIM", "AAPL"): VenueCost(D(50), D(0), MIN_SCORED_FILLS - 1)})
+    r.set_scores({("SIM", "AAPL"): VenueCost(D(0), D(50), D(0), MIN_SCORED_FILLS - 1)})
     # SIM: no penalty yet, and no fee: cheaper than SIM2's 0.003 a share.
     assert r.route(order()).venue == "SIM"
-    r.set_scores({("SIM", "AAPL"): VenueCost(D(50), D(0), MIN_SCORED_FILLS)})
+    r.set_scores({("SIM", "AAPL"): VenueCost(D(0), D(50), D(0), MIN_SCORED_FILLS)})
     assert r.route(order()).venue == "SIM2"
 
 
 def test_a_venue_that_rejects_costs_more() -> None:
-    cost = VenueCost(D(0), D("0.5"), MIN_SCORED_FILLS)
-    assert cost.penalty_bps == D(5)
+    cost = VenueCost(D(0), D(0), D("0.5"), MIN_SCORED_FILLS)
+    assert cost.penalty_bps(D(0)) == D(5)
 
 
 def test_at_an_equal_cost_the_venue_scored_less_is_tried_then_the_configured_order() -> None:
@@ -97,9 +111,9 @@ def test_at_an_equal_cost_the_venue_scored_less_is_tried_then_the_configured_ord
     r.set_venue_up("A", True)
     r.set_venue_up("B", True)
     assert r.route(order()).venue == "A"  # no scores, no quotes: the order of the config
-    r.set_scores({("A", "AAPL"): VenueCost(D(0), D(0), 3)})
+    r.set_scores({("A", "AAPL"): VenueCost(D(0), D(0), D(0), 3)})
     assert r.route(order()).venue == "B"  # B has never been scored: tried
-    r.set_scores({("A", "AAPL"): VenueCost(D(0), D(0), 3), ("B", "AAPL"): VenueCost(D(0), D(0), 3)})
+    r.set_scores({("A", "AAPL"): VenueCost(D(0), D(0), D(0), 3), ("B", "AAPL"): VenueCost(D(0), D(0), D(0), 3)})
     assert r.route(order()).venue == "A"
 
 
