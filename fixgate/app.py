@@ -148,7 +148,8 @@ class Fixgate:
             self.database_url, api_token=s.api_token, api_tokens=s.api_tokens, operations=self.controls,
             metrics=self.hops, risk=self.controls, parts=self.health_parts,
             sessions=self.gateway.sessions, prometheus=registry_of(self._collector(risk)),
-            tasks=[functools.partial(feed_router, instance=s.instance, sink=self.router.set_scores)],
+            tasks=[functools.partial(feed_router, instance=s.instance, sink=self.router.set_scores)]
+            if s.route_feedback else [],
         )
         self.rest = RestServer(api, s.rest_host, s.rest_port, certfile=s.rest_tls_cert, keyfile=s.rest_tls_key)
         self.rest.start()

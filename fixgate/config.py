@@ -88,6 +88,8 @@ class Settings:
     # The message bus: NATS_URL, else (bus on) an embedded NATS server under the data folder.
     nats_url: str | None = None
     bus: bool = True  # FIXGATE_BUS=0: no bus, no publisher (the journal is still the book's source)
+    # The router weighs TCA's venue scores (FIXGATE_ROUTE_FEEDBACK=0: by price and fees only).
+    route_feedback: bool = True
     # HTTPS for the REST API and the dashboard (--tls-cert/--tls-key, FIXGATE_REST_TLS_CERT/_KEY).
     rest_tls_cert: Path | None = None
     rest_tls_key: Path | None = None
@@ -126,6 +128,7 @@ class Settings:
             order_id_slots=order_id_slots,
             nats_url=os.environ.get("NATS_URL") or None,
             bus=_env_flag("FIXGATE_BUS", True),
+            route_feedback=_env_flag("FIXGATE_ROUTE_FEEDBACK", True),
             rest_tls_cert=Path(os.environ["FIXGATE_REST_TLS_CERT"]) if os.environ.get("FIXGATE_REST_TLS_CERT") else None,
             rest_tls_key=Path(os.environ["FIXGATE_REST_TLS_KEY"]) if os.environ.get("FIXGATE_REST_TLS_KEY") else None,
         )
