@@ -26,6 +26,7 @@ the whole score map, atomic under the GIL: a reader sees either value, both vali
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,7 +96,6 @@ class Router:
         self._up: set[str] = set()
         self._quotes: dict[tuple[str, str], tuple[Decimal | None, Decimal | None]] = {}  # (venue, symbol)
         self._scores: Mapping[tuple[str, str], VenueCost] = {}  # (venue, symbol); replaced whole
-        self._only: dict[str, str] = {}  # the decision of an instrument with one venue, by venue
 
     def set_venue_up(self, venue: str, up: bool) -> None:
         # set.add/discard are atomic under the GIL; readers see either state, both valid.
@@ -133,7 +133,7 @@ class Router:
         return self._best(instrument, order.side)
 
     def _destination(self, instrument: Instrument, venue: str) -> Route:
-        decision = json.dumps({"policy": "ex_destination", "venue": venue})
+        decision = _destination_decision(venue)
         if instrument.listing(venue) is None:
             return Route(venue, f"ExDestination (100) {venue} is not a venue of {instrument.symbol}"
                                 f" ({', '.join(instrument.venues)})", decision)
@@ -145,48 +145,58 @@ class Router:
         up = self._up
         if len(instrument.listings) == 1:  # nothing to choose: the common case costs one lookup
             venue = instrument.venue
-            decision = self._only.get(venue)
-            if decision is None:
-                decision = self._only[venue] = json.dumps({"policy": "only_venue", "venue": venue})
+            decision = _only_decision(venue)
             if venue not in up:
                 return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
             return Route(venue, None, decision)
-        ranked = []
-        considered = []
+        symbol = instrument.symbol
         scores = self._scores
-        costs = {listing.venue: scores.get((listing.venue, instrument.symbol), _NO_COST)
+        costs = {listing.venue: scores.get((listing.venue, symbol), _NO_COST)
                  for listing in instrument.listings if listing.venue in up}
         least_slippage = min((c.slippage_bps for c in costs.values() if c.scored and c.slippage_bps is not None),
                              default=_ZERO)
+        buy = side is Side.BUY
+        best: tuple[bool, Decimal, int, int] | None = None
+        venue = instrument.venue
+        considered = []  # each venue's inputs, as JSON objects (formatted by hand: json.dumps costs 4x)
         for index, listing in enumerate(instrument.listings):
-            venue = listing.venue
-            cost = costs.get(venue)
+            name = listing.venue
+            cost = costs.get(name)
             if cost is None:
-                considered.append({"venue": venue, "up": False})
+                considered.append(f'{{"venue": "{name}", "up": false}}')
                 continue
-            bid, offer = self._quotes.get((venue, instrument.symbol), (None, None))
-            touch = offer if side is Side.BUY else bid
+            bid, offer = self._quotes.get((name, symbol), (None, None))
+            touch = offer if buy else bid
             price = instrument.reference_price if touch is None else touch
             fee = listing.fee_per_unit(price)
             penalty_bps = cost.penalty_bps(least_slippage)
-            penalty = price * penalty_bps / _BPS
-            expected = price + fee + penalty if side is Side.BUY else price - fee - penalty
-            key = (touch is None, expected * side.sign, cost.fills, index)  # a sell: most proceeds first
-            ranked.append((key, venue))
-            considered.append({
-                "venue": venue, "up": True, "touch": _text(touch), "fee": _text(fee),
-                "slippage_bps": _text(cost.slippage_bps), "markout_bps": _text(cost.markout_bps),
-                "reject_rate": _text(cost.reject_rate), "scored_fills": cost.fills, "penalty_bps": _text(penalty_bps),
-                "expected": _text(expected),
-            })
-        if not ranked:
-            return Route(instrument.venue, f"no venue of {instrument.symbol} is connected"
-                                           f" ({', '.join(instrument.venues)})",
-                         json.dumps({"policy": "best_price", "venues": considered}))
-        ranked.sort()
-        venue = ranked[0][1]
-        return Route(venue, None, json.dumps({"policy": "best_price", "venue": venue, "venues": considered}))
+            penalty = price * penalty_bps / _BPS if penalty_bps else _ZERO
+            expected = price + fee + penalty if buy else price - fee - penalty
+            key = (touch is None, expected if buy else -expected, cost.fills, index)  # a sell: most proceeds first
+            if best is None or key < best:
+                best, venue = key, name
+            considered.append(
+                f'{{"venue": "{name}", "up": true, "touch": {_json(touch)}, "fee": "{fee}",'
+                f' "slippage_bps": {_json(cost.slippage_bps)}, "markout_bps": {_json(cost.markout_bps)},'
+                f' "reject_rate": {_json(cost.reject_rate)}, "scored_fills": {cost.fills},'
+                f' "penalty_bps": "{penalty_bps}", "expected": "{expected}"}}')
+        venues = ", ".join(considered)
+        if best is None:
+            return Route(venue, f"no venue of {symbol} is connected ({', '.join(instrument.venues)})",
+                         f'{{"policy": "best_price", "venue": null, "venues": [{venues}]}}')
+        return Route(venue, None, f'{{"policy": "best_price", "venue": "{venue}", "venues": [{venues}]}}')
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+@functools.cache
+def _only_decision(venue: str) -> str:
+    return json.dumps({"policy": "only_venue", "venue": venue})
+
+
+@functools.cache
+def _destination_decision(venue: str) -> str:
+    return json.dumps({"policy": "ex_destination", "venue": venue})
+
+
+def _json(value: Decimal | None) -> str:
+    """A decimal as a JSON string (exact: never a JSON number, which readers take as a float), or null."""
+    return "null" if value is None else f'"{value}"'

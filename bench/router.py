@@ -1,0 +1,121 @@
+"""How long the router takes to choose a venue for one order, by policy.
+
+    .venv/bin/python -m bench.router [--venues 3] [--routes 200000]
+
+Builds a ``Router`` over the shipped instruments listed on ``--venues`` venues (each with fees), every
+venue up with a quote and TCA scores that count, and times ``route`` with ``perf_counter_ns`` (one
+call per sample; the timer's own cost, measured and printed, is included), garbage collector off, for:
+``best_price`` (orders alternating sides and symbols, quotes moving between calls as market data
+would), ``ex_destination``, and ``only_venue`` (an instrument on one venue: what every order paid
+before routing had a choice). Prints p50/p90/p99/p99.9 in microseconds of each and writes them under
+bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+
+from bench.risk_check import RESULTS, _percentiles
+from domain.model import Instrument, Listing, NewOrder, OrdType, Side, TimeInForce
+from fixgate.config import DEFAULT_CONFIG_DIR, load_instruments
+from oms.router import MIN_SCORED_FILLS, Router, VenueCost
+
+
+def build(venues: int, seed: int) -> tuple[Router, list[NewOrder], list[tuple[str, str, Decimal, Decimal]]]:
+    """A router with every shipped symbol on ``venues`` venues plus ONE, a symbol on one venue; the
+    orders to route and the quote updates to apply between them."""
+    shipped = load_instruments(DEFAULT_CONFIG_DIR / "instruments.toml")
+    names = [f"V{i}" for i in range(venues)]
+    instruments: dict[str, Instrument] = {
+        symbol: replace(i, venue=names[0], listings=tuple(
+            Listing(name, Decimal("0.001") * n, Decimal("0.1") * n) for n, name in enumerate(names)))
+        for symbol, i in shipped.items()
+    }
+    instruments["ONE"] = Instrument("ONE", names[0], Decimal("0.01"), Decimal(1), Decimal(50))
+    router = Router(instruments)
+    rng = random.Random(seed)
+    for name in names:
+        router.set_venue_up(name, True)
+    router.set_scores({(name, symbol): VenueCost(Decimal(rng.randint(50, 150)) / 100, Decimal(rng.randint(0, 300)) / 100,
+                                                 Decimal(rng.randint(0, 5)) / 100, MIN_SCORED_FILLS + n)
+                       for n, name in enumerate(names) for symbol in shipped})
+    quotes = []
+    for _ in range(1000):
+        symbol = rng.choice(sorted(shipped))
+        mid = shipped[symbol].reference_price + Decimal(rng.randint(-20, 20)) / 100
+        quotes.append((rng.choice(names), symbol, mid - Decimal("0.01"), mid + Decimal("0.01")))
+    for venue, symbol, bid, offer in quotes:
+        router.quoted(venue, symbol, bid, offer)
+    orders = [NewOrder("FIX.4.4:FIXGATE->CLIENT1", f"c{n}", "ACC", rng.choice(sorted(shipped)),
+                       rng.choice((Side.BUY, Side.SELL)), OrdType.LIMIT, Decimal(100), Decimal(190),
+                       TimeInForce.DAY, 0) for n in range(10_000)]
+    return router, orders, quotes
+
+
+def measure(route: Callable[[NewOrder], object], orders: list[NewOrder], count: int,
+            between: Callable[[int], None] | None = None) -> list[int]:
+    clock = time.perf_counter_ns
+    samples: list[int] = []
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(count):
+            if between is not None:
+                between(i)
+            order = orders[i % len(orders)]
+            start = clock()
+            route(order)
+            samples.append(clock() - start)
+    finally:
+        gc.enable()
+    samples.sort()
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--venues", type=int, default=3)
+    parser.add_argument("--routes", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    router, orders, quotes = build(args.venues, args.seed)
+    clock = time.perf_counter_ns
+    overhead = min(-clock() + clock() for _ in range(10_000))
+
+    def requote(i: int) -> None:
+        router.quoted(*quotes[i % len(quotes)])
+
+    destination = [replace(o, ex_destination=f"V{args.venues - 1}") for o in orders]
+    single = [replace(o, symbol="ONE") for o in orders]
+    result = {
+        "venues": args.venues,
+        "routes": args.routes,
+        "timer_overhead_ns": overhead,
+        "best_price": _percentiles(measure(router.route, orders, args.routes, requote)),
+        "ex_destination": _percentiles(measure(router.route, destination, args.routes)),
+        "only_venue": _percentiles(measure(router.route, single, args.routes)),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"router-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"router, {args.venues} venues per symbol, {args.routes} routes per policy, gc off"
+          f" (timer overhead {overhead} ns included)")
+    for policy in ("best_price", "ex_destination", "only_venue"):
+        r = result[policy]
+        assert isinstance(r, dict)
+        print(f"  {policy:14}: p50 {r['p50_us']:.2f} us   p90 {r['p90_us']:.2f} us   p99 {r['p99_us']:.2f} us"
+              f"   p99.9 {r['p99_9_us']:.2f} us   max {r['max_us']:.1f} us")
+    print(f"  written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
