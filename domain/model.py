@@ -220,6 +220,9 @@ class VenueReport:
     text: str
     received_ns: int
     price: Decimal | None = None  # Price (44), read for a Replaced only: the order's price from then on
+    # The fee of a fill in money (Commission 12 made absolute by its CommType 13:
+    # ``gateway.translate.commission``); None when the venue reported none, or one fixgate could not read.
+    commission: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
