@@ -92,7 +92,8 @@ def record_columns(
 
 # Each table's columns of its record's fields come from the record (``domain.model``); what else a table
 # has is spelled out: hop timestamps, generated ``*_at`` columns, numbering, keys and indexes. Fields
-# added since the first revision: orders' ``pending`` and ``chained`` (0006), positions' ``cost`` (0008).
+# added since the first revision: orders' ``pending`` and ``chained`` (0006), positions' ``cost`` (0008),
+# marks' ``venue``, ``bid`` and ``offer`` (0011), executions' ``commission`` (0012).
 
 orders = Table(
     "orders",

@@ -248,6 +248,9 @@ class ClientReport:
     avg_px: Decimal
     text: str
     orig_cl_ord_id: str | None = None
+    # A fill's fee as the venue reported it, in money: sent as Commission (12) with CommType (13) 3.
+    # Journaled with the report (an owed one decoded from an older journal has None).
+    commission: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,6 +447,9 @@ class ExecutionRecord:
     avg_px: Decimal
     text: str
     received_ns: int
+    # A venue fill's fee in money (``VenueReport.commission``); None for any other execution, a fill
+    # whose venue reported none, and every record journaled before it existed (migration 0012).
+    commission: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
