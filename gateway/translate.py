@@ -413,6 +413,8 @@ def client_execution_report(report: ClientReport, begin_string: str, now_ns: int
         parts.append(f"44={fmt(report.price)}\x01")
     if report.kind is ExecKind.TRADE:
         parts.append(f"32={fmt(report.last_qty)}\x0131={fmt(report.last_px)}\x01")
+        if report.commission is not None:  # the venue's fee, as money whatever CommType it used
+            parts.append(f"12={fmt(report.commission)}\x0113={t.COMM_TYPE_ABSOLUTE}\x01")
     parts.append(
         f"14={fmt(report.cum_qty)}\x01151={fmt(report.leaves_qty)}\x016={fmt(report.avg_px)}\x01"
         f"60={utc_timestamp(now_ns)}\x01"

@@ -1,8 +1,10 @@
 """A venue's fee on a fill: Commission (12) with CommType (13) read as money (``gateway.translate.commission``),
-exact. A value fixgate cannot read costs the fill its fee, never the fill."""
+exact, and passed to the client as an absolute amount. A value fixgate cannot read costs the fill its fee,
+never the fill. Over real sockets: tests/acceptance/test_commission.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from decimal import Decimal as D
 
@@ -10,7 +12,8 @@ import pytest
 import quickfix as fix
 
 from domain.model import ExecKind, VenueReport
-from gateway.translate import parse_venue_report
+from gateway.translate import client_execution_report, parse_venue_report
+from tests.unit.book import samples
 
 # A fill of 40 @ 190.01 (FIX 4.4: ExecType F).
 FILL = "11=FG1\x0137=V1\x0117=E7\x01150=F\x0139=1\x0132=40\x0131=190.01\x0114=40\x01151=60\x01"
@@ -79,3 +82,12 @@ def test_only_a_fill_carries_a_commission() -> None:
     ack = "11=FG1\x0137=V1\x0117=E6\x01150=0\x0139=0\x0114=0\x01151=100\x01"
     assert venue_report(ack, "12=1.25\x0113=3\x01").commission is None
 
+
+def test_the_client_is_told_the_fee_of_a_fill_as_an_absolute_amount() -> None:
+    fill = dataclasses.replace(samples.report("A"), kind=ExecKind.TRADE, last_qty=D(40), last_px=D("190.01"),
+                               commission=D("3.80020"))
+    msg = client_execution_report(fill, "FIX.4.4", 0)
+    assert (msg.getField(12), msg.getField(13)) == ("3.8002", "3")
+    for report in (dataclasses.replace(fill, commission=None), dataclasses.replace(fill, kind=ExecKind.NEW)):
+        built = client_execution_report(report, "FIX.4.4", 0)
+        assert not built.isSetField(12) and not built.isSetField(13)
