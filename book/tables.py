@@ -93,7 +93,8 @@ def record_columns(
 # Each table's columns of its record's fields come from the record (``domain.model``); what else a table
 # has is spelled out: hop timestamps, generated ``*_at`` columns, numbering, keys and indexes. Fields
 # added since the first revision: orders' ``pending`` and ``chained`` (0006), positions' ``cost`` (0008),
-# orders' ``route`` (0012).
+# marks' ``venue``, ``bid`` and ``offer`` (0011), orders' ``route`` (0012), executions' ``commission``
+# (0013).
 
 orders = Table(
     "orders",

@@ -253,6 +253,9 @@ class VenueReport:
     text: str
     received_ns: int
     price: Decimal | None = None  # Price (44), read for a Replaced only: the order's price from then on
+    # The fee of a fill in money (Commission 12 made absolute by its CommType 13:
+    # ``gateway.translate.commission``); None when the venue reported none, or one fixgate could not read.
+    commission: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +282,9 @@ class ClientReport:
     text: str
     orig_cl_ord_id: str | None = None
     last_mkt: str | None = None  # LastMkt (30) of a fill: the venue that filled it
+    # A fill's fee as the venue reported it, in money: sent as Commission (12) with CommType (13) 3.
+    # Journaled with the report (an owed one decoded from an older journal has None).
+    commission: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +485,9 @@ class ExecutionRecord:
     avg_px: Decimal
     text: str
     received_ns: int
+    # A venue fill's fee in money (``VenueReport.commission``); None for any other execution, a fill
+    # whose venue reported none, and every record journaled before it existed (migration 0013).
+    commission: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ ACCOUNT = 1
 AVG_PX = 6
 BEGIN_STRING = 8
 CL_ORD_ID = 11
+COMMISSION = 12
+COMM_TYPE = 13
 CUM_QTY = 14
 EXEC_ID = 17
 EXEC_TRANS_TYPE = 20
@@ -180,6 +182,14 @@ def cxl_rej_reason_to_fix(reason: CancelRejectReason, begin_string: str) -> str:
         return "2" if begin_string == FIX42 else "99"
     return {CancelRejectReason.TOO_LATE: "0", CancelRejectReason.UNKNOWN_ORDER: "1",
             CancelRejectReason.ALREADY_PENDING: "3"}[reason]
+
+
+# CommType (13): how Commission (12) is stated. fixgate reads 1-3 (``gateway.translate.commission``)
+# and writes 3 only; 4-6 (waived percentages, points per bond or contract) are not money a fill alone
+# gives.
+COMM_TYPE_PER_UNIT = "1"
+COMM_TYPE_PERCENT = "2"
+COMM_TYPE_ABSOLUTE = "3"
 
 
 # MassCancelRequestType (530) / MassCancelResponse (531) that fixgate takes: by symbol, or all orders.

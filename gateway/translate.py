@@ -10,10 +10,11 @@ replace and ClOrdID (11) of a status request optional, which fixgate needs all t
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation, Overflow
 
 import quickfix as fix
 
@@ -35,6 +36,8 @@ from domain.model import (
     VenueReport,
 )
 from gateway import fixspec as t
+
+log = logging.getLogger(__name__)
 
 _ZERO = Decimal(0)
 
@@ -303,8 +306,67 @@ def _optional_decimal(msg: fix.Message, tag: int) -> Decimal:
     return Decimal(msg.getField(tag)) if msg.isSetField(tag) else _ZERO
 
 
+# Wide enough for a bounded Commission (12) times any LastQty and LastPx a venue really sends; Inexact
+# trapped, so a fee is exact or not taken, never rounded.
+_COMMISSION_CONTEXT = Context(prec=100, traps=[InvalidOperation, Inexact, Overflow])
+
+
+def commission(msg: fix.Message, venue: str, last_qty: Decimal, last_px: Decimal) -> Decimal | None:
+    """A fill's fee in money from Commission (12) and CommType (13); ``None`` when the venue gave none.
+
+    CommType 3 (absolute) is taken as it is, 1 (per unit) times LastQty, 2 (percent) as that percent
+    of LastQty x LastPx, all exact. Without CommType the amount is taken as absolute: FIX leaves the
+    default to the counterparties, and venues that leave it out state money. A negative amount (a
+    rebate) is kept. A value that is not a number, not finite or out of range (a client's price's
+    bounds: ``MAX_INTEGER_DIGITS``, ``MAX_DECIMAL_PLACES``), or a CommType fixgate cannot turn into
+    money (4-6), is logged as an ERROR naming the venue and the value, and the fill goes on without a
+    fee: a venue's report is a fact to book, never refused (``venue_text``)."""
+    if not msg.isSetField(t.COMMISSION):
+        return None
+    raw = msg.getField(t.COMMISSION)
+    comm_type = msg.getField(t.COMM_TYPE) if msg.isSetField(t.COMM_TYPE) else t.COMM_TYPE_ABSOLUTE
+    amount = _commission_amount(raw, comm_type, last_qty, last_px)
+    if isinstance(amount, Decimal):
+        return amount
+    log.error("venue %s: Commission (12) '%s' with CommType (13) '%s' on ExecID %s: %s; the fill is applied"
+              " without a commission", venue, venue_text(raw), venue_text(comm_type),
+              venue_field(msg, t.EXEC_ID), amount)
+    return None
+
+
+def _commission_amount(raw: str, comm_type: str, last_qty: Decimal, last_px: Decimal) -> Decimal | str:
+    """The fee in money, or why there is none."""
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        return "not a number"
+    if not value.is_finite():
+        return "not a finite number"
+    if value.is_zero():
+        return _ZERO  # however many zeros it was written with
+    if value.adjusted() >= MAX_INTEGER_DIGITS or -value.as_tuple().exponent > MAX_DECIMAL_PLACES:  # type: ignore[operator]
+        return (f"out of range: at most {MAX_INTEGER_DIGITS} digits before the decimal point and"
+                f" {MAX_DECIMAL_PLACES} after")
+    exact = _COMMISSION_CONTEXT
+    try:
+        if comm_type == t.COMM_TYPE_ABSOLUTE:
+            amount = value
+        elif comm_type == t.COMM_TYPE_PER_UNIT:
+            amount = exact.multiply(value, last_qty)
+        elif comm_type == t.COMM_TYPE_PERCENT:
+            amount = exact.divide(exact.multiply(exact.multiply(last_qty, last_px), value), 100)
+        else:
+            return "a CommType fixgate does not turn into money"
+    except DecimalException:
+        return f"no exact amount with LastQty (32) {last_qty} and LastPx (31) {last_px}"
+    if not amount.is_finite():  # a NaN or infinite LastQty or LastPx
+        return f"no finite amount with LastQty (32) {last_qty} and LastPx (31) {last_px}"
+    return amount
+
+
 def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: int) -> VenueReport | Invalid:
-    """A venue's ExecutionReport as a ``VenueReport``."""
+    """A venue's ExecutionReport as a ``VenueReport``; a fill's fee from Commission (12) and CommType
+    (13) (``commission``), read on fills only."""
     exec_type = msg.getField(t.EXEC_TYPE)
     kind = t.EXEC_TYPE_FROM_FIX.get(exec_type)
     if begin_string == t.FIX42 and msg.isSetField(t.EXEC_TRANS_TYPE) and msg.getField(t.EXEC_TRANS_TYPE) == "3":
@@ -315,6 +377,8 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
     if status is None:
         return Invalid(t.ORD_STATUS, f"OrdStatus (39) '{venue_text(msg.getField(t.ORD_STATUS))}' not supported")
     try:
+        last_qty = _optional_decimal(msg, t.LAST_QTY)
+        last_px = _optional_decimal(msg, t.LAST_PX)
         return VenueReport(
             venue=venue,
             # fixgate's own ClOrdIDs are printable ASCII and read as sent; one fixgate never sent (a
@@ -325,14 +389,15 @@ def parse_venue_report(msg: fix.Message, venue: str, begin_string: str, now_ns: 
             exec_id=venue_text(msg.getField(t.EXEC_ID)),
             kind=kind,
             status=status,
-            last_qty=_optional_decimal(msg, t.LAST_QTY),
-            last_px=_optional_decimal(msg, t.LAST_PX),
+            last_qty=last_qty,
+            last_px=last_px,
             cum_qty=Decimal(msg.getField(t.CUM_QTY)),
             leaves_qty=Decimal(msg.getField(t.LEAVES_QTY)),
             text=venue_field(msg, t.TEXT) or "",
             received_ns=now_ns,
             price=Decimal(msg.getField(t.PRICE))
             if kind is ExecKind.REPLACED and msg.isSetField(t.PRICE) else None,
+            commission=commission(msg, venue, last_qty, last_px) if kind is ExecKind.TRADE else None,
         )
     except InvalidOperation:
         return Invalid(t.CUM_QTY, "a quantity or price field is not a number")
@@ -358,6 +423,8 @@ def client_execution_report(report: ClientReport, begin_string: str, now_ns: int
         parts.append(f"32={fmt(report.last_qty)}\x0131={fmt(report.last_px)}\x01")
         if report.last_mkt:
             parts.append(f"30={report.last_mkt}\x01")
+        if report.commission is not None:  # the venue's fee, as money whatever CommType it used
+            parts.append(f"12={fmt(report.commission)}\x0113={t.COMM_TYPE_ABSOLUTE}\x01")
     parts.append(
         f"14={fmt(report.cum_qty)}\x01151={fmt(report.leaves_qty)}\x016={fmt(report.avg_px)}\x01"
         f"60={utc_timestamp(now_ns)}\x01"

@@ -460,6 +460,7 @@ class OrderManager:
         self.counters.reports_applied += 1
         client = order.client_report(
             client_exec_id, report.kind, report.last_qty, report.last_px, cl_ord_id, orig_cl_ord_id,
+            report.commission if report.kind is ExecKind.TRADE else None,  # a fee is a fill's
         )
         changes.records += fill_records
         changes.records += (self._execution(order, client, report.venue, report.exec_id, report.received_ns),
@@ -797,9 +798,11 @@ class OrderManager:
     def _execution(
         order: Order, client: ClientReport, venue: str, venue_exec_id: str, received_ns: int
     ) -> ExecutionRecord:
+        # The commission is the venue's fee of a fill (its client report carries it); None for the rest.
         return ExecutionRecord(
             client.exec_id, order.order_id, venue, venue_exec_id, client.kind, order.status, client.last_qty,
             client.last_px, client.cum_qty, client.leaves_qty, client.avg_px, client.text, received_ns,
+            client.commission,
         )
 
     def _as_answer_to_cancel(self, order: Order, report: VenueReport) -> VenueReport:

@@ -249,10 +249,11 @@ class Order(OrderFields):
         last_px: Decimal = ZERO,
         cl_ord_id: str | None = None,
         orig_cl_ord_id: str | None = None,
+        commission: Decimal | None = None,
     ) -> ClientReport:
         return ClientReport(
             self.session, self.order_id, self.cl_ord_id if cl_ord_id is None else cl_ord_id, self.account,
             self.symbol, self.side, self.ord_type, self.quantity, self.price, exec_id, kind, self.status,
             last_qty, last_px, self.cum_qty, self.leaves_qty, self.avg_px, self.text, orig_cl_ord_id,
-            self.venue if kind is ExecKind.TRADE else None,
+            self.venue if kind is ExecKind.TRADE else None, commission,
         )

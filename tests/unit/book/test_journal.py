@@ -363,6 +363,26 @@ def test_a_journal_whose_orders_lack_a_field_replays_them_by_name(tmp_path: Path
     assert list(Journal.read(path)) == [order, replace(position, cost=D("-7600.4"))]
 
 
+def test_a_fills_commission_round_trips_and_a_journal_from_before_it_reads_none(tmp_path: Path) -> None:
+    # ExecutionRecord.commission and ClientReport.commission (migration 0013) came last, with a default.
+    fill = replace(samples.execution(), commission=D("0.0000007600400"))
+    report = replace(samples.report(), commission=D("-0.20"))
+    path = written(tmp_path, [fill, report])
+    assert exact(list(Journal.read(path))) == exact([fill, report])
+
+    schema = tuple((name, tuple(n for n in names if n != "commission")) for name, names in _CODEC.schema())
+    items = []
+    for item in marshal.loads(_CODEC.dumps([samples.execution(), samples.report()])):
+        _, names = _CODEC.schema()[item[-1]]
+        items.append(tuple(v for n, v in zip((*names, "code"), item) if n != "commission"))
+    header, frame = marshal.dumps(schema), marshal.dumps(tuple(items))
+    older = tmp_path / "1.replay"
+    older.write_bytes(b"FGJ3\n" + LENGTH.pack(len(header)) + header + LENGTH.pack(len(frame)) + frame)
+    execution, owed = Journal.read(older)
+    assert (execution, owed) == (samples.execution(), samples.report())
+    assert execution.commission is None and owed.commission is None
+
+
 def test_a_header_torn_by_a_kill_leaves_no_records(tmp_path: Path) -> None:
     path = tmp_path / "1.replay"
     path.write_bytes(_HEADER[:-3])

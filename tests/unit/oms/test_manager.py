@@ -1,4 +1,5 @@
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal as D
 
 from domain.model import (
@@ -107,6 +108,21 @@ def test_fills_update_order_and_position_and_a_repeat_counts_once() -> None:
     assert position.quantity == D(100)
     assert book.of(PositionRecord)[-1].quantity == D(100)
     assert [e.venue_exec_id for e in book.of(ExecutionRecord)] == ["e1", "e2", "e3"]
+
+
+def test_a_fills_commission_reaches_its_execution_and_its_client_report() -> None:
+    oms, book = make()
+    [routed] = oms.submit(new())
+    assert isinstance(routed, Routed)
+    oms.apply(replace(report(routed, "e1", ExecKind.NEW, OrderStatus.NEW), commission=D(9)))  # not a fill
+    fill = replace(report(routed, "e2", ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "40", "190.01", "40", "60"),
+                   commission=D("0.1400"))
+    client = first_report(oms.apply(fill))
+    assert client is not None and client.commission == D("0.1400")
+    ack, traded = book.of(ExecutionRecord)
+    assert (ack.commission, traded.commission, str(traded.commission)) == (None, D("0.14"), "0.1400")
+    oms.apply(report(routed, "e3", ExecKind.TRADE, OrderStatus.FILLED, "60", "190.02", "100", "0"))
+    assert book.of(ExecutionRecord)[-1].commission is None  # the venue reported no fee on this one
 
 
 def test_illegal_transition_is_counted_and_not_applied() -> None:
