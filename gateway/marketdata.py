@@ -103,11 +103,14 @@ class TopOfBook:
 
     def __init__(self) -> None:
         self.quotes: dict[str, Quote] = {}
+        self.moved: list[str] = []  # the symbols whose top of book the last ``apply`` changed
 
     def apply(self, msg: fix.Message) -> list[tuple[str, Decimal]]:
         """Fold a 35=W or 35=X in; returns the symbols whose mark or top of book changed, with the
         mark (the quotes are in ``quotes``). A quote that moves under an unchanged last trade is
-        reported too: transaction cost analysis measures against the mid."""
+        reported too: transaction cost analysis measures against the mid. ``moved`` names every symbol
+        whose top changed, one left without a mark too (the router's quotes). A price that is not a
+        finite positive number is skipped."""
         snapshot = msg.getHeader().getField(t.MSG_TYPE) == "W"
         count = int(msg.getField(NO_MD_ENTRIES)) if msg.isSetField(NO_MD_ENTRIES) else 0
         # Symbols as every venue string (``venue_text``): a mark's symbol goes to the book.
@@ -127,6 +130,8 @@ class TopOfBook:
                 price = Decimal(group.getField(MD_ENTRY_PX))
             except InvalidOperation:
                 continue
+            if not price.is_finite() or price <= 0:  # the dictionary takes "NaN" and "-1" as prices
+                continue
             quote = self._quote(symbol)
             before.setdefault(symbol, quote.top)
             action = NEW if snapshot else group.getField(MD_UPDATE_ACTION)
@@ -141,10 +146,13 @@ class TopOfBook:
                 else:
                     setattr(quote, side, price)
         changed = []
+        self.moved = []
         for symbol, old in before.items():
             quote = self.quotes[symbol]
-            if quote.mark is not None and quote.top != old:
-                changed.append((symbol, quote.mark))
+            if quote.top != old:
+                self.moved.append(symbol)
+                if quote.mark is not None:
+                    changed.append((symbol, quote.mark))
         return changed
 
     def _quote(self, symbol: str) -> Quote:

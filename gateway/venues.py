@@ -256,7 +256,11 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
                 if book is not None:
-                    self._oms.market_marks(book.apply(message), venue, book.quotes)
+                    marks = book.apply(message)
+                    for symbol in book.moved:
+                        quote = book.quotes[symbol]
+                        self._router.quoted(venue, symbol, quote.bid, quote.offer)
+                    self._oms.market_marks(marks, venue, book.quotes)
             elif msg_type == MSG_MARKET_DATA_REQUEST_REJECT:
                 self._market_data_refused(venue, parse_market_data_reject(message))
             elif msg_type == t.MSG_BUSINESS_MESSAGE_REJECT:
@@ -327,6 +331,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         """The venue refused the market data request (a MarketDataRequestReject 35=Y, or a 35=3/35=j of
         the request): its book is dropped, so marks stay on the reference price; said once per logon
         (``_subscribe`` asks again at the next), however many refusals the venue sends."""
+        self._router.forget_quotes(venue)
         if self._books.pop(venue, None) is None:
             log.debug("venue %s refused market data again (%s)", venue, reason)
             return

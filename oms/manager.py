@@ -545,11 +545,6 @@ class OrderManager:
             return
         with self._lock:
             now = self._clock_ns()
-            if venue is not None and quotes is not None:
-                for symbol, _ in marks:
-                    quote = quotes.get(symbol)
-                    if quote is not None:
-                        self._router.quoted(venue, symbol, quote.bid, quote.offer)
             breaches = self._risk.marks_changed(marks)
             records = [self._mark_record(symbol, price, now, venue, quotes) for symbol, price in marks]
             if breaches or self._marks_sink is None:

@@ -9,18 +9,17 @@ connected venues and sends the order to the first:
    one without;
 2. the lowest expected cost per unit (for a sell, the highest proceeds): the quoted price, plus the
    venue's fee per unit (``Listing.fee_per_unit``), plus what transaction cost analysis says the venue
-   costs beyond its price (``VenueCost.penalty_bps``: its slippage beyond the other venues', its
-   adverse markout and its reject rate, scored live by the TCA process and fed in by ``set_scores``)
-   in bps of that price;
-3. at an equal cost, the venue with fewer scored fills (so that a venue nobody has traded yet is
+   costs beyond its price, in bps of that price (``_penalties``, from the scores TCA keeps live and
+   ``set_scores`` hands in);
+3. at an equal cost, the venue TCA has seen fewer orders at (so that a venue nobody has traded yet is
    tried, and scored, rather than never chosen);
 4. the order of ``instruments.toml``.
 
 The same quotes and scores always give the same venue. Each decision is recorded with its inputs,
 as JSON (``Route.decision``, kept as ``orders.route``).
 
-Quotes arrive on each venue's QuickFIX thread (through the OMS, under its lock) and scores on the
-REST server's; ``route`` runs under the OMS lock. Each is a whole-value swap of one dict entry or of
+Quotes arrive on each venue's QuickFIX thread, scores on the REST server's event loop; ``route``
+runs on a client's thread under the OMS lock. Each write is a whole-value swap of one dict entry or of
 the whole score map, atomic under the GIL: a reader sees either value, both valid.
 """
 
@@ -38,9 +37,9 @@ from domain.model import Instrument, NewOrder, Side
 _BPS = Decimal(10_000)
 _ZERO = Decimal(0)
 
-MIN_SCORED_FILLS = 10
-"""Fills a venue's markout must be scored on before its score counts: until then it is taken at no
-cost beyond its price (and, at an equal price, tried first: rule 3)."""
+MIN_OBSERVATIONS = 10
+"""Observations a score needs before it counts (fills for slippage and markout, orders for the reject
+rate): until then the venue is taken at no cost beyond its price for that score."""
 
 REJECT_PENALTY_BPS = Decimal(10)
 """What a venue that rejects every order it is sent costs, in bps (scaled by its reject rate)."""
@@ -48,34 +47,55 @@ REJECT_PENALTY_BPS = Decimal(10)
 
 @dataclass(frozen=True, slots=True)
 class VenueCost:
-    """What transaction cost analysis says one venue costs in one symbol beyond its quoted price, as
-    exponentially weighted means over ``fills`` scored fills: the slippage of its fills against the
-    arrival mid (bps, positive: a cost), their markout (bps, positive: the price moved against fixgate
-    after the fill), and the share of orders sent there that it rejected."""
+    """What transaction cost analysis says of one venue in one symbol: exponentially weighted means of
+    its fills' slippage against the arrival mid and their markout (bps, positive: a cost; each
+    counted from the fill price, so each includes the half spread and how much worse than its quote
+    the venue filled), over how many fills, and the share of the orders sent there it rejected, over
+    how many orders."""
 
     slippage_bps: Decimal | None
+    slippage_fills: int
     markout_bps: Decimal | None
+    markout_fills: int
     reject_rate: Decimal | None
-    fills: int
+    orders: int
 
     @property
-    def scored(self) -> bool:
-        return self.fills >= MIN_SCORED_FILLS
+    def slippage(self) -> Decimal | None:
+        return self.slippage_bps if self.slippage_fills >= MIN_OBSERVATIONS else None
 
-    def penalty_bps(self, least_slippage_bps: Decimal) -> Decimal:
-        """The cost the router adds to the venue's price, in bps of it: its slippage beyond the least
-        of the venues' (``least_slippage_bps``: the half spread every venue's taker pays is no venue's
-        fault; what is left is a venue filling worse than it quoted), its adverse markout (a favourable
-        one counts as none: the router does not chase it) and ``REJECT_PENALTY_BPS`` x its reject rate;
-        none before ``MIN_SCORED_FILLS``."""
-        if not self.scored:
-            return _ZERO
-        slippage = max((self.slippage_bps or _ZERO) - least_slippage_bps, _ZERO)
-        markout = max(self.markout_bps or _ZERO, _ZERO)
-        return slippage + markout + REJECT_PENALTY_BPS * (self.reject_rate or _ZERO)
+    @property
+    def markout(self) -> Decimal | None:
+        return self.markout_bps if self.markout_fills >= MIN_OBSERVATIONS else None
+
+    @property
+    def rejects(self) -> Decimal:
+        rate = self.reject_rate if self.orders >= MIN_OBSERVATIONS else None
+        return _ZERO if rate is None else rate
 
 
-_NO_COST = VenueCost(None, None, None, 0)
+_NO_COST = VenueCost(None, 0, None, 0, None, 0)
+
+
+def _penalties(costs: Mapping[str, VenueCost]) -> dict[str, Decimal]:
+    """What each venue costs beyond its price, in bps: the more of how much its fills' slippage and
+    how much their markout exceed the least of the venues' (the half spread every taker pays is no
+    venue's fault; a venue filling worse than it quotes shows in both, a price moving against its
+    takers after the fill in the markout: the larger is taken, so nothing counts twice; a venue
+    better than the others costs nothing, it is not chased), plus ``REJECT_PENALTY_BPS`` x its reject
+    rate. A score counts once it has ``MIN_OBSERVATIONS``."""
+    slippages = [s for c in costs.values() if (s := c.slippage) is not None]
+    markouts = [m for c in costs.values() if (m := c.markout) is not None]
+    least_slippage = min(slippages, default=_ZERO)
+    least_markout = min(markouts, default=_ZERO)
+    penalties = {}
+    for venue, cost in costs.items():
+        slippage, markout = cost.slippage, cost.markout
+        worse = max(_ZERO if slippage is None else slippage - least_slippage,
+                    _ZERO if markout is None else markout - least_markout, _ZERO)
+        rejects = cost.rejects
+        penalties[venue] = worse + REJECT_PENALTY_BPS * rejects if rejects else worse
+    return penalties
 
 
 class Route(NamedTuple):
@@ -96,17 +116,27 @@ class Router:
         self._up: set[str] = set()
         self._quotes: dict[tuple[str, str], tuple[Decimal | None, Decimal | None]] = {}  # (venue, symbol)
         self._scores: Mapping[tuple[str, str], VenueCost] = {}  # (venue, symbol); replaced whole
+        # Each configured venue's name as a JSON string (a config's name may hold any character).
+        self._names = {v: json.dumps(v) for i in instruments.values() for v in i.venues}
 
     def set_venue_up(self, venue: str, up: bool) -> None:
+        """A venue's session logged on or out: gone, its quotes go with it (a new logon's snapshot
+        brings them back)."""
         # set.add/discard are atomic under the GIL; readers see either state, both valid.
         if up:
             self._up.add(venue)
         else:
             self._up.discard(venue)
+            self.forget_quotes(venue)
 
     def quoted(self, venue: str, symbol: str, bid: Decimal | None, offer: Decimal | None) -> None:
-        """``venue``'s best bid and offer of ``symbol`` now (its market data)."""
+        """``venue``'s best bid and offer of ``symbol`` now (its market data; finite and positive)."""
         self._quotes[(venue, symbol)] = (bid, offer)
+
+    def forget_quotes(self, venue: str) -> None:
+        """``venue``'s quotes are no longer known (logged out, or it refused market data)."""
+        for key in [k for k in self._quotes if k[0] == venue]:
+            self._quotes.pop(key, None)
 
     def set_scores(self, scores: Mapping[tuple[str, str], VenueCost]) -> None:
         """TCA's venue scores, by (venue, symbol): the whole map, replacing the last."""
@@ -133,10 +163,11 @@ class Router:
         return self._best(instrument, order.side)
 
     def _destination(self, instrument: Instrument, venue: str) -> Route:
-        decision = _destination_decision(venue)
-        if instrument.listing(venue) is None:
-            return Route(venue, f"ExDestination (100) {venue} is not a venue of {instrument.symbol}"
-                                f" ({', '.join(instrument.venues)})", decision)
+        if instrument.listing(venue) is None:  # the client's text: kept nowhere, no venue of the order
+            return Route("", f"ExDestination (100) {venue} is not a venue of {instrument.symbol}"
+                             f" ({', '.join(instrument.venues)})",
+                         json.dumps({"policy": "ex_destination", "venue": venue}))
+        decision = _decision("ex_destination", venue)
         if venue not in self._up:
             return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
         return Route(venue, None, decision)
@@ -145,7 +176,7 @@ class Router:
         up = self._up
         if len(instrument.listings) == 1:  # nothing to choose: the common case costs one lookup
             venue = instrument.venue
-            decision = _only_decision(venue)
+            decision = _decision("only_venue", venue)
             if venue not in up:
                 return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
             return Route(venue, None, decision)
@@ -153,48 +184,44 @@ class Router:
         scores = self._scores
         costs = {listing.venue: scores.get((listing.venue, symbol), _NO_COST)
                  for listing in instrument.listings if listing.venue in up}
-        least_slippage = min((c.slippage_bps for c in costs.values() if c.scored and c.slippage_bps is not None),
-                             default=_ZERO)
+        penalties = _penalties(costs)
         buy = side is Side.BUY
         best: tuple[bool, Decimal, int, int] | None = None
         venue = instrument.venue
         considered = []  # each venue's inputs, as JSON objects (formatted by hand: json.dumps costs 4x)
         for index, listing in enumerate(instrument.listings):
-            name = listing.venue
-            cost = costs.get(name)
+            name = self._names[listing.venue]
+            cost = costs.get(listing.venue)
             if cost is None:
-                considered.append(f'{{"venue": "{name}", "up": false}}')
+                considered.append(f'{{"venue":{name},"up":false}}')
                 continue
-            bid, offer = self._quotes.get((name, symbol), (None, None))
+            bid, offer = self._quotes.get((listing.venue, symbol), (None, None))
             touch = offer if buy else bid
             price = instrument.reference_price if touch is None else touch
             fee = listing.fee_per_unit(price)
-            penalty_bps = cost.penalty_bps(least_slippage)
+            penalty_bps = penalties[listing.venue]
             penalty = price * penalty_bps / _BPS if penalty_bps else _ZERO
             expected = price + fee + penalty if buy else price - fee - penalty
-            key = (touch is None, expected if buy else -expected, cost.fills, index)  # a sell: most proceeds first
+            key = (touch is None, expected if buy else -expected, cost.orders, index)  # a sell: most proceeds first
             if best is None or key < best:
-                best, venue = key, name
+                best, venue = key, listing.venue
             considered.append(
-                f'{{"venue": "{name}", "up": true, "touch": {_json(touch)}, "fee": "{fee}",'
-                f' "slippage_bps": {_json(cost.slippage_bps)}, "markout_bps": {_json(cost.markout_bps)},'
-                f' "reject_rate": {_json(cost.reject_rate)}, "scored_fills": {cost.fills},'
-                f' "penalty_bps": "{penalty_bps}", "expected": "{expected}"}}')
-        venues = ", ".join(considered)
+                f'{{"venue":{name},"up":true,"touch":{_json(touch)},"fee":"{fee}",'
+                f'"slippage_bps":{_json(cost.slippage_bps)},"slippage_fills":{cost.slippage_fills},'
+                f'"markout_bps":{_json(cost.markout_bps)},"markout_fills":{cost.markout_fills},'
+                f'"reject_rate":{_json(cost.reject_rate)},"orders":{cost.orders},'
+                f'"penalty_bps":"{penalty_bps}","expected":"{expected}"}}')
+        venues = ",".join(considered)
         if best is None:
             return Route(venue, f"no venue of {symbol} is connected ({', '.join(instrument.venues)})",
-                         f'{{"policy": "best_price", "venue": null, "venues": [{venues}]}}')
-        return Route(venue, None, f'{{"policy": "best_price", "venue": "{venue}", "venues": [{venues}]}}')
+                         f'{{"policy":"best_price","venue":null,"venues":[{venues}]}}')
+        return Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}')
 
 
 @functools.cache
-def _only_decision(venue: str) -> str:
-    return json.dumps({"policy": "only_venue", "venue": venue})
-
-
-@functools.cache
-def _destination_decision(venue: str) -> str:
-    return json.dumps({"policy": "ex_destination", "venue": venue})
+def _decision(policy: str, venue: str) -> str:
+    """The decision of a policy with no inputs but the venue (configured venues only: bounded)."""
+    return json.dumps({"policy": policy, "venue": venue})
 
 
 def _json(value: Decimal | None) -> str:

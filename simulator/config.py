@@ -139,9 +139,10 @@ class VenueDialect:
       the aggressor), the venue's own quotes in that symbol (seeded liquidity and market maker) move
       that many ticks against the client: down after a buy, up after a sell, as prices do at a venue
       whose other side is informed. 0 (the default): prices do not react.
-    - ``last_look_ticks``: a venue that fades its quotes on a taker (last look): a client's new order
-      is matched after the venue's own quotes in that symbol moved that many ticks against it (up for a
-      buy, down for a sell), and they move back right after. Its market data shows the same prices as
+    - ``last_look_ticks``: a venue that fades its quotes on a taker (last look): a client's market, IOC
+      or FOK order is matched after the venue's own quotes in that symbol moved that many ticks against
+      it (up for a buy, down for a sell), and they move back right after (the order never rests in
+      their way). Its market data shows the same prices as
       before, but its fills are worse than its quotes were: transaction cost analysis sees it as
       slippage. 0 (the default): orders match the quotes shown.
     """

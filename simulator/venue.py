@@ -889,22 +889,24 @@ class Venue:
                     price=price,
                     time_in_force=tif,
                 )
-                fade = self._last_look(symbol, side, owner)
+                fade = self._last_look(request)
                 events = self.engine.submit(request)
                 if fade:
                     self.engine.shift_quotes(symbol, (SEED_OWNER, MAKER_OWNER), -fade)
             self._report(events)
             self._react(events)
 
-    def _last_look(self, symbol: str, side: Side, owner: str) -> int:
+    def _last_look(self, order: NewOrderRequest) -> int:
         """A venue with last look (``VenueDialect.last_look_ticks``) moves its own quotes against a
-        client's new order before matching it; returns the ticks moved, for the caller to move them
-        back after the match (caller holds ``self._lock``)."""
+        client's taking order (market, IOC or FOK: one that never rests, so nothing of it stands in
+        the way of the quotes moving back) before matching it; returns the ticks moved, for the caller
+        to move them back after the match (caller holds ``self._lock``)."""
         ticks = self.config.dialect.last_look_ticks
-        if not ticks or not is_client(owner) or symbol not in self._symbols:
+        if (not ticks or not is_client(order.owner) or order.symbol not in self._symbols
+                or not (order.ord_type is OrdType.MARKET or order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK))):
             return 0
-        fade = ticks if side is Side.BUY else -ticks
-        self.engine.shift_quotes(symbol, (SEED_OWNER, MAKER_OWNER), fade)
+        fade = ticks if order.side is Side.BUY else -ticks
+        self.engine.shift_quotes(order.symbol, (SEED_OWNER, MAKER_OWNER), fade)
         return fade
 
     def _react(self, events: Iterable[ExecutionEvent]) -> None:

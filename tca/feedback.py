@@ -31,10 +31,11 @@ async def read_costs(conn: AsyncConnection, instance: str) -> dict[tuple[str, st
     """``instance``'s venue scores per (venue, symbol), over all sizes, as the router weighs them."""
     c = tca_venue_scores.c
     rows = await conn.execute(
-        select(c.venue, c.symbol, c.slippage_bps, c.markout_bps, c.reject_rate, c.slippage_bps_count)
+        select(c.venue, c.symbol, c.slippage_bps, c.slippage_bps_count, c.markout_bps, c.markout_bps_count,
+               c.reject_rate, c.reject_rate_count)
         .where(c.instance == instance, c.symbol != ALL, c.size_bucket == ALL))
-    # Scored fills: the slippage's count (known at the fill; a markout is settled seconds later).
-    return {(r.venue, r.symbol): VenueCost(r.slippage_bps, r.markout_bps, r.reject_rate, r.slippage_bps_count)
+    return {(r.venue, r.symbol): VenueCost(r.slippage_bps, r.slippage_bps_count, r.markout_bps, r.markout_bps_count,
+                                           r.reject_rate, r.reject_rate_count)
             for r in rows}
 
 
@@ -56,8 +57,12 @@ async def feed_router(engine: AsyncEngine, instance: str, sink: Callable[[Costs]
             failing = False
         except asyncio.CancelledError:
             raise
-        except (OSError, SQLAlchemyError) as exc:  # the database away; a bug still raises
+        except (OSError, SQLAlchemyError) as exc:  # the database away
             if not failing:
                 log.warning("venue scores not read (%s): the router keeps the last ones", exc)
+            failing = True
+        except Exception:  # a bug: said loudly, and the feed goes on (it must not die silently)
+            if not failing:
+                log.exception("venue scores not read: the router keeps the last ones")
             failing = True
         await asyncio.sleep(interval_s)

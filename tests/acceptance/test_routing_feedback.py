@@ -50,12 +50,13 @@ def test_the_router_learns_to_avoid_a_venue_that_fills_worse_than_it_quotes(
     assert learned.share("SIM", slice(None)) < 0.75, learned.venues
     considered = {v["venue"]: v for v in learned.last_route["venues"]}
     assert learned.last_route["venue"] == "SIM2"
-    assert D(considered["SIM"]["penalty_bps"]) > D("0.5")  # it fades 2 ticks: 1.05 bps
+    assert D("1.05") <= D(considered["SIM"]["penalty_bps"]) <= D("1.06")  # it fades 2 ticks: 0.02 / 190
     assert D(considered["SIM"]["touch"]) == D(considered["SIM2"]["touch"])  # the same offer or bid...
     assert D(considered["SIM"]["expected"]) != D(considered["SIM2"]["expected"])  # ...but not the same cost
 
-    # SIM's fills cost 3 ticks from the mid (1.58 bps), SIM2's 1 tick (0.53 bps): the learning flow's
-    # mean slippage is below the price-only flow's.
-    assert {s for s, v in zip(price_only.slippage_bps, price_only.venues, strict=True) if v == "SIM"} == {
-        D("0.03") / MID * 10_000}
-    assert learned.mean_slippage_bps < price_only.mean_slippage_bps - D("0.3")
+    # SIM's fills cost 3 ticks from the mid (1.58 bps), SIM2's 1 tick (0.53 bps), in both runs: the
+    # learning flow's mean slippage is what its venues cost, below the price-only flow's.
+    tick = {"SIM": D("0.03") / MID * 10_000, "SIM2": D("0.01") / MID * 10_000}
+    for flow in (learned, price_only):
+        assert flow.slippage_bps == [tick[venue] for venue in flow.venues]
+    assert learned.mean_slippage_bps < price_only.mean_slippage_bps

@@ -169,7 +169,7 @@ def test_a_venue_with_last_look_fills_worse_than_it_quoted_and_quotes_as_before(
         assert asks == [(D("190.01"), best_ask)] + [(D("190.01") + D("0.01") * i, D(100)) for i in range(1, 5)]
 
 
-def test_last_look_does_not_touch_a_clients_resting_order(fading: Simulator) -> None:
+def test_last_look_does_not_touch_a_clients_resting_order_nor_a_day_order(fading: Simulator) -> None:
     with FixClient.connect("127.0.0.1", fading.port, sender_comp_id="CLIENT1", target_comp_id="SIM") as client:
         client.logon()
         client.send("D", order_fields("rest-1", 10, "189.50"))
@@ -179,3 +179,7 @@ def test_last_look_does_not_touch_a_clients_resting_order(fading: Simulator) -> 
         bids, asks = fading.venue().depth("AAPL")
         assert (D("189.50"), D(10)) in bids and (D("189.60"), D(10)) in bids
         assert (bids[0], asks[0]) == ((D("189.99"), D(100)), (D("190.01"), D(100)))
+        # A DAY limit order that takes liquidity is matched as quoted: only market, IOC and FOK
+        # orders (which never rest where the quotes must move back) meet the last look.
+        client.send("D", order_fields("day-1", 10, "190.01"))
+        assert client.expect("8", where={11: "day-1", 39: "2"}).decimal(31) == D("190.01")

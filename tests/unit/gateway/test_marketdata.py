@@ -34,3 +34,22 @@ def test_a_quote_that_moves_under_an_unchanged_last_trade_is_reported() -> None:
     assert (quote.bid, quote.offer, quote.last) == (D("189.96"), D("189.99"), D("190.01"))
     # Nothing changed: nothing reported.
     assert book.apply(incremental(("1", "0", "189.96"))) == []
+
+
+def test_a_price_that_is_not_a_finite_positive_number_is_skipped() -> None:
+    book = TopOfBook()
+    book.apply(incremental(("0", "0", "189.99"), ("0", "1", "190.01")))
+    for bad in ("NaN", "Infinity", "-190.01", "0"):
+        assert book.apply(incremental(("0", "1", bad))) == []
+        assert book.quotes["AAPL"].offer == D("190.01")
+        assert book.moved == []
+
+
+def test_a_top_left_without_a_mark_is_still_said_to_have_moved() -> None:
+    """The router's quotes follow every change of the top, one that leaves no mark too."""
+    book = TopOfBook()
+    book.apply(incremental(("0", "0", "189.99"), ("0", "1", "190.01")))
+    assert book.moved == ["AAPL"]
+    assert book.apply(incremental(("2", "1", "190.01"))) == []  # the offer gone, no trade: no mark
+    assert book.moved == ["AAPL"]
+    assert (book.quotes["AAPL"].bid, book.quotes["AAPL"].offer) == (D("189.99"), None)
