@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 from bench.risk_check import RESULTS, _percentiles
 from domain.model import Instrument, Listing, NewOrder, OrdType, Side, TimeInForce
 from fixgate.config import DEFAULT_CONFIG_DIR, load_instruments
-from oms.router import MIN_SCORED_FILLS, Router, VenueCost
+from oms.router import MIN_OBSERVATIONS, Router, VenueCost
 
 
 def build(venues: int, seed: int) -> tuple[Router, list[NewOrder], list[tuple[str, str, Decimal, Decimal]]]:
@@ -43,9 +44,10 @@ def build(venues: int, seed: int) -> tuple[Router, list[NewOrder], list[tuple[st
     rng = random.Random(seed)
     for name in names:
         router.set_venue_up(name, True)
-    router.set_scores({(name, symbol): VenueCost(Decimal(rng.randint(50, 150)) / 100, Decimal(rng.randint(0, 300)) / 100,
-                                                 Decimal(rng.randint(0, 5)) / 100, MIN_SCORED_FILLS + n)
-                       for n, name in enumerate(names) for symbol in shipped})
+    router.set_scores({(name, symbol): VenueCost(
+        Decimal(rng.randint(50, 150)) / 100, MIN_OBSERVATIONS + n, Decimal(rng.randint(0, 300)) / 100,
+        MIN_OBSERVATIONS + n, Decimal(rng.randint(0, 5)) / 100, MIN_OBSERVATIONS + 2 * n)
+        for n, name in enumerate(names) for symbol in shipped})
     quotes = []
     for _ in range(1000):
         symbol = rng.choice(sorted(shipped))
@@ -79,7 +81,7 @@ def measure(route: Callable[[NewOrder], object], orders: list[NewOrder], count: 
     return samples
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, results: Path = RESULTS) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--venues", type=int, default=3)
     parser.add_argument("--routes", type=int, default=200_000)
@@ -103,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         "ex_destination": _percentiles(measure(router.route, destination, args.routes)),
         "only_venue": _percentiles(measure(router.route, single, args.routes)),
     }
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"router-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    results.mkdir(exist_ok=True)
+    out = results / f"router-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"router, {args.venues} venues per symbol, {args.routes} routes per policy, gc off"
           f" (timer overhead {overhead} ns included)")

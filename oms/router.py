@@ -116,6 +116,10 @@ class Router:
         self._up: set[str] = set()
         self._quotes: dict[tuple[str, str], tuple[Decimal | None, Decimal | None]] = {}  # (venue, symbol)
         self._scores: Mapping[tuple[str, str], VenueCost] = {}  # (venue, symbol); replaced whole
+        # What the scores make of each symbol's venues that are up (``_scoring_of``), as of ``_version``,
+        # which every change of the scores or of the venues up moves on.
+        self._version = 0
+        self._scoring: dict[str, tuple[int, dict[str, tuple[int, Decimal, str]]]] = {}
         # Each configured venue's name as a JSON string (a config's name may hold any character).
         self._names = {v: json.dumps(v) for i in instruments.values() for v in i.venues}
 
@@ -128,6 +132,7 @@ class Router:
         else:
             self._up.discard(venue)
             self.forget_quotes(venue)
+        self._version += 1
 
     def quoted(self, venue: str, symbol: str, bid: Decimal | None, offer: Decimal | None) -> None:
         """``venue``'s best bid and offer of ``symbol`` now (its market data; finite and positive)."""
@@ -141,6 +146,7 @@ class Router:
     def set_scores(self, scores: Mapping[tuple[str, str], VenueCost]) -> None:
         """TCA's venue scores, by (venue, symbol): the whole map, replacing the last."""
         self._scores = dict(scores)
+        self._version += 1
 
     def symbols_at(self, venue: str) -> list[str]:
         """The symbols traded at ``venue`` (what fixgate asks its market data for)."""
@@ -181,41 +187,56 @@ class Router:
                 return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
             return Route(venue, None, decision)
         symbol = instrument.symbol
-        scores = self._scores
-        costs = {listing.venue: scores.get((listing.venue, symbol), _NO_COST)
-                 for listing in instrument.listings if listing.venue in up}
-        penalties = _penalties(costs)
+        scoring = self._scoring_of(instrument)
         buy = side is Side.BUY
         best: tuple[bool, Decimal, int, int] | None = None
         venue = instrument.venue
         considered = []  # each venue's inputs, as JSON objects (formatted by hand: json.dumps costs 4x)
         for index, listing in enumerate(instrument.listings):
             name = self._names[listing.venue]
-            cost = costs.get(listing.venue)
-            if cost is None:
+            scored = scoring.get(listing.venue)
+            if scored is None:
                 considered.append(f'{{"venue":{name},"up":false}}')
                 continue
+            orders, penalty_bps, scores_json = scored
             bid, offer = self._quotes.get((listing.venue, symbol), (None, None))
             touch = offer if buy else bid
             price = instrument.reference_price if touch is None else touch
             fee = listing.fee_per_unit(price)
-            penalty_bps = penalties[listing.venue]
             penalty = price * penalty_bps / _BPS if penalty_bps else _ZERO
             expected = price + fee + penalty if buy else price - fee - penalty
-            key = (touch is None, expected if buy else -expected, cost.orders, index)  # a sell: most proceeds first
+            key = (touch is None, expected if buy else -expected, orders, index)  # a sell: most proceeds first
             if best is None or key < best:
                 best, venue = key, listing.venue
-            considered.append(
-                f'{{"venue":{name},"up":true,"touch":{_json(touch)},"fee":"{fee}",'
-                f'"slippage_bps":{_json(cost.slippage_bps)},"slippage_fills":{cost.slippage_fills},'
-                f'"markout_bps":{_json(cost.markout_bps)},"markout_fills":{cost.markout_fills},'
-                f'"reject_rate":{_json(cost.reject_rate)},"orders":{cost.orders},'
-                f'"penalty_bps":"{penalty_bps}","expected":"{expected}"}}')
+            considered.append(f'{{"venue":{name},"up":true,"touch":{_json(touch)},"fee":"{fee}",{scores_json},'
+                              f'"expected":"{expected}"}}')
         venues = ",".join(considered)
         if best is None:
             return Route(venue, f"no venue of {symbol} is connected ({', '.join(instrument.venues)})",
                          f'{{"policy":"best_price","venue":null,"venues":[{venues}]}}')
         return Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}')
+
+
+    def _scoring_of(self, instrument: Instrument) -> dict[str, tuple[int, Decimal, str]]:
+        """Per venue of ``instrument`` that is up: the orders TCA has seen there, its penalty (bps) and
+        its scores as JSON members; worked out again only when the scores or the venues up changed."""
+        version = self._version
+        cached = self._scoring.get(instrument.symbol)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        scores, up = self._scores, self._up
+        costs = {v: scores.get((v, instrument.symbol), _NO_COST) for v in instrument.venues if v in up}
+        penalties = _penalties(costs)
+        scoring = {
+            venue: (cost.orders, penalties[venue],
+                    (f'"slippage_bps":{_json(cost.slippage_bps)},"slippage_fills":{cost.slippage_fills},'
+                     f'"markout_bps":{_json(cost.markout_bps)},"markout_fills":{cost.markout_fills},'
+                     f'"reject_rate":{_json(cost.reject_rate)},"orders":{cost.orders},'
+                     f'"penalty_bps":"{penalties[venue]}"'))
+            for venue, cost in costs.items()
+        }
+        self._scoring[instrument.symbol] = (version, scoring)  # a change meanwhile bumped the version
+        return scoring
 
 
 @functools.cache
