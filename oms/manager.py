@@ -196,13 +196,16 @@ class OrderManager:
                 return [known.client_report(self._exec_id(known, "STATUS", now), ExecKind.ORDER_STATUS,
                                             cl_ord_id=cmd.cl_ord_id)]
             order_id = self._order_ids.take()
+            venue = decision = ""
             if known is not None and not known.status.is_terminal:
                 reason: str | None = f"duplicate ClOrdID {cmd.cl_ord_id}: order {known.order_id} is live"
             else:
-                reason = self._risk.check(cmd)
-            venue = decision = ""
-            if reason is None:
-                venue, reason, decision = self._router.route(cmd)
+                # Routed first (it changes nothing), so that risk's flow checks judge the venue chosen;
+                # risk's reason still comes before the router's.
+                venue, route_refusal, decision = self._router.route(cmd)
+                reason = self._risk.check(cmd, venue) or route_refusal
+                if reason is not None and route_refusal is None:
+                    venue = decision = ""
             order = Order(order_id, cmd.session, cmd.cl_ord_id, cmd.account, cmd.symbol, cmd.side, cmd.ord_type,
                           cmd.time_in_force, cmd.quantity, cmd.price, venue, f"FG{order_id}", None,
                           OrderStatus.PENDING_NEW, ZERO, "", now, now, decision)

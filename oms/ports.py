@@ -16,8 +16,8 @@ class RiskGate(Protocol):
     """Pre-trade risk as the OMS sees it: the checks, and the one home of positions and working
     exposure, which the OMS tells of every order's change and every fill."""
 
-    def check(self, order: NewOrder) -> str | None:
-        """``None`` when the order may go out, else why not."""
+    def check(self, order: NewOrder, venue: str = "") -> str | None:
+        """``None`` when the order may go out to ``venue`` (the router's choice), else why not."""
         ...
 
     def check_replace(self, order_id: int, session: str, account: str, symbol: str, side: Side,

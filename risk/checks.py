@@ -104,10 +104,11 @@ class PreTradeRisk:
 
     # -- THE CHECK -----------------------------------------------------------------------------------
 
-    def check(self, order: NewOrder) -> str | None:
-        """``None`` when ``order`` may go to its venue, else why not (and the denial is counted)."""
+    def check(self, order: NewOrder, venue: str = "") -> str | None:
+        """``None`` when ``order`` may go to ``venue`` (the router's choice; "": its ExDestination, else
+        its instrument's first venue), else why not (and the denial is counted)."""
         denial = self._check(order.session, order.account, order.symbol, order.side, order.ord_type,
-                             order.quantity, order.price, ZERO, ZERO, None, order)
+                             order.quantity, order.price, ZERO, ZERO, None, order, venue)
         if denial is None:
             return None
         self.rejections[denial[0]] += 1
@@ -150,6 +151,7 @@ class PreTradeRisk:
         replaced_unit: Decimal,
         total_qty: Decimal | None,
         order: NewOrder | None,
+        venue: str = "",
     ) -> tuple[str, str] | None:
         """The first check ``qty`` more of an order breaks, as ``(name, reason)``; ``None`` to pass.
 
@@ -186,7 +188,7 @@ class PreTradeRisk:
             return denial
         if order is not None:
             denial = self._flow_checks(order, session, account, symbol, side, qty, price, live,
-                                          order.ex_destination or instrument.venue)
+                                          venue or order.ex_destination or instrument.venue)
             if denial is not None:
                 return denial
         if total_qty is None:

@@ -263,6 +263,9 @@ def test_while_a_venue_answers_late_sessions_over_their_fair_share_are_throttled
         "session CLIENT1 throttled: venue SIM's reports are taken 178 ms late (max 100 ms) and the session"
         " sent 9 of the last second's 10 orders, over its fair share of 5")
     assert r.check(order("10", "101.50", session=two, received=at, sent=at)) is None  # under its share
+    # The venue judged is the one the order goes to: the router's choice when it names one.
+    assert r.check(order("10", "100.50", session=one, received=at, sent=at), "SIM2") is None
+    assert r.check(order("10", "100.50", session=one, received=at, sent=at), "SIM") is not None
 
 
 def test_duplicate_orders_within_the_window() -> None:
