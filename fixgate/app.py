@@ -310,7 +310,8 @@ class Fixgate:
 
     def stop(self) -> None:
         """Stop taking FIX traffic first, then let the book writer and the bus catch up with the
-        journal and stop them, then the database."""
+        journal and stop them (with TCA, all three together), then the NATS server they used, then the
+        database."""
         if self.gateway is not None:
             self.gateway.stop()
         if self.rest is not None:
@@ -319,7 +320,9 @@ class Fixgate:
             log.error("the book writer is not catching up with the journal (see logs/book-writer.log): the next"
                       " start replays the rest")
         if self.supervisor is not None:
-            self.supervisor.stop(order=("bus-publisher", "tca", "book-writer", "nats"))
+            # The publisher publishes what it has read (or leaves it for the next start, which goes on
+            # from the stream), the writer has drained: neither waits for the other, nor does TCA.
+            self.supervisor.stop(order=(("bus-publisher", "tca", "book-writer"), ("nats",)))
             self.supervisor = None
         if self.journal is not None:
             self.journal.close()

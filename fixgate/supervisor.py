@@ -6,10 +6,13 @@ journal: the book writer (``book.follower``), the bus publisher (``bus.publisher
 ``NATS_URL`` is given, the embedded NATS server. Each child logs to its own file under
 ``<data dir>/logs/``. A child that exits while the gateway runs is started again (after 0.2 s, doubling
 to 5 s while it keeps failing within a minute); each is asked to stop (SIGTERM) when the gateway
-stops, and killed if it has not within its grace time. A child dies with the gateway: the kernel
-sends it SIGTERM when the supervisor thread that forked it ends (``PR_SET_PDEATHSIG``, set by
-``fixgate.orphan`` in the child itself); the book writer then stops at once, and the next start waits
-for its lock on the segment before replaying it (``book.follower.wait_for_writers``).
+stops, and killed if it has not within its grace time. Children that do not depend on each other are
+asked together and waited for together, so a stop takes as long as the slowest of them, not their
+sum; one that others use (the NATS server) is asked after them (``Supervisor.stop``). A child dies
+with the gateway: the kernel sends it SIGTERM when the supervisor thread that forked it ends
+(``PR_SET_PDEATHSIG``, set by ``fixgate.orphan`` in the child itself); the book writer then stops at
+once, and the next start waits for its lock on the segment before replaying it
+(``book.follower.wait_for_writers``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,18 +75,33 @@ class Child:
         for listener in self.listeners:
             listener(self)
 
-    def _terminate(self) -> None:
+    def _ask_to_stop(self) -> float | None:
+        """Send SIGTERM; when it must have stopped by (``time.monotonic``), None if it is not running."""
         process = self.process
         if process is None or process.poll() is not None:
-            return
+            return None
         process.send_signal(signal.SIGTERM)
+        return time.monotonic() + self.stop_grace_s
+
+    def _await_stop(self, deadline: float | None) -> None:
+        """Wait until it has stopped; kill it if it has not by ``deadline``."""
+        process = self.process
+        if process is None or deadline is None:
+            return
         try:
-            process.wait(self.stop_grace_s)
+            process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             log.error("%s (pid %d) did not stop within %.0fs: killed", self.name, process.pid, self.stop_grace_s)
             process.kill()
             process.wait(5)
         self.last_exit = process.returncode
+
+
+def _terminate(children: Collection[Child]) -> None:
+    """Stop ``children`` together: SIGTERM to each, then wait for each (killed at its own grace time)."""
+    deadlines = [(child, child._ask_to_stop()) for child in children]
+    for child, deadline in deadlines:
+        child._await_stop(deadline)
 
 
 class Supervisor:
@@ -94,7 +112,8 @@ class Supervisor:
         self._tick = tick  # called on every round (0.1 s): the journal's flush of what waits
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._requests: list[tuple[str, Child | None, threading.Event]] = []
+        self._wake = threading.Event()  # a request or the stop: act on it now, not at the next round
+        self._requests: list[tuple[str, tuple[Child, ...], threading.Event]] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -104,27 +123,36 @@ class Supervisor:
 
     def add(self, child: Child, *, wait: bool = True) -> Child:
         """Start ``child`` under supervision (on the supervisor's thread; ``wait``: until it is spawned)."""
-        done = self._request("add", child)
+        done = self._request("add", (child,))
         if wait:
             done.wait(10)
         return child
 
     def stop_child(self, name: str) -> None:
         """Stop one child for good (it is not restarted)."""
-        self._request("remove", self.children.get(name)).wait(60)
+        self.stop_children(name)
 
-    def _request(self, what: str, child: Child | None) -> threading.Event:
+    def stop_children(self, *names: str) -> None:
+        """Stop the named children for good, together: each is sent SIGTERM, then each waited for."""
+        children = tuple(c for name in names if (c := self.children.get(name)) is not None)
+        if children:
+            self._request("remove", children).wait(60)
+
+    def _request(self, what: str, children: tuple[Child, ...]) -> threading.Event:
         done = threading.Event()
         with self._lock:
-            self._requests.append((what, child, done))
+            self._requests.append((what, children, done))
+        self._wake.set()
         return done
 
-    def stop(self, order: Sequence[str] = ()) -> None:
-        """Stop every child (those named in ``order`` first, in that order), then the thread."""
-        for name in order:
-            if name in self.children:
-                self.stop_child(name)
+    def stop(self, order: Sequence[tuple[str, ...]] = ()) -> None:
+        """Stop every child, then the thread: first the groups in ``order``, one after another (the
+        children of a group together), then the rest together. A child that others use goes in a later
+        group than they do."""
+        for group in order:
+            self.stop_children(*group)
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(60)
 
@@ -138,18 +166,18 @@ class Supervisor:
     def _handle_requests(self) -> None:
         with self._lock:
             requests, self._requests = self._requests, []
-        for what, child, done in requests:
+        for what, children, done in requests:
             try:
-                if child is None:
-                    continue
                 if what == "add":
-                    self.children[child.name] = child
-                    child._spawn()
+                    for child in children:
+                        self.children[child.name] = child
+                        child._spawn()
                 else:
-                    self.children.pop(child.name, None)
-                    child._terminate()
+                    for child in children:
+                        self.children.pop(child.name, None)
+                    _terminate(children)
             except Exception:
-                log.exception("%s: could not %s", child.name if child else "?", what)
+                log.exception("%s: could not %s", ", ".join(c.name for c in children), what)
             finally:
                 done.set()
 
@@ -181,9 +209,9 @@ class Supervisor:
                         except Exception:
                             log.exception("%s: could not restart", child.name)
                             child.next_start = now + child.backoff
-                self._stop.wait(_POLL_S)
+                self._wake.wait(_POLL_S)
+                self._wake.clear()  # before the requests are taken: one made after is seen next round
             self._handle_requests()
-            for child in list(self.children.values()):
-                child._terminate()
+            _terminate(list(self.children.values()))
         finally:
             self._stopped.set()

@@ -132,15 +132,34 @@ class TcaService:
             if sub is None:
                 return
             while not self._stop.is_set():
-                try:
-                    messages = await sub.fetch(_BATCH, timeout=_FETCH_WAIT_S)
-                except (TimeoutError, nats.errors.TimeoutError):  # nats-py raises either
-                    messages = []
-                await self._handle(js, db, messages)
+                await self._handle(js, db, await self._fetch(sub))
         finally:
             if nc is not None and not nc.is_closed:
                 await nc.close()
             await db.dispose()
+
+    async def _fetch(self, sub: Any) -> list[Msg]:
+        """The next events: a batch, or none after ``_FETCH_WAIT_S`` or at once when asked to stop.
+
+        A stop does not wait for the fetch to expire: what the cancelled fetch would have brought is
+        neither applied nor acknowledged, and the next start places the consumer right after the last
+        event committed, so it comes again then."""
+        fetch = asyncio.create_task(sub.fetch(_BATCH, timeout=_FETCH_WAIT_S))
+        stop = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not fetch.done():
+                fetch.cancel()
+            await asyncio.gather(fetch, stop, return_exceptions=True)  # leave no task pending
+        if fetch.cancelled():
+            return []
+        try:
+            messages: list[Msg] = fetch.result()
+        except (TimeoutError, nats.errors.TimeoutError):  # nats-py raises either
+            return []
+        return messages
 
     async def _subscribe(self, js: JetStreamContext) -> Any:
         """The durable consumer, once the instance's stream exists (its publisher makes it), placed right
