@@ -23,7 +23,6 @@ import fcntl
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -36,6 +35,7 @@ from book.database import run_sync
 from book.files import write_whole
 from book.hops import OrderHops, ReportHops
 from book.journal import Journal, SegmentReader, segment_of, set_aside
+from book.signals import SignalStop
 from book.writer import BookWriter, Position, connect, read_position
 from domain.model import Breach, ExecutionRecord, MarkRecord, OrderRecord, PositionRecord
 
@@ -78,7 +78,8 @@ class Status:
             return None
 
 
-def start_offset(database_url: str, instance: str, segment: str, stop: threading.Event | None = None) -> int | None:
+def start_offset(database_url: str, instance: str, segment: str,
+                 stop: threading.Event | SignalStop | None = None) -> int | None:
     """Where to start reading ``segment``: where this instance's writer last committed in it, else at
     its beginning (0). While the database is away it waits for it; None if ``stop`` is set meanwhile."""
 
@@ -132,7 +133,8 @@ def _locked(fh: BinaryIO) -> bool:
     return False
 
 
-def follow(database_url: str, journal: Path, instance: str, status_path: Path, stop: threading.Event) -> None:
+def follow(database_url: str, journal: Path, instance: str, status_path: Path,
+           stop: threading.Event | SignalStop) -> None:
     """Write ``journal`` into the book as it grows, until ``stop`` is set: then what was read is
     committed and the rest left to the journal (the gateway waits for the book before it stops us;
     after a kill, the next start replays it), so a writer outliving its gateway stops at once."""
@@ -196,9 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--status", type=Path, required=True, help="progress file (JSON)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = SignalStop().install()  # never threading.Event: see book.signals
     database_url = args.database_url or os.environ.get("DATABASE_URL")
     if not database_url:
         parser.error("no database: --database-url or DATABASE_URL")

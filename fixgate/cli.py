@@ -13,10 +13,10 @@ import logging
 import os
 import signal
 import sys
-import threading
 from dataclasses import replace
 from pathlib import Path
 
+from book.signals import SignalStop
 from bus.events import KINDS
 from fixgate.config import ConfigError, Settings, rest_access_help, token_from_file, tokens_from_file
 from fixgate.datadir import (
@@ -82,19 +82,14 @@ class StopSignals:
     still starting (or just after its banner) must find this handler, not the default action."""
 
     def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._came: list[str] = []
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGTERM, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        self._came.append(signal.Signals(signum).name)
-        self._stop.set()
+        # Not a threading.Event: its set() in a handler deadlocks when a second signal comes inside
+        # the first handler (book.signals).
+        self._stop = SignalStop().install((signal.SIGINT, signal.SIGTERM))
 
     def wait(self) -> str:
         """Wait for one of the signals; the name of the first that came."""
         self._stop.wait()
-        return self._came[0]
+        return self._stop.signals[0]
 
 
 def wait_for_ctrl_c() -> str:
