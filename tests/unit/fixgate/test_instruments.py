@@ -45,3 +45,11 @@ def test_mistakes_are_named(tmp_path: Path, tail: str, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         load(tmp_path, HEAD + tail)
     assert message in str(raised.value)
+
+
+def test_the_readmes_routing_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme[readme.index("\n## Routing\n"):]
+    example = section[section.index("```toml\n") + len("```toml\n"):section.index("```\n", section.index("```toml"))]
+    aapl = load(tmp_path, example)["AAPL"]
+    assert aapl.listings == (Listing("SIM", D(0), D("0.2")), Listing("SIM2", D("0.003"), D(0)))
