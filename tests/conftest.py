@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from book.database import create_database, drop_database, resolve_database_url, upgrade
+from book.database import resolve_database_url
 from simulator.config import load_config
 from simulator.venue import Simulator
-from tests.support import free_port
+from tests.support import free_port, fresh_database
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,14 +41,9 @@ def pg_admin_url() -> Iterator[str]:
 
 @pytest.fixture
 def database_url(pg_admin_url: str) -> Iterator[str]:
-    """URL of a new database migrated to head (so every run also checks the migrations); dropped after."""
-    name = f"fixgate_test_{uuid.uuid4().hex[:16]}"
-    url = create_database(pg_admin_url, name)
-    try:
-        upgrade(url)
+    """URL of a new database migrated to head; dropped after (``fresh_database``)."""
+    with fresh_database(pg_admin_url) as url:
         yield url
-    finally:
-        drop_database(pg_admin_url, name)
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
+from book.database import create_database, drop_database, upgrade
 from domain.model import ClientReport, Effect, Side
 from domain.positions import after_fill, average_price
 
@@ -205,3 +208,16 @@ def validate_fix50sp2(message: Any, sender: str = "FIXGATE", target: str = "CLIE
         transport.validate(parsed)
     else:
         fix.DataDictionary.validate(parsed, transport, application)
+
+
+@contextlib.contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """URL of a new database on ``admin_url``'s server, migrated to head (so every run also checks the
+    migrations); dropped after."""
+    name = f"fixgate_test_{uuid.uuid4().hex[:16]}"
+    url = create_database(admin_url, name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_database(admin_url, name)

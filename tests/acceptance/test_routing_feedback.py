@@ -8,7 +8,6 @@ falls against the router without them. Each gateway runs its TCA process on its 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal as D
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.feedback import MID, run_flow
-from book.database import create_database, drop_database, upgrade
+from tests.support import fresh_database
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -27,13 +26,8 @@ GAP_S = 0.04  # about 25 orders a second: the scores (TCA, then the router's rea
 @pytest.fixture
 def database(pg_admin_url: str) -> Iterator[str]:
     """A second database, for the second gateway."""
-    name = f"fixgate_test_{uuid.uuid4().hex[:16]}"
-    url = create_database(pg_admin_url, name)
-    try:
-        upgrade(url)
+    with fresh_database(pg_admin_url) as url:
         yield url
-    finally:
-        drop_database(pg_admin_url, name)
 
 
 def test_the_router_learns_to_avoid_a_venue_that_fills_worse_than_it_quotes(
