@@ -21,12 +21,17 @@ DIALECT = VenueDialect(session_reject_ord_types=("1",), business_reject=("G", "H
                        cancel_ack_original_id=True)
 
 
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[Simulator]:
-    simulator = Simulator(SimulatorConfig((VenueConfig(dialect=DIALECT),)), tmp_path / "sim", port=free_port())
+def _venue(dialect: VenueDialect, data_dir: Path) -> Iterator[Simulator]:
+    """The shipped venue speaking ``dialect``, on a free port, while the fixture lasts."""
+    simulator = Simulator(SimulatorConfig((VenueConfig(dialect=dialect),)), data_dir, port=free_port())
     simulator.start()
     yield simulator
     simulator.stop(force=True)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    yield from _venue(DIALECT, tmp_path / "sim")
 
 
 @pytest.fixture(params=VERSIONS)
@@ -81,11 +86,7 @@ def test_a_cancel_is_acknowledged_under_the_original_cl_ord_id_without_41(
 
 @pytest.fixture
 def toxic(tmp_path: Path) -> Iterator[Simulator]:
-    config = SimulatorConfig((VenueConfig(dialect=VenueDialect(toxic_markout_ticks=3)),))
-    simulator = Simulator(config, tmp_path / "toxic", port=free_port())
-    simulator.start()
-    yield simulator
-    simulator.stop(force=True)
+    yield from _venue(VenueDialect(toxic_markout_ticks=3), tmp_path / "toxic")
 
 
 @pytest.mark.parametrize(("side", "price", "after"), [
@@ -138,11 +139,7 @@ def test_a_resting_order_of_a_client_is_not_moved_and_not_crossed(toxic: Simulat
 
 @pytest.fixture
 def fading(tmp_path: Path) -> Iterator[Simulator]:
-    config = SimulatorConfig((VenueConfig(dialect=VenueDialect(last_look_ticks=2)),))
-    simulator = Simulator(config, tmp_path / "fading", port=free_port())
-    simulator.start()
-    yield simulator
-    simulator.stop(force=True)
+    yield from _venue(VenueDialect(last_look_ticks=2), tmp_path / "fading")
 
 
 @pytest.mark.parametrize(("side", "limit", "price"), [
