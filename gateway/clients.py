@@ -111,6 +111,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         # toApp saw ("wire" or "stored"). As in VenueApplication, toApp runs inside sendToTarget on
         # the same thread (and the same callback's thread state), under QuickFIX's session lock.
         self._handing = threading.local()
+        # Per thread inside a send to a client now, since when (monotonic): a send that lasts is one
+        # to a client whose buffers are full, and it holds up that thread, often a venue's, so every
+        # client's reports wait behind it (gateway.connections closes such a client).
+        self._sending: dict[int, float] = {}
 
     def owe(self, messages: Iterable[ClientMessage], sent: Collection[ClientSent]) -> list[ClientMessage | ClientSent]:
         """Reports and cancel rejects a previous run journaled with no mark in ``sent`` that they went
@@ -213,12 +217,15 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             msg.getHeader().setField(t.POSS_RESEND, "Y")
         self._handing.message = message
         self._handing.state = None
+        thread = threading.get_ident()
+        self._sending[thread] = time.monotonic()
         try:
             fix.Session.sendToTarget(msg, session.session_id)
         except fix.SessionNotFound:
             log.error("client session %s not found; message dropped", session.key)
             return
         finally:
+            self._sending.pop(thread, None)
             state = self._handing.state
             self._handing.message = None
         if state is None:
@@ -228,6 +235,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
                 self._away.setdefault(session.key, []).append((None, message))
         elif state == "wire":
             self._mark(session.key, message)
+
+    def send_blocked_since(self) -> float | None:
+        """When the oldest send to a client still under way began (``time.monotonic``), if one is."""
+        return min(tuple(self._sending.values()), default=None)  # tuple(): one step under the GIL
 
     def _mark(self, key: str, message: Owed) -> None:
         if self.record_sent is None:

@@ -17,7 +17,12 @@ full that thread blocks and every client's fills wait behind it. The guard watch
 connection's unsent bytes (``SIOCOUTQ``) and acknowledged bytes (``TCP_INFO``): bytes waiting and none
 acknowledged for ``send_stall_timeout`` seconds is a client that does not read, and shutting the
 connection down makes the blocked send fail at once (the reports stay in QuickFIX's store for its
-next logon).
+next logon). Once a send to a client has lasted ``send_block_timeout`` seconds (``send_blocked_since``:
+the client application times each one), a thread of fixgate's is held up, and the wait shortens to
+that: the client with bytes waiting and none acknowledged for that long is the one not reading. The
+venue thread is held for about a second, not ``send_stall_timeout``: held longer, the venue's own
+messages pile up unread, and on loopback the kernel drops segments and backs off its retransmissions
+for tens of seconds after the thread is free again.
 
 Clients of a TLS session reach QuickFIX through the TLS terminator (``gateway.tlsproxy``), on the
 session's internal port (``relayed_ports``): the logon timeout and the stall check apply to those
@@ -36,6 +41,7 @@ import struct
 import termios
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +69,13 @@ class ConnectionGuard:
     def __init__(
         self, port: int, *, logon_timeout: float, max_per_address: int, send_stall_timeout: float = 5.0,
         interval: float = 0.2, relayed_ports: frozenset[int] = frozenset(),
+        send_blocked_since: Callable[[], float | None] = lambda: None, send_block_timeout: float = 1.0,
     ) -> None:
         self._port = port
         self._relayed_ports = relayed_ports
         self._send_stall_timeout = send_stall_timeout
+        self._send_blocked_since = send_blocked_since
+        self._send_block_timeout = send_block_timeout
         self._logon_timeout = logon_timeout
         self._max_per_address = max_per_address
         self._interval = interval
@@ -117,16 +126,21 @@ class ConnectionGuard:
             known = self._known.get(inode)
             seen[inode] = known if known is not None and known.fd == fd else _Connection(fd, remote, now, relayed)
         self._known = seen
+        stall_timeout = self._send_stall_timeout
+        blocked_since = self._send_blocked_since()
+        if blocked_since is not None and now - blocked_since >= self._send_block_timeout:
+            stall_timeout = min(stall_timeout, self._send_block_timeout)
         by_address: dict[str, list[tuple[int, _Connection]]] = {}
         for inode, conn in seen.items():
             if not conn.relayed:
                 by_address.setdefault(conn.remote, []).append((inode, conn))
             if not conn.logged_on:
                 conn.logged_on = _has_sent(conn.fd, inode)
-            elif self._stalled(conn, inode, now) and _shut_down(conn.fd, inode):
+            elif self._stalled(conn, inode, now, stall_timeout) and _shut_down(conn.fd, inode):
                 self.closed_for_stall += 1
-                log.warning("client connection from %s closed: it left %gs of fixgate's messages unread",
-                            conn.remote, self._send_stall_timeout)
+                log.warning("client connection from %s closed: it left fixgate's messages unread for %gs%s",
+                            conn.remote, stall_timeout,
+                            "" if stall_timeout == self._send_stall_timeout else ", holding up a send")
             late = not conn.logged_on and now - conn.first_seen >= self._logon_timeout
             if late and _shut_down(conn.fd, inode):
                 self.closed_for_timeout += 1
@@ -144,8 +158,8 @@ class ConnectionGuard:
                                 remote, self._max_per_address)
 
 
-    def _stalled(self, conn: _Connection, inode: int, now: float) -> bool:
-        """Whether fixgate has had bytes waiting for the peer, and none acknowledged, for the timeout."""
+    def _stalled(self, conn: _Connection, inode: int, now: float, timeout: float) -> bool:
+        """Whether fixgate has had bytes waiting for the peer, and none acknowledged, for ``timeout``."""
         state = _send_state(conn.fd, inode)
         if state is None:
             return False
@@ -153,7 +167,7 @@ class ConnectionGuard:
         if waiting == 0 or acked != conn.acked:
             conn.acked, conn.progress = acked, now
             return False
-        return now - (conn.progress or now) >= self._send_stall_timeout
+        return now - (conn.progress or now) >= timeout
 
 
 def _socket_fds() -> list[tuple[int, int]]:

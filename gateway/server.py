@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,8 @@ class FixGateway:
         self.clients.entitlements = _entitlements(self._client_parts[-1])
         self.clients.credentials = _credentials(self._client_parts[-1])
         self.clients.drop_copies = drop_copies(self._client_parts[-1])
-        self.connection_guard = _connection_guard(self._client_parts[-1], client_port, self.tls.relayed_ports)
+        self.connection_guard = _connection_guard(self._client_parts[-1], client_port, self.tls.relayed_ports,
+                                                  self.clients.send_blocked_since)
 
     def start(self) -> None:
         """Connect to the venues and open the client port (both return at once; engines run on threads)."""
@@ -153,24 +155,29 @@ def _credentials(settings: fix.SessionSettings) -> dict[str, LogonCredentials]:
     return found
 
 
-def _connection_guard(settings: fix.SessionSettings, port: int,
-                      relayed_ports: frozenset[int] = frozenset()) -> ConnectionGuard:
+def _connection_guard(settings: fix.SessionSettings, port: int, relayed_ports: frozenset[int] = frozenset(),
+                      send_blocked_since: Callable[[], float | None] = lambda: None) -> ConnectionGuard:
     """The guard of the client port, from the acceptor's [DEFAULT]: ``ConnectionLogonTimeout``
-    (seconds a connection may take to log on; 5), ``MaxConnectionsPerAddress`` (10) and
-    ``SendStallTimeout`` (seconds a client may leave fixgate's reports unread; 5)."""
+    (seconds a connection may take to log on; 5), ``MaxConnectionsPerAddress`` (10),
+    ``SendStallTimeout`` (seconds a client may leave fixgate's reports unread; 5) and
+    ``SendBlockTimeout`` (the same while a send to it holds up a thread of fixgate's; 1)."""
     defaults = settings.get()
     try:
         has = defaults.has
         timeout = defaults.getDouble("ConnectionLogonTimeout") if has("ConnectionLogonTimeout") else 5.0
         cap = defaults.getInt("MaxConnectionsPerAddress") if has("MaxConnectionsPerAddress") else 10
         stall = defaults.getDouble("SendStallTimeout") if has("SendStallTimeout") else 5.0
+        block = defaults.getDouble("SendBlockTimeout") if has("SendBlockTimeout") else 1.0
     except fix.ConfigError as exc:
         raise SessionConfigError(f"clients.cfg [DEFAULT]: {exc}") from None
-    if timeout <= 0 or cap <= 0 or stall <= 0:
-        raise SessionConfigError("clients.cfg [DEFAULT]: ConnectionLogonTimeout, MaxConnectionsPerAddress and "
-                                 "SendStallTimeout must be positive")
+    values = {"ConnectionLogonTimeout": timeout, "MaxConnectionsPerAddress": cap, "SendStallTimeout": stall,
+              "SendBlockTimeout": block}
+    wrong = [f"{name} = {value:g}" for name, value in values.items() if value <= 0]
+    if wrong:
+        raise SessionConfigError(f"clients.cfg [DEFAULT]: {', '.join(wrong)}: must be positive")
     return ConnectionGuard(port, logon_timeout=timeout, max_per_address=cap, send_stall_timeout=stall,
-                           relayed_ports=relayed_ports)
+                           relayed_ports=relayed_ports, send_blocked_since=send_blocked_since,
+                           send_block_timeout=block)
 
 
 def session_variables(data_dir: Path, client_port: int, sim_host: str, sim_port: int) -> dict[str, object]:

@@ -37,10 +37,11 @@ def test_a_client_that_stops_reading_is_disconnected_and_the_others_keep_trading
         now = len(book_rows(gateway.settings.database_url or "", "SELECT 1 FROM orders WHERE session LIKE '%BENCH'"))
         if now != last:
             last, since = now, time.monotonic()
-    # Another client trades on: its order is answered (the venue thread is not stuck on BENCH). Its
-    # acknowledgement queues behind the venue's acknowledgements of BENCH's thousands of orders, which
-    # the venue thread works through once BENCH is closed: on a loaded 2-core machine that took over
-    # 30 s once, hence the minute (stuck, it would never come).
+    # Another client trades on: its order is answered (the venue thread is not stuck on BENCH). The
+    # guard closes BENCH a second after a send to it is held up (SendBlockTimeout). With the venue
+    # thread held for SendStallTimeout (5 s) instead, the venue's messages piled up unread, the kernel
+    # dropped loopback segments and backed off its retransmissions, and this answer took over a minute
+    # on a loaded machine; now it takes about a second there. Stuck, it would never come.
     client = connect("CLIENT1", "FIX.4.4")
     client.send("D", order_fields("fast-1", 1, "175.00"))
     assert client.expect("8", timeout=60, where={11: "fast-1"})[39] == "0"
