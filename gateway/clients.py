@@ -115,6 +115,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         # to a client whose buffers are full, and it holds up that thread, often a venue's, so every
         # client's reports wait behind it (gateway.connections closes such a client).
         self._sending: dict[int, float] = {}
+        self._sending_lock = threading.Lock()
 
     def owe(self, messages: Iterable[ClientMessage], sent: Collection[ClientSent]) -> list[ClientMessage | ClientSent]:
         """Reports and cancel rejects a previous run journaled with no mark in ``sent`` that they went
@@ -217,15 +218,12 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             msg.getHeader().setField(t.POSS_RESEND, "Y")
         self._handing.message = message
         self._handing.state = None
-        thread = threading.get_ident()
-        self._sending[thread] = time.monotonic()
         try:
-            fix.Session.sendToTarget(msg, session.session_id)
+            self._send_to_target(msg, session.session_id)
         except fix.SessionNotFound:
             log.error("client session %s not found; message dropped", session.key)
             return
         finally:
-            self._sending.pop(thread, None)
             state = self._handing.state
             self._handing.message = None
         if state is None:
@@ -236,9 +234,21 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         elif state == "wire":
             self._mark(session.key, message)
 
+    def _send_to_target(self, msg: fix.Message, session_id: fix.SessionID) -> None:
+        """``sendToTarget``, timed for :meth:`send_blocked_since`: every send to a client goes through here."""
+        thread = threading.get_ident()
+        with self._sending_lock:
+            self._sending[thread] = time.monotonic()
+        try:
+            fix.Session.sendToTarget(msg, session_id)
+        finally:
+            with self._sending_lock:
+                self._sending.pop(thread, None)
+
     def send_blocked_since(self) -> float | None:
         """When the oldest send to a client still under way began (``time.monotonic``), if one is."""
-        return min(tuple(self._sending.values()), default=None)  # tuple(): one step under the GIL
+        with self._sending_lock:
+            return min(self._sending.values(), default=None)
 
     def _mark(self, key: str, message: Owed) -> None:
         if self.record_sent is None:
@@ -248,10 +258,9 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         except OSError:  # the message went out all the same; only a restart's PossResend is extra
             log.exception("client %s: could not journal that %s went out", key, ClientSent.of(message))
 
-    @staticmethod
-    def _send(msg: fix.Message, session_id: fix.SessionID) -> None:
+    def _send(self, msg: fix.Message, session_id: fix.SessionID) -> None:
         try:
-            fix.Session.sendToTarget(msg, session_id)
+            self._send_to_target(msg, session_id)
         except fix.SessionNotFound:
             log.error("client session %s not found; message dropped", session_id.toString())
 
@@ -583,7 +592,7 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
     def _reply(self, ref: fix.Message, session_id: fix.SessionID, invalid: Invalid, ref_id_tag: int) -> None:
         try:
             self._states.error(session_id, f"BusinessMessageReject sent: {invalid.text}")
-            fix.Session.sendToTarget(business_reject(ref, invalid, ref_id_tag), session_id)
+            self._send_to_target(business_reject(ref, invalid, ref_id_tag), session_id)
         except Exception:
             log.exception("could not send BusinessMessageReject")
 

@@ -18,11 +18,12 @@ connection's unsent bytes (``SIOCOUTQ``) and acknowledged bytes (``TCP_INFO``): 
 acknowledged for ``send_stall_timeout`` seconds is a client that does not read, and shutting the
 connection down makes the blocked send fail at once (the reports stay in QuickFIX's store for its
 next logon). Once a send to a client has lasted ``send_block_timeout`` seconds (``send_blocked_since``:
-the client application times each one), a thread of fixgate's is held up, and the wait shortens to
-that: the client with bytes waiting and none acknowledged for that long is the one not reading. The
-venue thread is held for about a second, not ``send_stall_timeout``: held longer, the venue's own
-messages pile up unread, and on loopback the kernel drops segments and backs off its retransmissions
-for tens of seconds after the thread is free again.
+the client application times each one), a thread of fixgate's is held up, and for a connection whose
+send queue is full (not writable: the one that send waits on) the wait shortens to that. The venue
+thread is held for about a second, not ``send_stall_timeout``: held longer, the venue's own messages
+pile up unread, and on loopback the kernel drops segments and backs off its retransmissions for tens
+of seconds after the thread is free again. A client that is merely slow, with room left in its queue,
+keeps the longer wait.
 
 Clients of a TLS session reach QuickFIX through the TLS terminator (``gateway.tlsproxy``), on the
 session's internal port (``relayed_ports``): the logon timeout and the stall check apply to those
@@ -36,6 +37,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import select
 import socket
 import struct
 import termios
@@ -85,6 +87,7 @@ class ConnectionGuard:
         self.closed_for_timeout = 0
         self.closed_for_cap = 0
         self.closed_for_stall = 0
+        self.closed_for_block = 0  # of closed_for_stall, those closed at the shorter wait
         self.closed_for_bypass = 0
 
     def start(self) -> None:
@@ -126,21 +129,16 @@ class ConnectionGuard:
             known = self._known.get(inode)
             seen[inode] = known if known is not None and known.fd == fd else _Connection(fd, remote, now, relayed)
         self._known = seen
-        stall_timeout = self._send_stall_timeout
         blocked_since = self._send_blocked_since()
-        if blocked_since is not None and now - blocked_since >= self._send_block_timeout:
-            stall_timeout = min(stall_timeout, self._send_block_timeout)
+        held_up = blocked_since is not None and now - blocked_since >= self._send_block_timeout
         by_address: dict[str, list[tuple[int, _Connection]]] = {}
         for inode, conn in seen.items():
             if not conn.relayed:
                 by_address.setdefault(conn.remote, []).append((inode, conn))
             if not conn.logged_on:
                 conn.logged_on = _has_sent(conn.fd, inode)
-            elif self._stalled(conn, inode, now, stall_timeout) and _shut_down(conn.fd, inode):
-                self.closed_for_stall += 1
-                log.warning("client connection from %s closed: it left fixgate's messages unread for %gs%s",
-                            conn.remote, stall_timeout,
-                            "" if stall_timeout == self._send_stall_timeout else ", holding up a send")
+            else:
+                self._check_stall(conn, inode, now, held_up)
             late = not conn.logged_on and now - conn.first_seen >= self._logon_timeout
             if late and _shut_down(conn.fd, inode):
                 self.closed_for_timeout += 1
@@ -158,16 +156,30 @@ class ConnectionGuard:
                                 remote, self._max_per_address)
 
 
-    def _stalled(self, conn: _Connection, inode: int, now: float, timeout: float) -> bool:
-        """Whether fixgate has had bytes waiting for the peer, and none acknowledged, for ``timeout``."""
+    def _check_stall(self, conn: _Connection, inode: int, now: float, held_up: bool) -> None:
+        """Close the connection if fixgate has had bytes waiting for the peer, and none acknowledged,
+        for ``send_stall_timeout``; or for ``send_block_timeout`` if a send is ``held_up`` and this
+        connection's send queue is full."""
         state = _send_state(conn.fd, inode)
         if state is None:
-            return False
+            return
         waiting, acked = state
         if waiting == 0 or acked != conn.acked:
             conn.acked, conn.progress = acked, now
-            return False
-        return now - (conn.progress or now) >= timeout
+            return
+        unread = now - (conn.progress or now)
+        if unread >= self._send_stall_timeout:
+            blocking = False
+        elif unread >= self._send_block_timeout and held_up and _full(conn.fd, inode):
+            blocking = True
+        else:
+            return
+        if not _shut_down(conn.fd, inode):
+            return
+        self.closed_for_stall += 1
+        self.closed_for_block += blocking
+        log.warning("client connection from %s closed: it left fixgate's messages unread for %.1fs%s", conn.remote,
+                    unread, ", its send queue full and a send to it held up" if blocking else "")
 
 
 def _socket_fds() -> list[tuple[int, int]]:
@@ -247,6 +259,17 @@ def _send_state(fd: int, inode: int) -> tuple[int, int] | None:
     if len(info) < _TCPI_BYTES_ACKED + 8:
         return None
     return waiting, struct.unpack_from("<Q", info, _TCPI_BYTES_ACKED)[0]
+
+
+def _full(fd: int, inode: int) -> bool:
+    """Whether the connection's send queue has no room (a blocking send to it waits)."""
+    sock = _duplicate(fd, inode)
+    if sock is None:
+        return False
+    with sock:
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        return not poller.poll(0)
 
 
 def _shut_down(fd: int, inode: int) -> bool:

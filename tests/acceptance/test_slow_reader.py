@@ -45,6 +45,8 @@ def test_a_client_that_stops_reading_is_disconnected_and_the_others_keep_trading
     client = connect("CLIENT1", "FIX.4.4")
     client.send("D", order_fields("fast-1", 1, "175.00"))
     assert client.expect("8", timeout=60, where={11: "fast-1"})[39] == "0"
+    # BENCH was closed for holding up a send, at the shorter wait.
+    assert gateway.gateway is not None and gateway.gateway.connection_guard.closed_for_block == 1
     # And the client that does not read is disconnected (the gateway closed its connection).
     sock.settimeout(30)
     deadline = time.monotonic() + 30
