@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.connections import ConnectionGuard
+from gateway.connections import _TCPI_BYTES_ACKED, ConnectionGuard
 
 
 @pytest.fixture
@@ -32,8 +32,8 @@ def pairs() -> Iterator[list[socket.socket]]:
 
 
 def _acked(sock: socket.socket) -> int:
-    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 128)
-    return int(struct.unpack_from("<Q", info, 120)[0])
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCPI_BYTES_ACKED + 8)
+    return int(struct.unpack_from("<Q", info, _TCPI_BYTES_ACKED)[0])
 
 
 def _unread(listener: socket.socket, pairs: list[socket.socket], *, full: bool) -> tuple[socket.socket, socket.socket]:
