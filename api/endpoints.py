@@ -228,7 +228,9 @@ async def get_order(order_id: OrderId, repository: Repository, caller: Caller) -
         raise NotFound(f"order {order_id} not found")
     _own(caller, order_id, row["account"])
     events = await repository.executions_of_order(order_id)
-    return OrderDetail.model_validate({**row, "executions": [dict(e) for e in events]})
+    children = await repository.children_of(order_id)
+    return OrderDetail.model_validate({**row, "executions": [dict(e) for e in events],
+                                       "children": [dict(c) for c in children]})
 
 
 @router.post(

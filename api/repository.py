@@ -40,7 +40,7 @@ class BookRepository:
 
         Created time is ``created_from_ns <= created_ns < created_to_ns``.
         """
-        query = select(orders)
+        query = select(orders).where(orders.c.parent_id.is_(None))  # a split order's children: ``children_of``
         if statuses:
             query = query.where(orders.c.status.in_(statuses))
         if symbol is not None:
@@ -66,6 +66,11 @@ class BookRepository:
         result = await self._conn.execute(select(orders).where(orders.c.order_id == order_id))
         return result.mappings().one_or_none()
 
+    async def children_of(self, order_id: int) -> Sequence[RowMapping]:
+        """The child orders of a split order (none for an order routed whole), oldest first."""
+        query = select(orders).where(orders.c.parent_id == order_id).order_by(orders.c.order_id)
+        return (await self._conn.execute(query)).mappings().all()
+
     async def executions_of_order(self, order_id: int) -> Sequence[RowMapping]:
         """Every execution of one order, in the order the book applied them."""
         query = select(executions).where(executions.c.order_id == order_id).order_by(executions.c.seq)
@@ -83,8 +88,11 @@ class BookRepository:
     ) -> Sequence[RowMapping]:
         """Executions matching every given filter, in the order applied (account and symbol are the
         order's; ``accounts``: only of orders of these accounts); ``after``: only those with a greater
-        ``seq``."""
+        ``seq``. A child order's executions only by its ``order_id``: its fills are its parent's too."""
         query = select(executions)
+        if order_id is None:
+            query = query.where(executions.c.order_id.not_in(select(orders.c.order_id).where(
+                orders.c.parent_id.is_not(None))))
         if account is not None or accounts is not None or symbol is not None:
             query = query.join(orders, orders.c.order_id == executions.c.order_id)
             if account is not None:
@@ -134,7 +142,7 @@ class BookRepository:
         query = (
             select(executions, orders.c.account, orders.c.symbol, orders.c.side, orders.c.cl_ord_id)
             .join(orders, orders.c.order_id == executions.c.order_id)
-            .where(executions.c.kind == ExecKind.TRADE.value)
+            .where(executions.c.kind == ExecKind.TRADE.value, orders.c.parent_id.is_(None))
         )
         if account is not None:
             query = query.where(orders.c.account == account)

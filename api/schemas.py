@@ -80,9 +80,12 @@ class Execution(_ExecutionFields):
 
 class OrderDetail(Order):
     """An order with its full event history: every execution applied to it, in ``seq`` order
-    (the gateway's own PendingCancel, PendingReplace and Rejected events included)."""
+    (the gateway's own PendingCancel, PendingReplace and Rejected events included), and the child
+    orders the router split it into across venues (none for an order routed whole; each child's own
+    executions at ``/orders/{child's order_id}``)."""
 
     executions: list[Execution]
+    children: list[Order]
 
 
 class Position(_PositionFields):

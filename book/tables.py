@@ -110,6 +110,7 @@ orders = Table(
     Index(None, "symbol"),
     Index(None, "status"),
     Index(None, "venue", "venue_cl_ord_id"),
+    Index(None, "parent_id"),  # migration 0014: a split order's children
 )
 
 executions = Table(

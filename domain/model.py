@@ -450,6 +450,9 @@ class OrderFields:
     # the policy, and per venue considered its quote, fee, score and rank. "" for an order never routed
     # (or booked before routing was recorded).
     route: str = ""
+    # A child order (one leg of a client's order that the router split across venues): the client's
+    # order it works for. None for an order a client sent (a parent, or an order routed whole).
+    parent_id: int | None = None
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ NO_MD_ENTRY_TYPES = 267
 NO_MD_ENTRIES = 268
 MD_ENTRY_TYPE = 269
 MD_ENTRY_PX = 270
+MD_ENTRY_SIZE = 271
 MD_UPDATE_ACTION = 279
 NO_RELATED_SYM = 146
 MD_REQ_REJ_REASON = 281
@@ -81,6 +82,10 @@ class Quote:
     bid: Decimal | None = None
     offer: Decimal | None = None
     last: Decimal | None = None
+    # The size displayed at the best bid and offer (MDEntrySize 271; None when the venue gives none):
+    # what the router may take at a venue with one IOC child.
+    bid_size: Decimal | None = None
+    offer_size: Decimal | None = None
 
     @property
     def mark(self) -> Decimal | None:
@@ -96,6 +101,10 @@ class Quote:
         """The mark, bid and offer: what a change is told by."""
         return (self.mark, self.bid, self.offer)
 
+    @property
+    def sizes(self) -> tuple[Decimal | None, Decimal | None]:
+        return (self.bid_size, self.offer_size)
+
 
 class TopOfBook:
     """Best bid, best offer and last trade per symbol, from one venue's market data.
@@ -109,15 +118,17 @@ class TopOfBook:
         """Fold a 35=W or 35=X in; returns the symbols whose mark or top of book changed, with the
         mark (the quotes are in ``quotes``). A quote that moves under an unchanged last trade is
         reported too: transaction cost analysis measures against the mid. ``moved`` names every symbol
-        whose top changed, one left without a mark too (the router's quotes). A price that is not a
-        finite positive number is skipped."""
+        whose top or its displayed sizes changed, one left without a mark too (the router's quotes). A
+        price that is not a finite positive number is skipped, and so is a size that is not a finite
+        positive number (the price is kept, its size unknown)."""
         snapshot = msg.getHeader().getField(t.MSG_TYPE) == "W"
         count = int(msg.getField(NO_MD_ENTRIES)) if msg.isSetField(NO_MD_ENTRIES) else 0
         # Symbols as every venue string (``venue_text``): a mark's symbol goes to the book.
         symbol_of_message = venue_text(msg.getField(t.SYMBOL)) if msg.isSetField(t.SYMBOL) else ""
-        before: dict[str, tuple[Decimal | None, Decimal | None, Decimal | None]] = {}
+        before: dict[str, tuple[tuple[Decimal | None, ...], tuple[Decimal | None, ...]]] = {}
         if snapshot and symbol_of_message:
-            before[symbol_of_message] = self._quote(symbol_of_message).top
+            quote = self._quote(symbol_of_message)
+            before[symbol_of_message] = (quote.top, quote.sizes)
             old_last = self.quotes[symbol_of_message].last
             self.quotes[symbol_of_message] = Quote(last=old_last)
         group = fix.Group(NO_MD_ENTRIES, MD_ENTRY_TYPE if snapshot else MD_UPDATE_ACTION)
@@ -133,7 +144,7 @@ class TopOfBook:
             if not price.is_finite() or price <= 0:  # the dictionary takes "NaN" and "-1" as prices
                 continue
             quote = self._quote(symbol)
-            before.setdefault(symbol, quote.top)
+            before.setdefault(symbol, (quote.top, quote.sizes))
             action = NEW if snapshot else group.getField(MD_UPDATE_ACTION)
             entry_type = group.getField(MD_ENTRY_TYPE)
             if entry_type == TRADE:
@@ -143,16 +154,19 @@ class TopOfBook:
                 if action == DELETE:
                     if getattr(quote, side) == price:
                         setattr(quote, side, None)
+                        setattr(quote, f"{side}_size", None)
                 else:
                     setattr(quote, side, price)
+                    setattr(quote, f"{side}_size", _size(group))
         changed = []
         self.moved = []
-        for symbol, old in before.items():
+        for symbol, (old_top, old_sizes) in before.items():
             quote = self.quotes[symbol]
-            if quote.top != old:
+            top = quote.top
+            if top != old_top or quote.sizes != old_sizes:
                 self.moved.append(symbol)
-                if quote.mark is not None:
-                    changed.append((symbol, quote.mark))
+            if top != old_top and quote.mark is not None:
+                changed.append((symbol, quote.mark))
         return changed
 
     def _quote(self, symbol: str) -> Quote:
@@ -160,3 +174,14 @@ class TopOfBook:
         if quote is None:
             quote = self.quotes[symbol] = Quote()
         return quote
+
+
+def _size(group: fix.Group) -> Decimal | None:
+    """An entry's MDEntrySize (271), or None when it has none that is a finite positive number."""
+    if not group.isSetField(MD_ENTRY_SIZE):
+        return None
+    try:
+        size = Decimal(group.getField(MD_ENTRY_SIZE))
+    except InvalidOperation:
+        return None
+    return size if size.is_finite() and size > 0 else None

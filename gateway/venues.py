@@ -259,7 +259,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                     marks = book.apply(message)
                     for symbol in book.moved:
                         quote = book.quotes[symbol]
-                        self._router.quoted(venue, symbol, quote.bid, quote.offer)
+                        self._router.quoted(venue, symbol, quote.bid, quote.offer, quote.bid_size, quote.offer_size)
                     self._oms.market_marks(marks, venue, book.quotes)
             elif msg_type == MSG_MARKET_DATA_REQUEST_REJECT:
                 self._market_data_refused(venue, parse_market_data_reject(message))

@@ -49,6 +49,7 @@ from domain.model import (
     RequestKind,
     Routed,
     StatusRequest,
+    TimeInForce,
     VenueCancelReject,
     VenueChange,
     VenueOrderRefusal,
@@ -59,7 +60,7 @@ from oms.ids import OrderIds
 from oms.lifecycle import IllegalTransition
 from oms.order import Order, PendingChange
 from oms.ports import BookSink, RiskGate
-from oms.router import Router
+from oms.router import Leg, Router
 
 
 class TopQuote(Protocol):
@@ -74,6 +75,15 @@ class TopQuote(Protocol):
 log = logging.getLogger(__name__)
 
 GATEWAY = "FIXGATE"  # the "venue" of reports the gateway makes itself (risk rejects)
+
+MAX_REROUTES = 8
+"""Children a split order may place again for what ended children left (a venue that cancels every
+order it gets must not make an endless loop of them)."""
+
+# A child's end that puts its quantity back with the router: its venue refused it, or cancelled it
+# (the rest of an IOC sweep, or a venue's own cancel). One the day ended (EXPIRED, DONE_FOR_DAY) ends
+# the parent alike.
+_REROUTED = (OrderStatus.REJECTED, OrderStatus.CANCELED)
 
 # The report kind a venue's status implies, when reconciling the book with it.
 _KIND_OF_STATUS = {
@@ -153,6 +163,7 @@ class OrderManager:
         # (venue, venue ClOrdID) of requests answered too late when their order ended first: the
         # venue's OrderCancelReject of one is expected, not an unknown report.
         self._ended_requests: set[tuple[str, str]] = set()
+        self._parents: dict[int, Order] = {}  # split orders not ended: their children's reports roll up
         self.counters = OmsCounters()
 
     def restore(
@@ -165,9 +176,14 @@ class OrderManager:
         """Rebuild the in-memory state from the book (at start, before any session is up).
         ``notionals``: per order, the exact sum of its fills' qty x price."""
         with self._lock:
+            children = []
             for r in orders:
                 order = Order.from_record(r, None if notionals is None else notionals.get(r.order_id))
                 self._orders[order.order_id] = order
+                if order.parent_id is not None:
+                    children.append(order)
+                    self._by_venue_id[(order.venue, order.venue_cl_ord_id)] = order
+                    continue
                 self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
                 # The request's ids, as ``_start_change`` and ``_sweep_cancel`` indexed them: the
                 # venue answers under the request's ClOrdID, the client may name it by its own.
@@ -176,9 +192,24 @@ class OrderManager:
                 if order.chained is not None:
                     self._by_venue_id[(order.venue, order.chained.venue_cl_ord_id)] = order
                 self._order_ids.above(order.order_id)
-                if order.venue and not order.status.is_terminal:
+            for child in sorted(children, key=lambda c: c.order_id):
+                self._order_ids.above(child.order_id)
+                if child.pending is not None:
+                    self._by_venue_id[(child.venue, child.pending.venue_cl_ord_id)] = child
+                if child.chained is not None:
+                    self._by_venue_id[(child.venue, child.chained.venue_cl_ord_id)] = child
+                parent = self._orders.get(child.parent_id)  # type: ignore[arg-type]
+                if parent is None:
+                    log.error("order %d: child of order %s, which the book does not have", child.order_id,
+                              child.parent_id)
+                    continue
+                parent.children = (*parent.children, child)
+            for order in self._orders.values():
+                if order.parent_id is None and (order.venue or order.is_parent) and not order.status.is_terminal:
                     self._risk.restore_order(order.order_id, order.account, order.symbol, order.side)
                     self._show_risk(order)
+                    if order.is_parent:
+                        self._parents[order.order_id] = order
             for p in positions:
                 self._risk.restore_position(p)
             for a in applied:
@@ -197,12 +228,13 @@ class OrderManager:
                                             cl_ord_id=cmd.cl_ord_id)]
             order_id = self._order_ids.take()
             venue = decision = ""
+            legs: tuple[Leg, ...] = ()
             if known is not None and not known.status.is_terminal:
                 reason: str | None = f"duplicate ClOrdID {cmd.cl_ord_id}: order {known.order_id} is live"
             else:
-                # Routed first (it changes nothing), so that risk's flow checks judge the venue chosen;
-                # risk's reason still comes before the router's.
-                venue, route_refusal, decision = self._router.route(cmd)
+                # Routed first (it changes nothing), so that risk's flow checks judge the venue chosen
+                # (of a split order, the first choice); risk's reason still comes before the router's.
+                (venue, route_refusal, decision), legs = self._router.plan(cmd)
                 reason = self._risk.check(cmd, venue) or route_refusal
                 if reason is not None and route_refusal is None:
                     venue = decision = ""
@@ -217,6 +249,8 @@ class OrderManager:
                 changes = _Changes()
                 self._reject(changes, order, reason, now)
                 return self._hand_off(changes)
+            if legs:
+                return self._open_parent(order, cmd, legs, now)
             self._index(order, order.venue_cl_ord_id, order.cl_ord_id)
             self._risk.order_opened(order_id, cmd)
             self._sink((order.record(),))
@@ -242,7 +276,10 @@ class OrderManager:
                 return [refusal]
             assert order is not None
             changes = _Changes()
-            self._start_change(changes, order, RequestKind.CANCEL, cmd.cl_ord_id, self._clock_ns())
+            if order.is_parent:
+                self._ask_parent(changes, order, RequestKind.CANCEL, cmd.cl_ord_id, self._clock_ns())
+            else:
+                self._start_change(changes, order, RequestKind.CANCEL, cmd.cl_ord_id, self._clock_ns())
             return self._hand_off(changes)
 
     def request_replace(self, cmd: ReplaceOrder) -> list[Effect]:
@@ -268,8 +305,12 @@ class OrderManager:
                 return [self._cancel_reject(cmd.session, order, cmd.cl_ord_id, cmd.orig_cl_ord_id,
                                             RequestKind.REPLACE, CancelRejectReason.OTHER, reason)]
             changes = _Changes()
-            self._start_change(changes, order, RequestKind.REPLACE, cmd.cl_ord_id, self._clock_ns(), cmd.quantity,
-                               cmd.price)
+            if order.is_parent:
+                self._ask_parent(changes, order, RequestKind.REPLACE, cmd.cl_ord_id, self._clock_ns(), cmd.quantity,
+                                 cmd.price)
+            else:
+                self._start_change(changes, order, RequestKind.REPLACE, cmd.cl_ord_id, self._clock_ns(),
+                                   cmd.quantity, cmd.price)
             return self._hand_off(changes)
 
     def cancel_orders(
@@ -292,12 +333,16 @@ class OrderManager:
             for order in self._orders.values():
                 if (
                     order.status.is_terminal
-                    or not order.venue
+                    or not (order.venue or order.is_parent)
+                    or order.parent_id is not None  # its parent's cancel reaches it
                     or (session is not None and order.session != session)
                     or (comp_id is not None and order.session.rpartition(">")[2] != comp_id)
                     or (account is not None and order.account != account)
                     or (symbol is not None and order.symbol != symbol)
                 ):
+                    continue
+                if order.is_parent:
+                    deferred += self._sweep_parent(changes, order, now, defer_unacknowledged)
                     continue
                 if defer_unacknowledged and order.status is OrderStatus.PENDING_NEW:
                     order.cancel_on_ack = True
@@ -317,7 +362,16 @@ class OrderManager:
                 return Refusal(CancelRejectReason.UNKNOWN_ORDER, f"order {order_id} not found")
             if order.status.is_terminal:
                 return Refusal(CancelRejectReason.TOO_LATE, f"order {order_id} is {order.status}: nothing to cancel")
+            if order.parent_id is not None:
+                return Refusal(CancelRejectReason.OTHER, f"order {order_id} is a child of order {order.parent_id}:"
+                                                         f" cancel order {order.parent_id}")
             changes = _Changes()
+            if order.is_parent:
+                if order.pending is not None and order.pending.kind is RequestKind.CANCEL:
+                    return Refusal(CancelRejectReason.ALREADY_PENDING,
+                                   f"order {order_id} already has a cancel pending")
+                self._sweep_parent(changes, order, self._clock_ns(), False)
+                return self._hand_off(changes)
             if not self._sweep_cancel(changes, order, self._clock_ns()):
                 return Refusal(CancelRejectReason.ALREADY_PENDING, f"order {order_id} already has a cancel pending")
             return self._hand_off(changes)
@@ -603,11 +657,295 @@ class OrderManager:
         with self._lock:
             return self._risk.positions(self._clock_ns())
 
+    # -- SPLIT ORDERS --------------------------------------------------------------------------------
+    #
+    # A client's order the router splits (``Router.plan``) is a parent: the client knows it alone, by
+    # its ClOrdID and OrderID; each leg is a child order at one venue, an ``Order`` like any other (its
+    # requests, reports, repeats and reconciliation are the same code), whose client messages are
+    # turned into the parent's by ``_roll_up`` instead of being sent. Risk checked the parent once and
+    # counts its leaves; a child's fill moves the position once, as any fill.
+
+    def _open_parent(self, parent: Order, cmd: NewOrder, legs: Sequence[Leg], now: int) -> list[Effect]:
+        parent.venue = ""  # it works at its children's venues
+        self._by_client_id[(parent.session, parent.cl_ord_id)] = parent
+        self._risk.order_opened(parent.order_id, cmd)
+        self._parents[parent.order_id] = parent
+        records: list[BookRecord | Breach] = [parent.record()]
+        effects: list[Effect] = [
+            self._new_child(records, parent, leg.venue, leg.quantity,
+                            TimeInForce.IOC if leg.sweep else parent.time_in_force,
+                            '"sweep"' if leg.sweep else '"post"', now, cmd.received_ns)
+            for leg in legs
+        ]
+        self._sink(records)
+        return effects
+
+    def _new_child(self, records: list[BookRecord | Breach], parent: Order, venue: str, quantity: Decimal,
+                   time_in_force: TimeInForce, leg: str, now: int, received_ns: int) -> Routed:
+        """A child of ``parent`` for ``quantity`` at ``venue`` (``leg``: why, as JSON), and its order."""
+        child_id = self._order_ids.take()
+        venue_cl_ord_id = f"FG{child_id}"
+        child = Order(child_id, "", venue_cl_ord_id, parent.account, parent.symbol, parent.side, parent.ord_type,
+                      time_in_force, quantity, parent.price, venue, venue_cl_ord_id, None, OrderStatus.PENDING_NEW,
+                      ZERO, "", now, now, f'{{"parent":{parent.order_id},"leg":{leg}}}', parent.order_id)
+        self._orders[child_id] = child
+        self._by_venue_id[(venue, venue_cl_ord_id)] = child
+        parent.children = (*parent.children, child)
+        records.append(child.record())
+        return Routed(child_id, venue, venue_cl_ord_id, NewOrder(
+            parent.session, venue_cl_ord_id, parent.account, parent.symbol, parent.side, parent.ord_type, quantity,
+            parent.price, time_in_force, received_ns))
+
+    def _ask_parent(self, changes: _Changes, parent: Order, kind: RequestKind, cl_ord_id: str, now: int,
+                    quantity: Decimal | None = None, price: Decimal | None = None, defer: bool = False) -> int:
+        """A cancel or replace of a parent: its Pending report, and a cancel of every live child (a
+        replace places the order again once none works: ``_finish_parent_request``). Returns the
+        children whose cancel waits for their venue's first report (``defer``: the kill switch)."""
+        pending = parent.ask(kind, cl_ord_id, "", quantity, price)
+        parent.updated_ns = now
+        self._by_client_id[(parent.session, cl_ord_id)] = parent
+        self._parent_report(changes, parent, ExecKind.PENDING_CANCEL if kind is RequestKind.CANCEL
+                            else ExecKind.PENDING_REPLACE, now, pending.cl_ord_id, pending.orig_cl_ord_id)
+        return self._cancel_children(changes, parent, now, defer)
+
+    def _sweep_parent(self, changes: _Changes, parent: Order, now: int, defer: bool) -> int:
+        """A sweep's cancel of a parent (``_sweep_cancel`` of an order routed whole)."""
+        pending = parent.pending
+        if pending is None:
+            return self._ask_parent(changes, parent, RequestKind.CANCEL, parent.cl_ord_id, now, defer=defer)
+        if pending.kind is RequestKind.CANCEL or parent.chained is not None:
+            return 0
+        # A replace is pending: its children are being cancelled already; the parent ends once it is
+        # answered instead of being placed again.
+        parent.chain_cancel("")
+        parent.updated_ns = now
+        self._parent_report(changes, parent, ExecKind.PENDING_CANCEL, now, parent.cl_ord_id, parent.cl_ord_id)
+        return 0
+
+    def _cancel_children(self, changes: _Changes, parent: Order, now: int, defer: bool) -> int:
+        deferred = 0
+        for child in parent.children:
+            if child.status.is_terminal:
+                continue
+            if defer and child.status is OrderStatus.PENDING_NEW:
+                child.cancel_on_ack = True
+                deferred += 1
+            else:
+                self._sweep_cancel(changes, child, now)
+        if not any(self._works(c) for c in parent.children):
+            self._finish_parent_request(changes, parent, now)
+        return deferred
+
+    @staticmethod
+    def _works(child: Order) -> bool:
+        return not child.status.is_terminal and child.status is not OrderStatus.DONE_FOR_DAY
+
+    def _roll_up(self, changes: _Changes) -> _Changes:
+        """The call's changes with each child's client message replaced by what it makes of its
+        parent (``_child_reported``, ``_child_refused``): the client hears of the parent alone."""
+        orders = self._orders
+        if not any(isinstance(e, ClientReport | ClientCancelReject) and e.order_id is not None
+                   and (o := orders.get(e.order_id)) is not None and o.parent_id is not None
+                   for e in changes.effects):
+            return changes
+        owed = {id(m) for m in changes.owed}
+        out = _Changes(records=changes.records, touched=changes.touched)
+        for effect in changes.effects:
+            if isinstance(effect, ClientReport | ClientCancelReject) and effect.order_id is not None:
+                child = orders.get(effect.order_id)
+                if child is not None and child.parent_id is not None:
+                    parent = orders[child.parent_id]
+                    if parent.status.is_terminal:
+                        log.error("order %d: child %d reports %s after its parent ended", parent.order_id,
+                                  child.order_id, getattr(effect, "kind", "a cancel reject"))
+                    elif isinstance(effect, ClientReport):
+                        self._child_reported(out, parent, child, effect)
+                    else:
+                        self._child_refused(out, parent, child, effect)
+                    continue
+            out.effects.append(effect)
+            if id(effect) in owed:
+                out.owed.append(effect)  # type: ignore[arg-type]  # what was owed is a client message
+        return out
+
+    def _child_reported(self, changes: _Changes, parent: Order, child: Order, report: ClientReport) -> None:
+        """A child's report, as its parent's: a fill is the parent's fill (LastMkt: the child's venue),
+        the first acknowledgement the parent's; an end puts what the child left back with the router
+        or, once no child works, ends the parent."""
+        now = self._clock_ns()
+        changes.touched[parent.order_id] = parent
+        if report.kind is ExecKind.TRADE:
+            parent.fill(report.last_qty, report.last_px)
+            parent.updated_ns = now
+            if parent.cum_qty >= parent.quantity:
+                parent.become(OrderStatus.FILLED)
+            elif parent.pending is None:
+                parent.become(parent.working_status)
+            fill = replace(parent.client_report(f"{report.exec_id}-P{parent.order_id}", ExecKind.TRADE,
+                                                report.last_qty, report.last_px, commission=report.commission),
+                           last_mkt=child.venue)
+            changes.records += (self._execution(parent, fill, child.venue, report.exec_id, now), parent.record())
+            changes.owe(fill)
+            if parent.status.is_terminal:
+                self._parent_ended(changes, parent)
+                return
+        elif report.kind is ExecKind.NEW and parent.status in (OrderStatus.PENDING_NEW, OrderStatus.DONE_FOR_DAY):
+            parent.become(OrderStatus.NEW)
+            self._parent_report(changes, parent, ExecKind.NEW, now)
+        if self._works(child):
+            return
+        if child.status is OrderStatus.REJECTED:
+            parent.refused = (*parent.refused, (child.venue, child.text or "rejected"))
+        if parent.pending is not None:
+            if not any(self._works(c) for c in parent.children):
+                self._finish_parent_request(changes, parent, now)
+            return
+        if child.status in _REROUTED and not (child.status is OrderStatus.CANCELED
+                                              and parent.time_in_force is TimeInForce.IOC):
+            self._reroute(changes, parent, now)
+        if not any(self._works(c) for c in parent.children):
+            self._end_parent(changes, parent, child, now)
+
+    def _child_refused(self, changes: _Changes, parent: Order, child: Order, reject: ClientCancelReject) -> None:
+        """A child's cancel, made for its parent's request, was refused or not sent. A child that ended
+        anyway settles the parent by its report; one that works on fails the parent's request: the
+        client's cancel reject, and what the other children's cancels freed is placed again."""
+        if child.status.is_terminal or parent.pending is None:
+            return
+        now = self._clock_ns()
+        failed = [r for r in (parent.pending, parent.chained) if r is not None]
+        parent.pending = parent.chained = None
+        parent.updated_ns = now
+        if parent.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
+            parent.become(failed[0].prior_status if parent.cum_qty == 0 else parent.working_status, request=True)
+        changes.touched[parent.order_id] = parent
+        changes.records.append(parent.record())
+        for request in failed:
+            changes.effects.append(self._cancel_reject(
+                parent.session, parent, request.cl_ord_id, request.orig_cl_ord_id, request.kind,
+                CancelRejectReason.OTHER,
+                f"child order {child.order_id} at venue {child.venue} could not be cancelled: {reject.text}"))
+        if parent.status is OrderStatus.PENDING_NEW and any(self._works(c) and c.status is not OrderStatus.PENDING_NEW
+                                                           for c in parent.children):
+            parent.become(OrderStatus.NEW)  # a child was acknowledged while the request was pending
+            self._parent_report(changes, parent, ExecKind.NEW, now)
+        self._reroute(changes, parent, now)
+
+    def _finish_parent_request(self, changes: _Changes, parent: Order, now: int) -> None:
+        """No child works any more: the parent's cancel is done, or its replace, which places the
+        order again as replaced (``Router.plan``), unless a sweep's cancel is chained behind it."""
+        pending = parent.pending
+        assert pending is not None
+        changes.touched[parent.order_id] = parent
+        parent.pending = None
+        parent.cl_ord_id = pending.cl_ord_id
+        parent.updated_ns = now
+        if pending.kind is RequestKind.CANCEL:
+            parent.become(OrderStatus.CANCELED)
+            self._parent_report(changes, parent, ExecKind.CANCELED, now, pending.cl_ord_id, pending.orig_cl_ord_id)
+            self._parent_ended(changes, parent)
+            return
+        parent.quantity = parent.quantity if pending.quantity is None else pending.quantity
+        parent.price = pending.price
+        parent.become(parent.working_status, request=True)
+        self._parent_report(changes, parent, ExecKind.REPLACED, now, pending.cl_ord_id, pending.orig_cl_ord_id)
+        if parent.status.is_terminal:
+            self._parent_ended(changes, parent)
+            return
+        if parent.chained is not None:
+            parent.promote_chained()
+            self._finish_parent_request(changes, parent, now)
+            return
+        remaining = parent.quantity - parent.cum_qty
+        cmd = NewOrder(parent.session, parent.cl_ord_id, parent.account, parent.symbol, parent.side,
+                       parent.ord_type, remaining, parent.price, parent.time_in_force, now)
+        plan = self._router.plan(cmd, frozenset(v for v, _ in parent.refused))
+        if plan.route.reason is not None:
+            parent.text = f"replaced, but not placed again: {plan.route.reason}"
+            self._end_parent(changes, parent, None, now)
+            return
+        parent.route = plan.route.decision
+        legs = plan.legs or (Leg(plan.route.venue, remaining, False),)
+        for leg in legs:
+            changes.effects.append(self._new_child(
+                changes.records, parent, leg.venue, leg.quantity,
+                TimeInForce.IOC if leg.sweep else parent.time_in_force, '"sweep"' if leg.sweep else '"post"',
+                now, now))
+        changes.records.append(parent.record())
+
+    def _reroute(self, changes: _Changes, parent: Order, now: int) -> None:
+        """What no child works any more goes to the venue the router now prefers, not one that refused
+        a child of this order, with the parent's time in force; at most ``MAX_REROUTES`` times."""
+        quantity = parent.unallocated
+        if quantity <= 0:
+            return
+        if parent.reroutes >= MAX_REROUTES:
+            parent.text = f"{quantity} left unplaced after {MAX_REROUTES} placements again"
+            return
+        cmd = NewOrder(parent.session, parent.cl_ord_id, parent.account, parent.symbol, parent.side,
+                       parent.ord_type, quantity, parent.price, parent.time_in_force, now)
+        route = self._router.route(cmd, frozenset(v for v, _ in parent.refused))
+        if route.reason is not None:
+            parent.text = route.reason
+            return
+        parent.reroutes += 1
+        changes.effects.append(self._new_child(changes.records, parent, route.venue, quantity, parent.time_in_force,
+                                               f'"reroute","route":{route.decision}', now, now))
+
+    def _end_parent(self, changes: _Changes, parent: Order, last: Order | None, now: int) -> None:
+        """No child works and none was placed again: the parent ends, as the last child did when the
+        day ended it, REJECTED when every child was refused and nothing filled, else CANCELED; its
+        Text says why (each venue's refusal)."""
+        if parent.status.is_terminal:
+            return
+        ended = OrderStatus.CANCELED if last is None else last.status
+        status: OrderStatus
+        if ended in (OrderStatus.EXPIRED, OrderStatus.DONE_FOR_DAY):
+            status = ended
+        elif (parent.cum_qty == 0 and parent.may_become(OrderStatus.REJECTED)
+              and all(c.status is OrderStatus.REJECTED for c in parent.children)):
+            status = OrderStatus.REJECTED
+            self.counters.rejected += 1
+        else:
+            status = OrderStatus.CANCELED
+        why = [f"{venue}: {text}" for venue, text in parent.refused]
+        if parent.text and parent.text not in why:
+            why.append(parent.text)
+        if not why and last is not None and last.text:
+            why.append(f"{last.venue}: {last.text}")
+        parent.text = "; ".join(why)
+        parent.become(status)
+        parent.updated_ns = now
+        changes.touched[parent.order_id] = parent
+        self._parent_report(changes, parent, ExecKind(status.value), now)
+        if parent.status.is_terminal:
+            self._parent_ended(changes, parent)
+
+    def _parent_ended(self, changes: _Changes, parent: Order) -> None:
+        """A parent ended: its children's reports no longer roll up; a request it did not answer is
+        answered too late."""
+        self._parents.pop(parent.order_id, None)
+        for request in parent.settle_requests():
+            changes.owe(self._cancel_reject(
+                parent.session, parent, request.cl_ord_id, request.orig_cl_ord_id, request.kind,
+                CancelRejectReason.TOO_LATE, f"order {parent.order_id} is already {parent.status}"))
+
+    def _parent_report(self, changes: _Changes, parent: Order, kind: ExecKind, now: int,
+                       cl_ord_id: str | None = None, orig_cl_ord_id: str | None = None) -> None:
+        """The parent's report of ``kind`` (an id of the gateway's), recorded and owed."""
+        report = parent.client_report(self._exec_id(parent, kind.value, now), kind, cl_ord_id=cl_ord_id,
+                                      orig_cl_ord_id=orig_cl_ord_id)
+        changes.records += (self._execution(parent, report, GATEWAY, report.exec_id, now), parent.record())
+        changes.owe(report)
+
     # -- THE HAND-OFF --------------------------------------------------------------------------------
 
     def _hand_off(self, changes: _Changes) -> list[Effect]:
         """What a call changed leaves the OMS, under the lock: risk sees each touched order as it is
-        now, the book sink gets the records and the client messages owed in one piece."""
+        now, the book sink gets the records and the client messages owed in one piece. A child's
+        messages are its parent's to make (``_roll_up``)."""
+        if self._parents:
+            changes = self._roll_up(changes)
         for order in changes.touched.values():
             self._show_risk(order)
         if changes.records or changes.owed:
@@ -615,7 +953,10 @@ class OrderManager:
         return changes.effects
 
     def _show_risk(self, order: Order) -> None:
-        """Risk's view of the order's working quantity follows every change (0 once it is done)."""
+        """Risk's view of the order's working quantity follows every change (0 once it is done); a
+        child's is its parent's, counted once."""
+        if order.parent_id is not None:
+            return
         self._risk.order_changed(order.order_id, order.symbol, order.ord_type, order.leaves_qty, order.price,
                                  order.replacing)
 

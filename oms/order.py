@@ -80,6 +80,11 @@ class Order(OrderFields):
     # A kill switch swept the order before the venue had acknowledged it: its cancel is made at the
     # venue's first report (sent before, it could overtake the order itself on the wire).
     cancel_on_ack: bool = False
+    # A parent (a client's order the router split across venues): its child orders, oldest first, and
+    # the venues that refused one of them, with their reasons (not tried again for this order).
+    children: tuple[Order, ...] = ()
+    refused: tuple[tuple[str, str], ...] = ()
+    reroutes: int = 0  # children placed again for what an ended child left (bounded: ``MAX_REROUTES``)
 
     # -- STATE -----------------------------------------------------------------------------------------
 
@@ -99,6 +104,16 @@ class Order(OrderFields):
     @property
     def leaves_qty(self) -> Decimal:
         return ZERO if self.status.is_terminal else self.quantity - self.cum_qty
+
+    @property
+    def is_parent(self) -> bool:
+        return bool(self.children)
+
+    @property
+    def unallocated(self) -> Decimal:
+        """A parent's quantity that no live child works and no fill took: what is left to place."""
+        working = sum((c.leaves_qty for c in self.children if not c.status.is_terminal), ZERO)
+        return max(self.quantity - self.cum_qty - working, ZERO)
 
     @property
     def replacing(self) -> tuple[Decimal, Decimal | None] | None:

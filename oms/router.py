@@ -18,6 +18,13 @@ connected venues and sends the order to the first:
 The same quotes and scores always give the same venue. Each decision is recorded with its inputs,
 as JSON (``Route.decision``, kept as ``orders.route``).
 
+An order bigger than what the first venue displays at its touch is split (``plan``): the venues are
+swept in that same ranking, each taking at most the size it displays (MDEntrySize 271) with an IOC
+child, while its touch is within the order's limit; what is left is posted at the first venue with the
+order's own time in force (an IOC order posts nothing). An order the first venue's displayed size
+covers, or whose marketable venues are that one alone, goes whole: one venue, no children. ExDestination,
+FOK orders and instruments of one venue are never split. The legs are recorded in the decision.
+
 Quotes arrive on each venue's QuickFIX thread, scores on the REST server's event loop; ``route``
 runs on a client's thread under the OMS lock. Each write is a whole-value swap of one dict entry or of
 the whole score map, atomic under the GIL: a reader sees either value, both valid.
@@ -32,7 +39,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
-from domain.model import Instrument, NewOrder, Side
+from domain.model import Instrument, NewOrder, OrdType, Side, TimeInForce
 
 _BPS = Decimal(10_000)
 _ZERO = Decimal(0)
@@ -75,6 +82,7 @@ class VenueCost:
 
 
 _NO_COST = VenueCost(None, 0, None, 0, None, 0)
+_NO_QUOTE: tuple[None, None, None, None] = (None, None, None, None)
 
 
 def _penalties(costs: Mapping[str, VenueCost]) -> dict[str, Decimal]:
@@ -107,6 +115,23 @@ class Route(NamedTuple):
     decision: str
 
 
+class Leg(NamedTuple):
+    """One child order of a split: ``quantity`` at ``venue``; ``sweep``: IOC, capped at the size the
+    venue displays (else posted with the parent's time in force)."""
+
+    venue: str
+    quantity: Decimal
+    sweep: bool
+
+
+class Plan(NamedTuple):
+    """A routing decision: ``route`` as for the whole order and, when the order is split, its legs
+    (empty: the order goes whole to ``route.venue``)."""
+
+    route: Route
+    legs: tuple[Leg, ...] = ()
+
+
 class Router:
     """Maps an order to a venue of its instrument; knows which venue sessions are logged on, each
     venue's top of book and TCA's venue scores."""
@@ -114,7 +139,8 @@ class Router:
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self._instruments = instruments
         self._up: set[str] = set()
-        self._quotes: dict[tuple[str, str], tuple[Decimal | None, Decimal | None]] = {}  # (venue, symbol)
+        # (venue, symbol) -> bid, offer, and the sizes displayed at each (None: not given)
+        self._quotes: dict[tuple[str, str], tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]] = {}
         self._scores: Mapping[tuple[str, str], VenueCost] = {}  # (venue, symbol); replaced whole
         # What the scores make of each symbol's venues that are up (``_scoring_of``), as of ``_version``,
         # which every change of the scores or of the venues up moves on.
@@ -134,9 +160,11 @@ class Router:
             self.forget_quotes(venue)
         self._version += 1
 
-    def quoted(self, venue: str, symbol: str, bid: Decimal | None, offer: Decimal | None) -> None:
-        """``venue``'s best bid and offer of ``symbol`` now (its market data; finite and positive)."""
-        self._quotes[(venue, symbol)] = (bid, offer)
+    def quoted(self, venue: str, symbol: str, bid: Decimal | None, offer: Decimal | None,
+               bid_size: Decimal | None = None, offer_size: Decimal | None = None) -> None:
+        """``venue``'s best bid and offer of ``symbol`` now, with the size displayed at each (its market
+        data; finite and positive, a size None when the venue gives none)."""
+        self._quotes[(venue, symbol)] = (bid, offer, bid_size, offer_size)
 
     def forget_quotes(self, venue: str) -> None:
         """``venue``'s quotes are no longer known (logged out, or it refused market data)."""
@@ -159,14 +187,49 @@ class Router:
     def venues_up(self) -> frozenset[str]:
         return frozenset(self._up)
 
-    def route(self, order: NewOrder) -> Route:
-        """The venue ``order`` goes to now, or why it cannot go anywhere."""
+    def route(self, order: NewOrder, exclude: frozenset[str] = frozenset()) -> Route:
+        """The venue ``order`` goes to now, or why it cannot go anywhere; ``exclude``: venues not to
+        use (they refused this order's children)."""
+        return self._route(order, exclude)[0]
+
+    def plan(self, order: NewOrder, exclude: frozenset[str] = frozenset()) -> Plan:
+        """Where ``order`` goes: whole to one venue, or split into legs (the module's docstring)."""
+        route, ranked = self._route(order, exclude)
+        if route.reason is not None or len(ranked) < 2 or order.time_in_force is TimeInForce.FOK:
+            return Plan(route)
+        buy = order.side is Side.BUY
+        limit = order.price if order.ord_type is OrdType.LIMIT else None
+        remaining = order.quantity
+        legs: list[Leg] = []
+        for venue, touch, size in ranked:
+            if touch is None or size is None or remaining <= 0:
+                break  # ranked: the venues with a quote come first
+            if limit is not None and (touch > limit if buy else touch < limit):
+                continue  # a later venue's touch may still be within the limit (its fee made it rank lower)
+            take = min(remaining, size)
+            legs.append(Leg(venue, take, True))
+            remaining -= take
+        if not legs or legs[0].quantity == order.quantity:
+            return Plan(route)  # nothing displayed, or the first venue shows enough: whole, no children
+        if remaining > 0 and order.time_in_force is not TimeInForce.IOC:
+            legs.append(Leg(route.venue, remaining, False))
+        if all(leg.venue == route.venue for leg in legs):
+            return Plan(route)  # one venue in the end: whole
+        described = ",".join(f'{{"venue":{self._names[leg.venue]},"quantity":"{leg.quantity}",'
+                             f'"tif":"{TimeInForce.IOC if leg.sweep else order.time_in_force}"}}' for leg in legs)
+        decision = f'{route.decision[:-1]},"legs":[{described}]}}'
+        return Plan(Route(route.venue, None, decision), tuple(legs))
+
+    def _route(self, order: NewOrder, exclude: frozenset[str]
+               ) -> tuple[Route, list[tuple[str, Decimal | None, Decimal | None]]]:
+        """The route, and for the best-price policy the venues it ranked (venue, touch, size at the
+        touch), best first."""
         instrument = self._instruments.get(order.symbol)
         if instrument is None:
-            return Route("", f"no venue for unknown symbol {order.symbol}", "")
+            return Route("", f"no venue for unknown symbol {order.symbol}", ""), []
         if order.ex_destination is not None:
-            return self._destination(instrument, order.ex_destination)
-        return self._best(instrument, order.side)
+            return self._destination(instrument, order.ex_destination), []
+        return self._best(instrument, order.side, exclude)
 
     def _destination(self, instrument: Instrument, venue: str) -> Route:
         if instrument.listing(venue) is None:  # the client's text: kept nowhere, no venue of the order
@@ -178,43 +241,49 @@ class Router:
             return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
         return Route(venue, None, decision)
 
-    def _best(self, instrument: Instrument, side: Side) -> Route:
+    def _best(self, instrument: Instrument, side: Side, exclude: frozenset[str]
+              ) -> tuple[Route, list[tuple[str, Decimal | None, Decimal | None]]]:
         up = self._up
         if len(instrument.listings) == 1:  # nothing to choose: the common case costs one lookup
             venue = instrument.venue
             decision = _decision("only_venue", venue)
-            if venue not in up:
-                return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
-            return Route(venue, None, decision)
+            if venue not in up or venue in exclude:
+                return Route(venue, f"venue {venue} for {instrument.symbol} is not connected"
+                                    if venue not in up else f"venue {venue} refused the order", decision), []
+            return Route(venue, None, decision), []
         symbol = instrument.symbol
         scoring = self._scoring_of(instrument)
         buy = side is Side.BUY
-        best: tuple[bool, Decimal, int, int] | None = None
-        venue = instrument.venue
+        ranked: list[tuple[tuple[bool, Decimal, int, int], str, Decimal | None, Decimal | None]] = []
         considered = []  # each venue's inputs, as JSON objects (formatted by hand: json.dumps costs 4x)
         for index, listing in enumerate(instrument.listings):
             name = self._names[listing.venue]
             scored = scoring.get(listing.venue)
-            if scored is None:
-                considered.append(f'{{"venue":{name},"up":false}}')
+            if scored is None or listing.venue in exclude:
+                considered.append(f'{{"venue":{name},"up":false}}' if scored is None
+                                  else f'{{"venue":{name},"up":true,"refused":true}}')
                 continue
             orders, penalty_bps, scores_json = scored
-            bid, offer = self._quotes.get((listing.venue, symbol), (None, None))
-            touch = offer if buy else bid
+            bid, offer, bid_size, offer_size = self._quotes.get((listing.venue, symbol), _NO_QUOTE)
+            touch, size = (offer, offer_size) if buy else (bid, bid_size)
             price = instrument.reference_price if touch is None else touch
             fee = listing.fee_per_unit(price)
             penalty = price * penalty_bps / _BPS if penalty_bps else _ZERO
             expected = price + fee + penalty if buy else price - fee - penalty
             key = (touch is None, expected if buy else -expected, orders, index)  # a sell: most proceeds first
-            if best is None or key < best:
-                best, venue = key, listing.venue
-            considered.append(f'{{"venue":{name},"up":true,"touch":{_json(touch)},"fee":"{fee}",{scores_json},'
-                              f'"expected":"{expected}"}}')
+            ranked.append((key, listing.venue, touch, size))
+            considered.append(f'{{"venue":{name},"up":true,"touch":{_json(touch)},"size":{_json(size)},'
+                              f'"fee":"{fee}",{scores_json},"expected":"{expected}"}}')
         venues = ",".join(considered)
-        if best is None:
-            return Route(venue, f"no venue of {symbol} is connected ({', '.join(instrument.venues)})",
-                         f'{{"policy":"best_price","venue":null,"venues":[{venues}]}}')
-        return Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}')
+        if not ranked:
+            refused = [v for v in instrument.venues if v in exclude]
+            why = (f"every venue of {symbol} that is connected refused the order ({', '.join(refused)})" if refused
+                   else f"no venue of {symbol} is connected ({', '.join(instrument.venues)})")
+            return Route(instrument.venue, why, f'{{"policy":"best_price","venue":null,"venues":[{venues}]}}'), []
+        ranked.sort()
+        venue = ranked[0][1]
+        return (Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}'),
+                [(v, touch, size) for _, v, touch, size in ranked])
 
 
     def _scoring_of(self, instrument: Instrument) -> dict[str, tuple[int, Decimal, str]]:

@@ -254,6 +254,8 @@ class TcaEngine:
         self._settle_due(stamped, inclusive=True)
 
     def _on_order(self, data: Mapping[str, Any]) -> None:
+        if data.get("parent_id") is not None:
+            return  # a child: measured as its parent, whose fills name the child's venue
         order_id = int(data["order_id"])
         known = self._orders.get(order_id)
         status = str(data["status"])
@@ -361,7 +363,7 @@ class TcaEngine:
         ended = dataclasses.replace(order, end_mid=end_mid, shortfall=shortfall, fill_rate=rate,
                                     time_to_complete_ns=done_ns - order.created_ns)
         self._put_order(ended)
-        if order.reached_venue and order.venue != GATEWAY:
+        if order.reached_venue and order.venue not in (GATEWAY, ""):  # "": split across venues
             self._observe(order.venue, order.symbol, order.quantity, "reject_rate",
                           Decimal(1 if order.venue_rejected else 0), order.ended_ns)
             if not order.venue_rejected:

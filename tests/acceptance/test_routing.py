@@ -162,3 +162,83 @@ def test_replace_and_cancel_reach_the_venue_the_order_went_to(
     at_sim2 = eventually(lambda: simulator.venue("SIM2").journal.orders("FIXGATE"), lambda orders: orders)
     assert [(o["status"], D(o["quantity"]), D(o["price"])) for o in at_sim2] == [("CANCELED", D(200), D("189.6"))]
     assert simulator.venue("SIM").journal.orders("FIXGATE") == []
+
+
+# -- SPLIT ORDERS ------------------------------------------------------------------------------------------
+
+
+def until_done(client: FixClient, cl_ord_id: str, done: tuple[str, ...] = ("2", "4", "8")) -> list:  # type: ignore[type-arg]
+    """Every ExecutionReport for ``cl_ord_id`` up to the one whose OrdStatus is in ``done``."""
+    got = []
+    while True:
+        report = client.expect("8", where={11: cl_ord_id})
+        got.append(report)
+        if report[39] in done:
+            return got
+
+
+def splits(gateway: Fixgate, quantity: int, price: str | None = None) -> None:
+    """Wait until both venues' market data shows less at the best touch than ``quantity``: the router
+    then splits such an order (its plan has legs)."""
+    assert gateway.router is not None
+    router = gateway.router
+    order = NewOrder("probe", "p", "P", "AAPL", Side.BUY, OrdType.MARKET if price is None else OrdType.LIMIT,
+                     D(quantity), None if price is None else D(price), TimeInForce.DAY, 0)
+    eventually(lambda: router.plan(order).legs, lambda legs: len({leg.venue for leg in legs}) == 2)
+
+
+def test_a_market_order_bigger_than_the_best_offer_sweeps_both_venues_as_one_order(
+    gateway: Fixgate, connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    splits(gateway, 250)
+    client = connect("CLIENT1")
+    client.send("D", order_fields("sw-1", 250, None))
+    got = until_done(client, "sw-1")
+    fills = [r for r in got if r[150] == "F"]
+    assert got[-1][39] == "2" and got[-1].decimal(14) == D(250)
+    assert {r[37] for r in got} == {got[0][37]}  # one order, one OrderID
+    assert {f[30] for f in fills} == {"SIM", "SIM2"}  # LastMkt: each child's venue
+    assert sum(f.decimal(32) for f in fills) == D(250)
+    notional = sum(f.decimal(32) * f.decimal(31) for f in fills)
+    assert abs(got[-1].decimal(6) - notional / 250) < D("0.00000001")
+
+    parent = book_order(rest, got[0][37], "FILLED")
+    assert parent["venue"] == "" and parent["parent_id"] is None
+    assert [leg["tif"] for leg in json.loads(parent["route"])["legs"]][:2] == ["IOC", "IOC"]
+    children = parent["children"]
+    assert {c["venue"] for c in children} == {"SIM", "SIM2"}
+    assert all(c["parent_id"] == parent["order_id"] for c in children)
+    assert sum(D(c["cum_qty"]) for c in children) == D(250)
+    venue_fills = [D(f["quantity"]) for v in ("SIM", "SIM2") for f in simulator.venue(v).journal.fills("FIXGATE")]
+    assert sum(venue_fills) == D(250)  # what the venues did, once
+    eventually(lambda: rest.get("/positions", params={"account": "CLIENT1"}).json(),
+               lambda p: len(p) == 1 and D(p[0]["quantity"]) == D(250))  # each fill once
+    listed = rest.get("/executions", params={"account": "CLIENT1"}).json()
+    assert {e["order_id"] for e in listed} == {parent["order_id"]}  # the client's order, not its children
+
+
+def test_cancel_and_replace_of_an_order_working_at_two_venues(
+    gateway: Fixgate, connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    splits(gateway, 900, "190.01")
+    client = connect("CLIENT1")
+    client.send("D", order_fields("cr-1", 900, "190.01"))
+    # Both sweeps fill; what the post at SIM2 does not find there rests at 190.01.
+    first = client.expect("8", where={11: "cr-1", 39: "0"})
+    parent_id = first[37]
+    parent = eventually(lambda: rest.get(f"/orders/{parent_id}").json(),
+                        lambda o: D(o["cum_qty"]) > 0 and any(c["status"] == "NEW" or c["status"] == "PARTIALLY_FILLED"
+                                                              for c in o["children"]))
+    assert {c["venue"] for c in parent["children"]} == {"SIM", "SIM2"}
+    client.send("G", {41: "cr-1", 11: "cr-2", 21: "1", 55: "AAPL", 54: "1", 38: 950, 40: "2", 44: "190.00",
+                      60: order_fields("t", 1, None)[60]})
+    replaced = client.expect("8", where={11: "cr-2", 150: "5"})
+    assert (replaced.decimal(38), replaced.decimal(44), replaced[37], replaced[41]) == (D(950), D(190), parent_id, "cr-1")
+    client.send("F", {41: "cr-2", 11: "cr-3", 55: "AAPL", 54: "1", 38: 950, 60: order_fields("t", 1, None)[60]})
+    canceled = client.expect("8", where={11: "cr-3", 39: "4"})
+    assert (canceled[41], canceled[37]) == ("cr-2", parent_id)
+    booked = book_order(rest, parent_id, "CANCELED")
+    assert all(c["status"] in ("CANCELED", "FILLED") for c in booked["children"])
+    assert D(booked["cum_qty"]) == sum(D(c["cum_qty"]) for c in booked["children"]) == canceled.decimal(14)
+    venue_fills = [D(f["quantity"]) for v in ("SIM", "SIM2") for f in simulator.venue(v).journal.fills("FIXGATE")]
+    assert sum(venue_fills) == canceled.decimal(14)

@@ -1,0 +1,271 @@
+"""A client's order split across venues: the router's plan (a sweep of each venue's displayed size
+with IOC children, the rest posted at the preferred venue) and the parent the client knows, whose
+fills, acknowledgement, cancel, replace and end are its children's, rolled up; exposure and the
+position count each fill once."""
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal as D
+
+from domain.model import (
+    CancelOrder,
+    ClientCancelReject,
+    ClientReport,
+    Effect,
+    ExecKind,
+    ExecutionRecord,
+    Instrument,
+    Listing,
+    NewOrder,
+    OrderRecord,
+    OrderStatus,
+    OrdType,
+    ReplaceOrder,
+    RequestKind,
+    Routed,
+    Side,
+    TimeInForce,
+    VenueCancelReject,
+    VenueChange,
+    VenueReport,
+)
+from oms.manager import OrderManager
+from oms.router import Leg, Router
+from risk import OrderLimits, PreTradeRisk, RiskConfig
+from tests.unit.oms.test_manager import Book
+
+AAPL = Instrument("AAPL", "SIM", D("0.01"), D(1), D("190.00"), (Listing("SIM"), Listing("SIM2")))
+INSTRUMENTS = {"AAPL": AAPL}
+
+
+def two_venues(sim: tuple[str, str] = ("190.01", "100"), sim2: tuple[str, str] = ("190.02", "150")) -> Router:
+    router = Router(INSTRUMENTS)
+    for venue, (offer, size) in (("SIM", sim), ("SIM2", sim2)):
+        router.set_venue_up(venue, True)
+        router.quoted(venue, "AAPL", D(offer) - D("0.02"), D(offer), D(500), D(size))
+    return router
+
+
+def buy(qty: str = "300", ord_type: OrdType = OrdType.MARKET, price: str | None = None,
+        tif: TimeInForce = TimeInForce.DAY, cl: str = "p1") -> NewOrder:
+    return NewOrder("S1", cl, "ACC", "AAPL", Side.BUY, ord_type, D(qty), None if price is None else D(price), tif, 1)
+
+
+# -- THE PLAN --------------------------------------------------------------------------------------------
+
+
+def test_a_buy_bigger_than_the_best_offer_sweeps_each_venues_displayed_size_and_posts_the_rest() -> None:
+    plan = two_venues().plan(buy())
+    assert plan.legs == (Leg("SIM", D(100), True), Leg("SIM2", D(150), True), Leg("SIM", D(50), False))
+    decision = json.loads(plan.route.decision)
+    assert decision["venue"] == "SIM"
+    assert [(leg["venue"], leg["quantity"], leg["tif"]) for leg in decision["legs"]] == [
+        ("SIM", "100", "IOC"), ("SIM2", "150", "IOC"), ("SIM", "50", "DAY")]
+    assert {v["venue"]: v["size"] for v in decision["venues"]} == {"SIM": "100", "SIM2": "150"}
+
+
+def test_an_order_the_best_venue_shows_enough_for_goes_whole() -> None:
+    plan = two_venues().plan(buy("100"))
+    assert plan.legs == () and plan.route.venue == "SIM"
+    assert "legs" not in json.loads(plan.route.decision)
+
+
+def test_a_limit_sweeps_only_the_venues_within_it_and_one_venue_left_is_no_split() -> None:
+    router = two_venues()
+    assert router.plan(buy(ord_type=OrdType.LIMIT, price="190.01")).legs == ()  # SIM2's 190.02 is beyond it
+    plan = router.plan(buy(ord_type=OrdType.LIMIT, price="190.02"))
+    assert [leg.venue for leg in plan.legs] == ["SIM", "SIM2", "SIM"]
+
+
+def test_an_ioc_order_posts_nothing_and_a_fok_order_is_never_split() -> None:
+    router = two_venues()
+    assert router.plan(buy(tif=TimeInForce.IOC)).legs == (Leg("SIM", D(100), True), Leg("SIM2", D(150), True))
+    assert router.plan(buy(tif=TimeInForce.FOK)).legs == ()
+
+
+def test_a_venue_that_refused_the_order_is_left_out() -> None:
+    router = two_venues()
+    route = router.route(buy(), frozenset({"SIM"}))
+    assert route.venue == "SIM2" and route.reason is None
+    refused = router.route(buy(), frozenset({"SIM", "SIM2"}))
+    assert refused.reason == "every venue of AAPL that is connected refused the order (SIM, SIM2)"
+
+
+# -- THE PARENT --------------------------------------------------------------------------------------------
+
+
+class Split:
+    """An order manager over two venues with a book that keeps what it is handed."""
+
+    def __init__(self, router: Router | None = None) -> None:
+        self.book = Book()
+        self.risk = PreTradeRisk(INSTRUMENTS, RiskConfig(firm_orders=OrderLimits(max_order_qty=D(1000))))
+        self.router = router or two_venues()
+        self.oms = OrderManager(instruments=INSTRUMENTS, risk=self.risk, router=self.router, sink=self.book,
+                                clock_ns=lambda: 42)
+        self.seq = 0
+
+    def submit(self, order: NewOrder) -> list[Routed]:
+        children = self.oms.submit(order)
+        assert all(isinstance(c, Routed) for c in children), children
+        return children  # type: ignore[return-value]
+
+    def report(self, child: Routed, kind: ExecKind, status: OrderStatus, last_qty: str = "0", last_px: str = "0",
+               cum: str = "0", leaves: str = "0", cl: str | None = None, text: str = "") -> list[Effect]:
+        self.seq += 1
+        return self.oms.apply(VenueReport(
+            child.venue, cl or child.venue_cl_ord_id, None if cl is None else child.venue_cl_ord_id,
+            f"V{child.order_id}", f"E{self.seq}", kind, status, D(last_qty), D(last_px), D(cum), D(leaves), text, 5))
+
+    def parent(self, order_id: int) -> OrderRecord:
+        record = self.oms.order(order_id)
+        assert record is not None
+        return record
+
+
+def reports(effects: Sequence[Effect]) -> list[ClientReport]:
+    return [e for e in effects if isinstance(e, ClientReport)]
+
+
+def test_a_sweep_across_two_venues_fills_one_parent_the_client_sees_alone() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy())
+    assert [(c.venue, c.order.quantity, c.order.time_in_force) for c in (sweep_sim, sweep_sim2, post)] == [
+        ("SIM", D(100), TimeInForce.IOC), ("SIM2", D(150), TimeInForce.IOC), ("SIM", D(50), TimeInForce.DAY)]
+    parent_row, *child_rows = s.book.of(OrderRecord)
+    assert parent_row.cl_ord_id == "p1" and parent_row.parent_id is None and parent_row.venue == ""
+    assert [r.parent_id for r in child_rows] == [parent_row.order_id] * 3
+    parent_id = parent_row.order_id
+    assert list(s.risk.view.working) == [parent_id]  # risk counts the parent, once
+    assert s.risk.view.exposure("ACC", "AAPL").open_buy_qty == D(300)
+
+    [ack] = reports(s.report(sweep_sim, ExecKind.NEW, OrderStatus.NEW, leaves="100"))
+    assert (ack.order_id, ack.cl_ord_id, ack.kind, ack.status) == (parent_id, "p1", ExecKind.NEW, OrderStatus.NEW)
+    assert reports(s.report(sweep_sim2, ExecKind.NEW, OrderStatus.NEW, leaves="150")) == []  # acknowledged once
+    [first] = reports(s.report(sweep_sim, ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100"))
+    assert (first.order_id, first.last_mkt, first.last_qty, first.cum_qty, first.leaves_qty, first.status) == (
+        parent_id, "SIM", D(100), D(100), D(200), OrderStatus.PARTIALLY_FILLED)
+    [second] = reports(s.report(sweep_sim2, ExecKind.TRADE, OrderStatus.FILLED, "150", "190.02", "150"))
+    assert (second.last_mkt, second.cum_qty, second.leaves_qty) == ("SIM2", D(250), D(50))
+    [last] = reports(s.report(post, ExecKind.TRADE, OrderStatus.FILLED, "50", "190.03", "50"))
+    assert (last.status, last.cum_qty, last.leaves_qty) == (OrderStatus.FILLED, D(300), D(0))
+    assert last.avg_px == ((100 * D("190.01") + 150 * D("190.02") + 50 * D("190.03")) / 300).quantize(D("1e-8"))
+    [position] = s.oms.positions()
+    assert position.quantity == D(300)  # each fill once
+    assert s.parent(parent_id).status is OrderStatus.FILLED
+    parent_fills = [e for e in s.book.of(ExecutionRecord) if e.order_id == parent_id and e.kind is ExecKind.TRADE]
+    assert [(e.venue, e.last_qty) for e in parent_fills] == [("SIM", D(100)), ("SIM2", D(150)), ("SIM", D(50))]
+    assert s.oms._parents == {}
+    assert s.risk.view.exposure("ACC", "AAPL").open_buy_qty == D(0)
+
+
+def test_what_an_ioc_child_leaves_is_posted_again_at_the_preferred_venue() -> None:
+    s = Split()
+    sweep_sim, _, post = s.submit(buy())
+    s.report(sweep_sim, ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "60", "190.01", "60", "40")
+    effects = s.report(sweep_sim, ExecKind.CANCELED, OrderStatus.CANCELED, cum="60")
+    assert reports(effects) == []  # the client's order works on
+    [again] = [e for e in effects if isinstance(e, Routed)]
+    assert (again.venue, again.order.quantity, again.order.time_in_force) == ("SIM", D(40), TimeInForce.DAY)
+    child = s.oms.order(again.order_id)
+    assert child is not None and child.parent_id == post.order_id - 3 and json.loads(child.route)["leg"] == "reroute"
+
+
+def test_a_child_every_venue_refuses_ends_the_parent_rejected_with_each_reason() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy())
+    effects = s.report(sweep_sim, ExecKind.REJECTED, OrderStatus.REJECTED, text="halted")
+    [to_sim2] = [e for e in effects if isinstance(e, Routed)]
+    assert (to_sim2.venue, to_sim2.order.quantity) == ("SIM2", D(100))  # not back to SIM
+    [post_to_sim2] = [e for e in s.report(post, ExecKind.REJECTED, OrderStatus.REJECTED, text="halted")
+                      if isinstance(e, Routed)]
+    assert (post_to_sim2.venue, post_to_sim2.order.quantity) == ("SIM2", D(50))
+    for child in (sweep_sim2, to_sim2):  # nowhere left to go; a child still works: the parent too
+        effects = s.report(child, ExecKind.REJECTED, OrderStatus.REJECTED, text="no liquidity")
+        assert reports(effects) == [] and not any(isinstance(e, Routed) for e in effects)
+    [end] = reports(s.report(post_to_sim2, ExecKind.REJECTED, OrderStatus.REJECTED, text="no liquidity"))
+    assert (end.kind, end.status, end.cl_ord_id) == (ExecKind.REJECTED, OrderStatus.REJECTED, "p1")
+    assert end.text == ("SIM: halted; SIM: halted; SIM2: no liquidity; SIM2: no liquidity; SIM2: no liquidity;"
+                        " every venue of AAPL that is connected refused the order (SIM, SIM2)")
+    assert s.risk.view.exposure("ACC", "AAPL").open_buy_qty == D(0)
+    assert s.oms.positions() == []
+
+
+def test_cancelling_the_parent_cancels_every_live_child_and_answers_once() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy())
+    s.report(sweep_sim, ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100")
+    s.report(sweep_sim2, ExecKind.CANCELED, OrderStatus.CANCELED)  # rerouted: 150 more at SIM
+    rerouted = s.oms._parents[post.order_id - 3].children[-1]
+    effects = s.oms.request_cancel(CancelOrder("S1", "p1-x", "p1", 0))
+    [pending] = reports(effects)
+    assert (pending.kind, pending.cl_ord_id, pending.orig_cl_ord_id) == (ExecKind.PENDING_CANCEL, "p1-x", "p1")
+    cancels = [e for e in effects if isinstance(e, VenueChange)]
+    assert sorted(c.order_id for c in cancels) == sorted([post.order_id, rerouted.order_id])
+    assert all(c.kind is RequestKind.CANCEL for c in cancels)
+    by_id = {c.order_id: c for c in cancels}
+    assert reports(s.report(post, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[post.order_id].venue_cl_ord_id)) == []
+    rerouted_routed = Routed(rerouted.order_id, rerouted.venue, rerouted.venue_cl_ord_id, buy())
+    [done] = reports(s.report(rerouted_routed, ExecKind.CANCELED, OrderStatus.CANCELED,
+                              cl=by_id[rerouted.order_id].venue_cl_ord_id))
+    assert (done.kind, done.status, done.cl_ord_id, done.orig_cl_ord_id, done.cum_qty) == (
+        ExecKind.CANCELED, OrderStatus.CANCELED, "p1-x", "p1", D(100))
+    assert s.oms.status_report("S1", "p1-x") is not None
+
+
+def test_a_mass_cancel_reaches_the_children_through_their_parent() -> None:
+    s = Split()
+    children = s.submit(buy())
+    effects = s.oms.cancel_orders(session="S1")
+    assert sorted(e.order_id for e in effects if isinstance(e, VenueChange)) == sorted(c.order_id for c in children)
+    [pending] = reports(effects)
+    assert pending.kind is ExecKind.PENDING_CANCEL and pending.order_id == children[0].order_id - 1
+
+
+def test_replacing_the_parent_cancels_its_children_then_places_the_new_quantity() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy())
+    parent_id = post.order_id - 3
+    s.report(sweep_sim, ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100")
+    s.report(sweep_sim2, ExecKind.TRADE, OrderStatus.FILLED, "150", "190.02", "150")
+    effects = s.oms.request_replace(ReplaceOrder("S1", "p1-r", "p1", D(400), None, 0))
+    [pending] = reports(effects)
+    assert pending.kind is ExecKind.PENDING_REPLACE
+    [cancel] = [e for e in effects if isinstance(e, VenueChange)]
+    assert cancel.order_id == post.order_id
+    effects = s.report(post, ExecKind.CANCELED, OrderStatus.CANCELED, cl=cancel.venue_cl_ord_id)
+    [replaced] = reports(effects)
+    assert (replaced.kind, replaced.cl_ord_id, replaced.orig_cl_ord_id, replaced.quantity, replaced.leaves_qty) == (
+        ExecKind.REPLACED, "p1-r", "p1", D(400), D(150))
+    placed = [e for e in effects if isinstance(e, Routed)]
+    assert sum(r.order.quantity for r in placed) == D(150)  # 400 - 250 filled, placed again
+    assert all(s.oms.order(r.order_id).parent_id == parent_id for r in placed)  # type: ignore[union-attr]
+
+
+def test_a_child_whose_cancel_is_refused_fails_the_parents_cancel_and_the_freed_rest_is_placed_again() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy())
+    effects = s.oms.request_cancel(CancelOrder("S1", "p1-x", "p1", 0))
+    by_id = {e.order_id: e for e in effects if isinstance(e, VenueChange)}
+    s.report(sweep_sim, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[sweep_sim.order_id].venue_cl_ord_id)
+    s.report(sweep_sim2, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[sweep_sim2.order_id].venue_cl_ord_id)
+    refused = s.oms.apply_cancel_reject(VenueCancelReject(
+        "SIM", by_id[post.order_id].venue_cl_ord_id, post.venue_cl_ord_id, "market closed for cancels", 7))
+    [reject] = [e for e in refused if isinstance(e, ClientCancelReject)]
+    assert (reject.cl_ord_id, reject.orig_cl_ord_id, reject.order_id) == ("p1-x", "p1", post.order_id - 3)
+    assert "could not be cancelled: venue SIM: market closed for cancels" in reject.text
+    [again] = [e for e in refused if isinstance(e, Routed)]
+    assert again.order.quantity == D(250)  # the two cancelled sweeps' quantity works again
+    assert s.parent(post.order_id - 3).status is OrderStatus.PENDING_NEW
+
+
+def test_a_restart_rebuilds_the_parent_and_a_childs_fill_rolls_up() -> None:
+    s = Split()
+    children = s.submit(buy())
+    s.report(children[0], ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100")
+    latest = {r.order_id: r for r in s.book.of(OrderRecord)}
+    again = Split(two_venues())
+    again.oms.restore([r for r in latest.values() if not r.status.is_terminal], [])
+    parent_id = children[0].order_id - 1
+    [fill] = reports(again.report(children[1], ExecKind.TRADE, OrderStatus.FILLED, "150", "190.02", "150"))
+    assert (fill.order_id, fill.cum_qty, fill.last_mkt) == (parent_id, D(250), "SIM2")
