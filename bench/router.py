@@ -1,13 +1,15 @@
-"""How long the router takes to choose a venue for one order, by policy.
+"""How long the router takes to decide where one order goes, by policy.
 
     .venv/bin/python -m bench.router [--venues 3] [--routes 200000]
 
 Builds a ``Router`` over the shipped instruments listed on ``--venues`` venues (each with fees), every
-venue up with a quote and TCA scores that count, and times ``route`` with ``perf_counter_ns`` (one
-call per sample; the timer's own cost, measured and printed, is included), garbage collector off, for:
-``best_price`` (orders alternating sides and symbols, quotes moving between calls as market data
-would), ``ex_destination``, and ``only_venue`` (an instrument on one venue: what every order paid
-before routing had a choice). Prints p50/p90/p99/p99.9 in microseconds of each and writes them under
+venue up with a quote of 100 displayed and TCA scores that count, and times ``plan`` (what the OMS
+calls for each order) with ``perf_counter_ns`` (one call per sample; the timer's own cost, measured and
+printed, is included), garbage collector off, for: ``best_price`` (orders of 100 alternating sides and
+symbols, quotes moving between calls as market data would: the best venue shows enough, the order
+goes whole), ``split`` (the same orders for 250: swept across the venues and the rest posted),
+``ex_destination``, and ``only_venue`` (an instrument on one venue: what every order paid before
+routing had a choice). Prints p50/p90/p99/p99.9 in microseconds of each and writes them under
 bench/results/.
 """
 
@@ -28,8 +30,13 @@ from domain.model import Instrument, Listing, NewOrder, OrdType, Side, TimeInFor
 from fixgate.config import DEFAULT_CONFIG_DIR, load_instruments
 from oms.router import MIN_OBSERVATIONS, Router, VenueCost
 
+DISPLAYED = Decimal(100)  # the size every venue shows at its touch
 
-def build(venues: int, seed: int) -> tuple[Router, list[NewOrder], list[tuple[str, str, Decimal, Decimal]]]:
+
+Quote = tuple[str, str, Decimal, Decimal, Decimal, Decimal]
+
+
+def build(venues: int, seed: int) -> tuple[Router, list[NewOrder], list[Quote]]:
     """A router with every shipped symbol on ``venues`` venues plus ONE, a symbol on one venue; the
     orders to route and the quote updates to apply between them."""
     shipped = load_instruments(DEFAULT_CONFIG_DIR / "instruments.toml")
@@ -52,11 +59,11 @@ def build(venues: int, seed: int) -> tuple[Router, list[NewOrder], list[tuple[st
     for _ in range(1000):
         symbol = rng.choice(sorted(shipped))
         mid = shipped[symbol].reference_price + Decimal(rng.randint(-20, 20)) / 100
-        quotes.append((rng.choice(names), symbol, mid - Decimal("0.01"), mid + Decimal("0.01")))
-    for venue, symbol, bid, offer in quotes:
-        router.quoted(venue, symbol, bid, offer)
+        quotes.append((rng.choice(names), symbol, mid - Decimal("0.01"), mid + Decimal("0.01"), DISPLAYED, DISPLAYED))
+    for quote in quotes:
+        router.quoted(*quote)
     orders = [NewOrder("FIX.4.4:FIXGATE->CLIENT1", f"c{n}", "ACC", rng.choice(sorted(shipped)),
-                       rng.choice((Side.BUY, Side.SELL)), OrdType.LIMIT, Decimal(100), Decimal(190),
+                       rng.choice((Side.BUY, Side.SELL)), OrdType.MARKET, Decimal(100), None,
                        TimeInForce.DAY, 0) for n in range(10_000)]
     return router, orders, quotes
 
@@ -97,20 +104,23 @@ def main(argv: list[str] | None = None, results: Path = RESULTS) -> int:
 
     destination = [replace(o, ex_destination=f"V{args.venues - 1}") for o in orders]
     single = [replace(o, symbol="ONE") for o in orders]
+    bigger = [replace(o, quantity=Decimal(250)) for o in orders]
+    assert router.plan(bigger[0]).legs and not router.plan(orders[0]).legs
     result = {
         "venues": args.venues,
         "routes": args.routes,
         "timer_overhead_ns": overhead,
-        "best_price": _percentiles(measure(router.route, orders, args.routes, requote)),
-        "ex_destination": _percentiles(measure(router.route, destination, args.routes)),
-        "only_venue": _percentiles(measure(router.route, single, args.routes)),
+        "best_price": _percentiles(measure(router.plan, orders, args.routes, requote)),
+        "split": _percentiles(measure(router.plan, bigger, args.routes, requote)),
+        "ex_destination": _percentiles(measure(router.plan, destination, args.routes)),
+        "only_venue": _percentiles(measure(router.plan, single, args.routes)),
     }
     results.mkdir(exist_ok=True)
     out = results / f"router-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"router, {args.venues} venues per symbol, {args.routes} routes per policy, gc off"
           f" (timer overhead {overhead} ns included)")
-    for policy in ("best_price", "ex_destination", "only_venue"):
+    for policy in ("best_price", "split", "ex_destination", "only_venue"):
         r = result[policy]
         assert isinstance(r, dict)
         print(f"  {policy:14}: p50 {r['p50_us']:.2f} us   p90 {r['p90_us']:.2f} us   p99 {r['p99_us']:.2f} us"

@@ -83,6 +83,8 @@ class VenueCost:
 
 _NO_COST = VenueCost(None, 0, None, 0, None, 0)
 _NO_QUOTE: tuple[None, None, None, None] = (None, None, None, None)
+# A venue as the best-price policy ranked it: (rank key, venue, touch, size displayed at the touch).
+_Ranked = tuple[tuple[bool, Decimal, int, int], str, Decimal | None, Decimal | None]
 
 
 def _penalties(costs: Mapping[str, VenueCost]) -> dict[str, Decimal]:
@@ -197,11 +199,15 @@ class Router:
         route, ranked = self._route(order, exclude)
         if route.reason is not None or len(ranked) < 2 or order.time_in_force is TimeInForce.FOK:
             return Plan(route)
+        best = ranked[0]
+        if best[2] is None or best[3] is None or best[3] >= order.quantity:
+            return Plan(route)  # the common case: the first venue shows enough (or shows no size)
+        ranked.sort()
         buy = order.side is Side.BUY
         limit = order.price if order.ord_type is OrdType.LIMIT else None
         remaining = order.quantity
         legs: list[Leg] = []
-        for venue, touch, size in ranked:
+        for _, venue, touch, size in ranked:
             if touch is None or size is None or remaining <= 0:
                 break  # ranked: the venues with a quote come first
             if limit is not None and (touch > limit if buy else touch < limit):
@@ -220,10 +226,9 @@ class Router:
         decision = f'{route.decision[:-1]},"legs":[{described}]}}'
         return Plan(Route(route.venue, None, decision), tuple(legs))
 
-    def _route(self, order: NewOrder, exclude: frozenset[str]
-               ) -> tuple[Route, list[tuple[str, Decimal | None, Decimal | None]]]:
-        """The route, and for the best-price policy the venues it ranked (venue, touch, size at the
-        touch), best first."""
+    def _route(self, order: NewOrder, exclude: frozenset[str]) -> tuple[Route, list[_Ranked]]:
+        """The route, and for the best-price policy the venues it ranked: (rank key, venue, touch, size
+        at the touch), the route's venue first, the rest in no order."""
         instrument = self._instruments.get(order.symbol)
         if instrument is None:
             return Route("", f"no venue for unknown symbol {order.symbol}", ""), []
@@ -241,8 +246,7 @@ class Router:
             return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
         return Route(venue, None, decision)
 
-    def _best(self, instrument: Instrument, side: Side, exclude: frozenset[str]
-              ) -> tuple[Route, list[tuple[str, Decimal | None, Decimal | None]]]:
+    def _best(self, instrument: Instrument, side: Side, exclude: frozenset[str]) -> tuple[Route, list[_Ranked]]:
         up = self._up
         if len(instrument.listings) == 1:  # nothing to choose: the common case costs one lookup
             venue = instrument.venue
@@ -254,12 +258,13 @@ class Router:
         symbol = instrument.symbol
         scoring = self._scoring_of(instrument)
         buy = side is Side.BUY
-        ranked: list[tuple[tuple[bool, Decimal, int, int], str, Decimal | None, Decimal | None]] = []
+        ranked: list[_Ranked] = []
+        best: _Ranked | None = None
         considered = []  # each venue's inputs, as JSON objects (formatted by hand: json.dumps costs 4x)
         for index, listing in enumerate(instrument.listings):
             name = self._names[listing.venue]
             scored = scoring.get(listing.venue)
-            if scored is None or listing.venue in exclude:
+            if scored is None or (exclude and listing.venue in exclude):
                 considered.append(f'{{"venue":{name},"up":false}}' if scored is None
                                   else f'{{"venue":{name},"up":true,"refused":true}}')
                 continue
@@ -271,19 +276,22 @@ class Router:
             penalty = price * penalty_bps / _BPS if penalty_bps else _ZERO
             expected = price + fee + penalty if buy else price - fee - penalty
             key = (touch is None, expected if buy else -expected, orders, index)  # a sell: most proceeds first
-            ranked.append((key, listing.venue, touch, size))
+            entry = (key, listing.venue, touch, size)
+            if best is None or key < best[0]:
+                best = entry
+                ranked.insert(0, entry)
+            else:
+                ranked.append(entry)
             considered.append(f'{{"venue":{name},"up":true,"touch":{_json(touch)},"size":{_json(size)},'
                               f'"fee":"{fee}",{scores_json},"expected":"{expected}"}}')
         venues = ",".join(considered)
-        if not ranked:
+        if best is None:
             refused = [v for v in instrument.venues if v in exclude]
             why = (f"every venue of {symbol} that is connected refused the order ({', '.join(refused)})" if refused
                    else f"no venue of {symbol} is connected ({', '.join(instrument.venues)})")
             return Route(instrument.venue, why, f'{{"policy":"best_price","venue":null,"venues":[{venues}]}}'), []
-        ranked.sort()
-        venue = ranked[0][1]
-        return (Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}'),
-                [(v, touch, size) for _, v, touch, size in ranked])
+        venue = best[1]
+        return Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}'), ranked
 
 
     def _scoring_of(self, instrument: Instrument) -> dict[str, tuple[int, Decimal, str]]:

@@ -20,7 +20,7 @@ from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient
 from simulator import SimulatorConfig, VenueConfig
-from simulator.config import SimInstrument
+from simulator.config import SimInstrument, VenueDialect
 from simulator.venue import Simulator
 from tests.acceptance.conftest import API_TOKEN
 from tests.support import eventually, free_port, order_fields
@@ -34,10 +34,13 @@ SIM2_INSTRUMENTS = (SimInstrument("AAPL", D("0.01"), D(1), D("189.95")),
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Simulator]:
-    """Two venues in one simulator: SIM as shipped and SIM2, AAPL 5 cents lower."""
+def simulator(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    """Two venues in one simulator: SIM as shipped and SIM2, AAPL 5 cents lower (with the dialect a
+    test gives as its ``simulator`` parameter)."""
+    dialect = getattr(request, "param", VenueDialect())
     config = SimulatorConfig((VenueConfig(name="SIM", port=free_port()),
-                              VenueConfig(name="SIM2", port=free_port(), instruments=SIM2_INSTRUMENTS)))
+                              VenueConfig(name="SIM2", port=free_port(), instruments=SIM2_INSTRUMENTS,
+                                          dialect=dialect)))
     sim = Simulator(config, tmp_path / "sim")
     sim.start()
     yield sim
@@ -242,3 +245,26 @@ def test_cancel_and_replace_of_an_order_working_at_two_venues(
     assert D(booked["cum_qty"]) == sum(D(c["cum_qty"]) for c in booked["children"]) == canceled.decimal(14)
     venue_fills = [D(f["quantity"]) for v in ("SIM", "SIM2") for f in simulator.venue(v).journal.fills("FIXGATE")]
     assert sum(venue_fills) == canceled.decimal(14)
+
+
+@pytest.mark.parametrize("simulator", [VenueDialect(session_reject_ord_types=("1",))], indirect=True)
+def test_children_a_venue_refuses_go_to_the_other_venue_and_the_order_fills_there(
+    gateway: Fixgate, connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    # SIM2, the cheaper venue, refuses market orders at the session level (35=3 naming tag 40), as some
+    # venues do: its sweep and its post are refused, and each goes to SIM instead, never back to SIM2.
+    splits(gateway, 250)
+    client = connect("CLIENT1")
+    client.send("D", order_fields("rj-1", 250, None))
+    got = until_done(client, "rj-1")
+    assert got[-1][39] == "2" and got[-1].decimal(14) == D(250)
+    assert {r[30] for r in got if r[150] == "F"} == {"SIM"}
+    assert not [r for r in got if r[39] == "8"]  # the client never saw a child's refusal
+    parent = book_order(rest, got[0][37], "FILLED")
+    refused = [c for c in parent["children"] if c["status"] == "REJECTED"]
+    assert {c["venue"] for c in refused} == {"SIM2"} and len(refused) == 2
+    assert all("40" in c["text"] for c in refused), [c["text"] for c in refused]
+    rerouted = [json.loads(c["route"]) for c in parent["children"] if json.loads(c["route"])["leg"] == "reroute"]
+    assert [r["route"]["venue"] for r in rerouted] == ["SIM", "SIM"]
+    assert sum(D(f["quantity"]) for f in simulator.venue("SIM").journal.fills("FIXGATE")) == D(250)
+    assert simulator.venue("SIM2").journal.fills("FIXGATE") == []

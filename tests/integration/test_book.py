@@ -236,7 +236,7 @@ def test_upgrade_from_0001_numbers_old_executions_and_marks_each_symbol(database
             async with engine.begin() as conn:
                 for record in (order(1), order(2, symbol="MSFT")):
                     row = order_row(record)
-                    del row["pending"], row["chained"], row["route"]  # columns of 0006 and 0012
+                    del row["pending"], row["chained"], row["route"], row["parent_id"]  # columns of 0006, 0012, 0014
                     await conn.execute(insert(orders), [row])
                 for record in (
                     fill(1, "X1b", received_ns=T0 + 2_000, last_px=Decimal("190.07")),
