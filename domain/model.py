@@ -202,6 +202,7 @@ class Routed:
     venue: str
     venue_cl_ord_id: str
     order: NewOrder
+    parent_id: int | None = None  # a child's: the client's order it is one leg of
 
 
 @dataclass(frozen=True, slots=True)

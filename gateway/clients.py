@@ -455,8 +455,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         decided = time.time_ns()
         carried = self._dispatch(effects)
         outcome = effects[0]
-        if isinstance(outcome, Routed):
-            self._hops.order(outcome.order_id, now, decided, carried.order_sent_ns or None)
+        if isinstance(outcome, Routed):  # a split order's hops are the client's order's, its first child's send
+            self._hops.order(outcome.parent_id or outcome.order_id, now, decided, carried.order_sent_ns or None)
         elif isinstance(outcome, ClientReport) and outcome.kind is ExecKind.REJECTED:
             # (A resend's status report is of an order timed when first taken.)
             self._hops.order(outcome.order_id, now, decided, None)

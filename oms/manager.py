@@ -694,7 +694,7 @@ class OrderManager:
         records.append(child.record())
         return Routed(child_id, venue, venue_cl_ord_id, NewOrder(
             parent.session, venue_cl_ord_id, parent.account, parent.symbol, parent.side, parent.ord_type, quantity,
-            parent.price, time_in_force, received_ns))
+            parent.price, time_in_force, received_ns), parent.order_id)
 
     def _ask_parent(self, changes: _Changes, parent: Order, kind: RequestKind, cl_ord_id: str, now: int,
                     quantity: Decimal | None = None, price: Decimal | None = None, defer: bool = False) -> int:
