@@ -163,7 +163,7 @@ class OrderManager:
         # (venue, venue ClOrdID) of requests answered too late when their order ended first: the
         # venue's OrderCancelReject of one is expected, not an unknown report.
         self._ended_requests: set[tuple[str, str]] = set()
-        self._parents: dict[int, Order] = {}  # split orders not ended: their children's reports roll up
+        self._has_children = False  # a child order is in memory: client messages are looked at (``_roll_up``)
         self.counters = OmsCounters()
 
     def restore(
@@ -204,12 +204,11 @@ class OrderManager:
                               child.parent_id)
                     continue
                 parent.children = (*parent.children, child)
+            self._has_children = bool(children)
             for order in self._orders.values():
                 if order.parent_id is None and (order.venue or order.is_parent) and not order.status.is_terminal:
                     self._risk.restore_order(order.order_id, order.account, order.symbol, order.side)
                     self._show_risk(order)
-                    if order.is_parent:
-                        self._parents[order.order_id] = order
             for p in positions:
                 self._risk.restore_position(p)
             for a in applied:
@@ -341,8 +340,8 @@ class OrderManager:
                     or (symbol is not None and order.symbol != symbol)
                 ):
                     continue
-                if order.is_parent:
-                    deferred += self._sweep_parent(changes, order, now, defer_unacknowledged)
+                if order.is_parent:  # its children not acknowledged yet get their cancel at their first report
+                    deferred += self._sweep_parent(changes, order, now)
                     continue
                 if defer_unacknowledged and order.status is OrderStatus.PENDING_NEW:
                     order.cancel_on_ack = True
@@ -367,10 +366,10 @@ class OrderManager:
                                                          f" cancel order {order.parent_id}")
             changes = _Changes()
             if order.is_parent:
-                if order.pending is not None and order.pending.kind is RequestKind.CANCEL:
+                if order.pending is not None and (order.pending.kind is RequestKind.CANCEL or order.chained):
                     return Refusal(CancelRejectReason.ALREADY_PENDING,
                                    f"order {order_id} already has a cancel pending")
-                self._sweep_parent(changes, order, self._clock_ns(), False)
+                self._sweep_parent(changes, order, self._clock_ns())
                 return self._hand_off(changes)
             if not self._sweep_cancel(changes, order, self._clock_ns()):
                 return Refusal(CancelRejectReason.ALREADY_PENDING, f"order {order_id} already has a cancel pending")
@@ -669,16 +668,17 @@ class OrderManager:
         parent.venue = ""  # it works at its children's venues
         self._by_client_id[(parent.session, parent.cl_ord_id)] = parent
         self._risk.order_opened(parent.order_id, cmd)
-        self._parents[parent.order_id] = parent
         records: list[BookRecord | Breach] = [parent.record()]
-        effects: list[Effect] = [
-            self._new_child(records, parent, leg.venue, leg.quantity,
-                            TimeInForce.IOC if leg.sweep else parent.time_in_force,
-                            '"sweep"' if leg.sweep else '"post"', now, cmd.received_ns)
-            for leg in legs
-        ]
+        effects: list[Effect] = list(self._place(records, parent, legs, now, cmd.received_ns))
         self._sink(records)
         return effects
+
+    def _place(self, records: list[BookRecord | Breach], parent: Order, legs: Sequence[Leg], now: int,
+               received_ns: int) -> list[Routed]:
+        """A child of ``parent`` per leg (IOC for a sweep, else the parent's time in force)."""
+        return [self._new_child(records, parent, leg.venue, leg.quantity,
+                                TimeInForce.IOC if leg.sweep else parent.time_in_force,
+                                '"sweep"' if leg.sweep else '"post"', now, received_ns) for leg in legs]
 
     def _new_child(self, records: list[BookRecord | Breach], parent: Order, venue: str, quantity: Decimal,
                    time_in_force: TimeInForce, leg: str, now: int, received_ns: int) -> Routed:
@@ -690,29 +690,37 @@ class OrderManager:
                       ZERO, "", now, now, f'{{"parent":{parent.order_id},"leg":{leg}}}', parent.order_id)
         self._orders[child_id] = child
         self._by_venue_id[(venue, venue_cl_ord_id)] = child
+        self._has_children = True
         parent.children = (*parent.children, child)
         records.append(child.record())
-        return Routed(child_id, venue, venue_cl_ord_id, NewOrder(
-            parent.session, venue_cl_ord_id, parent.account, parent.symbol, parent.side, parent.ord_type, quantity,
-            parent.price, time_in_force, received_ns), parent.order_id)
+        return Routed(child_id, venue, venue_cl_ord_id, self._rest_of(parent, quantity, received_ns, venue_cl_ord_id,
+                                                                       time_in_force), parent.order_id)
+
+    @staticmethod
+    def _rest_of(parent: Order, quantity: Decimal, now: int, cl_ord_id: str | None = None,
+                 time_in_force: TimeInForce | None = None) -> NewOrder:
+        """``quantity`` of the parent's order as a new order (to route, or to send as a child)."""
+        return NewOrder(parent.session, parent.cl_ord_id if cl_ord_id is None else cl_ord_id, parent.account,
+                        parent.symbol, parent.side, parent.ord_type, quantity, parent.price,
+                        parent.time_in_force if time_in_force is None else time_in_force, now)
 
     def _ask_parent(self, changes: _Changes, parent: Order, kind: RequestKind, cl_ord_id: str, now: int,
-                    quantity: Decimal | None = None, price: Decimal | None = None, defer: bool = False) -> int:
+                    quantity: Decimal | None = None, price: Decimal | None = None) -> int:
         """A cancel or replace of a parent: its Pending report, and a cancel of every live child (a
         replace places the order again once none works: ``_finish_parent_request``). Returns the
-        children whose cancel waits for their venue's first report (``defer``: the kill switch)."""
+        children whose cancel waits for their venue's first report."""
         pending = parent.ask(kind, cl_ord_id, "", quantity, price)
         parent.updated_ns = now
         self._by_client_id[(parent.session, cl_ord_id)] = parent
         self._parent_report(changes, parent, ExecKind.PENDING_CANCEL if kind is RequestKind.CANCEL
                             else ExecKind.PENDING_REPLACE, now, pending.cl_ord_id, pending.orig_cl_ord_id)
-        return self._cancel_children(changes, parent, now, defer)
+        return self._cancel_children(changes, parent, now)
 
-    def _sweep_parent(self, changes: _Changes, parent: Order, now: int, defer: bool) -> int:
+    def _sweep_parent(self, changes: _Changes, parent: Order, now: int) -> int:
         """A sweep's cancel of a parent (``_sweep_cancel`` of an order routed whole)."""
         pending = parent.pending
         if pending is None:
-            return self._ask_parent(changes, parent, RequestKind.CANCEL, parent.cl_ord_id, now, defer=defer)
+            return self._ask_parent(changes, parent, RequestKind.CANCEL, parent.cl_ord_id, now)
         if pending.kind is RequestKind.CANCEL or parent.chained is not None:
             return 0
         # A replace is pending: its children are being cancelled already; the parent ends once it is
@@ -722,23 +730,22 @@ class OrderManager:
         self._parent_report(changes, parent, ExecKind.PENDING_CANCEL, now, parent.cl_ord_id, parent.cl_ord_id)
         return 0
 
-    def _cancel_children(self, changes: _Changes, parent: Order, now: int, defer: bool) -> int:
+    def _cancel_children(self, changes: _Changes, parent: Order, now: int) -> int:
+        """Every live child's cancel. One its venue has not acknowledged yet gets it at its first report
+        (``Order.cancel_on_ack``): a child placed again on a venue's thread may not be on the wire yet,
+        and a cancel that overtook it would be refused as unknown and leave it working."""
         deferred = 0
         for child in parent.children:
             if child.status.is_terminal:
                 continue
-            if defer and child.status is OrderStatus.PENDING_NEW:
+            if child.status is OrderStatus.PENDING_NEW:
                 child.cancel_on_ack = True
                 deferred += 1
             else:
                 self._sweep_cancel(changes, child, now)
-        if not any(self._works(c) for c in parent.children):
+        if not parent.working_child:
             self._finish_parent_request(changes, parent, now)
         return deferred
-
-    @staticmethod
-    def _works(child: Order) -> bool:
-        return not child.status.is_terminal and child.status is not OrderStatus.DONE_FOR_DAY
 
     def _roll_up(self, changes: _Changes) -> _Changes:
         """The call's changes with each child's client message replaced by what it makes of its
@@ -754,10 +761,10 @@ class OrderManager:
             if isinstance(effect, ClientReport | ClientCancelReject) and effect.order_id is not None:
                 child = orders.get(effect.order_id)
                 if child is not None and child.parent_id is not None:
-                    parent = orders[child.parent_id]
-                    if parent.status.is_terminal:
-                        log.error("order %d: child %d reports %s after its parent ended", parent.order_id,
-                                  child.order_id, getattr(effect, "kind", "a cancel reject"))
+                    parent = orders.get(child.parent_id)
+                    if parent is None:  # not loaded at a restart: the child's row and fills are booked
+                        log.error("order %d: a child of order %d, which is not in memory: %s not rolled up",
+                                  child.order_id, child.parent_id, effect)
                     elif isinstance(effect, ClientReport):
                         self._child_reported(out, parent, child, effect)
                     else:
@@ -775,49 +782,60 @@ class OrderManager:
         now = self._clock_ns()
         changes.touched[parent.order_id] = parent
         if report.kind is ExecKind.TRADE:
-            parent.fill(report.last_qty, report.last_px)
-            parent.updated_ns = now
-            if parent.cum_qty >= parent.quantity:
-                parent.become(OrderStatus.FILLED)
-            elif parent.pending is None:
-                parent.become(parent.working_status)
-            fill = replace(parent.client_report(f"{report.exec_id}-P{parent.order_id}", ExecKind.TRADE,
-                                                report.last_qty, report.last_px, commission=report.commission),
-                           last_mkt=child.venue)
-            changes.records += (self._execution(parent, fill, child.venue, report.exec_id, now), parent.record())
-            changes.owe(fill)
-            if parent.status.is_terminal:
-                self._parent_ended(changes, parent)
-                return
+            self._parent_fill(changes, parent, child, report, now)
+        elif parent.status.is_terminal:
+            log.error("order %d: child %d reports %s after the order ended", parent.order_id, child.order_id,
+                      report.kind)
+            return
         elif report.kind is ExecKind.NEW and parent.status in (OrderStatus.PENDING_NEW, OrderStatus.DONE_FOR_DAY):
             parent.become(OrderStatus.NEW)
             self._parent_report(changes, parent, ExecKind.NEW, now)
-        if self._works(child):
+        if parent.status.is_terminal or not child.status.is_terminal:
             return
         if child.status is OrderStatus.REJECTED:
-            parent.refused = (*parent.refused, (child.venue, child.text or "rejected"))
+            parent.refuse(child.venue, child.text or "rejected")
         if parent.pending is not None:
-            if not any(self._works(c) for c in parent.children):
+            if not parent.working_child:
                 self._finish_parent_request(changes, parent, now)
             return
         if child.status in _REROUTED and not (child.status is OrderStatus.CANCELED
                                               and parent.time_in_force is TimeInForce.IOC):
-            self._reroute(changes, parent, now)
-        if not any(self._works(c) for c in parent.children):
+            self._reroute(changes, parent, now, min(parent.unallocated, child.quantity - child.cum_qty))
+        if not parent.working_child:
             self._end_parent(changes, parent, child, now)
+
+    def _parent_fill(self, changes: _Changes, parent: Order, child: Order, report: ClientReport, now: int) -> None:
+        """A child's fill is its parent's: reported to the client, whatever the parent's status (a fill
+        is a fact: one after the parent ended is applied too, and logged)."""
+        ended = parent.status.is_terminal
+        parent.fill(report.last_qty, report.last_px)
+        parent.updated_ns = now
+        if ended:
+            log.error("order %d: child %d filled %s @ %s after the order ended %s: applied", parent.order_id,
+                      child.order_id, report.last_qty, report.last_px, parent.status)
+        elif parent.cum_qty >= parent.quantity:
+            parent.become(OrderStatus.FILLED)
+        elif parent.pending is None:
+            parent.become(parent.working_status)
+        fill = replace(parent.client_report(f"{report.exec_id}-P{parent.order_id}", ExecKind.TRADE, report.last_qty,
+                                            report.last_px, commission=report.commission), last_mkt=child.venue)
+        changes.records += (self._execution(parent, fill, child.venue, report.exec_id, now), parent.record())
+        changes.owe(fill)
+        if parent.status.is_terminal and not ended:
+            self._parent_ended(changes, parent)
 
     def _child_refused(self, changes: _Changes, parent: Order, child: Order, reject: ClientCancelReject) -> None:
         """A child's cancel, made for its parent's request, was refused or not sent. A child that ended
         anyway settles the parent by its report; one that works on fails the parent's request: the
-        client's cancel reject, and what the other children's cancels freed is placed again."""
+        client's cancel reject. What the other children's cancels freed is placed again after a
+        client's request; after a sweep's (kill switch, mass cancel, a disconnect) nothing more is."""
         if child.status.is_terminal or parent.pending is None:
             return
         now = self._clock_ns()
-        failed = [r for r in (parent.pending, parent.chained) if r is not None]
-        parent.pending = parent.chained = None
+        pending = parent.pending
+        swept = parent.chained is not None or pending.cl_ord_id == pending.orig_cl_ord_id
+        failed = parent.fail_requests()
         parent.updated_ns = now
-        if parent.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_REPLACE):
-            parent.become(failed[0].prior_status if parent.cum_qty == 0 else parent.working_status, request=True)
         changes.touched[parent.order_id] = parent
         changes.records.append(parent.record())
         for request in failed:
@@ -825,29 +843,44 @@ class OrderManager:
                 parent.session, parent, request.cl_ord_id, request.orig_cl_ord_id, request.kind,
                 CancelRejectReason.OTHER,
                 f"child order {child.order_id} at venue {child.venue} could not be cancelled: {reject.text}"))
-        if parent.status is OrderStatus.PENDING_NEW and any(self._works(c) and c.status is not OrderStatus.PENDING_NEW
-                                                           for c in parent.children):
+        if parent.status is OrderStatus.PENDING_NEW and any(c.status not in (OrderStatus.PENDING_NEW,)
+                                                           and not c.status.is_terminal for c in parent.children):
             parent.become(OrderStatus.NEW)  # a child was acknowledged while the request was pending
             self._parent_report(changes, parent, ExecKind.NEW, now)
-        self._reroute(changes, parent, now)
+        if swept:
+            parent.reroutes = MAX_REROUTES
+            parent.text = "a sweep's cancel stopped placing the rest"
+        else:
+            self._reroute(changes, parent, now, parent.unallocated)
 
     def _finish_parent_request(self, changes: _Changes, parent: Order, now: int) -> None:
         """No child works any more: the parent's cancel is done, or its replace, which places the
-        order again as replaced (``Router.plan``), unless a sweep's cancel is chained behind it."""
+        order again as replaced (``Router.plan``), unless a sweep's cancel is chained behind it. A
+        replace that fills meanwhile made too small is refused, and the order works on as it was."""
         pending = parent.pending
         assert pending is not None
         changes.touched[parent.order_id] = parent
-        parent.pending = None
-        parent.cl_ord_id = pending.cl_ord_id
         parent.updated_ns = now
+        if pending.kind is RequestKind.REPLACE and pending.quantity is not None and pending.quantity <= parent.cum_qty:
+            parent.end_request()  # a cancel chained behind it is the request now
+            changes.records.append(parent.record())
+            changes.owe(self._cancel_reject(
+                parent.session, parent, pending.cl_ord_id, pending.orig_cl_ord_id, RequestKind.REPLACE,
+                CancelRejectReason.OTHER,
+                f"new quantity {pending.quantity} is not above the {parent.cum_qty} filled meanwhile"))
+            if parent.chained is None and parent.pending is None:
+                self._reroute(changes, parent, now, parent.unallocated)
+            elif parent.pending is not None:  # the chained cancel is the request now: nothing works
+                self._finish_parent_request(changes, parent, now)
+            if not parent.working_child and parent.pending is None:
+                self._end_parent(changes, parent, None, now)
+            return
+        parent.answer_parent_request()
         if pending.kind is RequestKind.CANCEL:
             parent.become(OrderStatus.CANCELED)
             self._parent_report(changes, parent, ExecKind.CANCELED, now, pending.cl_ord_id, pending.orig_cl_ord_id)
             self._parent_ended(changes, parent)
             return
-        parent.quantity = parent.quantity if pending.quantity is None else pending.quantity
-        parent.price = pending.price
-        parent.become(parent.working_status, request=True)
         self._parent_report(changes, parent, ExecKind.REPLACED, now, pending.cl_ord_id, pending.orig_cl_ord_id)
         if parent.status.is_terminal:
             self._parent_ended(changes, parent)
@@ -857,51 +890,48 @@ class OrderManager:
             self._finish_parent_request(changes, parent, now)
             return
         remaining = parent.quantity - parent.cum_qty
-        cmd = NewOrder(parent.session, parent.cl_ord_id, parent.account, parent.symbol, parent.side,
-                       parent.ord_type, remaining, parent.price, parent.time_in_force, now)
-        plan = self._router.plan(cmd, frozenset(v for v, _ in parent.refused))
-        if plan.route.reason is not None:
-            parent.text = f"replaced, but not placed again: {plan.route.reason}"
+        halted = self._risk.halted(parent.session, parent.account, parent.symbol)
+        plan = self._router.plan(self._rest_of(parent, remaining, now), parent.refused_venues)
+        if halted is not None or plan.route.reason is not None:
+            parent.text = f"replaced, but not placed again: {halted or plan.route.reason}"
             self._end_parent(changes, parent, None, now)
             return
         parent.route = plan.route.decision
-        legs = plan.legs or (Leg(plan.route.venue, remaining, False),)
-        for leg in legs:
-            changes.effects.append(self._new_child(
-                changes.records, parent, leg.venue, leg.quantity,
-                TimeInForce.IOC if leg.sweep else parent.time_in_force, '"sweep"' if leg.sweep else '"post"',
-                now, now))
+        changes.effects += self._place(changes.records, parent, plan.legs or (Leg(plan.route.venue, remaining, False),),
+                                       now, now)
         changes.records.append(parent.record())
 
-    def _reroute(self, changes: _Changes, parent: Order, now: int) -> None:
-        """What no child works any more goes to the venue the router now prefers, not one that refused
-        a child of this order, with the parent's time in force; at most ``MAX_REROUTES`` times."""
-        quantity = parent.unallocated
+    def _reroute(self, changes: _Changes, parent: Order, now: int, quantity: Decimal) -> None:
+        """``quantity`` no child works any more goes to the venue the router now prefers, not one that
+        refused a child of this order, with the parent's time in force; at most ``MAX_REROUTES`` times,
+        and not while risk halts trading for the order."""
         if quantity <= 0:
             return
         if parent.reroutes >= MAX_REROUTES:
-            parent.text = f"{quantity} left unplaced after {MAX_REROUTES} placements again"
+            if not parent.text:
+                parent.text = f"{quantity} left unplaced after {MAX_REROUTES} placements again"
             return
-        cmd = NewOrder(parent.session, parent.cl_ord_id, parent.account, parent.symbol, parent.side,
-                       parent.ord_type, quantity, parent.price, parent.time_in_force, now)
-        route = self._router.route(cmd, frozenset(v for v, _ in parent.refused))
-        if route.reason is not None:
-            parent.text = route.reason
+        halted = self._risk.halted(parent.session, parent.account, parent.symbol)
+        route = self._router.route(self._rest_of(parent, quantity, now), parent.refused_venues)
+        if halted is not None or route.reason is not None:
+            parent.text = halted or route.reason or ""
             return
         parent.reroutes += 1
         changes.effects.append(self._new_child(changes.records, parent, route.venue, quantity, parent.time_in_force,
                                                f'"reroute","route":{route.decision}', now, now))
 
     def _end_parent(self, changes: _Changes, parent: Order, last: Order | None, now: int) -> None:
-        """No child works and none was placed again: the parent ends, as the last child did when the
-        day ended it, REJECTED when every child was refused and nothing filled, else CANCELED; its
-        Text says why (each venue's refusal)."""
+        """No child works and none was placed again: the parent ends. DONE_FOR_DAY while a child is
+        only done for the day (it may come back); EXPIRED when the last child expired; REJECTED when
+        every child was refused and nothing filled; else CANCELED. Its Text says why (each venue's
+        refusal)."""
         if parent.status.is_terminal:
             return
-        ended = OrderStatus.CANCELED if last is None else last.status
         status: OrderStatus
-        if ended in (OrderStatus.EXPIRED, OrderStatus.DONE_FOR_DAY):
-            status = ended
+        if any(not c.status.is_terminal for c in parent.children):
+            status = OrderStatus.DONE_FOR_DAY
+        elif last is not None and last.status is OrderStatus.EXPIRED:
+            status = OrderStatus.EXPIRED
         elif (parent.cum_qty == 0 and parent.may_become(OrderStatus.REJECTED)
               and all(c.status is OrderStatus.REJECTED for c in parent.children)):
             status = OrderStatus.REJECTED
@@ -914,7 +944,8 @@ class OrderManager:
         if not why and last is not None and last.text:
             why.append(f"{last.venue}: {last.text}")
         parent.text = "; ".join(why)
-        parent.become(status)
+        if status is not parent.status:
+            parent.become(status)
         parent.updated_ns = now
         changes.touched[parent.order_id] = parent
         self._parent_report(changes, parent, ExecKind(status.value), now)
@@ -922,9 +953,7 @@ class OrderManager:
             self._parent_ended(changes, parent)
 
     def _parent_ended(self, changes: _Changes, parent: Order) -> None:
-        """A parent ended: its children's reports no longer roll up; a request it did not answer is
-        answered too late."""
-        self._parents.pop(parent.order_id, None)
+        """A parent ended: a request it did not answer is answered too late."""
         for request in parent.settle_requests():
             changes.owe(self._cancel_reject(
                 parent.session, parent, request.cl_ord_id, request.orig_cl_ord_id, request.kind,
@@ -944,7 +973,7 @@ class OrderManager:
         """What a call changed leaves the OMS, under the lock: risk sees each touched order as it is
         now, the book sink gets the records and the client messages owed in one piece. A child's
         messages are its parent's to make (``_roll_up``)."""
-        if self._parents:
+        if self._has_children:
             changes = self._roll_up(changes)
         for order in changes.touched.values():
             self._show_risk(order)

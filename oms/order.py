@@ -110,6 +110,22 @@ class Order(OrderFields):
         return bool(self.children)
 
     @property
+    def refused_venues(self) -> frozenset[str]:
+        return frozenset(venue for venue, _ in self.refused)
+
+    @property
+    def working_child(self) -> bool:
+        """Whether a child of this parent works: not ended, or done for the day with a request still
+        outstanding (its answer is still to come)."""
+        return any(not c.status.is_terminal and (c.status is not OrderStatus.DONE_FOR_DAY or c.pending is not None
+                                                 or c.chained is not None) for c in self.children)
+
+    def refuse(self, venue: str, text: str) -> None:
+        """A venue refused a child: not tried again for this order; its reason, once, for the Text."""
+        if (venue, text) not in self.refused:
+            self.refused = (*self.refused, (venue, text))
+
+    @property
     def unallocated(self) -> Decimal:
         """A parent's quantity that no live child works and no fill took: what is left to place."""
         working = sum((c.leaves_qty for c in self.children if not c.status.is_terminal), ZERO)
@@ -171,6 +187,28 @@ class Order(OrderFields):
             self.become(pending.prior_status if self.cum_qty == 0 else self.working_status, request=True)
         if self.chained is not None and not self.status.is_terminal:
             self.promote_chained()
+        return pending
+
+    def fail_requests(self) -> list[PendingChange]:
+        """Every request outstanding failed (a parent's, when a child's cancel is refused): the order
+        is what its fills say, or what it was; returns them, oldest first."""
+        failed = [r for r in (self.pending, self.chained) if r is not None]
+        self.chained = None
+        if self.pending is not None:
+            self.end_request()
+        return failed
+
+    def answer_parent_request(self) -> PendingChange:
+        """A parent's request is done (none of its children works): it takes the request's ClOrdID and,
+        for a replace, its quantity and price, and works on as its fills say."""
+        pending = self.pending
+        assert pending is not None
+        self.pending = None
+        self.cl_ord_id = pending.cl_ord_id
+        if pending.kind is RequestKind.REPLACE:
+            self.quantity = self.quantity if pending.quantity is None else pending.quantity
+            self.price = pending.price
+            self.become(self.working_status, request=True)
         return pending
 
     def end_chained(self) -> PendingChange:

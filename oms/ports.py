@@ -20,6 +20,10 @@ class RiskGate(Protocol):
         """``None`` when the order may go out to ``venue`` (the router's choice), else why not."""
         ...
 
+    def halted(self, session: str, account: str, symbol: str) -> str | None:
+        """Why nothing more may be placed for such an order now (a kill switch, HALTED), else ``None``."""
+        ...
+
     def check_replace(self, order_id: int, session: str, account: str, symbol: str, side: Side,
                       ord_type: OrdType, quantity: Decimal, price: Decimal | None,
                       cum_qty: Decimal) -> str | None:

@@ -208,8 +208,10 @@ class Router:
         remaining = order.quantity
         legs: list[Leg] = []
         for _, venue, touch, size in ranked:
-            if touch is None or size is None or remaining <= 0:
+            if touch is None or remaining <= 0:
                 break  # ranked: the venues with a quote come first
+            if size is None:
+                continue  # a venue that shows no size cannot be swept capped at it
             if limit is not None and (touch > limit if buy else touch < limit):
                 continue  # a later venue's touch may still be within the limit (its fee made it rank lower)
             take = min(remaining, size)

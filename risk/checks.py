@@ -114,6 +114,17 @@ class PreTradeRisk:
         self.rejections[denial[0]] += 1
         return denial[1]
 
+    def halted(self, session: str, account: str, symbol: str) -> str | None:
+        """Why nothing more may be placed for an order of ``session``, ``account`` in ``symbol`` now (a
+        kill switch over it, or the firm or account HALTED), else ``None``: what a split order's rest
+        placed again must pass (it was checked once, when it came; a halt since stops it)."""
+        state = self.firm_state
+        account_state = self.account_states.get(account, _ACTIVE)
+        if not (self.halts or state is _HALTED or account_state is _HALTED):
+            return None
+        denial = self._halt_checks(session, account, symbol, state, account_state)
+        return None if denial is None else denial[1]
+
     def check_replace(self, order_id: int, session: str, account: str, symbol: str, side: Side,
                       ord_type: OrdType, quantity: Decimal, price: Decimal | None,
                       cum_qty: Decimal) -> str | None:

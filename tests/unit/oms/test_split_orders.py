@@ -127,6 +127,19 @@ def reports(effects: Sequence[Effect]) -> list[ClientReport]:
     return [e for e in effects if isinstance(e, ClientReport)]
 
 
+def routed(effects: Sequence[Effect]) -> list[Routed]:
+    return [e for e in effects if isinstance(e, Routed)]
+
+
+def cancels(effects: Sequence[Effect]) -> dict[int, VenueChange]:
+    return {e.order_id: e for e in effects if isinstance(e, VenueChange)}
+
+
+def acked(s: "Split", *children: Routed) -> None:
+    for child in children:
+        s.report(child, ExecKind.NEW, OrderStatus.NEW, leaves=str(child.order.quantity))
+
+
 def test_a_sweep_across_two_venues_fills_one_parent_the_client_sees_alone() -> None:
     s = Split()
     sweep_sim, sweep_sim2, post = s.submit(buy())
@@ -155,7 +168,6 @@ def test_a_sweep_across_two_venues_fills_one_parent_the_client_sees_alone() -> N
     assert s.parent(parent_id).status is OrderStatus.FILLED
     parent_fills = [e for e in s.book.of(ExecutionRecord) if e.order_id == parent_id and e.kind is ExecKind.TRADE]
     assert [(e.venue, e.last_qty) for e in parent_fills] == [("SIM", D(100)), ("SIM2", D(150)), ("SIM", D(50))]
-    assert s.oms._parents == {}
     assert s.risk.view.exposure("ACC", "AAPL").open_buy_qty == D(0)
 
 
@@ -185,7 +197,7 @@ def test_a_child_every_venue_refuses_ends_the_parent_rejected_with_each_reason()
         assert reports(effects) == [] and not any(isinstance(e, Routed) for e in effects)
     [end] = reports(s.report(post_to_sim2, ExecKind.REJECTED, OrderStatus.REJECTED, text="no liquidity"))
     assert (end.kind, end.status, end.cl_ord_id) == (ExecKind.REJECTED, OrderStatus.REJECTED, "p1")
-    assert end.text == ("SIM: halted; SIM: halted; SIM2: no liquidity; SIM2: no liquidity; SIM2: no liquidity;"
+    assert end.text == ("SIM: halted; SIM2: no liquidity;"
                         " every venue of AAPL that is connected refused the order (SIM, SIM2)")
     assert s.risk.view.exposure("ACC", "AAPL").open_buy_qty == D(0)
     assert s.oms.positions() == []
@@ -196,7 +208,10 @@ def test_cancelling_the_parent_cancels_every_live_child_and_answers_once() -> No
     sweep_sim, sweep_sim2, post = s.submit(buy())
     s.report(sweep_sim, ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100")
     s.report(sweep_sim2, ExecKind.CANCELED, OrderStatus.CANCELED)  # rerouted: 150 more at SIM
-    rerouted = s.oms._parents[post.order_id - 3].children[-1]
+    s.report(post, ExecKind.NEW, OrderStatus.NEW, leaves="50")
+    rerouted = s.oms._orders[post.order_id - 3].children[-1]
+    s.report(Routed(rerouted.order_id, rerouted.venue, rerouted.venue_cl_ord_id, buy()), ExecKind.NEW,
+             OrderStatus.NEW, leaves="150")
     effects = s.oms.request_cancel(CancelOrder("S1", "p1-x", "p1", 0))
     [pending] = reports(effects)
     assert (pending.kind, pending.cl_ord_id, pending.orig_cl_ord_id) == (ExecKind.PENDING_CANCEL, "p1-x", "p1")
@@ -216,6 +231,8 @@ def test_cancelling_the_parent_cancels_every_live_child_and_answers_once() -> No
 def test_a_mass_cancel_reaches_the_children_through_their_parent() -> None:
     s = Split()
     children = s.submit(buy())
+    for child in children:
+        s.report(child, ExecKind.NEW, OrderStatus.NEW, leaves=str(child.order.quantity))
     effects = s.oms.cancel_orders(session="S1")
     assert sorted(e.order_id for e in effects if isinstance(e, VenueChange)) == sorted(c.order_id for c in children)
     [pending] = reports(effects)
@@ -228,6 +245,7 @@ def test_replacing_the_parent_cancels_its_children_then_places_the_new_quantity(
     parent_id = post.order_id - 3
     s.report(sweep_sim, ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100")
     s.report(sweep_sim2, ExecKind.TRADE, OrderStatus.FILLED, "150", "190.02", "150")
+    acked(s, post)
     effects = s.oms.request_replace(ReplaceOrder("S1", "p1-r", "p1", D(400), None, 0))
     [pending] = reports(effects)
     assert pending.kind is ExecKind.PENDING_REPLACE
@@ -245,6 +263,7 @@ def test_replacing_the_parent_cancels_its_children_then_places_the_new_quantity(
 def test_a_child_whose_cancel_is_refused_fails_the_parents_cancel_and_the_freed_rest_is_placed_again() -> None:
     s = Split()
     sweep_sim, sweep_sim2, post = s.submit(buy())
+    acked(s, sweep_sim, sweep_sim2, post)
     effects = s.oms.request_cancel(CancelOrder("S1", "p1-x", "p1", 0))
     by_id = {e.order_id: e for e in effects if isinstance(e, VenueChange)}
     s.report(sweep_sim, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[sweep_sim.order_id].venue_cl_ord_id)
@@ -256,7 +275,7 @@ def test_a_child_whose_cancel_is_refused_fails_the_parents_cancel_and_the_freed_
     assert "could not be cancelled: venue SIM: market closed for cancels" in reject.text
     [again] = [e for e in refused if isinstance(e, Routed)]
     assert again.order.quantity == D(250)  # the two cancelled sweeps' quantity works again
-    assert s.parent(post.order_id - 3).status is OrderStatus.PENDING_NEW
+    assert s.parent(post.order_id - 3).status is OrderStatus.NEW
 
 
 def test_a_restart_rebuilds_the_parent_and_a_childs_fill_rolls_up() -> None:
@@ -269,3 +288,96 @@ def test_a_restart_rebuilds_the_parent_and_a_childs_fill_rolls_up() -> None:
     parent_id = children[0].order_id - 1
     [fill] = reports(again.report(children[1], ExecKind.TRADE, OrderStatus.FILLED, "150", "190.02", "150"))
     assert (fill.order_id, fill.cum_qty, fill.last_mkt) == (parent_id, D(250), "SIM2")
+
+
+def test_a_childs_cancel_waits_for_its_venues_acknowledgement() -> None:
+    s = Split()
+    sweep_sim, _, post = s.submit(buy())
+    acked(s, sweep_sim)
+    effects = s.oms.request_cancel(CancelOrder("S1", "p1-x", "p1", 0))
+    assert list(cancels(effects)) == [sweep_sim.order_id]  # the others may not be on the wire yet
+    assert list(cancels(s.report(post, ExecKind.NEW, OrderStatus.NEW, leaves="50"))) == [post.order_id]
+
+
+def test_a_childs_fill_after_its_parent_ended_is_the_parents_and_reaches_the_client() -> None:
+    s = Split()
+    children = s.submit(buy())
+    acked(s, *children)
+    by_id = cancels(s.oms.request_cancel(CancelOrder("S1", "p1-x", "p1", 0)))
+    for child in children:
+        s.report(child, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[child.order_id].venue_cl_ord_id)
+    parent_id = children[0].order_id - 1
+    assert s.parent(parent_id).status is OrderStatus.CANCELED
+    [late] = reports(s.report(children[2], ExecKind.TRADE, OrderStatus.FILLED, "50", "190.05", "50"))
+    assert (late.session, late.order_id, late.kind, late.cum_qty, late.status) == (
+        "S1", parent_id, ExecKind.TRADE, D(50), OrderStatus.CANCELED)
+    assert s.oms.positions()[0].quantity == s.parent(parent_id).cum_qty == D(50)
+    assert not [m for m in s.book.owed if m.session == ""]  # no child's message is owed to anyone
+
+
+def test_a_replace_fills_make_too_small_meanwhile_is_refused_and_the_order_works_on() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy())
+    acked(s, sweep_sim, sweep_sim2, post)
+    s.report(sweep_sim, ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100")
+    by_id = cancels(s.oms.request_replace(ReplaceOrder("S1", "p1-r", "p1", D(150), None, 0)))
+    s.report(sweep_sim2, ExecKind.TRADE, OrderStatus.FILLED, "150", "190.02", "150")
+    effects = s.report(post, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[post.order_id].venue_cl_ord_id)
+    [reject] = [e for e in effects if isinstance(e, ClientCancelReject)]
+    assert (reject.cl_ord_id, reject.response_to) == ("p1-r", RequestKind.REPLACE)
+    assert reject.text == "new quantity 150 is not above the 250 filled meanwhile"
+    [again] = routed(effects)
+    assert again.order.quantity == D(50)  # the order's own 300, less the 250 filled
+    parent = s.parent(post.order_id - 3)
+    assert (parent.cl_ord_id, parent.quantity, parent.status) == ("p1", D(300), OrderStatus.PARTIALLY_FILLED)
+
+
+def test_after_a_kill_switch_nothing_more_is_placed_even_when_a_childs_cancel_is_refused() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy())
+    acked(s, sweep_sim, sweep_sim2, post)
+    s.risk.kill("account", "ACC", "ops", "runaway")
+    by_id = cancels(s.oms.cancel_orders(account="ACC", defer_unacknowledged=True))
+    s.report(sweep_sim, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[sweep_sim.order_id].venue_cl_ord_id)
+    s.report(sweep_sim2, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[sweep_sim2.order_id].venue_cl_ord_id)
+    effects = s.oms.apply_cancel_reject(VenueCancelReject(
+        "SIM", by_id[post.order_id].venue_cl_ord_id, post.venue_cl_ord_id, "busy", 7))
+    assert routed(effects) == []
+    assert routed(s.report(post, ExecKind.CANCELED, OrderStatus.CANCELED)) == []  # the venue's own cancel
+    assert s.parent(post.order_id - 3).status is OrderStatus.CANCELED
+
+
+def test_a_child_done_for_the_day_with_its_cancel_outstanding_still_works() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy(tif=TimeInForce.GTC))
+    s.report(sweep_sim, ExecKind.TRADE, OrderStatus.FILLED, "100", "190.01", "100")
+    s.report(sweep_sim2, ExecKind.TRADE, OrderStatus.FILLED, "150", "190.02", "150")
+    acked(s, post)
+    by_id = cancels(s.oms.request_cancel(CancelOrder("S1", "p1-x", "p1", 0)))
+    s.report(post, ExecKind.DONE_FOR_DAY, OrderStatus.DONE_FOR_DAY)  # crosses the cancel
+    assert s.parent(post.order_id - 3).status is OrderStatus.PENDING_CANCEL
+    [done] = reports(s.report(post, ExecKind.CANCELED, OrderStatus.CANCELED, cl=by_id[post.order_id].venue_cl_ord_id))
+    assert (done.status, done.cl_ord_id) == (OrderStatus.CANCELED, "p1-x")
+
+
+def test_a_gtc_parent_whose_child_is_done_for_the_day_is_done_for_the_day_not_ended() -> None:
+    s = Split()
+    sweep_sim, sweep_sim2, post = s.submit(buy(tif=TimeInForce.GTC))
+    [again] = routed(s.report(sweep_sim, ExecKind.REJECTED, OrderStatus.REJECTED, text="halted"))
+    s.report(sweep_sim2, ExecKind.TRADE, OrderStatus.FILLED, "150", "190.02", "150")
+    acked(s, again)
+    s.report(again, ExecKind.DONE_FOR_DAY, OrderStatus.DONE_FOR_DAY)
+    [end] = reports(s.report(post, ExecKind.EXPIRED, OrderStatus.EXPIRED))
+    assert end.status is OrderStatus.DONE_FOR_DAY
+    assert s.risk.view.exposure("ACC", "AAPL").open_buy_qty == D(150)  # it may come back tomorrow
+
+
+def test_a_child_whose_parent_is_not_in_memory_is_logged_not_raised() -> None:
+    s = Split()
+    children = s.submit(buy())
+    parent_id = children[0].order_id - 1
+    again = Split(two_venues())
+    again.oms.restore([r for r in {r.order_id: r for r in s.book.of(OrderRecord)}.values()
+                       if r.order_id != parent_id], [])
+    assert reports(again.report(children[0], ExecKind.TRADE, OrderStatus.PARTIALLY_FILLED, "10", "190", "10", "90")) == []
+    assert again.oms.positions()[0].quantity == D(10)  # the fill is booked under the child
