@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -268,3 +269,67 @@ def test_children_a_venue_refuses_go_to_the_other_venue_and_the_order_fills_ther
     assert [r["route"]["venue"] for r in rerouted] == ["SIM", "SIM"]
     assert sum(D(f["quantity"]) for f in simulator.venue("SIM").journal.fills("FIXGATE")) == D(250)
     assert simulator.venue("SIM2").journal.fills("FIXGATE") == []
+
+
+def working_split(gateway: Fixgate, client: FixClient, rest: httpx.Client, cl_ord_id: str) -> dict:  # type: ignore[type-arg]
+    """A buy of 900 at 190.01 split across both venues, once its sweeps have ended and the rest works
+    at a venue: its book row, with its children."""
+    splits(gateway, 900, "190.01")
+    client.send("D", order_fields(cl_ord_id, 900, "190.01"))
+    parent_id = client.expect("8", where={11: cl_ord_id, 39: "0"})[37]
+
+    def settled(o: dict) -> bool:  # type: ignore[type-arg]
+        children = o.get("children", [])
+        return (len({c["venue"] for c in children}) == 2 and all(
+            c["status"] in ("FILLED", "CANCELED") for c in children if c["time_in_force"] == "IOC")
+            and any(c["status"] in ("NEW", "PARTIALLY_FILLED") for c in children)
+            and D(o["cum_qty"]) == sum(D(c["cum_qty"]) for c in children))
+    return eventually(lambda: rest.get(f"/orders/{parent_id}").json(), settled)  # type: ignore[no-any-return]
+
+
+def test_a_split_order_working_across_a_restart_is_cancelled_as_one(
+    gateway: Fixgate, connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    client = connect("CLIENT1")
+    parent = working_split(gateway, client, rest, "rs-1")
+    client.logout(timeout=2)
+    gateway.stop()
+    app = Fixgate(replace(gateway.settings, client_port=free_port(), rest_port=free_port()))
+    app.start()
+    try:
+        assert app.wait_for_venues({"SIM", "SIM2"})
+        again = FixClient.connect("127.0.0.1", app.settings.client_port, sender_comp_id="CLIENT1",
+                                  target_comp_id="FIXGATE")
+        try:
+            again.logon(reset_seq_num=True)
+            again.send("F", {41: "rs-1", 11: "rs-2", 55: "AAPL", 54: "1", 38: 900,
+                             60: order_fields("t", 1, None)[60]})
+            canceled = again.expect("8", where={11: "rs-2", 39: "4"})
+        finally:
+            again.logout(timeout=2)
+        assert (canceled[37], canceled[41]) == (str(parent["order_id"]), "rs-1")
+        assert canceled.decimal(14) == D(parent["cum_qty"])  # no fill lost or doubled by the restart
+        with rest_of(app) as http:
+            booked = book_order(http, parent["order_id"], "CANCELED")
+        assert all(c["status"] in ("CANCELED", "FILLED") for c in booked["children"])
+        venue_fills = [D(f["quantity"]) for v in ("SIM", "SIM2") for f in simulator.venue(v).journal.fills("FIXGATE")]
+        assert sum(venue_fills) == D(booked["cum_qty"])
+    finally:
+        app.stop()
+
+
+def rest_of(app: Fixgate) -> httpx.Client:
+    assert app.rest is not None
+    return httpx.Client(base_url=app.rest.url, timeout=10, headers={"Authorization": f"Bearer {API_TOKEN}"})
+
+
+def test_a_split_order_of_a_session_that_disconnects_is_cancelled_at_every_venue(
+    gateway: Fixgate, connect: Connect, rest: httpx.Client, simulator: Simulator
+) -> None:
+    client = connect("CLIENT2")  # CancelOnDisconnect=Y
+    parent = working_split(gateway, client, rest, "cd-1")
+    client.close()
+    booked = book_order(rest, parent["order_id"], "CANCELED")
+    assert all(c["status"] in ("CANCELED", "FILLED") for c in booked["children"])
+    venue_fills = [D(f["quantity"]) for v in ("SIM", "SIM2") for f in simulator.venue(v).journal.fills("FIXGATE")]
+    assert sum(venue_fills) == D(booked["cum_qty"])
