@@ -117,6 +117,21 @@ def test_with_port_overrides_one_venue() -> None:
     assert SimulatorConfig().with_port(1234).venues[0].port == 1234
 
 
+def test_from_port_puts_the_venues_on_consecutive_ports_in_their_order() -> None:
+    two = config_from_mapping({"venues": [{"name": "A", "port": 1001}, {"name": "B", "port": 5000}]})
+    assert [(v.name, v.port) for v in two.from_port(7000).venues] == [("A", 7000), ("B", 7001)]
+    with pytest.raises(ConfigError, match="need ports 65535 to 65536"):
+        two.from_port(65535)
+    assert SimulatorConfig().from_port(65535).venues[0].port == 65535
+
+
+def test_only_keeps_the_named_venues() -> None:
+    three = config_from_mapping({"venues": [{"name": n, "port": p} for n, p in (("A", 1), ("B", 2), ("C", 3))]})
+    assert [v.name for v in three.only("C", "A").venues] == ["A", "C"]
+    with pytest.raises(KeyError):
+        three.only("D")
+
+
 def test_venues_need_distinct_ports() -> None:
     with pytest.raises(ConfigError, match="distinct ports"):
         SimulatorConfig((VenueConfig(name="A"), VenueConfig(name="B")))
