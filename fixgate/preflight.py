@@ -80,7 +80,7 @@ def check_gateway_config(settings: Settings) -> None:
     instruments = read_config(where / "instruments.toml", load_instruments)
     read_config(where / "risk.toml", load_risk_config)
     variables = session_variables(settings.data_dir.resolve(), settings.client_port, settings.sim_host,
-                                  settings.sim_port)
+                                  settings.sim_port, settings.venue2_port)
     try:
         venues = check_sessions(where / "fix_sessions", variables)
     except SessionConfigError as exc:
