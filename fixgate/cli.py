@@ -154,7 +154,7 @@ def _simulator(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from fixgate.preflight import check_gateway, check_port_free, check_simulator_config
+    from fixgate.preflight import check_demo_venues, check_gateway
 
     settings = settings_from(args)
     fresh = False
@@ -166,8 +166,7 @@ def _demo(args: argparse.Namespace) -> int:
     lock_data_dir(settings.data_dir)
     lock_data_dir(settings.data_dir / "simulator")  # the demo's venue: `fixgate simulator` locks it too
     check_gateway(settings)  # first: it names a missing config folder as such
-    check_simulator_config(settings.config_dir / "simulator.toml")
-    check_port_free("", settings.sim_port, "simulator venue port", "--venue-port or FIXGATE_SIM_PORT")
+    check_demo_venues(settings)  # simulator.toml runs every venue instruments.toml lists, on free ports
     if fresh:
         print(f"--fresh: deleting what earlier runs left in fixgate's data folder {settings.data_dir.resolve()}"
               " (the book, journal, FIX sequence numbers and logs, the simulator's record)", flush=True)

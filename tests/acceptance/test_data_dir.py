@@ -18,7 +18,7 @@ import httpx
 
 from fixgate.fixclient import FixClient
 from simulator.venue import Simulator
-from tests.support import free_port, order_fields
+from tests.support import free_port, one_venue_config_dir, order_fields
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ class Serve:
         self.args = [
             sys.executable, "-m", "fixgate.cli", "serve", "--data-dir", str(data_dir),
             "--client-port", str(self.client_port), "--venue-port", str(sim_port),
-            "--rest-port", str(self.rest_port),
+            "--rest-port", str(self.rest_port), "--config-dir", str(one_venue_config_dir()),
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 
