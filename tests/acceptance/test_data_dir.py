@@ -18,7 +18,7 @@ import httpx
 
 from fixgate.fixclient import FixClient
 from simulator.venue import Simulator
-from tests.support import free_port, one_venue_config_dir, order_fields
+from tests.support import free_port, free_ports_in_a_row, one_venue_config_dir, order_fields
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -193,7 +193,7 @@ def test_a_second_simulator_on_a_data_folder_exits_at_once(tmp_path: Path) -> No
         return [sys.executable, "-m", "fixgate.cli", "simulator", "--port", str(port), "--data-dir",
                 str(tmp_path / "sim"), "--no-record-http"]
 
-    port = free_port()
+    port = free_ports_in_a_row(2)  # config/simulator.toml: SIM on --port, SIM2 on the next
     with (tmp_path / "first.log").open("wb") as out:
         first = subprocess.Popen(simulator(port), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
