@@ -18,7 +18,7 @@ import httpx
 
 from fixgate.fixclient import FixClient
 from simulator.venue import Simulator
-from tests.support import free_port, free_ports_in_a_row, one_venue_config_dir, order_fields
+from tests.support import eventually, free_port, free_ports_in_a_row, one_venue_config_dir, order_fields
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -200,6 +200,8 @@ def test_a_second_simulator_on_a_data_folder_exits_at_once(tmp_path: Path) -> No
         with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="SIM",
                                begin_string="FIX.4.2", connect_timeout=30) as client:
             client.logon()  # the first is up
+            # and so is its second venue (after SIM, SIM2 starts and makes its files): the banner's last line
+            eventually(lambda: (tmp_path / "first.log").read_text(), lambda log: "end of day" in log, timeout=30)
             record = _snapshot(tmp_path / "sim")
             second = subprocess.run(simulator(free_port()), cwd=REPO, capture_output=True, text=True,
                                     timeout=60, check=False)
