@@ -22,7 +22,6 @@ from pathlib import Path
 
 from bench import procs
 from bench.run import Bench, cpu_per_order
-from fixgate.config import DEFAULT_CONFIG_DIR
 from fixgate.fixclient import FixClient
 
 
@@ -82,8 +81,9 @@ def main() -> None:
 
 
 def covering_bench(config_dir: Path) -> Path:
-    """A copy of the shipped config with a drop copy session, DROPCOPY (FIX 4.4), covering BENCH."""
-    shutil.copytree(DEFAULT_CONFIG_DIR, config_dir)
+    """A copy of the shipped config with one venue (the bench's simulator is SIM alone) and a drop copy
+    session, DROPCOPY (FIX 4.4), covering BENCH."""
+    procs.one_venue_config(config_dir)
     cfg = config_dir / "fix_sessions" / "clients.cfg"
     cfg.write_text(cfg.read_text() + "\n[SESSION]\nBeginString=FIX.4.4\nTargetCompID=DROPCOPY\n"
                    "DataDictionary=${SPEC_DIR}/FIX44.xml\nDropCopy=Y\nDropCopyOf=BENCH\n")

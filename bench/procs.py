@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -215,16 +216,42 @@ def simulator_config(path: Path, port: int) -> Path:
     return path
 
 
+def one_venue_config(config: Path) -> Path:
+    """A copy of the shipped config (at ``config``) with one venue, SIM: the shipped one lists AAPL and
+    MSFT on SIM and SIM2 too, connects to SIM2 and simulates it; here the symbols trade on SIM alone
+    (``venue = "SIM"``), venues.cfg has no SIM2 session and simulator.toml no SIM2 venue. For a gateway
+    against a one-venue simulator. Returns ``config``."""
+    shutil.copytree(REPO / "config", config)
+    instruments = config / "instruments.toml"
+    text, tables = re.subn(r'\[(\w+)\.venues\.SIM\]\n(?:[^\[\n][^\n]*\n)*', 'venue = "SIM"\n',
+                           instruments.read_text())
+    text, others = re.subn(r'\[\w+\.venues\.\w+\]\n(?:[^\[\n][^\n]*\n)*', "", text)
+    if tables != 2 or others != 2:
+        raise ValueError(f"{instruments}: expected AAPL and MSFT on SIM and SIM2")
+    instruments.write_text(text)
+    sessions = config / "fix_sessions" / "venues.cfg"
+    text, found = re.subn(r"\[SESSION\]\n(?:[^\n]+\n)*?TargetCompID=SIM2\n(?:[^\n]+\n)*\n", "", sessions.read_text())
+    if found != 1:
+        raise ValueError(f"{sessions}: expected one SIM2 [SESSION]")
+    sessions.write_text(text)
+    simulator = config / "simulator.toml"
+    text = simulator.read_text()
+    start = text.find('\n[[venues]]\nname = "SIM2"\n')
+    if start == -1 or text.find("[[venues]]\n", start + 2) != -1:
+        raise ValueError(f"{simulator}: expected SIM2 as its last venue")
+    simulator.write_text(text[:text.rfind("\n\n", 0, start) + 1])
+    return config
+
+
 def tls_config(work: Path, tls_port: int) -> tuple[Path, list[str]]:
-    """The shipped config with one more client session, ``BENCHTLS`` (FIX 4.4, like ``BENCH``), over TLS
-    on ``tls_port`` with client certificates verified; certificates made under ``work/pki``. The
-    config dir and the load client's TLS flags."""
+    """The shipped config with one venue (``one_venue_config``) and one more client session,
+    ``BENCHTLS`` (FIX 4.4, like ``BENCH``), over TLS on ``tls_port`` with client certificates verified;
+    certificates made under ``work/pki``. The config dir and the load client's TLS flags."""
     from fixgate.devcerts import Authority
 
     authority = Authority(work / "pki", "bench")
     server, client = authority.issue("fixgate", server=True), authority.issue("BENCHTLS")
-    config = work / "config"
-    shutil.copytree(REPO / "config", config)
+    config = one_venue_config(work / "config")
     clients = config / "fix_sessions" / "clients.cfg"
     clients.write_text(clients.read_text() + (
         "\n# added by bench: the TLS gateway path\n[SESSION]\nBeginString=FIX.4.4\nTargetCompID=BENCHTLS\n"
@@ -265,9 +292,10 @@ FIXT11_DICTIONARIES = ("TransportDataDictionary=${SPEC_DIR}/FIXT11.xml\n"
 
 
 def fix50_venue_config(config: Path) -> Path:
-    """A copy of the shipped config (at ``config``) whose SIM venue session speaks FIX 5.0 SP2 over
-    FIXT.1.1, as README "FIX versions" says to configure it; returns ``config``."""
-    shutil.copytree(REPO / "config", config)
+    """A one-venue copy of the shipped config (at ``config``, ``one_venue_config``) whose SIM venue
+    session speaks FIX 5.0 SP2 over FIXT.1.1, as README "FIX versions" says to configure it; returns
+    ``config``."""
+    one_venue_config(config)
     venues = config / "fix_sessions" / "venues.cfg"
     text = venues.read_text()
     if text.count(FIX44_SIM) != 1 or text.count(FIX44_DICTIONARY) != 1:
@@ -279,11 +307,12 @@ def fix50_venue_config(config: Path) -> Path:
 
 def routed_config(config: Path, venues: dict[str, int | None], fees: dict[str, tuple[str, str]] | None = None,
                   symbols: tuple[str, ...] = ("AAPL", "MSFT")) -> Path:
-    """A copy of the shipped config (at ``config``) whose ``symbols`` trade on every venue of ``venues``
-    (name -> its simulator port; ``None``: the SIM session as shipped, on ``--venue-port``), in that
-    order, with their routing fees (``fees``: name -> (fee_per_share, fee_bps)); a FIX 4.4 [SESSION]
-    is added to venues.cfg for each venue with a port. Returns ``config``."""
-    shutil.copytree(REPO / "config", config)
+    """A copy of the shipped config with one venue (at ``config``, ``one_venue_config``) whose
+    ``symbols`` trade on every venue of ``venues`` (name -> its simulator port; ``None``: the SIM
+    session as shipped, on ``--venue-port``), in that order, with their routing fees (``fees``: name ->
+    (fee_per_share, fee_bps)); a FIX 4.4 [SESSION] is added to venues.cfg for each venue with a port.
+    Returns ``config``."""
+    one_venue_config(config)
     instruments = config / "instruments.toml"
     text = instruments.read_text()
     for symbol in symbols:
@@ -311,8 +340,13 @@ def routed_config(config: Path, venues: dict[str, int | None], fees: dict[str, t
 def start_gateway(work: Path, *, client_port: int, venue_port: int, rest_port: int, database_url: str,
                   config_dir: Path | None = None) -> Process:
     """``fixgate serve`` without FIX message logs, against the simulator (with the config folder
-    ``config_dir``, else the shipped one); waits for REST /health."""
-    config = [] if config_dir is None else ["--config-dir", str(config_dir)]
+    ``config_dir``, else the shipped one with its one venue SIM, as the bench's simulator runs it:
+    ``one_venue_config``); waits for REST /health."""
+    if config_dir is None:
+        config_dir = work / "config-sim"
+        if not config_dir.exists():
+            one_venue_config(config_dir)
+    config = ["--config-dir", str(config_dir)]
     proc = start(
         "gateway",
         ["-m", "fixgate.cli", "serve", "--client-port", str(client_port), "--venue-port", str(venue_port),

@@ -124,6 +124,7 @@ class Fixgate:
             client_port=s.client_port,
             sim_host=s.sim_host,
             sim_port=s.sim_port,
+            sim2_port=s.venue2_port,
             message_log=s.fix_message_log,
             hops=self.hops,
         )

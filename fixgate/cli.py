@@ -40,7 +40,9 @@ def _add_gateway_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="FIX stores, logs and the embedded PostgreSQL (.fixgate)")
     parser.add_argument("--client-port", type=int, help="FIX port for clients (9876, FIXGATE_CLIENT_PORT)")
     parser.add_argument("--venue-host", help="simulator venue host (127.0.0.1, FIXGATE_SIM_HOST)")
-    parser.add_argument("--venue-port", type=int, help="simulator venue port (9880, FIXGATE_SIM_PORT)")
+    parser.add_argument("--venue-port", type=int, help="simulator venue SIM's port (9880, FIXGATE_SIM_PORT)")
+    parser.add_argument("--sim2-port", type=int,
+                        help="simulator venue SIM2's port (the SIM port + 1: 9881, FIXGATE_SIM2_PORT)")
     parser.add_argument("--rest-host", help="REST bind address (127.0.0.1, FIXGATE_REST_HOST)")
     parser.add_argument("--rest-port", type=int, help="REST port (8080, FIXGATE_REST_PORT)")
     parser.add_argument("--api-token-file", type=Path,
@@ -63,6 +65,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "client_port": args.client_port,
         "sim_host": args.venue_host,
         "sim_port": args.venue_port,
+        "sim2_port": args.sim2_port,
         "rest_host": args.rest_host,
         "rest_port": args.rest_port,
         "rest_tls_cert": args.tls_cert,
@@ -151,7 +154,7 @@ def _simulator(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from fixgate.preflight import check_gateway, check_port_free, check_simulator_config
+    from fixgate.preflight import check_demo_venues, check_gateway
 
     settings = settings_from(args)
     fresh = False
@@ -163,8 +166,7 @@ def _demo(args: argparse.Namespace) -> int:
     lock_data_dir(settings.data_dir)
     lock_data_dir(settings.data_dir / "simulator")  # the demo's venue: `fixgate simulator` locks it too
     check_gateway(settings)  # first: it names a missing config folder as such
-    check_simulator_config(settings.config_dir / "simulator.toml")
-    check_port_free("", settings.sim_port, "simulator venue port", "--venue-port or FIXGATE_SIM_PORT")
+    check_demo_venues(settings)  # simulator.toml runs every venue instruments.toml lists, on free ports
     if fresh:
         print(f"--fresh: deleting what earlier runs left in fixgate's data folder {settings.data_dir.resolve()}"
               " (the book, journal, FIX sequence numbers and logs, the simulator's record)", flush=True)

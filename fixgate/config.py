@@ -35,6 +35,10 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not an integer") from None
 
 
+def _env_optional_int(name: str) -> int | None:
+    return None if os.environ.get(name, "") == "" else _env_int(name, 0)
+
+
 _FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
                 "off": False}
 
@@ -53,6 +57,7 @@ def _env_flag(name: str, default: bool) -> bool:
 _PORT_SOURCES = {
     "client_port": "--client-port or FIXGATE_CLIENT_PORT",
     "sim_port": "--venue-port or FIXGATE_SIM_PORT",
+    "sim2_port": "--sim2-port or FIXGATE_SIM2_PORT",
     "rest_port": "--rest-port or FIXGATE_REST_PORT",
 }
 
@@ -66,6 +71,9 @@ class Settings:
     client_port: int = 9876
     sim_host: str = "127.0.0.1"
     sim_port: int = 9880
+    # The simulator's second venue SIM2 (${SIM2_PORT} of venues.cfg, on sim_host). None: the SIM port
+    # + 1, where `fixgate simulator --port` puts it (``venue2_port``).
+    sim2_port: int | None = None
     rest_host: str = "127.0.0.1"
     rest_port: int = 8080
     database_url: str | None = None  # None: DATABASE_URL, else an embedded PostgreSQL
@@ -96,9 +104,15 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name, port in (("client_port", self.client_port), ("sim_port", self.sim_port),
-                           ("rest_port", self.rest_port)):
-            if not 0 < port < 65536:
+                           ("sim2_port", self.sim2_port), ("rest_port", self.rest_port)):
+            if port is not None and not 0 < port < 65536:
                 raise ConfigError(f"{_PORT_SOURCES[name]} = {port}: a port is 1 to 65535")
+        if self.sim2_port is None and self.sim_port == 65535:
+            raise ConfigError(f"{_PORT_SOURCES['sim_port']} = 65535: SIM2 follows on the next port, and there is"
+                              f" none ({_PORT_SOURCES['sim2_port']} places it)")
+        if self.sim2_port == self.sim_port:
+            raise ConfigError(f"{_PORT_SOURCES['sim2_port']} = {self.sim2_port}: the SIM venue's port too"
+                              f" ({_PORT_SOURCES['sim_port']}); each venue has its own")
         if not INSTANCE_PATTERN.fullmatch(self.instance):
             raise ConfigError(f"FIXGATE_INSTANCE={self.instance!r}: 1 to 32 letters, digits or _")
         if not 0 <= self.order_id_slot < self.order_id_slots:
@@ -116,6 +130,7 @@ class Settings:
             client_port=_env_int("FIXGATE_CLIENT_PORT", 9876),
             sim_host=os.environ.get("FIXGATE_SIM_HOST", "127.0.0.1"),
             sim_port=_env_int("FIXGATE_SIM_PORT", 9880),
+            sim2_port=_env_optional_int("FIXGATE_SIM2_PORT"),
             rest_host=os.environ.get("FIXGATE_REST_HOST", "127.0.0.1"),
             rest_port=_env_int("FIXGATE_REST_PORT", 8080),
             database_url=os.environ.get("DATABASE_URL") or None,
@@ -132,6 +147,11 @@ class Settings:
             rest_tls_cert=Path(os.environ["FIXGATE_REST_TLS_CERT"]) if os.environ.get("FIXGATE_REST_TLS_CERT") else None,
             rest_tls_key=Path(os.environ["FIXGATE_REST_TLS_KEY"]) if os.environ.get("FIXGATE_REST_TLS_KEY") else None,
         )
+
+    @property
+    def venue2_port(self) -> int:
+        """The port of the simulator's second venue SIM2: ``sim2_port``, else the SIM port + 1."""
+        return self.sim_port + 1 if self.sim2_port is None else self.sim2_port
 
     def with_api_token(self, *, always: bool = False) -> tuple[Settings, bool]:
         """These settings with an API token: the configured one, else a new random one (True). None is

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import httpx
 
+from domain.model import NewOrder, OrdType, Side, TimeInForce
 from fixgate.app import Fixgate
 from fixgate.cli import StopSignals
-from fixgate.config import Settings, rest_access_help
+from fixgate.config import Settings, load_instruments, rest_access_help
 from fixgate.fixclient import FixClient, Message, utc_timestamp
-from simulator.config import load_config
+from fixgate.preflight import demo_simulator_config
 from simulator.venue import Simulator
+
+if TYPE_CHECKING:
+    from oms.router import Router
 
 log = logging.getLogger(__name__)
 
@@ -26,24 +32,31 @@ FLOW = [
     ("sell", "AAPL", "2", 50, None, "a market sell that hits the best bid"),
     ("part", "MSFT", "1", 1000, "420.01", "a buy larger than the liquidity at its price: partly filled, rests"),
     ("big", "AAPL", "1", 6000, "190.00", "an order over AAPL's max order quantity: denied by risk"),
+    ("large", "AAPL", "1", 600, None, ("a market buy larger than what either venue shows (the shipped SIM"
+     " rests 500 a side, SIM2 250): until orders are split across venues, it goes whole to one, which fills"
+     " what it shows")),
 ]
+#: The flow's order whose fills and transaction cost analysis are shown at the end.
+SHOWN = "large"
 
 
 def _describe(report: Message) -> str:
     status = ORD_STATUS.get(report[39], report[39])
     parts = [f"  <- ExecutionReport {report[11]}: {status}"]
     if 32 in report and Decimal(report[32]) > 0:
-        parts.append(f"filled {report[32]} @ {report[31]}")
+        parts.append(f"filled {report[32]} @ {report[31]}" + (f" on {report[30]}" if 30 in report else ""))
     parts.append(f"cum {report[14]} leaves {report[151]} avg {report[6]}")
     if 58 in report:
         parts.append(f"text: {report[58]}")
     return ", ".join(parts)
 
 
-def _run_flow(client: FixClient) -> list[str]:
-    """Send the flow's orders one by one, printing their reports; fixgate's order ids, in order."""
+def _run_flow(client: FixClient) -> tuple[list[str], list[Message]]:
+    """Send the flow's orders one by one, printing their reports; fixgate's order ids, in order, and
+    the fills of the order ``SHOWN``."""
     run = time.strftime("%H%M%S")
     order_ids = []
+    shown_fills: list[Message] = []
     for prefix, symbol, side, qty, price, what in FLOW:
         cl_ord_id = f"{prefix}-{run}"
         print(f"\n-> {what}\n   NewOrderSingle {cl_ord_id}: {'buy' if side == '1' else 'sell'} {qty} {symbol} "
@@ -56,13 +69,17 @@ def _run_flow(client: FixClient) -> list[str]:
         report = client.expect("8", timeout=10, where={11: cl_ord_id})
         order_ids.append(report[37])
         print(_describe(report))
+        reports = [report]
         while report[39] not in ("2", "4", "8"):  # until done, or resting with nothing more coming
             try:
                 report = client.expect("8", timeout=1.0, where={11: cl_ord_id})
             except TimeoutError:
                 break
             print(_describe(report))
-    return order_ids
+            reports.append(report)
+        if prefix == SHOWN:
+            shown_fills = [r for r in reports if 32 in r and Decimal(r[32]) > 0]
+    return order_ids, shown_fills
 
 
 def _money(text: str) -> str:
@@ -71,15 +88,21 @@ def _money(text: str) -> str:
     return f"{whole}.{cents.ljust(2, '0')}"
 
 
-def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
-    assert gateway.rest is not None and gateway.writer is not None
-    gateway.writer.flush(timeout=10)
+def _rest(gateway: Fixgate) -> httpx.Client:
+    """An HTTP client of the gateway's REST API with the demo's token."""
+    assert gateway.rest is not None
     auth = {"Authorization": f"Bearer {gateway.settings.api_token}"}
     verify: ssl.SSLContext | bool = True
     if gateway.settings.rest_tls_cert is not None:  # the demo trusts the certificate it was given itself
         verify = ssl.create_default_context(cafile=str(gateway.settings.rest_tls_cert))
         verify.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    with httpx.Client(base_url=gateway.rest.url, timeout=10, headers=auth, verify=verify) as rest:
+    return httpx.Client(base_url=gateway.rest.url, timeout=10, headers=auth, verify=verify)
+
+
+def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
+    assert gateway.rest is not None and gateway.writer is not None
+    gateway.writer.flush(timeout=10)
+    with _rest(gateway) as rest:
         positions = rest.get("/positions").json()
         orders = [rest.get(f"/orders/{order_id}").json() for order_id in order_ids]
         pnl = rest.get("/pnl").json()
@@ -99,6 +122,39 @@ def _print_book(gateway: Fixgate, order_ids: list[str]) -> None:
               f"{o['status']:17} cum {o['cum_qty']:>5} avg {o['avg_px']}")
 
 
+def _print_tca(gateway: Fixgate, order_id: str, fills: list[Message], timeout: float = 20.0) -> None:
+    """The fills of one order with the venue each came from (LastMkt 30), and what TCA made of it."""
+    assert gateway.rest is not None
+    print(f"\nfills of order {order_id}, by venue (LastMkt 30)")
+    for fill in fills:
+        print(f"  {fill.get(30, '?'):5} {fill[32]:>5} @ {fill[31]}")
+    tca = None
+    deadline = time.monotonic() + (timeout if gateway.bus_url is not None else 0)
+    with _rest(gateway) as rest:
+        while time.monotonic() < deadline:  # TCA measures the order from the bus, in its own process
+            response = rest.get(f"/tca/orders/{order_id}")
+            if response.status_code == 200 and response.json()["shortfall"] is not None:
+                tca = response.json()
+                break
+            time.sleep(0.2)
+    print(f"\nGET {gateway.rest.url}/tca/orders/{order_id}")
+    if gateway.bus_url is None:
+        print("  no transaction cost analysis without the bus (FIXGATE_BUS=0)")
+        return
+    if tca is None:
+        print(f"  not measured yet (TCA follows the bus): ask again, or see {gateway.settings.data_dir / 'logs'}")
+        return
+    avg = "-" if tca["avg_price"] is None else f"{Decimal(tca['avg_price']):.8f}"
+    rate = "-" if tca["fill_rate"] is None else f"{Decimal(tca['fill_rate']) * 100:.1f}%"
+    print(f"  {tca['side']} {tca['quantity']} {tca['symbol']}: filled {tca['filled_qty']} avg {avg}"
+          f" on {', '.join(tca['venues'])}; arrival mid {tca['arrival_mid']}, fees {tca['fees']}")
+    print(f"  implementation shortfall {tca['shortfall']} ({tca['shortfall_bps']} bps): execution"
+          f" {tca['execution_cost']}, opportunity {tca['opportunity_cost']}; fill rate {rate}")
+    for f in tca["fills"]:
+        print(f"  fill {f['quantity']:>5} @ {f['price']} on {f['venue']}: slippage {f['slippage_bps']} bps,"
+              f" effective spread {f['effective_spread_bps']} bps, fee {f['fee'] or '-'}")
+
+
 def _print_events(gateway: Fixgate) -> None:
     """The demo's fills as events on the bus, the way `fixgate events tail` shows them."""
     if gateway.bus_url is None or not gateway.wait_for_bus(timeout=15):
@@ -114,30 +170,56 @@ def _print_events(gateway: Fixgate) -> None:
         print(f"  {line}")
 
 
+def _wait_for_quotes(router: Router, symbols: list[str], timeout: float = 10.0) -> bool:
+    """Wait until the router has every venue's quotes on both sides of ``symbols`` (each venue's
+    market data snapshot), so that the flow is routed on prices, not on the order of the logons."""
+    deadline = time.monotonic() + timeout
+    probes = [NewOrder("demo-probe", "p", "P", symbol, side, OrdType.MARKET, Decimal(1), None, TimeInForce.DAY, 0)
+              for symbol in symbols for side in (Side.BUY, Side.SELL)]
+    while True:
+        considered = [json.loads(router.route(probe).decision).get("venues", []) for probe in probes]
+        if all(v.get("touch") is not None for venues in considered for v in venues):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 def run_demo(settings: Settings, stay_up: bool = True) -> int:
     """Start everything on ``settings``' ports, run the flow, print the book, then wait for Ctrl-C."""
     settings, generated = settings.with_api_token(always=True)  # the demo reads the book over REST
     # Caught from the start: a Ctrl-C during the flow then stops the demo cleanly once it is through.
     stop = StopSignals() if stay_up else None
-    sim_config = load_config(settings.config_dir / "simulator.toml").with_port(settings.sim_port)
+    sim_config = demo_simulator_config(settings)
+    instruments = load_instruments(settings.config_dir / "instruments.toml")
+    venues = sorted({venue for i in instruments.values() for venue in i.venues})
     simulator = Simulator(sim_config, settings.data_dir / "simulator")
     gateway = Fixgate(settings)
     client: FixClient | None = None
     simulator.start()
     try:
         gateway.start()
-        if not gateway.wait_for_venues({"SIM"}):
-            print("the gateway could not log on to the simulator venue SIM")
+        if not gateway.wait_for_venues(set(venues)):
+            assert gateway.router is not None
+            down = [v for v in venues if v not in gateway.router.venues_up]
+            print(f"the gateway could not log on to the simulator venue(s) {', '.join(down)}")
             return 1
+        assert gateway.router is not None
+        if not _wait_for_quotes(gateway.router, [s for s, i in instruments.items() if len(i.venues) > 1]):
+            print("the venues' market data has not come in yet: the first orders may not go to the best price")
+        at = ", ".join(f"{v.name} on {v.host}:{v.port}" for v in sim_config.venues if v.name in venues)
         print(f"\nfixgate is up: FIX clients on 127.0.0.1:{settings.client_port} (FIXGATE), "
-              f"venue SIM on 127.0.0.1:{settings.sim_port}, REST on {gateway.rest.url if gateway.rest else ''}")
+              f"REST on {gateway.rest.url if gateway.rest else ''}")
+        print(f"venues logged on: {at}")
         assert gateway.rest is not None and settings.api_token is not None
         print(rest_access_help(gateway.rest.url, settings.api_token, generated))
         client = FixClient.connect("127.0.0.1", settings.client_port, sender_comp_id="CLIENT1",
                                    target_comp_id="FIXGATE")
         client.logon(reset_seq_num=True)  # the demo client keeps no sequence numbers between runs
         print("CLIENT1 logged on over FIX.4.4")
-        _print_book(gateway, _run_flow(client))
+        order_ids, shown_fills = _run_flow(client)
+        _print_book(gateway, order_ids)
+        _print_tca(gateway, order_ids[[prefix for prefix, *_ in FLOW].index(SHOWN)], shown_fills)
         _print_events(gateway)
         if stop is not None:
             print(f"\nStill running: connect a FIX client to port {settings.client_port}, or browse "

@@ -16,9 +16,12 @@ import socket
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from fixgate.config import ConfigError, Settings, load_instruments
+
+if TYPE_CHECKING:
+    from simulator.config import SimulatorConfig
 
 T = TypeVar("T")
 
@@ -80,7 +83,7 @@ def check_gateway_config(settings: Settings) -> None:
     instruments = read_config(where / "instruments.toml", load_instruments)
     read_config(where / "risk.toml", load_risk_config)
     variables = session_variables(settings.data_dir.resolve(), settings.client_port, settings.sim_host,
-                                  settings.sim_port)
+                                  settings.sim_port, settings.venue2_port)
     try:
         venues = check_sessions(where / "fix_sessions", variables)
     except SessionConfigError as exc:
@@ -104,6 +107,47 @@ def check_simulator_config(path: Path) -> None:
         read_config(shown(path), load_config)
     except SimulatorConfigError as exc:
         raise ConfigError(str(exc)) from None
+
+
+#: The simulator venues whose ports the gateway's settings give (venues.cfg's ${SIM_PORT}, ${SIM2_PORT}).
+_DEMO_VENUE_PORTS = {"SIM": "--venue-port or FIXGATE_SIM_PORT",
+                     "SIM2": "--sim2-port or FIXGATE_SIM2_PORT"}
+
+
+def demo_simulator_config(settings: Settings) -> SimulatorConfig:
+    """The config folder's simulator.toml as ``fixgate demo`` runs it: SIM on ``settings.sim_port``,
+    SIM2 on ``settings.venue2_port`` (where venues.cfg looks for them), any other venue on its own port."""
+    from simulator.config import load_config
+
+    config = load_config(settings.config_dir / "simulator.toml")
+    for name, port in (("SIM", settings.sim_port), ("SIM2", settings.venue2_port)):
+        if any(v.name == name for v in config.venues):
+            config = config.with_port(port, name)
+    return config
+
+
+def check_demo_venues(settings: Settings) -> None:
+    """``fixgate demo`` runs the venues of simulator.toml: each venue instruments.toml lists must be one
+    of them, and each must find its port free."""
+    from simulator.config import ConfigError as SimulatorConfigError
+
+    where = shown(settings.config_dir)
+    path = where / "simulator.toml"
+    check_simulator_config(path)
+    try:
+        config = demo_simulator_config(settings)
+    except SimulatorConfigError as exc:  # two venues on one port
+        raise ConfigError(f"{path}: {exc}") from None
+    simulated = [v.name for v in config.venues]
+    for instrument in read_config(where / "instruments.toml", load_instruments).values():
+        for venue in instrument.venues:
+            if venue not in simulated:
+                raise ConfigError(f"{where / 'instruments.toml'}: {instrument.symbol} trades on {venue}, not a venue"
+                                  f" of {path} ({', '.join(simulated)}), which the demo runs")
+    for simulated_venue in config.venues:
+        name = simulated_venue.name
+        how = _DEMO_VENUE_PORTS.get(name, f"the port of venue {name} in {path}")
+        check_port_free("", simulated_venue.port, f"simulator venue {name} port", how)
 
 
 def check_port_free(host: str, port: int, what: str, how: str) -> None:

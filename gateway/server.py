@@ -41,10 +41,11 @@ class FixGateway:
         client_port: int,
         sim_host: str,
         sim_port: int,
+        sim2_port: int | None = None,
         message_log: bool = True,
         hops: HopMetrics | None = None,
     ) -> None:
-        variables = session_variables(data_dir, client_port, sim_host, sim_port)
+        variables = session_variables(data_dir, client_port, sim_host, sim_port, sim2_port)
         rendered = data_dir / "fix_sessions"
         self.hops = HopMetrics() if hops is None else hops
         self.dispatcher = Dispatcher(oms)
@@ -180,9 +181,12 @@ def _connection_guard(settings: fix.SessionSettings, port: int, relayed_ports: f
                            send_block_timeout=block)
 
 
-def session_variables(data_dir: Path, client_port: int, sim_host: str, sim_port: int) -> dict[str, object]:
-    """The ``${NAME}`` values the session templates are rendered with (besides SPEC_DIR)."""
-    return {"DATA_DIR": data_dir, "CLIENT_PORT": client_port, "SIM_HOST": sim_host, "SIM_PORT": sim_port}
+def session_variables(data_dir: Path, client_port: int, sim_host: str, sim_port: int,
+                      sim2_port: int | None = None) -> dict[str, object]:
+    """The ``${NAME}`` values the session templates are rendered with (besides SPEC_DIR); SIM2_PORT is
+    the SIM port + 1 unless given."""
+    return {"DATA_DIR": data_dir, "CLIENT_PORT": client_port, "SIM_HOST": sim_host, "SIM_PORT": sim_port,
+            "SIM2_PORT": sim_port + 1 if sim2_port is None else sim2_port}
 
 
 class _Inert(fix.Application):  # type: ignore[misc]

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"simulator TOML (default: {DEFAULT_CONFIG} if it exists, else built-in defaults)",
     )
-    parser.add_argument("--port", type=int, default=None, help="listen on this port (single-venue configs)")
+    parser.add_argument("--port", type=int, default=None, help="the first venue listens on this port, the next on PORT+1, and so on in the config's order")
     parser.add_argument(
         "--data-dir",
         type=Path,

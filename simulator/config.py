@@ -328,6 +328,19 @@ class SimulatorConfig:
                 return venue
         raise KeyError(name)
 
+    def from_port(self, port: int) -> SimulatorConfig:
+        """A copy whose venues listen on ``port``, ``port + 1``, ... in their order (``--port``)."""
+        if not 0 < port or port + len(self.venues) - 1 > 65535:
+            raise ConfigError(f"port {port}: the {len(self.venues)} venue(s) need ports {port} to "
+                              f"{port + len(self.venues) - 1}, within 1..65535")
+        return SimulatorConfig(tuple(dataclasses.replace(v, port=port + i) for i, v in enumerate(self.venues)))
+
+    def only(self, *names: str) -> SimulatorConfig:
+        """A copy with the named venues only, in their order here; ``KeyError`` for an unknown name."""
+        for name in names:
+            self.venue(name)
+        return SimulatorConfig(tuple(v for v in self.venues if v.name in names))
+
     def with_port(self, port: int, venue: str | None = None) -> SimulatorConfig:
         """A copy with ``venue`` (default: the only venue) listening on ``port``."""
         if venue is None:

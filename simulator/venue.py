@@ -1212,7 +1212,8 @@ def _acked_under_original_id(events: list[ExecutionEvent]) -> list[ExecutionEven
 class Simulator:
     """Every venue of a ``SimulatorConfig``, started and stopped together.
 
-    ``port`` overrides the port of a single-venue config (tests pass a free port). Each venue keeps
+    ``port`` moves the venues: the first listens on ``port``, the next on ``port + 1``, and so on
+    (``SimulatorConfig.from_port``; tests pass a free port to a one-venue config). Each venue keeps
     its files under ``data_dir / <venue name>``. ``record_port`` (0 = any free port) also serves the
     record over HTTP on 127.0.0.1 (``simulator.record_http``); see ``record_url``.
     """
@@ -1227,12 +1228,7 @@ class Simulator:
     ) -> None:
         config = config or SimulatorConfig()
         if port is not None:
-            if len(config.venues) != 1:
-                raise SimulatorError(
-                    f"port override needs a single-venue config; this one has {len(config.venues)} venues "
-                    "(use SimulatorConfig.with_port(port, venue) instead)"
-                )
-            config = config.with_port(port)
+            config = config.from_port(port)
         self.config = config
         self.data_dir = Path(data_dir)
         self.venues: dict[str, Venue] = {v.name: Venue(v, self.data_dir / v.name) for v in config.venues}

@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from book.database import resolve_database_url
-from simulator.config import load_config
 from simulator.venue import Simulator
-from tests.support import free_port, fresh_database
+from tests.support import free_port, fresh_database, one_venue_simulator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,8 +47,9 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[Simulator]:
-    """The venue simulator with the shipped config (venue SIM) on a free port, its files in tmp_path/sim."""
-    sim = Simulator(load_config(REPO / "config" / "simulator.toml"), tmp_path / "sim", port=free_port())
+    """The venue simulator with the shipped config's venue SIM (not SIM2: ``one_venue_simulator``) on a
+    free port, its files in tmp_path/sim."""
+    sim = Simulator(one_venue_simulator(), tmp_path / "sim", port=free_port())
     sim.start()
     yield sim
     sim.stop(force=True)

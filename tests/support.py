@@ -22,6 +22,7 @@ from domain.model import ClientReport, Effect, Side
 from domain.positions import after_fill, average_price
 
 if TYPE_CHECKING:
+    from simulator.config import SimulatorConfig
     from simulator.matching import Fill
     from simulator.venue import Simulator
 
@@ -45,11 +46,50 @@ def only(effects: Sequence[Effect], kind: type[E]) -> E:
     return effect
 
 
+@functools.cache
+def one_venue_config_dir() -> Path:
+    """The shipped config with its one venue SIM (``bench.procs.one_venue_config``), made once per test
+    process: for a gateway against a one-venue simulator (the ``simulator`` fixture's)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from bench.procs import one_venue_config as make
+
+    folder = Path(tempfile.mkdtemp(prefix="fixgate-test-config-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return make(folder / "config")
+
+
+def one_venue_simulator() -> SimulatorConfig:
+    """The shipped simulator config's venue SIM alone."""
+    from simulator.config import load_config
+
+    return load_config(Path(__file__).resolve().parents[1] / "config" / "simulator.toml").only("SIM")
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now (bind to 0, read it, close)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_ports_in_a_row(count: int) -> int:
+    """The first of ``count`` consecutive TCP ports free on 127.0.0.1 now (``fixgate simulator
+    --port N`` puts its venues on N, N+1, ...)."""
+    while True:
+        first = free_port()
+        if first + count - 1 > 65535:
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first + 1, first + count):
+                    s = held.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
 
 
 def eventually(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 10.0) -> Any:

@@ -13,7 +13,7 @@ from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient
 from simulator.venue import Simulator
-from tests.support import free_port
+from tests.support import free_port, one_venue_config_dir
 
 REPO = Path(__file__).resolve().parents[2]
 API_TOKEN = "acceptance-test-token-0123456789"
@@ -32,7 +32,7 @@ def as_operator(name: str) -> dict[str, str]:
 @pytest.fixture
 def gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator[Fixgate]:
     settings = Settings(
-        data_dir=tmp_path / "gw",
+        config_dir=one_venue_config_dir(), data_dir=tmp_path / "gw",
         client_port=free_port(),
         sim_port=simulator.port,
         rest_port=free_port(),

@@ -16,13 +16,13 @@ from alembic.script import ScriptDirectory
 
 from book.database import alembic_config, create_database, drop_database
 from fixgate.fixclient import FixClient
-from tests.support import free_port, order_fields
+from tests.support import free_port, free_ports_in_a_row, order_fields
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_fixgate_simulator_runs_a_venue_any_fix_client_can_trade_with(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_ports_in_a_row(2)  # config/simulator.toml: SIM on --port, SIM2 on the next
     proc = subprocess.Popen(
         [sys.executable, "-m", "fixgate.cli", "simulator", "--port", str(port), "--data-dir", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -39,6 +39,7 @@ def test_fixgate_simulator_runs_a_venue_any_fix_client_can_trade_with(tmp_path: 
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert f"venue SIM on 127.0.0.1:{port}" in out.decode()
+    assert f"venue SIM2 on 127.0.0.1:{port + 1}" in out.decode()
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def _fixgate(*args: str) -> subprocess.CompletedProcess[str]:
 def test_fixgate_simulator_expire_and_sigusr1_end_the_day_of_a_plain_simulator(tmp_path: Path) -> None:
     # `fixgate simulator` serves its record endpoint by default; `--record-port 0` only keeps this test
     # off the real default port (9879), which another simulator on this machine may hold.
-    port = free_port()
+    port = free_ports_in_a_row(2)  # config/simulator.toml: SIM on --port, SIM2 on the next
     proc = subprocess.Popen(
         [sys.executable, "-m", "fixgate.cli", "simulator", "--port", str(port), "--data-dir", str(tmp_path),
          "--record-port", "0"],
@@ -90,12 +91,13 @@ def test_fixgate_simulator_expire_and_sigusr1_end_the_day_of_a_plain_simulator(t
     )
     try:
         assert proc.stdout is not None
-        banner = [proc.stdout.readline() for _ in range(3)]
+        banner = [proc.stdout.readline() for _ in range(4)]
         assert banner[0].startswith(f"venue SIM on 127.0.0.1:{port}"), banner
-        assert banner[1].startswith("record on http://127.0.0.1:"), banner
-        record_url = banner[1].split()[-1].removesuffix("/record")
-        assert f"fixgate simulator expire --record-url {record_url}" in banner[2], banner
-        assert f"kill -USR1 {proc.pid}" in banner[2], banner
+        assert banner[1].startswith(f"venue SIM2 on 127.0.0.1:{port + 1}"), banner
+        assert banner[2].startswith("record on http://127.0.0.1:"), banner
+        record_url = banner[2].split()[-1].removesuffix("/record")
+        assert f"fixgate simulator expire --record-url {record_url}" in banner[3], banner
+        assert f"kill -USR1 {proc.pid}" in banner[3], banner
         with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="SIM") as client:
             client.logon()
             client.send("D", order_fields("day-1", 10, "189.00", t59="0"))
@@ -103,7 +105,8 @@ def test_fixgate_simulator_expire_and_sigusr1_end_the_day_of_a_plain_simulator(t
             client.expect("8", where={11: "gtc-1", 150: "0"})
 
             done = _fixgate("simulator", "expire", "--record-url", record_url)
-            assert (done.returncode, done.stdout) == (0, "SIM: 1 Day order(s) expired\n"), done.stderr
+            assert (done.returncode, done.stdout) == (
+                0, "SIM: 1 Day order(s) expired\nSIM2: 0 Day order(s) expired\n"), done.stderr
             expired = client.expect("8", where={150: "C"})
             assert (expired[11], expired[39]) == ("day-1", "C")
 
@@ -113,6 +116,7 @@ def test_fixgate_simulator_expire_and_sigusr1_end_the_day_of_a_plain_simulator(t
             expired = client.expect("8", where={150: "C"}, timeout=10)
             assert (expired[11], expired[39]) == ("day-2", "C")
             assert proc.stdout.readline() == "end of day on SIM: 1 Day order(s) expired\n"
+            assert proc.stdout.readline() == "end of day on SIM2: 0 Day order(s) expired\n"
             client.expect_nothing(where={11: "gtc-1", 150: "C"}, within=0.2)  # GTC orders outlive the day
             assert proc.poll() is None  # SIGUSR1 did not end the simulator
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.procs import one_venue_config
 from simulator.venue import Simulator
 from tests.support import fixgate_argv, free_port
 
@@ -25,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     """A copy of the shipped config folder, to break."""
-    return Path(shutil.copytree(REPO / "config", tmp_path / "config"))
+    return one_venue_config(tmp_path / "config")
 
 
 def _run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -212,8 +213,31 @@ def test_the_demo_checks_the_simulator_config_and_port_too(tmp_path: Path, confi
     shutil.copy(REPO / "config" / "simulator.toml", config_dir / "simulator.toml")
     done = _run("demo", "--exit", "--config-dir", "config", "--data-dir", "data", "--venue-port", str(listening),
                 "--client-port", str(free_port()), "--rest-port", str(free_port()), cwd=tmp_path)
-    _refused(done, f"simulator venue port {listening} is in use by another process (--venue-port or"
+    _refused(done, f"simulator venue SIM port {listening} is in use by another process (--venue-port or"
              " FIXGATE_SIM_PORT picks another)")
+
+
+def test_the_demo_names_the_second_venue_s_port_and_a_venue_the_simulator_lacks(
+    tmp_path: Path, listening: int
+) -> None:
+    shutil.copytree(REPO / "config", tmp_path / "shipped")  # SIM and SIM2
+    sim_port = free_port()
+    done = _run("demo", "--exit", "--config-dir", "shipped", "--data-dir", "data", "--venue-port", str(sim_port),
+                "--sim2-port", str(listening), "--client-port", str(free_port()), "--rest-port", str(free_port()),
+                cwd=tmp_path)
+    _refused(done, f"simulator venue SIM2 port {listening} is in use by another process (--sim2-port or"
+             " FIXGATE_SIM2_PORT picks another)")
+    done = _run("demo", "--exit", "--config-dir", "shipped", "--data-dir", "data", "--venue-port", str(sim_port),
+                "--sim2-port", str(sim_port), cwd=tmp_path)
+    _refused(done, f"--sim2-port or FIXGATE_SIM2_PORT = {sim_port}: the SIM venue's port too (--venue-port or"
+             " FIXGATE_SIM_PORT); each venue has its own")
+    simulator = tmp_path / "shipped" / "simulator.toml"
+    text = simulator.read_text()
+    simulator.write_text(text[:text.index('[[venues]]\nname = "SIM2"')])
+    done = _run("demo", "--exit", "--config-dir", "shipped", "--data-dir", "data", "--client-port", str(free_port()),
+                "--rest-port", str(free_port()), cwd=tmp_path)
+    _refused(done, "shipped/instruments.toml: AAPL trades on SIM2, not a venue of shipped/simulator.toml (SIM),"
+             " which the demo runs")
 
 
 def test_demo_fresh_empties_only_a_folder_fixgate_made(tmp_path: Path) -> None:

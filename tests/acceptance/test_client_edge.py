@@ -7,7 +7,6 @@ after the bad ones proves the bad ones were answered without being taken)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.procs import one_venue_config
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient, FixSessionError, utc_timestamp
@@ -175,7 +175,7 @@ def test_a_kill_switch_is_not_bypassed_by_another_account_or_another_session(
 def gateway_with(tmp_path: Path, database_url: str, simulator: Simulator, old: str, new: str) -> Fixgate:
     """A gateway (started) whose clients.cfg has its first ``old`` replaced by ``new``."""
     config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
+    one_venue_config(config)
     cfg = config / "fix_sessions" / "clients.cfg"
     text = cfg.read_text()
     assert old in text

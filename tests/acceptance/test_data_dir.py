@@ -18,7 +18,7 @@ import httpx
 
 from fixgate.fixclient import FixClient
 from simulator.venue import Simulator
-from tests.support import free_port, order_fields
+from tests.support import eventually, free_port, free_ports_in_a_row, one_venue_config_dir, order_fields
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ class Serve:
         self.args = [
             sys.executable, "-m", "fixgate.cli", "serve", "--data-dir", str(data_dir),
             "--client-port", str(self.client_port), "--venue-port", str(sim_port),
-            "--rest-port", str(self.rest_port),
+            "--rest-port", str(self.rest_port), "--config-dir", str(one_venue_config_dir()),
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -193,13 +193,15 @@ def test_a_second_simulator_on_a_data_folder_exits_at_once(tmp_path: Path) -> No
         return [sys.executable, "-m", "fixgate.cli", "simulator", "--port", str(port), "--data-dir",
                 str(tmp_path / "sim"), "--no-record-http"]
 
-    port = free_port()
+    port = free_ports_in_a_row(2)  # config/simulator.toml: SIM on --port, SIM2 on the next
     with (tmp_path / "first.log").open("wb") as out:
         first = subprocess.Popen(simulator(port), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     try:
         with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT1", target_comp_id="SIM",
                                begin_string="FIX.4.2", connect_timeout=30) as client:
             client.logon()  # the first is up
+            # and so is its second venue (after SIM, SIM2 starts and makes its files): the banner's last line
+            eventually(lambda: (tmp_path / "first.log").read_text(), lambda log: "end of day" in log, timeout=30)
             record = _snapshot(tmp_path / "sim")
             second = subprocess.run(simulator(free_port()), cwd=REPO, capture_output=True, text=True,
                                     timeout=60, check=False)

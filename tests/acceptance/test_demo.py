@@ -20,20 +20,34 @@ def test_demo_fills_orders_and_reads_positions_back(
     tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings(
-        data_dir=tmp_path, client_port=free_port(), sim_port=free_port(), rest_port=free_port(),
-        database_url=database_url,
+        data_dir=tmp_path, client_port=free_port(), sim_port=free_port(), sim2_port=free_port(),
+        rest_port=free_port(), database_url=database_url,
     )
     assert run_demo(settings, stay_up=False) == 0
     out = capsys.readouterr().out
-    assert "Filled, filled 50 @ 190.02, cum 150 leaves 0 avg 190.01333333" in out
+    # Both of the shipped simulator's venues, where the gateway looks for them.
+    assert f"venues logged on: SIM on 127.0.0.1:{settings.sim_port}, SIM2 on 127.0.0.1:{settings.sim2_port}" in out
+    # Each order to the better price after fees: a buy to SIM's lower offer, a sell to SIM2's higher bid.
+    assert "Filled, filled 50 @ 190.02 on SIM, cum 150 leaves 0 avg 190.01333333" in out
+    assert "Filled, filled 50 @ 190 on SIM2, cum 50 leaves 0 avg 190" in out
     assert "text: order qty 6000 > max 5000 for AAPL" in out
-    # Bought 150, sold 50 of AAPL; 100 of MSFT filled out of 1000.
-    assert "CLIENT1    AAPL          100   190.01333333" in out
+    # The market buy of 600, more than either venue shows, goes whole to SIM (until orders are split
+    # across venues) and takes the 350 SIM has left; the rest is cancelled.
+    assert "Canceled, cum 350 leaves 0 avg 190.03714286, text: market order remainder canceled" in out
+    fills = out[out.index("\nfills of order "):out.index("\nGET ", out.index("\nfills of order "))]
+    assert re.findall(r"^  (\w+) +(\d+) @ ([\d.]+)$", fills, re.MULTILINE) == [
+        ("SIM", "50", "190.02"), ("SIM", "100", "190.03"), ("SIM", "100", "190.04"), ("SIM", "100", "190.05")]
+    # Its transaction cost analysis, against the arrival mid (SIM 189.99 / 190.02 after the first buy,
+    # SIM2 189.99 / 190.02 after the sell: mid 190.005): 350 x (190.03714286 - 190.005).
+    assert "BUY 600 AAPL: filled 350 avg 190.03714286 on SIM; arrival mid 190.005, fees 0" in out
+    assert "implementation shortfall 11.25 (0.9868 bps): execution 11.25, opportunity 0; fill rate 58.3%" in out
+    # Bought 150 and 350, sold 50 of AAPL; 100 of MSFT filled out of 1000.
+    assert "CLIENT1    AAPL          450   190.03185185" in out
     assert "CLIENT1    MSFT          100         420.01" in out
-    # The orders read back over REST are the four it just sent, in the order sent, as they ended.
+    # The orders read back over REST are the five it just sent, in the order sent, as they ended.
     listed = re.findall(r"^  order +\d+ (\w+)-\d+ +\w+ +\d+ (\w+) +(\w+) ", out, re.MULTILINE)
     assert listed == [("buy", "AAPL", "FILLED"), ("sell", "AAPL", "FILLED"), ("part", "MSFT", "PARTIALLY_FILLED"),
-                      ("big", "AAPL", "REJECTED")]
+                      ("big", "AAPL", "REJECTED"), ("large", "AAPL", "CANCELED")]
 
 
 def test_demo_fresh_starts_from_a_clean_book() -> None:
@@ -47,7 +61,8 @@ def test_demo_fresh_starts_from_a_clean_book() -> None:
     def demo(*extra: str) -> str:
         done = subprocess.run(
             fixgate_argv("demo", "--exit", "--data-dir", str(data_dir), "--client-port", str(free_port()),
-                         "--venue-port", str(free_port()), "--rest-port", str(free_port()), *extra),
+                         "--venue-port", str(free_port()), "--sim2-port", str(free_port()),
+                         "--rest-port", str(free_port()), *extra),
             capture_output=True, text=True, timeout=300, check=False, env=env,
         )
         assert done.returncode == 0, done.stdout + done.stderr
@@ -56,12 +71,12 @@ def test_demo_fresh_starts_from_a_clean_book() -> None:
     try:
         first = demo()
         assert "--fresh" not in first
-        assert "CLIENT1    AAPL          100   190.01333333" in first
+        assert "CLIENT1    AAPL          450   190.03185185" in first
         second = demo("--fresh")
         assert (f"--fresh: deleting what earlier runs left in fixgate's data folder {data_dir.resolve()}"
                 in second.splitlines()[0])
-        assert "CLIENT1    AAPL          100   190.01333333" in second  # not 200: the first run's book is gone
-        assert len(re.findall(r"^  order +\d+ ", second, re.MULTILINE)) == 4
+        assert "CLIENT1    AAPL          450   190.03185185" in second  # not 900: the first run's book is gone
+        assert len(re.findall(r"^  order +\d+ ", second, re.MULTILINE)) == 5
         assert re.search(r"^  order +1 buy-", second, re.MULTILINE)  # order ids start again too
         assert second.splitlines()[-1] == "fixgate demo stopped"
     finally:

@@ -6,7 +6,6 @@ and CLIENT2, and in FIX 4.2 covering CLIENT1; BENCH is covered by none."""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import quickfix as fix
 
+from bench.procs import one_venue_config
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient, Message
@@ -39,7 +39,7 @@ def readme_example() -> str:
 def config_dir(tmp_path: Path) -> Path:
     """The shipped config with the README's drop copy sessions appended to clients.cfg."""
     config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
+    one_venue_config(config)
     clients = config / "fix_sessions" / "clients.cfg"
     clients.write_text(clients.read_text() + "\n" + readme_example())
     return config

@@ -3,7 +3,6 @@ were sent (SendingTime), and a session whose orders wait past its max backlog is
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.procs import one_venue_config
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.fixclient import FixClient, utc_timestamp
@@ -31,7 +31,7 @@ max_backlog_ms = 200
 @pytest.fixture
 def flow_gateway(tmp_path: Path, database_url: str, simulator: Simulator) -> Iterator[Fixgate]:
     config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
+    one_venue_config(config)
     risk = config / "risk.toml"
     risk.write_text(risk.read_text() + FLOW)
     app = Fixgate(Settings(data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,

@@ -18,7 +18,7 @@ from fixgate.devcerts import Authority, CertFiles
 from fixgate.rest import RestServer
 from simulator.venue import Simulator
 from tests.acceptance.conftest import API_TOKEN
-from tests.support import free_port
+from tests.support import free_port, one_venue_config_dir
 
 _WARNING = "without TLS"
 
@@ -38,7 +38,7 @@ def https_gateway(tmp_path: Path, database_url: str, simulator: Simulator, serve
                   caplog: pytest.LogCaptureFixture) -> Iterator[Fixgate]:
     caplog.set_level(logging.WARNING, logger="fixgate.rest")
     app = Fixgate(Settings(
-        data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port, rest_port=free_port(),
+        config_dir=one_venue_config_dir(), data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port, rest_port=free_port(),
         database_url=database_url, api_token=API_TOKEN, bus=False,
         rest_tls_cert=server_cert.cert, rest_tls_key=server_cert.key,
     ))

@@ -10,7 +10,6 @@ run as its own process), fixgate's SIM session with ``TLS=Y`` trades with it.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import ssl
 import subprocess
@@ -21,13 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.procs import one_venue_config
 from fixgate.app import Fixgate
 from fixgate.config import Settings
 from fixgate.devcerts import Authority, CertFiles
 from fixgate.fixclient import FixClient, FixSessionError
 from gateway.tls import TlsPlan, TlsRoute
 from simulator.venue import Simulator
-from tests.acceptance.conftest import API_TOKEN, REPO
+from tests.acceptance.conftest import API_TOKEN
 from tests.support import eventually, free_port, order_fields
 
 pytestmark = pytest.mark.timeout(120)
@@ -60,7 +60,7 @@ def _config_dir(tmp_path: Path, pki: Pki, tls_port: int, guard: str = "", comp_i
     """The shipped config with a TLS client session (and ``guard``: the client port's [DEFAULT] guard
     settings instead of the shipped ones)."""
     config = tmp_path / "config"
-    shutil.copytree(REPO / "config", config)
+    one_venue_config(config)
     clients = config / "fix_sessions" / "clients.cfg"
     text = clients.read_text()
     if guard:

@@ -11,7 +11,6 @@ SenderCompID of its own (two instances at one real venue need that anyway: one l
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.procs import one_venue_config
 from bus.server import EmbeddedNats
 from domain.model import Side
 from fixgate.app import Fixgate
@@ -71,7 +71,7 @@ def instance_config(tmp_path: Path, name: str, client: str, venue_comp_id: str) 
     the venue session as ``venue_comp_id``; and a simulator config that lets that CompID log on and
     numbers its ExecIDs from 1, so the two venues give the same ExecIDs to different fills."""
     config = tmp_path / f"config-{name}"
-    shutil.copytree(REPO / "config", config)
+    one_venue_config(config)
     sessions = config / "fix_sessions"
     blocks = (sessions / "clients.cfg").read_text().split("\n[SESSION]\n")
     kept = [b for b in blocks[1:] if f"TargetCompID={client}\n" in b]

@@ -35,7 +35,7 @@ def dialect() -> VenueDialect:
 
 @pytest.fixture
 def simulator(tmp_path: Path, dialect: VenueDialect) -> Iterator[Simulator]:
-    (venue,) = load_config(REPO / "config" / "simulator.toml").venues
+    (venue,) = load_config(REPO / "config" / "simulator.toml").only("SIM").venues
     config = SimulatorConfig((dataclasses.replace(venue, dialect=dialect),))
     sim = Simulator(config, tmp_path / "sim", port=free_port())
     sim.start()

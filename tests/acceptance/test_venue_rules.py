@@ -31,7 +31,7 @@ VENUE_TICK, VENUE_LOT = D("0.05"), D(10)
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[Simulator]:
     """The shipped simulator config with AAPL's tick and lot made stricter than the gateway's."""
-    (venue,) = load_config(REPO / "config" / "simulator.toml").venues
+    (venue,) = load_config(REPO / "config" / "simulator.toml").only("SIM").venues
     instruments = tuple(
         dataclasses.replace(i, tick_size=VENUE_TICK, lot_size=VENUE_LOT) if i.symbol == "AAPL" else i
         for i in venue.instruments

@@ -45,7 +45,7 @@ from bus.server import EmbeddedNats
 from domain.model import Side
 from fixgate.fixclient import FieldValue, FixClient, utc_timestamp
 from simulator.venue import Simulator
-from tests.support import Held, bus_events, eventually, free_port, wait_for_book
+from tests.support import Held, bus_events, eventually, free_port, one_venue_config_dir, wait_for_book
 from tests.support import book_rows as rows
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ class GatewayProcess:
         self.args = [
             sys.executable, "-m", "fixgate.cli", "serve", "--data-dir", str(data_dir),
             "--client-port", str(self.client_port), "--venue-port", str(sim_port),
-            "--rest-port", str(self.rest_port),
+            "--rest-port", str(self.rest_port), "--config-dir", str(one_venue_config_dir()),
         ]
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0

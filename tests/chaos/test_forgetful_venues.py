@@ -144,7 +144,8 @@ def test_the_demo_run_twice_starts_clean(tmp_path: Path, database_url: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     # The issue as a new user met it: the demo leaves a partly filled MSFT order working; the next run's
     # simulator starts empty, so that order must end at the logon, not pile up in the book and in risk.
-    settings = Settings(data_dir=tmp_path, client_port=free_port(), sim_port=free_port(), rest_port=free_port(),
+    settings = Settings(data_dir=tmp_path, client_port=free_port(), sim_port=free_port(), sim2_port=free_port(),
+                        rest_port=free_port(),
                         database_url=database_url)
     assert run_demo(settings, stay_up=False) == 0
     assert run_demo(settings, stay_up=False) == 0

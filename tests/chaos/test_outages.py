@@ -22,14 +22,14 @@ from fixgate.config import Settings
 from fixgate.fixclient import FixClient, utc_timestamp
 from simulator.config import load_config
 from simulator.venue import Simulator
-from tests.support import eventually, free_port, order_fields
+from tests.support import eventually, free_port, one_venue_config_dir, order_fields
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "outage-token"
 
 
 def start_gateway(data_dir: Path, database_url: str, sim_port: int) -> Fixgate:
-    gateway = Fixgate(Settings(data_dir=data_dir, client_port=free_port(), sim_port=sim_port,
+    gateway = Fixgate(Settings(config_dir=one_venue_config_dir(), data_dir=data_dir, client_port=free_port(), sim_port=sim_port,
                                rest_port=free_port(), database_url=database_url, api_token=TOKEN))
     gateway.start()
     assert gateway.wait_for_venues({"SIM"})

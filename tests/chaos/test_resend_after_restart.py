@@ -19,7 +19,7 @@ from fixgate.config import Settings
 from fixgate.fixclient import FixClient, Message
 from simulator.venue import Simulator
 from tests.chaos.test_crash_recovery import GatewayProcess
-from tests.support import free_port, order_fields
+from tests.support import free_port, one_venue_config_dir, order_fields
 from tests.unit.book import samples
 
 
@@ -94,7 +94,7 @@ def test_reports_a_resetting_client_had_never_come_again_as_new_after_a_kill(
 def test_a_report_journaled_but_never_marked_sent_goes_at_logon_with_possresend(
     tmp_path: Path, database_url: str, simulator: Simulator
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
+    settings = Settings(config_dir=one_venue_config_dir(), data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
                         rest_port=free_port(), database_url=database_url, api_token="t" * 32)
     # A run killed after journaling a fill's report and before QuickFIX had it on the wire (or before
     # fixgate recorded that it had): the journal holds the report, and no ClientSent for it.
@@ -174,7 +174,7 @@ def test_a_fill_made_while_the_client_was_away_reaches_it_at_a_resetting_logon_i
     tmp_path: Path, database_url: str, simulator: Simulator
 ) -> None:
     # The 141=Y logon empties QuickFIX's store, the only copy QuickFIX had: fixgate sends it again.
-    settings = Settings(data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
+    settings = Settings(config_dir=one_venue_config_dir(), data_dir=tmp_path / "gw", client_port=free_port(), sim_port=simulator.port,
                         rest_port=free_port(), database_url=database_url, api_token="t" * 32)
     app = Fixgate(settings)
     app.start()

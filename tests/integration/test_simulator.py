@@ -16,7 +16,7 @@ import pytest
 from fixgate.fixclient import FieldValue, FixClient, FixSessionError, Message, utc_timestamp
 from simulator import OrderStatus, SimulatorConfig, VenueConfig, load_config
 from simulator.venue import Simulator, SimulatorError
-from tests.support import eventually
+from tests.support import eventually, free_ports_in_a_row
 
 D = Decimal
 REPO = Path(__file__).resolve().parents[2]
@@ -441,7 +441,7 @@ def test_two_venues_run_side_by_side_with_their_own_books(tmp_path: Path) -> Non
 
 
 def test_command_line_runs_until_interrupted(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_ports_in_a_row(2)  # the shipped config's SIM on --port, SIM2 on the next
     process = subprocess.Popen(
         [
             sys.executable,
@@ -463,6 +463,7 @@ def test_command_line_runs_until_interrupted(tmp_path: Path) -> None:
         assert process.stdout is not None
         banner = process.stdout.readline()
         assert f"venue SIM on 127.0.0.1:{port}" in banner
+        assert f"venue SIM2 on 127.0.0.1:{port + 1}" in process.stdout.readline()
         client = FixClient.connect("127.0.0.1", port, sender_comp_id="BENCH", target_comp_id="SIM")
         client.logon()
         new_order(client, "cli-1", "2", 100, "189.99")

@@ -19,7 +19,7 @@ from fixgate.fixclient import FixClient, Message, utc_timestamp
 from simulator import SimulatorConfig, cli
 from simulator.record_http import RecordServer
 from simulator.venue import Simulator, SimulatorError
-from tests.support import eventually, free_port
+from tests.support import eventually, free_port, free_ports_in_a_row
 
 D = Decimal
 REPO = Path(__file__).resolve().parents[2]
@@ -245,7 +245,7 @@ def test_record_file_survives_a_restart_and_a_torn_last_line(tmp_path: Path) -> 
 
 
 def test_command_line_serves_the_record(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_ports_in_a_row(2)  # config/simulator.toml: SIM on --port, SIM2 on the next
     process = subprocess.Popen(
         [
             sys.executable,
@@ -265,11 +265,12 @@ def test_command_line_serves_the_record(tmp_path: Path) -> None:
     )
     try:
         assert process.stdout is not None
-        assert process.stdout.readline().startswith("venue SIM")
+        assert process.stdout.readline().startswith("venue SIM ")
+        assert process.stdout.readline().startswith("venue SIM2 ")
         line = process.stdout.readline()
         assert line.startswith("record on http://127.0.0.1:"), line
         url = line.split()[-1]
-        assert get(url) == {"venues": {"SIM": {"orders": [], "fills": []}}}
+        assert get(url) == {"venues": {"SIM": {"orders": [], "fills": []}, "SIM2": {"orders": [], "fills": []}}}
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0
@@ -302,7 +303,7 @@ def test_the_command_line_serves_the_record_on_its_default_port_unless_taken_or_
 
 
 def test_without_the_record_endpoint_sigusr1_still_ends_the_day(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_ports_in_a_row(2)  # config/simulator.toml: SIM on --port, SIM2 on the next
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--port", str(port), "--data-dir", str(tmp_path), "--no-record-http"],
         cwd=REPO,
@@ -312,7 +313,8 @@ def test_without_the_record_endpoint_sigusr1_still_ends_the_day(tmp_path: Path) 
     )
     try:
         assert process.stdout is not None
-        assert process.stdout.readline().startswith("venue SIM")
+        assert process.stdout.readline().startswith("venue SIM ")
+        assert process.stdout.readline().startswith("venue SIM2 ")
         assert process.stdout.readline() == f"end of day (expire Day orders): kill -USR1 {process.pid}\n"
         with FixClient.connect("127.0.0.1", port, sender_comp_id="CLIENT2", target_comp_id="SIM") as client:
             client.logon()
@@ -322,6 +324,7 @@ def test_without_the_record_endpoint_sigusr1_still_ends_the_day(tmp_path: Path) 
             expired = client.expect("8", where={150: "C"}, timeout=10)
             assert (expired[11], expired[39]) == ("day", "C")
         assert process.stdout.readline() == "end of day on SIM: 1 Day order(s) expired\n"
+        assert process.stdout.readline() == "end of day on SIM2: 0 Day order(s) expired\n"
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0

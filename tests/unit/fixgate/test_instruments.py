@@ -7,6 +7,7 @@ import pytest
 
 from domain.model import Listing
 from fixgate.config import ConfigError, load_instruments
+from simulator.config import load_config
 
 
 def load(tmp_path: Path, text: str) -> dict:  # type: ignore[type-arg]
@@ -18,9 +19,20 @@ def load(tmp_path: Path, text: str) -> dict:  # type: ignore[type-arg]
 HEAD = '[AAPL]\ntick_size = "0.01"\nlot_size = "1"\nreference_price = "190.00"\n'
 
 
-def test_one_venue() -> None:
-    aapl = load_instruments(Path(__file__).resolve().parents[3] / "config" / "instruments.toml")["AAPL"]
-    assert aapl.venues == (aapl.venue,)
+def test_one_venue(tmp_path: Path) -> None:
+    aapl = load(tmp_path, HEAD + 'venue = "SIM"\n')["AAPL"]
+    assert (aapl.venues, aapl.listings) == (("SIM",), (Listing("SIM"),))
+
+
+def test_the_shipped_symbols_trade_on_both_simulated_venues_at_the_fees_the_simulator_charges() -> None:
+    config = Path(__file__).resolve().parents[3] / "config"
+    simulator = load_config(config / "simulator.toml")
+    for symbol, instrument in load_instruments(config / "instruments.toml").items():
+        assert instrument.venues == ("SIM", "SIM2"), symbol
+        for listing in instrument.listings:
+            fees = simulator.venue(listing.venue).fees
+            assert (listing.fee_per_share, listing.fee_bps) == (fees.per_share, fees.bps), (symbol, listing)
+            assert symbol in {i.symbol for i in simulator.venue(listing.venue).instruments}
 
 
 def test_several_venues_with_their_fees_in_the_order_written(tmp_path: Path) -> None:

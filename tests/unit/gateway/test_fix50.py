@@ -139,7 +139,7 @@ def test_dictionaries_are_known_by_the_version_they_describe(tmp_path: Path) -> 
     assert dictionary_version(tmp_path / "missing.xml") is None
 
 
-VARIABLES = {"DATA_DIR": "/tmp/x", "CLIENT_PORT": 1, "SIM_HOST": "127.0.0.1", "SIM_PORT": 2}
+VARIABLES = {"DATA_DIR": "/tmp/x", "CLIENT_PORT": 1, "SIM_HOST": "127.0.0.1", "SIM_PORT": 2, "SIM2_PORT": 3}
 
 
 def test_the_shipped_configs_and_the_commented_fix50_venue_render(tmp_path: Path) -> None:

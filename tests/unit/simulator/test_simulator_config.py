@@ -25,8 +25,17 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_shipped_config_matches_the_built_in_defaults() -> None:
-    assert load_config(REPO / "config" / "simulator.toml") == SimulatorConfig()
+def test_shipped_config_is_the_built_in_default_venue_and_a_second_one() -> None:
+    shipped = load_config(REPO / "config" / "simulator.toml")
+    assert [(v.name, v.port) for v in shipped.venues] == [("SIM", 9880), ("SIM2", 9881)]
+    assert shipped.only("SIM") == SimulatorConfig()
+    sim2 = shipped.venue("SIM2")
+    # Priced one tick above SIM, its own fee, half SIM's size shown per level: the router has a choice.
+    assert {i.symbol: i.reference_price for i in sim2.instruments} == {"AAPL": Decimal("190.01"),
+                                                                      "MSFT": Decimal("420.01")}
+    assert (sim2.fees.per_share, sim2.fees.bps) == (Decimal("0.002"), Decimal(0))
+    assert (sim2.liquidity.levels, sim2.liquidity.level_qty) == (5, Decimal(50))
+    assert sim2.target_comp_ids == SimulatorConfig().venues[0].target_comp_ids
 
 
 def test_decimals_are_read_exactly_from_strings(tmp_path: Path) -> None:
@@ -115,6 +124,21 @@ def test_with_port_overrides_one_venue() -> None:
     with pytest.raises(KeyError):
         two.with_port(3000, "C")
     assert SimulatorConfig().with_port(1234).venues[0].port == 1234
+
+
+def test_from_port_puts_the_venues_on_consecutive_ports_in_their_order() -> None:
+    two = config_from_mapping({"venues": [{"name": "A", "port": 1001}, {"name": "B", "port": 5000}]})
+    assert [(v.name, v.port) for v in two.from_port(7000).venues] == [("A", 7000), ("B", 7001)]
+    with pytest.raises(ConfigError, match="need ports 65535 to 65536"):
+        two.from_port(65535)
+    assert SimulatorConfig().from_port(65535).venues[0].port == 65535
+
+
+def test_only_keeps_the_named_venues() -> None:
+    three = config_from_mapping({"venues": [{"name": n, "port": p} for n, p in (("A", 1), ("B", 2), ("C", 3))]})
+    assert [v.name for v in three.only("C", "A").venues] == ["A", "C"]
+    with pytest.raises(KeyError):
+        three.only("D")
 
 
 def test_venues_need_distinct_ports() -> None:
