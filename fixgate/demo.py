@@ -28,13 +28,14 @@ ORD_STATUS = {"0": "New", "1": "PartiallyFilled", "2": "Filled", "4": "Canceled"
 
 # (ClOrdID prefix, symbol, side, qty, price or None for market, what it shows)
 FLOW = [
-    ("buy", "AAPL", "1", 150, "190.02", "a buy that crosses two price levels of resting asks"),
+    ("buy", "AAPL", "1", 150, "190.02", ("a limit buy bigger than the best offer: SIM's 100 at 190.01, then"
+     " SIM2's best offer, within the limit")),
     ("sell", "AAPL", "2", 50, None, "a market sell that hits the best bid"),
     ("part", "MSFT", "1", 1000, "420.01", "a buy larger than the liquidity at its price: partly filled, rests"),
     ("big", "AAPL", "1", 6000, "190.00", "an order over AAPL's max order quantity: denied by risk"),
-    ("large", "AAPL", "1", 600, None, ("a market buy larger than what either venue shows (the shipped SIM"
-     " rests 500 a side, SIM2 250): until orders are split across venues, it goes whole to one, which fills"
-     " what it shows")),
+    ("large", "AAPL", "1", 600, None, ("a market buy larger than what either venue shows at its best offer"
+     " (the shipped SIM rests 500 a side, SIM2 250): split, an IOC child at each venue's best offer, the rest"
+     " posted at the better venue and what it leaves sent to the other; the client sees one order")),
 ]
 #: The flow's order whose fills and transaction cost analysis are shown at the end.
 SHOWN = "large"
