@@ -46,7 +46,8 @@ def rounds(n: int) -> float:
     instruments = load_instruments(DEFAULT_CONFIG_DIR / "instruments.toml")
     risk = PreTradeRisk(instruments, load_risk_config(DEFAULT_CONFIG_DIR / "risk.toml"))
     router = Router(instruments)
-    router.set_venue_up("SIM", True)
+    for venue in sorted({v for i in instruments.values() for v in i.venues}):  # the shipped SIM and SIM2
+        router.set_venue_up(venue, True)
     oms = OrderManager(instruments=instruments, risk=risk, router=router, sink=lambda *_: None)
     session = "FIX.4.4:FIXGATE->BENCH"
     price = Decimal("190.00")
