@@ -145,6 +145,9 @@ class VenueDialect:
       their way). Its market data shows the same prices as
       before, but its fills are worse than its quotes were: transaction cost analysis sees it as
       slippage. 0 (the default): orders match the quotes shown.
+    - ``last_look_min_qty``: last look only for orders of at least this quantity, so that the venue's
+      cost grows with the size sent there (small orders match the quotes shown, larger ones fill
+      ``last_look_ticks`` worse). 0 (the default): every taking order.
     """
 
     session_reject_ord_types: tuple[str, ...] = ()
@@ -154,8 +157,11 @@ class VenueDialect:
     forget_orders_on_restart: bool = False
     toxic_markout_ticks: int = 0
     last_look_ticks: int = 0
+    last_look_min_qty: int = 0
 
     def __post_init__(self) -> None:
+        if self.last_look_min_qty < 0:
+            raise ConfigError(f"dialect.last_look_min_qty: 0 or more, got {self.last_look_min_qty}")
         for key in ("toxic_markout_ticks", "last_look_ticks"):
             ticks = getattr(self, key)
             if not 0 <= ticks <= _MAX_TOXIC_TICKS:
@@ -477,7 +483,7 @@ def _dialect(raw: Any, where: str) -> VenueDialect:
         raise ConfigError(f"{where}: must be a table")
     lists = {"session_reject_ord_types", "business_reject"}
     flags = {"cancel_ack_original_id", "restart_exec_ids", "forget_orders_on_restart"}
-    ints = {"toxic_markout_ticks", "last_look_ticks"}
+    ints = {"toxic_markout_ticks", "last_look_ticks", "last_look_min_qty"}
     _refuse_unknown(raw, lists | flags | ints, where)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():

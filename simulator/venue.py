@@ -900,9 +900,12 @@ class Venue:
         """A venue with last look (``VenueDialect.last_look_ticks``) moves its own quotes against a
         client's taking order (market, IOC or FOK: one that never rests, so nothing of it stands in
         the way of the quotes moving back) before matching it; returns the ticks moved, for the caller
-        to move them back after the match (caller holds ``self._lock``)."""
-        ticks = self.config.dialect.last_look_ticks
+        to move them back after the match (caller holds ``self._lock``). With ``last_look_min_qty``
+        only orders of that size or more are faded."""
+        dialect = self.config.dialect
+        ticks = dialect.last_look_ticks
         if (not ticks or not is_client(order.owner) or order.symbol not in self._symbols
+                or order.quantity < dialect.last_look_min_qty
                 or not (order.ord_type is OrdType.MARKET or order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK))):
             return 0
         fade = ticks if order.side is Side.BUY else -ticks

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixgate.fixclient import FixClient, utc_timestamp
-from simulator.config import SimulatorConfig, VenueConfig, VenueDialect
+from simulator.config import ConfigError, SimulatorConfig, VenueConfig, VenueDialect
 from simulator.venue import Simulator
 from tests.integration.test_simulator_marketdata import apply, book_of, md_request, venue_top
 from tests.support import free_port, order_fields
@@ -180,3 +180,16 @@ def test_last_look_does_not_touch_a_clients_resting_order_nor_a_day_order(fading
         # orders (which never rest where the quotes must move back) meet the last look.
         client.send("D", order_fields("day-1", 10, "190.01"))
         assert client.expect("8", where={11: "day-1", 39: "2"}).decimal(31) == D("190.01")
+
+
+def test_last_look_from_a_size_on_fills_small_orders_as_quoted_and_larger_ones_worse(tmp_path: Path) -> None:
+    """``last_look_min_qty``: a venue whose cost grows with the size sent there."""
+    with pytest.raises(ConfigError, match="last_look_min_qty"):
+        VenueDialect(last_look_ticks=2, last_look_min_qty=-1)
+    for simulator in _venue(VenueDialect(last_look_ticks=2, last_look_min_qty=50), tmp_path / "sized"):
+        with FixClient.connect("127.0.0.1", simulator.port, sender_comp_id="CLIENT1", target_comp_id="SIM") as client:
+            client.logon()
+            for cl_ord_id, quantity, price in (("small", 40, "190.01"), ("large", 50, "190.03"), ("again", 10, "190.01")):
+                client.send("D", {**order_fields(cl_ord_id, quantity, "190.10"), 59: "3"})  # IOC buys
+                fill = client.expect("8", where={11: cl_ord_id, 39: "2"})
+                assert (fill.decimal(31), fill.decimal(14)) == (D(price), D(quantity)), cl_ord_id
