@@ -86,7 +86,7 @@ class FillCost:
     fee: Decimal | None  # Commission (12), when the venue reported it and the event carries it
     fill_ns: int
     event_id: str
-    order_quantity: Decimal  # the order's size then: which size bucket its scores count in
+    order_quantity: Decimal  # the size its venue was sent (a split order's child's): its scores' size bucket
     arrival_mid: Decimal | None = None
     slippage_bps: Decimal | None = None
     mid_at_fill: Decimal | None = None
@@ -161,6 +161,12 @@ class TcaEngine:
         self._quotes: dict[str, dict[str, TopQuote]] = {}
         self._orders: dict[int, OrderCost] = {}
         self._fills: dict[str, FillCost] = {}  # those with a measure still to come
+        # A split order's children: what each was sent to its venue for (child order id -> quantity),
+        # and the size behind each child fill (child exec id -> quantity) until its parent's fill,
+        # which follows it on the stream and names it as its venue_exec_id, takes it. The size a
+        # venue was sent decides the size bucket its fills count in (a venue's cost may grow with it).
+        self._legs: dict[int, Decimal] = {}
+        self._leg_fills: dict[str, Decimal] = {}
         self._scores: dict[ScoreKey, VenueScore] = {}
         self._past: list[tuple[int, str, Any]] = []  # (time, what, key): mids looked up at frame end
         self._frame: str | None = None
@@ -254,9 +260,13 @@ class TcaEngine:
         self._settle_due(stamped, inclusive=True)
 
     def _on_order(self, data: Mapping[str, Any]) -> None:
-        if data.get("parent_id") is not None:
-            return  # a child: measured as its parent, whose fills name the child's venue
         order_id = int(data["order_id"])
+        if data.get("parent_id") is not None:  # a child: measured as its parent, whose fills name its venue
+            if str(data["status"]) in ENDED:
+                self._legs.pop(order_id, None)
+            else:
+                self._legs[order_id] = Decimal(data["quantity"])
+            return
         known = self._orders.get(order_id)
         status = str(data["status"])
         if known is None:
@@ -285,21 +295,28 @@ class TcaEngine:
 
     def _on_fill(self, data: Mapping[str, Any], event_id: str) -> None:
         exec_id = str(data["exec_id"])
-        order = self._orders.get(int(data["order_id"]))
+        order_id = int(data["order_id"])
+        order = self._orders.get(order_id)
         if order is None:
-            return  # an order this consumer never saw accepted (its start is before the stream's)
+            leg = self._legs.get(order_id)
+            if leg is not None:  # a child's fill: its parent's follows, sized as the child was
+                self._leg_fills[exec_id] = leg
+            return  # else an order this consumer never saw accepted (its start is before the stream's)
+        # The size the venue was sent: the child's for a split order's fill (the parent's after a restart
+        # of this consumer between the two), else the order's.
+        sent = self._leg_fills.pop(str(data.get("venue_exec_id")), order.quantity)
         quantity, price = Decimal(data["last_qty"]), Decimal(data["last_px"])
         fill_ns = int(data["received_ns"])
         fee = _decimal(data.get("commission"))
         fill = FillCost(
             exec_id=exec_id, order_id=order.order_id, venue=str(data["venue"]), symbol=order.symbol,
             side=order.side, quantity=quantity, price=price, fee=fee, fill_ns=fill_ns, event_id=event_id,
-            order_quantity=order.quantity, arrival_mid=order.arrival_mid,
+            order_quantity=sent, arrival_mid=order.arrival_mid,
             markouts=tuple(Markout(h, fill_ns + h * NS) for h in self.horizons_s),
         )
         if order.arrival_mid is not None:
             fill = dataclasses.replace(fill, slippage_bps=slippage_bps(order.side, price, order.arrival_mid))
-            self._observe(fill.venue, order.symbol, order.quantity, "slippage_bps", fill.slippage_bps, fill_ns)
+            self._observe(fill.venue, order.symbol, sent, "slippage_bps", fill.slippage_bps, fill_ns)
         self._put_fill(fill)
         self._past.append((fill_ns, "at_fill", exec_id))
         venues = order.venues if fill.venue in order.venues else (*order.venues, fill.venue)

@@ -35,18 +35,19 @@ class Stream:
                             "bid": bid, "offer": offer})
 
     def order(self, order_id: int, side: str, qty: int, status: str, at_s: float, created_s: float,
-              venue: str = "A", cum: int = 0) -> None:
+              venue: str = "A", cum: int = 0, parent_id: int | None = None) -> None:
         self.send("orders", {"order_id": order_id, "symbol": "AAPL", "side": side, "account": "ACC1",
                              "venue": venue, "quantity": str(qty), "status": status, "cum_qty": str(cum),
-                             "created_ns": int(created_s * NS), "updated_ns": int(at_s * NS)})
+                             "created_ns": int(created_s * NS), "updated_ns": int(at_s * NS),
+                             "parent_id": parent_id})
 
     def execution(self, order_id: int, kind: str, venue: str = "A") -> None:
         self.send("executions", {"order_id": order_id, "kind": kind, "venue": venue, "exec_id": f"x{kind}"})
 
     def fill(self, order_id: int, exec_id: str, qty: int, px: str, at_s: float, venue: str = "A",
-             commission: str | None = None) -> None:
+             commission: str | None = None, venue_exec_id: str = "V") -> None:
         data = {"order_id": order_id, "exec_id": exec_id, "venue": venue, "kind": "TRADE", "last_qty": str(qty),
-                "last_px": px, "received_ns": int(at_s * NS)}
+                "last_px": px, "received_ns": int(at_s * NS), "venue_exec_id": venue_exec_id}
         if commission is not None:
             data["commission"] = commission
         self.send("fills", data)
@@ -156,3 +157,35 @@ def test_an_order_never_seen_accepted_and_fills_marks_are_ignored() -> None:
     engine.end_frame()
     assert not engine.take_changes()
     assert engine.mid("AAPL") is None
+
+
+def test_a_split_orders_fills_count_in_the_size_bucket_of_the_child_its_venue_was_sent() -> None:
+    """A parent of 300 split 99 at A and 201 at B: A's fill scores as an order of 99 (1-99), B's as
+    one of 201 (100-999), the parent's own size (also 100-999) nowhere for A. Each child's fill comes
+    first, then the child's order, then the parent's fill naming the child's exec id, as the OMS
+    publishes them."""
+    engine = TcaEngine(half_life=1)
+    s = Stream(engine)
+    s.quote("A", "189.99", "190.01", 1)
+    s.frame()
+    s.order(1, "BUY", 300, "PENDING_NEW", 2, 2, venue="")
+    s.order(2, "BUY", 99, "PENDING_NEW", 2, 2, parent_id=1)
+    s.order(3, "BUY", 201, "PENDING_NEW", 2, 2, venue="B", parent_id=1)
+    s.frame()
+    for child, venue, qty, px in ((2, "A", 99, "190.01"), (3, "B", 201, "190.03")):
+        s.fill(child, f"C{child}", qty, px, 3, venue=venue)
+        s.order(child, "BUY", qty, "FILLED", 3, 2, venue=venue, cum=qty, parent_id=1)
+        s.fill(1, f"C{child}-P1", qty, px, 3, venue=venue, venue_exec_id=f"C{child}")
+        s.frame()
+    s.order(1, "BUY", 300, "FILLED", 3, 2, venue="", cum=300)
+    engine.end_frame()
+    changes = engine.take_changes()
+    assert [changes.fills[f"C{c}-P1"].order_quantity for c in (2, 3)] == [D(99), D(201)]
+    assert set(changes.fills) == {"C2-P1", "C3-P1"}  # a child's own fill is not measured again
+    assert changes.scores[ScoreKey("A", "AAPL", "1-99")].value("slippage_bps") == D("0.5263")  # 0.01 / 190
+    assert changes.scores[ScoreKey("B", "AAPL", "100-999")].value("slippage_bps") == D("1.5789")  # 0.03 / 190
+    assert ScoreKey("A", "AAPL", "100-999") not in changes.scores
+    assert ScoreKey("B", "AAPL", "1-99") not in changes.scores
+    order = changes.orders[1]
+    assert (order.filled_qty, order.venues) == (D(300), ("A", "B"))
+    assert not engine._legs and not engine._leg_fills  # nothing kept once the children ended
