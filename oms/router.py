@@ -25,6 +25,16 @@ order's own time in force (an IOC order posts nothing). An order the first venue
 covers, or whose marketable venues are that one alone, goes whole: one venue, no children. ExDestination,
 FOK orders and instruments of one venue are never split. The legs are recorded in the decision.
 
+A venue whose cost grows with the size it is sent gets smaller children (``_size_cap``): when TCA's
+scores of a bigger size band at that venue (``VenueCost.sizes``) cost more than ``SIZE_STEP_BPS``
+beyond its cheapest smaller band, no child there is sized into that band or above: the venue takes
+at most the largest lot below it, and the rest goes to the next venues of the ranking. Each venue
+is ranked at what it costs at the size it would be sent (its band's score, once scored; else its
+score over all sizes), so a venue that is cheap in small sizes keeps its small flow. What no venue
+takes within its cap is posted at the first venue whose cap admits it (else the first venue); an
+IOC order instead sweeps beyond the caps, up to what each venue displays: the cap decides who
+takes an order, never whether it fills.
+
 Quotes arrive on each venue's QuickFIX thread, scores on the REST server's event loop; ``route``
 runs on a client's thread under the OMS lock. Each write is a whole-value swap of one dict entry or of
 the whole score map, atomic under the GIL: a reader sees either value, both valid.
@@ -32,11 +42,12 @@ the whole score map, atomic under the GIL: a reader sees either value, both vali
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import NamedTuple
 
 from domain.model import Instrument, NewOrder, OrdType, Side, TimeInForce
@@ -50,6 +61,11 @@ rate): until then the venue is taken at no cost beyond its price for that score.
 
 REJECT_PENALTY_BPS = Decimal(10)
 """What a venue that rejects every order it is sent costs, in bps (scaled by its reject rate)."""
+
+SIZE_STEP_BPS = Decimal("0.5")
+"""How much more a venue's bigger size band must cost (slippage or markout, bps) than its cheapest
+smaller one before its children are kept below that band: less is within what tens of fills
+measure of the same cost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,9 @@ class VenueCost:
     markout_fills: int
     reject_rate: Decimal | None
     orders: int
+    # The same by the size of the orders sent there: (the least quantity of the band, its cost), the
+    # bands in ascending order; empty when TCA keeps none.
+    sizes: tuple[tuple[Decimal, VenueCost], ...] = ()
 
     @property
     def slippage(self) -> Decimal | None:
@@ -80,11 +99,54 @@ class VenueCost:
         rate = self.reject_rate if self.orders >= MIN_OBSERVATIONS else None
         return _ZERO if rate is None else rate
 
+    @property
+    def worst(self) -> Decimal | None:
+        """The larger of its slippage and its markout that count (None: neither does yet)."""
+        slippage, markout = self.slippage, self.markout
+        if slippage is None or markout is None:
+            return markout if slippage is None else slippage
+        return max(slippage, markout)
+
+    def at_size(self, quantity: Decimal) -> tuple[VenueCost, Decimal | None]:
+        """What the venue costs for an order of ``quantity``: its slippage and markout in that size's
+        band once either counts there, else over all sizes (the reject rate and orders always over
+        all sizes); and the band's least quantity, None when the band's is not used."""
+        band = None
+        for floor, cost in self.sizes:
+            if floor > quantity:
+                break
+            band = (floor, cost)
+        if band is None or band[1].worst is None:
+            return self, None
+        cost = band[1]
+        return VenueCost(cost.slippage_bps, cost.slippage_fills, cost.markout_bps, cost.markout_fills,
+                         self.reject_rate, self.orders), band[0]
+
+
+def _size_cap(cost: VenueCost, lot: Decimal) -> Decimal | None:
+    """The most a child at this venue is sent: the largest lot below the first size band whose cost
+    is ``SIZE_STEP_BPS`` more than the cheapest band below it (both counting); None: no such band, or
+    no lot fits below it."""
+    cheapest: Decimal | None = None
+    for floor, band in cost.sizes:
+        worst = band.worst
+        if worst is None:
+            continue
+        if cheapest is not None and worst - cheapest > SIZE_STEP_BPS:
+            cap = ((floor / lot).to_integral_value(ROUND_CEILING) - 1) * lot
+            return cap if cap > 0 else None
+        cheapest = worst if cheapest is None else min(cheapest, worst)
+    return None
+
 
 _NO_COST = VenueCost(None, 0, None, 0, None, 0)
 _NO_QUOTE: tuple[None, None, None, None] = (None, None, None, None)
-# A venue as the best-price policy ranked it: (rank key, venue, touch, size displayed at the touch).
-_Ranked = tuple[tuple[bool, Decimal, int, int], str, Decimal | None, Decimal | None]
+# A venue as the best-price policy ranked it: (rank key, venue, touch, size displayed at the touch,
+# the most a child there is sent: None, no cap).
+_Ranked = tuple[tuple[bool, Decimal, int, int], str, Decimal | None, Decimal | None, Decimal | None]
+# What the scores make of a venue for orders of one size band: (orders TCA saw there, penalty in bps,
+# its scores as JSON members, its size cap).
+_Scoring = tuple[int, Decimal, str, Decimal | None]
 
 
 def _penalties(costs: Mapping[str, VenueCost]) -> dict[str, Decimal]:
@@ -144,10 +206,12 @@ class Router:
         # (venue, symbol) -> bid, offer, and the sizes displayed at each (None: not given)
         self._quotes: dict[tuple[str, str], tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]] = {}
         self._scores: Mapping[tuple[str, str], VenueCost] = {}  # (venue, symbol); replaced whole
-        # What the scores make of each symbol's venues that are up (``_scoring_of``), as of ``_version``,
-        # which every change of the scores or of the venues up moves on.
+        # What the scores make of each symbol's venues that are up, per size band of the order
+        # (``_scoring_of``), as of ``_version``, which every change of the scores or of the venues up
+        # moves on. ``_floors``: every size band's least quantity, ascending (from the scores).
         self._version = 0
-        self._scoring: dict[str, tuple[int, dict[str, tuple[int, Decimal, str]]]] = {}
+        self._scoring: dict[tuple[str, int], tuple[int, dict[str, _Scoring]]] = {}
+        self._floors: tuple[Decimal, ...] = ()
         # Each configured venue's name as a JSON string (a config's name may hold any character).
         self._names = {v: json.dumps(v) for i in instruments.values() for v in i.venues}
 
@@ -175,6 +239,7 @@ class Router:
 
     def set_scores(self, scores: Mapping[tuple[str, str], VenueCost]) -> None:
         """TCA's venue scores, by (venue, symbol): the whole map, replacing the last."""
+        self._floors = tuple(sorted({floor for cost in scores.values() for floor, _ in cost.sizes}))
         self._scores = dict(scores)
         self._version += 1
 
@@ -199,28 +264,32 @@ class Router:
         route, ranked = self._route(order, exclude)
         if route.reason is not None or len(ranked) < 2 or order.time_in_force is TimeInForce.FOK:
             return Plan(route)
-        best = ranked[0]
-        if best[2] is None or best[3] is None or best[3] >= order.quantity:
+        quantity = order.quantity
+        _, _, touch, size, cap = ranked[0]
+        if (touch is None or size is None or size >= quantity) and (cap is None or cap >= quantity):
             return Plan(route)  # the common case: the first venue shows enough (or shows no size)
         ranked.sort()
         buy = order.side is Side.BUY
         limit = order.price if order.ord_type is OrdType.LIMIT else None
-        remaining = order.quantity
+        remaining = quantity
         legs: list[Leg] = []
-        for _, venue, touch, size in ranked:
+        for _, venue, touch, size, cap in ranked:
             if touch is None or remaining <= 0:
                 break  # ranked: the venues with a quote come first
             if size is None:
                 continue  # a venue that shows no size cannot be swept capped at it
             if limit is not None and (touch > limit if buy else touch < limit):
                 continue  # a later venue's touch may still be within the limit (its fee made it rank lower)
-            take = min(remaining, size)
+            take = min(remaining, size) if cap is None else min(remaining, size, cap)
             legs.append(Leg(venue, take, True))
             remaining -= take
-        if not legs or legs[0].quantity == order.quantity:
+        if not legs or legs[0].quantity == quantity:
             return Plan(route)  # nothing displayed, or the first venue shows enough: whole, no children
-        if remaining > 0 and order.time_in_force is not TimeInForce.IOC:
-            legs.append(Leg(route.venue, remaining, False))
+        if remaining > 0 and order.time_in_force is TimeInForce.IOC:
+            legs, remaining = _beyond_caps(legs, ranked, remaining)
+        elif remaining > 0:
+            post = next((venue for _, venue, _, _, cap in ranked if cap is None or cap >= remaining), route.venue)
+            legs.append(Leg(post, remaining, False))
         if all(leg.venue == route.venue for leg in legs):
             return Plan(route)  # one venue in the end: whole
         described = ",".join(f'{{"venue":{self._names[leg.venue]},"quantity":"{leg.quantity}",'
@@ -236,7 +305,7 @@ class Router:
             return Route("", f"no venue for unknown symbol {order.symbol}", ""), []
         if order.ex_destination is not None:
             return self._destination(instrument, order.ex_destination), []
-        return self._best(instrument, order.side, exclude)
+        return self._best(instrument, order.side, order.quantity, exclude)
 
     def _destination(self, instrument: Instrument, venue: str) -> Route:
         if instrument.listing(venue) is None:  # the client's text: kept nowhere, no venue of the order
@@ -248,7 +317,8 @@ class Router:
             return Route(venue, f"venue {venue} for {instrument.symbol} is not connected", decision)
         return Route(venue, None, decision)
 
-    def _best(self, instrument: Instrument, side: Side, exclude: frozenset[str]) -> tuple[Route, list[_Ranked]]:
+    def _best(self, instrument: Instrument, side: Side, quantity: Decimal,
+              exclude: frozenset[str]) -> tuple[Route, list[_Ranked]]:
         up = self._up
         if len(instrument.listings) == 1:  # nothing to choose: the common case costs one lookup
             venue = instrument.venue
@@ -258,7 +328,7 @@ class Router:
                                     if venue not in up else f"venue {venue} refused the order", decision), []
             return Route(venue, None, decision), []
         symbol = instrument.symbol
-        scoring = self._scoring_of(instrument)
+        scoring = self._scoring_of(instrument, bisect.bisect_right(self._floors, quantity) - 1 if self._floors else -1)
         buy = side is Side.BUY
         ranked: list[_Ranked] = []
         best: _Ranked | None = None
@@ -270,7 +340,7 @@ class Router:
                 considered.append(f'{{"venue":{name},"up":false}}' if scored is None
                                   else f'{{"venue":{name},"up":true,"refused":true}}')
                 continue
-            orders, penalty_bps, scores_json = scored
+            orders, penalty_bps, scores_json, cap = scored
             bid, offer, bid_size, offer_size = self._quotes.get((listing.venue, symbol), _NO_QUOTE)
             touch, size = (offer, offer_size) if buy else (bid, bid_size)
             price = instrument.reference_price if touch is None else touch
@@ -278,7 +348,7 @@ class Router:
             penalty = price * penalty_bps / _BPS if penalty_bps else _ZERO
             expected = price + fee + penalty if buy else price - fee - penalty
             key = (touch is None, expected if buy else -expected, orders, index)  # a sell: most proceeds first
-            entry = (key, listing.venue, touch, size)
+            entry = (key, listing.venue, touch, size, cap)
             if best is None or key < best[0]:
                 best = entry
                 ranked.insert(0, entry)
@@ -296,26 +366,54 @@ class Router:
         return Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}'), ranked
 
 
-    def _scoring_of(self, instrument: Instrument) -> dict[str, tuple[int, Decimal, str]]:
-        """Per venue of ``instrument`` that is up: the orders TCA has seen there, its penalty (bps) and
-        its scores as JSON members; worked out again only when the scores or the venues up changed."""
+    def _scoring_of(self, instrument: Instrument, band: int) -> dict[str, _Scoring]:
+        """Per venue of ``instrument`` that is up, for an order in size band ``band`` (an index of
+        ``_floors``; -1: below them all, or none): the orders TCA has seen there, its penalty (bps),
+        its scores as JSON members and its size cap; worked out again only when the scores or the
+        venues up changed."""
         version = self._version
-        cached = self._scoring.get(instrument.symbol)
+        cached = self._scoring.get((instrument.symbol, band))
         if cached is not None and cached[0] == version:
             return cached[1]
-        scores, up = self._scores, self._up
-        costs = {v: scores.get((v, instrument.symbol), _NO_COST) for v in instrument.venues if v in up}
-        penalties = _penalties(costs)
+        scores, up, floors = self._scores, self._up, self._floors
+        # An order of the band's least quantity stands for the band: each venue costs what it does at
+        # the size it would be sent (the order's, or its cap when less).
+        quantity = floors[band] if band >= 0 else _ZERO
+        sized: dict[str, tuple[VenueCost, Decimal | None, Decimal | None]] = {}
+        for venue in instrument.venues:
+            if venue in up:
+                cost = scores.get((venue, instrument.symbol), _NO_COST)
+                cap = _size_cap(cost, instrument.lot_size)
+                at_size, floor = cost.at_size(quantity if cap is None else min(quantity, cap))
+                sized[venue] = (at_size, floor, cap)
+        penalties = _penalties({venue: cost for venue, (cost, _, _) in sized.items()})
         scoring = {
             venue: (cost.orders, penalties[venue],
                     (f'"slippage_bps":{_json(cost.slippage_bps)},"slippage_fills":{cost.slippage_fills},'
                      f'"markout_bps":{_json(cost.markout_bps)},"markout_fills":{cost.markout_fills},'
                      f'"reject_rate":{_json(cost.reject_rate)},"orders":{cost.orders},'
-                     f'"penalty_bps":"{penalties[venue]}"'))
-            for venue, cost in costs.items()
+                     + ('' if floor is None else f'"size_band":"{floor}",')
+                     + ('' if cap is None else f'"size_cap":"{cap}",')
+                     + f'"penalty_bps":"{penalties[venue]}"'),
+                    cap)
+            for venue, (cost, floor, cap) in sized.items()
         }
-        self._scoring[instrument.symbol] = (version, scoring)  # a change meanwhile bumped the version
+        self._scoring[(instrument.symbol, band)] = (version, scoring)  # a change meanwhile bumped the version
         return scoring
+
+
+def _beyond_caps(legs: list[Leg], ranked: list[_Ranked], remaining: Decimal) -> tuple[list[Leg], Decimal]:
+    """An IOC order's sweep legs grown past their venues' size caps, in ranking order, up to what each
+    venue displays, until ``remaining`` is placed (or nothing displayed is left)."""
+    displayed = {venue: size for _, venue, _, size, _ in ranked}
+    grown = []
+    for leg in legs:
+        more = min(remaining, (displayed[leg.venue] or _ZERO) - leg.quantity)
+        if more > 0:
+            leg = Leg(leg.venue, leg.quantity + more, True)
+            remaining -= more
+        grown.append(leg)
+    return grown, remaining
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """The loop closed: TCA's venue scores, read back into the router.
 
-The TCA process (``tca.service``) scores every venue per symbol and keeps the scores in
+The TCA process (``tca.service``) scores every venue per symbol (and per size bucket) and keeps the scores in
 ``tca_venue_scores``. The gateway's REST server reads them there every second (``feed_router``, a task
 of its event loop, never the hot path's threads) and hands the router the whole map at once
 (``oms.router.Router.set_scores``), so the next order is routed with what the last fills cost.
@@ -9,8 +9,10 @@ of its event loop, never the hot path's threads) and hands the router the whole 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from book.tables import tca_venue_scores
 from oms.router import VenueCost
-from tca.measures import ALL
+from tca.measures import ALL, BUCKET_FLOORS
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +30,24 @@ Costs = Mapping[tuple[str, str], VenueCost]
 
 
 async def read_costs(conn: AsyncConnection, instance: str) -> dict[tuple[str, str], VenueCost]:
-    """``instance``'s venue scores per (venue, symbol), over all sizes, as the router weighs them."""
+    """``instance``'s venue scores per (venue, symbol), as the router weighs them: over all sizes, with
+    the same per size bucket (``VenueCost.sizes``, by each bucket's least quantity)."""
     c = tca_venue_scores.c
     rows = await conn.execute(
-        select(c.venue, c.symbol, c.slippage_bps, c.slippage_bps_count, c.markout_bps, c.markout_bps_count,
-               c.reject_rate, c.reject_rate_count)
-        .where(c.instance == instance, c.symbol != ALL, c.size_bucket == ALL))
-    return {(r.venue, r.symbol): VenueCost(r.slippage_bps, r.slippage_bps_count, r.markout_bps, r.markout_bps_count,
-                                           r.reject_rate, r.reject_rate_count)
-            for r in rows}
+        select(c.venue, c.symbol, c.size_bucket, c.slippage_bps, c.slippage_bps_count, c.markout_bps,
+               c.markout_bps_count, c.reject_rate, c.reject_rate_count)
+        .where(c.instance == instance, c.symbol != ALL))
+    overall: dict[tuple[str, str], VenueCost] = {}
+    sizes: dict[tuple[str, str], list[tuple[Decimal, VenueCost]]] = {}
+    for r in rows:
+        cost = VenueCost(r.slippage_bps, r.slippage_bps_count, r.markout_bps, r.markout_bps_count,
+                         r.reject_rate, r.reject_rate_count)
+        if r.size_bucket == ALL:
+            overall[(r.venue, r.symbol)] = cost
+        elif (floor := BUCKET_FLOORS.get(r.size_bucket)) is not None:  # a bucket this version knows
+            sizes.setdefault((r.venue, r.symbol), []).append((floor, cost))
+    return {key: dataclasses.replace(cost, sizes=tuple(sorted(sizes.get(key, ()), key=lambda band: band[0])))
+            for key, cost in overall.items()}
 
 
 async def feed_router(engine: AsyncEngine, instance: str, sink: Callable[[Costs], None],

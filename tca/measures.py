@@ -127,6 +127,12 @@ SIZE_BUCKETS: tuple[tuple[Decimal, str], ...] = (
 )
 LARGEST_BUCKET = "10000+"
 ALL = "*"  # a score's symbol or size bucket when it covers all of them
+BUCKET_FLOORS: dict[str, Decimal] = {
+    name: floor for (name, floor) in zip(
+        [name for _, name in SIZE_BUCKETS] + [LARGEST_BUCKET], [Decimal(0)] + [bound for bound, _ in SIZE_BUCKETS],
+        strict=True)
+}
+"""Each size bucket's least quantity (the first's 0: any size below the next)."""
 
 
 def size_bucket(quantity: Decimal) -> str:
