@@ -115,6 +115,10 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         # as long as the callback that set it (QuickFIX's threads get a new thread state per callback),
         # and _send_new() and the toApp it causes run inside the same one.
         self._sending = threading.local()
+        # Held from a venue message's OMS call until its effects are out: one client order's reports
+        # may come from several venues' threads (a split order's children), and must reach the client
+        # in the order the OMS made them (a CumQty that never goes back).
+        self._in_order = threading.Lock()
 
     def send(self, venue: str, msg: fix.Message, msg_type: str, cl_ord_id: str) -> str | None:
         """Hand an order message (its ``msg_type`` and ClOrdID, which a venue's refusal of it is tied
@@ -252,7 +256,9 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                     self._venue_lag(venue, sending_time_ns(message), now)
                 self._on_execution_report(message, venue, session_id.getBeginString().getValue(), now)
             elif msg_type == t.MSG_ORDER_CANCEL_REJECT:
-                self._dispatch(self._oms.apply_cancel_reject(parse_venue_cancel_reject(message, venue, now)))
+                reject = parse_venue_cancel_reject(message, venue, now)
+                with self._in_order:
+                    self._dispatch(self._oms.apply_cancel_reject(reject))
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
                 if book is not None:
@@ -286,13 +292,15 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # logon's question it would end requests the venue did get. The fresh answer follows.
             log.info("venue %s: resent status answer for %s ignored", venue, report.venue_cl_ord_id)
             return
-        effects = self._oms.apply(report)
-        if effects:
+        with self._in_order:
+            effects = self._oms.apply(report)
+            if not effects:
+                return
             applied = time.time_ns()
             carried = self._dispatch(effects)
-            first = effects[0]
-            if isinstance(first, ClientReport):
-                self._hops.report(first.exec_id, now, applied, carried.report_sent_ns)
+        first = effects[0]
+        if isinstance(first, ClientReport):
+            self._hops.report(first.exec_id, now, applied, carried.report_sent_ns)
 
     # -- REFUSALS: a venue's Reject (35=3) or BusinessMessageReject (35=j) of a message fixgate sent --
 
@@ -309,11 +317,14 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         msg_type, ref_id = refused
         if msg_type == t.MSG_NEW_ORDER_SINGLE:
             text = f"venue {venue} rejected the order: {rejection.reason}"
-            self._dispatch(self._oms.apply_order_refusal(VenueOrderRefusal(venue, ref_id, text, now)))
+            with self._in_order:
+                self._dispatch(self._oms.apply_order_refusal(VenueOrderRefusal(venue, ref_id, text, now)))
         elif msg_type in (t.MSG_ORDER_CANCEL_REQUEST, t.MSG_ORDER_CANCEL_REPLACE_REQUEST):
             # As the venue's OrderCancelReject of the request would be (a 35=j need not name the
             # order's id, and the OMS finds the order by the request's).
-            self._dispatch(self._oms.apply_cancel_reject(VenueCancelReject(venue, ref_id, "", rejection.reason, now)))
+            with self._in_order:
+                self._dispatch(self._oms.apply_cancel_reject(VenueCancelReject(venue, ref_id, "", rejection.reason,
+                                                                               now)))
         elif msg_type == t.MSG_ORDER_STATUS_REQUEST:
             if venue in self._status_refused:
                 log.debug("venue %s refused the status request of %s", venue, ref_id)
