@@ -228,12 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         result[name] = {"sim_share_by_tenth": shares, "sim_share": round(flow.share("SIM"), 3),
                         "largest_at_sim_by_tenth": largest,
                         "mean_slippage_bps": str(round(flow.mean_slippage_bps, 4)),
-                        "mean_shortfall_bps": str(flow.shortfall_bps)}
+                        "mean_shortfall_bps": None if flow.shortfall_bps is None else str(round(flow.shortfall_bps, 4))}
         print(f"  {name:14} {' '.join(f'{s:.2f}' for s in shares)}   overall {flow.share('SIM'):.2f}")
         print(f"  {'':14} most one order filled at SIM, by tenth: {' '.join(map(str, largest))}")
     for name, flow in flows.items():
-        print(f"  {name:14} mean slippage {flow.mean_slippage_bps:.4f} bps, TCA mean shortfall"
-              f" {flow.shortfall_bps} bps")
+        shortfall = "-" if flow.shortfall_bps is None else f"{flow.shortfall_bps:.4f}"
+        print(f"  {name:14} mean slippage {flow.mean_slippage_bps:.4f} bps, TCA mean shortfall {shortfall} bps")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"feedback-{args.scenario}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

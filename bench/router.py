@@ -8,8 +8,11 @@ calls for each order) with ``perf_counter_ns`` (one call per sample; the timer's
 printed, is included), garbage collector off, for: ``best_price`` (orders of 100 alternating sides and
 symbols, quotes moving between calls as market data would: the best venue shows enough, the order
 goes whole), ``split`` (the same orders for 250: swept across the venues and the rest posted),
-``ex_destination``, and ``only_venue`` (an instrument on one venue: what every order paid before
-routing had a choice). Prints p50/p90/p99/p99.9 in microseconds of each and writes them under
+``ex_destination``, ``only_venue`` (an instrument on one venue: what every order paid before
+routing had a choice), and with TCA's scores by size band as well: ``sized`` (the ``best_price``
+orders, every venue scored in three size bands that cost alike: no cap) and ``capped`` (the first
+venue's 100-999 band costs 1 bps more than its 1-99: its children are capped at 99, so each order of
+100 splits 99 there and 1 at the next venue). Prints p50/p90/p99/p99.9 in microseconds of each and writes them under
 bench/results/.
 """
 
@@ -36,9 +39,11 @@ DISPLAYED = Decimal(100)  # the size every venue shows at its touch
 Quote = tuple[str, str, Decimal, Decimal, Decimal, Decimal]
 
 
-def build(venues: int, seed: int) -> tuple[Router, list[NewOrder], list[Quote]]:
+def build(venues: int, seed: int, sizes: str = "none") -> tuple[Router, list[NewOrder], list[Quote]]:
     """A router with every shipped symbol on ``venues`` venues plus ONE, a symbol on one venue; the
-    orders to route and the quote updates to apply between them."""
+    orders to route and the quote updates to apply between them. ``sizes``: the venues' scores by size
+    band: ``none``, ``bands`` (three bands costing alike) or ``capped`` (the first venue's second band
+    costing 1 bps more)."""
     shipped = load_instruments(DEFAULT_CONFIG_DIR / "instruments.toml")
     names = [f"V{i}" for i in range(venues)]
     instruments: dict[str, Instrument] = {
@@ -51,10 +56,17 @@ def build(venues: int, seed: int) -> tuple[Router, list[NewOrder], list[Quote]]:
     rng = random.Random(seed)
     for name in names:
         router.set_venue_up(name, True)
-    router.set_scores({(name, symbol): VenueCost(
+    scores = {(name, symbol): VenueCost(
         Decimal(rng.randint(50, 150)) / 100, MIN_OBSERVATIONS + n, Decimal(rng.randint(0, 300)) / 100,
         MIN_OBSERVATIONS + n, Decimal(rng.randint(0, 5)) / 100, MIN_OBSERVATIONS + 2 * n)
-        for n, name in enumerate(names) for symbol in shipped})
+        for n, name in enumerate(names) for symbol in shipped}
+    if sizes != "none":
+        for (name, symbol), cost in scores.items():
+            step = Decimal(1) if sizes == "capped" and name == names[0] else Decimal(0)
+            bands = tuple((floor, replace(cost, slippage_bps=(cost.slippage_bps or Decimal(0)) + (step if floor else 0)))
+                          for floor in (Decimal(0), Decimal(100), Decimal(1000)))
+            scores[(name, symbol)] = replace(cost, sizes=bands)
+    router.set_scores(scores)
     quotes = []
     for _ in range(1000):
         symbol = rng.choice(sorted(shipped))
@@ -106,6 +118,15 @@ def main(argv: list[str] | None = None, results: Path = RESULTS) -> int:
     single = [replace(o, symbol="ONE") for o in orders]
     bigger = [replace(o, quantity=Decimal(250)) for o in orders]
     assert router.plan(bigger[0]).legs and not router.plan(orders[0]).legs
+    sized = build(args.venues, args.seed, "bands")[0]
+    capped = build(args.venues, args.seed, "capped")[0]
+    assert not sized.plan(orders[0]).legs and capped.plan(orders[0]).legs[0].quantity == 99
+
+    def requote_sized(i: int) -> None:
+        sized.quoted(*quotes[i % len(quotes)])
+
+    def requote_capped(i: int) -> None:
+        capped.quoted(*quotes[i % len(quotes)])
     result = {
         "venues": args.venues,
         "routes": args.routes,
@@ -114,13 +135,15 @@ def main(argv: list[str] | None = None, results: Path = RESULTS) -> int:
         "split": _percentiles(measure(router.plan, bigger, args.routes, requote)),
         "ex_destination": _percentiles(measure(router.plan, destination, args.routes)),
         "only_venue": _percentiles(measure(router.plan, single, args.routes)),
+        "sized": _percentiles(measure(sized.plan, orders, args.routes, requote_sized)),
+        "capped": _percentiles(measure(capped.plan, orders, args.routes, requote_capped)),
     }
     results.mkdir(exist_ok=True)
     out = results / f"router-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"router, {args.venues} venues per symbol, {args.routes} routes per policy, gc off"
           f" (timer overhead {overhead} ns included)")
-    for policy in ("best_price", "split", "ex_destination", "only_venue"):
+    for policy in ("best_price", "split", "ex_destination", "only_venue", "sized", "capped"):
         r = result[policy]
         assert isinstance(r, dict)
         print(f"  {policy:14}: p50 {r['p50_us']:.2f} us   p90 {r['p90_us']:.2f} us   p99 {r['p99_us']:.2f} us"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -45,6 +46,8 @@ from oms.manager import OrderManager
 from oms.router import Router
 
 log = logging.getLogger(__name__)
+
+_ALONE = contextlib.nullcontext()
 
 # How many of the latest application messages sent on a venue session a Reject or a
 # BusinessMessageReject can name by RefSeqNum: a venue answers within moments, not 10,000 messages on.
@@ -115,9 +118,10 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         # as long as the callback that set it (QuickFIX's threads get a new thread state per callback),
         # and _send_new() and the toApp it causes run inside the same one.
         self._sending = threading.local()
-        # Held from a venue message's OMS call until its effects are out: one client order's reports
-        # may come from several venues' threads (a split order's children), and must reach the client
-        # in the order the OMS made them (a CumQty that never goes back).
+        # Held from a split order's child's report's OMS call until its effects are out (and around
+        # every venue refusal's): one client order's reports then come from several venues' threads,
+        # and must reach the client in the order the OMS made them (a CumQty that never goes back).
+        # An order that is not split hears from one venue's thread only and never waits for it.
         self._in_order = threading.Lock()
 
     def send(self, venue: str, msg: fix.Message, msg_type: str, cl_ord_id: str) -> str | None:
@@ -292,7 +296,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # logon's question it would end requests the venue did get. The fresh answer follows.
             log.info("venue %s: resent status answer for %s ignored", venue, report.venue_cl_ord_id)
             return
-        with self._in_order:
+        with self._in_order if self._oms.is_child(venue, report.venue_cl_ord_id) else _ALONE:
             effects = self._oms.apply(report)
             if not effects:
                 return

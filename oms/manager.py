@@ -634,6 +634,13 @@ class OrderManager:
                 self._exec_id(order, "STATUS", self._clock_ns()), ExecKind.ORDER_STATUS, cl_ord_id=cl_ord_id
             )
 
+    def is_child(self, venue: str, venue_cl_ord_id: str) -> bool:
+        """Whether ``venue``'s order ``venue_cl_ord_id`` is a split order's child (whose parent may hear
+        from several venues' threads at once). Read without the lock: one lookup of a dict another
+        thread may change (atomic under the GIL), of a fact that never changes once the order exists."""
+        order = self._by_venue_id.get((venue, venue_cl_ord_id))
+        return order is not None and order.parent_id is not None
+
     def working_at(self, venue: str) -> list[OrderRecord]:
         """The orders the book has working (or pending) at ``venue``: what to ask it about (at every
         venue logon). Their requests outstanding now are marked as asked about: they were sent before

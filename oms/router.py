@@ -37,7 +37,8 @@ takes an order, never whether it fills.
 
 Quotes arrive on each venue's QuickFIX thread, scores on the REST server's event loop; ``route``
 runs on a client's thread under the OMS lock. Each write is a whole-value swap of one dict entry or of
-the whole score map, atomic under the GIL: a reader sees either value, both valid.
+the whole score map with its size bands (one tuple), atomic under the GIL: a reader sees either
+value, both valid.
 """
 
 from __future__ import annotations
@@ -99,43 +100,48 @@ class VenueCost:
         rate = self.reject_rate if self.orders >= MIN_OBSERVATIONS else None
         return _ZERO if rate is None else rate
 
-    @property
-    def worst(self) -> Decimal | None:
-        """The larger of its slippage and its markout that count (None: neither does yet)."""
-        slippage, markout = self.slippage, self.markout
-        if slippage is None or markout is None:
-            return markout if slippage is None else slippage
-        return max(slippage, markout)
-
     def at_size(self, quantity: Decimal) -> tuple[VenueCost, Decimal | None]:
-        """What the venue costs for an order of ``quantity``: its slippage and markout in that size's
-        band once either counts there, else over all sizes (the reject rate and orders always over
-        all sizes); and the band's least quantity, None when the band's is not used."""
+        """What the venue costs for an order of ``quantity``: its slippage, and its markout, in that
+        size's band where each counts there, else over all sizes (the reject rate and orders always
+        over all sizes: an approximation, as is weighing one venue's band against another's scores
+        over all sizes when its band has none yet); and the band's least quantity, None when nothing
+        of the band's is used."""
         band = None
         for floor, cost in self.sizes:
             if floor > quantity:
                 break
             band = (floor, cost)
-        if band is None or band[1].worst is None:
+        if band is None:
             return self, None
         cost = band[1]
-        return VenueCost(cost.slippage_bps, cost.slippage_fills, cost.markout_bps, cost.markout_fills,
+        slippage = cost.slippage is not None
+        markout = cost.markout is not None
+        if not slippage and not markout:
+            return self, None
+        return VenueCost(cost.slippage_bps if slippage else self.slippage_bps,
+                         cost.slippage_fills if slippage else self.slippage_fills,
+                         cost.markout_bps if markout else self.markout_bps,
+                         cost.markout_fills if markout else self.markout_fills,
                          self.reject_rate, self.orders), band[0]
 
 
 def _size_cap(cost: VenueCost, lot: Decimal) -> Decimal | None:
-    """The most a child at this venue is sent: the largest lot below the first size band whose cost
-    is ``SIZE_STEP_BPS`` more than the cheapest band below it (both counting); None: no such band, or
-    no lot fits below it."""
-    cheapest: Decimal | None = None
+    """The most a child at this venue is sent: the largest lot below the first size band whose
+    slippage or markout is ``SIZE_STEP_BPS`` more than the least of the same measure in the bands
+    below it (each measure compared with itself, where it counts in both: markouts settle later than
+    slippage); None: no such band, or no lot fits below it (the venue is then not capped)."""
+    least_slippage: Decimal | None = None
+    least_markout: Decimal | None = None
     for floor, band in cost.sizes:
-        worst = band.worst
-        if worst is None:
-            continue
-        if cheapest is not None and worst - cheapest > SIZE_STEP_BPS:
+        slippage, markout = band.slippage, band.markout
+        if ((slippage is not None and least_slippage is not None and slippage - least_slippage > SIZE_STEP_BPS)
+                or (markout is not None and least_markout is not None and markout - least_markout > SIZE_STEP_BPS)):
             cap = ((floor / lot).to_integral_value(ROUND_CEILING) - 1) * lot
             return cap if cap > 0 else None
-        cheapest = worst if cheapest is None else min(cheapest, worst)
+        if slippage is not None:
+            least_slippage = slippage if least_slippage is None else min(least_slippage, slippage)
+        if markout is not None:
+            least_markout = markout if least_markout is None else min(least_markout, markout)
     return None
 
 
@@ -205,13 +211,14 @@ class Router:
         self._up: set[str] = set()
         # (venue, symbol) -> bid, offer, and the sizes displayed at each (None: not given)
         self._quotes: dict[tuple[str, str], tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]] = {}
-        self._scores: Mapping[tuple[str, str], VenueCost] = {}  # (venue, symbol); replaced whole
-        # What the scores make of each symbol's venues that are up, per size band of the order
-        # (``_scoring_of``), as of ``_version``, which every change of the scores or of the venues up
-        # moves on. ``_floors``: every size band's least quantity, ascending (from the scores).
+        # TCA's scores by (venue, symbol), and every size band's least quantity among them (ascending):
+        # replaced whole, as one tuple, so a reader never pairs one map's bands with another's scores.
+        self._scored: tuple[tuple[Decimal, ...], Mapping[tuple[str, str], VenueCost]] = ((), {})
+        # What the scores make of each symbol's venues that are up, per size band of the order (by
+        # its least quantity, None: below every band, or no bands) (``_scoring_of``), as of
+        # ``_version``, which every change of the scores or of the venues up moves on.
         self._version = 0
-        self._scoring: dict[tuple[str, int], tuple[int, dict[str, _Scoring]]] = {}
-        self._floors: tuple[Decimal, ...] = ()
+        self._scoring: dict[tuple[str, Decimal | None], tuple[int, dict[str, _Scoring]]] = {}
         # Each configured venue's name as a JSON string (a config's name may hold any character).
         self._names = {v: json.dumps(v) for i in instruments.values() for v in i.venues}
 
@@ -239,8 +246,7 @@ class Router:
 
     def set_scores(self, scores: Mapping[tuple[str, str], VenueCost]) -> None:
         """TCA's venue scores, by (venue, symbol): the whole map, replacing the last."""
-        self._floors = tuple(sorted({floor for cost in scores.values() for floor, _ in cost.sizes}))
-        self._scores = dict(scores)
+        self._scored = (tuple(sorted({floor for cost in scores.values() for floor, _ in cost.sizes})), dict(scores))
         self._version += 1
 
     def symbols_at(self, venue: str) -> list[str]:
@@ -283,15 +289,20 @@ class Router:
             take = min(remaining, size) if cap is None else min(remaining, size, cap)
             legs.append(Leg(venue, take, True))
             remaining -= take
-        if not legs or legs[0].quantity == quantity:
-            return Plan(route)  # nothing displayed, or the first venue shows enough: whole, no children
         if remaining > 0 and order.time_in_force is TimeInForce.IOC:
             legs, remaining = _beyond_caps(legs, ranked, remaining)
         elif remaining > 0:
             post = next((venue for _, venue, _, _, cap in ranked if cap is None or cap >= remaining), route.venue)
             legs.append(Leg(post, remaining, False))
-        if all(leg.venue == route.venue for leg in legs):
-            return Plan(route)  # one venue in the end: whole
+        if not legs:
+            return Plan(route)  # an IOC order nothing displayed within its limit: whole, no children
+        if all(leg.venue == legs[0].venue for leg in legs):  # one venue in the end: whole, there
+            venue = legs[0].venue
+            if venue == route.venue:
+                return Plan(route)
+            first = f'{{"policy":"best_price","venue":{self._names[route.venue]},'
+            return Plan(Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},'
+                                           f'{route.decision[len(first):]}'))
         described = ",".join(f'{{"venue":{self._names[leg.venue]},"quantity":"{leg.quantity}",'
                              f'"tif":"{TimeInForce.IOC if leg.sweep else order.time_in_force}"}}' for leg in legs)
         decision = f'{route.decision[:-1]},"legs":[{described}]}}'
@@ -328,7 +339,9 @@ class Router:
                                     if venue not in up else f"venue {venue} refused the order", decision), []
             return Route(venue, None, decision), []
         symbol = instrument.symbol
-        scoring = self._scoring_of(instrument, bisect.bisect_right(self._floors, quantity) - 1 if self._floors else -1)
+        floors = self._scored[0]
+        band = bisect.bisect_right(floors, quantity) - 1 if floors else -1
+        scoring = self._scoring_of(instrument, floors[band] if band >= 0 else None)
         buy = side is Side.BUY
         ranked: list[_Ranked] = []
         best: _Ranked | None = None
@@ -366,19 +379,19 @@ class Router:
         return Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}'), ranked
 
 
-    def _scoring_of(self, instrument: Instrument, band: int) -> dict[str, _Scoring]:
-        """Per venue of ``instrument`` that is up, for an order in size band ``band`` (an index of
-        ``_floors``; -1: below them all, or none): the orders TCA has seen there, its penalty (bps),
-        its scores as JSON members and its size cap; worked out again only when the scores or the
-        venues up changed."""
+    def _scoring_of(self, instrument: Instrument, band: Decimal | None) -> dict[str, _Scoring]:
+        """Per venue of ``instrument`` that is up, for an order in the size band whose least quantity
+        is ``band`` (None: below every band, or no bands): the orders TCA has seen there, its penalty
+        (bps), its scores as JSON members and its size cap; worked out again only when the scores or
+        the venues up changed."""
         version = self._version
         cached = self._scoring.get((instrument.symbol, band))
         if cached is not None and cached[0] == version:
             return cached[1]
-        scores, up, floors = self._scores, self._up, self._floors
+        scores, up = self._scored[1], self._up
         # An order of the band's least quantity stands for the band: each venue costs what it does at
         # the size it would be sent (the order's, or its cap when less).
-        quantity = floors[band] if band >= 0 else _ZERO
+        quantity = _ZERO if band is None else band
         sized: dict[str, tuple[VenueCost, Decimal | None, Decimal | None]] = {}
         for venue in instrument.venues:
             if venue in up:

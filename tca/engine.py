@@ -58,6 +58,7 @@ QUIET_GRACE_NS = 2 * NS
 """How far past a markout's time the clock must be, with the stream read to its end, before a quiet
 market's markout is settled with the quotes in force."""
 ENDED = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED", "DONE_FOR_DAY"})
+CHILD_ENDED = ENDED - {"DONE_FOR_DAY"}  # a child done for the day may trade again
 GATEWAY = "FIXGATE"  # the venue name on the gateway's own executions (risk rejects)
 
 
@@ -161,12 +162,13 @@ class TcaEngine:
         self._quotes: dict[str, dict[str, TopQuote]] = {}
         self._orders: dict[int, OrderCost] = {}
         self._fills: dict[str, FillCost] = {}  # those with a measure still to come
-        # A split order's children: what each was sent to its venue for (child order id -> quantity),
-        # and the size behind each child fill (child exec id -> quantity) until its parent's fill,
-        # which follows it on the stream and names it as its venue_exec_id, takes it. The size a
-        # venue was sent decides the size bucket its fills count in (a venue's cost may grow with it).
-        self._legs: dict[int, Decimal] = {}
-        self._leg_fills: dict[str, Decimal] = {}
+        # A split order's children that may still fill: what each was sent to its venue for (child
+        # order id -> quantity), and the size behind each child fill (child exec id -> quantity) until
+        # its parent's fill, which follows it in the same frame and names it as its venue_exec_id,
+        # takes it (a frame's end drops what no parent's fill took). The size a venue was sent decides
+        # the size bucket its fills count in (a venue's cost may grow with it).
+        self._child_sizes: dict[int, Decimal] = {}
+        self._child_fills: dict[str, Decimal] = {}
         self._scores: dict[ScoreKey, VenueScore] = {}
         self._past: list[tuple[int, str, Any]] = []  # (time, what, key): mids looked up at frame end
         self._frame: str | None = None
@@ -176,9 +178,12 @@ class TcaEngine:
     # -- STATE (restart) -------------------------------------------------------------------------------
 
     def restore(self, quotes: Iterable[tuple[str, str, TopQuote]], orders: Iterable[OrderCost],
-                fills: Iterable[FillCost], scores: Iterable[VenueScore]) -> None:
+                fills: Iterable[FillCost], scores: Iterable[VenueScore],
+                children: Iterable[tuple[int, Decimal]] = ()) -> None:
         """Take back what a previous run stored: each venue's last quotes, the orders not ended, the
-        fills with a markout to come, the scores."""
+        fills with a markout to come, the scores; and the split orders' children not ended, (order
+        id, quantity), from the book."""
+        self._child_sizes.update(children)
         for symbol, venue, quote in quotes:
             self._quotes.setdefault(symbol, {})[venue] = quote
         for order in orders:
@@ -215,6 +220,7 @@ class TcaEngine:
         frame = _frame(str(event["id"]))
         if frame != self._frame:
             self.end_frame()
+            self._child_fills.clear()  # each was its parent's fill's, in its frame
             self._frame = frame
         kind = event.get("kind")
         data = event.get("data") or {}
@@ -262,10 +268,10 @@ class TcaEngine:
     def _on_order(self, data: Mapping[str, Any]) -> None:
         order_id = int(data["order_id"])
         if data.get("parent_id") is not None:  # a child: measured as its parent, whose fills name its venue
-            if str(data["status"]) in ENDED:
-                self._legs.pop(order_id, None)
+            if str(data["status"]) in CHILD_ENDED:
+                self._child_sizes.pop(order_id, None)
             else:
-                self._legs[order_id] = Decimal(data["quantity"])
+                self._child_sizes[order_id] = Decimal(data["quantity"])
             return
         known = self._orders.get(order_id)
         status = str(data["status"])
@@ -298,13 +304,13 @@ class TcaEngine:
         order_id = int(data["order_id"])
         order = self._orders.get(order_id)
         if order is None:
-            leg = self._legs.get(order_id)
-            if leg is not None:  # a child's fill: its parent's follows, sized as the child was
-                self._leg_fills[exec_id] = leg
+            child = self._child_sizes.get(order_id)
+            if child is not None:  # a child's fill: its parent's follows, sized as the child was
+                self._child_fills[exec_id] = child
             return  # else an order this consumer never saw accepted (its start is before the stream's)
-        # The size the venue was sent: the child's for a split order's fill (the parent's after a restart
-        # of this consumer between the two), else the order's.
-        sent = self._leg_fills.pop(str(data.get("venue_exec_id")), order.quantity)
+        # The size the venue was sent: the child's for a split order's fill (the parent's for a child
+        # this consumer does not know: one the book had not written when it restarted), else the order's.
+        sent = self._child_fills.pop(str(data.get("venue_exec_id")), order.quantity)
         quantity, price = Decimal(data["last_qty"]), Decimal(data["last_px"])
         fill_ns = int(data["received_ns"])
         fee = _decimal(data.get("commission"))

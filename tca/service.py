@@ -121,7 +121,7 @@ class TcaService:
             async with db.connect() as conn:
                 stored = await load(conn, self.instance, self.engine.horizons_s)
             self.progress = stored.progress
-            self.engine.restore(stored.quotes, stored.orders, stored.fills, stored.scores)
+            self.engine.restore(stored.quotes, stored.orders, stored.fills, stored.scores, stored.children)
             log.info("tca %s: resuming after %s (%d orders working, %d fills with markouts to come)",
                      self.instance, stored.progress.event_id if stored.progress else "the start",
                      len(stored.orders), len(stored.fills))

@@ -15,7 +15,9 @@ from sqlalchemy import RowMapping, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from book.tables import orders as book_orders
 from book.tables import tca_fills, tca_orders, tca_progress, tca_quotes, tca_venue_scores
+from domain.model import OrderStatus
 from tca.engine import Changes, FillCost, Markout, OrderCost
 from tca.measures import METRICS, EwMean, ScoreKey, Shortfall, TopQuote, VenueScore
 
@@ -125,6 +127,7 @@ class Stored:
     orders: list[OrderCost]
     fills: list[FillCost]
     scores: list[VenueScore]
+    children: list[tuple[int, Decimal]]  # the split orders' children not ended: (order id, quantity)
 
 
 async def load(conn: AsyncConnection, instance: str, horizons_s: Sequence[int]) -> Stored:
@@ -143,7 +146,11 @@ async def load(conn: AsyncConnection, instance: str, horizons_s: Sequence[int]) 
              (await conn.execute(select(tca_fills).where(or_(*unsettled)))).mappings()] if unsettled else []
     scores = [venue_score(r) for r in (await conn.execute(
         select(tca_venue_scores).where(tca_venue_scores.c.instance == instance))).mappings()]
-    return Stored(progress, quotes, orders, fills, scores)
+    ended = [s.value for s in OrderStatus if s.is_terminal]
+    children = [(r.order_id, r.quantity) for r in await conn.execute(
+        select(book_orders.c.order_id, book_orders.c.quantity)
+        .where(book_orders.c.parent_id.is_not(None), book_orders.c.status.not_in(ended)))]
+    return Stored(progress, quotes, orders, fills, scores, children)
 
 
 async def _upsert(conn: AsyncConnection, table: Any, rows: Iterable[dict[str, Any]], keys: Sequence[str]) -> None:

@@ -3,6 +3,7 @@
 than a smaller one, and each venue is ranked at what it costs at the size it would be sent."""
 
 import json
+from dataclasses import replace
 from decimal import Decimal as D
 
 from domain.model import Instrument, Listing, NewOrder, OrdType, Side, TimeInForce
@@ -100,3 +101,46 @@ def test_venues_without_size_scores_route_as_before() -> None:
     plan = router(plain, plain).plan(buy("300"))
     assert (plan.route.venue, plan.legs) == ("SIM", ())
     assert "size_cap" not in plan.route.decision and "size_band" not in plan.route.decision
+
+
+def test_when_the_capped_first_venue_shows_no_size_the_order_goes_whole_where_it_was_swept() -> None:
+    r = router(FADING_FROM_100)
+    r.quoted("SIM", "AAPL", D("189.99"), D("190.01"))  # SIM first, capped at 99, but shows no size
+    plan = r.plan(buy("300"))
+    assert (plan.route.venue, plan.legs) == ("SIM2", ())  # all 300 at SIM2, which shows 1000
+    decision = json.loads(plan.route.decision)
+    assert decision["venue"] == "SIM2" and {v["venue"] for v in decision["venues"]} == {"SIM", "SIM2"}
+
+
+def test_a_limit_under_every_touch_rests_whole_where_the_cap_admits_it() -> None:
+    passive = NewOrder("S1", "c1", "ACC", "AAPL", Side.BUY, OrdType.LIMIT, D(300), D("189.90"), TimeInForce.DAY, 1)
+    plan = router(FADING_FROM_100).plan(passive)
+    assert (plan.route.venue, plan.legs) == ("SIM2", ())
+    assert router(FADING_FROM_100).plan(replace(passive, quantity=D(99))).route.venue == "SIM"  # within the cap
+
+
+def test_each_measure_is_compared_with_itself_across_bands() -> None:
+    # The small band's markouts have not settled enough to count, the large band's have: its 1.2 bps
+    # markout is not set against the small band's 0.53 slippage (the same 0.53 in both bands).
+    small = VenueCost(HALF_SPREAD, MIN_OBSERVATIONS, D("1.2"), MIN_OBSERVATIONS - 1, D(0), MIN_OBSERVATIONS)
+    large = VenueCost(HALF_SPREAD, MIN_OBSERVATIONS, D("1.2"), MIN_OBSERVATIONS, D(0), MIN_OBSERVATIONS)
+    sim = VenueCost(HALF_SPREAD, 20, D("1.2"), 20, D(0), 20, ((D(0), small), (D(100), large)))
+    assert router(sim).plan(buy("300")).legs == ()
+    # A markout that grows by more than the step, both counting, caps like slippage does.
+    small = replace(small, markout_fills=MIN_OBSERVATIONS, markout_bps=D("0.6"))
+    assert router(replace(sim, sizes=((D(0), small), (D(100), large)))).plan(buy("300")).legs[0] == Leg("SIM", D(99), True)
+
+
+def test_new_scores_with_other_bands_arriving_mid_decision_do_not_break_it() -> None:
+    """``set_scores`` runs on the REST server's loop while a client's thread routes: the bands an order
+    was placed in come with the scores they belong to."""
+    four = tuple((D(floor), scored(HALF_SPREAD)) for floor in (0, 100, 1000, 10000))
+    r = router(replace(FADING_FROM_100, sizes=four))
+    scoring_of = r._scoring_of
+
+    def scores_change_meanwhile(*args: object) -> object:
+        r.set_scores({("SIM", "AAPL"): FADING_FROM_100})  # two bands now
+        return scoring_of(*args)  # type: ignore[arg-type]
+
+    r._scoring_of = scores_change_meanwhile  # type: ignore[method-assign,assignment]
+    assert r.plan(buy("20000")).route.reason is None

@@ -171,6 +171,17 @@ def test_a_sweep_across_two_venues_fills_one_parent_the_client_sees_alone() -> N
     assert s.risk.view.exposure("ACC", "AAPL").open_buy_qty == D(0)
 
 
+def test_the_venue_orders_of_split_orders_are_known_as_children() -> None:
+    """What a venue thread asks before it applies a report: a child's report and the sending of what it
+    made must be one turn among the venue threads (``gateway.venues``), an unsplit order's need not."""
+    s = Split()
+    sweep_sim, sweep_sim2, _ = s.submit(buy())
+    [whole] = s.submit(buy("10", cl="w1"))
+    assert s.oms.is_child("SIM", sweep_sim.venue_cl_ord_id) and s.oms.is_child("SIM2", sweep_sim2.venue_cl_ord_id)
+    assert not s.oms.is_child("SIM2", sweep_sim.venue_cl_ord_id)  # another venue's ClOrdID
+    assert not s.oms.is_child("SIM", whole.venue_cl_ord_id)
+
+
 def test_what_an_ioc_child_leaves_is_posted_again_at_the_preferred_venue() -> None:
     s = Split()
     sweep_sim, _, post = s.submit(buy())

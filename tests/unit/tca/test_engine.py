@@ -188,4 +188,31 @@ def test_a_split_orders_fills_count_in_the_size_bucket_of_the_child_its_venue_wa
     assert ScoreKey("B", "AAPL", "1-99") not in changes.scores
     order = changes.orders[1]
     assert (order.filled_qty, order.venues) == (D(300), ("A", "B"))
-    assert not engine._legs and not engine._leg_fills  # nothing kept once the children ended
+    s.frame()
+    s.quote("A", "189.99", "190.01", 5)
+    assert not engine._child_sizes and not engine._child_fills  # nothing kept once the children ended
+
+
+def test_a_child_live_across_a_restart_is_sized_from_the_book_and_one_done_for_the_day_stays_known() -> None:
+    engine = TcaEngine(half_life=1)
+    s = Stream(engine)
+    s.quote("A", "189.99", "190.01", 1)
+    s.frame()
+    s.order(1, "BUY", 300, "PENDING_NEW", 2, 2, venue="")
+    s.frame()
+    changes = engine.take_changes()
+    # A restart: the parent from TCA's own tables, its child of 99 (placed before) from the book's.
+    engine = s.engine = TcaEngine(half_life=1)
+    engine.restore([("AAPL", "A", changes.quotes[("AAPL", "A")][0])], changes.orders.values(), [], [],
+                   children=[(2, D(99))])
+    s.order(2, "BUY", 99, "DONE_FOR_DAY", 3, 2, parent_id=1)  # done for the day: it may trade again
+    s.frame()
+    s.fill(2, "C2", 99, "190.01", 4)
+    s.fill(1, "C2-P1", 99, "190.01", 4, venue_exec_id="C2")
+    s.frame()
+    s.fill(2, "C2b", 1, "190.01", 5)  # a child's fill whose parent's never comes (not rolled up)
+    s.frame()
+    s.quote("A", "189.99", "190.01", 6)
+    engine.end_frame()
+    assert engine.take_changes().fills["C2-P1"].order_quantity == D(99)
+    assert not engine._child_fills  # the unclaimed one went with its frame
