@@ -911,7 +911,9 @@ class OrderManager:
     def _reroute(self, changes: _Changes, parent: Order, now: int, quantity: Decimal) -> None:
         """``quantity`` no child works any more goes to the venue the router now prefers, not one that
         refused a child of this order, with the parent's time in force; at most ``MAX_REROUTES`` times,
-        and not while risk halts trading for the order."""
+        and not while risk halts trading for the order. A venue whose size cap (``Router.size_cap``) is
+        below ``quantity`` gets its cap, and the rest the venue preferred after it (all of it there
+        when there is none)."""
         if quantity <= 0:
             return
         if parent.reroutes >= MAX_REROUTES:
@@ -924,8 +926,15 @@ class OrderManager:
             parent.text = halted or route.reason or ""
             return
         parent.reroutes += 1
-        changes.effects.append(self._new_child(changes.records, parent, route.venue, quantity, parent.time_in_force,
-                                               f'"reroute","route":{route.decision}', now, now))
+        places = [(route, quantity)]
+        cap = self._router.size_cap(route.venue, parent.symbol)
+        if cap is not None and cap < quantity:
+            rest = self._router.route(self._rest_of(parent, quantity - cap, now), parent.refused_venues | {route.venue})
+            if rest.reason is None:
+                places = [(route, cap), (rest, quantity - cap)]
+        for where, size in places:
+            changes.effects.append(self._new_child(changes.records, parent, where.venue, size, parent.time_in_force,
+                                                   f'"reroute","route":{where.decision}', now, now))
 
     def _end_parent(self, changes: _Changes, parent: Order, last: Order | None, now: int) -> None:
         """No child works and none was placed again: the parent ends. DONE_FOR_DAY while a child is

@@ -249,6 +249,13 @@ class Router:
         self._scored = (tuple(sorted({floor for cost in scores.values() for floor, _ in cost.sizes})), dict(scores))
         self._version += 1
 
+    def size_cap(self, venue: str, symbol: str) -> Decimal | None:
+        """The most a child of ``symbol`` at ``venue`` is sent now (``_size_cap``; None: no cap)."""
+        instrument = self._instruments.get(symbol)
+        if instrument is None:
+            return None
+        return _size_cap(self._scored[1].get((venue, symbol), _NO_COST), instrument.lot_size)
+
     def symbols_at(self, venue: str) -> list[str]:
         """The symbols traded at ``venue`` (what fixgate asks its market data for)."""
         return sorted(symbol for symbol, i in self._instruments.items() if venue in i.venues)

@@ -6,7 +6,17 @@ import json
 from dataclasses import replace
 from decimal import Decimal as D
 
-from domain.model import Instrument, Listing, NewOrder, OrdType, Side, TimeInForce
+from domain.model import (
+    ExecKind,
+    Instrument,
+    Listing,
+    NewOrder,
+    OrderStatus,
+    OrdType,
+    Routed,
+    Side,
+    TimeInForce,
+)
 from oms.router import MIN_OBSERVATIONS, SIZE_STEP_BPS, Leg, Router, VenueCost
 
 # SIM charges nothing, SIM2 0.002 a share (about 0.1 bps): at the same price SIM is the cheaper venue.
@@ -144,3 +154,20 @@ def test_new_scores_with_other_bands_arriving_mid_decision_do_not_break_it() -> 
 
     r._scoring_of = scores_change_meanwhile  # type: ignore[method-assign,assignment]
     assert r.plan(buy("20000")).route.reason is None
+
+
+def test_what_a_cancelled_child_leaves_is_placed_again_within_the_caps() -> None:
+    from tests.unit.oms.test_split_orders import Split
+
+    s = Split(router(FADING_FROM_100))
+    sweep_sim, sweep_sim2 = s.submit(buy("300"))
+    assert [(c.venue, c.order.quantity) for c in (sweep_sim, sweep_sim2)] == [("SIM", D(99)), ("SIM2", D(201))]
+    s.report(sweep_sim, ExecKind.TRADE, OrderStatus.FILLED, "99", "190.01", "99")
+    # SIM2 cancels its IOC child unfilled: the 201 go to the router again. SIM still ranks first (at 99
+    # shares it costs the half spread and charges no fee), but takes 99 of them; SIM2 the other 102.
+    placed = [e for e in s.report(sweep_sim2, ExecKind.CANCELED, OrderStatus.CANCELED) if isinstance(e, Routed)]
+    assert [(c.venue, c.order.quantity, c.order.time_in_force) for c in placed] == [
+        ("SIM", D(99), TimeInForce.DAY), ("SIM2", D(102), TimeInForce.DAY)]
+    assert sweep_sim.parent_id is not None
+    parent = s.oms._orders[sweep_sim.parent_id]
+    assert parent.reroutes == 1 and all(json.loads(c.route)["leg"] == "reroute" for c in parent.children[2:])
