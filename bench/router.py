@@ -111,8 +111,11 @@ def main(argv: list[str] | None = None, results: Path = RESULTS) -> int:
     clock = time.perf_counter_ns
     overhead = min(-clock() + clock() for _ in range(10_000))
 
-    def requote(i: int) -> None:
-        router.quoted(*quotes[i % len(quotes)])
+    def requoting(r: Router) -> Callable[[int], None]:
+        """Between two routes: the next quote update into ``r``, as market data would bring it."""
+        return lambda i: r.quoted(*quotes[i % len(quotes)])
+
+    requote = requoting(router)
 
     destination = [replace(o, ex_destination=f"V{args.venues - 1}") for o in orders]
     single = [replace(o, symbol="ONE") for o in orders]
@@ -121,12 +124,6 @@ def main(argv: list[str] | None = None, results: Path = RESULTS) -> int:
     sized = build(args.venues, args.seed, "bands")[0]
     capped = build(args.venues, args.seed, "capped")[0]
     assert not sized.plan(orders[0]).legs and capped.plan(orders[0]).legs[0].quantity == 99
-
-    def requote_sized(i: int) -> None:
-        sized.quoted(*quotes[i % len(quotes)])
-
-    def requote_capped(i: int) -> None:
-        capped.quoted(*quotes[i % len(quotes)])
     result = {
         "venues": args.venues,
         "routes": args.routes,
@@ -135,8 +132,8 @@ def main(argv: list[str] | None = None, results: Path = RESULTS) -> int:
         "split": _percentiles(measure(router.plan, bigger, args.routes, requote)),
         "ex_destination": _percentiles(measure(router.plan, destination, args.routes)),
         "only_venue": _percentiles(measure(router.plan, single, args.routes)),
-        "sized": _percentiles(measure(sized.plan, orders, args.routes, requote_sized)),
-        "capped": _percentiles(measure(capped.plan, orders, args.routes, requote_capped)),
+        "sized": _percentiles(measure(sized.plan, orders, args.routes, requoting(sized))),
+        "capped": _percentiles(measure(capped.plan, orders, args.routes, requoting(capped))),
     }
     results.mkdir(exist_ok=True)
     out = results / f"router-{time.strftime('%Y%m%d-%H%M%S')}.json"

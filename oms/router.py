@@ -146,6 +146,7 @@ def _size_cap(cost: VenueCost, lot: Decimal) -> Decimal | None:
 
 
 _NO_COST = VenueCost(None, 0, None, 0, None, 0)
+_BEST_PRICE = '{"policy":"best_price","venue":'  # how a best-price decision begins (``plan`` swaps its venue)
 _NO_QUOTE: tuple[None, None, None, None] = (None, None, None, None)
 # A venue as the best-price policy ranked it: (rank key, venue, touch, size displayed at the touch,
 # the most a child there is sent: None, no cap).
@@ -297,7 +298,7 @@ class Router:
             legs.append(Leg(venue, take, True))
             remaining -= take
         if remaining > 0 and order.time_in_force is TimeInForce.IOC:
-            legs, remaining = _beyond_caps(legs, ranked, remaining)
+            legs = _beyond_caps(legs, ranked, remaining)
         elif remaining > 0:
             post = next((venue for _, venue, _, _, cap in ranked if cap is None or cap >= remaining), route.venue)
             legs.append(Leg(post, remaining, False))
@@ -307,9 +308,8 @@ class Router:
             venue = legs[0].venue
             if venue == route.venue:
                 return Plan(route)
-            first = f'{{"policy":"best_price","venue":{self._names[route.venue]},'
-            return Plan(Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},'
-                                           f'{route.decision[len(first):]}'))
+            first = f'{_BEST_PRICE}{self._names[route.venue]},'
+            return Plan(Route(venue, None, f'{_BEST_PRICE}{self._names[venue]},{route.decision[len(first):]}'))
         described = ",".join(f'{{"venue":{self._names[leg.venue]},"quantity":"{leg.quantity}",'
                              f'"tif":"{TimeInForce.IOC if leg.sweep else order.time_in_force}"}}' for leg in legs)
         decision = f'{route.decision[:-1]},"legs":[{described}]}}'
@@ -381,9 +381,9 @@ class Router:
             refused = [v for v in instrument.venues if v in exclude]
             why = (f"every venue of {symbol} that is connected refused the order ({', '.join(refused)})" if refused
                    else f"no venue of {symbol} is connected ({', '.join(instrument.venues)})")
-            return Route(instrument.venue, why, f'{{"policy":"best_price","venue":null,"venues":[{venues}]}}'), []
+            return Route(instrument.venue, why, f'{_BEST_PRICE}null,"venues":[{venues}]}}'), []
         venue = best[1]
-        return Route(venue, None, f'{{"policy":"best_price","venue":{self._names[venue]},"venues":[{venues}]}}'), ranked
+        return Route(venue, None, f'{_BEST_PRICE}{self._names[venue]},"venues":[{venues}]}}'), ranked
 
 
     def _scoring_of(self, instrument: Instrument, band: Decimal | None) -> dict[str, _Scoring]:
@@ -422,7 +422,7 @@ class Router:
         return scoring
 
 
-def _beyond_caps(legs: list[Leg], ranked: list[_Ranked], remaining: Decimal) -> tuple[list[Leg], Decimal]:
+def _beyond_caps(legs: list[Leg], ranked: list[_Ranked], remaining: Decimal) -> list[Leg]:
     """An IOC order's sweep legs grown past their venues' size caps, in ranking order, up to what each
     venue displays, until ``remaining`` is placed (or nothing displayed is left)."""
     displayed = {venue: size for _, venue, _, size, _ in ranked}
@@ -433,7 +433,7 @@ def _beyond_caps(legs: list[Leg], ranked: list[_Ranked], remaining: Decimal) -> 
             leg = Leg(leg.venue, leg.quantity + more, True)
             remaining -= more
         grown.append(leg)
-    return grown, remaining
+    return grown
 
 
 @functools.cache
