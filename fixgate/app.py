@@ -65,7 +65,18 @@ class Fixgate:
 
     def start(self) -> None:
         """Lock the data folder (raises ``DataDirInUse`` if another process has it), then bring up
-        the book, OMS, risk, FIX sessions and REST."""
+        the book, OMS, risk, FIX sessions and REST. A start that fails stops what it had started (the
+        FIX sessions, the child processes, the embedded database) and unlocks the folder."""
+        try:
+            self._start()
+        except BaseException:
+            try:
+                self.stop()
+            except Exception:  # the start's own error is the one to raise
+                log.exception("stopping what a failed start had started")
+            raise
+
+    def _start(self) -> None:
         started = time.monotonic()
         s = self.settings
         for template in ("clients.cfg", "venues.cfg"):

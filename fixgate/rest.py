@@ -54,7 +54,13 @@ class RestServer:
             ssl_certfile=None if certfile is None else str(certfile),
             ssl_keyfile=None if keyfile is None else str(keyfile),
         ))
-        self._thread = threading.Thread(target=self._server.run, name="rest", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="rest", daemon=True)
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except SystemExit:  # uvicorn's failed start, which it has logged: ``start`` raises for it
+            pass
 
     @property
     def url(self) -> str:

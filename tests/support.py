@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import random
 import socket
 import time
 import uuid
@@ -68,11 +69,40 @@ def one_venue_simulator() -> SimulatorConfig:
     return load_config(Path(__file__).resolve().parents[1] / "config" / "simulator.toml").only("SIM")
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (bind to 0, read it, close)."""
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for the local ports of outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+# Test servers listen below the ephemeral range: a port bind(0) picks is one from that range, which
+# any outgoing connection (a FIX client, the gateway's venue session, a database connection) may take
+# as its local port between the test's pick and the server's bind, failing the server's start.
+_PORTS = range(10_000, max(10_001, _ephemeral_low()))
+_given: set[int] = set()
+_pick = random.Random()
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now, below the ephemeral range (above) and never one this
+    test run was given before (a port handed out and not yet bound must not be handed out again)."""
+    for _ in range(10_000):
+        port = _pick.choice(_PORTS)
+        if port not in _given and _bindable(port):
+            _given.add(port)
+            return port
+    raise RuntimeError(f"no free TCP port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 def free_ports_in_a_row(count: int) -> int:
@@ -80,16 +110,10 @@ def free_ports_in_a_row(count: int) -> int:
     --port N`` puts its venues on N, N+1, ...)."""
     while True:
         first = free_port()
-        if first + count - 1 > 65535:
-            continue
-        with contextlib.ExitStack() as held:
-            try:
-                for port in range(first + 1, first + count):
-                    s = held.enter_context(socket.socket())
-                    s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return first
+        rest = range(first + 1, first + count)
+        if rest.stop - 1 < _PORTS.stop and not _given.intersection(rest) and all(map(_bindable, rest)):
+            _given.update(rest)
+            return first
 
 
 def eventually(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 10.0) -> Any:

@@ -16,20 +16,12 @@ import pytest
 from fixgate.fixclient import FieldValue, FixClient, FixSessionError, Message, utc_timestamp
 from simulator import OrderStatus, SimulatorConfig, VenueConfig, load_config
 from simulator.venue import Simulator, SimulatorError
-from tests.support import eventually, free_ports_in_a_row
+from tests.support import eventually, free_port, free_ports_in_a_row
 
 D = Decimal
 REPO = Path(__file__).resolve().parents[2]
 
 ClientFactory = Callable[..., FixClient]
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (bind to 0, read it, release it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture
