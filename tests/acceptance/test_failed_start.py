@@ -1,7 +1,7 @@
 """A start that fails part way stops what it had started: the venue sessions, the client port, the
-child processes and the data folder's lock. Left running, they outlived the failure: the venue
-session stayed logged on, QuickFIX kept its sessions registered in the process, and the next start
-of fixgate in the same process failed too (CI saw one failed start become three errors and a crash)."""
+child processes and the data folder's lock. Left running, they outlived the failure: the venue kept
+the failed start's session logged on and refused the same session from the next start, whose
+``wait_for_venues`` then failed (in CI, one failed start became the next tests' errors and a crash)."""
 
 from __future__ import annotations
 
