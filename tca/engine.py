@@ -63,6 +63,21 @@ GATEWAY = "FIXGATE"  # the venue name on the gateway's own executions (risk reje
 
 
 @dataclass(frozen=True, slots=True)
+class ChildOrder:
+    """A split order's child that may still trade, as TCA follows it: what its venue was sent, and
+    what the venue did with it. Its fills are measured as its parent's; its end counts in its venue's
+    reject and fill rates (the parent's, at no one venue, counts in none)."""
+
+    order_id: int
+    venue: str
+    symbol: str
+    quantity: Decimal
+    cum_qty: Decimal = ZERO
+    reached_venue: bool = False  # the venue answered it (acknowledged, filled or rejected)
+    venue_rejected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Markout:
     """A fill's markout at one horizon: the mid then and the markout in bps, once settled."""
 
@@ -162,12 +177,12 @@ class TcaEngine:
         self._quotes: dict[str, dict[str, TopQuote]] = {}
         self._orders: dict[int, OrderCost] = {}
         self._fills: dict[str, FillCost] = {}  # those with a measure still to come
-        # A split order's children that may still fill: what each was sent to its venue for (child
-        # order id -> quantity), and the size behind each child fill (child exec id -> quantity) until
-        # its parent's fill, which follows it in the same frame and names it as its venue_exec_id,
-        # takes it (a frame's end drops what no parent's fill took). The size a venue was sent decides
-        # the size bucket its fills count in (a venue's cost may grow with it).
-        self._child_sizes: dict[int, Decimal] = {}
+        # A split order's children that may still trade (child order id -> child), and the size behind
+        # each child fill (child exec id -> quantity) until its parent's fill, which follows it in the
+        # same frame and names it as its venue_exec_id, takes it (a frame's end drops what no parent's
+        # fill took). The size a venue was sent decides the size bucket its fills count in (a venue's
+        # cost may grow with it).
+        self._children: dict[int, ChildOrder] = {}
         self._child_fills: dict[str, Decimal] = {}
         self._scores: dict[ScoreKey, VenueScore] = {}
         self._past: list[tuple[int, str, Any]] = []  # (time, what, key): mids looked up at frame end
@@ -179,11 +194,11 @@ class TcaEngine:
 
     def restore(self, quotes: Iterable[tuple[str, str, TopQuote]], orders: Iterable[OrderCost],
                 fills: Iterable[FillCost], scores: Iterable[VenueScore],
-                children: Iterable[tuple[int, Decimal]] = ()) -> None:
+                children: Iterable[ChildOrder] = ()) -> None:
         """Take back what a previous run stored: each venue's last quotes, the orders not ended, the
-        fills with a markout to come, the scores; and the split orders' children not ended, (order
-        id, quantity), from the book."""
-        self._child_sizes.update(children)
+        fills with a markout to come, the scores; and the split orders' children not ended, from the
+        book."""
+        self._children.update((child.order_id, child) for child in children)
         for symbol, venue, quote in quotes:
             self._quotes.setdefault(symbol, {})[venue] = quote
         for order in orders:
@@ -268,10 +283,7 @@ class TcaEngine:
     def _on_order(self, data: Mapping[str, Any]) -> None:
         order_id = int(data["order_id"])
         if data.get("parent_id") is not None:  # a child: measured as its parent, whose fills name its venue
-            if str(data["status"]) in CHILD_ENDED:
-                self._child_sizes.pop(order_id, None)
-            else:
-                self._child_sizes[order_id] = Decimal(data["quantity"])
+            self._on_child(order_id, data)
             return
         known = self._orders.get(order_id)
         status = str(data["status"])
@@ -291,9 +303,29 @@ class TcaEngine:
             self._past.append((int(data["updated_ns"]), "end", order_id))
         self._put_order(order)
 
+    def _on_child(self, order_id: int, data: Mapping[str, Any]) -> None:
+        known = self._children.get(order_id)
+        child = ChildOrder(order_id, str(data["venue"]), str(data["symbol"]), Decimal(data["quantity"]),
+                           Decimal(data["cum_qty"]), reached_venue=known is not None and known.reached_venue,
+                           venue_rejected=known is not None and known.venue_rejected)
+        if str(data["status"]) not in CHILD_ENDED:
+            self._children[order_id] = child
+            return
+        self._children.pop(order_id, None)
+        if child.reached_venue:
+            self._observe_end(child.venue, child.symbol, child.quantity, child.venue_rejected,
+                              fill_rate(child.cum_qty, child.quantity), int(data["updated_ns"]))
+
     def _on_execution(self, data: Mapping[str, Any]) -> None:
-        order = self._orders.get(int(data["order_id"]))
+        order_id = int(data["order_id"])
         venue = data.get("venue")
+        child = self._children.get(order_id)
+        if child is not None:
+            if venue != GATEWAY:
+                self._children[order_id] = dataclasses.replace(
+                    child, reached_venue=True, venue_rejected=child.venue_rejected or data.get("kind") == "REJECTED")
+            return
+        order = self._orders.get(order_id)
         if order is None or venue == GATEWAY or order.reached_venue and data.get("kind") != "REJECTED":
             return
         self._put_order(dataclasses.replace(order, reached_venue=True,
@@ -304,9 +336,11 @@ class TcaEngine:
         order_id = int(data["order_id"])
         order = self._orders.get(order_id)
         if order is None:
-            child = self._child_sizes.get(order_id)
+            child = self._children.get(order_id)
             if child is not None:  # a child's fill: its parent's follows, sized as the child was
-                self._child_fills[exec_id] = child
+                self._child_fills[exec_id] = child.quantity
+                if not child.reached_venue:
+                    self._children[order_id] = dataclasses.replace(child, reached_venue=True)
             return  # else an order this consumer never saw accepted (its start is before the stream's)
         # The size the venue was sent: the child's for a split order's fill (the parent's for a child
         # this consumer does not know: one the book had not written when it restarted), else the order's.
@@ -386,11 +420,15 @@ class TcaEngine:
         ended = dataclasses.replace(order, end_mid=end_mid, shortfall=shortfall, fill_rate=rate,
                                     time_to_complete_ns=done_ns - order.created_ns)
         self._put_order(ended)
-        if order.reached_venue and order.venue not in (GATEWAY, ""):  # "": split across venues
-            self._observe(order.venue, order.symbol, order.quantity, "reject_rate",
-                          Decimal(1 if order.venue_rejected else 0), order.ended_ns)
-            if not order.venue_rejected:
-                self._observe(order.venue, order.symbol, order.quantity, "fill_rate", rate, order.ended_ns)
+        if order.reached_venue and order.venue not in (GATEWAY, ""):  # "": split, its children count
+            self._observe_end(order.venue, order.symbol, order.quantity, order.venue_rejected, rate, order.ended_ns)
+
+    def _observe_end(self, venue: str, symbol: str, quantity: Decimal, rejected: bool, rate: Decimal | None,
+                     ended_ns: int) -> None:
+        """An order that reached ``venue`` ended: whether the venue rejected it, else how much it filled."""
+        self._observe(venue, symbol, quantity, "reject_rate", Decimal(1 if rejected else 0), ended_ns)
+        if not rejected:
+            self._observe(venue, symbol, quantity, "fill_rate", rate, ended_ns)
 
     def forget_done(self) -> None:
         """Drop from memory the orders measured to their end and the fills with every markout settled
@@ -425,4 +463,4 @@ class TcaEngine:
             self._scores[key] = self._changes.scores[key] = score.observe(metric, value, self._keep, now_ns)
 
 
-__all__ = ["Changes", "EwMean", "FillCost", "Markout", "OrderCost", "TcaEngine"]
+__all__ = ["Changes", "ChildOrder", "EwMean", "FillCost", "Markout", "OrderCost", "TcaEngine"]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from book.tables import orders as book_orders
 from book.tables import tca_fills, tca_orders, tca_progress, tca_quotes, tca_venue_scores
 from domain.model import OrderStatus
-from tca.engine import Changes, FillCost, Markout, OrderCost
+from tca.engine import Changes, ChildOrder, FillCost, Markout, OrderCost
 from tca.measures import METRICS, EwMean, ScoreKey, Shortfall, TopQuote, VenueScore
 
 
@@ -127,7 +127,7 @@ class Stored:
     orders: list[OrderCost]
     fills: list[FillCost]
     scores: list[VenueScore]
-    children: list[tuple[int, Decimal]]  # the split orders' children not ended: (order id, quantity)
+    children: list[ChildOrder]  # the split orders' children not ended
 
 
 async def load(conn: AsyncConnection, instance: str, horizons_s: Sequence[int]) -> Stored:
@@ -147,8 +147,11 @@ async def load(conn: AsyncConnection, instance: str, horizons_s: Sequence[int]) 
     scores = [venue_score(r) for r in (await conn.execute(
         select(tca_venue_scores).where(tca_venue_scores.c.instance == instance))).mappings()]
     ended = [s.value for s in OrderStatus if s.is_terminal]
-    children = [(r.order_id, r.quantity) for r in await conn.execute(
-        select(book_orders.c.order_id, book_orders.c.quantity)
+    # A child the venue has answered is past PENDING_NEW (or rejected, and ended: not loaded).
+    children = [ChildOrder(r.order_id, r.venue, r.symbol, r.quantity, r.cum_qty,
+                           reached_venue=r.status != OrderStatus.PENDING_NEW.value) for r in await conn.execute(
+        select(book_orders.c.order_id, book_orders.c.venue, book_orders.c.symbol, book_orders.c.quantity,
+               book_orders.c.cum_qty, book_orders.c.status)
         .where(book_orders.c.parent_id.is_not(None), book_orders.c.status.not_in(ended)))]
     return Stored(progress, quotes, orders, fills, scores, children)
 

@@ -6,7 +6,7 @@ import itertools
 from decimal import Decimal as D
 from typing import Any
 
-from tca.engine import NS, QUIET_GRACE_NS, TcaEngine
+from tca.engine import NS, QUIET_GRACE_NS, ChildOrder, TcaEngine
 from tca.measures import ScoreKey
 
 _offsets = itertools.count(100)
@@ -186,11 +186,15 @@ def test_a_split_orders_fills_count_in_the_size_bucket_of_the_child_its_venue_wa
     assert changes.scores[ScoreKey("B", "AAPL", "100-999")].value("slippage_bps") == D("1.5789")  # 0.03 / 190
     assert ScoreKey("A", "AAPL", "100-999") not in changes.scores
     assert ScoreKey("B", "AAPL", "1-99") not in changes.scores
+    # Each child ended filled at its venue: one order there, not rejected, all filled.
+    for key in (ScoreKey("A", "AAPL", "1-99"), ScoreKey("B", "AAPL", "100-999"), ScoreKey("A", "*", "*")):
+        assert (changes.scores[key].value("reject_rate"), changes.scores[key].value("fill_rate")) == (0, 1)
+        assert changes.scores[key].means["fill_rate"].count == 1
     order = changes.orders[1]
     assert (order.filled_qty, order.venues) == (D(300), ("A", "B"))
     s.frame()
     s.quote("A", "189.99", "190.01", 5)
-    assert not engine._child_sizes and not engine._child_fills  # nothing kept once the children ended
+    assert not engine._children and not engine._child_fills  # nothing kept once the children ended
 
 
 def test_a_child_live_across_a_restart_is_sized_from_the_book_and_one_done_for_the_day_stays_known() -> None:
@@ -204,7 +208,7 @@ def test_a_child_live_across_a_restart_is_sized_from_the_book_and_one_done_for_t
     # A restart: the parent from TCA's own tables, its child of 99 (placed before) from the book's.
     engine = s.engine = TcaEngine(half_life=1)
     engine.restore([("AAPL", "A", changes.quotes[("AAPL", "A")][0])], changes.orders.values(), [], [],
-                   children=[(2, D(99))])
+                   children=[ChildOrder(2, "A", "AAPL", D(99), reached_venue=True)])
     s.order(2, "BUY", 99, "DONE_FOR_DAY", 3, 2, parent_id=1)  # done for the day: it may trade again
     s.frame()
     s.fill(2, "C2", 99, "190.01", 4)
@@ -216,3 +220,41 @@ def test_a_child_live_across_a_restart_is_sized_from_the_book_and_one_done_for_t
     engine.end_frame()
     assert engine.take_changes().fills["C2-P1"].order_quantity == D(99)
     assert not engine._child_fills  # the unclaimed one went with its frame
+
+
+def test_a_split_orders_children_count_in_their_venues_reject_and_fill_rates_and_the_parent_in_none() -> None:
+    """Three children of one parent: one B rejects, one A fills 30 of 100 before the client cancels,
+    one the gateway itself refuses (its venue session down: no venue answered). B's reject rate is 1
+    over 1 order; A's is 0 with a fill rate of 0.3; the parent (at no one venue) and the refused
+    child count nowhere."""
+    engine = TcaEngine(half_life=1)
+    s = Stream(engine)
+    s.quote("A", "189.99", "190.01", 1)
+    s.frame()
+    s.order(1, "BUY", 300, "PENDING_NEW", 2, 2, venue="")
+    for child, venue in ((2, "A"), (3, "B"), (4, "C")):
+        s.order(child, "BUY", 100, "PENDING_NEW", 2, 2, venue=venue, parent_id=1)
+    s.frame()
+    s.execution(3, "REJECTED", venue="B")
+    s.order(3, "BUY", 100, "REJECTED", 3, 2, venue="B", parent_id=1)
+    s.frame()
+    s.execution(4, "REJECTED", venue="FIXGATE")
+    s.order(4, "BUY", 100, "REJECTED", 3, 2, venue="C", parent_id=1)
+    s.frame()
+    s.execution(2, "NEW")
+    s.frame()
+    s.fill(2, "C2", 30, "190.01", 4)
+    s.order(2, "BUY", 100, "PARTIALLY_FILLED", 4, 2, cum=30, parent_id=1)
+    s.fill(1, "C2-P1", 30, "190.01", 4, venue_exec_id="C2")
+    s.order(1, "BUY", 300, "PARTIALLY_FILLED", 4, 2, venue="", cum=30)
+    s.frame()
+    s.order(2, "BUY", 100, "CANCELED", 5, 2, cum=30, parent_id=1)
+    s.order(1, "BUY", 300, "CANCELED", 5, 2, venue="", cum=30)
+    engine.end_frame()
+    scores = engine.take_changes().scores
+    b = scores[ScoreKey("B", "AAPL", "100-999")]
+    assert (b.value("reject_rate"), b.means["reject_rate"].count, b.value("fill_rate")) == (1, 1, None)
+    a = scores[ScoreKey("A", "AAPL", "100-999")]
+    assert (a.value("reject_rate"), a.means["reject_rate"].count, a.value("fill_rate")) == (0, 1, D("0.3"))
+    assert not any(key.venue in ("C", "", "FIXGATE") for key in scores)
+    assert not engine._children
