@@ -272,6 +272,21 @@ def test_children_a_venue_refuses_go_to_the_other_venue_and_the_order_fills_ther
     assert [r["route"]["venue"] for r in rerouted] == ["SIM", "SIM"]
     assert sum(D(f["quantity"]) for f in simulator.venue("SIM").journal.fills("FIXGATE")) == D(250)
     assert simulator.venue("SIM2").journal.fills("FIXGATE") == []
+    # TCA scores the children where they went: SIM2 rejected both of its own, SIM filled each of its.
+    children = {c["venue"]: 0 for c in parent["children"]}
+    for child in parent["children"]:
+        children[child["venue"]] += 1
+
+    def rates(venue: str) -> tuple[str | None, int, str | None, int]:
+        found = rest.get("/tca/venues", params={"venue": venue, "symbol": "*"}).json()
+        if not found:
+            return (None, 0, None, 0)
+        (score,) = found
+        return (score["reject_rate"], score["reject_rate_count"], score["fill_rate"], score["fill_rate_count"])
+
+    assert eventually(lambda: rates("SIM2"), lambda r: r[1] == 2, timeout=30) == ("1", 2, None, 0)
+    assert eventually(lambda: rates("SIM"), lambda r: r[1] == children["SIM"], timeout=30) == (
+        "0", children["SIM"], "1", children["SIM"])
 
 
 def working_split(gateway: Fixgate, client: FixClient, rest: httpx.Client, cl_ord_id: str) -> dict:  # type: ignore[type-arg]
