@@ -31,6 +31,7 @@ from domain.model import (
 )
 from gateway import fixspec as t
 from gateway.credentials import LogonCredentials
+from gateway.dispatch import Turns
 from gateway.dropcopy import DropCopies, as_copy
 from gateway.dropcopy import refusal as drop_copy_refusal
 from gateway.latency import HopMetrics
@@ -83,9 +84,13 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
     Callbacks run on QuickFIX threads; no exception but QuickFIX's own may leave one."""
 
     def __init__(self, oms: OrderManager, dispatch: Callable[[Sequence[Effect]], Carried],
-                 hops: HopMetrics | None = None, states: FixSessions | None = None) -> None:
+                 hops: HopMetrics | None = None, states: FixSessions | None = None,
+                 turns: Turns | None = None) -> None:
         super().__init__()
         self._oms = oms
+        # Each OMS call about a session's orders and the sending of its effects are one turn of the
+        # session, shared with the venue threads that report its orders (gateway.dispatch.Turns).
+        self._turns = Turns() if turns is None else turns
         self._states = FixSessions() if states is None else states  # each session's state for operators
         self._dispatch = dispatch  # gateway.dispatch: where the OMS's effects go out
         self._hops = HopMetrics() if hops is None else hops
@@ -308,9 +313,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             log.info("client logged out: %s", key)
             self._states.logged_out(session_id)
             if key in self.cancel_on_disconnect:
-                effects = self._oms.cancel_orders(session=key)
-                log.info("cancel on disconnect: %d working orders of %s", _cancels(effects), key)
-                self._dispatch(effects)
+                with self._turns.of(key):
+                    effects = self._oms.cancel_orders(session=key)
+                    log.info("cancel on disconnect: %d working orders of %s", _cancels(effects), key)
+                    self._dispatch(effects)
         except Exception:
             log.exception("client onLogout failed")
 
@@ -451,9 +457,10 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         if refusal is not None:
             self._refuse_order(session, command, refusal, now)
             return
-        effects = self._oms.submit(command)
-        decided = time.time_ns()
-        carried = self._dispatch(effects)
+        with self._turns.of(session.key):
+            effects = self._oms.submit(command)
+            decided = time.time_ns()
+            carried = self._dispatch(effects)
         outcome = effects[0]
         if isinstance(outcome, Routed):  # a split order's hops are the client's order's, its first child's send
             self._hops.order(outcome.parent_id or outcome.order_id, now, decided, carried.order_sent_ns or None)
@@ -495,7 +502,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
         if not self._refuse_change(message, command, RequestKind.CANCEL):
-            self._dispatch(self._oms.request_cancel(command))
+            with self._turns.of(command.session):
+                self._dispatch(self._oms.request_cancel(command))
 
     def _on_replace(self, message: fix.Message, session_id: fix.SessionID) -> None:
         command = parse_replace(message, session_key(session_id), time.time_ns())
@@ -503,7 +511,8 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             self._reply(message, session_id, command, t.CL_ORD_ID)
             return
         if not self._refuse_change(message, command, RequestKind.REPLACE):
-            self._dispatch(self._oms.request_replace(command))
+            with self._turns.of(command.session):
+                self._dispatch(self._oms.request_replace(command))
 
     def _refuse_change(
         self, message: fix.Message, command: CancelOrder | ReplaceOrder, kind: RequestKind
@@ -545,14 +554,15 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
                 refused = unknown_order_status(message, session.begin_string, now, refusal)
                 self._send(refused, session.session_id)
                 return
-        report = self._oms.status_report(session.key, message.getField(t.CL_ORD_ID))
-        if report is None:
-            self._send(unknown_order_status(message, session.begin_string, now), session.session_id)
-            return
-        msg = client_execution_report(report, session.begin_string, now)
-        if message.isSetField(t.ORD_STATUS_REQ_ID) and session.begin_string != t.FIX42:
-            msg.setField(t.ORD_STATUS_REQ_ID, message.getField(t.ORD_STATUS_REQ_ID))
-        self._send(msg, session.session_id)
+        with self._turns.of(session.key):  # the status as of its place among the order's reports
+            report = self._oms.status_report(session.key, message.getField(t.CL_ORD_ID))
+            if report is None:
+                self._send(unknown_order_status(message, session.begin_string, now), session.session_id)
+                return
+            msg = client_execution_report(report, session.begin_string, now)
+            if message.isSetField(t.ORD_STATUS_REQ_ID) and session.begin_string != t.FIX42:
+                msg.setField(t.ORD_STATUS_REQ_ID, message.getField(t.ORD_STATUS_REQ_ID))
+            self._send(msg, session.session_id)
 
     def _on_mass_cancel(self, message: fix.Message, session_id: fix.SessionID) -> None:
         key = session_key(session_id)
@@ -573,11 +583,12 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             )
         else:
             symbol = message.getField(t.SYMBOL) if kind == t.MASS_CANCEL_BY_SYMBOL else None
-            effects = self._oms.cancel_orders(session=key, symbol=symbol)
-            count = _cancels(effects)
-            report = mass_cancel_report(message, begin_string, kind, count, f"{count} orders to cancel")
-            self._send(report, session_id)
-            self._dispatch(effects)
+            with self._turns.of(key):
+                effects = self._oms.cancel_orders(session=key, symbol=symbol)
+                count = _cancels(effects)
+                report = mass_cancel_report(message, begin_string, kind, count, f"{count} orders to cancel")
+                self._send(report, session_id)
+                self._dispatch(effects)
             return
         self._send(report, session_id)
 

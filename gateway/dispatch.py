@@ -8,6 +8,8 @@ OMS (``venue_send_failed``, ``change_send_failed``), and what that returns is ca
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -31,11 +33,41 @@ if TYPE_CHECKING:
     from gateway.venues import VenueApplication
 
 
+_ALONE = contextlib.nullcontext()
+
+
+class Turns:
+    """One turn at a time per client session: an OMS call about a session's orders and the sending of
+    what it returned are one turn, on whichever thread makes it (the session's own, a venue's).
+
+    The OMS orders its changes under its lock, but each thread sends their effects after it: without
+    turns a client's PendingCancel made on its thread could reach it after a fill a venue thread
+    applied later (CumQty going back), and a split order's children, reporting on several venues'
+    threads, could be sent out of the order the OMS applied them. A reentrant lock, as QuickFIX may
+    call back into the gateway on the thread that sends."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.RLock] = {}
+        self._made = threading.Lock()
+
+    def of(self, session: str | None) -> contextlib.AbstractContextManager[object]:
+        """The turn of client session ``session`` (its key); no turn for None or "" (an order the
+        gateway does not know, or one of no client session)."""
+        if not session:
+            return _ALONE
+        lock = self._locks.get(session)  # read without a lock: made once per session, then only read
+        if lock is None:
+            with self._made:
+                lock = self._locks.setdefault(session, threading.RLock())
+        return lock
+
+
 class Dispatcher:
     """Carries out effects on the client and venue sessions (``bind`` them before the engines start)."""
 
     def __init__(self, oms: OrderManager) -> None:
         self._oms = oms
+        self.turns = Turns()  # taken by the client and venue applications around each OMS call
         self._clients: ClientApplication | None = None
         self._venues: VenueApplication | None = None
 

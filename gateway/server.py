@@ -52,8 +52,10 @@ class FixGateway:
         #: Every FIX session's state, client and venue (``GET /sessions``); QuickFIX's callbacks feed it.
         self.sessions = FixSessions()
         self.venues = VenueApplication(oms, router, self.dispatcher.carry_out, hops=self.hops,
-                                       venue_lag=risk.venue_report, states=self.sessions)
-        self.clients = ClientApplication(oms, self.dispatcher.carry_out, self.hops, states=self.sessions)
+                                       venue_lag=risk.venue_report, states=self.sessions,
+                                       turns=self.dispatcher.turns)
+        self.clients = ClientApplication(oms, self.dispatcher.carry_out, self.hops, states=self.sessions,
+                                         turns=self.dispatcher.turns)
         self.dispatcher.bind(self.clients, self.venues)
         venue_settings = render(sessions_dir / "venues.cfg", rendered, variables)
         client_settings = render(sessions_dir / "clients.cfg", rendered, variables)

@@ -21,6 +21,7 @@ from domain.model import (
     VenueOrderRefusal,
 )
 from gateway import fixspec as t
+from gateway.dispatch import Turns
 from gateway.latency import HopMetrics
 from gateway.marketdata import (
     MD_REQ_ID,
@@ -46,8 +47,6 @@ from oms.manager import OrderManager
 from oms.router import Router
 
 log = logging.getLogger(__name__)
-
-_ALONE = contextlib.nullcontext()
 
 # How many of the latest application messages sent on a venue session a Reject or a
 # BusinessMessageReject can name by RefSeqNum: a venue answers within moments, not 10,000 messages on.
@@ -100,6 +99,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         hops: HopMetrics | None = None,
         venue_lag: Callable[[str, int, int], None] | None = None,
         states: FixSessions | None = None,
+        turns: Turns | None = None,
     ) -> None:
         super().__init__()
         self._oms = oms
@@ -118,11 +118,9 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         # as long as the callback that set it (QuickFIX's threads get a new thread state per callback),
         # and _send_new() and the toApp it causes run inside the same one.
         self._sending = threading.local()
-        # Held from a split order's child's report's OMS call until its effects are out (and around
-        # every venue refusal's): one client order's reports then come from several venues' threads,
-        # and must reach the client in the order the OMS made them (a CumQty that never goes back).
-        # An order that is not split hears from one venue's thread only and never waits for it.
-        self._in_order = threading.Lock()
+        # Each report's OMS call and the sending of its effects are a turn of the order's client
+        # session, shared with that session's own thread (gateway.dispatch.Turns).
+        self._turns = Turns() if turns is None else turns
 
     def send(self, venue: str, msg: fix.Message, msg_type: str, cl_ord_id: str) -> str | None:
         """Hand an order message (its ``msg_type`` and ClOrdID, which a venue's refusal of it is tied
@@ -261,7 +259,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
                 self._on_execution_report(message, venue, session_id.getBeginString().getValue(), now)
             elif msg_type == t.MSG_ORDER_CANCEL_REJECT:
                 reject = parse_venue_cancel_reject(message, venue, now)
-                with self._in_order:
+                with self._turn(venue, reject.venue_cl_ord_id):
                     self._dispatch(self._oms.apply_cancel_reject(reject))
             elif msg_type in ("W", "X"):
                 book = self._books.get(venue)
@@ -296,7 +294,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
             # logon's question it would end requests the venue did get. The fresh answer follows.
             log.info("venue %s: resent status answer for %s ignored", venue, report.venue_cl_ord_id)
             return
-        with self._in_order if self._oms.is_child(venue, report.venue_cl_ord_id) else _ALONE:
+        with self._turn(venue, report.venue_cl_ord_id, report.orig_venue_cl_ord_id):
             effects = self._oms.apply(report)
             if not effects:
                 return
@@ -321,12 +319,12 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         msg_type, ref_id = refused
         if msg_type == t.MSG_NEW_ORDER_SINGLE:
             text = f"venue {venue} rejected the order: {rejection.reason}"
-            with self._in_order:
+            with self._turn(venue, ref_id):
                 self._dispatch(self._oms.apply_order_refusal(VenueOrderRefusal(venue, ref_id, text, now)))
         elif msg_type in (t.MSG_ORDER_CANCEL_REQUEST, t.MSG_ORDER_CANCEL_REPLACE_REQUEST):
             # As the venue's OrderCancelReject of the request would be (a 35=j need not name the
             # order's id, and the OMS finds the order by the request's).
-            with self._in_order:
+            with self._turn(venue, ref_id):
                 self._dispatch(self._oms.apply_cancel_reject(VenueCancelReject(venue, ref_id, "", rejection.reason,
                                                                                now)))
         elif msg_type == t.MSG_ORDER_STATUS_REQUEST:
@@ -341,6 +339,15 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         else:  # pragma: no cover - only the types above are remembered by _send_new
             log.error("venue %s refused a %s message (%s): %s", venue, msg_type, rejection.reason,
                       message.toString().replace("\x01", "|"))
+
+    def _turn(self, venue: str, venue_cl_ord_id: str,
+              orig_venue_cl_ord_id: str | None = None) -> contextlib.AbstractContextManager[object]:
+        """The turn of the client session whose order ``venue`` names (by its ClOrdID, else by the
+        OrigClOrdID: a venue may answer a cancel under the order's own id)."""
+        session = self._oms.session_of(venue, venue_cl_ord_id)
+        if session is None and orig_venue_cl_ord_id:
+            session = self._oms.session_of(venue, orig_venue_cl_ord_id)
+        return self._turns.of(session)
 
     def _market_data_refused(self, venue: str, reason: str) -> None:
         """The venue refused the market data request (a MarketDataRequestReject 35=Y, or a 35=3/35=j of

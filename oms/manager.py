@@ -634,12 +634,20 @@ class OrderManager:
                 self._exec_id(order, "STATUS", self._clock_ns()), ExecKind.ORDER_STATUS, cl_ord_id=cl_ord_id
             )
 
-    def is_child(self, venue: str, venue_cl_ord_id: str) -> bool:
-        """Whether ``venue``'s order ``venue_cl_ord_id`` is a split order's child (whose parent may hear
-        from several venues' threads at once). Read without the lock: one lookup of a dict another
-        thread may change (atomic under the GIL), of a fact that never changes once the order exists."""
+    def session_of(self, venue: str, venue_cl_ord_id: str) -> str | None:
+        """The client session (key) of ``venue``'s order ``venue_cl_ord_id``, a split order's child's
+        its parent's; None when no order has that id. What a venue thread asks before it applies a
+        report, to take that session's turn (``gateway.dispatch.Turns``). Read without the lock: dict
+        lookups another thread may change (each atomic under the GIL), of facts that never change
+        once the order exists."""
         order = self._by_venue_id.get((venue, venue_cl_ord_id))
-        return order is not None and order.parent_id is not None
+        if order is None:
+            return None
+        if order.parent_id is not None:
+            order = self._orders.get(order.parent_id)
+            if order is None:
+                return None
+        return order.session
 
     def working_at(self, venue: str) -> list[OrderRecord]:
         """The orders the book has working (or pending) at ``venue``: what to ask it about (at every

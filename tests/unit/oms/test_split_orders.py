@@ -171,15 +171,20 @@ def test_a_sweep_across_two_venues_fills_one_parent_the_client_sees_alone() -> N
     assert s.risk.view.exposure("ACC", "AAPL").open_buy_qty == D(0)
 
 
-def test_the_venue_orders_of_split_orders_are_known_as_children() -> None:
-    """What a venue thread asks before it applies a report: a child's report and the sending of what it
-    made must be one turn among the venue threads (``gateway.venues``), an unsplit order's need not."""
+def test_a_venue_order_is_known_by_its_client_session_a_childs_by_its_parents() -> None:
+    """What a venue thread asks before it applies a report: the report and the sending of what it made
+    are one turn of the order's client session (``gateway.dispatch.Turns``), a split order's children's
+    their parent's."""
     s = Split()
     sweep_sim, sweep_sim2, _ = s.submit(buy())
     [whole] = s.submit(buy("10", cl="w1"))
-    assert s.oms.is_child("SIM", sweep_sim.venue_cl_ord_id) and s.oms.is_child("SIM2", sweep_sim2.venue_cl_ord_id)
-    assert not s.oms.is_child("SIM2", sweep_sim.venue_cl_ord_id)  # another venue's ClOrdID
-    assert not s.oms.is_child("SIM", whole.venue_cl_ord_id)
+    session = s.oms._orders[whole.order_id].session
+    assert session
+    assert s.oms.session_of("SIM", sweep_sim.venue_cl_ord_id) == session
+    assert s.oms.session_of("SIM2", sweep_sim2.venue_cl_ord_id) == session
+    assert s.oms.session_of("SIM", whole.venue_cl_ord_id) == session
+    assert s.oms.session_of("SIM2", sweep_sim.venue_cl_ord_id) is None  # another venue's ClOrdID
+    assert s.oms._orders[sweep_sim.order_id].session == ""  # a child has none of its own
 
 
 def test_what_an_ioc_child_leaves_is_posted_again_at_the_preferred_venue() -> None:
