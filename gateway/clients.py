@@ -121,6 +121,9 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
         # client's reports wait behind it (gateway.connections closes such a client).
         self._sending: dict[int, float] = {}
         self._sending_lock = threading.Lock()
+        # Cancel-on-disconnect sweeps under way, each on its own thread (onLogout).
+        self._sweeps: list[threading.Thread] = []
+        self._sweeps_lock = threading.Lock()
 
     def owe(self, messages: Iterable[ClientMessage], sent: Collection[ClientSent]) -> list[ClientMessage | ClientSent]:
         """Reports and cancel rejects a previous run journaled with no mark in ``sent`` that they went
@@ -313,12 +316,33 @@ class ClientApplication(fix.Application):  # type: ignore[misc]
             log.info("client logged out: %s", key)
             self._states.logged_out(session_id)
             if key in self.cancel_on_disconnect:
-                with self._turns.of(key):
-                    effects = self._oms.cancel_orders(session=key)
-                    log.info("cancel on disconnect: %d working orders of %s", _cancels(effects), key)
-                    self._dispatch(effects)
+                # QuickFIX calls onLogout holding the session's lock, which a venue thread in the
+                # session's turn needs to send it a report: waiting here for the turn could wait
+                # for ever. The sweep takes the turn on a thread of its own (``join_sweeps``).
+                sweep = threading.Thread(target=self._cancel_on_disconnect, args=(key,),
+                                         name=f"cancel-on-disconnect {key}", daemon=True)
+                with self._sweeps_lock:
+                    self._sweeps = [s for s in self._sweeps if s.is_alive()] + [sweep]
+                sweep.start()
         except Exception:
             log.exception("client onLogout failed")
+
+    def _cancel_on_disconnect(self, key: str) -> None:
+        try:
+            with self._turns.of(key):
+                effects = self._oms.cancel_orders(session=key)
+                log.info("cancel on disconnect: %d working orders of %s", _cancels(effects), key)
+                self._dispatch(effects)
+        except Exception:
+            log.exception("cancel on disconnect of %s failed", key)
+
+    def join_sweeps(self, timeout: float = 10.0) -> None:
+        """Wait for the cancel-on-disconnect sweeps under way (at shutdown: before the venue sessions go)."""
+        with self._sweeps_lock:
+            sweeps, self._sweeps = self._sweeps, []
+        deadline = time.monotonic() + timeout
+        for sweep in sweeps:
+            sweep.join(max(0.0, deadline - time.monotonic()))
 
     def _emptied_from_store(self, key: str) -> list[Owed]:
         """Of what QuickFIX took while ``key``'s client was away, what its store no longer holds: a

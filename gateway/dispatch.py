@@ -9,10 +9,11 @@ OMS (``venue_send_failed``, ``change_send_failed``), and what that returns is ca
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from domain.model import (
     Carried,
@@ -33,7 +34,11 @@ if TYPE_CHECKING:
     from gateway.venues import VenueApplication
 
 
+log = logging.getLogger(__name__)
+
 _ALONE = contextlib.nullcontext()
+VENUE_TURN_WAIT_S = 2.0
+"""How long a venue thread waits for a session's turn before it goes on without it (logged)."""
 
 
 class Turns:
@@ -44,7 +49,13 @@ class Turns:
     turns a client's PendingCancel made on its thread could reach it after a fill a venue thread
     applied later (CumQty going back), and a split order's children, reporting on several venues'
     threads, could be sent out of the order the OMS applied them. A reentrant lock, as QuickFIX may
-    call back into the gateway on the thread that sends."""
+    call back into the gateway on the thread that sends.
+
+    The order of locks: a turn, then the OMS lock or a QuickFIX session's (in ``sendToTarget``); never
+    a turn while holding either (``onLogout``, which QuickFIX calls under the session's lock, hands its
+    sweep to a thread), never two sessions' turns. A venue thread waits for a turn at most
+    ``VENUE_TURN_WAIT_S`` (``waited``): a client thread in its turn may be blocked sending to a venue
+    that is not reading because it is blocked sending to that venue thread."""
 
     def __init__(self) -> None:
         self._locks: dict[str, threading.RLock] = {}
@@ -53,13 +64,44 @@ class Turns:
     def of(self, session: str | None) -> contextlib.AbstractContextManager[object]:
         """The turn of client session ``session`` (its key); no turn for None or "" (an order the
         gateway does not know, or one of no client session)."""
+        lock = self._lock(session)
+        return _ALONE if lock is None else lock
+
+    def waited(self, session: str | None) -> contextlib.AbstractContextManager[object]:
+        """The turn of ``session`` as a venue thread takes it: waiting at most ``VENUE_TURN_WAIT_S``."""
+        lock = self._lock(session)
+        return _ALONE if lock is None else _Waited(lock, session)
+
+    def _lock(self, session: str | None) -> threading.RLock | None:
         if not session:
-            return _ALONE
+            return None
         lock = self._locks.get(session)  # read without a lock: made once per session, then only read
         if lock is None:
             with self._made:
                 lock = self._locks.setdefault(session, threading.RLock())
         return lock
+
+
+class _Waited:
+    """A turn taken with a bounded wait; on timeout the holder goes on without it, and it is logged."""
+
+    __slots__ = ("_got", "_lock", "_session")
+
+    def __init__(self, lock: threading.RLock, session: str | None) -> None:
+        self._lock = lock
+        self._session = session
+        self._got = False
+
+    def __enter__(self) -> Self:
+        self._got = self._lock.acquire(timeout=VENUE_TURN_WAIT_S)
+        if not self._got:
+            log.warning("client session %s: a venue report waited %g s for the session's turn and goes on"
+                        " without it (its client may get it out of order)", self._session, VENUE_TURN_WAIT_S)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._got:
+            self._lock.release()
 
 
 class Dispatcher:

@@ -92,6 +92,7 @@ class FixGateway:
         self.sessions.engines_stopping()  # no reader may be inside a session the engines free
         self.connection_guard.stop()
         self._acceptor.stop(True)
+        self.clients.join_sweeps()  # the clients' cancels on disconnect reach the venues first
         self._initiator.stop(True)
         # QuickFIX registers sessions process-wide by SessionID until the engine is destroyed: drop
         # the engines (before the settings and factories they point to) so that a later gateway in

@@ -347,7 +347,7 @@ class VenueApplication(fix.Application):  # type: ignore[misc]
         session = self._oms.session_of(venue, venue_cl_ord_id)
         if session is None and orig_venue_cl_ord_id:
             session = self._oms.session_of(venue, orig_venue_cl_ord_id)
-        return self._turns.of(session)
+        return self._turns.waited(session)
 
     def _market_data_refused(self, venue: str, reason: str) -> None:
         """The venue refused the market data request (a MarketDataRequestReject 35=Y, or a 35=3/35=j of

@@ -80,29 +80,37 @@ def _ephemeral_low() -> int:
 # Test servers listen below the ephemeral range: a port bind(0) picks is one from that range, which
 # any outgoing connection (a FIX client, the gateway's venue session, a database connection) may take
 # as its local port between the test's pick and the server's bind, failing the server's start.
-_PORTS = range(10_000, max(10_001, _ephemeral_low()))
+# A machine whose ephemeral range starts low leaves no such room: then ports come from bind(0).
+_PORTS = range(10_000, _ephemeral_low())
 _given: set[int] = set()
 _pick = random.Random()
 
 
 def _bindable(port: int) -> bool:
+    """Free on every interface (the client port listens on all of them)."""
     with socket.socket() as s:
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind(("", port))
         except OSError:
             return False
     return True
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now, below the ephemeral range (above) and never one this
-    test run was given before (a port handed out and not yet bound must not be handed out again)."""
-    for _ in range(10_000):
+    """A TCP port free right now, below the ephemeral range (above) and never one this test run was
+    given before (a port handed out and not yet bound must not be handed out again)."""
+    for _ in range(10_000 if len(_PORTS) >= 5_000 else 0):
         port = _pick.choice(_PORTS)
         if port not in _given and _bindable(port):
             _given.add(port)
             return port
-    raise RuntimeError(f"no free TCP port in {_PORTS.start}-{_PORTS.stop - 1}")
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def free_ports_in_a_row(count: int) -> int:
@@ -111,7 +119,8 @@ def free_ports_in_a_row(count: int) -> int:
     while True:
         first = free_port()
         rest = range(first + 1, first + count)
-        if rest.stop - 1 < _PORTS.stop and not _given.intersection(rest) and all(map(_bindable, rest)):
+        top = _PORTS.stop if first in _PORTS else 65_536  # below the ephemeral range, as free_port
+        if rest.stop <= top and not _given.intersection(rest) and all(map(_bindable, rest)):
             _given.update(rest)
             return first
 

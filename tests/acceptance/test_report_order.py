@@ -15,13 +15,14 @@ from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
 
+import httpx
 import pytest
 
 from domain.model import ClientReport, ExecKind
 from fixgate.fixclient import FixClient, Message, utc_timestamp
 from gateway.clients import ClientApplication
 from simulator.venue import Simulator
-from tests.support import order_fields
+from tests.support import eventually, order_fields
 
 Connect = Callable[..., FixClient]
 WINDOW_S = 1.0  # how long the client thread holds its PendingCancel: time for the fill to come
@@ -59,3 +60,39 @@ def test_a_fill_that_comes_while_a_cancel_is_answered_reaches_the_client_after_t
     assert [(r[150], r[39]) for r in reports] == [("6", "6"), ("F", "1"), ("4", "4")]
     cum = [r.decimal(14) for r in reports]
     assert cum == [D(0), D(30), D(30)], cum  # never going back
+
+
+def test_a_client_that_logs_out_while_a_venue_thread_reports_to_it_is_cancelled_without_a_deadlock(
+    connect: Connect, simulator: Simulator, rest: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QuickFIX calls onLogout holding the client session's lock, which a venue thread in the session's
+    turn needs to send the client its fill. CLIENT2 (CancelOnDisconnect=Y) logs out while the venue
+    thread holds the turn (held 1 s before sending here): had onLogout waited for the turn, each would
+    wait for the other for ever. The sweep runs on a thread of its own, after the fill."""
+    reporting = threading.Event()
+    send_report = ClientApplication.send_report
+
+    def slow_fill(self: ClientApplication, report: ClientReport, **kwargs: Any) -> None:
+        if report.kind is ExecKind.TRADE and not reporting.is_set():
+            reporting.set()
+            time.sleep(WINDOW_S)
+        send_report(self, report, **kwargs)
+
+    monkeypatch.setattr(ClientApplication, "send_report", slow_fill)
+    client = connect("CLIENT2")
+    client.send("D", order_fields("lo-1", 100, "190.00"))
+    new = client.expect("8", where={11: "lo-1", 39: "0"})
+    with FixClient.connect("127.0.0.1", simulator.port, sender_comp_id="CLIENT2", target_comp_id="SIM") as seller:
+        seller.logon()
+        seller.send("D", order_fields("lo-sell", 30, "190.00", side="2"))
+        seller.expect("8", where={11: "lo-sell", 39: "2"})
+    assert reporting.wait(10), "the fill never reached the gateway"
+    # The REST connection opened before the Logout (QuickFIX 1.16 reads a logged-out connection's
+    # descriptor number once more: test_lifecycle's cancel-on-disconnect test says why).
+    assert rest.get(f"/orders/{new[37]}").status_code == 200
+    assert client.logout(timeout=5) is not None  # the gateway answers while its venue thread waits
+    order = eventually(lambda: rest.get(f"/orders/{new[37]}").json(), lambda o: o.get("status") == "CANCELED")
+    assert order["cum_qty"] == "30"
+    assert [e["kind"] for e in order["executions"]] == ["NEW", "TRADE", "PENDING_CANCEL", "CANCELED"]
+    [at_venue] = simulator.record.orders_from("FIXGATE")
+    assert at_venue.status == "CANCELED"
