@@ -25,22 +25,29 @@ from simulator.venue import Simulator
 from tests.support import eventually, order_fields
 
 Connect = Callable[..., FixClient]
-WINDOW_S = 1.0  # how long the client thread holds its PendingCancel: time for the fill to come
+WINDOW_S = 1.0  # how long the first report of a kind is held before it is sent: time for the other
+
+
+def hold_the_first(kind: ExecKind, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Hold the gateway's first client report of ``kind`` for ``WINDOW_S`` before sending it, on the
+    thread that sends it (inside its turn); the event is set when it is reached."""
+    reached = threading.Event()
+    send_report = ClientApplication.send_report
+
+    def held(self: ClientApplication, report: ClientReport, **kwargs: Any) -> None:
+        if report.kind is kind and not reached.is_set():
+            reached.set()
+            time.sleep(WINDOW_S)
+        send_report(self, report, **kwargs)
+
+    monkeypatch.setattr(ClientApplication, "send_report", held)
+    return reached
 
 
 def test_a_fill_that_comes_while_a_cancel_is_answered_reaches_the_client_after_the_pending_cancel(
     connect: Connect, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    answering = threading.Event()
-    send_report = ClientApplication.send_report
-
-    def slow_pending(self: ClientApplication, report: ClientReport, **kwargs: Any) -> None:
-        if report.kind is ExecKind.PENDING_CANCEL and not answering.is_set():
-            answering.set()
-            time.sleep(WINDOW_S)
-        send_report(self, report, **kwargs)
-
-    monkeypatch.setattr(ClientApplication, "send_report", slow_pending)
+    answering = hold_the_first(ExecKind.PENDING_CANCEL, monkeypatch)
     client = connect("CLIENT1")
     client.send("D", order_fields("ro-1", 100, "190.00"))  # between the seeded 189.99 bid and 190.01 ask
     new = client.expect("8", where={11: "ro-1", 39: "0"})
@@ -69,16 +76,7 @@ def test_a_client_that_logs_out_while_a_venue_thread_reports_to_it_is_cancelled_
     turn needs to send the client its fill. CLIENT2 (CancelOnDisconnect=Y) logs out while the venue
     thread holds the turn (held 1 s before sending here): had onLogout waited for the turn, each would
     wait for the other for ever. The sweep runs on a thread of its own, after the fill."""
-    reporting = threading.Event()
-    send_report = ClientApplication.send_report
-
-    def slow_fill(self: ClientApplication, report: ClientReport, **kwargs: Any) -> None:
-        if report.kind is ExecKind.TRADE and not reporting.is_set():
-            reporting.set()
-            time.sleep(WINDOW_S)
-        send_report(self, report, **kwargs)
-
-    monkeypatch.setattr(ClientApplication, "send_report", slow_fill)
+    reporting = hold_the_first(ExecKind.TRADE, monkeypatch)
     client = connect("CLIENT2")
     client.send("D", order_fields("lo-1", 100, "190.00"))
     new = client.expect("8", where={11: "lo-1", 39: "0"})
